@@ -1,0 +1,84 @@
+/*
+ * trainer/dataset.h - a labelled dataset as one float32 matrix, and the per-trial views of it.
+ *
+ * A dataset is parsed once (see ingest/) and then shared read-only by every trial that uses it:
+ * nothing in the trainer writes to a trainer_dataset_t after it is built. Each trial makes its own
+ * stratified train/validation split and its own feature scaling (statistics from its training
+ * split only) and applies that scaling while it gathers mini-batches, so the shared matrix stays
+ * raw.
+ *
+ * Scaling rule (documented in README.md):
+ *   TRAINER_SCALE_UNIT         features are already in [0, 1] (IDX pixels are divided by 255 by
+ *                              the reader); trials use them as they are.
+ *   TRAINER_SCALE_STANDARDIZE  (CSV) each feature becomes (x - mean) / std with mean and std from
+ *                              the trial's training split; a constant feature (std == 0) becomes 0.
+ *
+ * Thread safety: a finished dataset may be read from any number of threads at once.
+ */
+#ifndef TRAINER_DATASET_H
+#define TRAINER_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum trainer_scaling {
+    TRAINER_SCALE_STANDARDIZE = 0,
+    TRAINER_SCALE_UNIT = 1,
+} trainer_scaling_t;
+
+typedef struct trainer_dataset {
+    size_t rows;          /* number of examples, >= 1 */
+    size_t features;      /* number of inputs per example, >= 1 */
+    size_t classes;       /* number of distinct labels, >= 2 for a trainable set */
+    float *x;             /* [rows][features], row-major, every value finite; malloc'd, owned */
+    int32_t *y;           /* [rows] class ids in [0, classes); malloc'd, owned */
+    char **class_names;   /* [classes] NUL-terminated names, each malloc'd; owned */
+    size_t *class_counts; /* [classes] examples per class; malloc'd, owned */
+    trainer_scaling_t scaling;
+} trainer_dataset_t;
+
+/* Frees a dataset and everything it owns (every pointer member is released with free()).
+ * Accepts NULL. */
+void trainer_dataset_free(trainer_dataset_t *ds);
+
+/* Checks the invariants above (sizes, labels in range, finite values, counts that match y).
+ * Returns 0, or MLPT_EINVAL when a member is missing or inconsistent, MLPT_EFORMAT when a value
+ * of x is NaN/Inf or a label is out of range. Any thread. */
+int trainer_dataset_check(const trainer_dataset_t *ds);
+
+/* A trial's view of a dataset: which rows train and which validate. */
+typedef struct trainer_split {
+    size_t *train; /* [n_train] row indices; owned */
+    size_t *val;   /* [n_val] row indices; owned (NULL when n_val == 0) */
+    size_t n_train;
+    size_t n_val;
+} trainer_split_t;
+
+/* Splits ds into training and validation rows, stratified by class: each class contributes
+ * round(count * val_fraction) rows to validation (but always leaves at least one of its rows for
+ * training), chosen by a shuffle seeded with `seed`. Row order inside each part is ascending.
+ * val_fraction must be in [0, 1); 0 gives an empty validation part.
+ * Returns 0 and fills *out (release with trainer_split_deinit), MLPT_EINVAL for a bad fraction
+ * or an empty dataset, MLPT_ENOMEM. Same inputs, same split, on every machine. Any thread. */
+int trainer_split_stratified(const trainer_dataset_t *ds, double val_fraction, uint64_t seed,
+                             trainer_split_t *out);
+
+/* Releases what a split owns and zeroes it. Accepts a zeroed split. */
+void trainer_split_deinit(trainer_split_t *split);
+
+/* Computes the per-feature affine map x' = (x - shift) * scale that a trial applies, from the
+ * rows idx[0..n) only: for TRAINER_SCALE_UNIT shift = 0 and scale = 1; for
+ * TRAINER_SCALE_STANDARDIZE shift = mean and scale = 1/std (0 when std is 0).
+ * shift and scale must each hold ds->features floats. Returns 0, MLPT_EINVAL when n == 0. */
+int trainer_scaler_fit(const trainer_dataset_t *ds, const size_t *idx, size_t n, float *shift,
+                       float *scale);
+
+/* Renumbers the labels of `other` (say a test set) into `ref`'s class ids, matching classes by
+ * name, so a model trained on ref scores other correctly; other's class names and counts are
+ * replaced by ref's. Returns 0; MLPT_EINVAL when the feature counts differ; MLPT_EFORMAT when
+ * other has a class ref does not know (its index is stored in *unknown_class when not NULL, and
+ * other is left unchanged); MLPT_ENOMEM. */
+int trainer_dataset_align_classes(trainer_dataset_t *other, const trainer_dataset_t *ref,
+                                  size_t *unknown_class);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * mlp.c - MLP parameters, forward and backward.
+ *
+ * Shapes: B rows in a batch; layer l maps IN_l -> OUT_l. act[0] is the input batch [B][IN_0],
+ * act[l+1] the output of layer l [B][OUT_l]; act[L] holds the logits, then dLoss/dlogits.
+ */
+#include "mlp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlpt_err.h"
+#include "rng.h"
+
+struct trainer_scratch {
+    size_t max_rows;
+    size_t n_layers;
+    float *act[TRAINER_MAX_HIDDEN + 2]; /* views into block */
+    float *delta[2];                    /* [max_rows][widest hidden layer] */
+    float *block;                       /* one allocation for everything */
+};
+
+const char *trainer_activation_name(trainer_activation_t act) {
+    switch (act) {
+    case TRAINER_ACT_SIGMOID:
+        return "sigmoid";
+    case TRAINER_ACT_RELU:
+        return "relu";
+    case TRAINER_ACT_TANH:
+        return "tanh";
+    }
+    return "unknown";
+}
+
+int trainer_activation_parse(const char *name, trainer_activation_t *out) {
+    if (!name)
+        return MLPT_EINVAL;
+    if (!strcmp(name, "sigmoid") || !strcmp(name, "logistic"))
+        *out = TRAINER_ACT_SIGMOID;
+    else if (!strcmp(name, "relu"))
+        *out = TRAINER_ACT_RELU;
+    else if (!strcmp(name, "tanh"))
+        *out = TRAINER_ACT_TANH;
+    else
+        return MLPT_EINVAL;
+    return 0;
+}
+
+static size_t layer_in(const trainer_arch_t *a, size_t l) {
+    return l == 0 ? a->inputs : a->hidden[l - 1];
+}
+
+static size_t layer_out(const trainer_arch_t *a, size_t l) {
+    return l == a->n_hidden ? a->outputs : a->hidden[l];
+}
+
+int trainer_arch_check(const trainer_arch_t *a) {
+    if (!a || a->inputs < 1 || a->outputs < 2)
+        return MLPT_EINVAL;
+    if (a->activation != TRAINER_ACT_SIGMOID && a->activation != TRAINER_ACT_RELU &&
+        a->activation != TRAINER_ACT_TANH)
+        return MLPT_EINVAL;
+    if (a->n_hidden > TRAINER_MAX_HIDDEN)
+        return MLPT_ELIMIT;
+    if (a->inputs > TRAINER_MAX_WIDTH || a->outputs > TRAINER_MAX_WIDTH)
+        return MLPT_ELIMIT;
+    for (size_t l = 0; l < a->n_hidden; l++) {
+        if (a->hidden[l] < 1)
+            return MLPT_EINVAL;
+        if (a->hidden[l] > TRAINER_MAX_WIDTH)
+            return MLPT_ELIMIT;
+    }
+    if (trainer_arch_param_count(a) > TRAINER_MAX_PARAMS)
+        return MLPT_ELIMIT;
+    return 0;
+}
+
+size_t trainer_arch_param_count(const trainer_arch_t *a) {
+    size_t n = 0;
+    for (size_t l = 0; l <= a->n_hidden; l++)
+        n += (layer_in(a, l) + 1) * layer_out(a, l);
+    return n;
+}
+
+double trainer_arch_train_flops(const trainer_arch_t *a, size_t samples) {
+    double w = 0.0;
+    for (size_t l = 0; l <= a->n_hidden; l++)
+        w += (double)layer_in(a, l) * (double)layer_out(a, l);
+    double w_first = (double)a->inputs * (double)layer_out(a, 0);
+    return (6.0 * w - 2.0 * w_first) * (double)samples;
+}
+
+float *trainer_layer_weights(const trainer_arch_t *a, float *block, size_t l, size_t *in,
+                             size_t *out) {
+    size_t off = 0;
+    for (size_t k = 0; k < l; k++)
+        off += (layer_in(a, k) + 1) * layer_out(a, k);
+    if (in)
+        *in = layer_in(a, l);
+    if (out)
+        *out = layer_out(a, l);
+    return block + off;
+}
+
+float *trainer_layer_bias(const trainer_arch_t *a, float *block, size_t l) {
+    return trainer_layer_weights(a, block, l, NULL, NULL) + layer_in(a, l) * layer_out(a, l);
+}
+
+static trainer_model_t *model_alloc(const trainer_arch_t *arch) {
+    if (trainer_arch_check(arch) != 0)
+        return NULL;
+    trainer_model_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->arch = *arch;
+    m->n_layers = arch->n_hidden + 1;
+    m->n_params = trainer_arch_param_count(arch);
+    m->params = malloc(m->n_params * sizeof(float));
+    m->input_shift = malloc(arch->inputs * sizeof(float));
+    m->input_scale = malloc(arch->inputs * sizeof(float));
+    if (!m->params || !m->input_shift || !m->input_scale) {
+        trainer_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed) {
+    trainer_model_t *m = model_alloc(arch);
+    if (!m)
+        return NULL;
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, seed, TRAINER_RNG_INIT);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        size_t in, out;
+        float *W = trainer_layer_weights(arch, m->params, l, &in, &out);
+        int relu = l < arch->n_hidden && arch->activation == TRAINER_ACT_RELU;
+        float bound = relu ? sqrtf(6.0f / (float)in) : sqrtf(6.0f / (float)(in + out));
+        for (size_t i = 0; i < in * out; i++)
+            W[i] = (2.0f * trainer_rng_uniform(&rng) - 1.0f) * bound;
+        memset(W + in * out, 0, out * sizeof(float));
+    }
+    for (size_t i = 0; i < arch->inputs; i++) {
+        m->input_shift[i] = 0.0f;
+        m->input_scale[i] = 1.0f;
+    }
+    return m;
+}
+
+trainer_model_t *trainer_model_clone(const trainer_model_t *src) {
+    trainer_model_t *m = model_alloc(&src->arch);
+    if (!m)
+        return NULL;
+    memcpy(m->params, src->params, m->n_params * sizeof(float));
+    memcpy(m->input_shift, src->input_shift, src->arch.inputs * sizeof(float));
+    memcpy(m->input_scale, src->input_scale, src->arch.inputs * sizeof(float));
+    m->gemm = src->gemm;
+    return m;
+}
+
+void trainer_model_free(trainer_model_t *m) {
+    if (!m)
+        return;
+    free(m->params);
+    free(m->input_shift);
+    free(m->input_scale);
+    free(m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+trainer_scratch_t *trainer_scratch_new(const trainer_arch_t *arch, size_t max_rows) {
+    if (max_rows == 0 || trainer_arch_check(arch) != 0)
+        return NULL;
+    trainer_scratch_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->max_rows = max_rows;
+    s->n_layers = arch->n_hidden + 1;
+    size_t widest = 1, total = arch->inputs;
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t out = layer_out(arch, l);
+        total += out;
+        if (l < arch->n_hidden && out > widest)
+            widest = out;
+    }
+    total += 2 * widest;
+    /* Round every buffer to 16 floats so each view starts on a 64-byte boundary. */
+    size_t pad = 16 * (s->n_layers + 3);
+    s->block = aligned_alloc(64, ((total * max_rows + pad) * sizeof(float) + 63) / 64 * 64);
+    if (!s->block) {
+        free(s);
+        return NULL;
+    }
+    float *p = s->block;
+    size_t width = arch->inputs;
+    for (size_t l = 0; l <= s->n_layers; l++) {
+        s->act[l] = p;
+        p += (width * max_rows + 15) / 16 * 16;
+        if (l < s->n_layers)
+            width = layer_out(arch, l);
+    }
+    for (int k = 0; k < 2; k++) {
+        s->delta[k] = p;
+        p += (widest * max_rows + 15) / 16 * 16;
+    }
+    return s;
+}
+
+void trainer_scratch_free(trainer_scratch_t *s) {
+    if (!s)
+        return;
+    free(s->block);
+    free(s);
+}
+
+float *trainer_scratch_input(trainer_scratch_t *s) {
+    return s->act[0];
+}
+
+float *trainer_scratch_output(trainer_scratch_t *s) {
+    return s->act[s->n_layers];
+}
+
+/* ------------------------------------------------------------------------------------------ */
+void trainer_mlp_forward(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
+                         const int32_t *y, double *loss_sum, size_t *correct) {
+    const trainer_arch_t *a = &m->arch;
+    for (size_t l = 0; l < m->n_layers; l++) {
+        size_t in, out;
+        const float *W = trainer_layer_weights(a, m->params, l, &in, &out);
+        const float *b = W + in * out;
+        trainer_gemm(m->gemm, 0, 0, rows, out, in, 1.0f, s->act[l], in, W, out, 0.0f, s->act[l + 1],
+                     out);
+        if (l < a->n_hidden)
+            trainer_bias_act_forward(s->act[l + 1], b, rows, out, a->activation);
+        else
+            trainer_bias_add(s->act[l + 1], b, rows, out);
+    }
+    float *logits = s->act[m->n_layers];
+    if (y)
+        trainer_softmax_xent(logits, NULL, y, rows, a->outputs, 1.0f / (float)rows, loss_sum,
+                             correct);
+    else
+        trainer_softmax(logits, rows, a->outputs);
+}
+
+typedef enum { BACKWARD_GRADIENT, BACKWARD_SGD, BACKWARD_MOMENTUM } backward_mode_t;
+
+/* Walks the layers from the top. dZ is layer l's output gradient; the input gradient of layer l
+ * (for l > 0) goes to the other delta buffer before layer l's parameters are touched. `block` is
+ * the gradient (GRADIENT) or the velocity (MOMENTUM); unused for plain SGD. */
+static void backward(trainer_model_t *m, trainer_scratch_t *s, size_t rows, backward_mode_t mode,
+                     float lr, float momentum, float *block) {
+    const trainer_arch_t *a = &m->arch;
+    float *dZ = s->act[m->n_layers];
+    int next = 0;
+    for (size_t l = m->n_layers; l-- > 0;) {
+        size_t in, out;
+        float *W = trainer_layer_weights(a, m->params, l, &in, &out);
+        float *b = W + in * out;
+        const float *X = s->act[l];
+        float *dX = NULL;
+        if (l > 0) {
+            dX = s->delta[next];
+            next ^= 1;
+            trainer_gemm(m->gemm, 0, 1, rows, in, out, 1.0f, dZ, out, W, out, 0.0f, dX, in);
+            trainer_act_backward(dX, X, rows * in, a->activation);
+        }
+        if (mode == BACKWARD_SGD) {
+            trainer_gemm(m->gemm, 1, 0, in, out, rows, -lr, X, in, dZ, out, 1.0f, W, out);
+            trainer_colsum(b, dZ, rows, out, -lr, 1.0f);
+        } else {
+            float *GW = trainer_layer_weights(a, block, l, NULL, NULL);
+            float *Gb = GW + in * out;
+            float beta = mode == BACKWARD_MOMENTUM ? momentum : 0.0f;
+            trainer_gemm(m->gemm, 1, 0, in, out, rows, 1.0f, X, in, dZ, out, beta, GW, out);
+            trainer_colsum(Gb, dZ, rows, out, 1.0f, beta);
+            if (mode == BACKWARD_MOMENTUM) {
+                trainer_axpy(W, GW, in * out, -lr);
+                trainer_axpy(b, Gb, out, -lr);
+            }
+        }
+        dZ = dX;
+    }
+}
+
+void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
+                          float *grad) {
+    /* The gradient mode never writes the model. */
+    backward((trainer_model_t *)m, s, rows, BACKWARD_GRADIENT, 0.0f, 0.0f, grad);
+}
+
+void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
+                          float momentum, float *velocity) {
+    if (momentum > 0.0f && velocity)
+        backward(m, s, rows, BACKWARD_MOMENTUM, lr, momentum, velocity);
+    else
+        backward(m, s, rows, BACKWARD_SGD, lr, 0.0f, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+int trainer_model_predict(const trainer_model_t *m, const float *x, size_t rows, float *probs) {
+    if (rows == 0)
+        return MLPT_EINVAL;
+    size_t chunk = rows < 256 ? rows : 256;
+    trainer_scratch_t *s = trainer_scratch_new(&m->arch, chunk);
+    if (!s)
+        return MLPT_ENOMEM;
+    size_t nin = m->arch.inputs, nout = m->arch.outputs;
+    for (size_t r0 = 0; r0 < rows; r0 += chunk) {
+        size_t n = rows - r0 < chunk ? rows - r0 : chunk;
+        float *in = trainer_scratch_input(s);
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < nin; j++)
+                in[i * nin + j] = (x[(r0 + i) * nin + j] - m->input_shift[j]) * m->input_scale[j];
+        trainer_mlp_forward(m, s, n, NULL, NULL, NULL);
+        memcpy(probs + r0 * nout, trainer_scratch_output(s), n * nout * sizeof(float));
+    }
+    trainer_scratch_free(s);
+    return 0;
+}

@@ -1,0 +1,128 @@
+/*
+ * trainer/mlp.h - a multi-layer perceptron: architecture, parameters, one training step.
+ *
+ * Layout (the llm.c way): all parameters live in one allocation, layer after layer,
+ *     W_l [IN_l][OUT_l]  then  b_l [OUT_l]      for l = 0 .. n_layers-1,
+ * so gradients and optimiser state share the same layout and an update is one flat loop.
+ * Hidden layers use the architecture's activation; the last layer is linear and feeds a softmax
+ * with cross-entropy loss.
+ *
+ * The core functions take inputs that are already scaled; trainer_model_predict applies the
+ * model's own input scaling (input_shift/input_scale, fitted on the training split).
+ *
+ * Threads: a model and its scratch belong to one thread at a time; a model that nobody trains may
+ * be read (predict, save, clone) from several threads at once.
+ */
+#ifndef TRAINER_MLP_H
+#define TRAINER_MLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+#define TRAINER_MAX_HIDDEN 16         /* hidden layers at most */
+#define TRAINER_MAX_WIDTH 65536       /* units in one layer at most */
+#define TRAINER_MAX_PARAMS (1u << 30) /* parameters at most (4 GiB of floats) */
+
+typedef struct trainer_arch {
+    size_t inputs;   /* features, >= 1 */
+    size_t outputs;  /* classes, >= 2 */
+    size_t n_hidden; /* hidden layers, 0 .. TRAINER_MAX_HIDDEN (0 is multinomial regression) */
+    size_t hidden[TRAINER_MAX_HIDDEN]; /* widths of the hidden layers, each >= 1 */
+    trainer_activation_t activation;
+} trainer_arch_t;
+
+/* Returns the activation's name ("sigmoid", "relu", "tanh"). */
+const char *trainer_activation_name(trainer_activation_t act);
+
+/* Parses "sigmoid" (also "logistic"), "relu" or "tanh" into *out. Returns 0 or MLPT_EINVAL. */
+int trainer_activation_parse(const char *name, trainer_activation_t *out);
+
+/* Checks an architecture against the limits above. Returns 0 or MLPT_EINVAL (bad shape or
+ * activation) or MLPT_ELIMIT (too deep, too wide, too many parameters). */
+int trainer_arch_check(const trainer_arch_t *arch);
+
+/* Number of floats in the parameter block (weights and biases). */
+size_t trainer_arch_param_count(const trainer_arch_t *arch);
+
+/* Floating-point operations of the matrix products of one training pass over `samples` rows:
+ * forward 2*W, weight gradients 2*W, input gradients 2*(W - W_first) (none for the input layer),
+ * W the number of weights. Used for GFLOP/s figures and the scheduler's cost model. */
+double trainer_arch_train_flops(const trainer_arch_t *arch, size_t samples);
+
+typedef struct trainer_model {
+    trainer_arch_t arch;
+    size_t n_layers;          /* n_hidden + 1 */
+    size_t n_params;          /* floats in params */
+    float *params;            /* the one parameter block; owned */
+    float *input_shift;       /* [inputs]; owned */
+    float *input_scale;       /* [inputs]; owned */
+    trainer_gemm_impl_t gemm; /* TRAINER_GEMM_BLAS unless a test asks for the oracle */
+} trainer_model_t;
+
+/* Views of layer l's weights and biases inside a block with the parameter layout (the model's
+ * params, a gradient or a velocity); in/out receive the layer's widths when not NULL. */
+float *trainer_layer_weights(const trainer_arch_t *arch, float *block, size_t l, size_t *in,
+                             size_t *out);
+float *trainer_layer_bias(const trainer_arch_t *arch, float *block, size_t l);
+
+/* Creates a model with weights drawn from `seed` (stream TRAINER_RNG_INIT): uniform Xavier
+ * bound sqrt(6/(in+out)) for sigmoid/tanh layers and the output layer, He bound sqrt(6/in) for
+ * ReLU layers; biases 0; input scaling identity. Returns NULL when the architecture fails
+ * trainer_arch_check or memory runs out. Free with trainer_model_free. */
+trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed);
+
+/* Returns a deep copy, or NULL when memory runs out. */
+trainer_model_t *trainer_model_clone(const trainer_model_t *m);
+
+/* Frees the model. Accepts NULL. */
+void trainer_model_free(trainer_model_t *m);
+
+/* Scratch buffers for steps of up to max_rows rows (activations of every layer and two delta
+ * buffers). Returns NULL when memory runs out. Free with trainer_scratch_free (accepts NULL). */
+typedef struct trainer_scratch trainer_scratch_t;
+trainer_scratch_t *trainer_scratch_new(const trainer_arch_t *arch, size_t max_rows);
+void trainer_scratch_free(trainer_scratch_t *s);
+
+/* The scratch's input buffer, [max_rows][inputs]: callers gather (scaled) rows here. */
+float *trainer_scratch_input(trainer_scratch_t *s);
+
+/* The scratch's output buffer [max_rows][outputs]: after trainer_mlp_forward, the gradient of
+ * the mean loss with respect to the logits, or, when forward was asked for them, probabilities. */
+float *trainer_scratch_output(trainer_scratch_t *s);
+
+/* Forward pass over the first `rows` rows of the input buffer. With y given, computes the loss
+ * and, in the output buffer, dLoss/dlogits for a mean over the rows (for a following step or
+ * gradient); adds the summed loss to *loss_sum and the hits to *correct. With y NULL, leaves
+ * softmax probabilities in the output buffer (loss_sum and correct may then be NULL).
+ * rows must be 1 .. max_rows. */
+void trainer_mlp_forward(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
+                         const int32_t *y, double *loss_sum, size_t *correct);
+
+/* Backward pass after a forward with labels: writes the gradient of the mean loss into grad
+ * (n_params floats, parameter layout). The model is not changed. */
+void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t rows, float *grad);
+
+/* Backward pass after a forward with labels, updating the model by SGD:
+ *   momentum == 0: W -= lr * dW, folded into the weight-gradient GEMM (no gradient buffer);
+ *   momentum > 0:  v = momentum * v + dW; W -= lr * v, with velocity holding n_params floats.
+ * Each layer's input gradient is computed before that layer's weights change. */
+void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
+                          float momentum, float *velocity);
+
+/* Class probabilities for raw (unscaled) rows x[rows][inputs] into probs[rows][outputs],
+ * applying the model's input scaling. Returns 0, MLPT_EINVAL for rows == 0, MLPT_ENOMEM. */
+int trainer_model_predict(const trainer_model_t *m, const float *x, size_t rows, float *probs);
+
+/* Serialises the model: magic "MLPTMODL", format version, activation, layer widths, input
+ * scaling and the flat parameters, little-endian. On success *buf (malloc'd, caller frees) and
+ * *len are set and 0 is returned; MLPT_ENOMEM otherwise. */
+int trainer_model_save(const trainer_model_t *m, unsigned char **buf, size_t *len);
+
+/* Rebuilds a model from trainer_model_save's bytes. Returns the model, or NULL with *err (when
+ * not NULL) set to MLPT_EFORMAT (bad magic, short or inconsistent data), MLPT_EVERSION (a newer
+ * format) or MLPT_ENOMEM. */
+trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err);
+
+#endif
