@@ -1,0 +1,299 @@
+/*
+ * matrix.c - the parsed-dataset file (see matrix.h for the format).
+ */
+#include "matrix.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MATRIX_MAGIC "MLPTDSET"
+#define MATRIX_VERSION 1u
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static int fail(ingest_error_t *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(ingest_error_t *err, int code, const char *fmt, ...) {
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* A buffered writer that hashes what it writes and remembers the first error. */
+typedef struct {
+    int fd;
+    uint64_t hash;
+    int error; /* errno of the first failure */
+    size_t used;
+    unsigned char buf[1 << 16];
+} out_t;
+
+static void out_flush(out_t *o) {
+    size_t done = 0;
+    while (!o->error && done < o->used) {
+        ssize_t w = write(o->fd, o->buf + done, o->used - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            o->error = w < 0 ? errno : EIO;
+        else
+            done += (size_t)w;
+    }
+    o->used = 0;
+}
+
+static void out_put(out_t *o, const void *data, size_t n) {
+    const unsigned char *p = data;
+    o->hash = fnv1a(o->hash, p, n);
+    while (n > 0 && !o->error) {
+        size_t k = sizeof o->buf - o->used < n ? sizeof o->buf - o->used : n;
+        memcpy(o->buf + o->used, p, k);
+        o->used += k;
+        p += k;
+        n -= k;
+        if (o->used == sizeof o->buf)
+            out_flush(o);
+    }
+}
+
+static void out_u32(out_t *o, uint32_t v) {
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    out_put(o, b, 4);
+}
+
+static void out_u64(out_t *o, uint64_t v) {
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    out_put(o, b, 8);
+}
+
+int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_error_t *err) {
+    int rc = MLPT_ENOMEM;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32), *dir = strdup(path);
+    out_t *o = malloc(sizeof *o);
+    int fd = -1;
+    if (!tmp || !dir || !o)
+        goto done;
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = fail(err, errno == ENOSPC ? MLPT_ENOSPC : MLPT_EIO, "cannot create %s: %s", tmp,
+                  strerror(errno));
+        goto done;
+    }
+    *o = (out_t){.fd = fd, .hash = FNV_OFFSET};
+    out_put(o, MATRIX_MAGIC, 8);
+    out_u32(o, MATRIX_VERSION);
+    out_u32(o, (uint32_t)ds->scaling);
+    out_u64(o, ds->rows);
+    out_u64(o, ds->features);
+    out_u64(o, ds->classes);
+    for (size_t c = 0; c < ds->classes; c++) {
+        size_t n = strlen(ds->class_names[c]);
+        out_u32(o, (uint32_t)n);
+        out_put(o, ds->class_names[c], n);
+    }
+    for (size_t c = 0; c < ds->classes; c++)
+        out_u64(o, ds->class_counts[c]);
+    /* x and y go out in the machine's order; the format is little-endian, as is every machine
+     * this builds for (checked at compile time below). */
+    out_put(o, ds->x, ds->rows * ds->features * sizeof(float));
+    out_put(o, ds->y, ds->rows * sizeof(int32_t));
+    out_u64(o, o->hash);
+    out_flush(o);
+    if (!o->error && fsync(fd) != 0)
+        o->error = errno;
+    if (close(fd) != 0 && !o->error)
+        o->error = errno;
+    fd = -1;
+    if (!o->error && rename(tmp, path) != 0)
+        o->error = errno;
+    if (o->error) {
+        unlink(tmp);
+        rc = fail(err, o->error == ENOSPC || o->error == EDQUOT ? MLPT_ENOSPC : MLPT_EIO,
+                  "cannot write %s: %s", path, strerror(o->error));
+        goto done;
+    }
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd); /* the rename is durable once the folder is */
+        close(dfd);
+    }
+    rc = 0;
+done:
+    if (fd >= 0) {
+        close(fd);
+        unlink(tmp);
+    }
+    free(tmp);
+    free(dir);
+    free(o);
+    return rc;
+}
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the matrix format is little-endian");
+
+/* A reader over the whole file in memory. */
+typedef struct {
+    const unsigned char *p, *end;
+} in_t;
+
+static int in_take(in_t *in, void *dst, size_t n) {
+    if ((size_t)(in->end - in->p) < n)
+        return -1;
+    memcpy(dst, in->p, n);
+    in->p += n;
+    return 0;
+}
+
+static int in_u32(in_t *in, uint32_t *v) {
+    unsigned char b[4];
+    if (in_take(in, b, 4))
+        return -1;
+    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return 0;
+}
+
+static int in_u64(in_t *in, uint64_t *v) {
+    uint32_t lo, hi;
+    if (in_u32(in, &lo) || in_u32(in, &hi))
+        return -1;
+    *v = (uint64_t)hi << 32 | lo;
+    return 0;
+}
+
+static int read_all(const char *path, unsigned char **buf, size_t *len, ingest_error_t *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, MLPT_EIO, "cannot open %s: %s", path, strerror(errno));
+    int rc = MLPT_EIO;
+    unsigned char *b = NULL;
+    if (fseek(f, 0, SEEK_END) != 0)
+        goto done;
+    long size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
+        goto done;
+    b = malloc(size ? (size_t)size : 1);
+    if (!b) {
+        rc = fail(err, MLPT_ENOMEM, "out of memory reading %s", path);
+        goto done;
+    }
+    if (fread(b, 1, (size_t)size, f) != (size_t)size)
+        goto done;
+    *buf = b;
+    *len = (size_t)size;
+    b = NULL;
+    rc = 0;
+done:
+    if (rc == MLPT_EIO)
+        fail(err, MLPT_EIO, "cannot read %s", path);
+    free(b);
+    fclose(f);
+    return rc;
+}
+
+int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t *err) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    trainer_dataset_t *ds = NULL;
+    *out = NULL;
+    int rc = read_all(path, &buf, &len, err);
+    if (rc != 0)
+        return rc;
+    in_t in = {buf, buf + len};
+    uint32_t version, scaling;
+    uint64_t rows, features, classes, sum;
+    rc = fail(err, MLPT_EFORMAT, "%s: not a dataset file, or a damaged one", path);
+    if (len < 16 || memcmp(buf, MATRIX_MAGIC, 8) != 0)
+        goto done;
+    in.p += 8;
+    if (in_u32(&in, &version))
+        goto done;
+    if (version != MATRIX_VERSION) {
+        rc =
+            fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);
+        goto done;
+    }
+    if (len < 8 + 4 + 4 + 3 * 8 + 8 || in_u32(&in, &scaling) || in_u64(&in, &rows) ||
+        in_u64(&in, &features) || in_u64(&in, &classes) || scaling > TRAINER_SCALE_UNIT ||
+        rows == 0 || features == 0 || classes == 0 || classes > rows || features > len / 4 ||
+        rows > len / 4 / features)
+        goto done;
+    {
+        in_t tail = {buf + len - 8, buf + len};
+        if (in_u64(&tail, &sum) || fnv1a(FNV_OFFSET, buf, len - 8) != sum)
+            goto done;
+    }
+    ds = calloc(1, sizeof *ds);
+    if (!ds)
+        goto nomem;
+    ds->rows = rows;
+    ds->features = features;
+    ds->scaling = (trainer_scaling_t)scaling;
+    ds->class_names = calloc(classes, sizeof *ds->class_names);
+    ds->class_counts = calloc(classes, sizeof *ds->class_counts);
+    if (!ds->class_names || !ds->class_counts)
+        goto nomem;
+    ds->classes = classes;
+    for (size_t c = 0; c < classes; c++) {
+        uint32_t n;
+        if (in_u32(&in, &n) || (size_t)(in.end - in.p) < n)
+            goto done;
+        if (!(ds->class_names[c] = malloc(n + 1)))
+            goto nomem;
+        in_take(&in, ds->class_names[c], n);
+        ds->class_names[c][n] = '\0';
+    }
+    for (size_t c = 0; c < classes; c++) {
+        uint64_t v;
+        if (in_u64(&in, &v))
+            goto done;
+        ds->class_counts[c] = v;
+    }
+    if ((size_t)(in.end - in.p) != rows * features * 4 + rows * 4 + 8)
+        goto done;
+    ds->x = malloc(rows * features * sizeof(float));
+    ds->y = malloc(rows * sizeof(int32_t));
+    if (!ds->x || !ds->y)
+        goto nomem;
+    in_take(&in, ds->x, rows * features * sizeof(float));
+    in_take(&in, ds->y, rows * sizeof(int32_t));
+    if (trainer_dataset_check(ds) != 0)
+        goto done;
+    *out = ds;
+    ds = NULL;
+    rc = 0;
+    goto done;
+nomem:
+    rc = fail(err, MLPT_ENOMEM, "out of memory loading %s", path);
+done:
+    trainer_dataset_free(ds);
+    free(buf);
+    return rc;
+}
