@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the tests need, then builds and runs every test twice: in the Release build and
+# in an AddressSanitizer + UndefinedBehaviorSanitizer build. The last line counts both runs.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/scripts/install-deps.sh" --test || exit 1
+jobs="$(nproc)"
+total_run=0
+total_failed=0
+
+run_suite() { # name build-dir cmake-args...
+    local name="$1" dir="$2"
+    shift 2
+    echo "== $name: build"
+    if ! cmake -S "$root" -B "$dir" "$@" >/dev/null || ! cmake --build "$dir" -j"$jobs" >/dev/null; then
+        echo "== $name: BUILD FAILED"
+        cmake --build "$dir" -j1 2>&1 | tail -40
+        total_failed=$((total_failed + 1))
+        return
+    fi
+    echo "== $name: test"
+    local log="$dir/ctest.log"
+    ctest --test-dir "$dir" -j"$jobs" --output-on-failure --timeout 600 2>&1 | tee "$log"
+    local line ran failed
+    line="$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" | tail -1)"
+    ran="$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")"
+    failed="$(sed -E 's/.*passed, ([0-9]+) tests failed.*/\1/' <<<"$line")"
+    if [ -z "$line" ]; then ran=0; failed=1; fi
+    total_run=$((total_run + ran))
+    total_failed=$((total_failed + failed))
+}
+
+run_suite release "$root/build-test" -DCMAKE_BUILD_TYPE=Release
+run_suite sanitize "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLPTUNE_SANITIZE=ON
+
+echo "$((total_run - total_failed)) passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]

@@ -1,0 +1,39 @@
+/*
+ * service/cli.h - what the subcommands of the mlptune executable share (private to service/).
+ */
+#ifndef SVC_CLI_H
+#define SVC_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Exit statuses of every subcommand. */
+enum {
+    SVC_EXIT_OK = 0,
+    SVC_EXIT_FAILURE = 1, /* runtime failure: out of memory, I/O */
+    SVC_EXIT_USAGE = 2,   /* bad arguments or bad input data */
+    SVC_EXIT_DIVERGED = 3 /* training stopped on a NaN/Inf loss */
+};
+
+/* Strict number parsing for option values: the whole string must be the number, within
+ * [min, max]. On failure they print "mlptune: --name: why" to stderr and return -1. */
+int svc_parse_size(const char *name, const char *text, size_t min, size_t max, size_t *out);
+int svc_parse_u64(const char *name, const char *text, uint64_t *out);
+int svc_parse_double(const char *name, const char *text, double min, double max, int min_inclusive,
+                     double *out);
+
+/* Parses a comma-separated list of sizes ("500,500,2000") into out[0..*n), at most cap entries,
+ * each in [min, max]. Returns 0, or -1 after printing why. */
+int svc_parse_size_list(const char *name, const char *text, size_t min, size_t max, size_t *out,
+                        size_t cap, size_t *n);
+
+/* Prints "mlptune: " + the formatted message + newline to stderr. */
+void svc_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Number of online CPUs (>= 1). */
+int svc_cpu_count(void);
+
+/* `mlptune train ...`: returns the exit status. */
+int svc_cmd_train(int argc, char **argv);
+
+#endif

@@ -1,0 +1,353 @@
+/*
+ * cmd_train.c - `mlptune train`: one MLP on one dataset, its history as a table or JSON lines.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "ingest.h"
+#include "mlpt_err.h"
+#include "train.h"
+
+static const char train_usage[] =
+    "usage: mlptune train --data FILE [--labels FILE] [--test FILE [--test-labels FILE]]\n"
+    "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
+    "                     [--activation sigmoid|relu|tanh] [--lr F] [--iterations K] [--batch B]\n"
+    "                     [--seed S] [--validation-split F] [--momentum F] [--threads T]\n"
+    "                     [--label-column NAME|INDEX] [--save-model FILE] [--json]\n"
+    "\n"
+    "  --data FILE            CSV with a header row, or IDX images (then --labels is required);\n"
+    "                         gzip-compressed files are recognised by their content\n"
+    "  --labels FILE          IDX labels for IDX images\n"
+    "  --test FILE            a separate test set (same format); its accuracy is reported at the "
+    "end\n"
+    "  --layers N --neurons M N hidden layers of M units each (N may be 0)\n"
+    "  --hidden W1,W2,...     explicit hidden widths, e.g. 500,500,2000\n"
+    "  --activation A         hidden activation (default relu)\n"
+    "  --lr F                 learning rate (default 0.1)\n"
+    "  --iterations K         passes over the training split (default 10)\n"
+    "  --batch B              mini-batch size (default 64)\n"
+    "  --seed S               seeds weights, split and shuffles (default 42)\n"
+    "  --validation-split F   stratified validation fraction in [0, 1) (default 0.2)\n"
+    "  --momentum F           SGD momentum in [0, 1) (default 0)\n"
+    "  --threads T            OpenBLAS threads (default: all cores)\n"
+    "  --label-column C       CSV label column by name or 0-based index (default: \"label\", else "
+    "last)\n"
+    "  --save-model FILE      write the trained model there\n"
+    "  --json                 one JSON object per iteration, then a summary line\n"
+    "\n"
+    "exit status: 0 trained, 2 bad arguments or input (one line names file, row and column),\n"
+    "             3 diverged (NaN/Inf loss), 1 other failures\n";
+
+typedef struct train_args {
+    const char *data, *labels, *test, *test_labels, *label_column, *save_model;
+    const char *layers, *neurons, *hidden;
+    trainer_arch_t arch;
+    trainer_options_t opt;
+    double validation_split;
+    int threads;
+    int json;
+} train_args_t;
+
+/* Returns the value of option argv[*i] (as "--name value" or "--name=value"), advancing *i. */
+static const char *option_value(int argc, char **argv, int *i, const char *eq) {
+    if (eq)
+        return eq + 1;
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+static int parse_args(int argc, char **argv, train_args_t *a) {
+    const char *act = "relu", *lr = "0.1", *iters = "10", *batch = "64", *seed = "42";
+    const char *vsplit = "0.2", *momentum = "0", *threads = NULL;
+    struct {
+        const char *name;
+        const char **slot;
+    } opts[] = {
+        {"data", &a->data},
+        {"labels", &a->labels},
+        {"test", &a->test},
+        {"test-labels", &a->test_labels},
+        {"layers", &a->layers},
+        {"neurons", &a->neurons},
+        {"hidden", &a->hidden},
+        {"activation", &act},
+        {"lr", &lr},
+        {"iterations", &iters},
+        {"batch", &batch},
+        {"seed", &seed},
+        {"validation-split", &vsplit},
+        {"momentum", &momentum},
+        {"threads", &threads},
+        {"label-column", &a->label_column},
+        {"save-model", &a->save_model},
+    };
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--json")) {
+            a->json = 1;
+            continue;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            svc_errorf("train: unexpected argument \"%s\"", arg);
+            return -1;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        size_t k = 0, n = sizeof opts / sizeof opts[0];
+        while (k < n && !(strlen(opts[k].name) == len && !strncmp(opts[k].name, arg + 2, len)))
+            k++;
+        if (k == n) {
+            svc_errorf("train: unknown option \"%s\" (see mlptune train --help)", arg);
+            return -1;
+        }
+        const char *v = option_value(argc, argv, &i, eq);
+        if (!v) {
+            svc_errorf("--%s: missing value", opts[k].name);
+            return -1;
+        }
+        *opts[k].slot = v;
+    }
+    if (!a->data) {
+        svc_errorf("train: --data is required (see mlptune train --help)");
+        return -1;
+    }
+    if (a->test_labels && !a->test) {
+        svc_errorf("--test-labels: needs --test");
+        return -1;
+    }
+    if (a->hidden && (a->layers || a->neurons)) {
+        svc_errorf("train: give either --hidden or --layers with --neurons, not both");
+        return -1;
+    }
+    if (!a->hidden && (!a->layers || !a->neurons)) {
+        svc_errorf("train: the architecture needs --layers N --neurons M, or --hidden W1,W2,...");
+        return -1;
+    }
+    if (a->hidden) {
+        if (svc_parse_size_list("hidden", a->hidden, 1, TRAINER_MAX_WIDTH, a->arch.hidden,
+                                TRAINER_MAX_HIDDEN, &a->arch.n_hidden) != 0)
+            return -1;
+    } else {
+        size_t width;
+        if (svc_parse_size("layers", a->layers, 0, TRAINER_MAX_HIDDEN, &a->arch.n_hidden) ||
+            svc_parse_size("neurons", a->neurons, 1, TRAINER_MAX_WIDTH, &width))
+            return -1;
+        for (size_t l = 0; l < a->arch.n_hidden; l++)
+            a->arch.hidden[l] = width;
+    }
+    if (trainer_activation_parse(act, &a->arch.activation) != 0) {
+        svc_errorf("--activation: expected sigmoid, relu or tanh, got \"%s\"", act);
+        return -1;
+    }
+    double d;
+    size_t z;
+    if (svc_parse_double("lr", lr, 0.0, 1e6, 0, &d))
+        return -1;
+    a->opt.learning_rate = (float)d;
+    if (svc_parse_double("momentum", momentum, 0.0, 0.999999, 1, &d))
+        return -1;
+    a->opt.momentum = (float)d;
+    if (svc_parse_size("iterations", iters, 1, TRAINER_MAX_ITERATIONS, &a->opt.iterations) ||
+        svc_parse_size("batch", batch, 1, TRAINER_MAX_BATCH, &a->opt.batch_size) ||
+        svc_parse_u64("seed", seed, &a->opt.seed) ||
+        svc_parse_double("validation-split", vsplit, 0.0, 0.95, 1, &a->validation_split))
+        return -1;
+    a->threads = svc_cpu_count();
+    if (threads) {
+        if (svc_parse_size("threads", threads, 1, 1024, &z))
+            return -1;
+        a->threads = (int)z;
+    }
+    return 0;
+}
+
+/* Loads a CSV or IDX dataset; on bad input prints one line naming the file, row and column. */
+static int load(const char *path, const char *labels, const char *label_column,
+                trainer_dataset_t **out) {
+    ingest_error_t err = {0};
+    int rc;
+    if (labels) {
+        rc = ingest_load_idx_files(path, labels, NULL, out, &err);
+    } else {
+        ingest_csv_options_t copt;
+        ingest_csv_options_init(&copt);
+        if (label_column) {
+            char *end;
+            long idx = strtol(label_column, &end, 10);
+            if (*label_column && !*end && idx >= 0)
+                copt.label_index = idx;
+            else
+                copt.label_name = label_column;
+        }
+        rc = ingest_load_csv_file(path, &copt, out, &err);
+    }
+    if (rc != 0) {
+        /* IDX messages start with the role of the file at fault; name that file instead. */
+        const char *file = path, *msg = err.message[0] ? err.message : mlpt_strerror(rc);
+        if (labels && !strncmp(msg, "labels: ", 8)) {
+            file = labels;
+            msg += 8;
+        } else if (labels && !strncmp(msg, "images: ", 8)) {
+            msg += 8;
+        }
+        svc_errorf("%s: %s", file, msg);
+    }
+    return rc;
+}
+
+/* JSON numbers: non-finite values (a diverged loss, an absent validation) become null. */
+static void json_number(const char *key, double v, int last) {
+    if (isfinite(v))
+        printf("\"%s\": %.10g%s", key, v, last ? "" : ", ");
+    else
+        printf("\"%s\": null%s", key, last ? "" : ", ");
+}
+
+static int on_epoch(const trainer_epoch_t *e, void *user) {
+    const train_args_t *a = user;
+    if (a->json) {
+        printf("{\"iteration\": %zu, ", e->iteration);
+        json_number("train_loss", e->train_loss, 0);
+        json_number("train_accuracy", e->train_accuracy, 0);
+        json_number("val_loss", e->val_loss, 0);
+        json_number("val_accuracy", e->val_accuracy, 0);
+        json_number("seconds", e->seconds, 1);
+        printf("}\n");
+    } else {
+        printf("%9zu  %10.4f  %9.4f  %9.4f  %9.4f  %8.3f\n", e->iteration, e->train_loss,
+               e->train_accuracy, e->val_loss, e->val_accuracy, e->seconds);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+static int save_model(const trainer_model_t *m, const char *path) {
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (trainer_model_save(m, &buf, &len) != 0) {
+        svc_errorf("--save-model: out of memory");
+        return -1;
+    }
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(buf, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(buf);
+    if (!ok) {
+        svc_errorf("%s: cannot write the model", path);
+        return -1;
+    }
+    return 0;
+}
+
+int svc_cmd_train(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(train_usage, stdout);
+            return SVC_EXIT_OK;
+        }
+    train_args_t a = {0};
+    if (parse_args(argc, argv, &a) != 0)
+        return SVC_EXIT_USAGE;
+
+    int status = SVC_EXIT_USAGE;
+    trainer_dataset_t *ds = NULL, *test = NULL;
+    trainer_model_t *m = NULL;
+    trainer_split_t split = {0};
+    if (load(a.data, a.labels, a.label_column, &ds) != 0)
+        goto done;
+    if (ds->classes < 2) {
+        svc_errorf("%s: a single class; training needs at least two", a.data);
+        goto done;
+    }
+    if (a.test) {
+        size_t unknown = 0;
+        if (load(a.test, a.test_labels, a.label_column, &test) != 0)
+            goto done;
+        int rc = trainer_dataset_align_classes(test, ds, &unknown);
+        if (rc == MLPT_EINVAL) {
+            svc_errorf("%s: %zu features, but the training data has %zu", a.test, test->features,
+                       ds->features);
+            goto done;
+        } else if (rc == MLPT_EFORMAT) {
+            svc_errorf("%s: class \"%s\" does not occur in the training data", a.test,
+                       test->class_names[unknown]);
+            goto done;
+        } else if (rc != 0) {
+            status = SVC_EXIT_FAILURE;
+            goto done;
+        }
+    }
+    a.arch.inputs = ds->features;
+    a.arch.outputs = ds->classes;
+    if (trainer_arch_check(&a.arch) != 0) {
+        svc_errorf("train: the network %zu-...-%zu is beyond the limits (%d hidden layers of at "
+                   "most %d units, %u parameters)",
+                   a.arch.inputs, a.arch.outputs, TRAINER_MAX_HIDDEN, TRAINER_MAX_WIDTH,
+                   TRAINER_MAX_PARAMS);
+        goto done;
+    }
+    status = SVC_EXIT_FAILURE;
+    if (trainer_split_stratified(ds, a.validation_split, a.opt.seed, &split) != 0 ||
+        !(m = trainer_model_new(&a.arch, a.opt.seed))) {
+        svc_errorf("train: out of memory");
+        goto done;
+    }
+    trainer_blas_set_threads(a.threads);
+    if (!a.json) {
+        printf("# %zu rows (%zu train, %zu validation), %zu features, %zu classes; network %zu",
+               ds->rows, split.n_train, split.n_val, ds->features, ds->classes, a.arch.inputs);
+        for (size_t l = 0; l < a.arch.n_hidden; l++)
+            printf("-%zu", a.arch.hidden[l]);
+        printf("-%zu %s, %zu parameters; %d BLAS threads\n", a.arch.outputs,
+               trainer_activation_name(a.arch.activation), m->n_params, a.threads);
+        printf("%9s  %10s  %9s  %9s  %9s  %8s\n", "iteration", "train_loss", "train_acc",
+               "val_loss", "val_acc", "seconds");
+    }
+    trainer_result_t res;
+    int rc = trainer_train(m, ds, &split, &a.opt, on_epoch, &a, &res);
+    if (rc != 0 && rc != MLPT_EDIVERGED) {
+        svc_errorf("train: %s", mlpt_strerror(rc));
+        goto done;
+    }
+    double test_acc = NAN, test_loss = NAN;
+    if (test && rc == 0 && trainer_evaluate(m, test, NULL, 0, &test_loss, &test_acc) != 0) {
+        svc_errorf("train: out of memory");
+        goto done;
+    }
+    if (a.json) {
+        printf("{\"done\": true, ");
+        json_number("best_val_accuracy", res.best_val_accuracy, 0);
+        if (test)
+            json_number("test_accuracy", test_acc, 0);
+        json_number("seconds", res.seconds, 0);
+        json_number("samples_per_second", res.samples_per_second, 1);
+        printf("}\n");
+    } else {
+        printf("# best validation accuracy %.4f at iteration %zu", res.best_val_accuracy,
+               res.best_iteration);
+        if (test)
+            printf("; test accuracy %.4f (%zu rows)", test_acc, test->rows);
+        printf("; %.2f s, %.0f samples/s\n", res.seconds, res.samples_per_second);
+    }
+    if (rc == MLPT_EDIVERGED) {
+        svc_errorf("train: diverged at iteration %zu (the loss is NaN or infinite); try a lower "
+                   "--lr",
+                   res.iterations_done);
+        status = SVC_EXIT_DIVERGED;
+        goto done;
+    }
+    if (a.save_model && save_model(m, a.save_model) != 0)
+        goto done;
+    status = SVC_EXIT_OK;
+done:
+    trainer_split_deinit(&split);
+    trainer_model_free(m);
+    trainer_dataset_free(ds);
+    trainer_dataset_free(test);
+    return status;
+}

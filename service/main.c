@@ -1,0 +1,25 @@
+/*
+ * mlptune - tunes multi-layer perceptrons. main() only dispatches to a subcommand.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: mlptune <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train    train one MLP on a dataset and print its history (mlptune train --help)\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? SVC_EXIT_USAGE : SVC_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "train"))
+        return svc_cmd_train(argc - 1, argv + 1);
+    svc_errorf("unknown command \"%s\"", argv[1]);
+    fputs(usage, stderr);
+    return SVC_EXIT_USAGE;
+}

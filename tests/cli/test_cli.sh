@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# End-to-end tests of `mlptune train`: the real binary on real files.
+# Usage: test_cli.sh MLPTUNE_BINARY TEST_DATA_DIR
+set -uo pipefail
+bin="$1"
+data="$2"
+here="$(cd "$(dirname "$0")" && pwd)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() { # description command...
+    local what="$1"
+    shift
+    if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# Runs mlptune, keeping stdout, stderr and the exit status.
+run() {
+    "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+    echo $? >"$tmp/status"
+}
+status() { cat "$tmp/status"; }
+
+# --- a CSV with string labels, JSON lines --------------------------------------------------------
+run train --data "$data/iris.csv" --layers 1 --neurons 16 --activation tanh --lr 0.1 \
+    --iterations 30 --batch 16 --seed 7 --json
+check "iris trains (exit 0)" test "$(status)" = 0
+check "iris JSON lines have exactly the keys, one per iteration, then done" \
+    python3 "$here/check_json.py" "$tmp/out" 30 0.85
+
+# --- same seed, same history ---------------------------------------------------------------------
+for k in 1 2; do
+    "$bin" train --data "$data/wine.csv" --label-column cultivar --hidden 8,8 --activation sigmoid \
+        --lr 0.5 --iterations 10 --batch 8 --seed 3 --threads 1 --json |
+        python3 -c 'import json,sys
+for l in sys.stdin:
+    o=json.loads(l); o.pop("seconds",None); o.pop("samples_per_second",None); print(json.dumps(o))' \
+        >"$tmp/hist$k"
+done
+check "same seed gives the same history" cmp -s "$tmp/hist1" "$tmp/hist2"
+"$bin" train --data "$data/wine.csv" --label-column cultivar --hidden 8,8 --activation sigmoid \
+    --lr 0.5 --iterations 10 --batch 8 --seed 4 --threads 1 --json | head -1 >"$tmp/hist3"
+check "another seed gives another history" test "$(head -1 "$tmp/hist1")" != "$(python3 -c 'import json,sys
+o=json.loads(open(sys.argv[1]).readline()); o.pop("seconds"); print(json.dumps(o))' "$tmp/hist3")"
+
+# --- digits: a real problem learned well; model saved ---------------------------------------------
+run train --data "$data/digits.csv" --layers 1 --neurons 64 --activation relu --lr 0.1 \
+    --iterations 20 --batch 32 --seed 1 --json --save-model "$tmp/digits.model"
+check "digits trains" test "$(status)" = 0
+check "digits reaches >= 0.93 validation accuracy" python3 "$here/check_json.py" "$tmp/out" 20 0.93
+check "the model file starts with its magic" test "$(head -c 8 "$tmp/digits.model")" = MLPTMODL
+
+# --- table output, validation split 0 ------------------------------------------------------------
+run train --data "$data/iris.csv" --hidden 4 --iterations 3 --validation-split 0
+check "table output with --validation-split 0" test "$(status)" = 0
+check "the table has a header and 3 rows" test "$(grep -c '^ *[0-9]' "$tmp/out")" = 3
+run train --data "$data/iris.csv" --hidden 4 --iterations 2 --validation-split 0 --json
+check "no validation split gives null validation figures" \
+    grep -q '"val_loss": null, "val_accuracy": null' "$tmp/out"
+
+# --- IDX, gzip'd, with a test set ----------------------------------------------------------------
+python3 "$here/make_idx.py" "$tmp"
+run train --data "$tmp/train-images.gz" --labels "$tmp/train-labels.gz" \
+    --test "$tmp/test-images" --test-labels "$tmp/test-labels.gz" \
+    --hidden 32 --activation relu --lr 0.1 --iterations 15 --batch 16 --json
+check "IDX (gzip) trains with a test set" test "$(status)" = 0
+check "IDX summary has test_accuracy >= 0.9" python3 - "$tmp/out" <<'PY'
+import json, sys
+done = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert set(done) == {"done", "best_val_accuracy", "test_accuracy", "seconds", "samples_per_second"}, done
+assert done["test_accuracy"] >= 0.9, done
+PY
+
+# --- bad input: exit 2, one line naming file, row and column -------------------------------------
+printf 'a,b,label\n1,2,x\n3,oops,y\n' >"$tmp/bad.csv"
+run train --data "$tmp/bad.csv" --hidden 4
+check "non-numeric feature: exit 2" test "$(status)" = 2
+check "non-numeric feature: one line naming file, row 3, column 2" \
+    bash -c "test \$(wc -l <'$tmp/err') = 1 && grep -q 'bad.csv' '$tmp/err' && grep -q 'row 3' '$tmp/err' && grep -q 'column 2' '$tmp/err'"
+printf 'a,b,label\n1,2,x\n3,4\n' >"$tmp/ragged.csv"
+run train --data "$tmp/ragged.csv" --hidden 4
+check "ragged row: exit 2 naming row 3" bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'row 3' '$tmp/err'"
+printf 'a,b,label\n1,2,x\n3,4,x\n' >"$tmp/oneclass.csv"
+run train --data "$tmp/oneclass.csv" --hidden 4
+check "a single class: exit 2" test "$(status)" = 2
+head -c 1000 "$tmp/train-images" >"$tmp/short-images"
+run train --data "$tmp/short-images" --labels "$tmp/train-labels.gz" --hidden 4
+check "truncated IDX: exit 2 naming the images file" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'short-images' '$tmp/err'"
+run train --data "$tmp/missing.csv" --hidden 4
+check "missing file: exit 2" test "$(status)" = 2
+run train --data "$data/iris.csv" --label-column nope --hidden 4
+check "missing label column: exit 2" test "$(status)" = 2
+printf 'a,b,species\n1,2,x\n3,4,y\n5,6,z\n' >"$tmp/other-classes.csv"
+run train --data "$data/iris.csv" --test "$tmp/other-classes.csv" --hidden 4
+check "test set with other features/classes: exit 2" test "$(status)" = 2
+
+# --- bad arguments --------------------------------------------------------------------------------
+for args in "--hidden 4" "--data $data/iris.csv" "--data $data/iris.csv --hidden 4 --lr 0" \
+    "--data $data/iris.csv --hidden 4 --lr nan" "--data $data/iris.csv --hidden 4,x" \
+    "--data $data/iris.csv --hidden 4 --batch 0" "--data $data/iris.csv --hidden 4 --bogus 1" \
+    "--data $data/iris.csv --hidden 4 --activation softsign" \
+    "--data $data/iris.csv --layers 1 --neurons 4 --hidden 4" \
+    "--data $data/iris.csv --hidden 4 --validation-split 1" \
+    "--data $data/iris.csv --hidden 4 --iterations"; do
+    run train $args
+    check "bad arguments ($args): exit 2 with a message" \
+        bash -c "test \$(cat '$tmp/status') = 2 && test -s '$tmp/err'"
+done
+
+# --- divergence ------------------------------------------------------------------------------------
+run train --data "$data/wine.csv" --label-column cultivar --hidden 64,64 --activation relu \
+    --lr 100000 --iterations 20 --batch 4 --json
+check "a huge learning rate diverges: exit 3" test "$(status)" = 3
+check "the diverged iteration is reported with a null loss" grep -q '"train_loss": null' "$tmp/out"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
