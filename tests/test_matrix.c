@@ -1,9 +1,10 @@
 /* test_matrix.c - the parsed-dataset file: round trip, atomic write, damage detection. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>

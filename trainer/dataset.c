@@ -35,6 +35,15 @@ int trainer_dataset_check(const trainer_dataset_t *ds) {
     for (size_t i = 0; i < ds->rows; i++)
         if (ds->y[i] < 0 || (size_t)ds->y[i] >= ds->classes)
             return MLPT_EFORMAT;
+    size_t *seen = calloc(ds->classes, sizeof *seen);
+    if (!seen)
+        return MLPT_ENOMEM;
+    for (size_t i = 0; i < ds->rows; i++)
+        seen[ds->y[i]]++;
+    int rc = memcmp(seen, ds->class_counts, ds->classes * sizeof *seen) ? MLPT_EINVAL : 0;
+    free(seen);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < ds->rows * ds->features; i++)
         if (!isfinite(ds->x[i]))
             return MLPT_EFORMAT;

@@ -43,7 +43,7 @@ void trainer_dataset_free(trainer_dataset_t *ds);
 
 /* Checks the invariants above (sizes, labels in range, finite values, counts that match y).
  * Returns 0, or MLPT_EINVAL when a member is missing or inconsistent, MLPT_EFORMAT when a value
- * of x is NaN/Inf or a label is out of range. Any thread. */
+ * of x is NaN/Inf or a label is out of range, MLPT_ENOMEM. Any thread. */
 int trainer_dataset_check(const trainer_dataset_t *ds);
 
 /* A trial's view of a dataset: which rows train and which validate. */
@@ -76,8 +76,8 @@ int trainer_scaler_fit(const trainer_dataset_t *ds, const size_t *idx, size_t n,
 /* Renumbers the labels of `other` (say a test set) into `ref`'s class ids, matching classes by
  * name, so a model trained on ref scores other correctly; other's class names and counts are
  * replaced by ref's. Returns 0; MLPT_EINVAL when the feature counts differ; MLPT_EFORMAT when
- * other has a class ref does not know (its index is stored in *unknown_class when not NULL, and
- * other is left unchanged); MLPT_ENOMEM. */
+ * rows of other carry a class ref does not know (a class without rows is dropped) (its index is
+ * stored in *unknown_class when not NULL, and other is left unchanged); MLPT_ENOMEM. */
 int trainer_dataset_align_classes(trainer_dataset_t *other, const trainer_dataset_t *ref,
                                   size_t *unknown_class);
 

@@ -121,8 +121,8 @@ int trainer_model_predict(const trainer_model_t *m, const float *x, size_t rows,
 int trainer_model_save(const trainer_model_t *m, unsigned char **buf, size_t *len);
 
 /* Rebuilds a model from trainer_model_save's bytes. Returns the model, or NULL with *err (when
- * not NULL) set to MLPT_EFORMAT (bad magic, short or inconsistent data), MLPT_EVERSION (a newer
- * format) or MLPT_ENOMEM. */
+ * not NULL) set to MLPT_EFORMAT (bad magic, short or inconsistent data), MLPT_EVERSION (a format
+ * version this build does not know) or MLPT_ENOMEM. */
 trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err);
 
 #endif

@@ -32,14 +32,22 @@ int trainer_options_check(const trainer_options_t *opt) {
     return 0;
 }
 
+/* True when the model's input map is the identity (then rows are copied as they are). */
+static int scaling_is_identity(const trainer_model_t *m) {
+    for (size_t j = 0; j < m->arch.inputs; j++)
+        if (m->input_shift[j] != 0.0f || m->input_scale[j] != 1.0f)
+            return 0;
+    return 1;
+}
+
 /* dst[n][f] = (x[idx[i]] - shift) * scale; labels alongside. */
 static void gather(float *dst, int32_t *labels, const trainer_dataset_t *ds, const size_t *idx,
-                   size_t n, const float *shift, const float *scale) {
+                   size_t n, const float *shift, const float *scale, int identity) {
     size_t f = ds->features;
     for (size_t i = 0; i < n; i++) {
         const float *src = ds->x + idx[i] * f;
         float *d = dst + i * f;
-        if (ds->scaling == TRAINER_SCALE_UNIT) {
+        if (identity) {
             memcpy(d, src, f * sizeof *d);
         } else {
             for (size_t j = 0; j < f; j++)
@@ -59,13 +67,15 @@ static void measure(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk
                     double *loss, double *accuracy) {
     double loss_sum = 0.0;
     size_t correct = 0;
+    int identity = scaling_is_identity(m);
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t k = n - r0 < chunk ? n - r0 : chunk;
         const size_t *rows = idx ? idx + r0 : tmp_idx;
         if (!idx)
             for (size_t i = 0; i < k; i++)
                 tmp_idx[i] = r0 + i;
-        gather(trainer_scratch_input(s), labels, ds, rows, k, m->input_shift, m->input_scale);
+        gather(trainer_scratch_input(s), labels, ds, rows, k, m->input_shift, m->input_scale,
+               identity);
         trainer_mlp_forward(m, s, k, labels, &loss_sum, &correct);
     }
     *loss = loss_sum / (double)n;
@@ -114,6 +124,7 @@ int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer
     if (rc != 0)
         goto done;
     memcpy(order, split->train, split->n_train * sizeof *order);
+    int identity = scaling_is_identity(m);
     trainer_rng_t rng;
     trainer_rng_seed(&rng, opt->seed, TRAINER_RNG_SHUFFLE);
     size_t samples = 0;
@@ -130,7 +141,7 @@ int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer
             }
             size_t n = split->n_train - b0 < batch ? split->n_train - b0 : batch;
             gather(trainer_scratch_input(s), labels, ds, order + b0, n, m->input_shift,
-                   m->input_scale);
+                   m->input_scale, identity);
             double batch_loss = 0.0;
             trainer_mlp_forward(m, s, n, labels, &batch_loss, &correct);
             loss_sum += batch_loss;

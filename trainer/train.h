@@ -67,7 +67,7 @@ int trainer_options_check(const trainer_options_t *opt);
 /* Trains m on ds: first fits m's input scaling on split->train (see trainer_scaler_fit), then
  * runs opt->iterations iterations, calling on_epoch (may be NULL) after each.
  * Returns 0 when every iteration ran; MLPT_ESTOPPED when opt->stop or the callback stopped it;
- * MLPT_EDIVERGED when the loss became NaN/Inf (the model then holds non-finite weights);
+ * MLPT_EDIVERGED when the loss became NaN/Inf (the step of that mini-batch is not applied);
  * MLPT_EINVAL for options that fail trainer_options_check, an empty training split, or a
  * dataset whose features or classes do not fit the model; MLPT_ENOMEM. *result (may be NULL) is
  * filled when the return is 0, MLPT_ESTOPPED or MLPT_EDIVERGED. The model belongs to the calling

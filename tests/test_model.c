@@ -1,0 +1,302 @@
+/*
+ * test_model.c - the model file format and model copies: save/load round trips that keep every
+ * bit (parameters, architecture, input scaling, predictions), the byte layout the format
+ * promises, and the rejection of damaged input (bad magic, every truncation, trailing bytes, a
+ * version from the future, a header that contradicts itself).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlp.h"
+#include "mlpt_err.h"
+#include "rng.h"
+#include "trainer_fixtures.h"
+
+/* A model whose every parameter and scaling value is arbitrary (not the initial zeros/ones). */
+static trainer_model_t *random_model(const trainer_arch_t *a, uint64_t seed) {
+    trainer_model_t *m = trainer_model_new(a, seed);
+    assert_non_null(m);
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, seed, 500);
+    fx_fill_uniform(m->params, m->n_params, &rng, -2.0f, 2.0f);
+    fx_fill_uniform(m->input_shift, a->inputs, &rng, -50.0f, 50.0f);
+    fx_fill_uniform(m->input_scale, a->inputs, &rng, 0.01f, 3.0f);
+    m->params[0] = -0.0f; /* the sign of zero survives too */
+    return m;
+}
+
+static size_t header_bytes(const trainer_arch_t *a) {
+    return 8 + 4 * 5 + 4 * a->n_hidden + 8;
+}
+
+static uint32_t get_le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Loads a private copy of exactly len bytes (so ASan sees any read past the end). */
+static trainer_model_t *load_copy(const unsigned char *buf, size_t len, int *err) {
+    unsigned char *copy = fx_calloc(len, 1);
+    memcpy(copy, buf, len);
+    trainer_model_t *m = trainer_model_load(copy, len, err);
+    free(copy);
+    return m;
+}
+
+static void assert_models_equal(const trainer_model_t *a, const trainer_model_t *b) {
+    assert_int_equal(a->arch.inputs, b->arch.inputs);
+    assert_int_equal(a->arch.outputs, b->arch.outputs);
+    assert_int_equal(a->arch.n_hidden, b->arch.n_hidden);
+    for (size_t l = 0; l < a->arch.n_hidden; l++)
+        assert_int_equal(a->arch.hidden[l], b->arch.hidden[l]);
+    assert_int_equal(a->arch.activation, b->arch.activation);
+    assert_int_equal(a->n_layers, b->n_layers);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->params, b->params, a->n_params * sizeof(float));
+    assert_memory_equal(a->input_shift, b->input_shift, a->arch.inputs * sizeof(float));
+    assert_memory_equal(a->input_scale, b->input_scale, a->arch.inputs * sizeof(float));
+}
+
+/* Both models give bit-identical probabilities on the same raw rows. */
+static void assert_same_predictions(const trainer_model_t *a, const trainer_model_t *b) {
+    enum { ROWS = 20 };
+    size_t in = a->arch.inputs, out = a->arch.outputs;
+    float *x = fx_calloc(ROWS * in, sizeof *x);
+    float *pa = fx_calloc(ROWS * out, sizeof *pa), *pb = fx_calloc(ROWS * out, sizeof *pb);
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, 9, 9);
+    fx_fill_uniform(x, ROWS * in, &rng, -60.0f, 60.0f);
+    assert_int_equal(trainer_model_predict(a, x, ROWS, pa), 0);
+    assert_int_equal(trainer_model_predict(b, x, ROWS, pb), 0);
+    assert_memory_equal(pa, pb, ROWS * out * sizeof *pa);
+    for (size_t k = 0; k < ROWS * out; k++)
+        assert_true(isfinite(pa[k]) && pa[k] >= 0.0f && pa[k] <= 1.0f);
+    free(x);
+    free(pa);
+    free(pb);
+}
+
+static const trainer_arch_t round_trip_archs[] = {
+    {.inputs = 4, .outputs = 3, .n_hidden = 0, .activation = TRAINER_ACT_SIGMOID},
+    {.inputs = 5, .outputs = 4, .n_hidden = 2, .hidden = {7, 6}, .activation = TRAINER_ACT_RELU},
+    {.inputs = 3, .outputs = 2, .n_hidden = 3, .hidden = {2, 3, 4}, .activation = TRAINER_ACT_TANH},
+};
+
+static void test_save_load_round_trip(void **state) {
+    (void)state;
+    for (size_t k = 0; k < sizeof round_trip_archs / sizeof round_trip_archs[0]; k++) {
+        const trainer_arch_t *a = &round_trip_archs[k];
+        trainer_model_t *m = random_model(a, 300 + k);
+        unsigned char *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+        assert_non_null(buf);
+        assert_int_equal(len, header_bytes(a) + 4 * (2 * a->inputs + m->n_params));
+
+        int err = 0;
+        trainer_model_t *back = load_copy(buf, len, &err);
+        assert_non_null(back);
+        assert_models_equal(m, back);
+        assert_same_predictions(m, back);
+
+        /* save(load(save(m))) is the same bytes */
+        unsigned char *buf2 = NULL;
+        size_t len2 = 0;
+        assert_int_equal(trainer_model_save(back, &buf2, &len2), 0);
+        assert_int_equal(len2, len);
+        assert_memory_equal(buf2, buf, len);
+        free(buf);
+        free(buf2);
+        trainer_model_free(back);
+        trainer_model_free(m);
+    }
+}
+
+/* The layout the header comment promises: magic, u32 fields and floats little-endian. */
+static void test_save_layout(void **state) {
+    (void)state;
+    const trainer_arch_t *a = &round_trip_archs[1]; /* 5 -> 7 -> 6 -> 4, relu */
+    trainer_model_t *m = random_model(a, 7);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+    assert_memory_equal(buf, "MLPTMODL", 8);
+    assert_int_equal(get_le32(buf + 8), 1);
+    assert_int_equal(get_le32(buf + 12), TRAINER_ACT_RELU);
+    assert_int_equal(get_le32(buf + 16), 5);
+    assert_int_equal(get_le32(buf + 20), 4);
+    assert_int_equal(get_le32(buf + 24), 2);
+    assert_int_equal(get_le32(buf + 28), 7);
+    assert_int_equal(get_le32(buf + 32), 6);
+    uint64_t n_params = get_le32(buf + 36) | (uint64_t)get_le32(buf + 40) << 32;
+    assert_int_equal(n_params, m->n_params);
+    const unsigned char *f = buf + 44;
+    uint32_t bits;
+    memcpy(&bits, &m->input_shift[0], 4);
+    assert_int_equal(get_le32(f), bits);
+    memcpy(&bits, &m->input_scale[0], 4);
+    assert_int_equal(get_le32(f + 4 * 5), bits);
+    memcpy(&bits, &m->params[m->n_params - 1], 4);
+    assert_int_equal(get_le32(buf + len - 4), bits);
+    free(buf);
+    trainer_model_free(m);
+}
+
+static void test_load_bad_magic(void **state) {
+    (void)state;
+    trainer_model_t *m = random_model(&round_trip_archs[0], 1);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+    for (size_t i = 0; i < 8; i++) {
+        buf[i] ^= 0x20;
+        int err = 0;
+        assert_null(load_copy(buf, len, &err));
+        assert_int_equal(err, MLPT_EFORMAT);
+        assert_null(load_copy(buf, len, NULL)); /* err is optional */
+        buf[i] ^= 0x20;
+    }
+    int err = 0;
+    assert_null(trainer_model_load(NULL, 0, &err));
+    assert_int_equal(err, MLPT_EFORMAT);
+    free(buf);
+    trainer_model_free(m);
+}
+
+/* Every proper prefix of a valid file is rejected, and so is a byte too many. */
+static void test_load_truncated(void **state) {
+    (void)state;
+    const trainer_arch_t a = {
+        .inputs = 2, .outputs = 2, .n_hidden = 1, .hidden = {2}, .activation = TRAINER_ACT_TANH};
+    trainer_model_t *m = random_model(&a, 2);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+    assert_int_equal(len, header_bytes(&a) + 4 * (4 + 12));
+    for (size_t cut = 0; cut < len; cut++) {
+        int err = 0;
+        trainer_model_t *t = load_copy(buf, cut, &err);
+        if (t) {
+            print_error("a prefix of %zu of %zu bytes loaded\n", cut, len);
+            trainer_model_free(t);
+            fail();
+        }
+        assert_int_equal(err, MLPT_EFORMAT);
+    }
+    unsigned char *longer = fx_calloc(len + 1, 1);
+    memcpy(longer, buf, len);
+    int err = 0;
+    assert_null(trainer_model_load(longer, len + 1, &err));
+    assert_int_equal(err, MLPT_EFORMAT);
+    free(longer);
+    free(buf);
+    trainer_model_free(m);
+}
+
+static void test_load_wrong_version(void **state) {
+    (void)state;
+    trainer_model_t *m = random_model(&round_trip_archs[2], 3);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+    const uint32_t versions[] = {2, 0xFFFFFFFFu};
+    for (size_t i = 0; i < 2; i++) {
+        put_le32(buf + 8, versions[i]);
+        int err = 0;
+        assert_null(load_copy(buf, len, &err));
+        assert_int_equal(err, MLPT_EVERSION);
+    }
+    put_le32(buf + 8, 1);
+    trainer_model_t *ok = load_copy(buf, len, NULL);
+    assert_non_null(ok);
+    trainer_model_free(ok);
+    free(buf);
+    trainer_model_free(m);
+}
+
+/* Header fields that contradict each other or the architecture rules. */
+static void test_load_inconsistent_header(void **state) {
+    (void)state;
+    const trainer_arch_t *a = &round_trip_archs[1]; /* n_hidden 2: n_params at offset 36 */
+    trainer_model_t *m = random_model(a, 4);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+    const struct {
+        size_t offset;
+        uint32_t value;
+    } edits[] = {
+        {12, 3},                      /* no such activation */
+        {16, 6},                      /* inputs: the parameter count no longer matches */
+        {20, 1},                      /* one output class */
+        {24, TRAINER_MAX_HIDDEN + 1}, /* too deep */
+        {24, 1},                      /* fewer layers than the data holds */
+        {28, 0},                      /* an empty hidden layer */
+        {32, 5},                      /* a different width */
+        {36, (uint32_t)m->n_params + 1},
+        {40, 1}, /* n_params' high word */
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        uint32_t saved = get_le32(buf + edits[i].offset);
+        put_le32(buf + edits[i].offset, edits[i].value);
+        int err = 0;
+        trainer_model_t *t = load_copy(buf, len, &err);
+        if (t) {
+            print_error("edit %zu (offset %zu = %u) loaded\n", i, edits[i].offset, edits[i].value);
+            trainer_model_free(t);
+            fail();
+        }
+        assert_int_equal(err, MLPT_EFORMAT);
+        put_le32(buf + edits[i].offset, saved);
+    }
+    free(buf);
+    trainer_model_free(m);
+}
+
+static void test_clone(void **state) {
+    (void)state;
+    for (size_t k = 0; k < sizeof round_trip_archs / sizeof round_trip_archs[0]; k++) {
+        trainer_model_t *m = random_model(&round_trip_archs[k], 400 + k);
+        m->gemm = TRAINER_GEMM_NAIVE;
+        trainer_model_t *c = trainer_model_clone(m);
+        assert_non_null(c);
+        assert_models_equal(m, c);
+        assert_int_equal(c->gemm, TRAINER_GEMM_NAIVE);
+        assert_same_predictions(m, c);
+        /* a deep copy: changing the clone leaves the original alone */
+        assert_ptr_not_equal(c->params, m->params);
+        assert_ptr_not_equal(c->input_shift, m->input_shift);
+        assert_ptr_not_equal(c->input_scale, m->input_scale);
+        float p0 = m->params[1], s0 = m->input_shift[0], k0 = m->input_scale[0];
+        c->params[1] += 1.0f;
+        c->input_shift[0] += 1.0f;
+        c->input_scale[0] += 1.0f;
+        assert_true(m->params[1] == p0 && m->input_shift[0] == s0 && m->input_scale[0] == k0);
+        trainer_model_free(c);
+        trainer_model_free(m);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_save_load_round_trip),
+        cmocka_unit_test(test_save_layout),
+        cmocka_unit_test(test_load_bad_magic),
+        cmocka_unit_test(test_load_truncated),
+        cmocka_unit_test(test_load_wrong_version),
+        cmocka_unit_test(test_load_inconsistent_header),
+        cmocka_unit_test(test_clone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
