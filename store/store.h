@@ -1,0 +1,234 @@
+/*
+ * store/store.h - mlptune's SQLite layer: schema migrations, the writes of the scheduler loop and
+ * the reads of the HTTP threads.
+ *
+ * One store_t is one SQLite connection. The scheduler's loop thread owns the only writer
+ * (STORE_WRITER); every HTTP thread opens its own reader (STORE_READER). A store_t must only be
+ * used by the thread that owns it. The database runs in WAL mode, so readers never block the
+ * writer nor see a half-committed batch, and foreign keys are on.
+ *
+ * Reads return jansson objects ready to be served: every function that returns json_t* returns a
+ * new reference the caller owns (json_decref), or NULL with *err set. Numbers that are not finite
+ * never reach the database (NULL is stored instead) and come back as JSON null.
+ *
+ * Errors: 0 or a negative MLPT_E* code; MLPT_ENOTFOUND for an unknown id, MLPT_ESTATE for a
+ * write the row's state forbids, MLPT_EINVAL for a bad argument (and for a "Writer." function
+ * called on a reader), MLPT_EDB for an SQLite failure (the optional store_error_t carries
+ * SQLite's code and message; a full disk is MLPT_ENOSPC, a lock still held after the 5 s busy
+ * timeout MLPT_EBUSY), MLPT_ENOMEM. The store_error_t is written on failure only. Every write
+ * function is all-or-nothing, also inside store_begin/commit.
+ */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+typedef enum store_mode {
+    STORE_WRITER = 0, /* creates the file, applies migrations; one per database */
+    STORE_READER = 1, /* read-only; the database must exist and be migrated */
+} store_mode_t;
+
+typedef struct store_error {
+    int code;          /* MLPT_E* */
+    int sqlite_code;   /* extended SQLite result code, 0 if none */
+    char message[256]; /* what failed, with SQLite's message */
+} store_error_t;
+
+/* Opens the database at path. A writer creates it when missing, switches it to WAL and applies
+ * every embedded migration not yet recorded in schema_migrations, each in its own transaction.
+ * Returns the handle, or NULL with *err (may be NULL) set: MLPT_EDB (cannot open, a migration
+ * failed: the database is left at the last good version; for a reader also: the file is missing
+ * or not migrated to this binary's latest version), MLPT_EVERSION (the database was written by
+ * a newer mlptune), MLPT_ENOMEM. Any thread; the handle then belongs to it. */
+store_t *store_open(const char *path, store_mode_t mode, store_error_t *err);
+
+/* Closes the connection (checkpointing the WAL for a writer). Accepts NULL. */
+void store_close(store_t *st);
+
+/* The highest migration applied (e.g. 1 for 0001_init.sql). */
+int store_schema_version(store_t *st, int *version);
+
+/* The migrations compiled into the binary, in order: names ("0001_init") and SQL; migration i
+ * is schema version i + 1. NULL when i >= store_migration_count(). */
+size_t store_migration_count(void);
+const char *store_migration_name(size_t i);
+const char *store_migration_sql(size_t i);
+
+/* Groups writes: the scheduler wraps one tick's metric rows and state changes in one
+ * transaction. Nested calls are errors (MLPT_ESTATE), as are commit and rollback without a
+ * begin. A failed commit rolls the transaction back. On a reader, begin/commit hold one snapshot
+ * across several reads. */
+int store_begin(store_t *st, store_error_t *err);
+int store_commit(store_t *st, store_error_t *err);
+int store_rollback(store_t *st);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Datasets. */
+
+typedef struct store_dataset_new {
+    const char *name;
+    const char *format;  /* "csv" or "idx" */
+    const char *scaling; /* "standardize" or "unit" */
+    int64_t rows, features, classes;
+    const char *class_names_json;  /* JSON array of strings, by class id */
+    const char *class_counts_json; /* JSON array of integers, by class id */
+    int64_t size_bytes;            /* bytes uploaded */
+    const char *sha256;            /* hex digest of the bytes uploaded */
+    const char *storage_path;      /* the parsed matrix file, relative to the data dir */
+    double created_at;             /* Unix seconds */
+} store_dataset_new_t;
+
+/* Writer. Inserts a ready dataset; *id receives its id. MLPT_EINVAL for a NULL string, an
+ * unknown format or scaling, class JSON that is not an array, or a non-finite created_at. */
+int store_dataset_insert(store_t *st, const store_dataset_new_t *d, int64_t *id,
+                         store_error_t *err);
+
+/* Writer. Deletes a dataset. MLPT_ENOTFOUND; MLPT_ESTATE while a sweep that is queued or running
+ * uses it (as dataset or test dataset). On success *storage_path (when not NULL) receives the
+ * matrix file's path (malloc'd, caller frees) so the caller can remove it. Finished sweeps that
+ * used the dataset are deleted with it. */
+int store_dataset_delete(store_t *st, int64_t id, char **storage_path, store_error_t *err);
+
+/* Reader or writer. One dataset as JSON: {"id", "name", "format", "rows", "features",
+ * "classes": [names], "class_counts": [...], "scaling", "size_bytes", "sha256", "created_at"}
+ * (created_at as an RFC 3339 UTC string). */
+json_t *store_dataset_get(store_t *st, int64_t id, store_error_t *err);
+
+/* The matrix file of a dataset (malloc'd; caller frees), or NULL with *err. */
+char *store_dataset_storage_path(store_t *st, int64_t id, store_error_t *err);
+
+/* Datasets by id descending: {"items": [...], "next_cursor": string or null}. limit 1..1000;
+ * cursor NULL for the first page, else a next_cursor from a previous page (MLPT_EINVAL if it is
+ * not one). */
+json_t *store_dataset_list(store_t *st, size_t limit, const char *cursor, store_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sweeps and trials. Sweep states: queued -> running -> completed | failed | canceled. Trial
+ * states: queued -> running -> completed | failed | diverged | pruned | canceled. */
+
+typedef struct store_sweep_new {
+    const char *name;
+    int64_t dataset_id;
+    int64_t test_dataset_id; /* 0 for none */
+    const char *spec_json;   /* the request as submitted */
+    const char *search;      /* "grid" or "random" */
+    double created_at;
+} store_sweep_new_t;
+
+/* Writer. Inserts a queued sweep and its n queued trials (params_json[i] is trial i's parameter
+ * object, ordinal i) in one transaction. *sweep_id receives the sweep's id, trial_ids[i] (when
+ * not NULL, n entries) each trial's. MLPT_ENOTFOUND when a dataset does not exist;
+ * MLPT_EINVAL when spec_json or a params_json[i] is not a JSON object or search is unknown. */
+int store_sweep_insert(store_t *st, const store_sweep_new_t *s, const char *const *params_json,
+                       size_t n, int64_t *sweep_id, int64_t *trial_ids, store_error_t *err);
+
+/* Writer. Sets a sweep's status ("running", "completed", "failed", "canceled"); "running" also
+ * sets started_at (first time only), the final states finished_at and best_trial_id (the trial
+ * with the highest best_val_accuracy, ties to the lowest id). error may be NULL. Only a queued
+ * or running sweep changes (running -> running is allowed); a finished one is MLPT_ESTATE. */
+int store_sweep_set_status(store_t *st, int64_t id, const char *status, double now,
+                           const char *error, store_error_t *err);
+
+/* Writer. Deletes a finished sweep with its trials and metrics. MLPT_ENOTFOUND; MLPT_ESTATE
+ * while it is queued or running. */
+int store_sweep_delete(store_t *st, int64_t id, store_error_t *err);
+
+/* Writer. Marks a queued trial running: attempt + 1, started_at = now. MLPT_ESTATE unless it is
+ * queued. */
+int store_trial_start(store_t *st, int64_t trial_id, double now, store_error_t *err);
+
+typedef struct store_metric {
+    int64_t trial_id;
+    int64_t iteration;                                         /* 1-based */
+    double train_loss, train_accuracy, val_loss, val_accuracy; /* non-finite -> NULL */
+    double seconds;
+} store_metric_t;
+
+/* Writer. Appends metric rows (usually inside store_begin/commit, one batch per tick) and keeps
+ * each trial's iterations_done and seconds (the sum of its rows' seconds). A row whose (trial,
+ * iteration) exists is an error (MLPT_ESTATE); an unknown trial MLPT_ENOTFOUND; iteration < 1 or
+ * non-finite seconds MLPT_EINVAL. On error none of the n rows is kept. */
+int store_metrics_insert(store_t *st, const store_metric_t *rows, size_t n, store_error_t *err);
+
+typedef struct store_trial_end {
+    const char *status; /* "completed", "failed", "diverged", "pruned", "canceled" */
+    double best_val_accuracy, final_val_accuracy, test_accuracy; /* non-finite -> NULL */
+    int64_t best_iteration;                                      /* 0 -> NULL */
+    const char *error;                                           /* NULL for none */
+    const void *model;                                           /* NULL for none */
+    size_t model_len;
+    double now;
+} store_trial_end_t;
+
+/* Writer. Records the end of a queued or running trial (MLPT_ESTATE once it has ended). */
+int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *end,
+                       store_error_t *err);
+
+/* Writer. Cancels what is still queued of a sweep (trials -> canceled). Running trials are the
+ * scheduler's to stop. *n_canceled (may be NULL) receives the count. */
+int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t *n_canceled,
+                              store_error_t *err);
+
+/* Writer, at start-up. Trials left running by a crash go back to queued with their metric rows
+ * deleted (their history restarts cleanly from iteration 1; attempt is incremented when they
+ * start again). Unfinished trials of a sweep that has already finished (canceled while they
+ * ran) become canceled instead, history kept. *requeued (may be NULL) receives the number of
+ * trials re-queued. */
+int store_recover(store_t *st, int64_t *requeued, store_error_t *err);
+
+/* Writer, at start-up. Calls fn for every queued trial of a queued or running sweep, in sweep id
+ * then ordinal order: the scheduler rebuilds its queue from it. A non-zero return from fn stops
+ * the walk and is returned. The rows are read before the first call, so fn may use st;
+ * params_json is valid during the call only; test_dataset_id is 0 for none. */
+typedef int (*store_trial_fn)(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
+                              int64_t test_dataset_id, const char *params_json, void *user);
+int store_queued_trials(store_t *st, store_trial_fn fn, void *user, store_error_t *err);
+
+/* One sweep: {"id", "name", "dataset_id", "test_dataset_id", "status", "trials_total",
+ * "trials": {"queued": n, "running": n, "completed": n, ...every state}, "progress" (0..1:
+ * iterations done over iterations planned), "best_trial": {"id", "params",
+ * "best_val_accuracy"} or null, "spec", "created_at", "started_at", "finished_at", "error"}.
+ * test_dataset_id is null for none. Progress: a trial plans its params' "iterations" (1 when
+ * that is not a positive integer); a queued or running trial has done min(iterations_done,
+ * plan), an ended one its whole plan; progress is the sum done over the sum planned, 0 with no
+ * trials, and 1.0 once the sweep is finished. best_trial is best_trial_id once the sweep is
+ * finished, and before that the current leader by the same rule. */
+json_t *store_sweep_get(store_t *st, int64_t id, store_error_t *err);
+
+/* Sweeps by id descending, optionally only those in `status` (NULL for all; MLPT_EINVAL for an
+ * unknown status): {"items": [sweep...], "next_cursor"}, paged like store_dataset_list. */
+json_t *store_sweep_list(store_t *st, const char *status, size_t limit, const char *cursor,
+                         store_error_t *err);
+
+/* The trials of a sweep: {"items": [trial...], "next_cursor"}. sort is NULL (ordinal), or a key
+ * among "ordinal", "best_val_accuracy", "final_val_accuracy", "id", "started_at", prefixed with
+ * "-" for descending (MLPT_EINVAL otherwise); nulls sort last, ties by id ascending. Paged like
+ * store_dataset_list; a cursor is only valid with the sweep and sort that produced it.
+ * MLPT_ENOTFOUND for an unknown sweep. */
+json_t *store_trial_list(store_t *st, int64_t sweep_id, const char *sort, size_t limit,
+                         const char *cursor, store_error_t *err);
+
+/* One trial: {"id", "sweep_id", "ordinal", "status", "attempt", "params", "iterations_done",
+ * "best_val_accuracy", "best_iteration", "final_val_accuracy", "test_accuracy", "error",
+ * "has_model", "created_at", "started_at", "finished_at", "seconds"}; seconds is the sum of its
+ * metric rows' seconds. */
+json_t *store_trial_get(store_t *st, int64_t id, store_error_t *err);
+
+/* {"trial_id", "status", "history": [{"iteration", "train_loss", "train_accuracy", "val_loss",
+ * "val_accuracy", "seconds"}...]} with iterations > since, ascending. Read in one snapshot: a
+ * batch committed by the writer is seen whole or not at all. */
+json_t *store_trial_history(store_t *st, int64_t trial_id, int64_t since, store_error_t *err);
+
+/* {"sweep_id", "status", "trials": [{"trial_id", "status", "params", "history": [...]}...]},
+ * trials by ordinal, all read in one snapshot. */
+json_t *store_sweep_history(store_t *st, int64_t sweep_id, store_error_t *err);
+
+/* The model bytes of a trial (malloc'd; caller frees). MLPT_ENOTFOUND for an unknown trial or
+ * one without a model. */
+int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, store_error_t *err);
+
+#endif

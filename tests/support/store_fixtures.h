@@ -1,0 +1,223 @@
+/*
+ * tests/support/store_fixtures.h - helpers for the store tests: a temporary directory removed
+ * with everything in it, raw SQLite access to a database file (to build old versions by hand and
+ * to look behind the store's back), and ready-made datasets and sweeps.
+ *
+ * Header-only (static inline) because each test executable is built from its one .c file.
+ * Include after <cmocka.h>.
+ */
+#ifndef STORE_FIXTURES_H
+#define STORE_FIXTURES_H
+
+#include <dirent.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mlpt_err.h"
+#include "store.h"
+
+/* A mkdtemp() directory; fx_dir_remove() deletes it and whatever the test left inside. */
+typedef struct fx_dir {
+    char dir[256];
+    char path[8][320]; /* fx_dir_path() results, round robin */
+    int next;
+} fx_dir_t;
+
+static inline void fx_dir_make(fx_dir_t *d) {
+    const char *base = getenv("TMPDIR");
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "%s/mlpt-store-XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(d->dir));
+}
+
+/* "<dir>/<name>"; valid until 8 more calls. */
+static inline const char *fx_dir_path(fx_dir_t *d, const char *name) {
+    char tmp[sizeof(d->path[0])]; /* not straight into *d: -Wrestrict */
+    int n = snprintf(tmp, sizeof(tmp), "%s/%s", d->dir, name);
+    assert_true(n > 0 && (size_t)n < sizeof(tmp));
+    char *p = d->path[d->next++ % 8];
+    memcpy(p, tmp, sizeof(tmp));
+    return p;
+}
+
+static inline void fx_remove_tree(const char *path) {
+    struct stat sb;
+    if (lstat(path, &sb) != 0)
+        return;
+    if (S_ISDIR(sb.st_mode)) {
+        chmod(path, 0700);
+        DIR *dir = opendir(path);
+        struct dirent *e;
+        while (dir && (e = readdir(dir)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char child[1024];
+            int n = snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+            assert_true(n > 0 && (size_t)n < sizeof(child));
+            fx_remove_tree(child);
+        }
+        if (dir)
+            closedir(dir);
+        assert_int_equal(rmdir(path), 0);
+    } else {
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+static inline void fx_dir_remove(fx_dir_t *d) {
+    fx_remove_tree(d->dir);
+}
+
+/* ---- raw SQLite, behind the store's back ---- */
+
+static inline sqlite3 *fx_raw_open(const char *path) {
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK)
+        fail_msg("sqlite3_open_v2(%s): %s", path, db ? sqlite3_errmsg(db) : "?");
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static inline void fx_raw_exec(sqlite3 *db, const char *sql) {
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+/* The first column of the first row of sql as an integer (0 when there is no row). */
+static inline int64_t fx_raw_int(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    int64_t v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* One-shot versions on a file. */
+static inline void fx_sql_exec(const char *path, const char *sql) {
+    sqlite3 *db = fx_raw_open(path);
+    fx_raw_exec(db, sql);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static inline int64_t fx_sql_int(const char *path, const char *sql) {
+    sqlite3 *db = fx_raw_open(path);
+    int64_t v = fx_raw_int(db, sql);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return v;
+}
+
+/* ---- stores, datasets, sweeps ---- */
+
+static inline store_t *fx_open(const char *path, store_mode_t mode) {
+    store_error_t err = {0};
+    store_t *st = store_open(path, mode, &err);
+    if (!st)
+        fail_msg("store_open(%s): %d %s", path, err.code, err.message);
+    return st;
+}
+
+/* Asserts rc == want, printing the store's message when it is not. */
+#define fx_assert_rc(rc, want, err)                                                                \
+    do {                                                                                           \
+        int fx_rc_ = (rc);                                                                         \
+        if (fx_rc_ != (want))                                                                      \
+            fail_msg("%s = %d, want %d (%s)", #rc, fx_rc_, (int)(want), (err).message);            \
+    } while (0)
+
+static inline int64_t fx_dataset(store_t *st, const char *name) {
+    store_error_t err = {0};
+    store_dataset_new_t d = {
+        .name = name,
+        .format = "csv",
+        .scaling = "standardize",
+        .rows = 150,
+        .features = 4,
+        .classes = 3,
+        .class_names_json = "[\"setosa\",\"versicolor\",\"virginica\"]",
+        .class_counts_json = "[50,50,50]",
+        .size_bytes = 4551,
+        .sha256 = "00ff",
+        .storage_path = "datasets/iris.f32",
+        .created_at = 1795408200.123,
+    };
+    int64_t id = 0;
+    fx_assert_rc(store_dataset_insert(st, &d, &id, &err), 0, err);
+    assert_true(id > 0);
+    return id;
+}
+
+/* A sweep of n trials; trial i plans iterations[i] (or 10 when iterations is NULL). The trial
+ * ids go to trial_ids when not NULL. */
+static inline int64_t fx_sweep(store_t *st, int64_t dataset_id, size_t n, const int *iterations,
+                               int64_t *trial_ids) {
+    store_error_t err = {0};
+    char(*params)[96] = calloc(n ? n : 1, sizeof(*params));
+    const char **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+    assert_non_null(params);
+    assert_non_null(ptrs);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(params[i], sizeof(params[i]),
+                 "{\"hidden_layers\":1,\"neurons\":%zu,\"iterations\":%d}", 10 * (i + 1),
+                 iterations ? iterations[i] : 10);
+        ptrs[i] = params[i];
+    }
+    store_sweep_new_t s = {
+        .name = "grid",
+        .dataset_id = dataset_id,
+        .spec_json = "{\"dataset_id\":1,\"grid\":{\"neurons\":[10,20]}}",
+        .search = "grid",
+        .created_at = 1795408300.0,
+    };
+    int64_t id = 0;
+    fx_assert_rc(store_sweep_insert(st, &s, ptrs, n, &id, trial_ids, &err), 0, err);
+    free(ptrs);
+    free(params);
+    return id;
+}
+
+/* A metric row with simple, recognisable values. */
+static inline store_metric_t fx_metric(int64_t trial_id, int64_t iteration) {
+    store_metric_t m = {
+        .trial_id = trial_id,
+        .iteration = iteration,
+        .train_loss = 1.0 / (double)iteration,
+        .train_accuracy = 0.5,
+        .val_loss = 2.0 / (double)iteration,
+        .val_accuracy = 0.25,
+        .seconds = 0.5,
+    };
+    return m;
+}
+
+/* Inserts metric rows first .. last of a trial. */
+static inline void fx_metrics(store_t *st, int64_t trial_id, int64_t first, int64_t last) {
+    store_error_t err = {0};
+    for (int64_t it = first; it <= last; it++) {
+        store_metric_t m = fx_metric(trial_id, it);
+        fx_assert_rc(store_metrics_insert(st, &m, 1, &err), 0, err);
+    }
+}
+
+/* Starts and finishes a trial with the given accuracies (NAN for none). */
+static inline void fx_trial_end(store_t *st, int64_t trial_id, const char *status, double best,
+                                double final, double now) {
+    store_error_t err = {0};
+    fx_assert_rc(store_trial_start(st, trial_id, now, &err), 0, err);
+    store_trial_end_t end = {.status = status,
+                             .best_val_accuracy = best,
+                             .final_val_accuracy = final,
+                             .test_accuracy = NAN,
+                             .now = now + 1};
+    fx_assert_rc(store_trial_finish(st, trial_id, &end, &err), 0, err);
+}
+
+#endif
