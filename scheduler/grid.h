@@ -1,0 +1,88 @@
+/*
+ * scheduler/grid.h - a sweep's search space and its expansion into trials.
+ *
+ * The HTTP layer validates a request body into a sched_spec_t (naming the field of every error);
+ * sched_grid_expand turns the spec into the list of trials: the Cartesian product of the axes in
+ * a fixed, documented order, duplicates removed. Pure functions: any thread.
+ *
+ * Expansion order (outermost first): network shape, activation, batch_size, momentum,
+ * learning_rate, iterations. Shapes come either from hidden_layers x neurons (hidden_layers
+ * outer; 0 hidden layers ignores neurons) or from the explicit "layers" list, in the order given.
+ * A trial equal to an earlier one (same shape and values) is dropped.
+ */
+#ifndef SCHED_GRID_H
+#define SCHED_GRID_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlp.h"
+
+#define SCHED_MAX_AXIS 64             /* values per axis */
+#define SCHED_DEFAULT_MAX_TRIALS 1000 /* trials per sweep unless configured */
+
+typedef struct sched_shape {
+    size_t n_hidden;
+    size_t hidden[TRAINER_MAX_HIDDEN];
+} sched_shape_t;
+
+typedef struct sched_spec {
+    /* Shapes: either explicit (n_layers > 0) or hidden_layers x neurons. */
+    size_t n_layers;
+    sched_shape_t layers[SCHED_MAX_AXIS];
+    size_t n_hidden_layers;
+    size_t hidden_layers[SCHED_MAX_AXIS];
+    size_t n_neurons;
+    size_t neurons[SCHED_MAX_AXIS];
+    /* The other axes; each has at least one value. */
+    size_t n_activation;
+    trainer_activation_t activation[SCHED_MAX_AXIS];
+    size_t n_batch_size;
+    size_t batch_size[SCHED_MAX_AXIS];
+    size_t n_momentum;
+    double momentum[SCHED_MAX_AXIS];
+    size_t n_learning_rate;
+    double learning_rate[SCHED_MAX_AXIS];
+    size_t n_iterations;
+    size_t iterations[SCHED_MAX_AXIS];
+    /* Fixed for the whole sweep. */
+    double validation_split;
+    uint64_t seed;
+} sched_spec_t;
+
+/* One trial's hyperparameters. */
+typedef struct sched_params {
+    sched_shape_t shape;
+    trainer_activation_t activation;
+    size_t batch_size;
+    double momentum;
+    double learning_rate;
+    size_t iterations;
+    double validation_split;
+    uint64_t seed;
+} sched_params_t;
+
+/* Number of trials the spec expands to before duplicates are removed (saturates at SIZE_MAX):
+ * lets a caller refuse an exploding grid before expanding it. */
+size_t sched_grid_count(const sched_spec_t *spec);
+
+/* Expands spec into *out (malloc'd array, caller frees) of *n trials in the documented order,
+ * duplicates removed. Returns 0; MLPT_EINVAL for an empty axis; MLPT_ELIMIT when more than
+ * max_trials trials would result (nothing is allocated then); MLPT_ENOMEM. */
+int sched_grid_expand(const sched_spec_t *spec, size_t max_trials, sched_params_t **out, size_t *n);
+
+/* A trial's parameters as a JSON object (new reference): {"hidden_layers", "neurons" (the width
+ * when all hidden layers are equal, else null), "layers": [widths], "activation", "batch_size",
+ * "momentum", "learning_rate", "iterations", "validation_split", "seed"}. NULL when memory runs
+ * out. */
+json_t *sched_params_to_json(const sched_params_t *p);
+
+/* Reads an object made by sched_params_to_json back. Returns 0 or MLPT_EFORMAT. */
+int sched_params_from_json(const json_t *obj, sched_params_t *p);
+
+/* The trainer architecture of a trial on a dataset of `inputs` features and `outputs` classes. */
+void sched_params_arch(const sched_params_t *p, size_t inputs, size_t outputs,
+                       trainer_arch_t *arch);
+
+#endif

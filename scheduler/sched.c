@@ -1,0 +1,276 @@
+/*
+ * sched.c - the scheduler's life cycle and its commands: start-up (writer, recovery, queue),
+ * the command hand-over from other threads, and the graceful stop. The loop's per-wake-up work
+ * (reports, transactions, events, dispatch) is in loop.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop.h"
+#include "mlpt_err.h"
+#include "sched_private.h"
+#include "train.h"
+
+void sched_logf(sched_t *s, const char *fmt, ...) {
+    if (!s->cfg.log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->cfg.log(s->cfg.log_user, line);
+}
+
+static void set_err(store_error_t *err, int code, const char *msg) {
+    if (!err)
+        return;
+    memset(err, 0, sizeof *err);
+    err->code = code;
+    snprintf(err->message, sizeof err->message, "%s", msg);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Start-up, on the loop thread. */
+
+typedef struct rebuild_ctx {
+    sched_t *s;
+    store_error_t *err;
+} rebuild_ctx_t;
+
+static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
+                       int64_t test_dataset_id, const char *params_json, void *user) {
+    rebuild_ctx_t *ctx = user;
+    sched_params_t p;
+    json_error_t jerr;
+    json_t *obj = json_loads(params_json, 0, &jerr);
+    int rc = obj ? sched_params_from_json(obj, &p) : MLPT_EFORMAT;
+    json_decref(obj);
+    if (rc != 0) {
+        sched_logf(ctx->s, "trial %lld: unreadable parameters, skipped", (long long)trial_id);
+        return 0;
+    }
+    return sched_loop_enqueue(ctx->s, sweep_id, trial_id, dataset_id, test_dataset_id, &p,
+                              ctx->err);
+}
+
+static void loop_thread_main(void *arg) {
+    sched_t *s = arg;
+    store_error_t err = {0};
+    int64_t requeued = 0;
+    s->writer = store_open(s->db_path, STORE_WRITER, &err);
+    if (s->writer && store_recover(s->writer, &requeued, &err) == 0) {
+        rebuild_ctx_t ctx = {s, &err};
+        if (store_queued_trials(s->writer, requeue_one, &ctx, &err) != 0) {
+            store_close(s->writer);
+            s->writer = NULL;
+        }
+    } else {
+        store_close(s->writer);
+        s->writer = NULL;
+    }
+    pthread_mutex_lock(&s->start_lock);
+    s->start_state = s->writer ? 1 : -1;
+    s->start_err = err;
+    pthread_cond_broadcast(&s->started);
+    pthread_mutex_unlock(&s->start_lock);
+    if (!s->writer)
+        return;
+    if (requeued)
+        sched_logf(s, "recovery: %lld trials left running by a crash re-queued",
+                   (long long)requeued);
+    sched_logf(s, "scheduler: %d workers x %d BLAS threads, %llu trials queued", s->cfg.workers,
+               s->blas_threads, (unsigned long long)atomic_load(&s->n_queued));
+    sched_loop_dispatch(s);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    store_close(s->writer);
+    s->writer = NULL;
+}
+
+static void destroy(sched_t *s) {
+    if (!s)
+        return;
+    sched_loop_free_jobs(s);
+    dscache_free(s->cache);
+    pthread_mutex_destroy(&s->start_lock);
+    pthread_cond_destroy(&s->started);
+    pthread_mutex_destroy(&s->cmd_lock);
+    pthread_cond_destroy(&s->cmd_done);
+    pthread_mutex_destroy(&s->work_lock);
+    pthread_cond_destroy(&s->work_ready);
+    pthread_mutex_destroy(&s->report_lock);
+    free(s->threads);
+    free(s->data_dir);
+    free(s->db_path);
+    free(s);
+}
+
+sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
+    if (!cfg || !cfg->data_dir || !cfg->db_path || cfg->workers < 1) {
+        set_err(err, MLPT_EINVAL, "scheduler: bad configuration");
+        return NULL;
+    }
+    sched_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        set_err(err, MLPT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    if (!s->cfg.max_trials)
+        s->cfg.max_trials = SCHED_DEFAULT_MAX_TRIALS;
+    s->data_dir = strdup(cfg->data_dir);
+    s->db_path = strdup(cfg->db_path);
+    s->cache = dscache_new();
+    s->threads = calloc((size_t)cfg->workers, sizeof *s->threads);
+    s->idle_workers = cfg->workers;
+    pthread_mutex_init(&s->start_lock, NULL);
+    pthread_cond_init(&s->started, NULL);
+    pthread_mutex_init(&s->cmd_lock, NULL);
+    pthread_cond_init(&s->cmd_done, NULL);
+    pthread_mutex_init(&s->work_lock, NULL);
+    pthread_cond_init(&s->work_ready, NULL);
+    pthread_mutex_init(&s->report_lock, NULL);
+    if (!s->data_dir || !s->db_path || !s->cache || !s->threads) {
+        set_err(err, MLPT_ENOMEM, "out of memory");
+        destroy(s);
+        return NULL;
+    }
+
+    /* BLAS threads: the cores left per worker, at least one; never more threads than cores. */
+    int cores = cfg->cores > 0 ? cfg->cores : 1;
+    s->blas_threads = cores / cfg->workers > 0 ? cores / cfg->workers : 1;
+    trainer_blas_set_threads(s->blas_threads);
+
+    if (sched_loop_init(s) != 0) {
+        set_err(err, MLPT_ENOMEM, "scheduler: cannot initialise the event loop");
+        destroy(s);
+        return NULL;
+    }
+    if (uv_thread_create(&s->loop_thread, loop_thread_main, s) != 0) {
+        set_err(err, MLPT_ENOMEM, "scheduler: cannot start the loop thread");
+        sched_loop_close(s);
+        destroy(s);
+        return NULL;
+    }
+    pthread_mutex_lock(&s->start_lock);
+    while (s->start_state == 0)
+        pthread_cond_wait(&s->started, &s->start_lock);
+    pthread_mutex_unlock(&s->start_lock);
+    if (s->start_state < 0) {
+        if (err)
+            *err = s->start_err;
+        uv_thread_join(&s->loop_thread);
+        sched_loop_close(s);
+        destroy(s);
+        return NULL;
+    }
+    for (int w = 0; w < cfg->workers; w++) {
+        if (pthread_create(&s->threads[w], NULL, sched_worker_main, s) != 0) {
+            /* Fewer workers than asked: run with those that started. */
+            sched_logf(s, "scheduler: only %d of %d workers could start", w, cfg->workers);
+            s->cfg.workers = w;
+            break;
+        }
+    }
+    return s;
+}
+
+void sched_stop(sched_t *s) {
+    if (!s)
+        return;
+    atomic_store(&s->stopping, 1);
+    uv_async_send(&s->wake);
+    uv_thread_join(&s->loop_thread); /* returns once every running trial has reported */
+    pthread_mutex_lock(&s->work_lock);
+    s->quit = 1;
+    pthread_cond_broadcast(&s->work_ready);
+    pthread_mutex_unlock(&s->work_lock);
+    for (int w = 0; w < s->cfg.workers; w++)
+        pthread_join(s->threads[w], NULL);
+    sched_loop_close(s);
+    destroy(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Commands: queued here, executed by the loop (loop.c), answered through cmd_done. */
+
+static int submit(sched_t *s, command_t *c) {
+    c->rc = MLPT_EBUSY;
+    pthread_mutex_lock(&s->cmd_lock);
+    if (atomic_load(&s->stopping)) {
+        pthread_mutex_unlock(&s->cmd_lock);
+        set_err(&c->err, MLPT_EBUSY, "the service is shutting down");
+        return MLPT_EBUSY;
+    }
+    c->next = NULL;
+    if (s->cmds_tail)
+        s->cmds_tail->next = c;
+    else
+        s->cmds = c;
+    s->cmds_tail = c;
+    pthread_mutex_unlock(&s->cmd_lock);
+    uv_async_send(&s->wake);
+    pthread_mutex_lock(&s->cmd_lock);
+    while (!c->done)
+        pthread_cond_wait(&s->cmd_done, &s->cmd_lock);
+    pthread_mutex_unlock(&s->cmd_lock);
+    return c->rc;
+}
+
+static int run_command(sched_t *s, command_t *c, store_error_t *err) {
+    int rc = submit(s, c);
+    if (err)
+        *err = c->err;
+    return rc;
+}
+
+int sched_dataset_create(sched_t *s, const store_dataset_new_t *d, int64_t *id,
+                         store_error_t *err) {
+    command_t c = {.type = CMD_DATASET_CREATE, .dataset = d};
+    int rc = run_command(s, &c, err);
+    if (rc == 0)
+        *id = c.id;
+    return rc;
+}
+
+int sched_dataset_delete(sched_t *s, int64_t id, store_error_t *err) {
+    command_t c = {.type = CMD_DATASET_DELETE, .id = id};
+    return run_command(s, &c, err);
+}
+
+int sched_sweep_create(sched_t *s, const sched_sweep_request_t *req, int64_t *sweep_id,
+                       store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_CREATE, .sweep = req};
+    int rc = run_command(s, &c, err);
+    if (rc == 0)
+        *sweep_id = c.id;
+    return rc;
+}
+
+int sched_sweep_cancel(sched_t *s, int64_t sweep_id, store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_CANCEL, .id = sweep_id};
+    return run_command(s, &c, err);
+}
+
+int sched_sweep_delete(sched_t *s, int64_t sweep_id, store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_DELETE, .id = sweep_id};
+    return run_command(s, &c, err);
+}
+
+void sched_set_listener(sched_t *s, sched_event_fn fn, void *user) {
+    /* Through the loop, which is the only reader of the listener. */
+    command_t c = {.type = CMD_SET_LISTENER, .listener = fn, .listener_user = user};
+    submit(s, &c);
+}
+
+void sched_stats(const sched_t *s, sched_stats_t *out) {
+    sched_t *m = (sched_t *)s; /* atomics only */
+    out->queued_trials = atomic_load(&m->n_queued);
+    out->running_trials = atomic_load(&m->n_running);
+    out->iterations_trained = atomic_load(&m->n_iterations);
+    out->samples_trained = atomic_load(&m->n_samples);
+    out->trials_finished = atomic_load(&m->n_finished);
+    out->workers = s->cfg.workers;
+}

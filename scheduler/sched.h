@@ -1,0 +1,120 @@
+/*
+ * scheduler/sched.h - the scheduler: a libuv loop thread that owns every decision and every
+ * database write, and a pool of worker threads that train trials.
+ *
+ * Threads:
+ *  - The loop thread (started by sched_start) owns the SQLite writer, the trial queue and the
+ *    running set. It drains commands and worker reports on each wake-up (uv_async_send
+ *    coalesces), writes one transaction per wake-up, then emits events.
+ *  - Worker threads (sched_config_t.workers) run trials through the trainer, one at a time each,
+ *    with `blas_threads` OpenBLAS threads in total spread so the cores are never oversubscribed.
+ *  - Any other thread (the HTTP threads) calls the command functions below: they queue the
+ *    command, wake the loop and wait for its answer (a database write, never training).
+ *
+ * A dataset is loaded from its matrix file once and shared read-only by all the trials that use
+ * it at the same time; it is released when the last of them ends.
+ */
+#ifndef SCHED_SCHED_H
+#define SCHED_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grid.h"
+#include "store.h"
+
+typedef struct sched sched_t;
+
+typedef void (*sched_log_fn)(void *user, const char *line);
+
+typedef struct sched_config {
+    const char *data_dir; /* dataset matrix paths in the store are relative to it */
+    const char *db_path;  /* the SQLite database */
+    int workers;          /* trial worker threads, >= 1 */
+    int cores;            /* cores training may use (BLAS threads = cores / workers, >= 1) */
+    size_t max_trials;    /* per sweep; 0 means SCHED_DEFAULT_MAX_TRIALS */
+    sched_log_fn log;     /* one line per event, from any scheduler thread; may be NULL */
+    void *log_user;
+} sched_config_t;
+
+/* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
+ * migrations), re-queues trials left running by a crash and rebuilds the queue; then the worker
+ * threads. Returns the scheduler once all of that succeeded, or NULL with *err (may be NULL) set
+ * (store errors are carried in it). Call from the main thread. */
+sched_t *sched_start(const sched_config_t *cfg, store_error_t *err);
+
+/* Graceful stop: refuses new commands (MLPT_EBUSY), asks running trials to stop at their next
+ * mini-batch (they end as queued again so a restart re-runs them), waits for the workers,
+ * flushes what they reported, closes the writer and joins the loop. Then frees everything.
+ * Accepts NULL. Call from the thread that started it. */
+void sched_stop(sched_t *s);
+
+/* --- Commands (any thread but the loop's; each waits for the loop's answer) --------------- */
+
+/* Records a parsed dataset (its matrix file already written). *id receives its id. */
+int sched_dataset_create(sched_t *s, const store_dataset_new_t *d, int64_t *id, store_error_t *err);
+
+/* Deletes a dataset and its files. MLPT_ENOTFOUND; MLPT_ESTATE while a queued or running sweep
+ * uses it. */
+int sched_dataset_delete(sched_t *s, int64_t id, store_error_t *err);
+
+typedef struct sched_sweep_request {
+    const char *name; /* may be NULL */
+    int64_t dataset_id;
+    int64_t test_dataset_id;      /* 0 for none */
+    const char *spec_json;        /* the request body, stored as submitted */
+    const sched_params_t *trials; /* expanded with sched_grid_expand */
+    size_t n_trials;
+} sched_sweep_request_t;
+
+/* Creates a sweep and queues its trials, largest first. *sweep_id receives its id.
+ * MLPT_ENOTFOUND for an unknown dataset; MLPT_EINVAL when a dataset's shape cannot train (e.g.
+ * a test dataset with other features); MLPT_EBUSY while stopping. */
+int sched_sweep_create(sched_t *s, const sched_sweep_request_t *req, int64_t *sweep_id,
+                       store_error_t *err);
+
+/* Cancels a sweep: queued trials become canceled, running ones stop within one mini-batch and
+ * keep their history. MLPT_ENOTFOUND; MLPT_ESTATE when it has already finished. */
+int sched_sweep_cancel(sched_t *s, int64_t sweep_id, store_error_t *err);
+
+/* Deletes a finished sweep. MLPT_ENOTFOUND; MLPT_ESTATE while it is queued or running. */
+int sched_sweep_delete(sched_t *s, int64_t sweep_id, store_error_t *err);
+
+/* --- Events ------------------------------------------------------------------------------ */
+
+typedef enum sched_event_type {
+    SCHED_EVENT_TRIAL_STARTED,
+    SCHED_EVENT_ITERATION,
+    SCHED_EVENT_TRIAL_FINISHED,
+    SCHED_EVENT_SWEEP_FINISHED,
+} sched_event_type_t;
+
+typedef struct sched_event {
+    sched_event_type_t type;
+    int64_t sweep_id;
+    int64_t trial_id;      /* 0 for SWEEP_FINISHED */
+    const char *status;    /* trial or sweep status (STARTED: "running") */
+    store_metric_t metric; /* ITERATION only */
+} sched_event_t;
+
+/* Called on the loop thread after the event's rows are committed; it must not block. */
+typedef void (*sched_event_fn)(const sched_event_t *ev, void *user);
+
+/* Sets the one listener (the SSE hub); events before it are not delivered live (they are in the
+ * store). Any thread but the loop's; waits until the loop has taken it. */
+void sched_set_listener(sched_t *s, sched_event_fn fn, void *user);
+
+/* --- Figures for /metrics (any thread, lock-free snapshots) -------------------------------- */
+
+typedef struct sched_stats {
+    uint64_t queued_trials;
+    uint64_t running_trials;
+    uint64_t iterations_trained;
+    uint64_t samples_trained;
+    uint64_t trials_finished;
+    int workers;
+} sched_stats_t;
+
+void sched_stats(const sched_t *s, sched_stats_t *out);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * scheduler/sched_private.h - the scheduler's shared state (private to scheduler/).
+ *
+ * Ownership: fields marked [loop] are touched only by the loop thread; [work] fields are guarded
+ * by work_lock; [reports] by report_lock; [cmds] by cmd_lock; atomics by nobody.
+ */
+#ifndef SCHED_PRIVATE_H
+#define SCHED_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "dscache.h"
+#include "sched.h"
+
+enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_SHUTDOWN = 2 };
+
+/* A trial the scheduler knows about: queued, then running on a worker. */
+typedef struct job {
+    int64_t trial_id, sweep_id, dataset_id, test_dataset_id;
+    sched_params_t params;
+    double cost; /* GEMM FLOPs of the whole trial: largest first */
+    char *dataset_path;
+    char *test_path;       /* NULL without a test dataset */
+    atomic_int stop;       /* STOP_*: checked by the trainer between mini-batches */
+    struct job *next;      /* [loop] in the queue or the running list */
+    struct job *work_next; /* [work] in the hand-off list */
+} job_t;
+
+typedef enum { REPORT_EPOCH, REPORT_DONE } report_type_t;
+
+/* What a worker tells the loop. DONE carries the outcome; the loop frees the report. */
+typedef struct report {
+    report_type_t type;
+    job_t *job;
+    store_metric_t metric; /* EPOCH */
+    int rc;                /* DONE: trainer_train's return, or MLPT_EIO/ENOMEM/... before it */
+    double best_val_accuracy, final_val_accuracy, test_accuracy;
+    int64_t best_iteration;
+    unsigned char *model; /* malloc'd model file, or NULL */
+    size_t model_len;
+    char error[256];
+    struct report *next;
+} report_t;
+
+/* An unfinished sweep. [loop] */
+typedef struct sweep_state {
+    int64_t id;
+    int queued, running;
+    int ending; /* trials whose end is in the open transaction */
+    int canceled;
+    struct sweep_state *next;
+} sweep_state_t;
+
+typedef enum {
+    CMD_DATASET_CREATE,
+    CMD_DATASET_DELETE,
+    CMD_SWEEP_CREATE,
+    CMD_SWEEP_CANCEL,
+    CMD_SWEEP_DELETE,
+    CMD_SET_LISTENER,
+} command_type_t;
+
+/* A command from another thread; it lives on that thread's stack until `done`. */
+typedef struct command {
+    command_type_t type;
+    const store_dataset_new_t *dataset;
+    const sched_sweep_request_t *sweep;
+    sched_event_fn listener;
+    void *listener_user;
+    int64_t id; /* in: the target; out: what was created */
+    int rc;
+    store_error_t err;
+    int done; /* [cmds] */
+    struct command *next;
+} command_t;
+
+struct sched {
+    sched_config_t cfg;
+    char *data_dir, *db_path;
+    int blas_threads;
+
+    /* Loop thread. */
+    uv_loop_t loop;
+    uv_async_t wake;
+    uv_timer_t retry;
+    uv_thread_t loop_thread;
+    store_t *writer;       /* [loop] */
+    job_t *queue;          /* [loop] queued jobs, best first */
+    job_t *running;        /* [loop] jobs handed to workers */
+    sweep_state_t *sweeps; /* [loop] */
+    report_t *unsaved;     /* [loop] reports whose transaction failed, retried */
+    int handles_closed;    /* [loop] */
+    sched_event_t *events; /* [loop] this tick's events, sent after the commit */
+    size_t n_events, cap_events;
+    sched_event_fn listener;
+    void *listener_user;
+    int idle_workers; /* [loop] */
+
+    /* Start-up handshake. */
+    pthread_mutex_t start_lock;
+    pthread_cond_t started;
+    int start_state; /* 0 starting, 1 running, -1 failed */
+    store_error_t start_err;
+
+    /* Commands from other threads. */
+    pthread_mutex_t cmd_lock;
+    command_t *cmds; /* [cmds] FIFO */
+    command_t *cmds_tail;
+    pthread_cond_t cmd_done;
+    atomic_int stopping;
+
+    /* Work handed to workers. */
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_ready;
+    job_t *handoff; /* [work] */
+    int quit;       /* [work] */
+    pthread_t *threads;
+
+    /* Reports from workers. */
+    pthread_mutex_t report_lock;
+    report_t *reports; /* [reports] FIFO */
+    report_t *reports_tail;
+
+    dscache_t *cache;
+
+    /* Figures. */
+    atomic_uint_fast64_t n_queued, n_running, n_iterations, n_samples, n_finished;
+};
+
+/* worker.c */
+void *sched_worker_main(void *arg);
+void sched_report_push(sched_t *s, report_t *r);
+
+/* Appends one log line (printf-style) through the configured callback. Any thread. */
+void sched_logf(sched_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

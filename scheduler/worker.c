@@ -1,0 +1,194 @@
+/*
+ * worker.c - worker threads: take a job, train it, report each iteration and the outcome.
+ * A worker touches only its job, the shared read-only dataset and the report queue.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlpt_err.h"
+#include "sched_private.h"
+#include "train.h"
+
+void sched_report_push(sched_t *s, report_t *r) {
+    r->next = NULL;
+    pthread_mutex_lock(&s->report_lock);
+    if (s->reports_tail)
+        s->reports_tail->next = r;
+    else
+        s->reports = r;
+    s->reports_tail = r;
+    pthread_mutex_unlock(&s->report_lock);
+    uv_async_send(&s->wake);
+}
+
+typedef struct run_ctx {
+    sched_t *s;
+    job_t *job;
+    size_t n_train;
+    double last_val_accuracy;
+} run_ctx_t;
+
+static int on_epoch(const trainer_epoch_t *e, void *user) {
+    run_ctx_t *ctx = user;
+    report_t *r = calloc(1, sizeof *r);
+    if (r) { /* without memory the row is lost but training goes on; the end is still reported */
+        r->type = REPORT_EPOCH;
+        r->job = ctx->job;
+        r->metric = (store_metric_t){.trial_id = ctx->job->trial_id,
+                                     .iteration = (int64_t)e->iteration,
+                                     .train_loss = e->train_loss,
+                                     .train_accuracy = e->train_accuracy,
+                                     .val_loss = e->val_loss,
+                                     .val_accuracy = e->val_accuracy,
+                                     .seconds = e->seconds};
+        sched_report_push(ctx->s, r);
+    }
+    ctx->last_val_accuracy = e->val_accuracy;
+    atomic_fetch_add(&ctx->s->n_iterations, 1);
+    atomic_fetch_add(&ctx->s->n_samples, ctx->n_train);
+    return 0;
+}
+
+/* A view of `test` whose labels are renumbered into `train`'s classes (matched by name); it
+ * borrows test's matrix. Returns 0, or -1 with msg set when a test class is unknown. */
+static int test_view(const trainer_dataset_t *train, const trainer_dataset_t *test,
+                     trainer_dataset_t *view, int32_t **labels, char *msg, size_t msg_len) {
+    if (test->features != train->features) {
+        snprintf(msg, msg_len, "the test dataset has %zu features, the training dataset %zu",
+                 test->features, train->features);
+        return -1;
+    }
+    int32_t *y = malloc(test->rows * sizeof *y);
+    int32_t map[256];
+    int32_t *m = test->classes <= 256 ? map : malloc(test->classes * sizeof *m);
+    if (!y || !m) {
+        snprintf(msg, msg_len, "out of memory");
+        free(y);
+        if (m != map)
+            free(m);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t c = 0; c < test->classes && rc == 0; c++) {
+        m[c] = -1;
+        for (size_t k = 0; k < train->classes; k++)
+            if (!strcmp(test->class_names[c], train->class_names[k]))
+                m[c] = (int32_t)k;
+        if (m[c] < 0) {
+            snprintf(msg, msg_len, "the test dataset's class \"%s\" is not in the training data",
+                     test->class_names[c]);
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        for (size_t i = 0; i < test->rows; i++)
+            y[i] = m[test->y[i]];
+        *view = *test;
+        view->y = y;
+        view->classes = train->classes;
+        view->class_names = train->class_names;
+        view->class_counts = NULL;
+        *labels = y;
+    } else {
+        free(y);
+    }
+    if (m != map)
+        free(m);
+    return rc;
+}
+
+static void run_job(sched_t *s, job_t *job) {
+    report_t *done = calloc(1, sizeof *done);
+    trainer_split_t split = {0};
+    trainer_model_t *model = NULL;
+    const trainer_dataset_t *ds = NULL, *test = NULL;
+    int32_t *test_labels = NULL;
+    if (!done)
+        return; /* cannot even report: the trial stays running and is re-queued at restart */
+    done->type = REPORT_DONE;
+    done->job = job;
+    done->best_val_accuracy = done->final_val_accuracy = done->test_accuracy = NAN;
+    done->rc = MLPT_EIO;
+
+    ds = dscache_acquire(s->cache, job->dataset_id, job->dataset_path, done->error,
+                         sizeof done->error);
+    if (!ds)
+        goto out;
+    if (job->test_path) {
+        test = dscache_acquire(s->cache, job->test_dataset_id, job->test_path, done->error,
+                               sizeof done->error);
+        if (!test)
+            goto out;
+    }
+    done->rc = MLPT_EINVAL;
+    if (ds->classes < 2) {
+        snprintf(done->error, sizeof done->error, "the dataset has a single class");
+        goto out;
+    }
+    trainer_arch_t arch;
+    sched_params_arch(&job->params, ds->features, ds->classes, &arch);
+    done->rc = MLPT_ENOMEM;
+    if (trainer_split_stratified(ds, job->params.validation_split, job->params.seed, &split) != 0 ||
+        !(model = trainer_model_new(&arch, job->params.seed))) {
+        snprintf(done->error, sizeof done->error, "out of memory building the model");
+        goto out;
+    }
+    trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
+                             .momentum = (float)job->params.momentum,
+                             .batch_size = job->params.batch_size,
+                             .iterations = job->params.iterations,
+                             .seed = job->params.seed,
+                             .stop = &job->stop};
+    run_ctx_t ctx = {.s = s, .job = job, .n_train = split.n_train, .last_val_accuracy = NAN};
+    trainer_result_t res;
+    done->rc = trainer_train(model, ds, &split, &opt, on_epoch, &ctx, &res);
+    if (done->rc == 0 || done->rc == MLPT_ESTOPPED || done->rc == MLPT_EDIVERGED) {
+        done->best_val_accuracy = res.best_val_accuracy;
+        done->best_iteration = (int64_t)res.best_iteration;
+        done->final_val_accuracy = ctx.last_val_accuracy;
+    } else {
+        snprintf(done->error, sizeof done->error, "training failed: %s", mlpt_strerror(done->rc));
+        goto out;
+    }
+    if (done->rc == 0 && test) {
+        trainer_dataset_t view;
+        double loss;
+        if (test_view(ds, test, &view, &test_labels, done->error, sizeof done->error) != 0) {
+            done->rc = MLPT_EINVAL;
+            goto out;
+        }
+        trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);
+    }
+    if (done->rc == 0 && trainer_model_save(model, &done->model, &done->model_len) != 0) {
+        done->rc = MLPT_ENOMEM;
+        snprintf(done->error, sizeof done->error, "out of memory saving the model");
+    }
+out:
+    free(test_labels);
+    trainer_model_free(model);
+    trainer_split_deinit(&split);
+    if (test)
+        dscache_release(s->cache, job->test_dataset_id);
+    if (ds)
+        dscache_release(s->cache, job->dataset_id);
+    sched_report_push(s, done);
+}
+
+void *sched_worker_main(void *arg) {
+    sched_t *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->work_lock);
+        while (!s->handoff && !s->quit)
+            pthread_cond_wait(&s->work_ready, &s->work_lock);
+        job_t *job = s->handoff;
+        if (job)
+            s->handoff = job->work_next;
+        int quit = s->quit && !job;
+        pthread_mutex_unlock(&s->work_lock);
+        if (quit)
+            return NULL;
+        run_job(s, job);
+    }
+}

@@ -1,0 +1,410 @@
+/* test_sched.c - grid expansion, and the scheduler end to end on a real store and dataset. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "matrix.h"
+#include "mlpt_err.h"
+#include "sched.h"
+
+static void sleep_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- grid ------------------------------------------------------------------------------- */
+
+static sched_spec_t seed_grid(void) {
+    sched_spec_t s = {0};
+    s.n_hidden_layers = 2;
+    s.hidden_layers[0] = 1;
+    s.hidden_layers[1] = 2;
+    s.n_neurons = 2;
+    s.neurons[0] = 500;
+    s.neurons[1] = 1000;
+    s.n_learning_rate = 2;
+    s.learning_rate[0] = 0.1;
+    s.learning_rate[1] = 0.5;
+    s.n_iterations = 1;
+    s.iterations[0] = 10;
+    s.n_activation = 1;
+    s.activation[0] = TRAINER_ACT_SIGMOID;
+    s.n_batch_size = 1;
+    s.batch_size[0] = 64;
+    s.n_momentum = 1;
+    s.momentum[0] = 0.0;
+    s.validation_split = 0.2;
+    s.seed = 42;
+    return s;
+}
+
+static void test_grid_order(void **state) {
+    (void)state;
+    sched_spec_t spec = seed_grid();
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_count(&spec), 8);
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 8);
+    /* shape outer (hidden_layers, then neurons), learning rate inner */
+    size_t depth[8] = {1, 1, 1, 1, 2, 2, 2, 2};
+    size_t width[8] = {500, 500, 1000, 1000, 500, 500, 1000, 1000};
+    double lr[8] = {0.1, 0.5, 0.1, 0.5, 0.1, 0.5, 0.1, 0.5};
+    for (size_t i = 0; i < 8; i++) {
+        assert_int_equal(t[i].shape.n_hidden, depth[i]);
+        assert_int_equal(t[i].shape.hidden[0], width[i]);
+        assert_int_equal(t[i].shape.hidden[depth[i] - 1], width[i]);
+        assert_true(t[i].learning_rate == lr[i]);
+        assert_int_equal(t[i].iterations, 10);
+        assert_int_equal(t[i].seed, 42);
+    }
+    free(t);
+}
+
+static void test_grid_duplicates_and_limits(void **state) {
+    (void)state;
+    sched_spec_t spec = seed_grid();
+    spec.hidden_layers[1] = 0; /* 0 hidden layers ignores neurons: two identical trials */
+    spec.learning_rate[1] = 0.1;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 3); /* (1x500), (1x1000), (0) */
+    assert_int_equal(t[2].shape.n_hidden, 0);
+    free(t);
+    spec = seed_grid();
+    assert_int_equal(sched_grid_expand(&spec, 7, &t, &n), MLPT_ELIMIT);
+    assert_null(t);
+    spec.n_learning_rate = 0;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), MLPT_EINVAL);
+    /* An exploding grid saturates instead of overflowing. */
+    spec = seed_grid();
+    spec.n_layers = 0;
+    spec.n_hidden_layers = spec.n_neurons = spec.n_learning_rate = spec.n_iterations =
+        spec.n_batch_size = spec.n_momentum = spec.n_activation = SCHED_MAX_AXIS;
+    assert_true(sched_grid_count(&spec) >= (size_t)1 << 40);
+}
+
+static void test_grid_explicit_layers_and_json(void **state) {
+    (void)state;
+    sched_spec_t spec = seed_grid();
+    spec.n_layers = 2;
+    spec.layers[0] = (sched_shape_t){.n_hidden = 3, .hidden = {500, 500, 2000}};
+    spec.layers[1] = (sched_shape_t){.n_hidden = 1, .hidden = {64}};
+    spec.n_learning_rate = 1;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 2);
+    json_t *o = sched_params_to_json(&t[0]);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "hidden_layers")), 3);
+    assert_true(json_is_null(json_object_get(o, "neurons")));
+    assert_string_equal(json_string_value(json_object_get(o, "activation")), "sigmoid");
+    sched_params_t back;
+    assert_int_equal(sched_params_from_json(o, &back), 0);
+    assert_memory_equal(&back.shape, &t[0].shape, sizeof back.shape);
+    assert_true(back.learning_rate == t[0].learning_rate);
+    json_object_set_new(o, "batch_size", json_integer(0));
+    assert_int_equal(sched_params_from_json(o, &back), MLPT_EFORMAT);
+    json_decref(o);
+    free(t);
+}
+
+/* ---- the scheduler on a real store ---------------------------------------------------------- */
+
+typedef struct events {
+    pthread_mutex_t lock;
+    int started, iterations, finished, sweeps_finished;
+    char last_sweep_status[16];
+} events_t;
+
+static void on_event(const sched_event_t *ev, void *user) {
+    events_t *e = user;
+    pthread_mutex_lock(&e->lock);
+    switch (ev->type) {
+    case SCHED_EVENT_TRIAL_STARTED:
+        e->started++;
+        break;
+    case SCHED_EVENT_ITERATION:
+        e->iterations++;
+        break;
+    case SCHED_EVENT_TRIAL_FINISHED:
+        e->finished++;
+        break;
+    case SCHED_EVENT_SWEEP_FINISHED:
+        e->sweeps_finished++;
+        snprintf(e->last_sweep_status, sizeof e->last_sweep_status, "%s", ev->status);
+        break;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+typedef struct fixture {
+    char dir[64];
+    char db[96];
+    sched_t *s;
+    events_t ev;
+    int64_t dataset_id;
+} fixture_t;
+
+static int fixture_up(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/mlpt-sched-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof f->db, "%s/mlptune.db", f->dir);
+    pthread_mutex_init(&f->ev.lock, NULL);
+    /* iris as the service keeps it: a matrix file under the data dir */
+    trainer_dataset_t *ds = NULL;
+    assert_int_equal(ingest_load_csv_file(MLPT_TEST_DATA_DIR "/iris.csv", NULL, &ds, NULL), 0);
+    char path[160];
+    snprintf(path, sizeof path, "%s/iris.mlds", f->dir);
+    assert_int_equal(ingest_matrix_write(path, ds, NULL), 0);
+    trainer_dataset_free(ds);
+    *state = f;
+    return 0;
+}
+
+static void start(fixture_t *f, int workers) {
+    sched_config_t cfg = {.data_dir = f->dir, .db_path = f->db, .workers = workers, .cores = 2};
+    store_error_t err;
+    f->s = sched_start(&cfg, &err);
+    assert_non_null(f->s);
+    sched_set_listener(f->s, on_event, &f->ev);
+}
+
+static int fixture_down(void **state) {
+    fixture_t *f = *state;
+    sched_stop(f->s);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    pthread_mutex_destroy(&f->ev.lock);
+    free(f);
+    return 0;
+}
+
+static int64_t add_iris(fixture_t *f) {
+    store_dataset_new_t d = {.name = "iris",
+                             .format = "csv",
+                             .scaling = "standardize",
+                             .rows = 150,
+                             .features = 4,
+                             .classes = 3,
+                             .class_names_json = "[\"setosa\",\"versicolor\",\"virginica\"]",
+                             .class_counts_json = "[50,50,50]",
+                             .size_bytes = 1,
+                             .sha256 = "00",
+                             .storage_path = "iris.mlds",
+                             .created_at = 1.0};
+    int64_t id = 0;
+    store_error_t err;
+    assert_int_equal(sched_dataset_create(f->s, &d, &id, &err), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+static int64_t create_sweep(fixture_t *f, int64_t dataset_id, size_t iterations, size_t n_lr) {
+    sched_spec_t spec = seed_grid();
+    spec.neurons[0] = 8;
+    spec.neurons[1] = 16;
+    spec.n_learning_rate = n_lr;
+    spec.iterations[0] = iterations;
+    spec.batch_size[0] = 16;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {
+        .name = "test", .dataset_id = dataset_id, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t id = 0;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &id, &err), 0);
+    free(t);
+    return id;
+}
+
+static json_t *wait_sweep(fixture_t *f, int64_t id, const char *status, double seconds) {
+    store_error_t err;
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    assert_non_null(r);
+    json_t *sw = NULL;
+    for (int i = 0; i < (int)(seconds * 100); i++) {
+        json_decref(sw);
+        sw = store_sweep_get(r, id, &err);
+        assert_non_null(sw);
+        if (!strcmp(json_string_value(json_object_get(sw, "status")), status))
+            break;
+        sleep_us(10000);
+    }
+    store_close(r);
+    assert_string_equal(json_string_value(json_object_get(sw, "status")), status);
+    return sw;
+}
+
+static void test_sweep_runs_to_completion(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    int64_t sweep = create_sweep(f, ds, 5, 2);
+    json_t *sw = wait_sweep(f, sweep, "completed", 60);
+    assert_int_equal(json_integer_value(json_object_get(sw, "trials_total")), 8);
+    assert_true(json_is_object(json_object_get(sw, "best_trial")));
+    json_decref(sw);
+    /* every trial has one history row per iteration, contiguous from 1 */
+    store_error_t err;
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *h = store_sweep_history(r, sweep, &err);
+    assert_non_null(h);
+    json_t *trials = json_object_get(h, "trials");
+    assert_int_equal(json_array_size(trials), 8);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *t = json_array_get(trials, i);
+        json_t *rows = json_object_get(t, "history");
+        assert_int_equal(json_array_size(rows), 5);
+        for (size_t k = 0; k < 5; k++)
+            assert_int_equal(
+                json_integer_value(json_object_get(json_array_get(rows, k), "iteration")),
+                (json_int_t)k + 1);
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
+    }
+    json_decref(h);
+    store_close(r);
+    pthread_mutex_lock(&f->ev.lock);
+    assert_int_equal(f->ev.started, 8);
+    assert_int_equal(f->ev.iterations, 40);
+    assert_int_equal(f->ev.finished, 8);
+    assert_int_equal(f->ev.sweeps_finished, 1);
+    assert_string_equal(f->ev.last_sweep_status, "completed");
+    pthread_mutex_unlock(&f->ev.lock);
+    sched_stats_t st;
+    sched_stats(f->s, &st);
+    assert_int_equal(st.iterations_trained, 40);
+    assert_int_equal(st.running_trials, 0);
+    assert_int_equal(st.queued_trials, 0);
+    /* a finished sweep can be deleted; the dataset then too */
+    assert_int_equal(sched_sweep_delete(f->s, sweep, &err), 0);
+    assert_int_equal(sched_sweep_delete(f->s, sweep, &err), MLPT_ENOTFOUND);
+    assert_int_equal(sched_dataset_delete(f->s, ds, &err), 0);
+}
+
+static void test_cancel_and_conflicts(void **state) {
+    fixture_t *f = *state;
+    start(f, 1);
+    int64_t ds = add_iris(f);
+    int64_t sweep = create_sweep(f, ds, 20000, 2); /* long enough to cancel mid-run */
+    store_error_t err;
+    assert_int_equal(sched_dataset_delete(f->s, ds, &err), MLPT_ESTATE);
+    assert_int_equal(sched_sweep_delete(f->s, sweep, &err), MLPT_ESTATE);
+    /* wait for the first trial to report an iteration, then cancel */
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&f->ev.lock);
+        int it = f->ev.iterations;
+        pthread_mutex_unlock(&f->ev.lock);
+        if (it > 0)
+            break;
+        sleep_us(5000);
+    }
+    assert_int_equal(sched_sweep_cancel(f->s, sweep, &err), 0);
+    json_t *sw = wait_sweep(f, sweep, "canceled", 30);
+    json_decref(sw);
+    for (int i = 0; i < 1000; i++) {
+        sched_stats_t st;
+        sched_stats(f->s, &st);
+        if (st.running_trials == 0)
+            break;
+        sleep_us(10000);
+    }
+    assert_int_equal(sched_sweep_cancel(f->s, sweep, &err), MLPT_ESTATE);
+    assert_int_equal(sched_sweep_cancel(f->s, 999999, &err), MLPT_ENOTFOUND);
+    /* the canceled trial kept its history */
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    assert_non_null(list);
+    int canceled = 0, with_history = 0;
+    json_t *items = json_object_get(list, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *t = json_array_get(items, i);
+        canceled += !strcmp(json_string_value(json_object_get(t, "status")), "canceled");
+        with_history += json_integer_value(json_object_get(t, "iterations_done")) > 0;
+    }
+    assert_int_equal(canceled, 8);
+    assert_true(with_history >= 1);
+    json_decref(list);
+    store_close(r);
+}
+
+static void test_unknown_dataset_and_stop_requeues(void **state) {
+    fixture_t *f = *state;
+    start(f, 1);
+    store_error_t err;
+    sched_spec_t spec = seed_grid();
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.dataset_id = 4242, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t id;
+    assert_int_equal(sched_sweep_create(f->s, &req, &id, &err), MLPT_ENOTFOUND);
+    free(t);
+    /* A long sweep, stopped gracefully mid-run, runs again after a restart. */
+    int64_t ds = add_iris(f);
+    int64_t sweep = create_sweep(f, ds, 5000, 1);
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&f->ev.lock);
+        int it = f->ev.iterations;
+        pthread_mutex_unlock(&f->ev.lock);
+        if (it > 0)
+            break;
+        sleep_us(5000);
+    }
+    sched_stop(f->s);
+    f->s = NULL;
+    {
+        /* It really stopped mid-sweep: the sweep is still running. */
+        store_t *r0 = store_open(f->db, STORE_READER, &err);
+        json_t *mid = store_sweep_get(r0, sweep, &err);
+        assert_string_equal(json_string_value(json_object_get(mid, "status")), "running");
+        json_decref(mid);
+        store_close(r0);
+    }
+    start(f, 2);
+    json_t *sw = wait_sweep(f, sweep, "completed", 120);
+    json_decref(sw);
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *h = store_sweep_history(r, sweep, &err);
+    json_t *trials = json_object_get(h, "trials");
+    for (size_t i = 0; i < json_array_size(trials); i++) {
+        json_t *rows = json_object_get(json_array_get(trials, i), "history");
+        assert_int_equal(json_array_size(rows), 5000);
+        for (size_t k = 0; k < 5000; k++)
+            assert_int_equal(
+                json_integer_value(json_object_get(json_array_get(rows, k), "iteration")),
+                (json_int_t)k + 1);
+    }
+    json_decref(h);
+    store_close(r);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grid_order),
+        cmocka_unit_test(test_grid_duplicates_and_limits),
+        cmocka_unit_test(test_grid_explicit_layers_and_json),
+        cmocka_unit_test_setup_teardown(test_sweep_runs_to_completion, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_cancel_and_conflicts, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_unknown_dataset_and_stop_requeues, fixture_up,
+                                        fixture_down),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
