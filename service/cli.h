@@ -36,4 +36,7 @@ int svc_cpu_count(void);
 /* `mlptune train ...`: returns the exit status. */
 int svc_cmd_train(int argc, char **argv);
 
+/* `mlptune serve ...`: runs the service until SIGINT/SIGTERM; returns the exit status. */
+int svc_cmd_serve(int argc, char **argv);
+
 #endif

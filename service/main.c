@@ -10,7 +10,11 @@ static const char usage[] =
     "usage: mlptune <command> [options]\n"
     "\n"
     "commands:\n"
-    "  train    train one MLP on a dataset and print its history (mlptune train --help)\n";
+    "  train    train one MLP on a dataset and print its history (mlptune train --help)\n"
+#ifdef MLPT_HAVE_SERVE
+    "  serve    run the HTTP service (mlptune serve --help)\n"
+#endif
+    ;
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -19,6 +23,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "train"))
         return svc_cmd_train(argc - 1, argv + 1);
+#ifdef MLPT_HAVE_SERVE
+    if (!strcmp(argv[1], "serve"))
+        return svc_cmd_serve(argc - 1, argv + 1);
+#endif
     svc_errorf("unknown command \"%s\"", argv[1]);
     fputs(usage, stderr);
     return SVC_EXIT_USAGE;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The research workflow in curl + jq: upload Fashion-MNIST (IDX .gz), run the seed grid
+# (hidden_layers [1,2] x neurons [500,1000] x learning_rate [0.1,0.5] x iterations [10]),
+# follow its progress, print the leaderboard.
+#   MLPTUNE_URL   the service (default http://127.0.0.1:8080)
+#   FMNIST_DIR    the IDX files (default /usr/share/datasets/fashion-mnist)
+#   ITERATIONS    iterations per trial (default 10)
+set -euo pipefail
+url="${MLPTUNE_URL:-http://127.0.0.1:8080}"
+fm="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
+iterations="${ITERATIONS:-10}"
+
+# curl that fails on HTTP errors and shows the problem+json body when it does.
+api() {
+    local out status
+    out="$(mktemp)"
+    status="$(curl -sS -o "$out" -w '%{http_code}' "$@")"
+    if [ "${status:0:1}" != 2 ]; then
+        echo "HTTP $status from $*:" >&2
+        cat "$out" >&2
+        echo >&2
+        rm -f "$out"
+        return 1
+    fi
+    cat "$out"
+    rm -f "$out"
+}
+
+echo "== upload Fashion-MNIST (60,000 images, IDX .gz)"
+dataset="$(api -F name=fashion-mnist -F "images=@$fm/train-images-idx3-ubyte.gz" \
+    -F "labels=@$fm/train-labels-idx1-ubyte.gz" "$url/api/v1/datasets")"
+echo "$dataset" | jq -c '{id, name, rows, features, classes}'
+dataset_id="$(echo "$dataset" | jq -r .id)"
+
+echo "== submit the seed grid"
+sweep="$(api -H 'Content-Type: application/json' "$url/api/v1/sweeps" -d @- <<JSON
+{"dataset_id": $dataset_id, "name": "seed grid",
+ "grid": {"hidden_layers": [1, 2], "neurons": [500, 1000], "learning_rate": [0.1, 0.5],
+          "iterations": [$iterations]},
+ "training": {"activation": "sigmoid", "batch_size": 64, "validation_split": 0.2, "seed": 42}}
+JSON
+)"
+sweep_id="$(echo "$sweep" | jq -r .id)"
+echo "$sweep" | jq -c '{id, status, trials_total}'
+
+echo "== progress"
+while :; do
+    s="$(api "$url/api/v1/sweeps/$sweep_id")"
+    status="$(echo "$s" | jq -r .status)"
+    printf '  %-9s %5.1f%%  best so far: %s\n' "$status" \
+        "$(echo "$s" | jq '.progress * 100')" \
+        "$(echo "$s" | jq -r '.best_trial.best_val_accuracy // "-"')"
+    case "$status" in completed | failed | canceled) break ;; esac
+    sleep 2
+done
+
+echo "== leaderboard"
+api "$url/api/v1/sweeps/$sweep_id/trials?sort=-best_val_accuracy" |
+    jq -r '["trial", "layers", "neurons", "lr", "iterations", "best_val_acc", "final_val_acc"],
+           (.items[] | [.id, .params.hidden_layers, .params.neurons, .params.learning_rate,
+                        .params.iterations, .best_val_accuracy, .final_val_accuracy]) | @tsv'
+[ "$status" = completed ]

@@ -1,0 +1,195 @@
+/*
+ * cmd_serve.c - `mlptune serve`: configuration (flags over MLPTUNE_* environment variables over
+ * defaults), the data dir, wiring store + scheduler + api, signals and the graceful stop.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cli.h"
+#include "log.h"
+#include "mlpt_err.h"
+#include "sched.h"
+
+#ifndef MLPT_DEFAULT_WEB_DIR
+#define MLPT_DEFAULT_WEB_DIR "web"
+#endif
+
+static const char serve_usage[] =
+    "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
+    "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
+    "\n"
+    "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
+    "  --port N           TCP port, 0 for any free one (MLPTUNE_PORT, default 8080)\n"
+    "  --data-dir DIR     SQLite database and dataset files (MLPTUNE_DATA_DIR, default ./data)\n"
+    "  --workers N        trials trained at once (MLPTUNE_WORKERS, default: the cores)\n"
+    "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
+    "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
+    "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
+    "\n"
+    "SIGINT/SIGTERM stop it gracefully: no new connections, running trials stop at a\n"
+    "mini-batch boundary and are re-queued at the next start, everything is flushed.\n";
+
+typedef struct serve_args {
+    const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
+} serve_args_t;
+
+static int parse(int argc, char **argv, serve_args_t *a) {
+    struct {
+        const char *name, *env;
+        const char **slot;
+    } opts[] = {
+        {"bind", "MLPTUNE_BIND", &a->bind},
+        {"port", "MLPTUNE_PORT", &a->port},
+        {"data-dir", "MLPTUNE_DATA_DIR", &a->data_dir},
+        {"workers", "MLPTUNE_WORKERS", &a->workers},
+        {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
+        {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
+        {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
+    };
+    size_t n_opts = sizeof opts / sizeof opts[0];
+    for (size_t k = 0; k < n_opts; k++) {
+        const char *v = getenv(opts[k].env);
+        if (v && *v)
+            *opts[k].slot = v;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg) - 2;
+        size_t k = 0;
+        if (strncmp(arg, "--", 2) == 0)
+            while (k < n_opts &&
+                   !(strlen(opts[k].name) == len && !strncmp(opts[k].name, arg + 2, len)))
+                k++;
+        if (strncmp(arg, "--", 2) != 0 || k == n_opts) {
+            svc_errorf("serve: unknown argument \"%s\" (see mlptune serve --help)", arg);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v) {
+            svc_errorf("--%s: missing value", opts[k].name);
+            return -1;
+        }
+        *opts[k].slot = v;
+    }
+    return 0;
+}
+
+static int make_dir(const char *path) {
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return 0;
+    svc_errorf("%s: cannot create: %s", path, strerror(errno));
+    return -1;
+}
+
+/* Uploads that were streaming when the previous process died are orphans: remove them. */
+static void clean_uploads(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    int removed = 0;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+    }
+    closedir(d);
+    if (removed)
+        svc_logf("info", "removed %d unfinished uploads", removed);
+}
+
+int svc_cmd_serve(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(serve_usage, stdout);
+            return SVC_EXIT_OK;
+        }
+    serve_args_t a = {
+        .bind = "127.0.0.1", .port = "8080", .data_dir = "./data", .web_dir = MLPT_DEFAULT_WEB_DIR};
+    if (parse(argc, argv, &a) != 0)
+        return SVC_EXIT_USAGE;
+    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
+                 max_trials = SCHED_DEFAULT_MAX_TRIALS;
+    if (svc_parse_size("port", a.port, 0, 65535, &port) ||
+        (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
+        (a.max_upload_mb &&
+         svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
+        (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)))
+        return SVC_EXIT_USAGE;
+
+    if (strlen(a.data_dir) > 3000) {
+        svc_errorf("--data-dir: path too long");
+        return SVC_EXIT_USAGE;
+    }
+    char datasets[4096], uploads[4096], db[4096];
+    snprintf(datasets, sizeof datasets, "%s/datasets", a.data_dir);
+    snprintf(uploads, sizeof uploads, "%s/uploads", a.data_dir);
+    snprintf(db, sizeof db, "%s/mlptune.db", a.data_dir);
+    if (make_dir(a.data_dir) || make_dir(datasets) || make_dir(uploads))
+        return SVC_EXIT_FAILURE;
+    clean_uploads(uploads);
+
+    /* Every thread started from here on inherits this mask: only sigwait below sees them. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    store_error_t serr = {0};
+    sched_config_t scfg = {.data_dir = a.data_dir,
+                           .db_path = db,
+                           .workers = (int)workers,
+                           .cores = svc_cpu_count(),
+                           .max_trials = max_trials,
+                           .log = svc_log_line,
+                           .log_user = "info"};
+    sched_t *sched = sched_start(&scfg, &serr);
+    if (!sched) {
+        svc_errorf("%s: %s", db, serr.message[0] ? serr.message : mlpt_strerror(serr.code));
+        return SVC_EXIT_FAILURE;
+    }
+    api_config_t acfg = {.bind = a.bind,
+                         .port = (uint16_t)port,
+                         .data_dir = a.data_dir,
+                         .db_path = db,
+                         .web_dir = a.web_dir,
+                         .sched = sched,
+                         .log = svc_log_line,
+                         .log_user = "info"};
+    api_limits_init(&acfg.limits);
+    acfg.limits.max_upload_bytes = upload_mb << 20;
+    acfg.limits.max_trials = max_trials;
+    int aerr = 0;
+    api_t *api = api_start(&acfg, &aerr);
+    if (!api) {
+        svc_errorf("cannot listen on %s:%zu: %s", a.bind, port, mlpt_strerror(aerr));
+        sched_stop(sched);
+        return SVC_EXIT_FAILURE;
+    }
+    sched_set_listener(sched, api_on_event, api);
+    svc_logf("info", "mlptune listening on http://%s:%u/ (data dir %s, %zu workers)", a.bind,
+             (unsigned)api_port(api), a.data_dir, workers);
+    printf("mlptune listening on http://%s:%u/\n", a.bind, (unsigned)api_port(api));
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0)
+        ;
+    svc_logf("info", "%s: stopping (new connections refused, trials stop at a mini-batch)",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    api_quiesce(api);
+    sched_stop(sched);
+    api_stop(api);
+    svc_logf("info", "stopped");
+    return SVC_EXIT_OK;
+}

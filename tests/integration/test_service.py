@@ -1,0 +1,408 @@
+"""Integration tests: the real `mlptune serve` on an ephemeral port with a temporary data dir.
+Usage: test_service.py MLPTUNE_BINARY TEST_DATA_DIR"""
+import gzip
+import json
+import os
+import socket
+import struct
+import threading
+import time
+
+from harness import Server, problem, read, run
+
+SEED_GRID = {"hidden_layers": [1, 2], "neurons": [8, 16], "learning_rate": [0.1, 0.5],
+             "iterations": [6]}
+
+
+def make_idx(n=200, side=6, seed=3):
+    """A small 3-class image problem as IDX bytes (images, labels)."""
+    import random
+    rng = random.Random(seed)
+    images, labels = bytearray(), bytearray()
+    for i in range(n):
+        c = i % 3
+        img = [rng.randrange(50) for _ in range(side * side)]
+        k = rng.randrange(side)
+        for t in range(side):
+            img[(k * side + t) if c == 0 else (t * side + k) if c == 1 else (t * side + t)] = 230
+        images += bytes(img)
+        labels.append(c)
+    return (struct.pack(">HBBIII", 0, 8, 3, n, side, side) + bytes(images),
+            struct.pack(">HBBI", 0, 8, 1, n) + bytes(labels))
+
+
+def upload_iris(srv, name="iris"):
+    _, hdrs, ds = srv.upload({"name": name}, {"file": ("iris.csv", read("iris.csv"))})
+    return ds
+
+
+def test_meta_routes():
+    srv = Server()
+    try:
+        status, hdrs, body = srv.json("GET", "/healthz")
+        assert status == 200, status
+        status, hdrs, body = srv.request("GET", "/metrics")
+        assert status == 200 and hdrs["content-type"].startswith("text/plain"), hdrs
+        text = body.decode()
+        for name in ("queue", "running", "iterations", "samples", "http_requests"):
+            assert name in text, (name, text[:800])
+        status, _, doc = srv.json("GET", "/openapi.json")
+        assert status == 200 and doc["openapi"].startswith("3.1"), doc.get("openapi")
+        assert "/api/v1/sweeps" in doc["paths"]
+    finally:
+        srv.stop()
+
+
+def test_uploads():
+    srv = Server()
+    try:
+        # multipart CSV with string labels
+        status, hdrs, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+        assert status == 201, (status, ds)
+        assert hdrs["location"].endswith("/api/v1/datasets/%d" % ds["id"]), hdrs
+        assert (ds["rows"], ds["features"]) == (150, 4), ds
+        assert ds["classes"] == ["setosa", "versicolor", "virginica"], ds
+        assert ds["class_counts"] == [50, 50, 50], ds
+        # raw text/csv body, label column by name, gzip'd
+        status, _, wine = srv.json("POST", "/api/v1/datasets?name=wine&label_column=cultivar",
+                                   gzip.compress(read("wine.csv")),
+                                   {"Content-Type": "text/csv"})
+        assert status == 201 and wine["features"] == 13 and len(wine["classes"]) == 3, wine
+        # IDX images + labels, gzip'd
+        images, labels = make_idx()
+        status, _, idx = srv.upload({"name": "shapes"},
+                                    {"images": ("i.gz", gzip.compress(images)),
+                                     "labels": ("l.gz", gzip.compress(labels))})
+        assert status == 201 and idx["rows"] == 200 and idx["features"] == 36, idx
+        # list and get
+        _, _, lst = srv.json("GET", "/api/v1/datasets", expect=200)
+        assert [d["id"] for d in lst["items"]] == sorted([ds["id"], wine["id"], idx["id"]],
+                                                         reverse=True), lst
+        _, _, one = srv.json("GET", "/api/v1/datasets/%d" % ds["id"], expect=200)
+        assert one["name"] == "iris", one
+        # bad files: exact errors naming row and column
+        body = problem(srv.upload({}, {"file": ("bad.csv", b"a,b,label\n1,2,x\n3,oops,y\n")}), 422)
+        text = json.dumps(body)
+        assert "row 3" in text and "column 2" in text, body
+        body = problem(srv.upload({}, {"file": ("r.csv", b"a,b,label\n1,2,x\n3,4\n")}), 422)
+        assert "row 3" in json.dumps(body), body
+        problem(srv.upload({}, {"file": ("one.csv", b"a,label\n1,x\n2,x\n")}), 422)
+        problem(srv.upload({}, {"images": ("i", images[:500]), "labels": ("l", labels)}), 422)
+        problem(srv.upload({}, {"images": ("i.gz", gzip.compress(images)[:300]),
+                                "labels": ("l", labels)}), 422)
+        problem(srv.upload({}, {"images": ("i", images)}), 422)  # labels missing
+        # nothing half-made was listed
+        _, _, lst = srv.json("GET", "/api/v1/datasets", expect=200)
+        assert len(lst["items"]) == 3, lst
+        # delete
+        srv.json("DELETE", "/api/v1/datasets/%d" % wine["id"])
+        problem(srv.request("GET", "/api/v1/datasets/%d" % wine["id"]), 404)
+    finally:
+        srv.stop()
+
+
+def history_ok(srv, trial_id, iterations):
+    _, _, h = srv.json("GET", "/api/v1/trials/%d/history" % trial_id, expect=200)
+    its = [r["iteration"] for r in h["history"]]
+    assert its == list(range(1, iterations + 1)), (trial_id, its)
+    for r in h["history"]:
+        assert set(r) >= {"iteration", "train_loss", "train_accuracy", "val_loss",
+                          "val_accuracy", "seconds"}, r
+    return h
+
+
+def test_sweep_to_completion_with_sse():
+    srv = Server()
+    try:
+        ds = upload_iris(srv)
+        status, hdrs, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "name": "seed grid", "grid": SEED_GRID,
+            "training": {"activation": "sigmoid", "batch_size": 16, "validation_split": 0.2,
+                         "seed": 42}})
+        assert status == 201, (status, sw)
+        assert sw["trials_total"] == 8 and hdrs["location"].endswith("/%d" % sw["id"]), sw
+        # Server-Sent Events: read until sweep_finished
+        events = sse_collect(srv, sw["id"], timeout=120)
+        kinds = [e["event"] for e in events]
+        assert kinds.count("trial_started") == 8, kinds
+        assert kinds.count("iteration") == 48, kinds.count("iteration")
+        assert kinds.count("trial_finished") == 8 and kinds[-1] == "sweep_finished", kinds[-3:]
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["progress"] == 1, done
+        assert done["best_trial"]["best_val_accuracy"] > 0.8, done["best_trial"]
+        _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=-best_val_accuracy"
+                                % sw["id"], expect=200)
+        items = trials["items"]
+        assert len(items) == 8, trials
+        accs = [t["best_val_accuracy"] for t in items]
+        assert accs == sorted(accs, reverse=True), accs
+        for t in items:
+            assert t["status"] == "completed" and t["params"]["iterations"] == 6, t
+            history_ok(srv, t["id"], 6)
+        _, _, h = srv.json("GET", "/api/v1/trials/%d/history?since=4" % items[0]["id"], expect=200)
+        assert [r["iteration"] for r in h["history"]] == [5, 6], h
+        _, _, allh = srv.json("GET", "/api/v1/sweeps/%d/history" % sw["id"], expect=200)
+        assert len(allh["trials"]) == 8, allh
+        # model download and predict
+        status, hdrs, model = srv.request("GET", "/api/v1/trials/%d/model" % items[0]["id"])
+        assert status == 200 and model[:8] == b"MLPTMODL", (status, model[:16])
+        _, _, pred = srv.json("POST", "/api/v1/trials/%d/predict" % items[0]["id"],
+                              {"rows": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}, expect=200)
+        assert pred["predictions"][0]["class"] == "setosa", pred
+        assert pred["predictions"][1]["class"] == "virginica", pred
+    finally:
+        srv.stop()
+
+
+def sse_collect(srv, sweep_id, timeout=60, last_event_id=None, stop_after=None):
+    """Reads /events until sweep_finished (or stop_after events); returns [{event, id, data}]."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
+    sock.sendall(("GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
+                  "\r\n%s\r\n" % (sweep_id, extra)).encode())
+    buf = b""
+    events = []
+    deadline = time.time() + timeout
+    header_done = False
+    while time.time() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        if not header_done:
+            if b"\r\n\r\n" not in buf:
+                continue
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            assert b" 200 " in head.split(b"\r\n")[0] and b"text/event-stream" in head, head
+            header_done = True
+        text = buf.decode(errors="replace")
+        # chunked transfer encoding may wrap the stream: strip chunk-size lines
+        blocks = text.replace("\r\n", "\n").split("\n\n")
+        events = []
+        for b in blocks[:-1]:
+            ev = {"event": "message", "id": None, "data": ""}
+            for line in b.split("\n"):
+                if line.startswith("event:"):
+                    ev["event"] = line[6:].strip()
+                elif line.startswith("id:"):
+                    ev["id"] = line[3:].strip()
+                elif line.startswith("data:"):
+                    ev["data"] += line[5:].strip()
+            if ev["data"] or ev["event"] != "message":
+                events.append(ev)
+        if any(e["event"] == "sweep_finished" for e in events):
+            break
+        if stop_after and len([e for e in events if e["event"] != "message"]) >= stop_after:
+            break
+    sock.close()
+    return [e for e in events if e["event"] in ("trial_started", "iteration", "trial_finished",
+                                                "sweep_finished")]
+
+
+def test_cancel_keeps_history():
+    srv = Server(workers=1)
+    try:
+        ds = upload_iris(srv)
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8, 16],
+                                             "learning_rate": [0.1], "iterations": [5000]},
+            "training": {"batch_size": 8}}, expect=201)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+            if any(t["iterations_done"] > 0 for t in trials["items"]):
+                break
+            time.sleep(0.05)
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % sw["id"], expect=200)
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "canceled", done
+        _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+        assert all(t["status"] == "canceled" for t in trials["items"]), trials
+        ran = [t for t in trials["items"] if t["iterations_done"] > 0]
+        assert ran, trials
+        history_ok(srv, ran[0]["id"], ran[0]["iterations_done"])
+        problem(srv.request("POST", "/api/v1/sweeps/%d/cancel" % sw["id"]), 409)
+        srv.json("DELETE", "/api/v1/sweeps/%d" % sw["id"], expect=204)
+    finally:
+        srv.stop()
+
+
+def bad_requests(srv, ds_id):
+    """(method, path, body, headers, status) that must each answer problem+json."""
+    j = {"Content-Type": "application/json"}
+    good = {"dataset_id": ds_id, "grid": {"hidden_layers": [1], "neurons": [4],
+                                          "learning_rate": [0.1], "iterations": [1]}}
+
+    def sweep(**changes):
+        body = json.loads(json.dumps(good))
+        for k, v in changes.items():
+            target = body["grid"] if k in good["grid"] or k in ("layers", "batch_size") else body
+            target[k] = v
+        return ("POST", "/api/v1/sweeps", json.dumps(body), j)
+
+    cases = [
+        (("POST", "/api/v1/sweeps", "{", j), 400),
+        (("POST", "/api/v1/sweeps", "[1,2]", j), 422),
+        (("POST", "/api/v1/sweeps", "", j), 400),
+        (("POST", "/api/v1/sweeps", json.dumps(good), {"Content-Type": "text/plain"}), 415),
+        (sweep(learning_rate=[0.1, -1]), 422, "grid.learning_rate[1]"),
+        (sweep(learning_rate=[0]), 422, "grid.learning_rate[0]"),
+        (sweep(learning_rate=["x"]), 422, "grid.learning_rate[0]"),
+        (sweep(learning_rate=[]), 422, "grid.learning_rate"),
+        (sweep(neurons=[0]), 422, "grid.neurons[0]"),
+        (sweep(neurons=[10 ** 9]), 422, "grid.neurons[0]"),
+        (sweep(hidden_layers=[-1]), 422, "grid.hidden_layers[0]"),
+        (sweep(hidden_layers=[1000]), 422, "grid.hidden_layers[0]"),
+        (sweep(iterations=[0]), 422, "grid.iterations[0]"),
+        (sweep(iterations=[10 ** 12]), 422, "grid.iterations[0]"),
+        (sweep(iterations=[1.5]), 422, "grid.iterations[0]"),
+        (sweep(batch_size=[0]), 422, "grid.batch_size[0]"),
+        (sweep(dataset_id="abc"), 422, "dataset_id"),
+        (sweep(dataset_id=999999), 422, "dataset_id"),
+        (sweep(bogus=1), 422, "bogus"),
+        (sweep(training={"activation": "softsign"}), 422, "training.activation"),
+        (sweep(training={"validation_split": 1.5}), 422, "training.validation_split"),
+        (sweep(training={"momentum": -0.1}), 422, "training.momentum"),
+        (sweep(training={"seed": "x"}), 422, "training.seed"),
+        (sweep(training={"nope": 1}), 422, "training.nope"),
+        (sweep(grid={"hidden_layers": [1]}), 422, "grid"),
+        (sweep(grid={"hidden_layers": list(range(1, 9)), "neurons": list(range(1, 60)),
+                     "learning_rate": [0.1 * i for i in range(1, 40)], "iterations": [1, 2, 3]}),
+         422),
+        (sweep(layers=[[0]]), 422, "grid.layers[0][0]"),
+        (("GET", "/api/v1/sweeps/999999", None, {}), 404),
+        (("GET", "/api/v1/sweeps/abc", None, {}), 404),
+        (("GET", "/api/v1/trials/999999", None, {}), 404),
+        (("GET", "/api/v1/trials/999999/history", None, {}), 404),
+        (("GET", "/api/v1/datasets/999999", None, {}), 404),
+        (("DELETE", "/api/v1/datasets/999999", None, {}), 404),
+        (("POST", "/api/v1/sweeps/999999/cancel", None, {}), 404),
+        (("GET", "/api/v1/nothing-here", None, {}), 404),
+        (("PUT", "/api/v1/sweeps", "{}", j), 405),
+        (("DELETE", "/api/v1/sweeps", None, {}), 405),
+        (("GET", "/api/v1/sweeps?limit=0", None, {}), 422),
+        (("GET", "/api/v1/sweeps?limit=abc", None, {}), 422),
+        (("GET", "/api/v1/sweeps?cursor=garbage", None, {}), 422),
+        (("GET", "/api/v1/sweeps?status=sleeping", None, {}), 422),
+        (("POST", "/api/v1/datasets", b"a,b\n1,2\n", {"Content-Type": "application/x-foo"}), 415),
+        (("POST", "/api/v1/sweeps", "{\"dataset_id\": 1, \"grid\": " + "[" * 5000 + "]" * 5000
+          + "}", j), 400),
+        (("POST", "/api/v1/sweeps", "x" * (2 << 20), j), 413),
+    ]
+    return cases
+
+
+def test_bad_requests():
+    srv = Server()
+    try:
+        ds = upload_iris(srv)
+        cases = bad_requests(srv, ds["id"])
+        assert len(cases) >= 30
+        for case in cases:
+            (method, path, body, headers), status = case[0], case[1]
+            got = srv.request(method, path, body, headers)
+            try:
+                body_json = problem(got, status)
+            except AssertionError as e:
+                raise AssertionError("%s %s %r: %s" % (method, path, (body or "")[:80], e))
+            if len(case) > 2:
+                fields = [e.get("field") for e in body_json.get("errors", [])]
+                assert case[2] in fields or case[2] in json.dumps(body_json), (case[2], body_json)
+        # still alive and healthy after all that
+        assert srv.request("GET", "/healthz")[0] == 200
+    finally:
+        srv.stop()
+
+
+def test_kill9_and_restart():
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [1, 2], "neurons": [16],
+                                             "learning_rate": [0.1], "iterations": [3000]},
+            "training": {"batch_size": 8}}, expect=201)
+        # wait until some rows are committed, remember them, kill -9
+        deadline = time.time() + 60
+        seen = {}
+        while time.time() < deadline:
+            _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+            if sum(t["iterations_done"] for t in trials["items"]) > 50:
+                break
+            time.sleep(0.05)
+        srv.kill9()
+        srv.restart()
+        # nothing committed is lost: the rows of finished trials are still there, and every trial
+        # ends with a contiguous history from 1
+        done = srv.wait_sweep(sw["id"], timeout=300)
+        assert done["status"] == "completed", done
+        _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+        for t in trials["items"]:
+            assert t["status"] == "completed", t
+            history_ok(srv, t["id"], 3000)
+    finally:
+        srv.stop()
+
+
+def test_readers_during_training():
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [1, 2], "neurons": [8],
+                                             "learning_rate": [0.1], "iterations": [400]},
+            "training": {"batch_size": 8}}, expect=201)
+        errors = []
+        stop = threading.Event()
+
+        def poll():
+            while not stop.is_set():
+                try:
+                    status, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"])
+                    if status != 200:
+                        errors.append(status)
+                        continue
+                    for t in trials["items"]:
+                        status, _, h = srv.json("GET", "/api/v1/trials/%d/history" % t["id"])
+                        its = [r["iteration"] for r in h["history"]] if status == 200 else None
+                        if status != 200 or its != list(range(1, len(its) + 1)):
+                            errors.append((status, its and its[:5]))
+                except Exception as e:  # noqa: BLE001 - any failure counts
+                    errors.append(repr(e))
+
+        threads = [threading.Thread(target=poll) for _ in range(4)]
+        for t in threads:
+            t.start()
+        srv.wait_sweep(sw["id"], timeout=180)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:5]
+    finally:
+        srv.stop()
+
+
+def test_graceful_stop():
+    srv = Server(workers=1)
+    try:
+        ds = upload_iris(srv)
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8],
+                                             "learning_rate": [0.1], "iterations": [100000]},
+            "training": {"batch_size": 8}}, expect=201)
+        time.sleep(1.0)
+        t0 = time.time()
+        assert srv.terminate(timeout=30) == 0
+        assert time.time() - t0 < 10, "SIGTERM took too long"
+        srv.restart()
+        _, _, again = srv.json("GET", "/api/v1/sweeps/%d" % sw["id"], expect=200)
+        assert again["status"] in ("queued", "running"), again
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % sw["id"], expect=200)
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
+         test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
+         test_readers_during_training, test_graceful_stop])
