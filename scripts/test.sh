@@ -4,6 +4,9 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" --test || exit 1
+# The dashboard's npm packages, and the browser tests' (playwright-core drives Debian's chromium).
+npm ci --prefix "$root/web" --no-audit --no-fund || exit 1
+npm ci --prefix "$root/tests/browser" --no-audit --no-fund || exit 1
 jobs="$(nproc)"
 total_run=0
 total_failed=0

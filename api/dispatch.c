@@ -1,0 +1,290 @@
+/*
+ * api/dispatch.c - what happens to a request between the HTTP layer and the handlers: routing,
+ * authentication, quiescing, media types, size limits, static files, and the handler table
+ * (the API_ROUTES table of router.h, expanded with its handlers).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "handlers.h"
+#include "json_util.h"
+#include "mlpt_err.h"
+#include "problem.h"
+#include "server.h"
+#include "static_files.h"
+#include "upload.h"
+#include "validate.h"
+
+static const api_handler_fn handlers[API_ROUTE_COUNT] = {
+#define API_HANDLER_ROW(id, method, pattern, body, handler) handler,
+    API_ROUTES(API_HANDLER_ROW)
+#undef API_HANDLER_ROW
+};
+
+/* Slack above max_upload_bytes for the multipart framing around the files. */
+#define UPLOAD_FRAMING_SLACK ((uint64_t)1 << 20)
+
+void api_logf(api_t *a, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    if (!a->log)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    a->log(a->log_user, line);
+}
+
+int api_sched_acquire(api_t *a) {
+    pthread_rwlock_rdlock(&a->sched_lock);
+    if (!a->sched_closed)
+        return 0;
+    pthread_rwlock_unlock(&a->sched_lock);
+    return -1;
+}
+
+void api_sched_release(api_t *a) {
+    pthread_rwlock_unlock(&a->sched_lock);
+}
+
+/* "Bearer <token>" compared in time that depends only on the configured token's length. */
+static int token_ok(const char *want, const char *header) {
+    if (!header || strncmp(header, "Bearer ", 7) != 0)
+        return 0;
+    const char *got = header + 7;
+    size_t lw = strlen(want), lg = strlen(got);
+    unsigned char diff = (unsigned char)(lw != lg);
+    for (size_t i = 0; i < lw; i++)
+        diff |= (unsigned char)want[i] ^ (unsigned char)(i < lg ? got[i] : 0);
+    return diff == 0;
+}
+
+/* Whether a Content-Type names type/subtype (parameters ignored, case-insensitive). */
+static int media_is(const char *ctype, const char *want) {
+    size_t n = strlen(want);
+    if (!ctype)
+        return 0;
+    while (*ctype == ' ')
+        ctype++;
+    return strncasecmp(ctype, want, n) == 0 &&
+           (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ');
+}
+
+static int is_api_path(const char *path) {
+    return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
+}
+
+int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
+                       const char *content_length, api_dispatch_t *d, api_response_t *res) {
+    api_match_t m;
+    api_match_status_t ms = api_route_match(req->method, req->path, &m);
+    int is_api = is_api_path(req->path);
+    memset(d, 0, sizeof(*d));
+    d->slot = ms == API_MATCH_OK ? (size_t)m.route->id : API_SLOT_UNMATCHED;
+    if (is_api && atomic_load(&a->quiescing)) {
+        res->retry_after = 5;
+        api_problemf(res, 503, "the server is shutting down");
+        return 1;
+    }
+    if (is_api && a->token && !token_ok(a->token, authorization)) {
+        res->auth_challenge = 1;
+        api_problemf(res, 401, "this server needs an Authorization: Bearer <token> header");
+        return 1;
+    }
+    if (ms == API_MATCH_NOT_ALLOWED) {
+        api_allow_format(m.allow, res->allow, sizeof(res->allow));
+        api_problemf(res, 405, "%s is not allowed on %s (allowed: %s)",
+                     api_method_name(req->method), req->path, res->allow);
+        return 1;
+    }
+    if (ms == API_MATCH_NOT_FOUND) {
+        if (is_api) {
+            api_problemf(res, 404, "no such resource: %s", req->path);
+            return 1;
+        }
+        if (req->method != API_GET && req->method != API_HEAD) {
+            snprintf(res->allow, sizeof(res->allow), "GET, HEAD");
+            api_problemf(res, 405, "static files answer GET and HEAD only");
+            return 1;
+        }
+        d->is_static = 1;
+        d->slot = API_SLOT_STATIC;
+        return 0;
+    }
+    d->route = m.route;
+    memcpy(req->param, m.param, sizeof(req->param));
+    uint64_t length = 0;
+    int has_length = content_length && api_parse_uint(content_length, UINT64_MAX, &length) == 0;
+    if (m.route->body == API_IN_JSON) {
+        if (!media_is(req->content_type, "application/json")) {
+            api_problemf(res, 415, "the body must be application/json");
+            return 1;
+        }
+        if (has_length && length > a->limits.max_body_bytes) {
+            api_dispatch_too_large(a, d, res);
+            return 1;
+        }
+    } else if (m.route->body == API_IN_UPLOAD) {
+        int multipart = media_is(req->content_type, "multipart/form-data");
+        if (!multipart && !media_is(req->content_type, "text/csv")) {
+            api_problemf(res, 415,
+                         "upload a dataset as multipart/form-data (fields file, or "
+                         "images and labels) or as a text/csv body");
+            return 1;
+        }
+        if (has_length &&
+            length > a->limits.max_upload_bytes + (multipart ? UPLOAD_FRAMING_SLACK : 0)) {
+            api_dispatch_too_large(a, d, res);
+            return 1;
+        }
+        req->upload = api_upload_new(a->data_dir, a->limits.max_upload_bytes);
+        if (!req->upload) {
+            api_problem_code(res, MLPT_ENOMEM, NULL);
+            return 1;
+        }
+        static const char *const raw_args[] = {"name", "label_column", NULL};
+        static const char *const no_args[] = {NULL};
+        if (api_h_query(req, multipart ? no_args : raw_args, NULL, res) != 0)
+            return 1;
+        if (!multipart) {
+            const char *name = api_query(req, "name"), *label = api_query(req, "label_column");
+            if (name)
+                api_upload_set(req->upload, "name", name, strlen(name));
+            if (label)
+                api_upload_set(req->upload, "label_column", label, strlen(label));
+            api_upload_field(req->upload, "file", NULL, NULL, 0, 0);
+            if (api_upload_status(req->upload)) {
+                api_upload_problem(req->upload, res);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+void api_dispatch_too_large(api_t *a, const api_dispatch_t *d, api_response_t *res) {
+    if (d->route && d->route->body == API_IN_UPLOAD)
+        api_problemf(res, 413, "the upload exceeds the limit max_upload_bytes (%zu bytes)",
+                     a->limits.max_upload_bytes);
+    else
+        api_problemf(res, 413, "the request body exceeds the limit max_body_bytes (%zu bytes)",
+                     a->limits.max_body_bytes);
+}
+
+static void serve_static(api_t *a, const api_request_t *req, api_response_t *res) {
+    char rel[1024];
+    uint64_t size = 0;
+    int fd = -1;
+    if (a->web_real && api_static_rel(req->path, rel, sizeof(rel)) == 0) {
+        fd = api_static_open(a->web_real, rel, &size);
+        if (fd < 0 && errno == ENOENT && api_static_is_page(rel)) {
+            snprintf(rel, sizeof(rel), "index.html");
+            fd = api_static_open(a->web_real, rel, &size);
+        }
+    }
+    if (fd < 0) {
+        api_problemf(res, 404, "no such file");
+        return;
+    }
+    res->status = 200;
+    res->kind = API_BODY_FILE;
+    res->fd = fd;
+    res->fd_size = size;
+    res->content_type = api_static_type(rel);
+    res->no_cache = 1;
+}
+
+void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_t *d,
+                         api_response_t *res) {
+    if (d->is_static)
+        serve_static(a, req, res);
+    else if (d->route)
+        handlers[d->route->id](a, req, res);
+    else
+        api_problemf(res, 404, "no such resource");
+    if (res->status == 0)
+        api_problem_code(res, MLPT_EIO, "the handler gave no answer");
+}
+
+/* ---- handler helpers ---------------------------------------------------------------------- */
+
+int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_response_t *res) {
+    if (api_parse_id(req->param, id) == 0)
+        return 0;
+    api_problemf(res, 404, "%s \"%s\" not found (ids are positive integers)", what, req->param);
+    return -1;
+}
+
+store_t *api_h_reader(api_t *a, api_response_t *res) {
+    store_error_t err;
+    memset(&err, 0, sizeof(err));
+    store_t *st = api_reader(a, &err);
+    if (!st) {
+        api_logf(a, "store: cannot open a reader: %s", err.message);
+        res->retry_after = 5;
+        api_problemf(res, 503, "the database cannot be read right now");
+    }
+    return st;
+}
+
+void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err, const char *what,
+                int64_t id) {
+    if (rc == 0) /* a failure without a code: never answer it as a success */
+        rc = MLPT_EDB;
+    if (rc == MLPT_ENOTFOUND) {
+        api_problemf(res, 404, "%s %lld not found", what, (long long)id);
+        return;
+    }
+    unsigned status = api_error_status(rc);
+    const char *msg = err && err->message[0] ? err->message : mlpt_strerror(rc);
+    if (status >= 500) {
+        api_logf(a, "%s %lld: %s (%s)", what, (long long)id, msg, mlpt_strerror(rc));
+        if (status == 503)
+            res->retry_after = 5;
+        api_problemf(res, status, "%s",
+                     status == 503 ? "the server is shutting down" : mlpt_strerror(rc));
+        return;
+    }
+    api_problemf(res, status, "%s", msg);
+}
+
+int api_h_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs,
+                api_response_t *res) {
+    api_errors_t *own = NULL;
+    if (!errs) {
+        if (!(own = malloc(sizeof(*own)))) {
+            api_problem_code(res, MLPT_ENOMEM, NULL);
+            return -1;
+        }
+        api_errors_init(own);
+        errs = own;
+    }
+    api_validate_query(req, allowed, errs);
+    int bad = errs->n > 0;
+    if (bad && own)
+        api_h_invalid(res, errs);
+    free(own);
+    return bad ? -1 : 0;
+}
+
+void api_h_invalid(api_response_t *res, const api_errors_t *errs) {
+    char detail[512];
+    if (errs->n == 1)
+        snprintf(detail, sizeof(detail), "%s: %s", errs->items[0].field, errs->items[0].message);
+    else
+        snprintf(detail, sizeof(detail), "%zu fields are invalid, first %s: %s",
+                 errs->n + errs->dropped, errs->items[0].field, errs->items[0].message);
+    api_problem(res, 422, detail, errs);
+}
+
+json_t *api_h_body(const api_request_t *req, api_response_t *res) {
+    char detail[300];
+    json_t *j = api_json_parse(req->body, req->body_len, detail, sizeof(detail));
+    if (!j)
+        api_problemf(res, 400, "malformed JSON: %s", detail);
+    return j;
+}

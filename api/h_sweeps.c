@@ -1,0 +1,281 @@
+/*
+ * api/h_sweeps.c - POST/GET /api/v1/sweeps, GET/DELETE /api/v1/sweeps/{id}, cancel, its trials,
+ * its history and its event stream.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "json_util.h"
+#include "mlpt_err.h"
+#include "problem.h"
+#include "sse.h"
+#include "validate.h"
+
+static const char *const no_args[] = {NULL};
+
+/* Adds an error for a dataset id that does not exist (422: the body names it). Returns -1 after
+ * answering a store failure, else 0. */
+static int check_dataset(api_t *a, store_t *st, int64_t id, const char *field, api_errors_t *errs,
+                         api_response_t *res) {
+    store_error_t err;
+    if (!id)
+        return 0;
+    json_t *d = store_dataset_get(st, id, &err);
+    if (d) {
+        json_decref(d);
+        return 0;
+    }
+    if (err.code == MLPT_ENOTFOUND) {
+        api_errors_add(errs, field, "dataset %lld does not exist", (long long)id);
+        return 0;
+    }
+    api_h_fail(a, res, err.code, &err, "dataset", id);
+    return -1;
+}
+
+/* Answers 201 with the sweep as the store has it. */
+static void answer_sweep(api_t *a, int64_t id, unsigned status, api_response_t *res) {
+    store_error_t err;
+    store_t *st = api_h_reader(a, res);
+    json_t *j = st ? store_sweep_get(st, id, &err) : NULL;
+    if (!st)
+        return;
+    if (!j) {
+        api_h_fail(a, res, err.code, &err, "sweep", id);
+        return;
+    }
+    if (status == 201)
+        snprintf(res->location, sizeof(res->location), "/api/v1/sweeps/%lld", (long long)id);
+    api_res_json(res, status, j);
+}
+
+void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res) {
+    api_sweep_body_t *b = malloc(sizeof(*b));
+    api_errors_t *errs = malloc(sizeof(*errs));
+    sched_params_t *trials = NULL;
+    size_t n = 0;
+    json_t *body = NULL;
+    store_t *st;
+    store_error_t err;
+    memset(&err, 0, sizeof(err));
+    if (!b || !errs) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        goto out;
+    }
+    api_errors_init(errs);
+    if (api_h_query(req, no_args, NULL, res) || !(body = api_h_body(req, res)))
+        goto out;
+    if (api_validate_sweep(body, &a->limits, b, errs) != 0) {
+        api_h_invalid(res, errs);
+        goto out;
+    }
+    if (!(st = api_h_reader(a, res)) ||
+        check_dataset(a, st, b->dataset_id, "dataset_id", errs, res) ||
+        check_dataset(a, st, b->test_dataset_id, "test_dataset_id", errs, res))
+        goto out;
+    if (errs->n) {
+        api_h_invalid(res, errs);
+        goto out;
+    }
+    int rc = sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
+    if (rc == MLPT_ELIMIT || rc == MLPT_EINVAL) {
+        api_problem_field(res, 422, "grid", "%s",
+                          rc == MLPT_ELIMIT ? "exceeds the limit max_trials" : "has an empty axis");
+        goto out;
+    }
+    if (rc) {
+        api_problem_code(res, rc, NULL);
+        goto out;
+    }
+    sched_sweep_request_t sr = {
+        .name = b->name[0] ? b->name : NULL,
+        .dataset_id = b->dataset_id,
+        .test_dataset_id = b->test_dataset_id,
+        .spec_json = req->body,
+        .trials = trials,
+        .n_trials = n,
+    };
+    int64_t id = 0;
+    rc = MLPT_EBUSY;
+    if (api_sched_acquire(a) == 0) {
+        rc = sched_sweep_create(a->sched, &sr, &id, &err);
+        api_sched_release(a);
+    }
+    if (rc == MLPT_ENOTFOUND)
+        api_problem_field(res, 422, "dataset_id", "dataset %lld does not exist",
+                          (long long)b->dataset_id);
+    else if (rc == MLPT_EINVAL)
+        api_problem_field(res, 422, b->test_dataset_id ? "test_dataset_id" : "dataset_id", "%s",
+                          err.message[0] ? err.message : "the dataset cannot train this grid");
+    else if (rc)
+        api_h_fail(a, res, rc, &err, "sweep", 0);
+    else {
+        api_logf(a, "sweep %lld: %zu trials on dataset %lld", (long long)id, n,
+                 (long long)b->dataset_id);
+        answer_sweep(a, id, 201, res);
+    }
+out:
+    json_decref(body);
+    free(trials);
+    free(errs);
+    free(b);
+}
+
+void api_h_sweeps_list(api_t *a, const api_request_t *req, api_response_t *res) {
+    static const char *const allowed[] = {"status", "limit", "cursor", NULL};
+    api_errors_t *errs = malloc(sizeof(*errs));
+    const char *status;
+    size_t limit;
+    if (!errs) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        return;
+    }
+    api_errors_init(errs);
+    api_h_query(req, allowed, errs, res);
+    api_query_sweep_status(req, &status, errs);
+    api_query_limit(req, &limit, errs);
+    if (errs->n) {
+        api_h_invalid(res, errs);
+        free(errs);
+        return;
+    }
+    free(errs);
+    store_t *st = api_h_reader(a, res);
+    store_error_t err;
+    json_t *j = st ? store_sweep_list(st, status, limit, api_query(req, "cursor"), &err) : NULL;
+    if (!st)
+        return;
+    if (!j && err.code == MLPT_EINVAL)
+        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
+    else if (!j)
+        api_h_fail(a, res, err.code, &err, "sweeps", 0);
+    else
+        api_res_json(res, 200, j);
+}
+
+/* The {id} of a sweep route with no query arguments; -1 after answering. */
+static int sweep_id(const api_request_t *req, int64_t *id, api_response_t *res) {
+    return api_h_id(req, "sweep", id, res) || api_h_query(req, no_args, NULL, res) ? -1 : 0;
+}
+
+void api_h_sweep_get(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    if (sweep_id(req, &id, res) == 0)
+        answer_sweep(a, id, 200, res);
+}
+
+void api_h_sweep_delete(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    store_error_t err;
+    memset(&err, 0, sizeof(err));
+    if (sweep_id(req, &id, res))
+        return;
+    int rc = MLPT_EBUSY;
+    if (api_sched_acquire(a) == 0) {
+        rc = sched_sweep_delete(a->sched, id, &err);
+        api_sched_release(a);
+    }
+    if (rc == MLPT_ESTATE)
+        api_problemf(res, 409, "sweep %lld is queued or running; cancel it first", (long long)id);
+    else if (rc)
+        api_h_fail(a, res, rc, &err, "sweep", id);
+    else
+        res->status = 204;
+}
+
+void api_h_sweep_cancel(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    store_error_t err;
+    memset(&err, 0, sizeof(err));
+    if (sweep_id(req, &id, res))
+        return;
+    int rc = MLPT_EBUSY;
+    if (api_sched_acquire(a) == 0) {
+        rc = sched_sweep_cancel(a->sched, id, &err);
+        api_sched_release(a);
+    }
+    if (rc == MLPT_ESTATE)
+        api_problemf(res, 409, "sweep %lld has already finished", (long long)id);
+    else if (rc)
+        api_h_fail(a, res, rc, &err, "sweep", id);
+    else
+        answer_sweep(a, id, 200, res);
+}
+
+void api_h_sweep_trials(api_t *a, const api_request_t *req, api_response_t *res) {
+    static const char *const allowed[] = {"sort", "limit", "cursor", NULL};
+    api_errors_t *errs = malloc(sizeof(*errs));
+    const char *sort;
+    size_t limit;
+    int64_t id;
+    if (!errs) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        return;
+    }
+    api_errors_init(errs);
+    if (api_h_id(req, "sweep", &id, res)) {
+        free(errs);
+        return;
+    }
+    api_h_query(req, allowed, errs, res);
+    api_query_trial_sort(req, &sort, errs);
+    api_query_limit(req, &limit, errs);
+    if (errs->n) {
+        api_h_invalid(res, errs);
+        free(errs);
+        return;
+    }
+    free(errs);
+    store_t *st = api_h_reader(a, res);
+    store_error_t err;
+    json_t *j = st ? store_trial_list(st, id, sort, limit, api_query(req, "cursor"), &err) : NULL;
+    if (!st)
+        return;
+    if (!j && err.code == MLPT_EINVAL)
+        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
+    else if (!j)
+        api_h_fail(a, res, err.code, &err, "sweep", id);
+    else
+        api_res_json(res, 200, j);
+}
+
+void api_h_sweep_history(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    store_t *st;
+    store_error_t err;
+    if (sweep_id(req, &id, res) || !(st = api_h_reader(a, res)))
+        return;
+    json_t *j = store_sweep_history(st, id, &err);
+    if (!j)
+        api_h_fail(a, res, err.code, &err, "sweep", id);
+    else
+        api_res_json(res, 200, j);
+}
+
+void api_h_sweep_events(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    store_t *st;
+    store_error_t err;
+    if (sweep_id(req, &id, res) || !(st = api_h_reader(a, res)))
+        return;
+    json_t *sweep = store_sweep_get(st, id, &err);
+    if (!sweep) {
+        api_h_fail(a, res, err.code, &err, "sweep", id);
+        return;
+    }
+    json_decref(sweep);
+    api_sse_sub_t *sub = NULL;
+    int rc = api_sse_subscribe(a->hub, id, req->last_event_id, &sub);
+    if (rc == 204) {
+        res->status = 204; /* the client has seen the end: an EventSource stops reconnecting */
+    } else if (rc) {
+        api_problemf(res, rc, "%s", rc == 503 ? "the server is shutting down" : "out of memory");
+    } else {
+        res->status = 200;
+        res->kind = API_BODY_SSE;
+        res->sse = sub;
+        res->content_type = "text/event-stream";
+    }
+}

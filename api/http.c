@@ -1,0 +1,506 @@
+/*
+ * api/http.c - the libmicrohttpd daemon: the only file of api/ that includes microhttpd.h.
+ *
+ * Request life cycle (libmicrohttpd calls on_request several times per request):
+ *   1. first call (headers in): allocate the request, fill the api_request_t, let dispatch
+ *      decide (route, auth, 404/405/415, Content-Length over a limit: answered right away);
+ *   2. body calls: JSON routes append to a buffer capped at max_body_bytes (over it the rest is
+ *      discarded and the answer is 413, never a truncated body); the upload route streams the
+ *      bytes into the upload sink (through MHD's multipart parser, or raw for text/csv);
+ *   3. last call: dispatch runs the handler and the answer is queued;
+ *   4. on_completed: metrics, one log line, everything freed.
+ * Server-Sent Events answers are MHD callback responses whose reader suspends the connection
+ * when the stream has nothing to send; the SSE hub resumes it.
+ */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mlpt_err.h"
+#include "problem.h"
+#include "server.h"
+#include "upload.h"
+
+#define DISCARD_MAX ((uint64_t)64 << 20) /* body bytes read past a refusal before closing */
+#define SSE_BLOCK 16384
+
+typedef struct http_req {
+    api_t *a;
+    api_request_t req;
+    api_dispatch_t d;
+    char *path, *method; /* copies, for the log line */
+    char *body;          /* JSON routes */
+    size_t len, cap;
+    int too_large, multipart, bad_multipart;
+    uint64_t discarded;
+    struct MHD_PostProcessor *pp;
+    unsigned status;
+    struct timespec t0;
+    api_response_t early; /* decided on the first call, sent on the last (no body announced) */
+    int has_early;
+} http_req_t;
+
+/* ---- answers ---------------------------------------------------------------------------- */
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    long n = api_sse_read(cls, buf, max);
+    return n < 0 ? MHD_CONTENT_READER_END_OF_STREAM : (ssize_t)n;
+}
+
+static void sse_free(void *cls) {
+    api_sse_unsubscribe(cls);
+}
+
+static void sse_suspend(void *conn) {
+    MHD_suspend_connection(conn);
+}
+
+static void sse_resume(void *conn) {
+    MHD_resume_connection(conn);
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+    struct MHD_Response *mr = NULL;
+    char num[24];
+    switch (res->kind) {
+    case API_BODY_FILE:
+        mr = MHD_create_response_from_fd(res->fd_size, res->fd);
+        if (mr)
+            res->fd = -1; /* MHD closes it */
+        break;
+    case API_BODY_SSE:
+        api_sse_attach(res->sse, c);
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, res->sse,
+                                               sse_free);
+        if (mr)
+            res->sse = NULL; /* the response owns the subscription now */
+        break;
+    default:
+        if (res->body_len) {
+            mr = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
+            if (mr)
+                res->body = NULL;
+        } else {
+            mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        }
+        break;
+    }
+    if (!mr) {
+        api_response_deinit(res);
+        return MHD_NO;
+    }
+    if (res->content_type)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
+    if (res->location[0])
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_LOCATION, res->location);
+    if (res->allow[0])
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
+    if (res->disposition[0])
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
+    if (res->auth_challenge)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (res->retry_after) {
+        snprintf(num, sizeof(num), "%d", res->retry_after);
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (res->no_cache || res->kind == API_BODY_SSE)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    if (res->kind == API_BODY_SSE)
+        MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result ok = MHD_queue_response(c, res->status, mr);
+    MHD_destroy_response(mr);
+    r->status = res->status;
+    api_response_deinit(res);
+    return ok;
+}
+
+/* ---- request ---------------------------------------------------------------------------- */
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+    http_req_t *r = cls;
+    (void)kind;
+    if (r->req.n_query == API_MAX_QUERY) {
+        r->req.query_overflow = 1;
+        return MHD_NO;
+    }
+    r->req.query[r->req.n_query++] = (api_kv_t){key, value ? value : ""};
+    return MHD_YES;
+}
+
+static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *filename, const char *content_type,
+                                     const char *transfer_encoding, const char *data, uint64_t off,
+                                     size_t size) {
+    http_req_t *r = cls;
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    api_upload_field(r->req.upload, key, filename, data, (size_t)off, size);
+    return MHD_YES; /* a refused upload keeps reading (and discarding) to answer at the end */
+}
+
+static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const char *url,
+                                  const char *method) {
+    api_response_t res;
+    api_response_init(&res);
+    r->path = strdup(url);
+    r->method = strdup(method);
+    if (!r->path || !r->method)
+        return MHD_NO;
+    r->req.method = api_method_parse(method);
+    r->req.path = r->path;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
+    r->req.content_type =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->req.last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *auth =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *clen =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (api_dispatch_begin(r->a, &r->req, auth, clen, &r->d, &res)) {
+        /* An answer queued now makes libmicrohttpd skip the body and close the connection:
+         * right for a body we refuse unread (413, 415), wasteful for a keep-alive client that
+         * sent none, which gets its answer on the last call instead. */
+        const char *te =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (te || (clen && strcmp(clen, "0") != 0))
+            return send_answer(c, r, &res);
+        r->early = res;
+        r->has_early = 1;
+        return MHD_YES;
+    }
+    if (r->req.upload && strncasecmp(r->req.content_type, "multipart/", 10) == 0) {
+        r->multipart = 1;
+        r->pp = MHD_create_post_processor(c, 64 * 1024, on_post_field, r);
+        if (!r->pp) {
+            api_problemf(&res, 400, "the multipart/form-data body has no boundary");
+            return send_answer(c, r, &res);
+        }
+    }
+    return MHD_YES;
+}
+
+/* Consumes one piece of the body. Returns MHD_NO to close the connection. */
+static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
+    const api_route_t *route = r->d.route;
+    int refused = r->has_early || r->too_large || r->bad_multipart ||
+                  (r->req.upload && api_upload_status(r->req.upload) != 0);
+    if (!route || route->body == API_IN_NONE || refused) {
+        r->discarded += size;
+        return r->discarded > DISCARD_MAX && refused ? MHD_NO : MHD_YES;
+    }
+    if (route->body == API_IN_JSON) {
+        if (r->len + size > r->a->limits.max_body_bytes) {
+            r->too_large = 1;
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            return MHD_YES;
+        }
+        if (r->len + size + 1 > r->cap) {
+            size_t cap = r->cap ? r->cap : 4096;
+            while (cap < r->len + size + 1)
+                cap *= 2;
+            char *tmp = realloc(r->body, cap);
+            if (!tmp)
+                return MHD_NO;
+            r->body = tmp;
+            r->cap = cap;
+        }
+        memcpy(r->body + r->len, data, size);
+        r->len += size;
+        r->body[r->len] = '\0';
+        return MHD_YES;
+    }
+    if (r->multipart) {
+        if (MHD_post_process(r->pp, data, size) != MHD_YES)
+            r->bad_multipart = 1;
+    } else {
+        api_upload_raw(r->req.upload, data, size);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *data,
+                                  size_t *size, void **con_cls) {
+    api_t *a = cls;
+    http_req_t *r = *con_cls;
+    (void)version;
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        r->a = a;
+        clock_gettime(CLOCK_MONOTONIC, &r->t0);
+        *con_cls = r;
+        return first_call(c, r, url, method);
+    }
+    if (*size) {
+        enum MHD_Result ok = body_call(r, data, *size);
+        *size = 0;
+        return ok;
+    }
+    api_response_t res;
+    api_response_init(&res);
+    if (r->pp) {
+        if (MHD_destroy_post_processor(r->pp) != MHD_YES)
+            r->bad_multipart = 1;
+        r->pp = NULL;
+    }
+    if (r->has_early) {
+        r->has_early = 0;
+        return send_answer(c, r, &r->early);
+    }
+    if (r->too_large) {
+        api_dispatch_too_large(a, &r->d, &res);
+    } else if (r->bad_multipart && api_upload_status(r->req.upload) == 0) {
+        api_problemf(&res, 400, "the multipart/form-data body is malformed");
+    } else {
+        r->req.body = r->body ? r->body : "";
+        r->req.body_len = r->len;
+        api_dispatch_finish(a, &r->req, &r->d, &res);
+    }
+    return send_answer(c, r, &res);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    api_t *a = cls;
+    http_req_t *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms =
+        (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
+    if (r->status)
+        api_metrics_count(&a->metrics, r->d.slot, r->status);
+    api_logf(a, "http %s %s %u %.1fms%s", r->method ? r->method : "?", r->path ? r->path : "?",
+             r->status, ms, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->has_early)
+        api_response_deinit(&r->early);
+    api_upload_free(r->req.upload);
+    free(r->body);
+    free(r->path);
+    free(r->method);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* ---- the server ------------------------------------------------------------------------- */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    api_t *a = cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    api_logf(a, "http: %s", line);
+}
+
+static void close_reader(void *st) {
+    store_close(st);
+}
+
+static char *dup_or_null(const char *s, int *fail) {
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *fail = 1;
+    return d;
+}
+
+/* Every limit left at 0 takes its default. */
+static void fill_limits(api_limits_t *l, const api_limits_t *given) {
+    api_limits_t def;
+    api_limits_init(&def);
+    *l = *given;
+#define DEFAULT(f)                                                                                 \
+    if (!l->f)                                                                                     \
+    l->f = def.f
+    DEFAULT(max_body_bytes);
+    DEFAULT(max_upload_bytes);
+    DEFAULT(max_trials);
+    DEFAULT(max_neurons);
+    DEFAULT(max_layers);
+    DEFAULT(max_iterations);
+    DEFAULT(max_batch_size);
+    DEFAULT(max_connections);
+    DEFAULT(connection_timeout_s);
+#undef DEFAULT
+}
+
+static int make_dir(api_t *a, const char *sub) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", a->data_dir, sub);
+    if (mkdir(a->data_dir, 0755) != 0 && errno != EEXIST)
+        return -1;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        api_logf(a, "api: cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int start_daemon(api_t *a) {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    const struct sockaddr *addr;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    const char *bind = a->bind ? a->bind : "127.0.0.1";
+    memset(&v4, 0, sizeof(v4));
+    memset(&v6, 0, sizeof(v6));
+    if (inet_pton(AF_INET, bind, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(a->port);
+        addr = (const struct sockaddr *)&v4;
+    } else if (inet_pton(AF_INET6, bind, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons(a->port);
+        addr = (const struct sockaddr *)&v6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        api_logf(a, "api: --bind %s is not an IPv4 or IPv6 address", bind);
+        return MLPT_EINVAL;
+    }
+    a->daemon = MHD_start_daemon(
+        flags, a->port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads, MHD_OPTION_CONNECTION_LIMIT,
+        a->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, a->limits.connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_END);
+    if (!a->daemon) {
+        api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
+        return MLPT_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    if (info)
+        a->port = info->port;
+    return 0;
+}
+
+api_t *api_start(const api_config_t *cfg, int *err) {
+    int rc = MLPT_ENOMEM, fail = 0;
+    if (!cfg || !cfg->sched || !cfg->data_dir || !cfg->db_path) {
+        rc = MLPT_EINVAL;
+        goto out;
+    }
+    api_t *a = calloc(1, sizeof(*a));
+    if (!a)
+        goto out;
+    a->quiesced_fd = -1;
+    a->bind = dup_or_null(cfg->bind, &fail);
+    a->data_dir = dup_or_null(cfg->data_dir, &fail);
+    a->db_path = dup_or_null(cfg->db_path, &fail);
+    a->web_dir = dup_or_null(cfg->web_dir, &fail);
+    a->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &fail) : NULL;
+    a->port = cfg->port;
+    a->threads = cfg->threads > 0 ? cfg->threads : 4;
+    fill_limits(&a->limits, &cfg->limits);
+    a->sched = cfg->sched;
+    a->log = cfg->log;
+    a->log_user = cfg->log_user;
+    if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
+        api_stop(a);
+        goto out;
+    }
+    a->sched_lock_ok = 1;
+    if (pthread_key_create(&a->reader_key, close_reader) != 0) {
+        api_stop(a);
+        goto out;
+    }
+    a->reader_key_ok = 1;
+    if (a->web_dir && !(a->web_real = realpath(a->web_dir, NULL)))
+        api_logf(a, "api: no dashboard: cannot open %s: %s", a->web_dir, strerror(errno));
+    if (make_dir(a, "uploads") != 0 || make_dir(a, "datasets") != 0) {
+        api_stop(a);
+        rc = MLPT_EIO;
+        goto out;
+    }
+    api_sse_ops_t ops = {.suspend = sse_suspend, .resume = sse_resume};
+    api_sse_store_ops(a, &ops);
+    api_sse_config_t sc = {.heartbeat_s = 15};
+    if (!(a->hub = api_sse_hub_new(&ops, &sc))) {
+        api_stop(a);
+        goto out;
+    }
+    if ((rc = start_daemon(a)) != 0) {
+        api_stop(a);
+        goto out;
+    }
+    if (err)
+        *err = 0;
+    return a;
+out:
+    if (err)
+        *err = rc;
+    return NULL;
+}
+
+uint16_t api_port(const api_t *a) {
+    return a ? a->port : 0;
+}
+
+void api_quiesce(api_t *a) {
+    if (!a || atomic_exchange(&a->quiescing, 1))
+        return;
+    /* The listening socket is returned to us; it may only be closed after MHD_stop_daemon. */
+    if (a->daemon)
+        a->quiesced_fd = MHD_quiesce_daemon(a->daemon);
+    /* Wait for the scheduler calls in flight; later ones answer 503 without touching it. */
+    pthread_rwlock_wrlock(&a->sched_lock);
+    a->sched_closed = 1;
+    pthread_rwlock_unlock(&a->sched_lock);
+}
+
+void api_stop(api_t *a) {
+    if (!a)
+        return;
+    if (a->sched_lock_ok)
+        api_quiesce(a);
+    if (a->hub && a->daemon) {
+        /* End every stream first: suspended connections are resumed and their readers report
+         * the end, so no connection is suspended when the daemon stops. */
+        api_sse_close(a->hub);
+        for (int i = 0; i < 100 && api_sse_count(a->hub) > 0; i++) {
+            struct timespec ms10 = {0, 10 * 1000 * 1000};
+            nanosleep(&ms10, NULL);
+        }
+    }
+    if (a->daemon)
+        MHD_stop_daemon(a->daemon);
+    if (a->quiesced_fd >= 0)
+        close(a->quiesced_fd);
+    api_sse_hub_free(a->hub);
+    if (a->reader_key_ok)
+        pthread_key_delete(a->reader_key);
+    if (a->sched_lock_ok)
+        pthread_rwlock_destroy(&a->sched_lock);
+    free(a->bind);
+    free(a->data_dir);
+    free(a->db_path);
+    free(a->web_dir);
+    free(a->web_real);
+    free(a->token);
+    free(a);
+}
+
+void api_on_event(const sched_event_t *ev, void *user) {
+    api_t *a = user;
+    if (a && a->hub)
+        api_sse_publish(a->hub, ev);
+}

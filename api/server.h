@@ -1,0 +1,133 @@
+/*
+ * api/server.h - the server's state (struct api) and what handlers share: the per-thread store
+ * reader, logging, metrics, helpers that answer common failures. Private to api/.
+ */
+#ifndef API_SERVER_H
+#define API_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "api_types.h"
+#include "problem.h"
+#include "router.h"
+#include "sse.h"
+#include "store.h"
+
+struct MHD_Daemon;
+
+/* Request counters: one slot per route, plus static files and unmatched paths; one column per
+ * status of api_metrics_statuses (the last column counts any other status). */
+#define API_SLOT_STATIC ((size_t)API_ROUTE_COUNT)
+#define API_SLOT_UNMATCHED ((size_t)API_ROUTE_COUNT + 1)
+#define API_SLOTS ((size_t)API_ROUTE_COUNT + 2)
+#define API_STATUS_COLUMNS 18
+
+typedef struct api_metrics {
+    atomic_uint_fast64_t requests[API_SLOTS][API_STATUS_COLUMNS];
+} api_metrics_t;
+
+struct api {
+    char *bind, *data_dir, *db_path, *web_dir, *token;
+    char *web_real; /* realpath of web_dir, NULL without a dashboard */
+    uint16_t port;
+    int threads;
+    api_limits_t limits;
+    sched_t *sched;
+    api_log_fn log;
+    void *log_user;
+    struct MHD_Daemon *daemon;
+    int quiesced_fd; /* the listening socket after api_quiesce, closed after the daemon stops */
+    atomic_int quiescing;
+    pthread_rwlock_t sched_lock; /* read: a scheduler call in flight; write: api_quiesce */
+    int sched_closed;            /* set by api_quiesce under the write lock */
+    int sched_lock_ok;
+    pthread_key_t reader_key; /* the calling thread's STORE_READER (closed at thread exit) */
+    int reader_key_ok;
+    api_sse_hub_t *hub;
+    api_metrics_t metrics;
+};
+
+/* store_reads.c ------------------------------------------------------------------------------ */
+
+/* The calling thread's read-only store connection, opened on first use. NULL with *err set when
+ * the database cannot be opened. HTTP threads only. */
+store_t *api_reader(api_t *a, store_error_t *err);
+
+/* Fills the replay part of the SSE hub's operations (trial_ids, trial, sweep_status, user). */
+void api_sse_store_ops(api_t *a, api_sse_ops_t *ops);
+
+/* metrics.c ---------------------------------------------------------------------------------- */
+
+/* Counts one answered request. Any thread (atomics). */
+void api_metrics_count(api_metrics_t *m, size_t slot, unsigned status);
+
+/* The Prometheus text exposition of the request counters, the scheduler's figures and the SSE
+ * subscribers into *out (malloc'd) and *len. Returns 0 or -1 without memory. */
+int api_metrics_render(api_t *a, char **out, size_t *len);
+
+/* dispatch.c --------------------------------------------------------------------------------- */
+
+/* One log line (printf-style) through the configured callback; nothing without one. */
+void api_logf(api_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* How a request will be handled, decided when its headers are in. */
+typedef struct api_dispatch {
+    const api_route_t *route; /* NULL for static files and unmatched paths */
+    size_t slot;              /* metrics slot */
+    int is_static;
+} api_dispatch_t;
+
+/* Decides a request from its method, path and headers: route, authentication, quiescing, 404,
+ * 405, content type (415), Content-Length against the limits (413). For the upload route it
+ * creates req->upload. Returns 1 when res holds the answer to send right away (the rest of the
+ * body is then discarded), 0 to read the body and call api_dispatch_finish. */
+int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
+                       const char *content_length, api_dispatch_t *d, api_response_t *res);
+
+/* Answers a request whose body went over its limit (413 naming it). */
+void api_dispatch_too_large(api_t *a, const api_dispatch_t *d, api_response_t *res);
+
+/* Runs the handler (or serves the static file) once the whole body is in. */
+void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_t *d,
+                         api_response_t *res);
+
+/* Brackets every use of the scheduler from an HTTP thread. Returns 0 (then call
+ * api_sched_release after the call), or -1 once api_quiesce has run (the scheduler may be gone:
+ * answer 503 without touching it). */
+int api_sched_acquire(api_t *a);
+void api_sched_release(api_t *a);
+
+/* Handler helpers ---------------------------------------------------------------------------- */
+
+/* Parses the route's {id}; on failure answers 404 "<what> <param> not found" and returns -1. */
+int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_response_t *res);
+
+/* The thread's reader; on failure answers 503 and returns NULL. */
+store_t *api_h_reader(api_t *a, api_response_t *res);
+
+/* Answers a failed store read or scheduler command: MLPT_ENOTFOUND 404 "<what> <id> not found",
+ * everything else through api_error_status with the store's message (logged). */
+void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err, const char *what,
+                int64_t id);
+
+/* Checks the query arguments against allowed (NULL-terminated). With errs NULL, a failure is
+ * answered (422) right away; otherwise the errors are added to errs for the caller to answer.
+ * Returns 0 or -1. */
+int api_h_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs,
+                api_response_t *res);
+
+/* Answers 422 with every field error of errs (the detail names the first). */
+void api_h_invalid(api_response_t *res, const api_errors_t *errs);
+
+/* Parses the JSON body; on failure answers 400 with jansson's line and column and returns NULL. */
+json_t *api_h_body(const api_request_t *req, api_response_t *res);
+
+/* The embedded api/openapi.json (generated at build time by embed.cmake). */
+extern const unsigned char api_openapi_json[];
+extern const size_t api_openapi_json_len;
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * api/upload.h - a dataset upload as it streams in: each file part is written to a temporary
+ * file under <data_dir>/uploads/, hashed (SHA-256) and, through gzip detection (magic 1f 8b),
+ * pushed into the CSV or IDX parser as its bytes arrive. At the end the parsed matrix is written
+ * to <data_dir>/datasets/<name>-<16 hex>.mlds (ingest_matrix_write: temp file, fsync, rename).
+ * The temporary files are always removed; the matrix stays only after api_upload_keep.
+ *
+ * Fields (multipart/form-data, or a raw text/csv body with ?name= and ?label_column=):
+ *   file          a CSV file (gzip allowed);
+ *   images        an IDX images file, and labels, an IDX labels file (gzip allowed);
+ *   name          optional; default: the file name up to its first '.', else "dataset";
+ *   label_column  optional CSV label column name (default: a column named "label", else the
+ *                 last). Sent before `file`, the file is parsed in one pass as it arrives; sent
+ *                 after it, the file is parsed again from its temporary copy at the end.
+ * sha256 is the digest of the file (CSV), or of the two digests of images and labels
+ * concatenated (IDX); size_bytes counts the file bytes received.
+ *
+ * Failures are sticky: the first one is kept (status, field, message) and later input is
+ * ignored, so the HTTP layer can keep reading the body and answer at its end: 413 over
+ * max_bytes, 422 for a parse error (field "file", "images" or "labels", the parser's message
+ * naming row and column, or "label_column"), unknown or repeated fields, a bad name; 507 when the
+ * disk is full; 500 for I/O errors. A sink is used by one thread at a time.
+ */
+#ifndef API_UPLOAD_H
+#define API_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api_types.h"
+#include "dataset.h"
+
+typedef struct api_upload api_upload_t;
+
+typedef struct api_upload_result {
+    const trainer_dataset_t *ds; /* owned by the upload */
+    const char *name;
+    const char *format;  /* "csv" or "idx" */
+    const char *scaling; /* "standardize" or "unit" */
+    char sha256[65];
+    uint64_t size_bytes;
+    const char *storage_path; /* relative to data_dir: "datasets/<slug>-<hex>.mlds" */
+} api_upload_result_t;
+
+/* A sink writing under data_dir, refusing more than max_bytes of file data. NULL without
+ * memory. */
+api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes);
+
+/* Removes the temporary files (and the matrix unless kept) and frees everything. Accepts NULL. */
+void api_upload_free(api_upload_t *up);
+
+/* Sets a small field ("name" or "label_column") outright (the raw body's query arguments). */
+void api_upload_set(api_upload_t *up, const char *field, const char *value, size_t len);
+
+/* One piece of a multipart field: a new part starts when the field name changes or off is 0
+ * after bytes of the current part came. filename may be NULL. */
+void api_upload_field(api_upload_t *up, const char *field, const char *filename, const char *data,
+                      size_t off, size_t len);
+
+/* Bytes of the raw body: they continue the current part (api_upload_field(up, "file", ...)
+ * starts it). */
+void api_upload_raw(api_upload_t *up, const char *data, size_t len);
+
+/* 0, or the HTTP status of the sticky failure. Accepts NULL (0). */
+unsigned api_upload_status(const api_upload_t *up);
+
+/* Answers res with the sticky failure as a problem naming the field. */
+void api_upload_problem(const api_upload_t *up, api_response_t *res);
+
+/* Ends the input: finishes the parsers (or re-parses), checks the fields, writes the matrix.
+ * Returns 0 with *out filled (valid while up lives), or the failure's status (see
+ * api_upload_problem). */
+unsigned api_upload_finish(api_upload_t *up, api_upload_result_t *out);
+
+/* Keeps the matrix file when the upload is freed (once the dataset is recorded). */
+void api_upload_keep(api_upload_t *up);
+
+#endif

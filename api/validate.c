@@ -1,0 +1,488 @@
+/*
+ * api/validate.c - sweep and predict bodies into typed values: strict members, exact field
+ * paths, every limit named. See validate.h for the accepted shapes and defaults.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_util.h"
+#include "mlp.h"
+#include "mlpt_err.h"
+#include "train.h"
+#include "validate.h"
+
+void api_limits_init(api_limits_t *l) {
+    memset(l, 0, sizeof(*l));
+    l->max_body_bytes = (size_t)1 << 20;
+    l->max_upload_bytes = (size_t)1 << 30;
+    l->max_trials = SCHED_DEFAULT_MAX_TRIALS;
+    l->max_neurons = 4096;
+    l->max_layers = 8;
+    l->max_iterations = 10000;
+    l->max_batch_size = 8192;
+    l->max_connections = 512;
+    l->connection_timeout_s = 60;
+}
+
+/* A field path under construction: "grid" + ".learning_rate" + "[1]". */
+typedef struct fpath {
+    char s[128];
+} fpath_t;
+
+/* A path too long for the buffer (a deeply nested or absurd key) ends in "...". */
+static void path_mark_truncated(fpath_t *out, int n) {
+    if (n < 0 || (size_t)n >= sizeof(out->s))
+        memcpy(out->s + sizeof(out->s) - 4, "...", 4);
+}
+
+static void path_key(fpath_t *out, const char *parent, const char *key) {
+    int n = snprintf(out->s, sizeof(out->s), "%s%s%s", parent, *parent ? "." : "", key);
+    path_mark_truncated(out, n);
+}
+
+static void path_index(fpath_t *out, const char *parent, size_t i) {
+    int n = snprintf(out->s, sizeof(out->s), "%s[%zu]", parent, i);
+    path_mark_truncated(out, n);
+}
+
+/* Names each member of obj that is not in allowed[0..n). json_unpack_ex in strict mode is the
+ * detector (it fails when an object holds members the format does not list); the walk that
+ * follows names them one by one, in the object's order. */
+static void check_members(const json_t *obj, const char *parent, const char *const *allowed,
+                          size_t n, int strict_failed, api_errors_t *errs) {
+    if (!strict_failed)
+        return;
+    const char *key;
+    json_t *v;
+    size_t named = 0;
+    json_object_foreach((json_t *)obj, key, v) {
+        size_t i = 0;
+        while (i < n && strcmp(key, allowed[i]) != 0)
+            i++;
+        if (i < n)
+            continue;
+        fpath_t p;
+        path_key(&p, parent, key);
+        api_errors_add(errs, p.s, "unknown field");
+        named++;
+    }
+    if (named == 0)
+        api_errors_add(errs, parent[0] ? parent : "body", "unexpected members");
+}
+
+/* ---- scalars ---------------------------------------------------------------------------- */
+
+/* An integer in [min, max]; above max the message names the limit. Returns 0 or -1. */
+static int get_int(const json_t *v, const char *path, long long min, long long max,
+                   const char *limit, long long *out, api_errors_t *errs) {
+    if (!json_is_integer(v)) {
+        api_errors_add(errs, path, "must be an integer");
+        return -1;
+    }
+    long long x = json_integer_value(v);
+    if (x < min) {
+        api_errors_add(errs, path, "must be >= %lld (got %lld)", min, x);
+        return -1;
+    }
+    if (x > max) {
+        if (limit)
+            api_errors_add(errs, path, "%lld exceeds the limit %s (%lld)", x, limit, max);
+        else
+            api_errors_add(errs, path, "must be <= %lld (got %lld)", max, x);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+typedef enum range_kind { POSITIVE, UNIT_OPEN } range_kind_t;
+
+/* A number: POSITIVE (> 0) or UNIT_OPEN (0 <= x < 1). Returns 0 or -1. */
+static int get_real(const json_t *v, const char *path, range_kind_t kind, double *out,
+                    api_errors_t *errs) {
+    double x;
+    if (api_json_get_number(v, &x) != 0) {
+        api_errors_add(errs, path, "must be a number");
+        return -1;
+    }
+    if (kind == POSITIVE && !(x > 0 && isfinite(x))) {
+        api_errors_add(errs, path, "must be > 0 (got %g)", x);
+        return -1;
+    }
+    if (kind == UNIT_OPEN && !(x >= 0 && x < 1)) {
+        api_errors_add(errs, path, "must be >= 0 and < 1 (got %g)", x);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int get_activation(const json_t *v, const char *path, trainer_activation_t *out,
+                          api_errors_t *errs) {
+    if (!json_is_string(v) || trainer_activation_parse(json_string_value(v), out) != 0) {
+        api_errors_add(errs, path, "must be one of \"relu\", \"sigmoid\", \"tanh\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- axes ------------------------------------------------------------------------------- */
+
+/* The array at grid.<key>: 1 .. SCHED_MAX_AXIS elements. Returns the count, or 0 after adding
+ * an error. */
+static size_t axis_array(const json_t *v, const char *path, api_errors_t *errs) {
+    if (!json_is_array(v)) {
+        api_errors_add(errs, path, "must be an array");
+        return 0;
+    }
+    size_t n = json_array_size(v);
+    if (n == 0) {
+        api_errors_add(errs, path, "must not be empty");
+        return 0;
+    }
+    if (n > SCHED_MAX_AXIS) {
+        api_errors_add(errs, path, "has %zu values; at most %d are allowed", n, SCHED_MAX_AXIS);
+        return 0;
+    }
+    return n;
+}
+
+static int int_axis(const json_t *v, const char *path, long long min, long long max,
+                    const char *limit, size_t *out, size_t *n_out, api_errors_t *errs) {
+    size_t n = axis_array(v, path, errs), bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        fpath_t p;
+        long long x;
+        path_index(&p, path, i);
+        if (get_int(json_array_get(v, i), p.s, min, max, limit, &x, errs) == 0)
+            out[i] = (size_t)x;
+        else
+            bad++;
+    }
+    *n_out = n;
+    return n && !bad ? 0 : -1;
+}
+
+static int real_axis(const json_t *v, const char *path, range_kind_t kind, double *out,
+                     size_t *n_out, api_errors_t *errs) {
+    size_t n = axis_array(v, path, errs), bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        fpath_t p;
+        path_index(&p, path, i);
+        bad += get_real(json_array_get(v, i), p.s, kind, &out[i], errs) != 0;
+    }
+    *n_out = n;
+    return n && !bad ? 0 : -1;
+}
+
+static int act_axis(const json_t *v, const char *path, trainer_activation_t *out, size_t *n_out,
+                    api_errors_t *errs) {
+    size_t n = axis_array(v, path, errs), bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        fpath_t p;
+        path_index(&p, path, i);
+        bad += get_activation(json_array_get(v, i), p.s, &out[i], errs) != 0;
+    }
+    *n_out = n;
+    return n && !bad ? 0 : -1;
+}
+
+/* grid.layers: [[w, ...], ...], each list up to max_layers widths in 1 .. max_neurons. */
+static void layers_axis(const json_t *v, const char *path, size_t max_layers, size_t max_neurons,
+                        sched_spec_t *spec, api_errors_t *errs) {
+    size_t n = axis_array(v, path, errs);
+    for (size_t i = 0; i < n; i++) {
+        fpath_t p;
+        const json_t *shape = json_array_get(v, i);
+        path_index(&p, path, i);
+        if (!json_is_array(shape)) {
+            api_errors_add(errs, p.s, "must be an array of layer widths");
+            continue;
+        }
+        size_t depth = json_array_size(shape);
+        if (depth > max_layers) {
+            api_errors_add(errs, p.s,
+                           "has %zu hidden layers, which exceeds the limit max_layers "
+                           "(%zu)",
+                           depth, max_layers);
+            continue;
+        }
+        sched_shape_t *sh = &spec->layers[i];
+        sh->n_hidden = depth;
+        for (size_t j = 0; j < depth; j++) {
+            fpath_t q;
+            long long w;
+            path_index(&q, p.s, j);
+            if (get_int(json_array_get(shape, j), q.s, 1, (long long)max_neurons, "max_neurons", &w,
+                        errs) == 0)
+                sh->hidden[j] = (size_t)w;
+        }
+    }
+    spec->n_layers = n;
+}
+
+static size_t min_size(size_t a, size_t b) {
+    return a < b ? a : b;
+}
+
+/* Effective limits: the configured ones, never above what the trainer supports. */
+typedef struct eff_limits {
+    size_t layers, neurons, iterations, batch;
+} eff_limits_t;
+
+static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec,
+                          int have[3], api_errors_t *errs) {
+    static const char *const keys[] = {"hidden_layers", "neurons",    "layers",     "learning_rate",
+                                       "iterations",    "batch_size", "activation", "momentum"};
+    json_error_t e;
+    int strict = json_unpack_ex((json_t *)grid, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
+                                "{s?o s?o s?o s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2],
+                                keys[3], keys[4], keys[5], keys[6], keys[7]) != 0;
+    check_members(grid, "grid", keys, 8, strict, errs);
+
+    const json_t *hl = json_object_get(grid, "hidden_layers");
+    const json_t *ne = json_object_get(grid, "neurons");
+    const json_t *ly = json_object_get(grid, "layers");
+    const json_t *lr = json_object_get(grid, "learning_rate");
+    const json_t *it = json_object_get(grid, "iterations");
+    const json_t *bs = json_object_get(grid, "batch_size");
+    const json_t *ac = json_object_get(grid, "activation");
+    const json_t *mo = json_object_get(grid, "momentum");
+
+    if (ly && (hl || ne)) {
+        api_errors_add(errs, "grid.layers",
+                       "give either layers or hidden_layers and neurons, "
+                       "not both");
+    } else if (ly) {
+        layers_axis(ly, "grid.layers", L->layers, L->neurons, spec, errs);
+    } else if (!hl) {
+        api_errors_add(errs, "grid.hidden_layers", "is required (or give layers)");
+    } else {
+        int ok = int_axis(hl, "grid.hidden_layers", 0, (long long)L->layers, "max_layers",
+                          spec->hidden_layers, &spec->n_hidden_layers, errs) == 0;
+        int deep = 0;
+        for (size_t i = 0; ok && i < spec->n_hidden_layers; i++)
+            deep |= spec->hidden_layers[i] > 0;
+        if (ne)
+            int_axis(ne, "grid.neurons", 1, (long long)L->neurons, "max_neurons", spec->neurons,
+                     &spec->n_neurons, errs);
+        else if (deep)
+            api_errors_add(errs, "grid.neurons",
+                           "is required when hidden_layers has a value "
+                           "above 0");
+        else { /* only 0 hidden layers: the width is ignored, but no axis may be empty */
+            spec->n_neurons = 1;
+            spec->neurons[0] = 1;
+        }
+    }
+    if (lr)
+        real_axis(lr, "grid.learning_rate", POSITIVE, spec->learning_rate, &spec->n_learning_rate,
+                  errs);
+    else
+        api_errors_add(errs, "grid.learning_rate", "is required");
+    if (it)
+        int_axis(it, "grid.iterations", 1, (long long)L->iterations, "max_iterations",
+                 spec->iterations, &spec->n_iterations, errs);
+    else
+        api_errors_add(errs, "grid.iterations", "is required");
+    if (bs)
+        int_axis(bs, "grid.batch_size", 1, (long long)L->batch, "max_batch_size", spec->batch_size,
+                 &spec->n_batch_size, errs);
+    if (ac)
+        act_axis(ac, "grid.activation", spec->activation, &spec->n_activation, errs);
+    if (mo)
+        real_axis(mo, "grid.momentum", UNIT_OPEN, spec->momentum, &spec->n_momentum, errs);
+    have[0] = bs != NULL;
+    have[1] = ac != NULL;
+    have[2] = mo != NULL;
+}
+
+static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spec_t *spec,
+                              const int have[3], api_errors_t *errs) {
+    static const char *const keys[] = {"activation", "batch_size", "momentum", "validation_split",
+                                       "seed"};
+    trainer_activation_t act = TRAINER_ACT_RELU;
+    long long batch = (long long)min_size(API_DEFAULT_BATCH_SIZE, L->batch),
+              seed = API_DEFAULT_SEED;
+    double momentum = 0, split = API_DEFAULT_VALIDATION_SPLIT;
+    if (tr) {
+        json_error_t e;
+        int strict = json_unpack_ex((json_t *)tr, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
+                                    "{s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2], keys[3],
+                                    keys[4]) != 0;
+        check_members(tr, "training", keys, 5, strict, errs);
+        const json_t *v;
+        if ((v = json_object_get(tr, "activation")))
+            get_activation(v, "training.activation", &act, errs);
+        if ((v = json_object_get(tr, "batch_size")))
+            get_int(v, "training.batch_size", 1, (long long)L->batch, "max_batch_size", &batch,
+                    errs);
+        if ((v = json_object_get(tr, "momentum")))
+            get_real(v, "training.momentum", UNIT_OPEN, &momentum, errs);
+        if ((v = json_object_get(tr, "validation_split")))
+            get_real(v, "training.validation_split", UNIT_OPEN, &split, errs);
+        if ((v = json_object_get(tr, "seed")))
+            get_int(v, "training.seed", 0, INT64_MAX, NULL, &seed, errs);
+    }
+    if (!have[0]) {
+        spec->n_batch_size = 1;
+        spec->batch_size[0] = (size_t)batch;
+    }
+    if (!have[1]) {
+        spec->n_activation = 1;
+        spec->activation[0] = act;
+    }
+    if (!have[2]) {
+        spec->n_momentum = 1;
+        spec->momentum[0] = momentum;
+    }
+    spec->validation_split = split;
+    spec->seed = (uint64_t)seed;
+}
+
+static void id_member(const json_t *body, const char *key, int required, int64_t *out,
+                      api_errors_t *errs) {
+    const json_t *v = json_object_get(body, key);
+    long long x;
+    *out = 0;
+    if (!v || (json_is_null(v) && !required)) {
+        if (required)
+            api_errors_add(errs, key, "is required");
+        return;
+    }
+    if (!json_is_integer(v))
+        api_errors_add(errs, key, "must be an integer");
+    else if ((x = json_integer_value(v)) < 1)
+        api_errors_add(errs, key, "must be a positive integer (got %lld)", x);
+    else
+        *out = x;
+}
+
+int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
+                       api_errors_t *errs) {
+    static const char *const keys[] = {"dataset_id", "name", "test_dataset_id", "grid", "training"};
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(body)) {
+        api_errors_add(errs, "body", "must be a JSON object");
+        return 422;
+    }
+    eff_limits_t L = {
+        min_size(lim->max_layers, TRAINER_MAX_HIDDEN),
+        min_size(lim->max_neurons, TRAINER_MAX_WIDTH),
+        min_size(lim->max_iterations, TRAINER_MAX_ITERATIONS),
+        min_size(lim->max_batch_size, TRAINER_MAX_BATCH),
+    };
+    json_error_t e;
+    int strict =
+        json_unpack_ex((json_t *)body, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
+                       "{s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2], keys[3], keys[4]) != 0;
+    check_members(body, "", keys, 5, strict, errs);
+
+    id_member(body, "dataset_id", 1, &out->dataset_id, errs);
+    const json_t *name = json_object_get(body, "name");
+    if (name && !json_is_null(name)) {
+        const char *why;
+        if (!json_is_string(name))
+            api_errors_add(errs, "name", "must be a string");
+        else if (api_name_check(json_string_value(name), &why) != 0)
+            api_errors_add(errs, "name", "%s", why);
+        else
+            snprintf(out->name, sizeof(out->name), "%s", json_string_value(name));
+    }
+    id_member(body, "test_dataset_id", 0, &out->test_dataset_id, errs);
+
+    int have[3] = {0, 0, 0};
+    const json_t *grid = json_object_get(body, "grid");
+    if (!grid)
+        api_errors_add(errs, "grid", "is required");
+    else if (!json_is_object(grid))
+        api_errors_add(errs, "grid", "must be an object");
+    else
+        grid_validate(grid, &L, &out->spec, have, errs);
+
+    const json_t *tr = json_object_get(body, "training");
+    if (tr && !json_is_object(tr)) {
+        api_errors_add(errs, "training", "must be an object");
+        tr = NULL;
+    }
+    training_validate(tr, &L, &out->spec, have, errs);
+    if (errs->n)
+        return 422;
+
+    size_t max_trials = lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS;
+    size_t count = sched_grid_count(&out->spec);
+    if (count > max_trials) {
+        api_errors_add(errs, "grid",
+                       "expands to %zu trials, which exceeds the limit max_trials "
+                       "(%zu)",
+                       count, max_trials);
+        return 422;
+    }
+    return 0;
+}
+
+int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,
+                         api_errors_t *errs) {
+    static const char *const keys[] = {"rows"};
+    *x = NULL;
+    *rows = 0;
+    if (!json_is_object(body)) {
+        api_errors_add(errs, "body", "must be a JSON object");
+        return 422;
+    }
+    json_error_t e;
+    int strict =
+        json_unpack_ex((json_t *)body, &e, JSON_STRICT | JSON_VALIDATE_ONLY, "{s?o}", keys[0]) != 0;
+    check_members(body, "", keys, 1, strict, errs);
+    const json_t *list = json_object_get(body, "rows");
+    size_t n = 0, before = errs->n;
+    if (!list)
+        api_errors_add(errs, "rows", "is required");
+    else if (!json_is_array(list))
+        api_errors_add(errs, "rows", "must be an array of rows");
+    else if ((n = json_array_size(list)) == 0)
+        api_errors_add(errs, "rows", "must not be empty");
+    else if (n > API_MAX_PREDICT_ROWS)
+        api_errors_add(errs, "rows", "has %zu rows; at most %d are allowed per request", n,
+                       API_MAX_PREDICT_ROWS);
+    if (errs->n > before)
+        return 422;
+    float *buf = malloc(n * features * sizeof(*buf));
+    if (!buf)
+        return 500;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *row = json_array_get(list, i);
+        fpath_t p;
+        path_index(&p, "rows", i);
+        if (!json_is_array(row)) {
+            api_errors_add(errs, p.s, "must be an array of numbers");
+            continue;
+        }
+        if (json_array_size(row) != features) {
+            api_errors_add(errs, p.s, "has %zu values; the model takes %zu features",
+                           json_array_size(row), features);
+            continue;
+        }
+        for (size_t j = 0; j < features; j++) {
+            fpath_t q;
+            double v;
+            path_index(&q, p.s, j);
+            if (api_json_get_number(json_array_get(row, j), &v) != 0)
+                api_errors_add(errs, q.s, "must be a number");
+            else if (!(fabs(v) <= FLT_MAX))
+                api_errors_add(errs, q.s, "is outside the float32 range");
+            else
+                buf[i * features + j] = (float)v;
+        }
+    }
+    if (errs->n) {
+        free(buf);
+        return 422;
+    }
+    *x = buf;
+    *rows = n;
+    return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * api/validate.h - request bodies and query strings into typed values, every problem reported
+ * with the path of the field to blame.
+ *
+ * Field paths: object members joined with '.', array elements as [i]: "dataset_id",
+ * "grid.learning_rate[1]", "grid.layers[0][2]", "training.batch_size", "rows[3][0]"; query
+ * arguments as "query.<name>"; the body itself as "body". Unknown members of every object are
+ * rejected (json_unpack_ex in strict mode finds them, each is then named). Every limit of
+ * api_limits_t is checked and its name appears in the message ("exceeds the limit max_neurons
+ * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
+ *
+ * Sweep body (defaults in parentheses):
+ *   {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
+ *    "grid": {"hidden_layers": [int >= 0], "neurons": [int >= 1], or "layers": [[int >= 1]],
+ *             "learning_rate": [number > 0], "iterations": [int >= 1],
+ *             "batch_size"?: [int >= 1], "activation"?: [string], "momentum"?: [0 <= number < 1]},
+ *    "training"?: {"activation" ("relu"), "batch_size" (64), "momentum" (0),
+ *                  "validation_split" (0.2, 0 <= x < 1), "seed" (42, int >= 0)}}
+ * A grid axis, when given, overrides the training scalar of the same name. "neurons" may be left
+ * out when every hidden_layers value is 0. A grid expanding to more than max_trials trials
+ * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
+ *
+ * Pure functions: any thread.
+ */
+#ifndef API_VALIDATE_H
+#define API_VALIDATE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "api_types.h"
+#include "grid.h"
+#include "problem.h"
+
+#define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
+#define API_DEFAULT_LIMIT 50       /* list pages */
+#define API_MAX_LIMIT 1000         /* list pages */
+#define API_MAX_PREDICT_ROWS 10000 /* rows of one predict request */
+#define API_DEFAULT_BATCH_SIZE 64
+#define API_DEFAULT_VALIDATION_SPLIT 0.2
+#define API_DEFAULT_SEED 42
+
+typedef struct api_sweep_body {
+    int64_t dataset_id;
+    int64_t test_dataset_id; /* 0 when absent or null */
+    char name[API_MAX_NAME + 1];
+    sched_spec_t spec; /* every axis has at least one value */
+} api_sweep_body_t;
+
+/* Validates a sweep request body into *out. Returns 0, or 422 with errs filled (out is then
+ * unspecified). */
+int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
+                       api_errors_t *errs);
+
+/* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..
+ * API_MAX_PREDICT_ROWS rows of exactly `features` finite numbers within float32 range. Returns 0
+ * with *x (malloc'd [rows][features], caller frees) and *rows set; 422 with errs filled; 500 when
+ * memory runs out. */
+int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,
+                         api_errors_t *errs);
+
+/* Checks that every query argument of req is among allowed (NULL-terminated list) and that no
+ * more than API_MAX_QUERY came. Returns 0 or 422 with errs filled ("query.<name>"). */
+int api_validate_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs);
+
+/* ?limit= (API_DEFAULT_LIMIT when absent; 1 .. API_MAX_LIMIT). Returns 0 or 422. */
+int api_query_limit(const api_request_t *req, size_t *limit, api_errors_t *errs);
+
+/* ?since= (0 when absent; a non-negative integer). Returns 0 or 422. */
+int api_query_since(const api_request_t *req, int64_t *since, api_errors_t *errs);
+
+/* ?status= for sweeps: NULL when absent, else one of the sweep states. Returns 0 or 422. */
+int api_query_sweep_status(const api_request_t *req, const char **status, api_errors_t *errs);
+
+/* ?sort= for trials: NULL when absent, else a key among ordinal, best_val_accuracy,
+ * final_val_accuracy, id, started_at, optionally prefixed by '-'. Returns 0 or 422. */
+int api_query_trial_sort(const api_request_t *req, const char **sort, api_errors_t *errs);
+
+/* A dataset name: 1 .. API_MAX_NAME bytes of valid UTF-8 without control characters. Returns 0
+ * or -1 with why (static string) set. */
+int api_name_check(const char *name, const char **why);
+
+#endif

@@ -1,0 +1,22 @@
+// app.js - the dashboard's entry point: its routes and the navigation bar.
+import {route, start, navigate} from './router.js';
+
+route('/', async () => ({
+  render: () => navigate('/sweeps', {replace: true}),
+}), {name: 'home'});
+route('/datasets', () => import('./views/datasets.js'), {name: 'datasets'});
+route('/sweeps', () => import('./views/sweeps.js'), {name: 'sweeps'});
+route('/sweeps/new', () => import('./views/new-sweep.js'), {name: 'new'});
+route('/sweeps/:id', () => import('./views/sweep.js'), {name: 'sweep'});
+route('/trials/:id', () => import('./views/trial.js'), {name: 'trial'});
+route('/__not_found__', () => import('./views/not-found.js'), {name: 'not-found'});
+
+function markNav(name) {
+  const section = {datasets: 'datasets', sweeps: 'sweeps', sweep: 'sweeps', trial: 'sweeps', new: 'new'}[name];
+  for (const a of document.querySelectorAll('nav a[data-nav]')) {
+    if (a.dataset.nav === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+start(markNav);

@@ -1,0 +1,73 @@
+// heatmap.js - best validation accuracy over two grid axes, as a table of coloured cells: each
+// cell is the best trial among those with that pair of values (the other axes maximised over).
+// The numbers are printed in the cells, so the colour is never the only cue.
+import {h, replace} from './dom.js';
+import {rampColor} from './palette.js';
+import {pct, num} from './format.js';
+import {PARAMS, axisValues, paramValue} from './grid.js';
+
+function label(key) {
+  const d = PARAMS.find((p) => p.key === key);
+  return d ? d.label : key;
+}
+
+function show(v) {
+  return typeof v === 'number' ? num(v) : String(v);
+}
+
+/** Renders into el; trials carry params and best_val_accuracy; x and y are PARAMS keys (y may be null). */
+export function renderHeatmap(el, trials, x, y) {
+  const xs = axisValues(trials, x);
+  const ys = y ? axisValues(trials, y) : [null];
+  const best = new Map();
+  let lo = Infinity;
+  let hi = -Infinity;
+  let top = null;
+  for (const t of trials) {
+    const v = t.best_val_accuracy;
+    const key = `${String(paramValue(t, x))}|${y ? String(paramValue(t, y)) : ''}`;
+    if (!best.has(key)) best.set(key, {value: null, trial: null, n: 0, pending: false});
+    const cell = best.get(key);
+    cell.n += 1;
+    if (t.status === 'queued' || t.status === 'running') cell.pending = true;
+    if (Number.isFinite(v) && (cell.value === null || v > cell.value)) {
+      cell.value = v;
+      cell.trial = t;
+    }
+    if (Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+      if (!top || v > top.best_val_accuracy) top = t;
+    }
+  }
+  const span = hi > lo ? hi - lo : 1;
+  const head = h('tr', null,
+    h('th', {scope: 'col', class: 'corner'}, y ? `${label(y)} ↓ / ${label(x)} →` : `${label(x)} →`),
+    xs.map((v) => h('th', {scope: 'col'}, show(v))));
+  const rows = ys.map((yv) => h('tr', null,
+    h('th', {scope: 'row'}, y ? show(yv) : 'best'),
+    xs.map((xv) => {
+      const cell = best.get(`${String(xv)}|${y ? String(yv) : ''}`);
+      if (!cell) return h('td', {class: 'hm-empty'}, h('span', {class: 'sr-only'}, 'no trial'));
+      if (cell.value === null && cell.pending) return h('td', {class: 'hm-pending', title: 'no validation accuracy yet'}, '…');
+      if (cell.value === null) return h('td', {class: 'hm-empty', title: 'these trials ended without a validation accuracy'}, '—');
+      const c = rampColor(hi > lo ? (cell.value - lo) / span : 1);
+      const isTop = top && cell.trial && cell.trial.id === top.id;
+      return h('td', {
+        class: ['hm-cell', isTop ? 'hm-best' : null],
+        style: {'background-color': c.background, color: c.color},
+        title: `${label(x)} ${show(xv)}${y ? `, ${label(y)} ${show(yv)}` : ''}: best validation accuracy ${pct(cell.value, 2)} (trial ${cell.trial.id}, ${cell.n} trial${cell.n === 1 ? '' : 's'} in this cell)`,
+      }, h('a', {href: `/trials/${cell.trial.id}`}, pct(cell.value, 1)), isTop ? h('span', {class: 'sr-only'}, ' (best)') : null);
+    })));
+  const legend = Number.isFinite(lo)
+    ? h('div', {class: 'hm-legend', 'aria-hidden': 'true'},
+      h('span', null, pct(lo, 1)),
+      h('span', {class: 'hm-ramp'}),
+      h('span', null, pct(hi, 1)))
+    : null;
+  replace(el,
+    h('table', {class: 'heatmap'},
+      h('caption', null, `Best validation accuracy by ${label(x)}${y ? ` and ${label(y)}` : ''}`),
+      h('thead', null, head), h('tbody', null, rows)),
+    legend);
+}

@@ -1,0 +1,156 @@
+// leaderboard.js - the trials of a sweep as a sortable table, one row per trial, the best one
+// highlighted (a background, a bar and the word "best", not colour alone). Rows are kept and
+// updated in place as events arrive, and only moved when the order changes, so keyboard focus
+// inside the table survives live updates.
+import {h, append, replace, statusBadge} from './dom.js';
+import {seriesStyle} from './palette.js';
+import {paramValue} from './grid.js';
+import {pct, num, duration, DASH} from './format.js';
+
+/** Columns: key, header, value(trial) to sort by, show(trial) to display (default: the value). */
+const COLUMNS = [
+  {key: 'trial', label: 'Trial', value: (t) => t.ordinal ?? t.id},
+  {key: 'status', label: 'Status', value: (t) => t.status},
+  {key: 'hidden_layers', label: 'Layers', num: true},
+  {key: 'neurons', label: 'Neurons', num: true},
+  {key: 'learning_rate', label: 'Learning rate', num: true},
+  {key: 'batch_size', label: 'Batch', num: true},
+  {key: 'activation', label: 'Activation'},
+  {key: 'iterations', label: 'Iterations', num: true, value: (t) => t.iterations_done ?? 0,
+    show: (t) => `${num(t.iterations_done ?? 0)} / ${num(paramValue(t, 'iterations'))}`},
+  {key: 'best_val_accuracy', label: 'Best val. acc.', num: true, better: 'desc', value: (t) => t.best_val_accuracy,
+    show: (t) => pct(t.best_val_accuracy, 2)},
+  {key: 'final_val_accuracy', label: 'Final val. acc.', num: true, better: 'desc', value: (t) => t.final_val_accuracy,
+    show: (t) => pct(t.final_val_accuracy, 2)},
+  {key: 'seconds', label: 'Time', num: true, value: (t) => t.seconds,
+    show: (t) => (t.iterations_done ? duration(t.seconds) : DASH)},
+].map((c) => ({value: (t) => paramValue(t, c.key), ...c}));
+
+const missing = (v) => v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v));
+
+function compare(a, b) {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a).localeCompare(String(b), 'en', {numeric: true});
+}
+
+function display(c, t) {
+  if (c.show) return c.show(t);
+  const v = c.value(t);
+  if (missing(v)) return DASH;
+  return typeof v === 'number' ? num(v) : String(v);
+}
+
+/** The trial with the highest best validation accuracy (ties: the lowest id), or null. */
+export function bestTrialId(trials) {
+  let best = null;
+  for (const t of trials) {
+    if (Number.isFinite(t.best_val_accuracy) && (!best || t.best_val_accuracy > best.best_val_accuracy ||
+      (t.best_val_accuracy === best.best_val_accuracy && t.id < best.id))) best = t;
+  }
+  return best ? best.id : null;
+}
+
+export class Leaderboard {
+  /**
+   * table: an empty <table>; view: {sort, dir} (read and written here); seriesOf(trialId): the
+   * trial's chart series (for its colour); onFocus(series or null): a row is pointed at or left;
+   * onSort(): the sort changed.
+   */
+  constructor(table, {view, seriesOf, onFocus, onSort}) {
+    this.view = view;
+    this.seriesOf = seriesOf;
+    this.onFocus = onFocus;
+    this.onSort = onSort;
+    this.rows = new Map(); // trial id -> {tr, cells}
+    this.buttons = new Map();
+    this.trials = [];
+    const head = h('tr');
+    for (const c of COLUMNS) {
+      const btn = h('button', {type: 'button', class: 'sort'}, c.label, h('span', {class: 'sort-icon', 'aria-hidden': 'true'}));
+      btn.addEventListener('click', () => this.sortBy(c));
+      this.buttons.set(c.key, btn);
+      head.append(h('th', {scope: 'col', class: c.num ? 'num' : null, dataset: {col: c.key}}, btn));
+    }
+    this.tbody = h('tbody');
+    append(table, [h('caption', {class: 'sr-only'}, 'Trials of this sweep'), h('thead', null, head), this.tbody]);
+  }
+
+  sortBy(c) {
+    if (this.view.sort === c.key) this.view.dir = this.view.dir === 'asc' ? 'desc' : 'asc';
+    else {
+      this.view.sort = c.key;
+      this.view.dir = c.better || 'asc';
+    }
+    this.onSort();
+    this.draw(this.trials);
+  }
+
+  row(t) {
+    let r = this.rows.get(t.id);
+    if (r) return r;
+    const i = this.seriesOf(t.id);
+    const style = seriesStyle(i);
+    const cells = new Map();
+    const tr = h('tr', {dataset: {trial: t.id}});
+    for (const c of COLUMNS) {
+      const cell = c.key === 'trial'
+        ? h('th', {scope: 'row'},
+          h('span', {class: ['swatch', style.dash ? 'swatch-dashed' : null], style: {'border-color': style.color}, 'aria-hidden': 'true'}),
+          h('a', {href: `/trials/${t.id}`}, `Trial ${t.id}`),
+          h('span', {class: 'best-tag', hidden: true}, ' ★ best'))
+        : h('td', {class: c.num ? 'num' : null});
+      cells.set(c.key, cell);
+      tr.append(cell);
+    }
+    tr.addEventListener('mouseenter', () => this.onFocus(i));
+    tr.addEventListener('mouseleave', () => this.onFocus(null));
+    tr.addEventListener('focusin', () => this.onFocus(i));
+    tr.addEventListener('focusout', () => this.onFocus(null));
+    r = {tr, cells};
+    this.rows.set(t.id, r);
+    return r;
+  }
+
+  /** Shows the trials (an iterable of trial objects) in the current sort. */
+  draw(trials) {
+    this.trials = [...trials];
+    const best = bestTrialId(this.trials);
+    const col = COLUMNS.find((c) => c.key === this.view.sort) || COLUMNS.find((c) => c.key === 'best_val_accuracy');
+    const sign = this.view.dir === 'asc' ? 1 : -1;
+    const tie = (a, b) => (a.ordinal ?? a.id) - (b.ordinal ?? b.id);
+    const sorted = this.trials.sort((a, b) => {
+      const va = col.value(a);
+      const vb = col.value(b);
+      if (missing(va) || missing(vb)) return (missing(va) - missing(vb)) || tie(a, b); // missing last
+      return sign * compare(va, vb) || tie(a, b);
+    });
+    for (const [key, btn] of this.buttons) {
+      const th = btn.parentElement;
+      if (key === col.key) th.setAttribute('aria-sort', this.view.dir === 'asc' ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+      btn.lastChild.textContent = key === col.key ? (this.view.dir === 'asc' ? ' ▲' : ' ▼') : '';
+    }
+    for (const t of sorted) {
+      const r = this.row(t);
+      for (const c of COLUMNS) {
+        if (c.key === 'trial') continue;
+        const cell = r.cells.get(c.key);
+        if (c.key === 'status') {
+          if (cell.dataset.status !== t.status) {
+            replace(cell, statusBadge(t.status));
+            cell.dataset.status = t.status;
+          }
+          continue;
+        }
+        const text = display(c, t);
+        if (cell.textContent !== text) cell.textContent = text;
+      }
+      r.tr.classList.toggle('best', t.id === best);
+      r.cells.get('trial').querySelector('.best-tag').hidden = t.id !== best;
+    }
+    const current = Array.from(this.tbody.children);
+    if (current.length !== sorted.length || sorted.some((t, k) => current[k] !== this.rows.get(t.id).tr)) {
+      this.tbody.replaceChildren(...sorted.map((t) => this.rows.get(t.id).tr));
+    }
+  }
+}

@@ -1,0 +1,240 @@
+// views/datasets.js - /datasets: upload (file picker or drag and drop, with a progress bar) and
+// the list with rows, features, classes and class balance.
+import {h, append, replace, field, progressBar, setProgress, uid} from '../dom.js';
+import {api, apiAll, upload, isAbort, ApiError} from '../api.js';
+import {FormErrors} from '../forms.js';
+import {bytes, when, num, plural} from '../format.js';
+import {OKABE_ITO} from '../palette.js';
+
+function balanceBar(ds) {
+  const names = Array.isArray(ds.classes) ? ds.classes : [];
+  const counts = Array.isArray(ds.class_counts) ? ds.class_counts : [];
+  const total = counts.reduce((a, b) => a + (Number(b) || 0), 0) || 1;
+  const text = names.map((n, i) => `${n}: ${counts[i] ?? 0}`).join(', ');
+  const shown = names.slice(0, 64);
+  return h('div', {class: 'balance', role: 'img', 'aria-label': `Class balance: ${text}`, title: text},
+    shown.map((n, i) => h('span', {
+      class: 'balance-seg',
+      style: {width: `${((counts[i] || 0) / total) * 100}%`, 'background-color': OKABE_ITO[i % OKABE_ITO.length]},
+    })));
+}
+
+function classSummary(ds) {
+  const names = Array.isArray(ds.classes) ? ds.classes : [];
+  const preview = names.slice(0, 4).join(', ') + (names.length > 4 ? ', …' : '');
+  return h('span', null, String(names.length), h('span', {class: 'muted small'}, names.length ? ` (${preview})` : ''));
+}
+
+export async function render({root, signal}) {
+  document.title = 'Datasets · mlptune';
+  const listEl = h('div', {class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true'}, h('p', {class: 'muted'}, 'Loading datasets…'));
+
+  // ---- upload form --------------------------------------------------------------------------
+  const fileIn = h('input', {type: 'file', name: 'file', accept: '.csv,.gz,text/csv'});
+  const nameIn = h('input', {type: 'text', name: 'name', autocomplete: 'off', maxlength: 128});
+  const labelIn = h('input', {type: 'text', name: 'label_column', autocomplete: 'off', placeholder: 'label'});
+  const imagesIn = h('input', {type: 'file', name: 'images'});
+  const labelsIn = h('input', {type: 'file', name: 'labels'});
+  const fFile = field({label: 'CSV file', input: fileIn, hint: 'A header row, then one sample per line; gzip is fine.'});
+  const fName = field({label: 'Name (optional)', input: nameIn, hint: 'Defaults to the file name.'});
+  const fLabel = field({label: 'Label column (optional)', input: labelIn, hint: 'Name or 0-based index; default: "label", else the last column.'});
+  const fImages = field({label: 'IDX images', input: imagesIn, hint: 'e.g. train-images-idx3-ubyte.gz'});
+  const fLabels = field({label: 'IDX labels', input: labelsIn, hint: 'e.g. train-labels-idx1-ubyte.gz'});
+  const idx = h('details', {class: 'idx'}, h('summary', null, 'IDX images and labels instead of a CSV'), fImages.wrap, fLabels.wrap);
+  const summary = h('div', {class: 'alert', role: 'alert', tabindex: '-1', hidden: true});
+  const errors = new FormErrors({file: fFile, name: fName, label_column: fLabel, images: fImages, labels: fLabels}, summary,
+    (f, {path}) => {
+      if (['file', 'name', 'label_column', 'images', 'labels'].includes(path)) return {key: path};
+      if (/^(row|column|csv|header)/.test(path)) return {key: idx.open ? 'images' : 'file'};
+      return null;
+    });
+  const progress = progressBar(0, {label: 'Upload progress'});
+  const progressText = h('span', {class: 'progress-text', 'aria-live': 'polite'});
+  const progressWrap = h('div', {class: 'upload-progress', hidden: true}, progress, progressText);
+  const submit = h('button', {type: 'submit', class: 'primary'}, 'Upload');
+  const chosen = h('p', {class: 'chosen muted', 'aria-live': 'polite'}, 'No file chosen yet.');
+  const dropId = uid('drop');
+  const drop = h('div', {class: 'dropzone', id: dropId},
+    h('p', {class: 'drop-title'}, 'Drop a CSV file here (or IDX images and labels together), or choose it below.'),
+    chosen);
+
+  function describeChoice() {
+    const names = [fileIn, imagesIn, labelsIn].flatMap((i) => Array.from(i.files || []).map((f) => `${f.name} (${bytes(f.size)})`));
+    chosen.textContent = names.length ? `Chosen: ${names.join(', ')}` : 'No file chosen yet.';
+  }
+  for (const i of [fileIn, imagesIn, labelsIn]) i.addEventListener('change', describeChoice);
+
+  function setFiles(input, files) {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(f);
+    input.files = dt.files;
+  }
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const files = Array.from(e.dataTransfer.files || []);
+    if (files.length === 1) {
+      setFiles(fileIn, files);
+      setFiles(imagesIn, []);
+      setFiles(labelsIn, []);
+      idx.open = false;
+    } else if (files.length === 2) {
+      const lab = files.find((f) => /label/i.test(f.name)) || files[1];
+      const img = files.find((f) => f !== lab);
+      setFiles(imagesIn, [img]);
+      setFiles(labelsIn, [lab]);
+      setFiles(fileIn, []);
+      idx.open = true;
+    } else {
+      errors.clear();
+      errors.add('file', 'Drop one CSV file, or two IDX files (images and labels).');
+      return;
+    }
+    describeChoice();
+  });
+
+  const form = h('form', {class: 'card upload', novalidate: true, 'aria-labelledby': 'upload-title'},
+    h('h2', {id: 'upload-title'}, 'Upload a dataset'),
+    summary, drop, fFile.wrap, idx, h('div', {class: 'row'}, fName.wrap, fLabel.wrap),
+    h('div', {class: 'actions'}, submit, progressWrap));
+
+  let uploadCtl = null;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    errors.clear();
+    const useIdx = (imagesIn.files && imagesIn.files.length) || (labelsIn.files && labelsIn.files.length);
+    const fd = new FormData();
+    if (nameIn.value.trim()) fd.append('name', nameIn.value.trim());
+    if (labelIn.value.trim()) fd.append('label_column', labelIn.value.trim());
+    if (useIdx) {
+      if (imagesIn.files.length) fd.append('images', imagesIn.files[0]);
+      if (labelsIn.files.length) fd.append('labels', labelsIn.files[0]);
+    } else if (fileIn.files && fileIn.files.length) {
+      fd.append('file', fileIn.files[0]);
+    } else {
+      errors.add('file', 'Choose a CSV file (or IDX images and labels) first.');
+      fileIn.focus();
+      return;
+    }
+    submit.disabled = true;
+    progressWrap.hidden = false;
+    setProgress(progress, 0);
+    progressText.textContent = 'Uploading… 0 %';
+    uploadCtl = new AbortController();
+    signal.addEventListener('abort', () => uploadCtl.abort(), {once: true});
+    try {
+      const ds = await upload('/datasets', fd, {
+        signal: uploadCtl.signal,
+        onProgress: (loaded, total) => {
+          if (!total) return;
+          setProgress(progress, loaded / total);
+          progressText.textContent = `Uploading… ${Math.floor((loaded / total) * 100)} % of ${bytes(total)}`;
+        },
+        onSent: () => {
+          setProgress(progress, 1);
+          progressText.textContent = 'Uploaded; the server is checking the file…';
+        },
+      });
+      progressText.textContent = `Added “${ds.name}”: ${plural(ds.rows, 'row')}, ${plural(ds.features, 'feature')}, ${plural((ds.classes || []).length, 'class', 'classes')}.`;
+      form.reset();
+      describeChoice();
+      await refresh(ds.id);
+    } catch (err) {
+      if (signal.aborted) return;
+      progressWrap.hidden = true;
+      errors.show(err instanceof ApiError ? err : new ApiError(0, {detail: String(err)}), 'The upload was refused.');
+    } finally {
+      submit.disabled = false;
+    }
+  });
+
+  // ---- list ---------------------------------------------------------------------------------
+  async function remove(ds, btn, status) {
+    if (btn.dataset.armed !== 'yes') {
+      btn.dataset.armed = 'yes';
+      btn.textContent = 'Confirm delete';
+      btn.setAttribute('aria-label', `Confirm: delete dataset ${ds.name} and its finished sweeps`);
+      setTimeout(() => {
+        btn.dataset.armed = '';
+        btn.textContent = 'Delete';
+        btn.removeAttribute('aria-label');
+      }, 5000);
+      return;
+    }
+    btn.disabled = true;
+    try {
+      await api(`/datasets/${ds.id}`, {method: 'DELETE', signal});
+      await refresh();
+    } catch (err) {
+      if (isAbort(err)) return;
+      status.textContent = err.status === 409 ? 'In use by a queued or running sweep.' : err.message;
+      btn.disabled = false;
+    }
+  }
+
+  async function refresh(highlight) {
+    let items;
+    try {
+      items = await apiAll('/datasets', {signal});
+    } catch (err) {
+      if (isAbort(err)) return;
+      replace(listEl, h('p', {class: 'alert', role: 'alert'}, `The datasets could not be loaded: ${err.message}`));
+      listEl.setAttribute('aria-busy', 'false');
+      return;
+    }
+    listEl.setAttribute('aria-busy', 'false');
+    if (!items.length) {
+      replace(listEl, h('p', {class: 'empty'}, 'No datasets yet: upload a CSV above (tests/data/iris.csv is a good first one).'));
+      return;
+    }
+    const rows = items.map((ds) => {
+      const status = h('span', {class: 'row-status', 'aria-live': 'polite'});
+      const del = h('button', {type: 'button', class: 'small danger'}, 'Delete');
+      del.addEventListener('click', () => remove(ds, del, status));
+      return h('tr', {class: ds.id === highlight ? 'fresh' : null, dataset: {id: ds.id}},
+        h('th', {scope: 'row'}, h('span', {class: 'ds-name'}, ds.name), h('span', {class: 'muted small'}, ` #${ds.id}`)),
+        h('td', null, ds.format || ''),
+        h('td', {class: 'num'}, num(ds.rows)),
+        h('td', {class: 'num'}, num(ds.features)),
+        h('td', null, classSummary(ds)),
+        h('td', {class: 'balance-cell'}, balanceBar(ds)),
+        h('td', {class: 'num'}, bytes(ds.size_bytes)),
+        h('td', null, when(ds.created_at)),
+        h('td', {class: 'actions-cell'},
+          h('a', {class: 'button small', href: `/sweeps/new?dataset=${ds.id}`}, 'New sweep'), ' ', del, status));
+    });
+    replace(listEl, h('table', {class: 'data datasets'},
+      h('caption', {class: 'sr-only'}, 'Datasets'),
+      h('thead', null, h('tr', null,
+        ['Name', 'Format', 'Rows', 'Features', 'Classes', 'Class balance', 'Size', 'Uploaded', 'Actions']
+          .map((t) => h('th', {scope: 'col'}, t)))),
+      h('tbody', null, rows)));
+  }
+
+  append(root, [
+    h('h1', null, 'Datasets'),
+    form,
+    h('section', {'aria-labelledby': 'ds-list-title'}, h('h2', {id: 'ds-list-title'}, 'Datasets on this server'), listEl),
+  ]);
+  // A file dropped beside the drop zone must not make the browser leave the dashboard to show it.
+  const guard = (e) => {
+    if (e.dataTransfer && Array.from(e.dataTransfer.types || []).includes('Files') && !drop.contains(e.target)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'none';
+    }
+  };
+  window.addEventListener('dragover', guard);
+  window.addEventListener('drop', guard);
+  await refresh();
+  return () => {
+    window.removeEventListener('dragover', guard);
+    window.removeEventListener('drop', guard);
+    if (uploadCtl) uploadCtl.abort();
+  };
+}

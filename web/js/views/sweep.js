@@ -1,0 +1,407 @@
+// views/sweep.js - /sweeps/{id}: live curves of every trial (Server-Sent Events while the sweep
+// runs, its stored history once it has finished), the sortable leaderboard, the heatmap of best
+// validation accuracy over two grid axes, progress with an ETA, and cancel.
+//
+// View state that is worth sharing lives in the query string: ?split=val|train&metric=accuracy|loss
+// &x=<axis>&y=<axis>&sort=<column>&dir=asc|desc.
+import {h, append, replace, progressBar, setProgress, statusBadge} from '../dom.js';
+import {api, apiAll, isAbort, API} from '../api.js';
+import {setQuery} from '../router.js';
+import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
+import {renderHeatmap} from '../heatmap.js';
+import {Leaderboard} from '../leaderboard.js';
+import {seriesStyle} from '../palette.js';
+import {PARAMS, paramValue, varyingParams} from '../grid.js';
+import {pct, num, duration, when, secondsBetween, plural, DASH} from '../format.js';
+
+const FINAL_SWEEP = new Set(['completed', 'failed', 'canceled']);
+const FINAL_TRIAL = new Set(['completed', 'failed', 'diverged', 'pruned', 'canceled']);
+const SPLITS = {val: 'Validation', train: 'Training'};
+const METRICS = {accuracy: 'accuracy', loss: 'loss'};
+
+export async function render({root, params, signal, query}) {
+  const id = /^[1-9]\d*$/.test(params.id) ? Number(params.id) : null;
+  document.title = `Sweep ${params.id} · mlptune`;
+  if (!id) {
+    append(root, [h('h1', null, 'No such sweep'), h('p', null, 'Sweep ids are positive integers. ', h('a', {href: '/sweeps'}, 'All sweeps'))]);
+    return;
+  }
+  append(root, [h('h1', null, `Sweep #${id}`), h('p', {class: 'muted'}, 'Loading…')]);
+
+  let sweep;
+  let trialList;
+  try {
+    [sweep, trialList] = await Promise.all([api(`/sweeps/${id}`, {signal}), apiAll(`/sweeps/${id}/trials`, {signal})]);
+  } catch (err) {
+    if (isAbort(err)) return;
+    replace(root, h('h1', null, err.status === 404 ? 'No such sweep' : `Sweep #${id}`),
+      h('p', {class: 'alert', role: 'alert'}, err.status === 404 ? `There is no sweep #${id}.` : `The sweep could not be loaded: ${err.message}`),
+      h('p', null, h('a', {href: '/sweeps'}, 'All sweeps')));
+    return;
+  }
+  let dataset = null;
+  api(`/datasets/${sweep.dataset_id}`, {signal}).then((d) => {
+    dataset = d;
+    drawHeader();
+  }).catch(() => {});
+
+  // ---- state ------------------------------------------------------------------------------------
+  const trials = new Map(); // id -> trial (as the API gives it, kept current by events)
+  const hist = new Map(); // id -> [record by iteration - 1]
+  const order = []; // trial ids in ordinal order = series order
+  function addTrial(t) {
+    if (!trials.has(t.id)) {
+      order.push(t.id);
+      hist.set(t.id, []);
+    }
+    trials.set(t.id, {...trials.get(t.id), ...t});
+  }
+  trialList.sort((a, b) => (a.ordinal ?? a.id) - (b.ordinal ?? b.id)).forEach(addTrial);
+  const seriesOf = (tid) => order.indexOf(tid);
+
+  const view = {
+    split: SPLITS[query.get('split')] ? query.get('split') : 'val',
+    metric: METRICS[query.get('metric')] ? query.get('metric') : 'accuracy',
+    sort: query.get('sort') || 'best_val_accuracy',
+    dir: query.get('dir') === 'asc' ? 'asc' : 'desc',
+    x: query.get('x'),
+    y: query.get('y') === 'none' ? '' : query.get('y'),
+  };
+
+  // ---- layout -----------------------------------------------------------------------------------
+  const title = h('h1');
+  const statusBox = h('span', {class: 'sweep-status', 'aria-live': 'polite'});
+  const meta = h('dl', {class: 'meta-inline'});
+  const bar = progressBar(0, {label: 'Sweep progress'});
+  const progressText = h('p', {class: 'progress-line'});
+  const live = h('span', {class: 'live', 'aria-live': 'polite'});
+  const cancelBtn = h('button', {type: 'button', class: 'danger'}, 'Cancel sweep');
+  const cancelMsg = h('span', {class: 'note', role: 'status'});
+  const chartEl = h('div', {class: 'chart', id: 'curves'});
+  const chartCaption = h('figcaption');
+  const table = h('table', {class: 'data leaderboard'});
+  const heatEl = h('div', {class: 'heatmap-wrap'});
+  const xSel = h('select', {id: 'hm-x'});
+  const ySel = h('select', {id: 'hm-y'});
+
+  const radio = (name, value, label, checked) => {
+    const input = h('input', {type: 'radio', name, value, id: `${name}-${value}`, checked});
+    return h('label', {for: input.id, class: 'seg'}, input, ` ${label}`);
+  };
+  const splitGroup = h('fieldset', {class: 'segmented'}, h('legend', null, 'Split'),
+    radio('split', 'val', 'Validation', view.split === 'val'), radio('split', 'train', 'Training', view.split === 'train'));
+  const metricGroup = h('fieldset', {class: 'segmented'}, h('legend', null, 'Metric'),
+    radio('metric', 'accuracy', 'Accuracy', view.metric === 'accuracy'), radio('metric', 'loss', 'Loss', view.metric === 'loss'));
+
+  replace(root,
+    h('div', {class: 'title-row'}, title, statusBox),
+    meta,
+    h('section', {class: 'card progress-card', 'aria-label': 'Progress'},
+      bar, progressText, h('div', {class: 'actions'}, cancelBtn, cancelMsg, live)),
+    h('section', {class: 'card', 'aria-labelledby': 'curves-title'},
+      h('div', {class: 'card-head'}, h('h2', {id: 'curves-title'}, 'Curves'), h('div', {class: 'toolbar'}, splitGroup, metricGroup)),
+      h('figure', {class: 'chart-figure'}, chartEl, chartCaption)),
+    h('section', {class: 'card', 'aria-labelledby': 'lb-title'},
+      h('h2', {id: 'lb-title'}, 'Leaderboard'),
+      h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve.'),
+      h('div', {class: 'table-wrap'}, table)),
+    h('section', {class: 'card', 'aria-labelledby': 'hm-title'},
+      h('div', {class: 'card-head'}, h('h2', {id: 'hm-title'}, 'Heatmap'),
+        h('div', {class: 'toolbar'}, h('label', {for: 'hm-x'}, 'Columns '), xSel, h('label', {for: 'hm-y'}, 'Rows '), ySel)),
+      heatEl));
+
+  // ---- header, progress -------------------------------------------------------------------------
+  function drawHeader() {
+    replace(title, sweep.name ? sweep.name : `Sweep #${id}`, sweep.name ? h('span', {class: 'muted'}, ` #${id}`) : null);
+    document.title = `${sweep.name || `Sweep ${id}`} · mlptune`;
+    if (statusBox.dataset.sweepStatus !== sweep.status) { // a live region: change it only on news
+      replace(statusBox, statusBadge(sweep.status));
+      statusBox.dataset.sweepStatus = sweep.status;
+    }
+    const item = (k, v) => h('div', null, h('dt', null, k), h('dd', null, v));
+    replace(meta,
+      item('Dataset', dataset ? h('a', {href: '/datasets'}, `${dataset.name} (#${dataset.id})`) : `#${sweep.dataset_id}`),
+      item('Trials', String(sweep.trials_total ?? trials.size)),
+      item('Created', when(sweep.created_at)),
+      item('Started', when(sweep.started_at)),
+      item('Finished', when(sweep.finished_at)));
+    cancelBtn.hidden = FINAL_SWEEP.has(sweep.status);
+  }
+
+  function progress() {
+    let done = 0;
+    let trained = 0;
+    let planned = 0;
+    const counts = {};
+    for (const t of trials.values()) {
+      const plan = Number.isInteger(paramValue(t, 'iterations')) && paramValue(t, 'iterations') > 0 ? paramValue(t, 'iterations') : 1;
+      planned += plan;
+      done += FINAL_TRIAL.has(t.status) ? plan : Math.min(t.iterations_done || 0, plan);
+      trained += Math.min(t.iterations_done || 0, plan);
+      counts[t.status] = (counts[t.status] || 0) + 1;
+    }
+    const p = FINAL_SWEEP.has(sweep.status) ? 1 : planned ? done / planned : 0;
+    return {p, trained, planned, counts};
+  }
+
+  function drawProgress() {
+    const {p, trained, planned, counts} = progress();
+    setProgress(bar, p);
+    const elapsed = secondsBetween(sweep.started_at, sweep.finished_at);
+    const finished = Object.entries(counts).filter(([k]) => FINAL_TRIAL.has(k)).reduce((a, [, v]) => a + v, 0);
+    let eta = DASH;
+    if (FINAL_SWEEP.has(sweep.status)) eta = 'finished';
+    else if (sweep.status === 'queued' || !sweep.started_at) eta = 'waiting for a worker';
+    else if (p > 0.001 && elapsed !== null) eta = duration((elapsed * (1 - p)) / p);
+    const states = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+    replace(progressText,
+      h('strong', null, pct(p, 0)),
+      ` · ${num(trained)} of ${plural(planned, 'iteration')} trained · ${finished} of ${plural(trials.size, 'trial')} finished (${states})`,
+      ` · elapsed ${elapsed === null ? DASH : duration(elapsed)}`,
+      ' · ETA ', h('span', {class: 'eta'}, eta));
+  }
+
+  // ---- chart ------------------------------------------------------------------------------------
+  const metricKey = () => `${view.split}_${view.metric}`;
+  const yLabel = () => `${SPLITS[view.split]} ${view.metric}`;
+  const chart = new CurveChart(chartEl, {
+    series: order.map((tid, i) => ({label: `Trial ${tid}`, ...seriesStyle(i)})),
+    yLabel: yLabel(),
+    yFormat: view.metric === 'accuracy' ? formatPercentTick : formatTick,
+  });
+  await chart.init();
+  if (signal.aborted) {
+    chart.destroy();
+    return;
+  }
+
+  function refillChart() {
+    const key = metricKey();
+    chart.clearAll();
+    order.forEach((tid, i) => chart.setSeriesValues(i, hist.get(tid).map((r) => (r ? r[key] : null))));
+    chartCaption.textContent = `${yLabel()} per iteration, one line per trial (${trials.size}); the leaderboard lists the same trials with their colours.`;
+  }
+
+  for (const g of [splitGroup, metricGroup]) {
+    g.addEventListener('change', (e) => {
+      view[e.target.name] = e.target.value;
+      setQuery({split: view.split === 'val' ? null : view.split, metric: view.metric === 'accuracy' ? null : view.metric});
+      chart.setY(yLabel(), view.metric === 'accuracy' ? formatPercentTick : formatTick);
+      refillChart();
+    });
+  }
+
+  // ---- leaderboard --------------------------------------------------------------------------------
+  const board = new Leaderboard(table, {
+    view,
+    seriesOf,
+    onFocus: (i) => chart.focus(i),
+    onSort: () => setQuery({sort: view.sort === 'best_val_accuracy' ? null : view.sort, dir: view.dir === 'desc' ? null : view.dir}),
+  });
+  const drawTable = () => board.draw(trials.values());
+
+  // ---- heatmap --------------------------------------------------------------------------------------
+  function setupAxes() {
+    const vary = varyingParams([...trials.values()]);
+    const pool = [...vary, ...PARAMS.filter((p) => !vary.includes(p))]; // the grid's real axes first
+    const keys = pool.map((p) => p.key);
+    const pick = (want, fallback) => (want && keys.includes(want) ? want : fallback);
+    const varies = (k) => vary.some((p) => p.key === k);
+    const both = varies('neurons') && varies('hidden_layers');
+    const defX = both ? 'neurons' : (vary[0] || PARAMS[1]).key;
+    const defY = both ? 'hidden_layers' : (vary.find((p) => p.key !== defX) || {key: ''}).key;
+    view.x = pick(view.x, defX);
+    view.y = view.y === '' ? '' : pick(view.y, defY);
+    const label = (p) => (varies(p.key) ? p.label : `${p.label} (one value)`);
+    replace(xSel, pool.map((p) => h('option', {value: p.key, selected: p.key === view.x}, label(p))));
+    replace(ySel, h('option', {value: '', selected: !view.y}, 'None (one row)'),
+      pool.map((p) => h('option', {value: p.key, selected: p.key === view.y}, label(p))));
+  }
+  function drawHeatmap() {
+    renderHeatmap(heatEl, [...trials.values()], view.x, view.y && view.y !== view.x ? view.y : null);
+  }
+  for (const sel of [xSel, ySel]) {
+    sel.addEventListener('change', () => {
+      view.x = xSel.value;
+      view.y = ySel.value;
+      setQuery({x: view.x, y: view.y === '' ? 'none' : view.y});
+      drawHeatmap();
+    });
+  }
+  setupAxes();
+
+  // ---- redraws ---------------------------------------------------------------------------------------
+  let redrawTimer = 0;
+  let lastHeatmap = 0;
+  function redraw() {
+    redrawTimer = 0;
+    drawHeader();
+    drawProgress();
+    drawTable();
+    if (Date.now() - lastHeatmap > 500 || FINAL_SWEEP.has(sweep.status)) {
+      lastHeatmap = Date.now();
+      drawHeatmap();
+    }
+  }
+  function markDirty() {
+    if (!redrawTimer) redrawTimer = setTimeout(redraw, 200);
+  }
+  refillChart();
+  redraw();
+  const ticker = setInterval(() => {
+    if (!FINAL_SWEEP.has(sweep.status)) drawProgress();
+  }, 1000);
+
+  // ---- refreshes from the API ------------------------------------------------------------------------
+  let refreshTimer = 0;
+  async function refresh() {
+    refreshTimer = 0;
+    try {
+      const [s, list] = await Promise.all([api(`/sweeps/${id}`, {signal}), apiAll(`/sweeps/${id}/trials`, {signal})]);
+      sweep = s;
+      for (const t of list) {
+        const known = trials.get(t.id);
+        // A trial still running: the events know more (the API fills its accuracies at the end).
+        if (known && !FINAL_TRIAL.has(t.status) && (known.iterations_done || 0) >= (t.iterations_done || 0)) {
+          t.iterations_done = known.iterations_done;
+          t.best_val_accuracy = known.best_val_accuracy;
+          t.final_val_accuracy = known.final_val_accuracy;
+          t.seconds = known.seconds;
+        }
+        if (trials.has(t.id)) addTrial(t); // a sweep's trials are fixed when it is created
+      }
+      markDirty();
+    } catch (err) {
+      if (!isAbort(err)) live.textContent = `Refresh failed: ${err.message}`;
+    }
+  }
+  function refreshSoon(ms = 400) {
+    if (!refreshTimer && !signal.aborted) refreshTimer = setTimeout(refresh, ms);
+  }
+
+  // ---- cancel ------------------------------------------------------------------------------------------
+  cancelBtn.addEventListener('click', async () => {
+    cancelBtn.disabled = true;
+    cancelMsg.textContent = 'Canceling…';
+    try {
+      const s = await api(`/sweeps/${id}/cancel`, {method: 'POST', signal});
+      if (s && s.status) sweep = {...sweep, ...s};
+      cancelMsg.textContent = 'Canceled: running trials stop within one mini-batch.';
+      markDirty();
+      refreshSoon(300);
+    } catch (err) {
+      if (isAbort(err)) return;
+      cancelMsg.textContent = err.status === 409 ? 'The sweep has already finished.' : `Cancel failed: ${err.message}`;
+      cancelBtn.disabled = false;
+      refreshSoon(0);
+    }
+  });
+
+  // ---- data: stored history for a finished sweep, events for a live one ---------------------------------
+  function record(tid, r) {
+    const list = hist.get(tid);
+    if (!list || !(r.iteration >= 1)) return;
+    list[r.iteration - 1] = r;
+    const t = trials.get(tid);
+    t.iterations_done = Math.max(t.iterations_done || 0, r.iteration);
+    if (Number.isFinite(r.val_accuracy) && !(t.best_val_accuracy >= r.val_accuracy)) t.best_val_accuracy = r.val_accuracy;
+    if (r.iteration === t.iterations_done) t.final_val_accuracy = Number.isFinite(r.val_accuracy) ? r.val_accuracy : t.final_val_accuracy;
+    chart.set(seriesOf(tid), r.iteration, r[metricKey()]);
+  }
+
+  let es = null;
+  if (FINAL_SWEEP.has(sweep.status)) {
+    live.textContent = '';
+    try {
+      const all = await api(`/sweeps/${id}/history`, {signal});
+      for (const t of all.trials || []) {
+        if (!trials.has(t.trial_id)) continue;
+        for (const r of t.history || []) record(t.trial_id, r);
+      }
+      // The stored figures are the authority for a finished sweep.
+      for (const t of trialList) addTrial(t);
+      markDirty();
+    } catch (err) {
+      if (!isAbort(err)) live.textContent = `The history could not be loaded: ${err.message}`;
+    }
+  } else {
+    es = new EventSource(`${API}/sweeps/${id}/events`);
+    const parse = (e) => {
+      try {
+        return JSON.parse(e.data);
+      } catch {
+        return null;
+      }
+    };
+    es.addEventListener('open', () => {
+      live.textContent = '● live';
+      live.className = 'live on';
+    });
+    es.addEventListener('error', () => {
+      if (!es) return;
+      if (es.readyState === EventSource.CLOSED) {
+        live.textContent = 'Disconnected: reload the page to follow the sweep again.';
+        live.className = 'live off';
+      } else {
+        live.textContent = 'Reconnecting…';
+        live.className = 'live off';
+      }
+    });
+    es.addEventListener('trial_started', (e) => {
+      const d = parse(e);
+      if (!d || !trials.has(d.trial_id)) {
+        refreshSoon();
+        return;
+      }
+      const t = trials.get(d.trial_id);
+      t.status = 'running';
+      // A (re)started trial's history starts again from iteration 1.
+      hist.set(d.trial_id, []);
+      t.iterations_done = 0;
+      t.best_val_accuracy = null;
+      t.final_val_accuracy = null;
+      t.seconds = 0;
+      chart.clearSeries(seriesOf(d.trial_id));
+      if (sweep.status === 'queued') {
+        sweep.status = 'running';
+        refreshSoon();
+      }
+      markDirty();
+    });
+    es.addEventListener('iteration', (e) => {
+      const d = parse(e);
+      if (!d || !trials.has(d.trial_id)) return;
+      const t = trials.get(d.trial_id);
+      if (t.status === 'queued') t.status = 'running';
+      const before = hist.get(d.trial_id)[d.iteration - 1];
+      t.seconds = (t.seconds || 0) + (Number(d.seconds) || 0) - (before ? Number(before.seconds) || 0 : 0);
+      record(d.trial_id, d);
+      markDirty();
+    });
+    es.addEventListener('trial_finished', (e) => {
+      const d = parse(e);
+      if (d && trials.has(d.trial_id)) trials.get(d.trial_id).status = d.status;
+      markDirty();
+      refreshSoon();
+    });
+    es.addEventListener('sweep_finished', (e) => {
+      const d = parse(e);
+      if (d && d.status) sweep.status = d.status;
+      es.close();
+      es = null;
+      live.textContent = '';
+      live.className = 'live';
+      markDirty();
+      refreshSoon(0);
+    });
+  }
+
+  return () => {
+    if (es) es.close();
+    es = null;
+    clearTimeout(redrawTimer);
+    clearTimeout(refreshTimer);
+    clearInterval(ticker);
+    chart.destroy();
+  };
+}

@@ -1,0 +1,132 @@
+// views/sweeps.js - /sweeps[?status=S]: every sweep with its status, progress, best accuracy so
+// far and elapsed time; refreshed while any of them is queued or running.
+import {h, append, replace, progressBar, statusBadge} from '../dom.js';
+import {api, apiAll, isAbort} from '../api.js';
+import {setQuery} from '../router.js';
+import {pct, duration, when, secondsBetween} from '../format.js';
+
+const STATES = ['queued', 'running', 'completed', 'failed', 'canceled'];
+const ACTIVE = new Set(['queued', 'running']);
+
+function trialsDone(s) {
+  const t = s.trials || {};
+  return Object.entries(t).reduce((a, [k, v]) => a + (ACTIVE.has(k) ? 0 : Number(v) || 0), 0);
+}
+
+export async function render({root, signal, query}) {
+  document.title = 'Sweeps · mlptune';
+  let status = STATES.includes(query.get('status')) ? query.get('status') : '';
+  let items = [];
+  let cursor = null;
+  let timer = 0;
+  let datasets = new Map();
+
+  const filter = h('select', {id: 'sweep-filter'},
+    h('option', {value: ''}, 'All'), STATES.map((s) => h('option', {value: s, selected: s === status}, s)));
+  const listEl = h('div', {class: 'table-wrap', 'aria-busy': 'true'}, h('p', {class: 'muted'}, 'Loading sweeps…'));
+  const more = h('button', {type: 'button', hidden: true}, 'Show older sweeps');
+  const updated = h('p', {class: 'muted small', 'aria-live': 'off'});
+
+  function row(s) {
+    const elapsed = secondsBetween(s.started_at, s.finished_at);
+    const ds = datasets.get(s.dataset_id);
+    const best = s.best_trial && Number.isFinite(s.best_trial.best_val_accuracy) ? s.best_trial.best_val_accuracy : null;
+    return h('tr', {dataset: {id: s.id, status: s.status}},
+      h('th', {scope: 'row'}, h('a', {href: `/sweeps/${s.id}`}, s.name || `Sweep #${s.id}`), s.name ? h('span', {class: 'muted small'}, ` #${s.id}`) : null),
+      h('td', null, ds ? ds.name : `#${s.dataset_id}`),
+      h('td', null, statusBadge(s.status)),
+      h('td', {class: 'progress-cell'}, progressBar(s.progress, {label: `Progress of sweep ${s.id}`}), h('span', {class: 'num small'}, pct(s.progress, 0))),
+      h('td', {class: 'num'}, `${trialsDone(s)} / ${s.trials_total}`),
+      h('td', {class: 'num'}, best === null ? '—' : h('a', {href: `/trials/${s.best_trial.id}`}, pct(best, 2))),
+      h('td', {class: 'num'}, elapsed === null ? '—' : duration(elapsed)),
+      h('td', null, when(s.created_at)));
+  }
+
+  function draw() {
+    listEl.setAttribute('aria-busy', 'false');
+    if (!items.length) {
+      replace(listEl, h('p', {class: 'empty'}, status ? `No ${status} sweeps.` : 'No sweeps yet. ', status ? null : h('a', {href: '/sweeps/new'}, 'Start one'), status ? null : '.'));
+      more.hidden = true;
+      return;
+    }
+    replace(listEl, h('table', {class: 'data sweeps'},
+      h('caption', {class: 'sr-only'}, 'Sweeps, newest first'),
+      h('thead', null, h('tr', null, ['Sweep', 'Dataset', 'Status', 'Progress', 'Trials done', 'Best val. accuracy', 'Elapsed', 'Created']
+        .map((t) => h('th', {scope: 'col'}, t)))),
+      h('tbody', null, items.map(row))));
+    more.hidden = !cursor;
+  }
+
+  async function load({append: add = false} = {}) {
+    const q = new URLSearchParams({limit: '50'});
+    if (status) q.set('status', status);
+    if (add && cursor) q.set('cursor', cursor);
+    const page = await api(`/sweeps?${q}`, {signal});
+    items = add ? items.concat(page.items || []) : (page.items || []);
+    cursor = page.next_cursor || null;
+  }
+
+  // Refresh what is shown (the first page, or as many items as are shown) while anything runs.
+  async function poll() {
+    timer = 0;
+    try {
+      const shown = Math.max(items.length, 50);
+      const q = new URLSearchParams({limit: String(Math.min(1000, shown))});
+      if (status) q.set('status', status);
+      const page = await api(`/sweeps?${q}`, {signal});
+      const missing = (page.items || []).some((s) => !datasets.has(s.dataset_id));
+      if (missing) datasets = new Map((await apiAll('/datasets', {signal})).map((d) => [d.id, d]));
+      items = page.items || [];
+      cursor = page.next_cursor || null;
+      draw();
+      updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    } catch (err) {
+      if (isAbort(err)) return;
+      updated.textContent = `Refresh failed: ${err.message}`;
+    }
+    schedule();
+  }
+
+  function schedule() {
+    if (signal.aborted || timer) return;
+    const active = items.some((s) => ACTIVE.has(s.status));
+    timer = setTimeout(poll, active ? 1000 : 5000);
+  }
+
+  filter.addEventListener('change', async () => {
+    status = filter.value;
+    setQuery({status});
+    try {
+      await load();
+      draw();
+    } catch (err) {
+      if (!isAbort(err)) replace(listEl, h('p', {class: 'alert', role: 'alert'}, err.message));
+    }
+  });
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      await load({append: true});
+      draw();
+    } catch (err) {
+      if (!isAbort(err)) updated.textContent = err.message;
+    }
+    more.disabled = false;
+  });
+
+  append(root, [
+    h('div', {class: 'title-row'}, h('h1', null, 'Sweeps'), h('a', {class: 'button primary', href: '/sweeps/new'}, 'New sweep')),
+    h('div', {class: 'toolbar'}, h('label', {for: 'sweep-filter'}, 'Status '), filter, updated),
+    listEl, more,
+  ]);
+  try {
+    const [ds] = await Promise.all([apiAll('/datasets', {signal}), load()]);
+    datasets = new Map(ds.map((d) => [d.id, d]));
+    draw();
+  } catch (err) {
+    if (isAbort(err)) return;
+    replace(listEl, h('p', {class: 'alert', role: 'alert'}, `The sweeps could not be loaded: ${err.message}`));
+  }
+  schedule();
+  return () => clearTimeout(timer);
+}
