@@ -5,10 +5,12 @@
 #   MLPTUNE_URL   the service (default http://127.0.0.1:8080)
 #   FMNIST_DIR    the IDX files (default /usr/share/datasets/fashion-mnist)
 #   ITERATIONS    iterations per trial (default 10)
+#   ROWS          upload only the first ROWS images (default: all 60,000)
 set -euo pipefail
 url="${MLPTUNE_URL:-http://127.0.0.1:8080}"
 fm="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
 iterations="${ITERATIONS:-10}"
+rows="${ROWS:-}"
 
 # curl that fails on HTTP errors and shows the problem+json body when it does.
 api() {
@@ -26,9 +28,32 @@ api() {
     rm -f "$out"
 }
 
-echo "== upload Fashion-MNIST (60,000 images, IDX .gz)"
-dataset="$(api -F name=fashion-mnist -F "images=@$fm/train-images-idx3-ubyte.gz" \
-    -F "labels=@$fm/train-labels-idx1-ubyte.gz" "$url/api/v1/datasets")"
+images="$fm/train-images-idx3-ubyte.gz"
+labels="$fm/train-labels-idx1-ubyte.gz"
+if [ -n "$rows" ]; then
+    # The first $rows items of each IDX file: the header with its count rewritten, then the data.
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    count() { # 4 bytes, big-endian
+        local b
+        for shift in 24 16 8 0; do
+            b=$(((rows >> shift) & 255))
+            printf "\\$(printf '%03o' "$b")"
+        done
+    }
+    set +o pipefail # head stops reading early, and gunzip is told so with SIGPIPE: expected
+    { printf '\000\000\010\003'; count; gunzip -c "$images" | tail -c +9 | head -c $((8 + rows * 784)); } |
+        gzip >"$tmp/images.gz"
+    { printf '\000\000\010\001'; count; gunzip -c "$labels" | tail -c +9 | head -c "$rows"; } |
+        gzip >"$tmp/labels.gz"
+    set -o pipefail
+    images="$tmp/images.gz"
+    labels="$tmp/labels.gz"
+fi
+
+echo "== upload Fashion-MNIST (${rows:-60000} images, IDX .gz)"
+dataset="$(api -F name=fashion-mnist -F "images=@$images" -F "labels=@$labels" \
+    "$url/api/v1/datasets")"
 echo "$dataset" | jq -c '{id, name, rows, features, classes}'
 dataset_id="$(echo "$dataset" | jq -r .id)"
 

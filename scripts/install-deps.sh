@@ -6,17 +6,18 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libsqlite3-dev libjansson-dev
-          libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist)
+          libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl jq)
+# The dashboard's npm packages (npm ci --prefix web): Node.js with npm. One that is already
+# installed (e.g. one that bundles npm) is kept.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 for arg in "$@"; do
     case "$arg" in
     --test)
         packages+=(libcmocka-dev python3)
-        # The browser tests: Debian's chromium (driven by npm playwright-core), a font for the
-        # screenshots, and Node.js with npm (npm ci for web/ and tests/browser/). A Node.js that
-        # is already installed (e.g. one that bundles npm) is kept.
+        # The browser tests: Debian's chromium (driven by npm playwright-core) and a font for
+        # the screenshots.
         packages+=(chromium fonts-dejavu-core)
-        command -v node >/dev/null 2>&1 || packages+=(nodejs)
-        command -v npm >/dev/null 2>&1 || packages+=(npm)
         ;;
     --bench) packages+=(libcmocka-dev python3 python3-numpy python3-torch python3-sklearn
                         python3-threadpoolctl) ;;

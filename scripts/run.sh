@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# The main job: install, build, and train 784-500-10 ReLU on Fashion-MNIST (IDX .gz from the
-# Debian package), then report the test accuracy.
+# The main job: install what is needed, build, and start the service on an embedded SQLite
+# database under ./data (http://127.0.0.1:8080/ unless MLPTUNE_BIND / MLPTUNE_PORT say otherwise).
+# Extra arguments go to `mlptune serve` (see `mlptune serve --help`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh"
+npm ci --prefix "$root/web" --no-audit --no-fund --loglevel=error
 "$root/scripts/build.sh" "$root/build" -DBUILD_TESTING=OFF
-fm=/usr/share/datasets/fashion-mnist
-exec "$root/build/service/mlptune" train \
-    --data "$fm/train-images-idx3-ubyte.gz" --labels "$fm/train-labels-idx1-ubyte.gz" \
-    --test "$fm/t10k-images-idx3-ubyte.gz" --test-labels "$fm/t10k-labels-idx1-ubyte.gz" \
-    --layers 1 --neurons 500 --activation relu --lr 0.1 --batch 64 --iterations 5 --seed 42 "$@"
+exec "$root/build/service/mlptune" serve --data-dir "${MLPTUNE_DATA_DIR:-$root/data}" \
+    --web-dir "$root/web" "$@"

@@ -24,6 +24,7 @@
 static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
+    "                     [--token-file F] [--insecure]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
     "  --port N           TCP port, 0 for any free one (MLPTUNE_PORT, default 8080)\n"
@@ -32,12 +33,17 @@ static const char serve_usage[] =
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
+    "  --token-file F     every /api request then needs \"Authorization: Bearer <token>\"\n"
+    "                     (the token is the file's first line; or MLPTUNE_TOKEN)\n"
+    "  --insecure         allow a non-loopback --bind without a token\n"
     "\n"
     "SIGINT/SIGTERM stop it gracefully: no new connections, running trials stop at a\n"
     "mini-batch boundary and are re-queued at the next start, everything is flushed.\n";
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
+    const char *token_file;
+    int insecure;
 } serve_args_t;
 
 static int parse(int argc, char **argv, serve_args_t *a) {
@@ -52,6 +58,7 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
+        {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     for (size_t k = 0; k < n_opts; k++) {
@@ -61,6 +68,10 @@ static int parse(int argc, char **argv, serve_args_t *a) {
     }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
+        if (!strcmp(arg, "--insecure")) {
+            a->insecure = 1;
+            continue;
+        }
         const char *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg) - 2;
         size_t k = 0;
@@ -80,6 +91,45 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         *opts[k].slot = v;
     }
     return 0;
+}
+
+/* The token: MLPTUNE_TOKEN, or the first line of --token-file (surrounding blanks dropped).
+ * Returns 0 with *out malloc'd (NULL when none is configured), or -1 after saying why. */
+static int read_token(const char *file, char **out) {
+    *out = NULL;
+    const char *env = getenv("MLPTUNE_TOKEN");
+    char buf[1024] = "";
+    if (file) {
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            svc_errorf("--token-file: %s: %s", file, strerror(errno));
+            return -1;
+        }
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = '\0';
+        fclose(f);
+    } else if (env) {
+        snprintf(buf, sizeof buf, "%s", env);
+    } else {
+        return 0;
+    }
+    char *p = buf, *end;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    end = p + strlen(p);
+    while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    if (end - p < 16) {
+        svc_errorf("%s: the token must be at least 16 characters", file ? file : "MLPTUNE_TOKEN");
+        return -1;
+    }
+    *out = strdup(p);
+    memset(buf, 0, sizeof buf);
+    return *out ? 0 : -1;
+}
+
+static int is_loopback(const char *addr) {
+    return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost");
 }
 
 static int make_dir(const char *path) {
@@ -129,12 +179,24 @@ int svc_cmd_serve(int argc, char **argv) {
         svc_errorf("--data-dir: path too long");
         return SVC_EXIT_USAGE;
     }
+    char *token = NULL;
+    if (read_token(a.token_file, &token) != 0)
+        return SVC_EXIT_USAGE;
+    if (!token && !is_loopback(a.bind) && !a.insecure) {
+        svc_errorf("serve: refusing to listen on %s without a token: anyone who can reach it "
+                   "could use the API; give --token-file F (or MLPTUNE_TOKEN), bind to "
+                   "127.0.0.1, or pass --insecure",
+                   a.bind);
+        return SVC_EXIT_USAGE;
+    }
     char datasets[4096], uploads[4096], db[4096];
     snprintf(datasets, sizeof datasets, "%s/datasets", a.data_dir);
     snprintf(uploads, sizeof uploads, "%s/uploads", a.data_dir);
     snprintf(db, sizeof db, "%s/mlptune.db", a.data_dir);
-    if (make_dir(a.data_dir) || make_dir(datasets) || make_dir(uploads))
+    if (make_dir(a.data_dir) || make_dir(datasets) || make_dir(uploads)) {
+        free(token);
         return SVC_EXIT_FAILURE;
+    }
     clean_uploads(uploads);
 
     /* Every thread started from here on inherits this mask: only sigwait below sees them. */
@@ -156,6 +218,7 @@ int svc_cmd_serve(int argc, char **argv) {
     sched_t *sched = sched_start(&scfg, &serr);
     if (!sched) {
         svc_errorf("%s: %s", db, serr.message[0] ? serr.message : mlpt_strerror(serr.code));
+        free(token);
         return SVC_EXIT_FAILURE;
     }
     api_config_t acfg = {.bind = a.bind,
@@ -163,6 +226,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .data_dir = a.data_dir,
                          .db_path = db,
                          .web_dir = a.web_dir,
+                         .token = token,
                          .sched = sched,
                          .log = svc_log_line,
                          .log_user = "info"};
@@ -174,11 +238,13 @@ int svc_cmd_serve(int argc, char **argv) {
     if (!api) {
         svc_errorf("cannot listen on %s:%zu: %s", a.bind, port, mlpt_strerror(aerr));
         sched_stop(sched);
+        free(token);
         return SVC_EXIT_FAILURE;
     }
     sched_set_listener(sched, api_on_event, api);
-    svc_logf("info", "mlptune listening on http://%s:%u/ (data dir %s, %zu workers)", a.bind,
-             (unsigned)api_port(api), a.data_dir, workers);
+    svc_logf("info", "mlptune listening on http://%s:%u/ (data dir %s, %zu workers, %s)", a.bind,
+             (unsigned)api_port(api), a.data_dir, workers,
+             token ? "API token required" : "no API token");
     printf("mlptune listening on http://%s:%u/\n", a.bind, (unsigned)api_port(api));
     fflush(stdout);
 
@@ -190,6 +256,7 @@ int svc_cmd_serve(int argc, char **argv) {
     api_quiesce(api);
     sched_stop(sched);
     api_stop(api);
+    free(token);
     svc_logf("info", "stopped");
     return SVC_EXIT_OK;
 }
