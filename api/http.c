@@ -170,12 +170,17 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     const char *clen =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (api_dispatch_begin(r->a, &r->req, auth, clen, &r->d, &res)) {
-        /* An answer queued now makes libmicrohttpd skip the body and close the connection:
-         * right for a body we refuse unread (413, 415), wasteful for a keep-alive client that
-         * sent none, which gets its answer on the last call instead. */
-        const char *te =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        if (te || (clen && strcmp(clen, "0") != 0))
+        /* An answer queued now makes libmicrohttpd skip the body and close the connection.
+         * That is right for a client waiting on "Expect: 100-continue" (it then never sends
+         * the body) and for a body announced larger than DISCARD_MAX. A client already sending
+         * would often see a reset before it reads the answer, so any other body is read and
+         * dropped, and the answer goes out on the last call. */
+        uint64_t announced = 0;
+        const char *expect =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+            (clen && api_parse_uint(clen, UINT64_MAX, &announced) == 0 &&
+             announced > DISCARD_MAX))
             return send_answer(c, r, &res);
         r->early = res;
         r->has_early = 1;

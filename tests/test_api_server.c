@@ -172,9 +172,11 @@ static void test_early_refusals(void **state) {
     (void)state;
     fx_res_t r;
     char v[64];
-    /* only the headers are sent: the answer must come without the body */
+    /* only the headers are sent, the client waits to be told to go on: the answer must come
+     * without the body */
     const char *big = "POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\n" AUTH
-                      "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n";
+                      "Content-Type: application/json\r\nContent-Length: 5000\r\n"
+                      "Expect: 100-continue\r\n\r\n";
     fx_request(S.port, big, strlen(big), &r);
     assert_int_equal(r.status, 413);
     assert_non_null(strstr(r.body, "max_body_bytes (4096 bytes)"));
