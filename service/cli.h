@@ -39,4 +39,9 @@ int svc_cmd_train(int argc, char **argv);
 /* `mlptune serve ...`: runs the service until SIGINT/SIGTERM; returns the exit status. */
 int svc_cmd_serve(int argc, char **argv);
 
+/* `mlptune sweep ...`: submits a sweep to a running service (and follows it with --wait);
+ * returns the exit status (0 completed, 1 failed or runtime failure, 2 usage or a 4xx answer,
+ * 4 canceled). */
+int svc_cmd_sweep(int argc, char **argv);
+
 #endif

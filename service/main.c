@@ -13,6 +13,7 @@ static const char usage[] =
     "  train    train one MLP on a dataset and print its history (mlptune train --help)\n"
 #ifdef MLPT_HAVE_SERVE
     "  serve    run the HTTP service (mlptune serve --help)\n"
+    "  sweep    submit a grid sweep to a running service and follow it (mlptune sweep --help)\n"
 #endif
     ;
 
@@ -26,6 +27,8 @@ int main(int argc, char **argv) {
 #ifdef MLPT_HAVE_SERVE
     if (!strcmp(argv[1], "serve"))
         return svc_cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "sweep"))
+        return svc_cmd_sweep(argc - 1, argv + 1);
 #endif
     svc_errorf("unknown command \"%s\"", argv[1]);
     fputs(usage, stderr);

@@ -17,8 +17,15 @@ static const char *const cached_sql[STMT_COUNT] = {
     [STMT_METRIC_INSERT] = "INSERT INTO trial_metrics (trial_id, iteration, train_loss, "
                            "train_accuracy, val_loss, val_accuracy, seconds) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [STMT_TRIAL_ITERATIONS] = "UPDATE trials SET iterations_done = max(iterations_done, ?2), "
-                              "seconds = seconds + ?3 WHERE id = ?1",
+    /* Live figures: a running trial shows its best and latest validation accuracy as it goes
+     * (SQLite evaluates every SET expression on the row as it was). */
+    [STMT_TRIAL_ITERATIONS] =
+        "UPDATE trials SET iterations_done = max(iterations_done, ?2), "
+        "seconds = seconds + ?3, final_val_accuracy = ?4, "
+        "best_iteration = CASE WHEN ?4 IS NOT NULL AND (best_val_accuracy IS NULL OR "
+        "?4 > best_val_accuracy) THEN ?2 ELSE best_iteration END, "
+        "best_val_accuracy = CASE WHEN ?4 IS NOT NULL AND (best_val_accuracy IS NULL OR "
+        "?4 > best_val_accuracy) THEN ?4 ELSE best_val_accuracy END WHERE id = ?1",
     [STMT_TRIAL_HISTORY] =
         "SELECT t.status, m.iteration, m.train_loss, m.train_accuracy, m.val_loss, "
         "m.val_accuracy, m.seconds FROM trials t LEFT JOIN trial_metrics m "

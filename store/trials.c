@@ -86,6 +86,7 @@ static int metric_insert(store_t *st, const store_metric_t *m, store_error_t *er
     store_bind_i64(s, 1, m->trial_id, &rc);
     store_bind_i64(s, 2, m->iteration, &rc);
     store_bind_real(s, 3, m->seconds, &rc);
+    store_bind_real(s, 4, m->val_accuracy, &rc);
     rc = rc ? store_fail_sql(st, err, rc, what) : store_step_done(st, s, what, err);
 out:
     store_release(st, s);
@@ -221,7 +222,9 @@ static int recover(store_t *st, int64_t *n, store_error_t *err) {
     if (!rc)
         rc = store_exec(st,
                         "UPDATE trials SET status = 'queued', iterations_done = 0, "
-                        "seconds = 0, started_at = NULL WHERE status = 'running'",
+                        "seconds = 0, started_at = NULL, best_val_accuracy = NULL, "
+                        "best_iteration = NULL, final_val_accuracy = NULL "
+                        "WHERE status = 'running'",
                         "requeueing interrupted trials", err);
     if (!rc)
         *n = sqlite3_changes(st->db);

@@ -939,6 +939,29 @@ static void test_metrics_and_history(void **state) {
     m.seconds = NAN;
     fx_assert_rc(store_metrics_insert(st, &m, 1, &err), MLPT_EINVAL, err);
     fx_assert_rc(store_metrics_insert(st, NULL, 1, &err), MLPT_EINVAL, err);
+
+    /* A running trial shows its best and latest validation accuracy as rows arrive: the first
+     * best is kept on ties, a row without validation leaves them as they were. */
+    double acc[4] = {0.5, 0.75, 0.75, 0.6};
+    for (int i = 0; i < 4; i++) {
+        store_metric_t row = fx_metric(t[0], 6 + i);
+        row.val_accuracy = acc[i];
+        fx_assert_rc(store_metrics_insert(st, &row, 1, &err), 0, err);
+    }
+    json_t *tr = store_trial_get(rd, t[0], &err);
+    assert_non_null(tr);
+    assert_string_equal(json_str(tr, "status"), "running");
+    assert_true(json_real_value(json_object_get(tr, "best_val_accuracy")) == 0.75);
+    assert_int_equal(json_int(tr, "best_iteration"), 7);
+    assert_true(json_real_value(json_object_get(tr, "final_val_accuracy")) == 0.6);
+    json_decref(tr);
+    store_metric_t nan_row = fx_metric(t[0], 10);
+    nan_row.val_accuracy = NAN;
+    fx_assert_rc(store_metrics_insert(st, &nan_row, 1, &err), 0, err);
+    tr = store_trial_get(rd, t[0], &err);
+    assert_true(json_real_value(json_object_get(tr, "best_val_accuracy")) == 0.75);
+    assert_int_equal(json_int(tr, "best_iteration"), 7);
+    json_decref(tr);
     store_close(rd);
     store_close(st);
 }
