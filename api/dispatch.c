@@ -281,6 +281,37 @@ void api_h_invalid(api_response_t *res, const api_errors_t *errs) {
     api_problem(res, 422, detail, errs);
 }
 
+int api_h_list_query(const api_request_t *req, const char *const *allowed, size_t *limit,
+                     const char **status, const char **sort, api_response_t *res) {
+    api_errors_t *errs = malloc(sizeof(*errs));
+    if (!errs) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        return -1;
+    }
+    api_errors_init(errs);
+    api_h_query(req, allowed, errs, res);
+    if (status)
+        api_query_sweep_status(req, status, errs);
+    if (sort)
+        api_query_trial_sort(req, sort, errs);
+    api_query_limit(req, limit, errs);
+    int bad = errs->n > 0;
+    if (bad)
+        api_h_invalid(res, errs);
+    free(errs);
+    return bad ? -1 : 0;
+}
+
+void api_h_page(api_t *a, api_response_t *res, json_t *page, const store_error_t *err,
+                const char *what, int64_t id) {
+    if (page)
+        api_res_json(res, 200, page);
+    else if (err->code == MLPT_EINVAL)
+        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
+    else
+        api_h_fail(a, res, err->code, err, what, id);
+}
+
 json_t *api_h_body(const api_request_t *req, api_response_t *res) {
     char detail[300];
     json_t *j = api_json_parse(req->body, req->body_len, detail, sizeof(detail));

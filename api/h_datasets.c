@@ -96,32 +96,15 @@ void api_h_datasets_create(api_t *a, const api_request_t *req, api_response_t *r
 
 void api_h_datasets_list(api_t *a, const api_request_t *req, api_response_t *res) {
     static const char *const allowed[] = {"limit", "cursor", NULL};
-    api_errors_t *errs = malloc(sizeof(*errs));
     size_t limit;
-    if (!errs) {
-        api_problem_code(res, MLPT_ENOMEM, NULL);
+    if (api_h_list_query(req, allowed, &limit, NULL, NULL, res))
         return;
-    }
-    api_errors_init(errs);
-    api_h_query(req, allowed, errs, res);
-    api_query_limit(req, &limit, errs);
-    if (errs->n) {
-        api_h_invalid(res, errs);
-        free(errs);
-        return;
-    }
-    free(errs);
     store_t *st = api_h_reader(a, res);
     if (!st)
         return;
     store_error_t err;
     json_t *j = store_dataset_list(st, limit, api_query(req, "cursor"), &err);
-    if (!j && err.code == MLPT_EINVAL)
-        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
-    else if (!j)
-        api_h_fail(a, res, err.code, &err, "datasets", 0);
-    else
-        api_res_json(res, 200, j);
+    api_h_page(a, res, j, &err, "datasets", 0);
 }
 
 void api_h_dataset_get(api_t *a, const api_request_t *req, api_response_t *res) {

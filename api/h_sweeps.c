@@ -125,34 +125,16 @@ out:
 
 void api_h_sweeps_list(api_t *a, const api_request_t *req, api_response_t *res) {
     static const char *const allowed[] = {"status", "limit", "cursor", NULL};
-    api_errors_t *errs = malloc(sizeof(*errs));
     const char *status;
     size_t limit;
-    if (!errs) {
-        api_problem_code(res, MLPT_ENOMEM, NULL);
+    if (api_h_list_query(req, allowed, &limit, &status, NULL, res))
         return;
-    }
-    api_errors_init(errs);
-    api_h_query(req, allowed, errs, res);
-    api_query_sweep_status(req, &status, errs);
-    api_query_limit(req, &limit, errs);
-    if (errs->n) {
-        api_h_invalid(res, errs);
-        free(errs);
-        return;
-    }
-    free(errs);
     store_t *st = api_h_reader(a, res);
-    store_error_t err;
-    json_t *j = st ? store_sweep_list(st, status, limit, api_query(req, "cursor"), &err) : NULL;
     if (!st)
         return;
-    if (!j && err.code == MLPT_EINVAL)
-        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
-    else if (!j)
-        api_h_fail(a, res, err.code, &err, "sweeps", 0);
-    else
-        api_res_json(res, 200, j);
+    store_error_t err;
+    json_t *j = store_sweep_list(st, status, limit, api_query(req, "cursor"), &err);
+    api_h_page(a, res, j, &err, "sweeps", 0);
 }
 
 /* The {id} of a sweep route with no query arguments; -1 after answering. */
@@ -166,79 +148,56 @@ void api_h_sweep_get(api_t *a, const api_request_t *req, api_response_t *res) {
         answer_sweep(a, id, 200, res);
 }
 
-void api_h_sweep_delete(api_t *a, const api_request_t *req, api_response_t *res) {
-    int64_t id;
+typedef int (*sweep_command_fn)(sched_t *s, int64_t sweep_id, store_error_t *err);
+
+/* Runs a scheduler command on the route's sweep; 409 with `conflict` (a format taking the id)
+ * when the sweep's state forbids it. Returns 0 when the command succeeded (nothing answered
+ * yet), -1 after answering. */
+static int sweep_command(api_t *a, const api_request_t *req, api_response_t *res,
+                         sweep_command_fn fn, const char *conflict, int64_t *id) {
     store_error_t err;
     memset(&err, 0, sizeof(err));
-    if (sweep_id(req, &id, res))
-        return;
+    if (sweep_id(req, id, res))
+        return -1;
     int rc = MLPT_EBUSY;
     if (api_sched_acquire(a) == 0) {
-        rc = sched_sweep_delete(a->sched, id, &err);
+        rc = fn(a->sched, *id, &err);
         api_sched_release(a);
     }
     if (rc == MLPT_ESTATE)
-        api_problemf(res, 409, "sweep %lld is queued or running; cancel it first", (long long)id);
+        api_problemf(res, 409, conflict, (long long)*id);
     else if (rc)
-        api_h_fail(a, res, rc, &err, "sweep", id);
-    else
+        api_h_fail(a, res, rc, &err, "sweep", *id);
+    return rc ? -1 : 0;
+}
+
+void api_h_sweep_delete(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    if (sweep_command(a, req, res, sched_sweep_delete,
+                      "sweep %lld is queued or running; cancel it first", &id) == 0)
         res->status = 204;
 }
 
 void api_h_sweep_cancel(api_t *a, const api_request_t *req, api_response_t *res) {
     int64_t id;
-    store_error_t err;
-    memset(&err, 0, sizeof(err));
-    if (sweep_id(req, &id, res))
-        return;
-    int rc = MLPT_EBUSY;
-    if (api_sched_acquire(a) == 0) {
-        rc = sched_sweep_cancel(a->sched, id, &err);
-        api_sched_release(a);
-    }
-    if (rc == MLPT_ESTATE)
-        api_problemf(res, 409, "sweep %lld has already finished", (long long)id);
-    else if (rc)
-        api_h_fail(a, res, rc, &err, "sweep", id);
-    else
+    if (sweep_command(a, req, res, sched_sweep_cancel, "sweep %lld has already finished", &id) == 0)
         answer_sweep(a, id, 200, res);
 }
 
 void api_h_sweep_trials(api_t *a, const api_request_t *req, api_response_t *res) {
     static const char *const allowed[] = {"sort", "limit", "cursor", NULL};
-    api_errors_t *errs = malloc(sizeof(*errs));
     const char *sort;
     size_t limit;
     int64_t id;
-    if (!errs) {
-        api_problem_code(res, MLPT_ENOMEM, NULL);
+    if (api_h_id(req, "sweep", &id, res) ||
+        api_h_list_query(req, allowed, &limit, NULL, &sort, res))
         return;
-    }
-    api_errors_init(errs);
-    if (api_h_id(req, "sweep", &id, res)) {
-        free(errs);
-        return;
-    }
-    api_h_query(req, allowed, errs, res);
-    api_query_trial_sort(req, &sort, errs);
-    api_query_limit(req, &limit, errs);
-    if (errs->n) {
-        api_h_invalid(res, errs);
-        free(errs);
-        return;
-    }
-    free(errs);
     store_t *st = api_h_reader(a, res);
-    store_error_t err;
-    json_t *j = st ? store_trial_list(st, id, sort, limit, api_query(req, "cursor"), &err) : NULL;
     if (!st)
         return;
-    if (!j && err.code == MLPT_EINVAL)
-        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
-    else if (!j)
-        api_h_fail(a, res, err.code, &err, "sweep", id);
-    else
-        api_res_json(res, 200, j);
+    store_error_t err;
+    json_t *j = store_trial_list(st, id, sort, limit, api_query(req, "cursor"), &err);
+    api_h_page(a, res, j, &err, "sweep", id);
 }
 
 void api_h_sweep_history(api_t *a, const api_request_t *req, api_response_t *res) {

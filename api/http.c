@@ -179,8 +179,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
         const char *expect =
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
         if ((expect && strcasecmp(expect, "100-continue") == 0) ||
-            (clen && api_parse_uint(clen, UINT64_MAX, &announced) == 0 &&
-             announced > DISCARD_MAX))
+            (clen && api_parse_uint(clen, UINT64_MAX, &announced) == 0 && announced > DISCARD_MAX))
             return send_answer(c, r, &res);
         r->early = res;
         r->has_early = 1;

@@ -123,6 +123,17 @@ int api_h_query(const api_request_t *req, const char *const *allowed, api_errors
 /* Answers 422 with every field error of errs (the detail names the first). */
 void api_h_invalid(api_response_t *res, const api_errors_t *errs);
 
+/* The query of a list route: only `allowed` arguments (NULL-terminated), a valid `limit`, and
+ * with `status` not NULL a sweep status filter, with `sort` not NULL a trial sort key. Returns 0,
+ * or -1 after answering 422 with every error found. */
+int api_h_list_query(const api_request_t *req, const char *const *allowed, size_t *limit,
+                     const char **status, const char **sort, api_response_t *res);
+
+/* Answers a list read: 200 with page (taking it), 422 naming query.cursor when the store refused
+ * the cursor, otherwise through api_h_fail with what and id. */
+void api_h_page(api_t *a, api_response_t *res, json_t *page, const store_error_t *err,
+                const char *what, int64_t id);
+
 /* Parses the JSON body; on failure answers 400 with jansson's line and column and returns NULL. */
 json_t *api_h_body(const api_request_t *req, api_response_t *res);
 

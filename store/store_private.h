@@ -191,4 +191,10 @@ typedef json_t *(*store_row_fn)(sqlite3_stmt *s, int *rc);
 json_t *store_page(store_t *st, sqlite3_stmt *s, store_row_fn row, size_t limit, int key_col,
                    store_cursor_tag_t tag, int sort, int64_t scope, store_error_t *err);
 
+/* For an update of row `id` that changed nothing: MLPT_ENOTFOUND when the row does not exist,
+ * else MLPT_ESTATE saying "cannot <action> <kind> <id>: it is <status>". status_sql selects the
+ * row's status by ?1. */
+int store_explain_no_change(store_t *st, const char *status_sql, const char *kind, int64_t id,
+                            const char *action, store_error_t *err);
+
 #endif

@@ -232,3 +232,13 @@ int store_op_end(store_t *st, int rc, store_error_t *err) {
     }
     return rc;
 }
+
+int store_explain_no_change(store_t *st, const char *status_sql, const char *kind, int64_t id,
+                            const char *action, store_error_t *err) {
+    char status[16];
+    int rc = store_lookup_status(st, status_sql, id, kind, status, sizeof(status), err);
+    if (rc)
+        return rc;
+    return store_error_set(err, MLPT_ESTATE, 0, "cannot %s %s %lld: it is %s", action, kind,
+                           (long long)id, status);
+}

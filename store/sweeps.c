@@ -195,13 +195,8 @@ int store_sweep_insert(store_t *st, const store_sweep_new_t *s, const char *cons
 
 /* ENOTFOUND or ESTATE for an update of sweep id that changed nothing. */
 static int explain_no_change(store_t *st, int64_t id, const char *action, store_error_t *err) {
-    char status[16];
-    int rc = store_lookup_status(st, "SELECT status FROM sweeps WHERE id = ?1", id, "sweep", status,
-                                 sizeof(status), err);
-    if (rc)
-        return rc;
-    return store_error_set(err, MLPT_ESTATE, 0, "cannot %s sweep %lld: it is %s", action,
-                           (long long)id, status);
+    return store_explain_no_change(st, "SELECT status FROM sweeps WHERE id = ?1", "sweep", id,
+                                   action, err);
 }
 
 /* The body of store_sweep_set_status, inside its savepoint. */

@@ -18,13 +18,8 @@ static int is_trial_end(const char *status) {
 
 /* ENOTFOUND or ESTATE for an update of trial id that changed nothing. */
 static int explain_no_change(store_t *st, int64_t id, const char *action, store_error_t *err) {
-    char status[16];
-    int rc = store_lookup_status(st, "SELECT status FROM trials WHERE id = ?1", id, "trial", status,
-                                 sizeof(status), err);
-    if (rc)
-        return rc;
-    return store_error_set(err, MLPT_ESTATE, 0, "cannot %s trial %lld: it is %s", action,
-                           (long long)id, status);
+    return store_explain_no_change(st, "SELECT status FROM trials WHERE id = ?1", "trial", id,
+                                   action, err);
 }
 
 int store_trial_start(store_t *st, int64_t trial_id, double now, store_error_t *err) {
