@@ -53,6 +53,7 @@ void sched_loop_close(sched_t *s) {
 static void free_job(job_t *j) {
     if (!j)
         return;
+    free(j->followers);
     free(j->dataset_path);
     free(j->test_path);
     free(j);
@@ -173,9 +174,67 @@ static void queue_insert(sched_t *s, job_t *j) {
     *pos = j;
 }
 
+/* Equal but for the number of iterations (and so one run serves both: the trainer's weights,
+ * split and shuffles never depend on how many iterations are planned, and the learning rate is
+ * constant). */
+static int same_but_iterations(const sched_params_t *a, const sched_params_t *b) {
+    sched_params_t x = *a;
+    x.iterations = b->iterations;
+    return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
+           x.batch_size == b->batch_size && x.momentum == b->momentum &&
+           x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
+           x.seed == b->seed;
+}
+
+static int follower_cmp(const void *a, const void *b) {
+    const follower_t *x = a, *y = b;
+    return x->iterations < y->iterations ? -1 : x->iterations > y->iterations;
+}
+
+static void queue_remove(sched_t *s, job_t *j) {
+    for (job_t **p = &s->queue; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            return;
+        }
+}
+
+/* Joins a trial to a queued job of its sweep that differs only in iterations: the longer of
+ * the two leads. Returns 1 when joined, 0 when there is no such job, -1 without memory. */
+static int join_prefix(sched_t *s, int64_t sweep_id, int64_t trial_id, const sched_params_t *p) {
+    job_t *lead = s->queue;
+    while (lead && !(lead->sweep_id == sweep_id && lead->params.iterations != p->iterations &&
+                     same_but_iterations(&lead->params, p)))
+        lead = lead->next;
+    if (!lead)
+        return 0;
+    for (size_t i = 0; i < lead->n_followers; i++)
+        if (lead->followers[i].iterations == p->iterations)
+            return 0; /* two trials of the same length: keep them apart */
+    follower_t *tmp = realloc(lead->followers, (lead->n_followers + 1) * sizeof *tmp);
+    if (!tmp)
+        return -1;
+    lead->followers = tmp;
+    follower_t f = {.trial_id = trial_id, .iterations = p->iterations};
+    if (p->iterations > lead->params.iterations) {
+        f = (follower_t){.trial_id = lead->trial_id, .iterations = lead->params.iterations};
+        lead->cost = lead->cost / (double)lead->params.iterations * (double)p->iterations;
+        lead->trial_id = trial_id;
+        lead->params = *p;
+    }
+    lead->followers[lead->n_followers++] = f;
+    qsort(lead->followers, lead->n_followers, sizeof *lead->followers, follower_cmp);
+    queue_remove(s, lead);
+    queue_insert(s, lead);
+    return 1;
+}
+
 int sched_loop_enqueue(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
                        int64_t test_dataset_id, const sched_params_t *p, store_error_t *err) {
-    job_t *j = calloc(1, sizeof *j);
+    int joined = join_prefix(s, sweep_id, trial_id, p);
+    if (joined == 1)
+        return 0;
+    job_t *j = joined == 0 ? calloc(1, sizeof *j) : NULL;
     sweep_state_t *w = sweep_get(s, sweep_id);
     if (!j || !w) {
         free(j);
@@ -241,6 +300,19 @@ void sched_loop_dispatch(sched_t *s) {
                                       .sweep_id = j->sweep_id,
                                       .trial_id = j->trial_id,
                                       .status = "running"});
+        for (size_t i = 0; i < j->n_followers; i++) {
+            follower_t *f = &j->followers[i];
+            if (store_trial_start(s->writer, f->trial_id, now, &err) != 0) {
+                /* Not queued any more (it cannot be, short of a bug): leave it alone. */
+                sched_logf(s, "trial %lld: cannot start: %s", (long long)f->trial_id, err.message);
+                f->done = 1;
+                continue;
+            }
+            event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_STARTED,
+                                          .sweep_id = j->sweep_id,
+                                          .trial_id = f->trial_id,
+                                          .status = "running"});
+        }
     }
     if (store_commit(s->writer, &err) != 0) {
         /* Nothing was recorded: put the jobs back and try again on the next wake-up. */
@@ -330,18 +402,117 @@ static const char *trial_status(const report_t *r) {
     }
 }
 
+/* Followers still waiting for rows or their end. */
+static int follower_open(const follower_t *f) {
+    return !f->done && !f->pending;
+}
+
+/* One iteration of a job: its row, the same row for every follower that is that long, and the
+ * end of the follower whose last iteration it is. */
+static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
+    job_t *j = r->job;
+    store_metric_t rows[1 + 16];
+    size_t n = 0;
+    rows[n++] = r->metric;
+    int rc = 0;
+    for (size_t i = 0; i < j->n_followers && rc == 0; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+            continue;
+        rows[n] = r->metric;
+        rows[n++].trial_id = f->trial_id;
+        if (n == sizeof rows / sizeof rows[0]) {
+            rc = store_metrics_insert(s->writer, rows, n, err);
+            n = 0;
+        }
+    }
+    if (rc == 0 && n)
+        rc = store_metrics_insert(s->writer, rows, n, err);
+    if (rc != 0)
+        return rc;
+    event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
+                                  .sweep_id = j->sweep_id,
+                                  .trial_id = j->trial_id,
+                                  .status = "running",
+                                  .metric = r->metric});
+    for (size_t i = 0; i < j->n_followers; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+            continue;
+        store_metric_t m = r->metric;
+        m.trial_id = f->trial_id;
+        event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
+                                      .sweep_id = j->sweep_id,
+                                      .trial_id = f->trial_id,
+                                      .status = "running",
+                                      .metric = m});
+    }
+    for (size_t i = 0; i < j->n_followers && r->follower_id; i++) {
+        follower_t *f = &j->followers[i];
+        if (f->trial_id != r->follower_id || !follower_open(f))
+            continue;
+        store_trial_end_t end = {.status = "completed",
+                                 .best_val_accuracy = r->follower_best_val,
+                                 .final_val_accuracy = r->metric.val_accuracy,
+                                 .test_accuracy = r->follower_test_accuracy,
+                                 .best_iteration = r->follower_best_iteration,
+                                 .model = r->model,
+                                 .model_len = r->model_len,
+                                 .now = now};
+        rc = store_trial_finish(s->writer, f->trial_id, &end, err);
+        if (rc != 0)
+            return rc;
+        f->pending = 1;
+        event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                      .sweep_id = j->sweep_id,
+                                      .trial_id = f->trial_id,
+                                      .status = "completed"});
+    }
+    return 0;
+}
+
+/* The job ended before some of its followers did: they end the same way, with its figures
+ * (cut short by the same cancel, divergence or failure at the same iteration). */
+static int end_followers(sched_t *s, report_t *r, const char *status, double now,
+                         store_error_t *err) {
+    job_t *j = r->job;
+    for (size_t i = 0; i < j->n_followers; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f))
+            continue;
+        store_trial_end_t end = {.status = status,
+                                 .best_val_accuracy = r->best_val_accuracy,
+                                 .final_val_accuracy = r->final_val_accuracy,
+                                 .test_accuracy = NAN,
+                                 .best_iteration = r->best_iteration,
+                                 .error = r->error[0] ? r->error : NULL,
+                                 .now = now};
+        int rc = store_trial_finish(s->writer, f->trial_id, &end, err);
+        if (rc != 0)
+            return rc;
+        f->pending = 1;
+        event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                      .sweep_id = j->sweep_id,
+                                      .trial_id = f->trial_id,
+                                      .status = status});
+    }
+    return 0;
+}
+
+/* After a commit the followers' pending ends are recorded; after a rollback they are not. */
+static void followers_settle(sched_t *s, int committed) {
+    for (job_t *j = s->running; j; j = j->next)
+        for (size_t i = 0; i < j->n_followers; i++) {
+            if (committed && j->followers[i].pending)
+                j->followers[i].done = 1;
+            j->followers[i].pending = 0;
+        }
+}
+
 /* Records one report inside the open transaction. Returns 0 or the store's error. */
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
-    if (r->type == REPORT_EPOCH) {
-        int rc = store_metrics_insert(s->writer, &r->metric, 1, err);
-        if (rc == 0)
-            event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
-                                          .sweep_id = r->job->sweep_id,
-                                          .trial_id = r->job->trial_id,
-                                          .status = "running",
-                                          .metric = r->metric});
-        return rc;
-    }
+    if (r->type == REPORT_EPOCH)
+        return save_epoch(s, r, now, err);
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
@@ -355,6 +526,8 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
                              .model_len = r->model_len,
                              .now = now};
     int rc = store_trial_finish(s->writer, r->job->trial_id, &end, err);
+    if (rc == 0)
+        rc = end_followers(s, r, status, now, err);
     if (rc != 0)
         return rc;
     event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
@@ -432,11 +605,13 @@ static void process_reports(sched_t *s) {
         s->n_events = 0;
         for (sweep_state_t *w = s->sweeps; w; w = w->next)
             w->ending = 0;
+        followers_settle(s, 0);
         s->unsaved = batch;
         sched_logf(s, "store: cannot save %s; retrying in 1 s", err.message);
         uv_timer_start(&s->retry, on_retry, 1000, 0);
         return;
     }
+    followers_settle(s, 1);
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
     free_reports(batch);
@@ -561,6 +736,11 @@ static int cmd_sweep_cancel(sched_t *s, command_t *c) {
                                       .sweep_id = j->sweep_id,
                                       .trial_id = j->trial_id,
                                       .status = "canceled"});
+        for (size_t i = 0; i < j->n_followers; i++)
+            event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                          .sweep_id = j->sweep_id,
+                                          .trial_id = j->followers[i].trial_id,
+                                          .status = "canceled"});
         free_job(j);
         w->queued--;
         atomic_fetch_sub(&s->n_queued, 1);

@@ -16,9 +16,21 @@
 
 enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_SHUTDOWN = 2 };
 
-/* A trial the scheduler knows about: queued, then running on a worker. */
+/* A trial that differs from its job's trial only in `iterations` (fewer): it is not run on its
+ * own but takes the first `iterations` rows of the job's history (shared prefix). */
+typedef struct follower {
+    int64_t trial_id;
+    size_t iterations;
+    int done;    /* [loop] its end is recorded */
+    int pending; /* [loop] its end is in the open transaction */
+} follower_t;
+
+/* A trial the scheduler knows about: queued, then running on a worker. Trials of the same sweep
+ * that differ only in `iterations` share one job: the longest runs, the others follow it. */
 typedef struct job {
     int64_t trial_id, sweep_id, dataset_id, test_dataset_id;
+    follower_t *followers; /* sorted by iterations, ascending; set before the job runs */
+    size_t n_followers;
     sched_params_t params;
     double cost; /* GEMM FLOPs of the whole trial: largest first */
     char *dataset_path;
@@ -35,7 +47,11 @@ typedef struct report {
     report_type_t type;
     job_t *job;
     store_metric_t metric; /* EPOCH */
-    int rc;                /* DONE: trainer_train's return, or MLPT_EIO/ENOMEM/... before it */
+    /* EPOCH, when this iteration is the last of a follower: its outcome (model at this point). */
+    int64_t follower_id;
+    double follower_best_val, follower_test_accuracy;
+    int64_t follower_best_iteration;
+    int rc; /* DONE: trainer_train's return, or MLPT_EIO/ENOMEM/... before it */
     double best_val_accuracy, final_val_accuracy, test_accuracy;
     int64_t best_iteration;
     unsigned char *model; /* malloc'd model file, or NULL */

@@ -28,10 +28,43 @@ typedef struct run_ctx {
     job_t *job;
     size_t n_train;
     double last_val_accuracy;
+    double best_val_accuracy; /* so far, NaN before any validation */
+    size_t best_iteration;
+    const trainer_model_t *model;  /* the model being trained */
+    const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
 } run_ctx_t;
+
+/* The trial of this job whose last iteration `it` is, if any (a follower's end). */
+static const follower_t *follower_ending_at(const job_t *job, size_t it) {
+    for (size_t i = 0; i < job->n_followers; i++)
+        if (job->followers[i].iterations == it)
+            return &job->followers[i];
+    return NULL;
+}
+
+/* A follower ends at this iteration: its outcome is the run's so far, its model this one. */
+static void fill_follower(run_ctx_t *ctx, const follower_t *f, report_t *r) {
+    r->follower_id = f->trial_id;
+    r->follower_best_val = ctx->best_val_accuracy;
+    r->follower_best_iteration = (int64_t)ctx->best_iteration;
+    r->follower_test_accuracy = NAN;
+    if (ctx->test) {
+        double loss;
+        trainer_evaluate(ctx->model, ctx->test, NULL, 0, &loss, &r->follower_test_accuracy);
+    }
+    if (trainer_model_save(ctx->model, &r->model, &r->model_len) != 0) {
+        r->model = NULL; /* recorded without a model; the figures stand */
+        r->model_len = 0;
+    }
+}
 
 static int on_epoch(const trainer_epoch_t *e, void *user) {
     run_ctx_t *ctx = user;
+    if (isfinite(e->val_accuracy) &&
+        (isnan(ctx->best_val_accuracy) || e->val_accuracy > ctx->best_val_accuracy)) {
+        ctx->best_val_accuracy = e->val_accuracy;
+        ctx->best_iteration = e->iteration;
+    }
     report_t *r = calloc(1, sizeof *r);
     if (r) { /* without memory the row is lost but training goes on; the end is still reported */
         r->type = REPORT_EPOCH;
@@ -43,6 +76,9 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
                                      .val_loss = e->val_loss,
                                      .val_accuracy = e->val_accuracy,
                                      .seconds = e->seconds};
+        const follower_t *f = follower_ending_at(ctx->job, e->iteration);
+        if (f && isfinite(e->train_loss))
+            fill_follower(ctx, f, r);
         sched_report_push(ctx->s, r);
     }
     ctx->last_val_accuracy = e->val_accuracy;
@@ -135,13 +171,24 @@ static void run_job(sched_t *s, job_t *job) {
         snprintf(done->error, sizeof done->error, "out of memory building the model");
         goto out;
     }
+    trainer_dataset_t view;
+    if (test && test_view(ds, test, &view, &test_labels, done->error, sizeof done->error) != 0) {
+        done->rc = MLPT_EINVAL;
+        goto out;
+    }
     trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
                              .momentum = (float)job->params.momentum,
                              .batch_size = job->params.batch_size,
                              .iterations = job->params.iterations,
                              .seed = job->params.seed,
                              .stop = &job->stop};
-    run_ctx_t ctx = {.s = s, .job = job, .n_train = split.n_train, .last_val_accuracy = NAN};
+    run_ctx_t ctx = {.s = s,
+                     .job = job,
+                     .n_train = split.n_train,
+                     .last_val_accuracy = NAN,
+                     .best_val_accuracy = NAN,
+                     .model = model,
+                     .test = test ? &view : NULL};
     trainer_result_t res;
     done->rc = trainer_train(model, ds, &split, &opt, on_epoch, &ctx, &res);
     if (done->rc == 0 || done->rc == MLPT_ESTOPPED || done->rc == MLPT_EDIVERGED) {
@@ -153,12 +200,7 @@ static void run_job(sched_t *s, job_t *job) {
         goto out;
     }
     if (done->rc == 0 && test) {
-        trainer_dataset_t view;
         double loss;
-        if (test_view(ds, test, &view, &test_labels, done->error, sizeof done->error) != 0) {
-            done->rc = MLPT_EINVAL;
-            goto out;
-        }
         trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);
     }
     if (done->rc == 0 && trainer_model_save(model, &done->model, &done->model_len) != 0) {

@@ -396,6 +396,117 @@ static void test_unknown_dataset_and_stop_requeues(void **state) {
     store_close(r);
 }
 
+/* The rows of one trial without the seconds (which a separate run measures anew). */
+static json_t *rows_of(store_t *r, int64_t trial_id, int keep_seconds) {
+    store_error_t err;
+    json_t *h = store_trial_history(r, trial_id, 0, &err);
+    assert_non_null(h);
+    json_t *rows = json_deep_copy(json_object_get(h, "history"));
+    json_decref(h);
+    for (size_t i = 0; !keep_seconds && i < json_array_size(rows); i++)
+        json_object_del(json_array_get(rows, i), "seconds");
+    return rows;
+}
+
+static json_t *trial_of_length(store_t *r, int64_t sweep, json_int_t iterations) {
+    store_error_t err;
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    json_t *items = json_object_get(list, "items"), *found = NULL;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *t = json_array_get(items, i);
+        if (json_integer_value(json_object_get(json_object_get(t, "params"), "iterations")) ==
+            iterations)
+            found = json_incref(t);
+    }
+    json_decref(list);
+    assert_non_null(found);
+    return found;
+}
+
+/* Trials that differ only in iterations run once: the shorter ones take the first rows of the
+ * longest (the same rows, seconds included), end with their own model and figures, and equal a
+ * run of their own. */
+static void test_shared_prefixes(void **state) {
+    fixture_t *f = *state;
+    start(f, 1);
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = seed_grid();
+    spec.n_hidden_layers = 1;
+    spec.n_neurons = 1;
+    spec.neurons[0] = 8;
+    spec.n_learning_rate = 1;
+    spec.batch_size[0] = 16;
+    spec.n_iterations = 3;
+    spec.iterations[0] = 3;
+    spec.iterations[1] = 12;
+    spec.iterations[2] = 6;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 3);
+    sched_sweep_request_t req = {.dataset_id = ds, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t shared, alone;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &shared, &err), 0);
+    json_decref(wait_sweep(f, shared, "completed", 60));
+    pthread_mutex_lock(&f->ev.lock);
+    assert_int_equal(f->ev.started, 3);
+    assert_int_equal(f->ev.iterations, 3 + 6 + 12);
+    assert_int_equal(f->ev.finished, 3);
+    pthread_mutex_unlock(&f->ev.lock);
+    /* the same 6-iteration trial alone */
+    spec.n_iterations = 1;
+    spec.iterations[0] = 6;
+    free(t);
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    req.trials = t;
+    req.n_trials = n;
+    assert_int_equal(sched_sweep_create(f->s, &req, &alone, &err), 0);
+    json_decref(wait_sweep(f, alone, "completed", 60));
+    free(t);
+
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *t3 = trial_of_length(r, shared, 3), *t6 = trial_of_length(r, shared, 6),
+           *t12 = trial_of_length(r, shared, 12), *a6 = trial_of_length(r, alone, 6);
+    json_t *r12 = rows_of(r, json_integer_value(json_object_get(t12, "id")), 1);
+    json_t *r3 = rows_of(r, json_integer_value(json_object_get(t3, "id")), 1);
+    assert_int_equal(json_array_size(r12), 12);
+    assert_int_equal(json_array_size(r3), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_true(json_equal(json_array_get(r3, i), json_array_get(r12, i)));
+    json_t *r6 = rows_of(r, json_integer_value(json_object_get(t6, "id")), 0);
+    json_t *ra6 = rows_of(r, json_integer_value(json_object_get(a6, "id")), 0);
+    assert_true(json_equal(r6, ra6));
+    json_t *trials[3] = {t3, t6, t12};
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(json_string_value(json_object_get(trials[i], "status")), "completed");
+        assert_true(json_is_true(json_object_get(trials[i], "has_model")));
+    }
+    /* the follower's figures are its own, not the leader's */
+    assert_true(json_real_value(json_object_get(t6, "best_val_accuracy")) ==
+                json_real_value(json_object_get(a6, "best_val_accuracy")));
+    assert_true(json_real_value(json_object_get(t6, "final_val_accuracy")) ==
+                json_real_value(json_object_get(a6, "final_val_accuracy")));
+    void *m1, *m2;
+    size_t l1, l2;
+    assert_int_equal(
+        store_trial_model(r, json_integer_value(json_object_get(t6, "id")), &m1, &l1, &err), 0);
+    assert_int_equal(
+        store_trial_model(r, json_integer_value(json_object_get(a6, "id")), &m2, &l2, &err), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(m1, m2, l1);
+    free(m1);
+    free(m2);
+    json_decref(r3);
+    json_decref(r6);
+    json_decref(ra6);
+    json_decref(r12);
+    for (int i = 0; i < 3; i++)
+        json_decref(trials[i]);
+    json_decref(a6);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_order),
@@ -405,6 +516,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancel_and_conflicts, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_unknown_dataset_and_stop_requeues, fixture_up,
                                         fixture_down),
+        cmocka_unit_test_setup_teardown(test_shared_prefixes, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
