@@ -35,6 +35,43 @@ static int check_dataset(api_t *a, store_t *st, int64_t id, const char *field, a
     return -1;
 }
 
+/* A test dataset must have the training dataset's features and only classes the training data
+ * has: what the worker checks before it trains, checked here so that such a sweep is refused
+ * (422) rather than created with every trial failing. Datasets that do not exist were reported
+ * by check_dataset; a read that fails here leaves the check to the worker. */
+static void check_test_dataset(store_t *st, int64_t train_id, int64_t test_id, api_errors_t *errs) {
+    store_error_t err;
+    json_t *tr = train_id && test_id ? store_dataset_get(st, train_id, &err) : NULL;
+    json_t *te = tr ? store_dataset_get(st, test_id, &err) : NULL;
+    if (te) {
+        json_int_t f_tr = json_integer_value(json_object_get(tr, "features"));
+        json_int_t f_te = json_integer_value(json_object_get(te, "features"));
+        const json_t *c_tr = json_object_get(tr, "classes"), *c_te = json_object_get(te, "classes");
+        size_t i, j;
+        json_t *name, *known;
+        if (f_te != f_tr)
+            api_errors_add(errs, "test_dataset_id",
+                           "dataset %lld has %lld features; the training dataset %lld has %lld",
+                           (long long)test_id, (long long)f_te, (long long)train_id,
+                           (long long)f_tr);
+        else
+            json_array_foreach(c_te, i, name) {
+                int found = 0;
+                json_array_foreach(c_tr, j, known) found |= json_equal(name, known);
+                if (!found) {
+                    api_errors_add(errs, "test_dataset_id",
+                                   "dataset %lld has the class \"%.60s\", which the training "
+                                   "dataset %lld does not have",
+                                   (long long)test_id, json_string_value(name),
+                                   (long long)train_id);
+                    break;
+                }
+            }
+    }
+    json_decref(tr);
+    json_decref(te);
+}
+
 /* Answers 201 with the sweep as the store has it. */
 static void answer_sweep(api_t *a, int64_t id, unsigned status, api_response_t *res) {
     store_error_t err;
@@ -75,6 +112,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         check_dataset(a, st, b->dataset_id, "dataset_id", errs, res) ||
         check_dataset(a, st, b->test_dataset_id, "test_dataset_id", errs, res))
         goto out;
+    check_test_dataset(st, b->dataset_id, b->test_dataset_id, errs);
     if (errs->n) {
         api_h_invalid(res, errs);
         goto out;

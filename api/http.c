@@ -328,6 +328,38 @@ static char *dup_or_null(const char *s, int *fail) {
     return d;
 }
 
+static int hex_value(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decoding of paths and query strings, as libmicrohttpd's own but for "%00": a NUL would
+ * end the C string the handlers see, so "/datasets/1%00x" would read as dataset 1 and
+ * "?limit=1%00" as 1. It is left encoded instead, so such a path matches no route (404) and such
+ * a value is not a number (422). Returns the decoded length. */
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls;
+    (void)c;
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi, lo;
+        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
 /* Every limit left at 0 takes its default. */
 static void fill_limits(api_limits_t *l, const api_limits_t *given) {
     api_limits_t def;
@@ -386,7 +418,8 @@ static int start_daemon(api_t *a) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads, MHD_OPTION_CONNECTION_LIMIT,
         a->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, a->limits.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_END);
+        on_completed, a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul,
+        NULL, MHD_OPTION_END);
     if (!a->daemon) {
         api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
         return MLPT_EIO;

@@ -117,9 +117,13 @@ json_t *api_problem_json(unsigned status, const char *detail, const api_errors_t
     if (!list || !obj)
         goto fail;
     for (size_t i = 0; errs && i < errs->n; i++) {
-        json_t *it = json_pack("{s:s, s:s}", "field", errs->items[i].field, "message",
-                               errs->items[i].message);
-        if (!it || json_array_append_new(list, it) != 0)
+        /* api_json_string, not json_pack: a field or message may quote the client's bytes (a
+         * query key, a multipart part name, a CSV cell) or be cut inside a UTF-8 sequence, and
+         * json_pack refuses invalid UTF-8 (the whole answer would become a bare 500). */
+        json_t *it = json_object();
+        if (!it || json_array_append_new(list, it) != 0 || /* append_new frees it on failure */
+            json_object_set_new(it, "field", api_json_string(errs->items[i].field)) ||
+            json_object_set_new(it, "message", api_json_string(errs->items[i].message)))
             goto fail;
     }
     if (json_object_set_new(obj, "type", json_string(type)) ||

@@ -16,11 +16,19 @@ int api_validate_query(const api_request_t *req, const char *const *allowed, api
         size_t k = 0;
         while (allowed && allowed[k] && strcmp(allowed[k], req->query[i].key) != 0)
             k++;
+        char field[96];
+        snprintf(field, sizeof(field), "query.%.80s", req->query[i].key);
         if (!allowed || !allowed[k]) {
-            char field[96];
-            snprintf(field, sizeof(field), "query.%.80s", req->query[i].key);
             api_errors_add(errs, field, "unknown query parameter");
+            continue;
         }
+        /* ?limit=5&limit=abc: only the first would be read, the rest silently ignored. Named
+         * once, at its second occurrence. */
+        size_t before_i = 0;
+        for (size_t j = 0; j < i; j++)
+            before_i += strcmp(req->query[j].key, req->query[i].key) == 0;
+        if (before_i == 1)
+            api_errors_add(errs, field, "is given more than once");
     }
     if (req->query_overflow)
         api_errors_add(errs, "query", "has more than %d parameters", API_MAX_QUERY);

@@ -15,6 +15,7 @@
 #include "gz.h"
 #include "idx.h"
 #include "ingest.h"
+#include "json_util.h"
 #include "matrix.h"
 #include "mlpt_err.h"
 #include "problem.h"
@@ -146,6 +147,10 @@ static void small_append(api_upload_t *up, int part, const char *data, size_t le
     size_t cap = part == PART_NAME ? sizeof(up->name) : sizeof(up->label);
     if (*used + len >= cap) {
         fail(up, 422, part_names[part], "is longer than %zu bytes", cap - 1);
+        return;
+    }
+    if (memchr(data, '\0', len)) { /* the C string would end there: "a\0b" would become "a" */
+        fail(up, 422, part_names[part], "must not contain NUL bytes");
         return;
     }
     memcpy(buf + *used, data, len);
@@ -345,6 +350,12 @@ void api_upload_field(api_upload_t *up, const char *field, const char *filename,
                       size_t off, size_t len) {
     if (!up || up->status)
         return;
+    if (!field) { /* a part whose Content-Disposition has no name="..." */
+        fail(up, 422, "body",
+             "a multipart part has no name (expected Content-Disposition: form-data; "
+             "name=\"file\", \"images\", \"labels\", \"name\" or \"label_column\")");
+        return;
+    }
     int same = up->cur != PART_NONE && strcmp(field, part_names[up->cur]) == 0;
     if (!same || (off == 0 && up->cur_bytes > 0)) {
         part_end(up);
@@ -450,8 +461,25 @@ static void parse_csv(api_upload_t *up) {
     } else {
         rc = ingest_csv_finish(f->csv, &up->ds, &e);
     }
-    if (rc)
+    if (rc) {
         fail_ingest(up, PART_FILE, rc, &e);
+        return;
+    }
+    /* Class names are answered as JSON strings, where bytes that are not UTF-8 would become '?':
+     * two labels of a Latin-1 file could then show as the same class. */
+    for (size_t i = 0; i < up->ds->classes; i++) {
+        const unsigned char *name = (const unsigned char *)up->ds->class_names[i];
+        if (api_utf8_valid((const char *)name, strlen((const char *)name)))
+            continue;
+        char shown[41 * 4 + 1]; /* the first 40 bytes, those above 0x7F as \xNN */
+        size_t n = 0;
+        for (size_t j = 0; name[j] && j < 40; j++)
+            n += (size_t)(name[j] < 0x80
+                              ? snprintf(shown + n, sizeof(shown) - n, "%c", name[j])
+                              : snprintf(shown + n, sizeof(shown) - n, "\\x%02X", name[j]));
+        fail(up, 422, "file", "the label \"%s\" is not valid UTF-8: save the file as UTF-8", shown);
+        return;
+    }
 }
 
 static void parse_idx(api_upload_t *up) {

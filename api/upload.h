@@ -18,7 +18,8 @@
  * Failures are sticky: the first one is kept (status, field, message) and later input is
  * ignored, so the HTTP layer can keep reading the body and answer at its end: 413 over
  * max_bytes, 422 for a parse error (field "file", "images" or "labels", the parser's message
- * naming row and column, or "label_column"), unknown or repeated fields, a bad name; 507 when the
+ * naming row and column, or "label_column"), unknown or repeated fields, a part without a name,
+ * a bad name, a NUL byte in name or label_column, a CSV label that is not UTF-8; 507 when the
  * disk is full; 500 for I/O errors. A sink is used by one thread at a time.
  */
 #ifndef API_UPLOAD_H
@@ -53,7 +54,8 @@ void api_upload_free(api_upload_t *up);
 void api_upload_set(api_upload_t *up, const char *field, const char *value, size_t len);
 
 /* One piece of a multipart field: a new part starts when the field name changes or off is 0
- * after bytes of the current part came. filename may be NULL. */
+ * after bytes of the current part came. filename may be NULL; a NULL field (a part without a
+ * name) fails the upload with 422. */
 void api_upload_field(api_upload_t *up, const char *field, const char *filename, const char *data,
                       size_t off, size_t len);
 

@@ -38,8 +38,10 @@ static void path_mark_truncated(fpath_t *out, int n) {
         memcpy(out->s + sizeof(out->s) - 4, "...", 4);
 }
 
+/* An empty member name is written as "" so that no path is empty ("" or grid.""). */
 static void path_key(fpath_t *out, const char *parent, const char *key) {
-    int n = snprintf(out->s, sizeof(out->s), "%s%s%s", parent, *parent ? "." : "", key);
+    int n =
+        snprintf(out->s, sizeof(out->s), "%s%s%s", parent, *parent ? "." : "", *key ? key : "\"\"");
     path_mark_truncated(out, n);
 }
 
@@ -100,7 +102,8 @@ static int get_int(const json_t *v, const char *path, long long min, long long m
 
 typedef enum range_kind { POSITIVE, UNIT_OPEN } range_kind_t;
 
-/* A number: POSITIVE (> 0) or UNIT_OPEN (0 <= x < 1). Returns 0 or -1. */
+/* A number: POSITIVE (> 0) or UNIT_OPEN (0 <= x < 1), both also as a float32 (what the trainer
+ * takes). Returns 0 or -1. */
 static int get_real(const json_t *v, const char *path, range_kind_t kind, double *out,
                     api_errors_t *errs) {
     double x;
@@ -114,6 +117,17 @@ static int get_real(const json_t *v, const char *path, range_kind_t kind, double
     }
     if (kind == UNIT_OPEN && !(x >= 0 && x < 1)) {
         api_errors_add(errs, path, "must be >= 0 and < 1 (got %g)", x);
+        return -1;
+    }
+    /* The trainer takes these as float32: a value that becomes 0, infinity or 1 there would
+     * fail every trial of the sweep ("invalid argument"), so it is refused here. */
+    if (kind == POSITIVE && !(x >= FLT_TRUE_MIN && x <= FLT_MAX)) {
+        api_errors_add(errs, path, "must be within the float32 range, %g to %g (got %g)",
+                       (double)FLT_TRUE_MIN, (double)FLT_MAX, x);
+        return -1;
+    }
+    if (kind == UNIT_OPEN && !((float)x < 1.0f)) {
+        api_errors_add(errs, path, "must be < 1 as a float32 (got %.15g, which rounds to 1)", x);
         return -1;
     }
     *out = x;

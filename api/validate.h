@@ -16,8 +16,10 @@
  *             "batch_size"?: [int >= 1], "activation"?: [string], "momentum"?: [0 <= number < 1]},
  *    "training"?: {"activation" ("relu"), "batch_size" (64), "momentum" (0),
  *                  "validation_split" (0.2, 0 <= x < 1), "seed" (42, int >= 0)}}
- * A grid axis, when given, overrides the training scalar of the same name. "neurons" may be left
- * out when every hidden_layers value is 0. A grid expanding to more than max_trials trials
+ * learning_rate and momentum must keep their range as float32 (the trainer's type): 1e-320 or
+ * 1e300 as a rate, 0.9999999999 as momentum are refused. A grid axis, when given, overrides the
+ * training scalar of the same name. "neurons" may be left out when every hidden_layers value
+ * is 0. A grid expanding to more than max_trials trials
  * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
  *
  * Pure functions: any thread.
@@ -61,8 +63,9 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
 int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,
                          api_errors_t *errs);
 
-/* Checks that every query argument of req is among allowed (NULL-terminated list) and that no
- * more than API_MAX_QUERY came. Returns 0 or 422 with errs filled ("query.<name>"). */
+/* Checks that every query argument of req is among allowed (NULL-terminated list) and given at
+ * most once, and that no more than API_MAX_QUERY came. Returns 0 or 422 with errs filled
+ * ("query.<name>"). */
 int api_validate_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs);
 
 /* ?limit= (API_DEFAULT_LIMIT when absent; 1 .. API_MAX_LIMIT). Returns 0 or 422. */

@@ -321,6 +321,37 @@ static int add_name(ingest_csv_t *c, const field_t *f) {
     return MLPT_OK;
 }
 
+/* Well-formed UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_valid(const char *str, size_t len) {
+    const unsigned char *p = (const unsigned char *)str, *end = p + len;
+    while (p < end) {
+        unsigned char b = *p;
+        size_t n = b < 0x80                 ? 0
+                   : b >= 0xC2 && b <= 0xDF ? 1
+                   : b >= 0xE0 && b <= 0xEF ? 2
+                   : b >= 0xF0 && b <= 0xF4 ? 3
+                                            : 4;
+        if (n == 4 || (size_t)(end - p) <= n) /* not a lead byte, or cut short */
+            return 0;
+        unsigned char lo = 0x80, hi = 0xBF; /* the range of the second byte */
+        if (b == 0xE0)
+            lo = 0xA0;
+        else if (b == 0xED)
+            hi = 0x9F;
+        else if (b == 0xF0)
+            lo = 0x90;
+        else if (b == 0xF4)
+            hi = 0x8F;
+        if (n > 0 && (p[1] < lo || p[1] > hi))
+            return 0;
+        for (size_t k = 2; k <= n; k++)
+            if ((p[k] & 0xC0) != 0x80)
+                return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
 static int csv_header(ingest_csv_t *c, const char *s, const char *e, size_t row0, int quotes) {
     if (c->opt.delimiter == 0)
         c->delim = detect_delimiter(s, e);
@@ -336,6 +367,10 @@ static int csv_header(ingest_csv_t *c, const char *s, const char *e, size_t row0
             return rc;
         if (!f.quoted)
             trim(&f);
+        /* Column names reach messages and the label_column match: text, so UTF-8. */
+        if (!utf8_valid(f.ptr, f.len))
+            return csv_fail(c, MLPT_EFORMAT, row0, c->ncols + 1,
+                            "the column name is not valid UTF-8 (save the file as UTF-8)");
         if (add_name(c, &f) != MLPT_OK)
             return csv_fail(c, MLPT_ENOMEM, 0, 0, "out of memory");
         if (t == e)
@@ -671,7 +706,7 @@ int ingest_csv_feed(ingest_csv_t *c, const char *buf, size_t len, ingest_error_t
         return MLPT_EINVAL;
     }
     int rc = csv_unusable(c, err);
-    if (rc)
+    if (rc || len == 0) /* buf may be NULL when len is 0, and NULL + 0 is undefined in C */
         return rc;
     const char *p = buf, *end = buf + len;
     if (c->carry_len > 0 && p < end) {

@@ -416,6 +416,28 @@ static void test_error_malformed_quotes(void **state) {
                      "row 2, column 2 (\"b\"): unexpected \"y\" after a closing quote");
 }
 
+static void test_error_header_not_utf8(void **state) {
+    (void)state;
+    expect_error_str("temp\xe9rature,label\n1,a\n2,b\n", NULL, MLPT_EFORMAT, 1, 1,
+                     "row 1, column 1: the column name is not valid UTF-8 (save the file as "
+                     "UTF-8)");
+    expect_error_str("x,\xc0\xae,label\n1,2,a\n", NULL, MLPT_EFORMAT, 1, 2,
+                     "row 1, column 2: the column name is not valid UTF-8 (save the file as "
+                     "UTF-8)");
+    expect_error_str("x,\xed\xa0\x80,label\n1,2,a\n", NULL, MLPT_EFORMAT, 1, 2,
+                     "row 1, column 2: the column name is not valid UTF-8 (save the file as "
+                     "UTF-8)");
+    /* well-formed multi-byte names are fine */
+    trainer_dataset_t *ds = NULL;
+    const char *ok = "temp\xc3\xa9rature,\xe2\x82\xac,\xf0\x9f\x98\x80,label\n1,2,3,a\n4,5,6,b\n";
+    ingest_csv_t *c = ingest_csv_new(NULL);
+    assert_int_equal(ingest_csv_feed(c, ok, strlen(ok), NULL), 0);
+    assert_int_equal(ingest_csv_finish(c, &ds, NULL), 0);
+    assert_int_equal(ds->features, 3);
+    trainer_dataset_free(ds);
+    ingest_csv_free(c);
+}
+
 static void test_error_nul_byte(void **state) {
     (void)state;
     static const char feature[] = "a,b,c\n1,2\0,x\n";
@@ -815,6 +837,7 @@ int main(void) {
         cmocka_unit_test(test_error_label_column_missing),
         cmocka_unit_test(test_error_unterminated_quote),
         cmocka_unit_test(test_error_malformed_quotes),
+        cmocka_unit_test(test_error_header_not_utf8),
         cmocka_unit_test(test_error_nul_byte),
         cmocka_unit_test(test_error_limits),
         cmocka_unit_test(test_error_rows_are_physical_lines),
