@@ -18,6 +18,9 @@ for arg in "$@"; do
         # The browser tests: Debian's chromium (driven by npm playwright-core) and a font for
         # the screenshots.
         packages+=(chromium fonts-dejavu-core)
+        # The fuzz harnesses (scripts/fuzz.sh): clang with its libFuzzer and sanitizer runtimes,
+        # and llvm for llvm-symbolizer (readable stack traces in the sanitizers' reports).
+        packages+=(clang libclang-rt-14-dev llvm)
         ;;
     --bench) packages+=(libcmocka-dev python3 python3-numpy python3-torch python3-sklearn
                         python3-threadpoolctl) ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need, then builds and runs every test twice: in the Release build and
-# in an AddressSanitizer + UndefinedBehaviorSanitizer build. The last line counts both runs.
+# in an AddressSanitizer + UndefinedBehaviorSanitizer build; then the libFuzzer harnesses for a
+# short budget each (MLPTUNE_FUZZ_SECONDS, default 10). The last line counts all of it.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" --test || exit 1
@@ -35,6 +36,22 @@ run_suite() { # name build-dir cmake-args...
 
 run_suite release "$root/build-test" -DCMAKE_BUILD_TYPE=Release
 run_suite sanitize "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLPTUNE_SANITIZE=ON
+
+# libFuzzer smoke runs (clang; ASan + UBSan): each harness for a short budget. Every harness
+# counts as one test; a run that ends without its summary line counts as one failure.
+echo "== fuzz"
+fuzz_last=""
+while IFS= read -r l; do
+    echo "$l"
+    fuzz_last="$l"
+done < <("$root/scripts/fuzz.sh" "${MLPTUNE_FUZZ_SECONDS:-10}" 2>&1)
+if [[ "$fuzz_last" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    total_run=$((total_run + BASH_REMATCH[1] + BASH_REMATCH[2]))
+    total_failed=$((total_failed + BASH_REMATCH[2]))
+else
+    total_run=$((total_run + 1))
+    total_failed=$((total_failed + 1))
+fi
 
 echo "$((total_run - total_failed)) passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]
