@@ -159,16 +159,19 @@ done:
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the matrix format is little-endian");
 
-/* A reader over the whole file in memory. */
+/* A reader straight from the file that hashes what it reads, so the matrix lands in its final
+ * buffer without a second copy in memory. */
 typedef struct {
-    const unsigned char *p, *end;
+    FILE *f;
+    uint64_t hash;
+    uint64_t left; /* bytes of the file not yet read */
 } in_t;
 
 static int in_take(in_t *in, void *dst, size_t n) {
-    if ((size_t)(in->end - in->p) < n)
+    if (in->left < n || fread(dst, 1, n, in->f) != n)
         return -1;
-    memcpy(dst, in->p, n);
-    in->p += n;
+    in->left -= n;
+    in->hash = fnv1a(in->hash, dst, n);
     return 0;
 }
 
@@ -188,68 +191,35 @@ static int in_u64(in_t *in, uint64_t *v) {
     return 0;
 }
 
-static int read_all(const char *path, unsigned char **buf, size_t *len, ingest_error_t *err) {
+int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t *err) {
+    trainer_dataset_t *ds = NULL;
+    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
         return fail(err, MLPT_EIO, "cannot open %s: %s", path, strerror(errno));
-    int rc = MLPT_EIO;
-    unsigned char *b = NULL;
-    if (fseek(f, 0, SEEK_END) != 0)
-        goto done;
-    long size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0)
-        goto done;
-    b = malloc(size ? (size_t)size : 1);
-    if (!b) {
-        rc = fail(err, MLPT_ENOMEM, "out of memory reading %s", path);
+    int rc;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        rc = fail(err, MLPT_EIO, "cannot read %s", path);
         goto done;
     }
-    if (fread(b, 1, (size_t)size, f) != (size_t)size)
-        goto done;
-    *buf = b;
-    *len = (size_t)size;
-    b = NULL;
-    rc = 0;
-done:
-    if (rc == MLPT_EIO)
-        fail(err, MLPT_EIO, "cannot read %s", path);
-    free(b);
-    fclose(f);
-    return rc;
-}
-
-int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t *err) {
-    unsigned char *buf = NULL;
-    size_t len = 0;
-    trainer_dataset_t *ds = NULL;
-    *out = NULL;
-    int rc = read_all(path, &buf, &len, err);
-    if (rc != 0)
-        return rc;
-    in_t in = {buf, buf + len};
+    in_t in = {f, FNV_OFFSET, (uint64_t)size};
+    unsigned char magic[8];
     uint32_t version, scaling;
-    uint64_t rows, features, classes, sum;
+    uint64_t rows, features, classes, sum, stored;
     rc = fail(err, MLPT_EFORMAT, "%s: not a dataset file, or a damaged one", path);
-    if (len < 16 || memcmp(buf, MATRIX_MAGIC, 8) != 0)
-        goto done;
-    in.p += 8;
-    if (in_u32(&in, &version))
+    if (in_take(&in, magic, 8) || memcmp(magic, MATRIX_MAGIC, 8) != 0 || in_u32(&in, &version))
         goto done;
     if (version != MATRIX_VERSION) {
         rc =
             fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);
         goto done;
     }
-    if (len < 8 + 4 + 4 + 3 * 8 + 8 || in_u32(&in, &scaling) || in_u64(&in, &rows) ||
-        in_u64(&in, &features) || in_u64(&in, &classes) || scaling > TRAINER_SCALE_UNIT ||
-        rows == 0 || features == 0 || classes == 0 || classes > rows || features > len / 4 ||
-        rows > len / 4 / features)
+    /* Sizes are checked against what the file holds before anything is allocated for them. */
+    if (in_u32(&in, &scaling) || in_u64(&in, &rows) || in_u64(&in, &features) ||
+        in_u64(&in, &classes) || scaling > TRAINER_SCALE_UNIT || rows == 0 || features == 0 ||
+        classes == 0 || classes > rows || features > in.left / 4 || rows > in.left / 4 / features)
         goto done;
-    {
-        in_t tail = {buf + len - 8, buf + len};
-        if (in_u64(&tail, &sum) || fnv1a(FNV_OFFSET, buf, len - 8) != sum)
-            goto done;
-    }
     ds = calloc(1, sizeof *ds);
     if (!ds)
         goto nomem;
@@ -263,11 +233,12 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
     ds->classes = classes;
     for (size_t c = 0; c < classes; c++) {
         uint32_t n;
-        if (in_u32(&in, &n) || (size_t)(in.end - in.p) < n)
+        if (in_u32(&in, &n) || in.left < n)
             goto done;
         if (!(ds->class_names[c] = malloc(n + 1)))
             goto nomem;
-        in_take(&in, ds->class_names[c], n);
+        if (in_take(&in, ds->class_names[c], n))
+            goto done;
         ds->class_names[c][n] = '\0';
     }
     for (size_t c = 0; c < classes; c++) {
@@ -276,15 +247,17 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
             goto done;
         ds->class_counts[c] = v;
     }
-    if ((size_t)(in.end - in.p) != rows * features * 4 + rows * 4 + 8)
+    if (in.left != rows * features * 4 + rows * 4 + 8)
         goto done;
     ds->x = malloc(rows * features * sizeof(float));
     ds->y = malloc(rows * sizeof(int32_t));
     if (!ds->x || !ds->y)
         goto nomem;
-    in_take(&in, ds->x, rows * features * sizeof(float));
-    in_take(&in, ds->y, rows * sizeof(int32_t));
-    if (trainer_dataset_check(ds) != 0)
+    if (in_take(&in, ds->x, rows * features * sizeof(float)) ||
+        in_take(&in, ds->y, rows * sizeof(int32_t)))
+        goto done;
+    sum = in.hash;
+    if (in_u64(&in, &stored) || stored != sum || trainer_dataset_check(ds) != 0)
         goto done;
     *out = ds;
     ds = NULL;
@@ -294,6 +267,6 @@ nomem:
     rc = fail(err, MLPT_ENOMEM, "out of memory loading %s", path);
 done:
     trainer_dataset_free(ds);
-    free(buf);
+    fclose(f);
     return rc;
 }
