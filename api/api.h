@@ -46,8 +46,10 @@ typedef struct api_config {
                              401; /healthz, /metrics, /openapi.json and static files stay open */
     int threads;          /* HTTP threads (default 4 when 0) */
     api_limits_t limits;
-    sched_t *sched; /* commands go there */
-    api_log_fn log; /* one line per request/event; may be NULL */
+    sched_t *sched;       /* commands go there */
+    api_log_fn log;       /* one line per event; may be NULL */
+    int log_all_requests; /* log every request; otherwise only changes (not GET/HEAD), answers
+                             >= 400, aborted ones and those slower than 100 ms */
     void *log_user;
 } api_config_t;
 

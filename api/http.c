@@ -293,8 +293,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     if (r->status)
         api_metrics_count(&a->metrics, r->d.slot, r->status);
-    api_logf(a, "http %s %s %u %.1fms%s", r->method ? r->method : "?", r->path ? r->path : "?",
-             r->status, ms, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    /* Every request is counted in /metrics; the log gets the ones worth reading (changes,
+     * failures, slow or aborted answers) unless every request was asked for: a line per
+     * successful read costs real throughput under load. */
+    int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    int plain_read = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
+    if (a->log_all_requests || !plain_read || !ok || r->status >= 400 || ms >= 100.0)
+        api_logf(a, "http %s %s %u %.1fms%s", r->method ? r->method : "?", r->path ? r->path : "?",
+                 r->status, ms, ok ? "" : " (aborted)");
     if (r->pp)
         MHD_destroy_post_processor(r->pp);
     if (r->has_early)
@@ -450,6 +456,7 @@ api_t *api_start(const api_config_t *cfg, int *err) {
     fill_limits(&a->limits, &cfg->limits);
     a->sched = cfg->sched;
     a->log = cfg->log;
+    a->log_all_requests = cfg->log_all_requests;
     a->log_user = cfg->log_user;
     if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
         api_stop(a);

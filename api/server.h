@@ -38,6 +38,7 @@ struct api {
     api_limits_t limits;
     sched_t *sched;
     api_log_fn log;
+    int log_all_requests;
     void *log_user;
     struct MHD_Daemon *daemon;
     int quiesced_fd; /* the listening socket after api_quiesce, closed after the daemon stops */

@@ -36,6 +36,8 @@ static const char serve_usage[] =
     "  --token-file F     every /api request then needs \"Authorization: Bearer <token>\"\n"
     "                     (the token is the file's first line; or MLPTUNE_TOKEN)\n"
     "  --insecure         allow a non-loopback --bind without a token\n"
+    "  --log-requests     log every request (MLPTUNE_LOG_REQUESTS=1); by default only changes,\n"
+    "                     errors, aborted and slow (>= 100 ms) requests are logged\n"
     "\n"
     "SIGINT/SIGTERM stop it gracefully: no new connections, running trials stop at a\n"
     "mini-batch boundary and are re-queued at the next start, everything is flushed.\n";
@@ -44,6 +46,7 @@ typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
     const char *token_file;
     int insecure;
+    int log_requests;
 } serve_args_t;
 
 static int parse(int argc, char **argv, serve_args_t *a) {
@@ -61,6 +64,8 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
+    const char *lr = getenv("MLPTUNE_LOG_REQUESTS");
+    a->log_requests = lr && *lr && strcmp(lr, "0") != 0;
     for (size_t k = 0; k < n_opts; k++) {
         const char *v = getenv(opts[k].env);
         if (v && *v)
@@ -70,6 +75,10 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--insecure")) {
             a->insecure = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--log-requests")) {
+            a->log_requests = 1;
             continue;
         }
         const char *eq = strchr(arg, '=');
@@ -227,6 +236,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .db_path = db,
                          .web_dir = a.web_dir,
                          .token = token,
+                         .log_all_requests = a.log_requests,
                          .sched = sched,
                          .log = svc_log_line,
                          .log_user = "info"};
