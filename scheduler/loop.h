@@ -25,4 +25,22 @@ void sched_loop_dispatch(sched_t *s);
 /* Frees the jobs still queued (after the loop ended). */
 void sched_loop_free_jobs(sched_t *s);
 
+/* Saves the workers' reports of this wake-up in one transaction (reports.c). */
+void sched_loop_reports(sched_t *s);
+
+/* Runs and answers the commands of other threads (commands.c). */
+void sched_loop_commands(sched_t *s);
+
+/* Wakes the loop again in a second (after a failed transaction). */
+void sched_loop_retry_later(sched_t *s);
+
+/* Helpers the loop's files share. */
+double sched_now(void);        /* Unix seconds */
+void sched_job_free(job_t *j); /* accepts NULL */
+sweep_state_t *sched_sweep_find(sched_t *s, int64_t id);
+void sched_sweep_forget(sched_t *s, int64_t id);
+void sched_event_add(sched_t *s, const sched_event_t *ev); /* sent after the commit */
+void sched_events_flush(sched_t *s);
+void sched_running_remove(sched_t *s, job_t *j);
+
 #endif

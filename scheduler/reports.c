@@ -1,0 +1,284 @@
+/*
+ * reports.c - what workers reported since the last wake-up, saved in one transaction: metric
+ * rows (also for the trials that follow a job's shared prefix), trial and sweep ends; then the
+ * in-memory side (jobs end, workers free up) once the commit succeeded. Loop thread only.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "mlpt_err.h"
+#include "train.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reports from workers: one transaction for everything that arrived since the last wake-up. */
+
+void sched_running_remove(sched_t *s, job_t *j) {
+    for (job_t **p = &s->running; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            return;
+        }
+}
+
+/* Decides a finished sweep's status from its trials' states, records it, queues the event. */
+static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_t *err) {
+    const char *status = "completed";
+    if (w->canceled) {
+        status = "canceled"; /* already recorded when the cancel came */
+    } else {
+        json_t *sw = store_sweep_get(s->writer, w->id, err);
+        if (!sw)
+            return err->code;
+        json_t *counts = json_object_get(sw, "trials");
+        json_int_t failed = json_integer_value(json_object_get(counts, "failed"));
+        json_int_t total = json_integer_value(json_object_get(sw, "trials_total"));
+        json_decref(sw);
+        if (total > 0 && failed == total)
+            status = "failed";
+        int rc = store_sweep_set_status(s->writer, w->id, status, now,
+                                        failed == total ? "every trial failed" : NULL, err);
+        if (rc != 0)
+            return rc;
+    }
+    sched_event_add(
+        s,
+        &(sched_event_t){.type = SCHED_EVENT_SWEEP_FINISHED, .sweep_id = w->id, .status = status});
+    return 0;
+}
+
+static const char *trial_status(const report_t *r) {
+    switch (r->rc) {
+    case 0:
+        return "completed";
+    case MLPT_EDIVERGED:
+        return "diverged";
+    case MLPT_ESTOPPED:
+        return atomic_load(&r->job->stop) == STOP_CANCEL ? "canceled" : NULL;
+    default:
+        return "failed";
+    }
+}
+
+/* Followers still waiting for rows or their end. */
+static int follower_open(const follower_t *f) {
+    return !f->done && !f->pending;
+}
+
+/* Records a follower's end in the open transaction and queues its event. */
+static int follower_finish(sched_t *s, job_t *j, follower_t *f, const store_trial_end_t *end,
+                           store_error_t *err) {
+    int rc = store_trial_finish(s->writer, f->trial_id, end, err);
+    if (rc != 0)
+        return rc;
+    f->pending = 1;
+    sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                        .sweep_id = j->sweep_id,
+                                        .trial_id = f->trial_id,
+                                        .status = end->status});
+    return 0;
+}
+
+/* One iteration of a job: its row, the same row for every follower that is that long, and the
+ * end of the follower whose last iteration it is. */
+static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
+    job_t *j = r->job;
+    store_metric_t rows[1 + 16];
+    size_t n = 0;
+    rows[n++] = r->metric;
+    int rc = 0;
+    for (size_t i = 0; i < j->n_followers && rc == 0; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+            continue;
+        rows[n] = r->metric;
+        rows[n++].trial_id = f->trial_id;
+        if (n == sizeof rows / sizeof rows[0]) {
+            rc = store_metrics_insert(s->writer, rows, n, err);
+            n = 0;
+        }
+    }
+    if (rc == 0 && n)
+        rc = store_metrics_insert(s->writer, rows, n, err);
+    if (rc != 0)
+        return rc;
+    sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
+                                        .sweep_id = j->sweep_id,
+                                        .trial_id = j->trial_id,
+                                        .status = "running",
+                                        .metric = r->metric});
+    for (size_t i = 0; i < j->n_followers; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+            continue;
+        store_metric_t m = r->metric;
+        m.trial_id = f->trial_id;
+        sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
+                                            .sweep_id = j->sweep_id,
+                                            .trial_id = f->trial_id,
+                                            .status = "running",
+                                            .metric = m});
+    }
+    for (size_t i = 0; i < j->n_followers && r->follower_id; i++) {
+        follower_t *f = &j->followers[i];
+        if (f->trial_id != r->follower_id || !follower_open(f))
+            continue;
+        store_trial_end_t end = {.status = "completed",
+                                 .best_val_accuracy = r->follower_best_val,
+                                 .final_val_accuracy = r->metric.val_accuracy,
+                                 .test_accuracy = r->follower_test_accuracy,
+                                 .best_iteration = r->follower_best_iteration,
+                                 .model = r->model,
+                                 .model_len = r->model_len,
+                                 .now = now};
+        rc = follower_finish(s, j, f, &end, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The job ended before some of its followers did: they end the same way, with its figures
+ * (cut short by the same cancel, divergence or failure at the same iteration). */
+static int end_followers(sched_t *s, report_t *r, const char *status, double now,
+                         store_error_t *err) {
+    job_t *j = r->job;
+    for (size_t i = 0; i < j->n_followers; i++) {
+        follower_t *f = &j->followers[i];
+        if (!follower_open(f))
+            continue;
+        store_trial_end_t end = {.status = status,
+                                 .best_val_accuracy = r->best_val_accuracy,
+                                 .final_val_accuracy = r->final_val_accuracy,
+                                 .test_accuracy = NAN,
+                                 .best_iteration = r->best_iteration,
+                                 .error = r->error[0] ? r->error : NULL,
+                                 .now = now};
+        int rc = follower_finish(s, j, f, &end, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* After a commit the followers' pending ends are recorded; after a rollback they are not. */
+static void followers_settle(sched_t *s, int committed) {
+    for (job_t *j = s->running; j; j = j->next)
+        for (size_t i = 0; i < j->n_followers; i++) {
+            if (committed && j->followers[i].pending)
+                j->followers[i].done = 1;
+            j->followers[i].pending = 0;
+        }
+}
+
+/* Records one report inside the open transaction. Returns 0 or the store's error. */
+static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
+    if (r->type == REPORT_EPOCH)
+        return save_epoch(s, r, now, err);
+    const char *status = trial_status(r);
+    if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
+        return 0;
+    store_trial_end_t end = {.status = status,
+                             .best_val_accuracy = r->best_val_accuracy,
+                             .final_val_accuracy = r->final_val_accuracy,
+                             .test_accuracy = r->test_accuracy,
+                             .best_iteration = r->best_iteration,
+                             .error = r->error[0] ? r->error : NULL,
+                             .model = r->model,
+                             .model_len = r->model_len,
+                             .now = now};
+    int rc = store_trial_finish(s->writer, r->job->trial_id, &end, err);
+    if (rc == 0)
+        rc = end_followers(s, r, status, now, err);
+    if (rc != 0)
+        return rc;
+    sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                        .sweep_id = r->job->sweep_id,
+                                        .trial_id = r->job->trial_id,
+                                        .status = status});
+    sweep_state_t *w = sched_sweep_find(s, r->job->sweep_id);
+    if (w && ++w->ending == w->running && w->queued == 0)
+        return sweep_finalize(s, w, now, err);
+    return 0;
+}
+
+/* After the commit: the in-memory side of the reports (jobs end, workers free up). */
+static void apply_report(sched_t *s, report_t *r) {
+    if (r->type != REPORT_DONE)
+        return;
+    job_t *j = r->job;
+    const char *status = trial_status(r);
+    sched_logf(s, "trial %lld %s%s%s", (long long)j->trial_id, status ? status : "stopped",
+               r->error[0] ? ": " : "", r->error);
+    sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
+    if (w) {
+        w->running--;
+        if (status)
+            w->ending--;
+        if (w->queued == 0 && w->running == 0)
+            sched_sweep_forget(s, j->sweep_id);
+    }
+    sched_running_remove(s, j);
+    sched_job_free(j);
+    s->idle_workers++;
+    atomic_fetch_sub(&s->n_running, 1);
+    if (status)
+        atomic_fetch_add(&s->n_finished, 1);
+}
+
+static void free_reports(report_t *r) {
+    while (r) {
+        report_t *next = r->next;
+        free(r->model);
+        free(r);
+        r = next;
+    }
+}
+
+void sched_loop_reports(sched_t *s) {
+    pthread_mutex_lock(&s->report_lock);
+    report_t *fresh = s->reports;
+    s->reports = s->reports_tail = NULL;
+    pthread_mutex_unlock(&s->report_lock);
+    /* Reports a failed transaction left over go first, in their order. */
+    report_t *batch = s->unsaved;
+    if (batch) {
+        report_t *t = batch;
+        while (t->next)
+            t = t->next;
+        t->next = fresh;
+    } else {
+        batch = fresh;
+    }
+    s->unsaved = NULL;
+    if (!batch)
+        return;
+
+    store_error_t err;
+    double now = sched_now();
+    int rc = store_begin(s->writer, &err);
+    for (report_t *r = batch; r && rc == 0; r = r->next)
+        rc = save_report(s, r, now, &err);
+    if (rc == 0)
+        rc = store_commit(s->writer, &err);
+    if (rc != 0) {
+        /* Keep every row: roll back, and retry the whole batch shortly. */
+        store_rollback(s->writer);
+        s->n_events = 0;
+        for (sweep_state_t *w = s->sweeps; w; w = w->next)
+            w->ending = 0;
+        followers_settle(s, 0);
+        s->unsaved = batch;
+        sched_logf(s, "store: cannot save %s; retrying in 1 s", err.message);
+        sched_loop_retry_later(s);
+        return;
+    }
+    followers_settle(s, 1);
+    for (report_t *r = batch; r; r = r->next)
+        apply_report(s, r);
+    free_reports(batch);
+    sched_events_flush(s);
+}
