@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "http_client.h"
 #include "mlpt_err.h"
+#include "sweep_view.h"
 
 enum {
     SWEEP_EXIT_CANCELED = 4,      /* the sweep was canceled */
@@ -33,7 +34,6 @@ enum {
 };
 
 #define POLL_SECONDS 0.5
-#define PLAIN_HEARTBEAT_SECONDS 30.0 /* plain progress lines: at least this often */
 #define MAX_TOKEN_BYTES 4096
 #define LEADERBOARD_PAGE 1000 /* the API's largest page */
 
@@ -103,25 +103,9 @@ static void on_stop_signal(int sig) {
     g_stop = 1;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL); /* a signal cuts it short, and the caller checks g_stop */
-}
-
-/* Copies s into buf with control characters replaced by '?': what the server says must not
- * drive the terminal. Returns buf. */
-static const char *clean(const char *s, char *buf, size_t size) {
-    size_t n = 0;
-    for (; s && *s && n + 1 < size; s++, n++)
-        buf[n] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
-    buf[n] = '\0';
-    return buf;
 }
 
 /* ---- arguments ---------------------------------------------------------------------------- */
@@ -325,26 +309,26 @@ static void report_problem(const char *what, const svc_http_answer_t *ans) {
         char first[201];
         snprintf(first, sizeof first, "%.*s", (int)(n < 200 ? n : 200), ans->body);
         svc_errorf("%s: HTTP %ld%s%s", what, ans->status, first[0] ? ": " : "",
-                   clean(first, a, sizeof a));
+                   svc_clean(first, a, sizeof a));
         json_decref(p);
         return;
     }
     if (title && detail && strcmp(title, detail) != 0)
-        svc_errorf("%s: HTTP %ld %s: %s", what, ans->status, clean(title, a, sizeof a),
-                   clean(detail, b, sizeof b));
+        svc_errorf("%s: HTTP %ld %s: %s", what, ans->status, svc_clean(title, a, sizeof a),
+                   svc_clean(detail, b, sizeof b));
     else
         svc_errorf("%s: HTTP %ld %s", what, ans->status,
-                   clean(detail  ? detail
-                         : title ? title
-                                 : "",
-                         a, sizeof a));
+                   svc_clean(detail  ? detail
+                             : title ? title
+                                     : "",
+                             a, sizeof a));
     json_t *errors = json_object_get(p, "errors"), *e;
     size_t i;
     json_array_foreach(errors, i, e) {
         const char *field = json_string_value(json_object_get(e, "field"));
         const char *message = json_string_value(json_object_get(e, "message"));
-        fprintf(stderr, "  %s: %s\n", clean(field ? field : "?", a, sizeof a),
-                clean(message ? message : "", b, sizeof b));
+        fprintf(stderr, "  %s: %s\n", svc_clean(field ? field : "?", a, sizeof a),
+                svc_clean(message ? message : "", b, sizeof b));
     }
     json_decref(p);
 }
@@ -375,7 +359,7 @@ static int answer_json(const char *what, const svc_http_answer_t *ans, long expe
     if (!json_is_object(j)) {
         char a[200];
         svc_errorf("%s: the answer is not a JSON object (%s)", what,
-                   j ? "another JSON value" : clean(je.text, a, sizeof a));
+                   j ? "another JSON value" : svc_clean(je.text, a, sizeof a));
         json_decref(j);
         return SVC_EXIT_FAILURE;
     }
@@ -473,7 +457,7 @@ static int dataset_upload(sweep_ctx_t *cx, dataset_ref_t *ref) {
             "mlptune: uploaded %s as dataset %" PRId64 " \"%s\": %" JSON_INTEGER_FORMAT
             " rows, %" JSON_INTEGER_FORMAT " features, %zu classes\n",
             base_name(ref->file), ref->id,
-            clean(json_string_value(json_object_get(ds, "name")), a, sizeof a),
+            svc_clean(json_string_value(json_object_get(ds, "name")), a, sizeof a),
             json_integer_value(json_object_get(ds, "rows")),
             json_integer_value(json_object_get(ds, "features")),
             json_array_size(json_object_get(ds, "classes")));
@@ -522,143 +506,18 @@ static int is_terminal_status(const char *s) {
     return s && (!strcmp(s, "completed") || !strcmp(s, "failed") || !strcmp(s, "canceled"));
 }
 
-/* What the progress display shows of a sweep. */
-typedef struct sweep_view {
-    const char *status;
-    json_int_t total, done;
-    double progress;    /* 0..1 */
-    double best;        /* < 0 when none yet */
-    json_int_t best_id; /* 0 when none */
-} sweep_view_t;
-
-static void sweep_view(const json_t *sw, sweep_view_t *v) {
-    const json_t *counts = json_object_get(sw, "trials");
-    const json_t *best = json_object_get(sw, "best_trial");
-    const json_t *acc = json_object_get(best, "best_val_accuracy");
-    v->status = json_string_value(json_object_get(sw, "status"));
-    if (!v->status)
-        v->status = "?";
-    v->total = json_integer_value(json_object_get(sw, "trials_total"));
-    v->done = v->total - json_integer_value(json_object_get(counts, "queued")) -
-              json_integer_value(json_object_get(counts, "running"));
-    if (v->done < 0)
-        v->done = 0;
-    v->progress = json_number_value(json_object_get(sw, "progress"));
-    if (!(v->progress >= 0.0))
-        v->progress = 0.0;
-    if (v->progress > 1.0)
-        v->progress = 1.0;
-    v->best = json_is_number(acc) ? json_number_value(acc) : -1.0;
-    v->best_id = json_integer_value(json_object_get(best, "id"));
-}
-
-static void format_elapsed(double s, char *buf, size_t size) {
-    long t = (long)s;
-    if (t >= 3600)
-        snprintf(buf, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, size, "%ld:%02ld", t / 60, t % 60);
-}
-
-/* The progress display on stderr: a bar redrawn in place on a terminal, plain lines when
- * something changed otherwise. */
-typedef struct progress {
-    int tty, drawn;
-    int64_t id;
-    double last_line; /* plain mode: when the last line went out */
-    char last_key[96];
-} progress_t;
-
-static int terminal_columns(void) {
-    struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
-        return ws.ws_col;
-    return 80;
-}
-
-static void progress_show(progress_t *p, const sweep_view_t *v, double elapsed) {
-    char el[32], best[32], line[512], key[96], st[32];
-    format_elapsed(elapsed, el, sizeof el);
-    if (v->best >= 0)
-        snprintf(best, sizeof best, "%.4f", v->best);
-    else
-        snprintf(best, sizeof best, "-");
-    clean(v->status, st, sizeof st);
-    if (p->tty) {
-        enum { BAR = 20 };
-        char bar[BAR + 1];
-        int fill = (int)(v->progress * BAR + 0.5);
-        for (int i = 0; i < BAR; i++)
-            bar[i] = i < fill ? '#' : '-';
-        bar[BAR] = '\0';
-        int n = snprintf(line, sizeof line,
-                         "sweep %" PRId64 " %-9s [%s] %3.0f%%  trials %" JSON_INTEGER_FORMAT
-                         "/%" JSON_INTEGER_FORMAT "  best val acc %s  %s",
-                         p->id, st, bar, v->progress * 100.0, v->done, v->total, best, el);
-        int cols = terminal_columns() - 1;
-        if (n > cols && cols < (int)sizeof line)
-            line[cols] = '\0';
-        fprintf(stderr, "\r\033[K%s", line);
-        fflush(stderr);
-        p->drawn = 1;
-        return;
-    }
-    double now = now_s();
-    snprintf(key, sizeof key, "%s %" JSON_INTEGER_FORMAT " %s %d", st, v->done, best,
-             (int)(v->progress * 10.0));
-    if (!strcmp(key, p->last_key) && now - p->last_line < PLAIN_HEARTBEAT_SECONDS)
-        return;
-    snprintf(p->last_key, sizeof p->last_key, "%s", key);
-    p->last_line = now;
-    fprintf(stderr,
-            "sweep %" PRId64 ": %s, %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
-            " trials done, %.0f%%, best val accuracy %s, elapsed %s\n",
-            p->id, st, v->done, v->total, v->progress * 100.0, best, el);
-    fflush(stderr);
-}
-
-/* A message between progress updates: on a terminal it replaces the bar for now. */
-static void progress_note(progress_t *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void progress_note(progress_t *p, const char *fmt, ...) {
-    char line[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (p->tty) {
-        /* one screen line, so that the next redraw replaces all of it */
-        int cols = terminal_columns() - 1 - (int)strlen("mlptune: ");
-        if (cols > 0 && cols < (int)sizeof line && (int)strlen(line) > cols)
-            line[cols] = '\0';
-        fprintf(stderr, "\r\033[Kmlptune: %s", line);
-    } else {
-        fprintf(stderr, "mlptune: %s\n", line);
-    }
-    fflush(stderr);
-    p->drawn = p->tty;
-}
-
-static void progress_end(progress_t *p) {
-    if (p->drawn)
-        fputc('\n', stderr);
-    p->drawn = 0;
-    fflush(stderr);
-}
-
 /* Polls the sweep until it ends. Returns 0 with *final (new reference) the finished sweep, or
  * the exit status after saying why. A server that cannot be reached (or answers 502/503/504)
  * is asked again until it has been away for longer than the timeout. */
 static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
     char path[64], why[600];
-    progress_t p = {.tty = cx->tty, .id = id, .last_line = -1e9};
-    double t0 = now_s(), down_since = -1.0;
+    svc_progress_t p = {.tty = cx->tty, .id = id, .last_line = -1e9};
+    double t0 = svc_now(), down_since = -1.0;
     snprintf(path, sizeof path, "/api/v1/sweeps/%" PRId64, id);
     *final = NULL;
     for (;;) {
         if (g_stop) {
-            progress_end(&p);
+            svc_progress_end(&p);
             svc_errorf("interrupted: sweep %" PRId64 " goes on on the server", id);
             return SWEEP_EXIT_INTERRUPTED;
         }
@@ -668,7 +527,7 @@ static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
         int away =
             rc ? err.transient : (ans.status == 502 || ans.status == 503 || ans.status == 504);
         if (rc && !away) {
-            progress_end(&p);
+            svc_progress_end(&p);
             if (err.code == MLPT_ESTOPPED) {
                 svc_errorf("interrupted: sweep %" PRId64 " goes on on the server", id);
                 return SWEEP_EXIT_INTERRUPTED;
@@ -676,7 +535,7 @@ static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
             return report_no_answer(&err);
         }
         if (away) {
-            double now = now_s();
+            double now = svc_now();
             if (rc)
                 snprintf(why, sizeof why, "%s", err.message);
             else
@@ -684,10 +543,10 @@ static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
             svc_http_answer_deinit(&ans);
             if (down_since < 0) {
                 down_since = now;
-                progress_note(&p, "lost the server (%s); trying again for up to %ld s", why,
-                              cx->timeout_s);
+                svc_progress_note(&p, "lost the server (%s); trying again for up to %ld s", why,
+                                  cx->timeout_s);
             } else if (now - down_since > (double)cx->timeout_s) {
-                progress_end(&p);
+                svc_progress_end(&p);
                 svc_errorf("lost the server: unreachable for %.0f s (%s); sweep %" PRId64
                            " may still be running",
                            now - down_since, why, id);
@@ -698,7 +557,7 @@ static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
         }
         if (down_since >= 0) {
             down_since = -1.0;
-            progress_note(&p, "the server is back");
+            svc_progress_note(&p, "the server is back");
         }
         json_t *sw;
         char what[96];
@@ -706,14 +565,14 @@ static int sweep_follow(sweep_ctx_t *cx, int64_t id, json_t **final) {
         rc = answer_json(what, &ans, 200, &sw);
         svc_http_answer_deinit(&ans);
         if (rc) {
-            progress_end(&p);
+            svc_progress_end(&p);
             return SVC_EXIT_FAILURE; /* a sweep that vanished is no mistake of the caller's */
         }
-        sweep_view_t v;
-        sweep_view(sw, &v);
-        progress_show(&p, &v, now_s() - t0);
+        svc_sweep_view_t v;
+        svc_sweep_view(sw, &v);
+        svc_progress_show(&p, &v, svc_now() - t0);
         if (is_terminal_status(v.status)) {
-            progress_end(&p);
+            svc_progress_end(&p);
             *final = sw;
             return 0;
         }
@@ -776,79 +635,6 @@ static int leaderboard_fetch(sweep_ctx_t *cx, int64_t id, json_t **out) {
     return 0;
 }
 
-/* "16", "500-500-2000" or "-" (no hidden layer). */
-static void format_neurons(const json_t *params, char *buf, size_t size) {
-    const json_t *neurons = json_object_get(params, "neurons");
-    const json_t *layers = json_object_get(params, "layers"), *w;
-    size_t i, n = 0;
-    if (json_is_integer(neurons)) {
-        snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(neurons));
-        return;
-    }
-    buf[0] = '\0';
-    json_array_foreach(layers, i, w) {
-        int k = snprintf(buf + n, size - n, "%s%" JSON_INTEGER_FORMAT, i ? "-" : "",
-                         json_integer_value(w));
-        if (k < 0 || (size_t)k >= size - n)
-            break;
-        n += (size_t)k;
-    }
-    if (!buf[0])
-        snprintf(buf, size, "-");
-}
-
-static void format_accuracy(const json_t *v, char *buf, size_t size) {
-    if (json_is_number(v))
-        snprintf(buf, size, "%.4f", json_number_value(v));
-    else
-        snprintf(buf, size, "-");
-}
-
-/* The summary line and one row per trial, on stdout. */
-static void leaderboard_print(const json_t *sw, const json_t *trials, double elapsed) {
-    static const char *const states[] = {"completed", "failed",  "diverged", "pruned",
-                                         "canceled",  "running", "queued"};
-    const json_t *counts = json_object_get(sw, "trials");
-    char el[32], st[32], tally[256] = "", a[32], b[32], nb[64], act[32], ts[32];
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
-        json_int_t c = json_integer_value(json_object_get(counts, states[i]));
-        if (c > 0 && n < sizeof tally) {
-            int k = snprintf(tally + n, sizeof tally - n, "%s%" JSON_INTEGER_FORMAT " %s",
-                             n ? ", " : "", c, states[i]);
-            n += k > 0 ? (size_t)k : 0;
-        }
-    }
-    sweep_view_t v;
-    sweep_view(sw, &v);
-    format_elapsed(elapsed, el, sizeof el);
-    printf("sweep %" JSON_INTEGER_FORMAT " %s after %s: %" JSON_INTEGER_FORMAT " trials (%s)",
-           json_integer_value(json_object_get(sw, "id")), clean(v.status, st, sizeof st), el,
-           v.total, tally[0] ? tally : "none run");
-    if (v.best >= 0)
-        printf("; best val accuracy %.4f (trial %" JSON_INTEGER_FORMAT ")", v.best, v.best_id);
-    printf("\n\n%4s %6s %6s  %-10s %-8s %10s %5s  %-10s %8s %9s  %s\n", "rank", "trial", "layers",
-           "neurons", "lr", "iterations", "batch", "activation", "best_val", "final_val", "status");
-    const json_t *t;
-    size_t i;
-    json_array_foreach(trials, i, t) {
-        const json_t *params = json_object_get(t, "params");
-        format_neurons(params, nb, sizeof nb);
-        format_accuracy(json_object_get(t, "best_val_accuracy"), a, sizeof a);
-        format_accuracy(json_object_get(t, "final_val_accuracy"), b, sizeof b);
-        printf("%4zu %6" JSON_INTEGER_FORMAT " %6" JSON_INTEGER_FORMAT
-               "  %-10s %-8.6g %10" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
-               "  %-10s %8s %9s  %s\n",
-               i + 1, json_integer_value(json_object_get(t, "id")),
-               json_integer_value(json_object_get(params, "hidden_layers")), nb,
-               json_number_value(json_object_get(params, "learning_rate")),
-               json_integer_value(json_object_get(params, "iterations")),
-               json_integer_value(json_object_get(params, "batch_size")),
-               clean(json_string_value(json_object_get(params, "activation")), act, sizeof act), a,
-               b, clean(json_string_value(json_object_get(t, "status")), ts, sizeof ts));
-    }
-}
-
 /* Writes obj as the one JSON document on stdout. Returns 0 or the exit status. */
 static int print_json(const json_t *obj) {
     if (json_dumpf(obj, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF ||
@@ -874,7 +660,7 @@ static int sweep_finish(sweep_ctx_t *cx, json_t *sw, double elapsed) {
         }
         rc = print_json(sw);
     } else {
-        leaderboard_print(sw, trials, elapsed);
+        svc_leaderboard_print(sw, trials, elapsed);
         json_decref(trials);
         if (fflush(stdout) != 0) {
             svc_errorf("cannot write to stdout: %s", strerror(errno));
@@ -891,8 +677,8 @@ static int sweep_finish(sweep_ctx_t *cx, json_t *sw, double elapsed) {
     }
     char a[64], b[1024];
     const char *error = json_string_value(json_object_get(sw, "error"));
-    svc_errorf("sweep %" PRId64 " %s%s%s", id, clean(status ? status : "ended", a, sizeof a),
-               error && *error ? ": " : "", clean(error, b, sizeof b));
+    svc_errorf("sweep %" PRId64 " %s%s%s", id, svc_clean(status ? status : "ended", a, sizeof a),
+               error && *error ? ": " : "", svc_clean(error, b, sizeof b));
     return SVC_EXIT_FAILURE;
 }
 
@@ -971,7 +757,7 @@ int svc_cmd_sweep(int argc, char **argv) {
         if (a.json)
             rc = print_json(sw);
         else if (printf("sweep %" PRId64 ": %s, %" JSON_INTEGER_FORMAT " trials\n", id,
-                        clean(json_string_value(json_object_get(sw, "status")), st, sizeof st),
+                        svc_clean(json_string_value(json_object_get(sw, "status")), st, sizeof st),
                         json_integer_value(json_object_get(sw, "trials_total"))) < 0 ||
                  fflush(stdout) != 0) {
             svc_errorf("cannot write to stdout: %s", strerror(errno));
@@ -979,9 +765,9 @@ int svc_cmd_sweep(int argc, char **argv) {
         }
         goto out;
     }
-    double t0 = now_s();
+    double t0 = svc_now();
     if ((rc = sweep_follow(&cx, id, &done)) == 0)
-        rc = sweep_finish(&cx, done, now_s() - t0);
+        rc = sweep_finish(&cx, done, svc_now() - t0);
 out:
     json_decref(done);
     json_decref(sw);
