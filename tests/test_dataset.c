@@ -331,6 +331,35 @@ static void test_scaler_unit_is_identity(void **state) {
     trainer_dataset_free(ds);
 }
 
+/* Min-max over the given rows only; a constant feature gets scale 0; other rules on request. */
+static void test_scaler_minmax_and_rules(void **state) {
+    (void)state;
+    trainer_dataset_t *ds = fx_dataset_new(5, 3, 2, TRAINER_SCALE_STANDARDIZE);
+    const float x[5][3] = {
+        {0.0f, 5.0f, 255.0f},  {-1e6f, 1e6f, 1e6f}, {255.0f, 5.0f, 0.0f},
+        {51.0f, 5.0f, 100.0f}, {1e7f, -1e7f, 3.0f},
+    };
+    memcpy(ds->x, x, sizeof x);
+    fx_dataset_recount(ds);
+    const size_t idx[] = {0, 2, 3};
+    float shift[3], scale[3];
+    assert_int_equal(trainer_scaler_fit_as(ds, TRAINER_SCALE_MINMAX, idx, 3, shift, scale), 0);
+    assert_true(shift[0] == 0.0f);
+    fx_assert_close(scale[0], 1.0 / 255.0, 1e-9);
+    fx_assert_close((51.0f - shift[0]) * scale[0], 0.2, 1e-6);
+    assert_true(shift[1] == 5.0f && scale[1] == 0.0f); /* constant: becomes 0 */
+    assert_true(shift[2] == 0.0f);
+    fx_assert_close(scale[2], 1.0 / 255.0, 1e-9);
+    /* the dataset's own rule stays standardize; UNIT on request is the identity */
+    assert_int_equal(trainer_scaler_fit_as(ds, TRAINER_SCALE_UNIT, idx, 3, shift, scale), 0);
+    assert_true(shift[0] == 0.0f && scale[0] == 1.0f);
+    assert_int_equal(trainer_scaler_fit_as(ds, (trainer_scaling_t)7, idx, 3, shift, scale),
+                     MLPT_EINVAL);
+    assert_int_equal(trainer_scaler_fit_as(ds, TRAINER_SCALE_MINMAX, idx, 0, shift, scale),
+                     MLPT_EINVAL);
+    trainer_dataset_free(ds);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* trainer_dataset_align_classes */
 
@@ -502,6 +531,7 @@ int main(void) {
         cmocka_unit_test(test_split_bad_fraction),
         cmocka_unit_test(test_split_small_classes_keep_a_training_row),
         cmocka_unit_test(test_scaler_standardize_uses_given_rows),
+        cmocka_unit_test(test_scaler_minmax_and_rules),
         cmocka_unit_test(test_scaler_standardize_large_offset),
         cmocka_unit_test(test_scaler_unit_is_identity),
         cmocka_unit_test(test_align_classes_remaps_by_name),

@@ -480,7 +480,7 @@ static void test_colsum(void **state) {
         for (size_t j = 0; j < COLS; j++)
             out[j] = betas[k] == 0.0f ? NAN : start[j]; /* beta 0: out is not read */
         out[COLS] = 77.0f;
-        trainer_colsum(out, D, ROWS, COLS, alphas[k], betas[k]);
+        trainer_colsum(out, D, ROWS, COLS, COLS, alphas[k], betas[k]);
         for (size_t j = 0; j < COLS; j++) {
             double s = 0.0;
             for (size_t i = 0; i < ROWS; i++)

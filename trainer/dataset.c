@@ -119,14 +119,44 @@ void trainer_split_deinit(trainer_split_t *split) {
 
 int trainer_scaler_fit(const trainer_dataset_t *ds, const size_t *idx, size_t n, float *shift,
                        float *scale) {
+    return trainer_scaler_fit_as(ds, ds->scaling, idx, n, shift, scale);
+}
+
+static void fit_minmax(const trainer_dataset_t *ds, const size_t *idx, size_t n, float *shift,
+                       float *scale) {
     size_t f = ds->features;
-    if (n == 0)
+    for (size_t j = 0; j < f; j++) {
+        shift[j] = ds->x[idx[0] * f + j];
+        scale[j] = shift[j]; /* the max, for now */
+    }
+    for (size_t i = 1; i < n; i++) {
+        const float *row = ds->x + idx[i] * f;
+        for (size_t j = 0; j < f; j++) {
+            shift[j] = row[j] < shift[j] ? row[j] : shift[j];
+            scale[j] = row[j] > scale[j] ? row[j] : scale[j];
+        }
+    }
+    for (size_t j = 0; j < f; j++) {
+        double range = (double)scale[j] - (double)shift[j];
+        scale[j] = range > 0.0 ? (float)(1.0 / range) : 0.0f;
+    }
+}
+
+int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, const size_t *idx,
+                          size_t n, float *shift, float *scale) {
+    size_t f = ds->features;
+    if (n == 0 || (rule != TRAINER_SCALE_UNIT && rule != TRAINER_SCALE_STANDARDIZE &&
+                   rule != TRAINER_SCALE_MINMAX))
         return MLPT_EINVAL;
-    if (ds->scaling == TRAINER_SCALE_UNIT) {
+    if (rule == TRAINER_SCALE_UNIT) {
         for (size_t j = 0; j < f; j++) {
             shift[j] = 0.0f;
             scale[j] = 1.0f;
         }
+        return 0;
+    }
+    if (rule == TRAINER_SCALE_MINMAX) {
+        fit_minmax(ds, idx, n, shift, scale);
         return 0;
     }
     double *mean = calloc(2 * f, sizeof *mean);

@@ -23,7 +23,8 @@
 
 typedef enum trainer_scaling {
     TRAINER_SCALE_STANDARDIZE = 0,
-    TRAINER_SCALE_UNIT = 1,
+    TRAINER_SCALE_UNIT = 1,   /* also "none": the features as they are */
+    TRAINER_SCALE_MINMAX = 2, /* never a dataset's own rule; a trial may ask for it */
 } trainer_scaling_t;
 
 typedef struct trainer_dataset {
@@ -67,11 +68,17 @@ int trainer_split_stratified(const trainer_dataset_t *ds, double val_fraction, u
 void trainer_split_deinit(trainer_split_t *split);
 
 /* Computes the per-feature affine map x' = (x - shift) * scale that a trial applies, from the
- * rows idx[0..n) only: for TRAINER_SCALE_UNIT shift = 0 and scale = 1; for
- * TRAINER_SCALE_STANDARDIZE shift = mean and scale = 1/std (0 when std is 0).
+ * rows idx[0..n) only, by the dataset's own rule: for TRAINER_SCALE_UNIT shift = 0 and scale = 1;
+ * for TRAINER_SCALE_STANDARDIZE shift = mean and scale = 1/std (0 when std is 0).
  * shift and scale must each hold ds->features floats. Returns 0, MLPT_EINVAL when n == 0. */
 int trainer_scaler_fit(const trainer_dataset_t *ds, const size_t *idx, size_t n, float *shift,
                        float *scale);
+
+/* The same with a rule of the caller's choice; TRAINER_SCALE_MINMAX maps each feature's range
+ * over the rows to [0, 1]: shift = min, scale = 1/(max - min) (0 when the feature is constant).
+ * MLPT_EINVAL for an unknown rule. */
+int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, const size_t *idx,
+                          size_t n, float *shift, float *scale);
 
 /* Renumbers the labels of `other` (say a test set) into `ref`'s class ids, matching classes by
  * name, so a model trained on ref scores other correctly; other's class names and counts are

@@ -217,14 +217,15 @@ void trainer_bias_add(float *Y, const float *bias, size_t rows, size_t cols) {
 }
 
 VECTOR_CLONES
-void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, float alpha, float beta) {
+void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, size_t ld, float alpha,
+                    float beta) {
     if (beta == 0.0f)
         memset(out, 0, cols * sizeof *out);
     else if (beta != 1.0f)
         for (size_t j = 0; j < cols; j++)
             out[j] *= beta;
     for (size_t i = 0; i < rows; i++) {
-        const float *d = D + i * cols;
+        const float *d = D + i * ld;
         for (size_t j = 0; j < cols; j++)
             out[j] += alpha * d[j];
     }

@@ -52,8 +52,10 @@ void trainer_softmax(float *Z, size_t rows, size_t cols);
 /* Y[B][N] += bias, broadcast over rows (the output layer's linear part). */
 void trainer_bias_add(float *Y, const float *bias, size_t rows, size_t cols);
 
-/* out[N] = beta * out + alpha * sum over rows of D[rows][N]: the bias gradient. */
-void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, float alpha, float beta);
+/* out[N] = beta * out + alpha * sum over rows of D[rows][N] (row stride ld >= N): the bias
+ * gradient, or a slice of its columns. */
+void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, size_t ld, float alpha,
+                    float beta);
 
 /* y[n] += a * x[n]. */
 void trainer_axpy(float *y, const float *x, size_t n, float a);

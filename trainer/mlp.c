@@ -16,9 +16,11 @@
 struct trainer_scratch {
     size_t max_rows;
     size_t n_layers;
-    float *act[TRAINER_MAX_HIDDEN + 2]; /* views into block */
-    float *delta[2];                    /* [max_rows][widest hidden layer] */
-    float *block;                       /* one allocation for everything */
+    float *act[TRAINER_MAX_HIDDEN + 2]; /* views into block: act[l] is layer l's input */
+    /* grad[l] is the gradient of the loss with respect to layer l's output (pre-activation),
+     * [max_rows][OUT_l]; grad[n_layers - 1] is act[n_layers] itself (softmax writes it there). */
+    float *grad[TRAINER_MAX_HIDDEN + 1];
+    float *block; /* one allocation for everything */
 };
 
 const char *trainer_activation_name(trainer_activation_t act) {
@@ -53,6 +55,10 @@ static size_t layer_in(const trainer_arch_t *a, size_t l) {
 
 static size_t layer_out(const trainer_arch_t *a, size_t l) {
     return l == a->n_hidden ? a->outputs : a->hidden[l];
+}
+
+size_t trainer_layer_width(const trainer_arch_t *arch, size_t l) {
+    return layer_out(arch, l);
 }
 
 int trainer_arch_check(const trainer_arch_t *a) {
@@ -177,33 +183,30 @@ trainer_scratch_t *trainer_scratch_new(const trainer_arch_t *arch, size_t max_ro
         return NULL;
     s->max_rows = max_rows;
     s->n_layers = arch->n_hidden + 1;
-    size_t widest = 1, total = arch->inputs;
+    /* Every buffer is rounded to 16 floats so each view starts on a 64-byte boundary. */
+    size_t floats = (arch->inputs * max_rows + 15) / 16 * 16;
     for (size_t l = 0; l < s->n_layers; l++) {
-        size_t out = layer_out(arch, l);
-        total += out;
-        if (l < arch->n_hidden && out > widest)
-            widest = out;
+        size_t f = (layer_out(arch, l) * max_rows + 15) / 16 * 16;
+        floats += l < arch->n_hidden ? 2 * f : f; /* hidden layers: activation and gradient */
     }
-    total += 2 * widest;
-    /* Round every buffer to 16 floats so each view starts on a 64-byte boundary. */
-    size_t pad = 16 * (s->n_layers + 3);
-    s->block = aligned_alloc(64, ((total * max_rows + pad) * sizeof(float) + 63) / 64 * 64);
+    s->block = aligned_alloc(64, floats * sizeof(float));
     if (!s->block) {
         free(s);
         return NULL;
     }
     float *p = s->block;
-    size_t width = arch->inputs;
-    for (size_t l = 0; l <= s->n_layers; l++) {
-        s->act[l] = p;
-        p += (width * max_rows + 15) / 16 * 16;
-        if (l < s->n_layers)
-            width = layer_out(arch, l);
+    s->act[0] = p;
+    p += (arch->inputs * max_rows + 15) / 16 * 16;
+    for (size_t l = 0; l < s->n_layers; l++) {
+        size_t f = (layer_out(arch, l) * max_rows + 15) / 16 * 16;
+        s->act[l + 1] = p;
+        p += f;
+        if (l < arch->n_hidden) {
+            s->grad[l] = p;
+            p += f;
+        }
     }
-    for (int k = 0; k < 2; k++) {
-        s->delta[k] = p;
-        p += (widest * max_rows + 15) / 16 * 16;
-    }
+    s->grad[s->n_layers - 1] = s->act[s->n_layers];
     return s;
 }
 
@@ -223,82 +226,101 @@ float *trainer_scratch_output(trainer_scratch_t *s) {
 }
 
 /* ------------------------------------------------------------------------------------------ */
-void trainer_mlp_forward(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
-                         const int32_t *y, double *loss_sum, size_t *correct) {
+/* Forward over rows [r0, r0 + rows) of the scratch, leaving logits in act[n_layers]. */
+static void forward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t r0, size_t rows) {
     const trainer_arch_t *a = &m->arch;
     for (size_t l = 0; l < m->n_layers; l++) {
         size_t in, out;
         const float *W = trainer_layer_weights(a, m->params, l, &in, &out);
         const float *b = W + in * out;
-        trainer_gemm(m->gemm, 0, 0, rows, out, in, 1.0f, s->act[l], in, W, out, 0.0f, s->act[l + 1],
+        float *Y = s->act[l + 1] + r0 * out;
+        trainer_gemm(m->gemm, 0, 0, rows, out, in, 1.0f, s->act[l] + r0 * in, in, W, out, 0.0f, Y,
                      out);
         if (l < a->n_hidden)
-            trainer_bias_act_forward(s->act[l + 1], b, rows, out, a->activation);
+            trainer_bias_act_forward(Y, b, rows, out, a->activation);
         else
-            trainer_bias_add(s->act[l + 1], b, rows, out);
+            trainer_bias_add(Y, b, rows, out);
     }
-    float *logits = s->act[m->n_layers];
-    if (y)
-        trainer_softmax_xent(logits, NULL, y, rows, a->outputs, 1.0f / (float)rows, loss_sum,
-                             correct);
-    else
-        trainer_softmax(logits, rows, a->outputs);
 }
 
-typedef enum { BACKWARD_GRADIENT, BACKWARD_SGD, BACKWARD_MOMENTUM } backward_mode_t;
+void trainer_mlp_forward(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
+                         const int32_t *y, double *loss_sum, size_t *correct) {
+    forward_rows(m, s, 0, rows);
+    float *logits = s->act[m->n_layers];
+    if (y)
+        trainer_softmax_xent(logits, NULL, y, rows, m->arch.outputs, 1.0f / (float)rows, loss_sum,
+                             correct);
+    else
+        trainer_softmax(logits, rows, m->arch.outputs);
+}
 
-/* Walks the layers from the top. dZ is layer l's output gradient; the input gradient of layer l
- * (for l > 0) goes to the other delta buffer before layer l's parameters are touched. `block` is
- * the gradient (GRADIENT) or the velocity (MOMENTUM); unused for plain SGD. */
-static void backward(trainer_model_t *m, trainer_scratch_t *s, size_t rows, backward_mode_t mode,
-                     float lr, float momentum, float *block) {
+/* Output gradients of every layer below the top for rows [r0, r0 + rows), from the top's
+ * gradient in grad[n_layers - 1]: grad[l-1] = (grad[l] W_l^T) * act'(act[l]). */
+static void backward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t r0, size_t rows) {
     const trainer_arch_t *a = &m->arch;
-    float *dZ = s->act[m->n_layers];
-    int next = 0;
-    for (size_t l = m->n_layers; l-- > 0;) {
+    for (size_t l = m->n_layers - 1; l > 0; l--) {
         size_t in, out;
-        float *W = trainer_layer_weights(a, m->params, l, &in, &out);
-        float *b = W + in * out;
-        const float *X = s->act[l];
-        float *dX = NULL;
-        if (l > 0) {
-            dX = s->delta[next];
-            next ^= 1;
-            trainer_gemm(m->gemm, 0, 1, rows, in, out, 1.0f, dZ, out, W, out, 0.0f, dX, in);
-            trainer_act_backward(dX, X, rows * in, a->activation);
-        }
-        if (mode == BACKWARD_SGD) {
-            trainer_gemm(m->gemm, 1, 0, in, out, rows, -lr, X, in, dZ, out, 1.0f, W, out);
-            trainer_colsum(b, dZ, rows, out, -lr, 1.0f);
-        } else {
-            float *GW = trainer_layer_weights(a, block, l, NULL, NULL);
-            float *Gb = GW + in * out;
-            float beta = mode == BACKWARD_MOMENTUM ? momentum : 0.0f;
-            trainer_gemm(m->gemm, 1, 0, in, out, rows, 1.0f, X, in, dZ, out, beta, GW, out);
-            trainer_colsum(Gb, dZ, rows, out, 1.0f, beta);
-            if (mode == BACKWARD_MOMENTUM) {
-                trainer_axpy(W, GW, in * out, -lr);
-                trainer_axpy(b, Gb, out, -lr);
-            }
-        }
-        dZ = dX;
+        const float *W = trainer_layer_weights(a, m->params, l, &in, &out);
+        float *dX = s->grad[l - 1] + r0 * in;
+        trainer_gemm(m->gemm, 0, 1, rows, in, out, 1.0f, s->grad[l] + r0 * out, out, W, out, 0.0f,
+                     dX, in);
+        trainer_act_backward(dX, s->act[l] + r0 * in, rows * in, a->activation);
+    }
+}
+
+void trainer_mlp_part_backward(const trainer_model_t *m, trainer_scratch_t *s, size_t r0,
+                               size_t rows, size_t batch, const int32_t *y, double *loss_sum,
+                               size_t *correct) {
+    forward_rows(m, s, r0, rows);
+    float *logits = s->act[m->n_layers] + r0 * m->arch.outputs;
+    trainer_softmax_xent(logits, NULL, y + r0, rows, m->arch.outputs, 1.0f / (float)batch, loss_sum,
+                         correct);
+    backward_rows(m, s, r0, rows);
+}
+
+void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
+                             size_t c0, size_t c1, float lr, float momentum, float *velocity) {
+    size_t in, out;
+    float *W = trainer_layer_weights(&m->arch, m->params, l, &in, &out);
+    float *b = W + in * out;
+    const float *X = s->act[l], *G = s->grad[l] + c0;
+    size_t w = c1 - c0;
+    if (w == 0)
+        return;
+    if (momentum > 0.0f && velocity) {
+        float *V = trainer_layer_weights(&m->arch, velocity, l, NULL, NULL);
+        float *Vb = V + in * out;
+        trainer_gemm(m->gemm, 1, 0, in, w, batch, 1.0f, X, in, G, out, momentum, V + c0, out);
+        trainer_colsum(Vb + c0, G, batch, w, out, 1.0f, momentum);
+        for (size_t i = 0; i < in; i++)
+            trainer_axpy(W + i * out + c0, V + i * out + c0, w, -lr);
+        trainer_axpy(b + c0, Vb + c0, w, -lr);
+    } else {
+        trainer_gemm(m->gemm, 1, 0, in, w, batch, -lr, X, in, G, out, 1.0f, W + c0, out);
+        trainer_colsum(b + c0, G, batch, w, out, -lr, 1.0f);
     }
 }
 
 void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
                           float *grad) {
-    /* The gradient mode never writes the model. */
-    backward((trainer_model_t *)m, s, rows, BACKWARD_GRADIENT, 0.0f, 0.0f, grad);
+    backward_rows(m, s, 0, rows);
+    for (size_t l = 0; l < m->n_layers; l++) {
+        size_t in, out;
+        trainer_layer_weights(&m->arch, m->params, l, &in, &out);
+        float *GW = trainer_layer_weights(&m->arch, grad, l, NULL, NULL);
+        trainer_gemm(m->gemm, 1, 0, in, out, rows, 1.0f, s->act[l], in, s->grad[l], out, 0.0f, GW,
+                     out);
+        trainer_colsum(GW + in * out, s->grad[l], rows, out, out, 1.0f, 0.0f);
+    }
 }
 
 void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
                           float momentum, float *velocity) {
-    if (momentum > 0.0f && velocity)
-        backward(m, s, rows, BACKWARD_MOMENTUM, lr, momentum, velocity);
-    else
-        backward(m, s, rows, BACKWARD_SGD, lr, 0.0f, NULL);
+    backward_rows(m, s, 0, rows);
+    for (size_t l = 0; l < m->n_layers; l++)
+        trainer_mlp_part_update(m, s, rows, l, 0, trainer_layer_width(&m->arch, l), lr, momentum,
+                                velocity);
 }
-
 /* ------------------------------------------------------------------------------------------ */
 int trainer_model_predict(const trainer_model_t *m, const float *x, size_t rows, float *probs) {
     if (rows == 0)

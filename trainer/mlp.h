@@ -67,6 +67,9 @@ float *trainer_layer_weights(const trainer_arch_t *arch, float *block, size_t l,
                              size_t *out);
 float *trainer_layer_bias(const trainer_arch_t *arch, float *block, size_t l);
 
+/* Output width of layer l (a hidden width, or the outputs for the last layer). */
+size_t trainer_layer_width(const trainer_arch_t *arch, size_t l);
+
 /* Creates a model with weights drawn from `seed` (stream TRAINER_RNG_INIT): uniform Xavier
  * bound sqrt(6/(in+out)) for sigmoid/tanh layers and the output layer, He bound sqrt(6/in) for
  * ReLU layers; biases 0; input scaling identity. Returns NULL when the architecture fails
@@ -79,8 +82,8 @@ trainer_model_t *trainer_model_clone(const trainer_model_t *m);
 /* Frees the model. Accepts NULL. */
 void trainer_model_free(trainer_model_t *m);
 
-/* Scratch buffers for steps of up to max_rows rows (activations of every layer and two delta
- * buffers). Returns NULL when memory runs out. Free with trainer_scratch_free (accepts NULL). */
+/* Scratch buffers for steps of up to max_rows rows (activations and output gradients of every
+ * layer). Returns NULL when memory runs out. Free with trainer_scratch_free (accepts NULL). */
 typedef struct trainer_scratch trainer_scratch_t;
 trainer_scratch_t *trainer_scratch_new(const trainer_arch_t *arch, size_t max_rows);
 void trainer_scratch_free(trainer_scratch_t *s);
@@ -110,6 +113,21 @@ void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t
  * Each layer's input gradient is computed before that layer's weights change. */
 void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
                           float momentum, float *velocity);
+
+/* Data-parallel steps. A mini-batch of `batch` rows gathered in the input buffer is split into
+ * row partitions; each partition may run on its own thread:
+ *   trainer_mlp_part_backward: forward, loss and the output gradients of every layer for rows
+ *     [r0, r0 + rows), with the loss's gradient scaled for a mean over the whole batch (adds the
+ *     summed loss and hits of those rows to *loss_sum and *correct). Does not change the model.
+ *   trainer_mlp_part_update: once every partition is done, applies the batch's gradient (summed
+ *     over all its rows by the GEMM) to output columns [c0, c1) of layer l, as trainer_mlp_sgd_step
+ *     does. Column slices of the same layer, and different layers, may run concurrently.
+ * For a given split the numbers do not depend on which thread runs which part. */
+void trainer_mlp_part_backward(const trainer_model_t *m, trainer_scratch_t *s, size_t r0,
+                               size_t rows, size_t batch, const int32_t *y, double *loss_sum,
+                               size_t *correct);
+void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
+                             size_t c0, size_t c1, float lr, float momentum, float *velocity);
 
 /* Class probabilities for raw (unscaled) rows x[rows][inputs] into probs[rows][outputs],
  * applying the model's input scaling. Returns 0, MLPT_EINVAL for rows == 0, MLPT_ENOMEM. */

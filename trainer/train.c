@@ -1,16 +1,20 @@
 /*
- * train.c - the iteration loop: shuffle, gather, step, measure, validate, report.
- * No allocation happens inside the loop: every buffer is made before the first iteration.
+ * train.c - the owner's loop: shuffle, split each mini-batch into phases (team.c), validate
+ * (inline, or overlapped on a helper), report, checkpoint. No allocation happens inside an
+ * iteration: every buffer is made by trainer_run_new (checkpoints allocate their bytes, every few
+ * iterations).
  */
 #include "train.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "mlpt_err.h"
 #include "rng.h"
+#include "train_private.h"
 
 #define EVAL_ROWS 256 /* rows per forward pass when measuring */
 
@@ -27,7 +31,8 @@ int trainer_options_check(const trainer_options_t *opt) {
         return MLPT_EINVAL;
     if (opt->batch_size < 1 || opt->iterations < 1)
         return MLPT_EINVAL;
-    if (opt->batch_size > TRAINER_MAX_BATCH || opt->iterations > TRAINER_MAX_ITERATIONS)
+    if (opt->batch_size > TRAINER_MAX_BATCH || opt->iterations > TRAINER_MAX_ITERATIONS ||
+        opt->partitions > TRAINER_MAX_PARTITIONS)
         return MLPT_ELIMIT;
     return 0;
 }
@@ -40,9 +45,9 @@ static int scaling_is_identity(const trainer_model_t *m) {
     return 1;
 }
 
-/* dst[n][f] = (x[idx[i]] - shift) * scale; labels alongside. */
-static void gather(float *dst, int32_t *labels, const trainer_dataset_t *ds, const size_t *idx,
-                   size_t n, const float *shift, const float *scale, int identity) {
+void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,
+                 int32_t *labels, const size_t *idx, size_t n) {
+    const float *shift = m->input_shift, *scale = m->input_scale;
     size_t f = ds->features;
     for (size_t i = 0; i < n; i++) {
         const float *src = ds->x + idx[i] * f;
@@ -61,10 +66,9 @@ static int fits(const trainer_model_t *m, const trainer_dataset_t *ds) {
     return ds && ds->rows > 0 && ds->features == m->arch.inputs && ds->classes <= m->arch.outputs;
 }
 
-/* Forward passes over idx[0..n) (or rows 0..n when idx is NULL) in chunks of the scratch. */
-static void measure(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, int32_t *labels,
-                    size_t *tmp_idx, const trainer_dataset_t *ds, const size_t *idx, size_t n,
-                    double *loss, double *accuracy) {
+void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, int32_t *labels,
+                  size_t *tmp_idx, const trainer_dataset_t *ds, const size_t *idx, size_t n,
+                  double *loss, double *accuracy) {
     double loss_sum = 0.0;
     size_t correct = 0;
     int identity = scaling_is_identity(m);
@@ -74,8 +78,7 @@ static void measure(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk
         if (!idx)
             for (size_t i = 0; i < k; i++)
                 tmp_idx[i] = r0 + i;
-        gather(trainer_scratch_input(s), labels, ds, rows, k, m->input_shift, m->input_scale,
-               identity);
+        gather_rows(ds, m, identity, trainer_scratch_input(s), labels, rows, k);
         trainer_mlp_forward(m, s, k, labels, &loss_sum, &correct);
     }
     *loss = loss_sum / (double)n;
@@ -95,7 +98,7 @@ int trainer_evaluate(const trainer_model_t *m, const trainer_dataset_t *ds, cons
     int32_t *labels = malloc(EVAL_ROWS * sizeof *labels);
     size_t *tmp = malloc(EVAL_ROWS * sizeof *tmp);
     if (s && labels && tmp) {
-        measure(m, s, EVAL_ROWS, labels, tmp, ds, idx, n, loss, accuracy);
+        measure_rows(m, s, EVAL_ROWS, labels, tmp, ds, idx, n, loss, accuracy);
         rc = 0;
     }
     trainer_scratch_free(s);
@@ -104,91 +107,277 @@ int trainer_evaluate(const trainer_model_t *m, const trainer_dataset_t *ds, cons
     return rc;
 }
 
-int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
-                  const trainer_options_t *opt, trainer_epoch_fn on_epoch, void *user,
-                  trainer_result_t *result) {
+int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
+                    const trainer_options_t *opt, trainer_run_t **out) {
+    *out = NULL;
     if (trainer_options_check(opt) != 0 || !fits(m, ds) || !split || split->n_train == 0)
         return MLPT_EINVAL;
-    const double t_start = now_seconds();
-    trainer_result_t res = {.best_val_accuracy = NAN};
-    size_t batch = opt->batch_size;
-    size_t rows_cap = batch > EVAL_ROWS ? batch : EVAL_ROWS;
-    int rc = MLPT_ENOMEM;
-    trainer_scratch_t *s = trainer_scratch_new(&m->arch, rows_cap);
-    int32_t *labels = malloc(rows_cap * sizeof *labels);
-    size_t *order = malloc(split->n_train * sizeof *order);
-    float *velocity = opt->momentum > 0.0f ? calloc(m->n_params, sizeof(float)) : NULL;
-    if (!s || !labels || !order || (opt->momentum > 0.0f && !velocity))
-        goto done;
-    rc = trainer_scaler_fit(ds, split->train, split->n_train, m->input_shift, m->input_scale);
-    if (rc != 0)
-        goto done;
-    memcpy(order, split->train, split->n_train * sizeof *order);
-    int identity = scaling_is_identity(m);
-    trainer_rng_t rng;
-    trainer_rng_seed(&rng, opt->seed, TRAINER_RNG_SHUFFLE);
-    size_t samples = 0;
+    trainer_run_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return MLPT_ENOMEM;
+    r->m = m;
+    r->ds = ds;
+    r->split = split;
+    r->opt = *opt;
+    r->parts = opt->partitions ? opt->partitions : 1;
+    r->rows_cap = opt->batch_size > EVAL_ROWS ? opt->batch_size : EVAL_ROWS;
+    atomic_init(&r->val_state, VAL_NONE);
+    atomic_init(&r->claim, 0);
+    atomic_init(&r->done, 0);
+    atomic_init(&r->helpers, 0);
+    atomic_init(&r->closed, 0);
+    atomic_init(&r->helper_tasks, 0);
+    atomic_init(&r->overlapped, 0);
+    int rc = trainer_scaler_fit_as(ds, opt->rescale ? opt->scaling : ds->scaling, split->train,
+                                   split->n_train, m->input_shift, m->input_scale);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    r->identity = scaling_is_identity(m);
+    r->s = trainer_scratch_new(&m->arch, r->rows_cap);
+    r->labels = malloc(r->rows_cap * sizeof *r->labels);
+    r->order = malloc(split->n_train * sizeof *r->order);
+    r->part_loss = calloc(r->parts, sizeof *r->part_loss);
+    r->part_correct = calloc(r->parts, sizeof *r->part_correct);
+    r->velocity = opt->momentum > 0.0f ? calloc(m->n_params, sizeof(float)) : NULL;
+    int ok = r->s && r->labels && r->order && r->part_loss && r->part_correct &&
+             (opt->momentum == 0.0f || r->velocity);
+    if (ok && r->parts > 1 && split->n_val > 0) { /* a helper may validate a copy */
+        r->snapshot = trainer_model_clone(m);
+        r->vs = trainer_scratch_new(&m->arch, r->rows_cap);
+        r->vlabels = malloc(r->rows_cap * sizeof *r->vlabels);
+        ok = r->snapshot && r->vs && r->vlabels;
+    }
+    if (!ok) {
+        trainer_run_free(r);
+        return MLPT_ENOMEM;
+    }
+    r->pos.iteration = 1;
+    trainer_rng_seed(&r->pos.rng, opt->seed, TRAINER_RNG_SHUFFLE);
+    *out = r;
+    return 0;
+}
 
-    for (size_t it = 1; it <= opt->iterations; it++) {
+int trainer_run_resume(trainer_run_t *r, const void *bytes, size_t len, size_t *iteration) {
+    run_position_t pos;
+    int rc = run_checkpoint_load(r, bytes, len, &pos);
+    if (rc != 0)
+        return rc;
+    r->pos = pos;
+    r->resumed = 1;
+    if (iteration)
+        *iteration = pos.iteration - 1;
+    return 0;
+}
+
+void trainer_run_free(trainer_run_t *r) {
+    if (!r)
+        return;
+    atomic_store_explicit(&r->closed, 1, memory_order_release);
+    while (atomic_load(&r->helpers) > 0)
+        sched_yield();
+    trainer_scratch_free(r->s);
+    trainer_scratch_free(r->vs);
+    trainer_model_free(r->snapshot);
+    free(r->labels);
+    free(r->vlabels);
+    free(r->order);
+    free(r->velocity);
+    free(r->part_loss);
+    free(r->part_correct);
+    free(r);
+}
+
+/* An iteration whose report waits for its validation (running on a helper). */
+typedef struct pending {
+    int active;
+    trainer_epoch_t ep;
+    unsigned char *ckpt; /* its checkpoint, handed on after the report, or NULL */
+    size_t ckpt_len;
+} pending_t;
+
+typedef struct sink {
+    trainer_epoch_fn on_epoch;
+    trainer_checkpoint_fn on_ckpt;
+    void *user;
+    trainer_result_t *res;
+} sink_t;
+
+/* Reports one iteration (then its checkpoint). Returns non-zero when the callback says stop. */
+static int emit(sink_t *k, trainer_epoch_t *ep, const trainer_model_t *model, unsigned char *ckpt,
+                size_t ckpt_len) {
+    trainer_result_t *res = k->res;
+    if (isfinite(ep->val_accuracy) &&
+        (isnan(res->best_val_accuracy) || ep->val_accuracy > res->best_val_accuracy)) {
+        res->best_val_accuracy = ep->val_accuracy;
+        res->best_iteration = ep->iteration;
+    }
+    ep->model = model;
+    res->iterations_done = ep->iteration;
+    int stop = k->on_epoch ? k->on_epoch(ep, k->user) : 0;
+    if (ckpt) {
+        trainer_checkpoint_t c = {.iteration = ep->iteration, .bytes = ckpt, .len = ckpt_len};
+        if (k->on_ckpt)
+            k->on_ckpt(&c, k->user);
+        else
+            free(ckpt);
+    }
+    return stop;
+}
+
+/* Completes the pending iteration: validates its weights here unless a helper took them (then
+ * waits for it) and reports it. Returns the callback's stop. */
+static int finish_pending(trainer_run_t *r, pending_t *p, sink_t *k) {
+    int want = VAL_PENDING;
+    if (atomic_compare_exchange_strong(&r->val_state, &want, VAL_TAKEN)) {
+        double t = now_seconds();
+        measure_rows(r->snapshot, r->vs, r->rows_cap, r->vlabels, NULL, r->ds, r->split->val,
+                     r->split->n_val, &r->val_loss, &r->val_accuracy);
+        p->ep.seconds += now_seconds() - t;
+    } else {
+        while (atomic_load_explicit(&r->val_state, memory_order_acquire) != VAL_DONE)
+            sched_yield();
+    }
+    p->ep.val_loss = r->val_loss;
+    p->ep.val_accuracy = r->val_accuracy;
+    atomic_store(&r->val_state, VAL_NONE);
+    p->active = 0;
+    return emit(k, &p->ep, r->snapshot, p->ckpt, p->ckpt_len);
+}
+
+/* Hands the checkpoint callback the state at *pos (covering `reported` iterations). */
+static void checkpoint_now(trainer_run_t *r, sink_t *k, const run_position_t *pos,
+                           size_t reported) {
+    trainer_checkpoint_t c = {.iteration = reported};
+    if (k->on_ckpt && run_checkpoint_save(r, pos, &c.bytes, &c.len) == 0)
+        k->on_ckpt(&c, k->user);
+}
+
+int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoint_fn on_ckpt,
+                   void *user, trainer_result_t *result) {
+    const double t_start = now_seconds();
+    const trainer_options_t *opt = &r->opt;
+    const trainer_split_t *split = r->split;
+    trainer_model_t *m = r->m;
+    trainer_result_t res = {.best_val_accuracy = NAN};
+    sink_t k = {on_epoch, on_ckpt, user, &res};
+    pending_t pend = {0};
+    run_position_t *pos = &r->pos;
+    size_t batch = opt->batch_size, n_train = split->n_train;
+    size_t batches = (n_train + batch - 1) / batch;
+    size_t samples = 0;
+    int rc = 0, stop_cb = 0;
+    r->lr = opt->learning_rate;
+    r->momentum = opt->momentum;
+
+    while (pos->iteration <= opt->iterations) {
+        const size_t it = pos->iteration;
+        trainer_rng_t rng = pos->rng;
+        memcpy(r->order, split->train, n_train * sizeof *r->order);
+        trainer_rng_shuffle(&rng, r->order, n_train);
         double t0 = now_seconds();
-        double loss_sum = 0.0;
-        size_t correct = 0, seen = 0;
-        trainer_rng_shuffle(&rng, order, split->n_train);
-        for (size_t b0 = 0; b0 < split->n_train; b0 += batch) {
-            if (opt->stop && atomic_load(opt->stop)) {
+        int diverged = 0;
+        for (size_t b = pos->batch; b < batches; b++) {
+            if (pend.active && atomic_load(&r->val_state) == VAL_DONE &&
+                finish_pending(r, &pend, &k)) {
+                /* the callback stopped at it - 1: keep the weights it saw */
+                memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
+                stop_cb = 1;
                 rc = MLPT_ESTOPPED;
                 goto stopped;
             }
-            size_t n = split->n_train - b0 < batch ? split->n_train - b0 : batch;
-            gather(trainer_scratch_input(s), labels, ds, order + b0, n, m->input_shift,
-                   m->input_scale, identity);
-            double batch_loss = 0.0;
-            trainer_mlp_forward(m, s, n, labels, &batch_loss, &correct);
-            loss_sum += batch_loss;
-            seen += n;
-            if (!isfinite(batch_loss))
-                break;
-            trainer_mlp_sgd_step(m, s, n, opt->learning_rate, opt->momentum, velocity);
-        }
-        samples += seen;
-        double t_trained = now_seconds();
-        res.train_seconds += t_trained - t0;
-        trainer_epoch_t ep = {.iteration = it,
-                              .train_loss = loss_sum / (double)seen,
-                              .train_accuracy = (double)correct / (double)seen,
-                              .val_loss = NAN,
-                              .val_accuracy = NAN};
-        int diverged = !isfinite(loss_sum);
-        if (!diverged && split->n_val > 0) {
-            measure(m, s, rows_cap, labels, NULL, ds, split->val, split->n_val, &ep.val_loss,
-                    &ep.val_accuracy);
-            if (isnan(res.best_val_accuracy) || ep.val_accuracy > res.best_val_accuracy) {
-                res.best_val_accuracy = ep.val_accuracy;
-                res.best_iteration = it;
+            if (opt->stop && atomic_load(opt->stop)) {
+                pos->batch = b;
+                pos->seconds += now_seconds() - t0;
+                res.train_seconds += now_seconds() - t0;
+                rc = MLPT_ESTOPPED;
+                goto stopped;
             }
+            size_t n = n_train - b * batch < batch ? n_train - b * batch : batch;
+            r->phase_rows = n;
+            r->phase_idx = r->order + b * batch;
+            run_phase(r, PHASE_PARTS, r->parts);
+            double batch_loss = 0.0;
+            for (size_t p = 0; p < r->parts; p++) {
+                batch_loss += r->part_loss[p];
+                pos->correct += r->part_correct[p];
+            }
+            pos->loss_sum += batch_loss;
+            pos->seen += n;
+            samples += n;
+            if (!isfinite(batch_loss)) {
+                diverged = 1;
+                break;
+            }
+            run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
         }
-        ep.seconds = now_seconds() - t0;
-        res.iterations_done = it;
-        int stop = on_epoch ? on_epoch(&ep, user) : 0;
+        double trained = now_seconds() - t0;
+        res.train_seconds += trained;
+        trainer_epoch_t ep = {.iteration = it,
+                              .train_loss = pos->loss_sum / (double)pos->seen,
+                              .train_accuracy = (double)pos->correct / (double)pos->seen,
+                              .val_loss = NAN,
+                              .val_accuracy = NAN,
+                              .seconds = pos->seconds + trained};
+        if (pend.active)
+            stop_cb = finish_pending(r, &pend, &k);
+        *pos = (run_position_t){.iteration = it + 1, .rng = rng};
+        if (stop_cb) { /* the callback stopped at it - 1: keep the weights it saw */
+            memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
+            rc = MLPT_ESTOPPED;
+            goto stopped;
+        }
         if (diverged) {
+            emit(&k, &ep, m, NULL, 0);
             rc = MLPT_EDIVERGED;
             goto stopped;
         }
-        if (stop) {
+        unsigned char *ckpt = NULL;
+        size_t ckpt_len = 0;
+        if (on_ckpt && opt->checkpoint_every && it % opt->checkpoint_every == 0 &&
+            it < opt->iterations && run_checkpoint_save(r, pos, &ckpt, &ckpt_len) != 0)
+            ckpt = NULL; /* out of memory: this checkpoint is skipped, training goes on */
+        if (split->n_val > 0) {
+            if (r->snapshot && it < opt->iterations && atomic_load(&r->helpers) > 0) {
+                memcpy(r->snapshot->params, m->params, m->n_params * sizeof(float));
+                pend = (pending_t){.active = 1, .ep = ep, .ckpt = ckpt, .ckpt_len = ckpt_len};
+                atomic_store_explicit(&r->val_state, VAL_PENDING, memory_order_release);
+                continue;
+            }
+            double t = now_seconds();
+            measure_rows(m, r->s, r->rows_cap, r->labels, NULL, r->ds, split->val, split->n_val,
+                         &ep.val_loss, &ep.val_accuracy);
+            ep.seconds += now_seconds() - t;
+        }
+        if (emit(&k, &ep, m, ckpt, ckpt_len)) {
             rc = MLPT_ESTOPPED;
             goto stopped;
         }
     }
-    rc = 0;
 stopped:
+    if (pend.active) /* report it; a stop it asks for changes nothing now */
+        finish_pending(r, &pend, &k);
+    if (rc == MLPT_ESTOPPED && !stop_cb && opt->stop && atomic_load(opt->stop))
+        checkpoint_now(r, &k, pos, pos->iteration - 1);
+    atomic_store_explicit(&r->closed, 1, memory_order_release);
     res.seconds = now_seconds() - t_start;
     res.samples_per_second = res.train_seconds > 0.0 ? (double)samples / res.train_seconds : 0.0;
+    res.helper_tasks = atomic_load(&r->helper_tasks);
+    res.overlapped = atomic_load(&r->overlapped);
     if (result)
         *result = res;
-done:
-    trainer_scratch_free(s);
-    free(labels);
-    free(order);
-    free(velocity);
+    return rc;
+}
+
+int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
+                  const trainer_options_t *opt, trainer_epoch_fn on_epoch, void *user,
+                  trainer_result_t *result) {
+    trainer_run_t *r;
+    int rc = trainer_run_new(m, ds, split, opt, &r);
+    if (rc != 0)
+        return rc;
+    rc = trainer_run_go(r, on_epoch, NULL, user, result);
+    trainer_run_free(r);
     return rc;
 }

@@ -7,9 +7,23 @@
  * Same model, data, split, options and seed: the same history bit for bit (for a fixed number of
  * BLAS threads on the same machine).
  *
- * Threads: trainer_train runs on the calling thread (plus OpenBLAS's own threads, as configured
- * with trainer_blas_set_threads); the callback runs on that thread too. The dataset is only read,
- * so many trainings may share it.
+ * Data parallelism: each mini-batch is split into opt->partitions equal row partitions (forward,
+ * loss and backward per partition), then the batch's gradient, summed over every row, is applied
+ * column slice by column slice. The numbers depend on the partition count, never on how many
+ * threads share the parts, so a run is reproducible whichever threads help it and whenever they
+ * join or leave.
+ *
+ * Threads: a run (trainer_run_go) trains on the calling thread, the owner, plus OpenBLAS's own
+ * threads as configured with trainer_blas_set_threads; the callbacks run on the owner. Other
+ * threads may help a run between its mini-batches (trainer_run_join + trainer_run_help): they take
+ * partitions and column slices, and validate a copy of the weights of iteration k while
+ * iteration k + 1 trains (then epoch k is reported once that validation ends, still in order).
+ * The dataset is only read, so many runs may share it.
+ *
+ * Checkpoints: every opt->checkpoint_every iterations, and when opt->stop stops a run, the run
+ * hands its state (weights, optimiser, shuffle generator, position in the iteration, partial
+ * sums) to the checkpoint callback; trainer_run_resume continues from such bytes to exactly the
+ * history an uninterrupted run gives.
  */
 #ifndef TRAINER_TRAIN_H
 #define TRAINER_TRAIN_H
@@ -23,15 +37,21 @@
 
 #define TRAINER_MAX_BATCH 65536
 #define TRAINER_MAX_ITERATIONS 1000000
+#define TRAINER_MAX_PARTITIONS 64
 
 typedef struct trainer_options {
-    float learning_rate;    /* > 0 and finite */
-    float momentum;         /* in [0, 1); 0 is plain SGD */
-    size_t batch_size;      /* 1 .. TRAINER_MAX_BATCH; the last batch of a pass may be smaller */
-    size_t iterations;      /* 1 .. TRAINER_MAX_ITERATIONS */
-    uint64_t seed;          /* seeds the shuffle */
-    const atomic_int *stop; /* optional: when it reads non-zero, training stops before the next
-                               mini-batch (cancel, shutdown) */
+    float learning_rate;       /* > 0 and finite */
+    float momentum;            /* in [0, 1); 0 is plain SGD */
+    size_t batch_size;         /* 1 .. TRAINER_MAX_BATCH; the last batch of a pass may be smaller */
+    size_t iterations;         /* 1 .. TRAINER_MAX_ITERATIONS */
+    uint64_t seed;             /* seeds the shuffle */
+    const atomic_int *stop;    /* optional: when it reads non-zero, training stops before the next
+                                  mini-batch (cancel, shutdown) */
+    size_t partitions;         /* row partitions per mini-batch, 0 or 1 .. TRAINER_MAX_PARTITIONS
+                                  (0 means 1); the most threads that can share one run */
+    size_t checkpoint_every;   /* iterations between checkpoints; 0: only when stopped */
+    int rescale;               /* non-zero: scale inputs by `scaling`, not the dataset's rule */
+    trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
 } trainer_options_t;
 
 /* One iteration's record. Losses are mean cross-entropies, accuracies fractions in [0, 1].
@@ -46,11 +66,22 @@ typedef struct trainer_epoch {
     double train_accuracy;
     double val_loss;
     double val_accuracy;
-    double seconds;
+    double seconds;               /* training wall time, plus validation when it ran inline */
+    const trainer_model_t *model; /* the weights at the end of this iteration (input scaling
+                                     included); valid during the callback only */
 } trainer_epoch_t;
 
 /* Called after each iteration; returns 0 to go on, non-zero to stop training. */
 typedef int (*trainer_epoch_fn)(const trainer_epoch_t *epoch, void *user);
+
+/* A checkpoint: the run's state after `iteration` reported iterations (and possibly part of the
+ * next). bytes is malloc'd and now belongs to the callback. */
+typedef struct trainer_checkpoint {
+    size_t iteration;
+    unsigned char *bytes;
+    size_t len;
+} trainer_checkpoint_t;
+typedef void (*trainer_checkpoint_fn)(const trainer_checkpoint_t *ckpt, void *user);
 
 typedef struct trainer_result {
     size_t iterations_done;    /* iterations reported to the callback */
@@ -59,6 +90,8 @@ typedef struct trainer_result {
     double seconds;            /* whole run */
     double train_seconds;      /* inside mini-batch steps and gathers (no validation) */
     double samples_per_second; /* training rows processed / train_seconds */
+    size_t helper_tasks;       /* partitions and slices that helpers ran */
+    size_t overlapped;         /* validations that helpers ran while the owner trained on */
 } trainer_result_t;
 
 /* Checks options against the limits above. Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
@@ -75,6 +108,43 @@ int trainer_options_check(const trainer_options_t *opt);
 int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
                   const trainer_options_t *opt, trainer_epoch_fn on_epoch, void *user,
                   trainer_result_t *result);
+
+/* Step by step, with helpers and checkpoints. trainer_run_new fits m's input scaling and
+ * allocates everything (returns 0, MLPT_EINVAL as trainer_train, MLPT_ENOMEM). The model belongs
+ * to the run until trainer_run_free. */
+typedef struct trainer_run trainer_run_t;
+int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
+                    const trainer_options_t *opt, trainer_run_t **out);
+
+/* Loads a checkpoint's state into a run that has not started. Returns 0; MLPT_EFORMAT for bytes
+ * that are not an intact checkpoint; MLPT_EINVAL when it was taken with another architecture,
+ * split size, batch size or partition count. *iteration (may be NULL) receives the number of
+ * reported iterations the checkpoint covers: the history to keep. */
+int trainer_run_resume(trainer_run_t *r, const void *bytes, size_t len, size_t *iteration);
+
+/* The partition count a checkpoint was taken with (a run resuming it must use the same), or 0
+ * when the bytes do not start like a checkpoint. */
+size_t trainer_checkpoint_partitions(const void *bytes, size_t len);
+
+/* Trains the remaining iterations on the calling thread, as trainer_train does, calling on_epoch
+ * after each and on_ckpt (may be NULL) for checkpoints. result->best_* cover this call's
+ * iterations only. Call once per run. */
+int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoint_fn on_ckpt,
+                   void *user, trainer_result_t *result);
+
+/* Another thread offers to help: returns 0 when it may now call trainer_run_help, -1 when the
+ * run has ended or has as many threads as partitions. */
+int trainer_run_join(trainer_run_t *r);
+
+/* After a successful join: works on the run's partitions, slices and validations until the run
+ * ends or *leave (may be NULL) reads non-zero (checked between tasks), then returns. */
+void trainer_run_help(trainer_run_t *r, const atomic_int *leave);
+
+/* Threads helping now (not counting the owner). */
+int trainer_run_helpers(const trainer_run_t *r);
+
+/* Ends the run: waits for helpers to leave, then frees it (not the model). Accepts NULL. */
+void trainer_run_free(trainer_run_t *r);
 
 /* Mean loss and accuracy of m on rows idx[0..n) of ds (all rows when idx is NULL, n ignored),
  * applying m's input scaling. Returns 0; MLPT_EINVAL when ds does not fit m or has no rows;

@@ -1,0 +1,94 @@
+/*
+ * trainer/train_private.h - a run's state, shared by train.c (the owner's loop), team.c (the
+ * phases helpers share) and checkpoint.c (saving and restoring it). Private to trainer/.
+ *
+ * Ownership: fields marked [owner] are touched only by the thread in trainer_run_go; [phase]
+ * fields are written by the owner before it publishes a phase and read by whoever claims a task
+ * of it; atomics by anyone.
+ */
+#ifndef TRAINER_TRAIN_PRIVATE_H
+#define TRAINER_TRAIN_PRIVATE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rng.h"
+#include "train.h"
+
+enum { PHASE_PARTS = 1, PHASE_UPDATE = 2 };
+enum { VAL_NONE = 0, VAL_PENDING = 1, VAL_TAKEN = 2, VAL_DONE = 3 };
+
+/* Where a run stands: what a checkpoint holds besides the weights and the velocity. */
+typedef struct run_position {
+    size_t iteration;  /* the iteration in progress or next, 1-based */
+    size_t batch;      /* mini-batches of it already trained */
+    trainer_rng_t rng; /* the shuffle generator as it was before this iteration's shuffle */
+    double loss_sum;   /* partial sums of the iteration so far */
+    uint64_t correct;
+    uint64_t seen;
+    double seconds; /* training time of the iteration so far */
+} run_position_t;
+
+struct trainer_run {
+    trainer_model_t *m;
+    const trainer_dataset_t *ds;
+    const trainer_split_t *split;
+    trainer_options_t opt;
+    size_t parts;    /* partitions per mini-batch, >= 1 */
+    size_t rows_cap; /* scratch rows: the batch, or the evaluation chunk when larger */
+    int identity;    /* the input scaling is the identity */
+
+    trainer_scratch_t *s; /* the mini-batch's buffers, shared by the partitions */
+    int32_t *labels;      /* [rows_cap] */
+    size_t *order;        /* [n_train], this iteration's order */
+    float *velocity;      /* momentum only */
+    double *part_loss;    /* [parts] */
+    size_t *part_correct; /* [parts] */
+
+    /* Overlapped validation: a copy of the weights and its own buffers. */
+    trainer_model_t *snapshot; /* NULL when the run cannot overlap */
+    trainer_scratch_t *vs;
+    int32_t *vlabels;
+    double val_loss, val_accuracy; /* results of the last validation of the snapshot */
+    atomic_int val_state;          /* VAL_* */
+
+    run_position_t pos; /* [owner] */
+    int resumed;        /* [owner] pos came from a checkpoint */
+
+    /* Phases: claim packs gen (24 bits) | task count (20) | next task (20). */
+    _Atomic uint64_t claim;
+    atomic_uint done;
+    uint32_t gen;            /* [owner] */
+    int phase;               /* [phase] PHASE_* */
+    size_t phase_rows;       /* [phase] rows of the current mini-batch */
+    const size_t *phase_idx; /* [phase] their indices in the dataset */
+    float lr, momentum;      /* [phase] */
+
+    atomic_int helpers;                     /* threads inside trainer_run_help */
+    atomic_size_t helper_tasks, overlapped; /* figures for the result */
+    atomic_int closed;                      /* the owner has finished */
+};
+
+/* train.c */
+/* dst[n][f] = (x[idx[i]] - shift) * scale with m's input map (copied as is when identity);
+ * labels alongside. */
+void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,
+                 int32_t *labels, const size_t *idx, size_t n);
+/* Mean loss and accuracy of m over rows idx[0..n) (rows 0..n when idx is NULL, using tmp_idx),
+ * in forward passes of `chunk` rows through s. */
+void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, int32_t *labels,
+                  size_t *tmp_idx, const trainer_dataset_t *ds, const size_t *idx, size_t n,
+                  double *loss, double *accuracy);
+
+/* team.c */
+/* Publishes a phase of n tasks, works on it, and returns when every task is done. [owner] */
+void run_phase(trainer_run_t *r, int phase, size_t n);
+
+/* checkpoint.c */
+/* Serialises pos, the weights and the velocity. Returns 0 or MLPT_ENOMEM. */
+int run_checkpoint_save(const trainer_run_t *r, const run_position_t *pos, unsigned char **buf,
+                        size_t *len);
+/* Parses bytes into pos, the weights and the velocity. Returns 0, MLPT_EFORMAT, MLPT_EINVAL. */
+int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_position_t *pos);
+
+#endif
