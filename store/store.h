@@ -173,11 +173,38 @@ int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *e
 int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t *n_canceled,
                               store_error_t *err);
 
-/* Writer, at start-up. Trials left running by a crash go back to queued with their metric rows
- * deleted (their history restarts cleanly from iteration 1; attempt is incremented when they
- * start again). Unfinished trials of a sweep that has already finished (canceled while they
- * ran) become canceled instead, history kept. *requeued (may be NULL) receives the number of
- * trials re-queued. */
+/* Writer. Records trial_id's checkpoint taken after `iteration` reported iterations (replacing
+ * the previous one) and sets checkpoint_iteration on it and on the trials in also[0..n_also)
+ * (those following its shared prefix) while they run. Usually inside the transaction that
+ * holds the metric rows up to that iteration. */
+int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
+                         size_t len, const int64_t *also, size_t n_also, store_error_t *err);
+
+/* What a trial resumes from: its checkpoint and its figures over the history kept. */
+typedef struct store_resume {
+    void *state; /* malloc'd; the caller frees */
+    size_t len;
+    int64_t iteration;                            /* history rows kept: 1 .. iteration */
+    double best_val_accuracy, final_val_accuracy; /* NaN when none */
+    int64_t best_iteration;                       /* 0 when none */
+} store_resume_t;
+
+/* The checkpoint a trial resumes from (the one its checkpoint_iteration names), with the trial's
+ * figures as they stand: those of the rows kept once store_recover has cut the history at the
+ * checkpoint (the scheduler reads it only for re-queued trials, after recovery). MLPT_ENOTFOUND
+ * when there is none: it starts from iteration 1. */
+int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, store_error_t *err);
+
+/* Writer. Clears a queued trial's history (rows, figures, checkpoint) so it starts from
+ * iteration 1. A trial without history is left as it is. */
+int store_trial_restart(store_t *st, int64_t trial_id, store_error_t *err);
+
+/* Writer, at start-up. Trials left running by a crash go back to queued. Their metric rows after
+ * their checkpoint_iteration are deleted (all of them without a checkpoint), and iterations_done,
+ * seconds and the live validation figures are recomputed from the rows kept, so the trial
+ * continues from its checkpoint (attempt is incremented when it starts again). Unfinished trials
+ * of a sweep that has already finished (canceled while they ran) become canceled instead, history
+ * kept. *requeued (may be NULL) receives the number of trials re-queued. */
 int store_recover(store_t *st, int64_t *requeued, store_error_t *err);
 
 /* Writer, at start-up. Calls fn for every queued trial of a queued or running sweep, in sweep id

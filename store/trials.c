@@ -125,6 +125,16 @@ static int trial_finish(store_t *st, int64_t id, const store_trial_end_t *end, s
             : store_step_done(st, s, "finishing a trial", err);
     if (!rc && sqlite3_changes(st->db) == 0)
         rc = explain_no_change(st, id, "finish", err);
+    if (rc)
+        goto out;
+    store_release(st, s);
+    s = NULL;
+    rc = store_prepare(st, "DELETE FROM trial_checkpoints WHERE trial_id = ?1", &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, id, &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "deleting a checkpoint")
+            : store_step_done(st, s, "deleting a checkpoint", err);
     if (rc || !end->model)
         goto out;
     store_release(st, s);
@@ -212,15 +222,32 @@ static int recover(store_t *st, int64_t *n, store_error_t *err) {
     if (!rc)
         rc = store_exec(st,
                         "DELETE FROM trial_metrics WHERE trial_id IN "
-                        "(SELECT id FROM trials WHERE status = 'running')",
-                        "deleting the metrics of interrupted trials", err);
+                        "(SELECT id FROM trials WHERE status = 'running') AND iteration > "
+                        "(SELECT checkpoint_iteration FROM trials WHERE id = trial_id)",
+                        "deleting the metrics after the checkpoints of interrupted trials", err);
     if (!rc)
         rc = store_exec(st,
-                        "UPDATE trials SET status = 'queued', iterations_done = 0, "
-                        "seconds = 0, started_at = NULL, best_val_accuracy = NULL, "
-                        "best_iteration = NULL, final_val_accuracy = NULL "
-                        "WHERE status = 'running'",
-                        "requeueing interrupted trials", err);
+                        "DELETE FROM trial_checkpoints WHERE trial_id IN "
+                        "(SELECT id FROM trials WHERE status = 'running' "
+                        "AND checkpoint_iteration = 0)",
+                        "deleting unusable checkpoints", err);
+    if (!rc)
+        rc = store_exec(
+            st,
+            "UPDATE trials SET status = 'queued', "
+            "iterations_done = (SELECT coalesce(max(iteration), 0) FROM trial_metrics m "
+            "WHERE m.trial_id = trials.id), "
+            "seconds = (SELECT coalesce(sum(seconds), 0) FROM trial_metrics m "
+            "WHERE m.trial_id = trials.id), "
+            "started_at = CASE WHEN checkpoint_iteration > 0 THEN started_at END, "
+            "best_val_accuracy = (SELECT max(val_accuracy) FROM trial_metrics m "
+            "WHERE m.trial_id = trials.id), "
+            "best_iteration = (SELECT iteration FROM trial_metrics m WHERE m.trial_id = trials.id "
+            "AND val_accuracy IS NOT NULL ORDER BY val_accuracy DESC, iteration LIMIT 1), "
+            "final_val_accuracy = (SELECT val_accuracy FROM trial_metrics m "
+            "WHERE m.trial_id = trials.id ORDER BY iteration DESC LIMIT 1) "
+            "WHERE status = 'running'",
+            "requeueing interrupted trials", err);
     if (!rc)
         *n = sqlite3_changes(st->db);
     return rc;

@@ -1,7 +1,9 @@
 /*
- * tests/support/store_fixtures.h - helpers for the store tests: a temporary directory removed
- * with everything in it, raw SQLite access to a database file (to build old versions by hand and
- * to look behind the store's back), and ready-made datasets and sweeps.
+ * tests/support/store_fixtures.h - helpers for the store tests (test_store*.c): a temporary
+ * directory removed with everything in it, the per-test environment (cmocka setup/teardown: a
+ * fresh directory and a database path in it), typed JSON member checks, raw SQLite access to a
+ * database file (to build old versions by hand and to look behind the store's back), and
+ * ready-made datasets, sweeps and metric rows.
  *
  * Header-only (static inline) because each test executable is built from its one .c file.
  * Include after <cmocka.h>.
@@ -10,6 +12,7 @@
 #define STORE_FIXTURES_H
 
 #include <dirent.h>
+#include <jansson.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -72,6 +75,50 @@ static inline void fx_remove_tree(const char *path) {
 
 static inline void fx_dir_remove(fx_dir_t *d) {
     fx_remove_tree(d->dir);
+}
+
+/* ---- the per-test environment and JSON checks ---- */
+
+#define FX_NOW 1795408200.0 /* 2026-11-23T04:30:00Z */
+
+/* Each test gets a fresh directory and the path of a database in it. */
+typedef struct fx_env {
+    fx_dir_t dir;
+    const char *db;
+} fx_env_t;
+
+/* cmocka setup: *state becomes a new fx_env_t. */
+static inline int fx_env_setup(void **state) {
+    fx_env_t *e = calloc(1, sizeof(*e));
+    assert_non_null(e);
+    fx_dir_make(&e->dir);
+    e->db = fx_dir_path(&e->dir, "mlptune.db");
+    *state = e;
+    return 0;
+}
+
+/* cmocka teardown: removes the directory with everything in it and frees the environment. */
+static inline int fx_env_teardown(void **state) {
+    fx_env_t *e = *state;
+    fx_dir_remove(&e->dir);
+    free(e);
+    return 0;
+}
+
+/* obj's member key, which must be an integer. */
+static inline int64_t fx_json_int(const json_t *obj, const char *key) {
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        fail_msg("\"%s\" is not an integer", key);
+    return (int64_t)json_integer_value(v);
+}
+
+/* obj's member key, which must be a string. */
+static inline const char *fx_json_str(const json_t *obj, const char *key) {
+    const json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v))
+        fail_msg("\"%s\" is not a string", key);
+    return json_string_value(v);
 }
 
 /* ---- raw SQLite, behind the store's back ---- */
@@ -218,6 +265,78 @@ static inline void fx_trial_end(store_t *st, int64_t trial_id, const char *statu
                              .test_accuracy = NAN,
                              .now = now + 1};
     fx_assert_rc(store_trial_finish(st, trial_id, &end, &err), 0, err);
+}
+
+/* ---- metric rows, live figures and checkpoints ---- */
+
+/* Metric rows first .. last of a trial with val_accuracy acc[iteration - 1] and seconds
+ * 0.25 * iteration, so that sums and maxima say which rows they came from. */
+static inline void fx_metric_rows(store_t *st, int64_t trial_id, int64_t first, int64_t last,
+                                  const double *acc) {
+    store_error_t err = {0};
+    for (int64_t it = first; it <= last; it++) {
+        store_metric_t m = fx_metric(trial_id, it);
+        m.val_accuracy = acc[it - 1];
+        m.seconds = 0.25 * (double)it;
+        fx_assert_rc(store_metrics_insert(st, &m, 1, &err), 0, err);
+    }
+}
+
+/* What a trial shows of its history (store_trial_get): NAN and 0 stand for null. */
+typedef struct fx_figures {
+    int64_t done, best_iteration;
+    double seconds, best, final;
+} fx_figures_t;
+
+/* A JSON real, or NAN for null. */
+static inline double fx_real_or_nan(const json_t *v) {
+    if (json_is_null(v))
+        return NAN;
+    assert_true(json_is_real(v));
+    return json_real_value(v);
+}
+
+/* A trial's figures, read through st. */
+static inline fx_figures_t fx_trial_figures(store_t *st, int64_t trial_id) {
+    store_error_t err = {0};
+    json_t *tr = store_trial_get(st, trial_id, &err);
+    if (!tr)
+        fail_msg("store_trial_get(%lld): %s", (long long)trial_id, err.message);
+    json_t *bi = json_object_get(tr, "best_iteration");
+    fx_figures_t f = {.done = fx_json_int(tr, "iterations_done"),
+                      .best_iteration = json_is_null(bi) ? 0 : fx_json_int(tr, "best_iteration"),
+                      .seconds = fx_real_or_nan(json_object_get(tr, "seconds")),
+                      .best = fx_real_or_nan(json_object_get(tr, "best_val_accuracy")),
+                      .final = fx_real_or_nan(json_object_get(tr, "final_val_accuracy"))};
+    json_decref(tr);
+    return f;
+}
+
+/* Equal, or both NaN. */
+static inline int fx_same_real(double a, double b) {
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+/* Asserts that two fx_figures_t are equal, printing both when they are not. */
+#define fx_assert_figures(got, want)                                                               \
+    do {                                                                                           \
+        fx_figures_t g_ = (got), w_ = (want);                                                      \
+        if (g_.done != w_.done || g_.best_iteration != w_.best_iteration ||                        \
+            !fx_same_real(g_.seconds, w_.seconds) || !fx_same_real(g_.best, w_.best) ||            \
+            !fx_same_real(g_.final, w_.final))                                                     \
+            fail_msg("%s: done %lld best %g at %lld final %g seconds %g; want done %lld best %g "  \
+                     "at %lld final %g seconds %g",                                                \
+                     #got, (long long)g_.done, g_.best, (long long)g_.best_iteration, g_.final,    \
+                     g_.seconds, (long long)w_.done, w_.best, (long long)w_.best_iteration,        \
+                     w_.final, w_.seconds);                                                        \
+    } while (0)
+
+/* A trial's checkpoint_iteration, behind the store's back. */
+static inline int64_t fx_checkpoint_iteration(const char *db, int64_t trial_id) {
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT checkpoint_iteration FROM trials WHERE id = %lld",
+             (long long)trial_id);
+    return fx_sql_int(db, sql);
 }
 
 #endif

@@ -1,0 +1,137 @@
+/*
+ * checkpoints.c - a running trial's latest checkpoint: written with the metric rows it covers (in
+ * the scheduler's transaction), read back when the trial runs again after a crash or a restart,
+ * deleted when the trial ends.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlpt_err.h"
+#include "store_private.h"
+
+/* The body of store_checkpoint_put, inside its savepoint. */
+static int checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
+                          size_t len, const int64_t *also, size_t n_also, store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    int rc = store_prepare(st,
+                           "INSERT OR REPLACE INTO trial_checkpoints (trial_id, iteration, state) "
+                           "VALUES (?1, ?2, ?3)",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    store_bind_i64(s, 2, iteration, &rc);
+    if (!rc) /* SQLITE_STATIC: the statement runs before the caller's buffer goes away */
+        rc = sqlite3_bind_blob64(s, 3, blob, len, SQLITE_STATIC);
+    rc = rc ? store_fail_sql(st, err, rc, "storing a checkpoint")
+            : store_step_done(st, s, "storing a checkpoint", err);
+    for (size_t i = 0; i <= n_also && rc == 0; i++) {
+        store_release(st, s);
+        s = NULL;
+        rc = store_prepare(st,
+                           "UPDATE trials SET checkpoint_iteration = ?2 "
+                           "WHERE id = ?1 AND status = 'running'",
+                           &s, err);
+        if (rc)
+            break;
+        store_bind_i64(s, 1, i == 0 ? trial_id : also[i - 1], &rc);
+        store_bind_i64(s, 2, iteration, &rc);
+        rc = rc ? store_fail_sql(st, err, rc, "recording a checkpoint")
+                : store_step_done(st, s, "recording a checkpoint", err);
+    }
+out:
+    store_release(st, s);
+    return rc;
+}
+
+int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
+                         size_t len, const int64_t *also, size_t n_also, store_error_t *err) {
+    int rc = store_require_writer(st, "store_checkpoint_put", err);
+    if (!rc && (!blob || len == 0 || iteration < 0 || (n_also && !also)))
+        rc = store_error_set(err, MLPT_EINVAL, 0, "store_checkpoint_put: bad arguments");
+    if (!rc)
+        rc = store_op_begin(st, err);
+    if (rc)
+        return rc;
+    return store_op_end(st, checkpoint_put(st, trial_id, iteration, blob, len, also, n_also, err),
+                        err);
+}
+
+int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    memset(out, 0, sizeof *out);
+    out->best_val_accuracy = out->final_val_accuracy = NAN;
+    int rc = store_prepare(st,
+                           "SELECT c.iteration, c.state, t.best_val_accuracy, t.best_iteration, "
+                           "t.final_val_accuracy FROM trials t JOIN trial_checkpoints c "
+                           "ON c.trial_id = t.id WHERE t.id = ?1 "
+                           "AND c.iteration = t.checkpoint_iteration AND c.iteration > 0",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    rc = rc ? rc : sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        rc = store_error_set(err, MLPT_ENOTFOUND, 0, "trial %lld has no checkpoint",
+                             (long long)trial_id);
+    } else if (rc != SQLITE_ROW) {
+        rc = store_fail_sql(st, err, rc, "reading a checkpoint");
+    } else {
+        size_t n = (size_t)sqlite3_column_bytes(s, 1);
+        const void *bytes = sqlite3_column_blob(s, 1);
+        out->state = malloc(n ? n : 1);
+        if (!out->state || (n && !bytes)) {
+            free(out->state);
+            out->state = NULL;
+            rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+            goto out;
+        }
+        memcpy(out->state, bytes, n);
+        out->len = n;
+        out->iteration = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+            out->best_val_accuracy = sqlite3_column_double(s, 2);
+        out->best_iteration = sqlite3_column_int64(s, 3);
+        if (sqlite3_column_type(s, 4) != SQLITE_NULL)
+            out->final_val_accuracy = sqlite3_column_double(s, 4);
+        rc = 0;
+    }
+out:
+    store_release(st, s);
+    return rc;
+}
+
+/* The body of store_trial_restart, inside its savepoint. */
+static int trial_restart(store_t *st, int64_t trial_id, store_error_t *err) {
+    static const char *const sql[] = {
+        "DELETE FROM trial_metrics WHERE trial_id = ?1 "
+        "AND (SELECT status FROM trials WHERE id = ?1) = 'queued'",
+        "DELETE FROM trial_checkpoints WHERE trial_id = ?1 "
+        "AND (SELECT status FROM trials WHERE id = ?1) = 'queued'",
+        "UPDATE trials SET iterations_done = 0, seconds = 0, best_val_accuracy = NULL, "
+        "best_iteration = NULL, final_val_accuracy = NULL, checkpoint_iteration = 0 "
+        "WHERE id = ?1 AND status = 'queued' AND (iterations_done > 0 OR checkpoint_iteration > 0)",
+    };
+    int rc = 0;
+    for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == 0; i++) {
+        sqlite3_stmt *s = NULL;
+        rc = store_prepare(st, sql[i], &s, err);
+        if (rc)
+            break;
+        store_bind_i64(s, 1, trial_id, &rc);
+        rc = rc ? store_fail_sql(st, err, rc, "clearing a trial's history")
+                : store_step_done(st, s, "clearing a trial's history", err);
+        store_release(st, s);
+    }
+    return rc;
+}
+
+int store_trial_restart(store_t *st, int64_t trial_id, store_error_t *err) {
+    int rc = store_require_writer(st, "store_trial_restart", err);
+    if (!rc)
+        rc = store_op_begin(st, err);
+    if (rc)
+        return rc;
+    return store_op_end(st, trial_restart(st, trial_id, err), err);
+}

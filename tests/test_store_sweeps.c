@@ -1,0 +1,598 @@
+/*
+ * test_store_sweeps.c - the SQLite store, part 2 of 3: sweeps and trials through their lives.
+ * Sweep creation, status, progress and best trial; a trial's life cycle and model; canceling
+ * queued trials; checkpoints (written with the rows they cover, replaced, deleted when the trial
+ * ends); recovery after a crash (rows kept up to the checkpoint and the figures recomputed from
+ * them, or the history cleared without one) and the walk over queued trials at start-up.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mlpt_err.h"
+#include "store.h"
+#include "store_fixtures.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sweeps. */
+
+static void test_sweep_insert_and_get(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t trials[3] = {0};
+    int iters[3] = {10, 20, 30};
+    int64_t sw = fx_sweep(st, ds, 3, iters, trials);
+    assert_true(trials[0] > 0 && trials[1] == trials[0] + 1 && trials[2] == trials[0] + 2);
+
+    store_t *rd = fx_open(e->db, STORE_READER);
+    json_t *s = store_sweep_get(rd, sw, &err);
+    assert_non_null(s);
+    char *text = json_dumps(s, JSON_COMPACT);
+    assert_string_equal(text,
+                        "{\"id\":1,\"name\":\"grid\",\"dataset_id\":1,\"test_dataset_id\":null,"
+                        "\"status\":\"queued\",\"trials_total\":3,\"trials\":{\"queued\":3,"
+                        "\"running\":0,\"completed\":0,\"failed\":0,\"diverged\":0,\"pruned\":0,"
+                        "\"canceled\":0},\"progress\":0.0,\"best_trial\":null,\"spec\":"
+                        "{\"dataset_id\":1,\"grid\":{\"neurons\":[10,20]}},\"created_at\":"
+                        "\"2026-11-23T04:31:40.000Z\",\"started_at\":null,\"finished_at\":null,"
+                        "\"error\":null}");
+    free(text);
+    json_decref(s);
+
+    /* Refusals leave nothing behind. */
+    const char *params[] = {"{\"iterations\":1}", "[1]"};
+    store_sweep_new_t bad = {.dataset_id = 42, .spec_json = "{}", .search = "grid"};
+    int64_t id = 0;
+    fx_assert_rc(store_sweep_insert(st, &bad, params, 1, &id, NULL, &err), MLPT_ENOTFOUND, err);
+    assert_non_null(strstr(err.message, "dataset 42"));
+    bad.dataset_id = ds;
+    bad.test_dataset_id = 43;
+    fx_assert_rc(store_sweep_insert(st, &bad, params, 1, &id, NULL, &err), MLPT_ENOTFOUND, err);
+    bad.test_dataset_id = 0;
+    fx_assert_rc(store_sweep_insert(st, &bad, params, 2, &id, NULL, &err), MLPT_EINVAL, err);
+    assert_non_null(strstr(err.message, "params_json[1]"));
+    bad.search = "bayes";
+    fx_assert_rc(store_sweep_insert(st, &bad, params, 1, &id, NULL, &err), MLPT_EINVAL, err);
+    bad.search = "grid";
+    bad.spec_json = "not json";
+    fx_assert_rc(store_sweep_insert(st, &bad, params, 1, &id, NULL, &err), MLPT_EINVAL, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM sweeps"), 1);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials"), 3);
+
+    assert_null(store_sweep_get(rd, 99, &err));
+    assert_int_equal(err.code, MLPT_ENOTFOUND);
+    store_close(rd);
+    store_close(st);
+}
+
+static void test_sweep_status_progress_and_best(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[4];
+    int iters[4] = {10, 10, 20, 0}; /* the last plans 1 iteration (0 is not a plan) */
+    int64_t sw = fx_sweep(st, ds, 4, iters, t);
+
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW + 60, NULL, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    fx_metrics(st, t[0], 1, 4);
+    fx_trial_end(st, t[1], "completed", 0.9, 0.85, FX_NOW);
+    json_t *s = store_sweep_get(st, sw, &err);
+    assert_string_equal(fx_json_str(s, "started_at"), "2026-11-23T04:30:00.000Z");
+    json_t *counts = json_object_get(s, "trials");
+    assert_int_equal(fx_json_int(counts, "running"), 1);
+    assert_int_equal(fx_json_int(counts, "completed"), 1);
+    assert_int_equal(fx_json_int(counts, "queued"), 2);
+    /* done: 4 + 10 + 0 + 0 of 10 + 10 + 20 + 1 */
+    assert_float_equal(json_real_value(json_object_get(s, "progress")), 14.0 / 41.0, 1e-12);
+    json_t *best = json_object_get(s, "best_trial"); /* the leader while running */
+    assert_int_equal(fx_json_int(best, "id"), t[1]);
+    assert_int_equal(fx_json_int(json_object_get(best, "params"), "neurons"), 20);
+    assert_float_equal(json_real_value(json_object_get(best, "best_val_accuracy")), 0.9, 0);
+    json_decref(s);
+
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.9,
+                             .final_val_accuracy = 0.9,
+                             .test_accuracy = 0.88,
+                             .best_iteration = 4,
+                             .now = FX_NOW + 10};
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), 0, err); /* ties t[1]; t[0] is lower */
+    fx_trial_end(st, t[2], "diverged", NAN, NAN, FX_NOW);
+    fx_assert_rc(store_sweep_set_status(st, sw, "completed", FX_NOW + 100, NULL, &err), 0, err);
+    s = store_sweep_get(st, sw, &err);
+    assert_string_equal(fx_json_str(s, "status"), "completed");
+    assert_string_equal(fx_json_str(s, "started_at"), "2026-11-23T04:30:00.000Z"); /* first time */
+    assert_string_equal(fx_json_str(s, "finished_at"), "2026-11-23T04:31:40.000Z");
+    assert_float_equal(json_real_value(json_object_get(s, "progress")), 1.0, 0);
+    assert_int_equal(fx_json_int(json_object_get(s, "best_trial"), "id"), t[0]);
+    assert_int_equal(fx_json_int(json_object_get(s, "trials"), "diverged"), 1);
+    json_decref(s);
+    assert_int_equal(fx_sql_int(e->db, "SELECT best_trial_id FROM sweeps"), t[0]);
+
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), MLPT_ESTATE, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "failed", FX_NOW, NULL, &err), MLPT_ESTATE, err);
+    assert_non_null(strstr(err.message, "completed"));
+    fx_assert_rc(store_sweep_set_status(st, 99, "failed", FX_NOW, NULL, &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "queued", FX_NOW, NULL, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "done", FX_NOW, NULL, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "failed", INFINITY, NULL, &err), MLPT_EINVAL, err);
+
+    /* A failed sweep keeps its error; no trial with an accuracy -> no best. */
+    int64_t t2[1];
+    int64_t sw2 = fx_sweep(st, ds, 1, NULL, t2);
+    fx_assert_rc(store_sweep_delete(st, sw2, &err), MLPT_ESTATE, err);
+    fx_assert_rc(store_sweep_set_status(st, sw2, "failed", FX_NOW, "dataset file missing", &err), 0,
+                 err);
+    s = store_sweep_get(st, sw2, &err);
+    assert_string_equal(fx_json_str(s, "error"), "dataset file missing");
+    assert_true(json_is_null(json_object_get(s, "best_trial")));
+    assert_true(json_is_null(json_object_get(s, "started_at")));
+    json_decref(s);
+
+    fx_assert_rc(store_sweep_delete(st, sw, &err), 0, err);
+    fx_assert_rc(store_sweep_delete(st, sw, &err), MLPT_ENOTFOUND, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials"), 1);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 0);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_models"), 0);
+    store_close(st);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Trials. */
+
+static void test_trial_lifecycle_and_model(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[2];
+    fx_sweep(st, ds, 2, NULL, t);
+
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), MLPT_ESTATE, err);
+    assert_non_null(strstr(err.message, "running"));
+    fx_assert_rc(store_trial_start(st, 99, FX_NOW, &err), MLPT_ENOTFOUND, err);
+    fx_metrics(st, t[0], 1, 4);
+    unsigned char model[3000];
+    for (size_t i = 0; i < sizeof(model); i++)
+        model[i] = (unsigned char)(i * 7 % 256); /* zeros included */
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.75,
+                             .final_val_accuracy = 0.5,
+                             .test_accuracy = 0.625,
+                             .best_iteration = 3,
+                             .error = NULL,
+                             .model = model,
+                             .model_len = sizeof(model),
+                             .now = FX_NOW + 2.5};
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), 0, err);
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), MLPT_ESTATE, err);
+    fx_assert_rc(store_trial_finish(st, 99, &end, &err), MLPT_ENOTFOUND, err);
+    end.status = "running";
+    fx_assert_rc(store_trial_finish(st, t[1], &end, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_finish(st, t[1], NULL, &err), MLPT_EINVAL, err);
+
+    store_t *rd = fx_open(e->db, STORE_READER);
+    json_t *tr = store_trial_get(rd, t[0], &err);
+    assert_non_null(tr);
+    char *text = json_dumps(tr, JSON_COMPACT);
+    assert_string_equal(text,
+                        "{\"id\":1,\"sweep_id\":1,\"ordinal\":0,\"status\":\"completed\","
+                        "\"attempt\":1,\"params\":{\"hidden_layers\":1,\"neurons\":10,"
+                        "\"iterations\":10},\"iterations_done\":4,\"best_val_accuracy\":0.75,"
+                        "\"best_iteration\":3,\"final_val_accuracy\":0.5,\"test_accuracy\":0.625,"
+                        "\"error\":null,\"has_model\":true,\"created_at\":"
+                        "\"2026-11-23T04:31:40.000Z\",\"started_at\":\"2026-11-23T04:30:00.000Z\","
+                        "\"finished_at\":\"2026-11-23T04:30:02.500Z\",\"seconds\":2.0}");
+    free(text);
+    json_decref(tr);
+
+    void *blob = NULL;
+    size_t len = 0;
+    fx_assert_rc(store_trial_model(rd, t[0], &blob, &len, &err), 0, err);
+    assert_int_equal(len, sizeof(model));
+    assert_memory_equal(blob, model, sizeof(model));
+    free(blob);
+    fx_assert_rc(store_trial_model(rd, t[1], &blob, &len, &err), MLPT_ENOTFOUND, err);
+    assert_non_null(strstr(err.message, "no model"));
+    fx_assert_rc(store_trial_model(rd, 99, &blob, &len, &err), MLPT_ENOTFOUND, err);
+    assert_null(store_trial_get(rd, 99, &err));
+    assert_int_equal(err.code, MLPT_ENOTFOUND);
+
+    /* A trial that failed before it ran: queued -> failed with its error, no model. */
+    store_trial_end_t failed = {.status = "failed",
+                                .best_val_accuracy = NAN,
+                                .final_val_accuracy = NAN,
+                                .test_accuracy = NAN,
+                                .error = "out of memory",
+                                .now = FX_NOW};
+    fx_assert_rc(store_trial_finish(st, t[1], &failed, &err), 0, err);
+    tr = store_trial_get(rd, t[1], &err);
+    assert_string_equal(fx_json_str(tr, "error"), "out of memory");
+    assert_int_equal(fx_json_int(tr, "attempt"), 0);
+    assert_false(json_is_true(json_object_get(tr, "has_model")));
+    assert_true(json_is_null(json_object_get(tr, "started_at")));
+    assert_true(json_is_null(json_object_get(tr, "best_iteration")));
+    assert_float_equal(json_real_value(json_object_get(tr, "seconds")), 0.0, 0);
+    json_decref(tr);
+    store_close(rd);
+    store_close(st);
+}
+
+static void test_cancel_queued(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[4];
+    int64_t sw = fx_sweep(st, ds, 4, NULL, t);
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
+    fx_trial_end(st, t[3], "completed", 0.5, 0.5, FX_NOW);
+    int64_t n = -1;
+    fx_assert_rc(store_sweep_cancel_queued(st, sw, FX_NOW + 1, &n, &err), 0, err);
+    assert_int_equal(n, 2);
+    json_t *s = store_sweep_get(st, sw, &err);
+    json_t *counts = json_object_get(s, "trials");
+    assert_int_equal(fx_json_int(counts, "canceled"), 2);
+    assert_int_equal(fx_json_int(counts, "running"), 1);
+    assert_int_equal(fx_json_int(counts, "completed"), 1);
+    assert_int_equal(fx_json_int(counts, "queued"), 0);
+    json_decref(s);
+    json_t *tr = store_trial_get(st, t[0], &err);
+    assert_string_equal(fx_json_str(tr, "status"), "canceled");
+    assert_string_equal(fx_json_str(tr, "finished_at"), "2026-11-23T04:30:01.000Z");
+    json_decref(tr);
+    fx_assert_rc(store_sweep_cancel_queued(st, sw, FX_NOW, NULL, &err), 0, err); /* nothing left */
+    fx_assert_rc(store_sweep_cancel_queued(st, 99, FX_NOW, &n, &err), MLPT_ENOTFOUND, err);
+    store_close(st);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checkpoints. */
+
+static void test_checkpoint_put_get(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[3];
+    fx_sweep(st, ds, 3, NULL, t);
+    static const double acc[5] = {0.5, 0.75, 0.75, 0.6, 0.9};
+    unsigned char blob[2][600];
+    for (size_t i = 0; i < sizeof(blob[0]); i++) {
+        blob[0][i] = (unsigned char)(i * 13 % 256); /* zeros included */
+        blob[1][i] = (unsigned char)(255 - i % 256);
+    }
+    store_resume_t r;
+
+    /* Nothing yet: the trial would start from iteration 1. */
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), MLPT_ENOTFOUND, err);
+    assert_null(r.state);
+    fx_assert_rc(store_checkpoint_get(st, 99, &r, &err), MLPT_ENOTFOUND, err);
+
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
+    fx_metric_rows(st, t[0], 1, 3, acc);
+    fx_metric_rows(st, t[1], 1, 3, acc); /* t[1] follows t[0]'s shared prefix: the same rows */
+
+    /* Bad arguments, a reader and an unknown trial change nothing. */
+    const int64_t also[2] = {t[1], t[2]};
+    size_t len = sizeof(blob[0]);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 3, NULL, len, NULL, 0, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 3, blob[0], 0, NULL, 0, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_checkpoint_put(st, t[0], -1, blob[0], len, NULL, 0, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 3, blob[0], len, NULL, 1, &err), MLPT_EINVAL, err);
+    store_t *rd = fx_open(e->db, STORE_READER);
+    fx_assert_rc(store_checkpoint_put(rd, t[0], 3, blob[0], len, also, 2, &err), MLPT_EINVAL, err);
+    assert_non_null(strstr(err.message, "writer"));
+    store_close(rd);
+    fx_assert_rc(store_checkpoint_put(st, 99, 3, blob[0], len, NULL, 0, &err), MLPT_ENOTFOUND, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 0);
+    assert_int_equal(
+        fx_sql_int(e->db, "SELECT count(*) FROM trials WHERE checkpoint_iteration <> 0"), 0);
+
+    /* After 3 iterations: the blob is t[0]'s; the running follower t[1] is marked too, the
+     * queued t[2] is not. */
+    fx_assert_rc(store_checkpoint_put(st, t[0], 3, blob[0], len, also, 2, &err), 0, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 1);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[0]), 3);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[1]), 3);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[2]), 0);
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
+    assert_int_equal(r.len, len);
+    assert_memory_equal(r.state, blob[0], len);
+    assert_int_equal(r.iteration, 3);
+    assert_true(r.best_val_accuracy == 0.75 && r.final_val_accuracy == 0.75);
+    assert_int_equal(r.best_iteration, 2); /* the first best on ties */
+    free(r.state);
+    fx_assert_rc(store_checkpoint_get(st, t[1], &r, &err), MLPT_ENOTFOUND, err); /* no blob */
+    assert_null(r.state);
+
+    /* Written with the rows it covers: a rolled-back batch leaves the previous checkpoint. */
+    fx_assert_rc(store_begin(st, &err), 0, err);
+    fx_metric_rows(st, t[0], 4, 5, acc);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 5, blob[1], len, also, 1, &err), 0, err);
+    assert_int_equal(store_rollback(st), 0);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[0]), 3);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[1]), 3);
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
+    assert_int_equal(r.iteration, 3);
+    assert_memory_equal(r.state, blob[0], len);
+    free(r.state);
+
+    /* A later checkpoint replaces it. */
+    fx_assert_rc(store_begin(st, &err), 0, err);
+    fx_metric_rows(st, t[0], 4, 5, acc);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 5, blob[1], len, also, 1, &err), 0, err);
+    fx_assert_rc(store_commit(st, &err), 0, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 1);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[1]), 5);
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
+    assert_int_equal(r.len, len);
+    assert_memory_equal(r.state, blob[1], len);
+    assert_int_equal(r.iteration, 5);
+    assert_true(r.best_val_accuracy == 0.9 && r.final_val_accuracy == 0.9);
+    assert_int_equal(r.best_iteration, 5);
+    free(r.state);
+
+    /* Ending the trial deletes its checkpoint. */
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.9,
+                             .final_val_accuracy = 0.9,
+                             .test_accuracy = NAN,
+                             .best_iteration = 5,
+                             .now = FX_NOW + 1};
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), 0, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 0);
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), MLPT_ENOTFOUND, err);
+    store_close(st);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Recovery. */
+
+/* Trials left running without a checkpoint lose their rows and start again from iteration 1;
+ * a finished trial keeps its history. */
+static void test_recover(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[3];
+    int64_t sw = fx_sweep(st, ds, 3, NULL, t);
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
+    fx_metrics(st, t[0], 1, 4);
+    fx_metrics(st, t[1], 1, 2);
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.5,
+                             .final_val_accuracy = 0.5,
+                             .test_accuracy = NAN,
+                             .now = FX_NOW};
+    fx_assert_rc(store_trial_finish(st, t[1], &end, &err), 0, err);
+    store_close(st); /* "crash" */
+
+    st = fx_open(e->db, STORE_WRITER);
+    int64_t n = -1;
+    fx_assert_rc(store_recover(st, &n, &err), 0, err);
+    assert_int_equal(n, 1);
+    json_t *tr = store_trial_get(st, t[0], &err);
+    assert_string_equal(fx_json_str(tr, "status"), "queued");
+    assert_int_equal(fx_json_int(tr, "iterations_done"), 0);
+    assert_float_equal(json_real_value(json_object_get(tr, "seconds")), 0.0, 0);
+    assert_int_equal(fx_json_int(tr, "attempt"), 1);
+    json_decref(tr);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics WHERE trial_id = 1"), 0);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics WHERE trial_id = 2"),
+                     2); /* a finished trial keeps its history */
+    fx_assert_rc(store_recover(st, &n, &err), 0, err);
+    assert_int_equal(n, 0);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW + 60, &err), 0, err);
+    fx_metrics(st, t[0], 1, 1); /* the history restarts at 1 */
+    tr = store_trial_get(st, t[0], &err);
+    assert_int_equal(fx_json_int(tr, "attempt"), 2);
+    assert_string_equal(fx_json_str(tr, "started_at"), "2026-11-23T04:31:00.000Z");
+    json_decref(tr);
+    store_close(st);
+}
+
+/* Trials interrupted after a checkpoint keep their rows up to it, with their figures recomputed
+ * from those rows; a checkpoint taken before the first iteration ended is useless and deleted. */
+static void test_recover_keeps_checkpointed_rows(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[6];
+    int64_t sw = fx_sweep(st, ds, 6, NULL, t);
+    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
+    static const double acc[6] = {0.5, 0.75, 0.75, 0.6, 0.9, 0.8};
+    unsigned char blob[300];
+    for (size_t i = 0; i < sizeof(blob); i++)
+        blob[i] = (unsigned char)(i * 31 % 256);
+    for (int i = 0; i < 6; i++)
+        fx_assert_rc(store_trial_start(st, t[i], FX_NOW, &err), 0, err);
+    /* t[0]: a checkpoint after 4 of its 6 reported iterations; t[1] follows its prefix. */
+    fx_metric_rows(st, t[0], 1, 4, acc);
+    fx_metric_rows(st, t[1], 1, 4, acc);
+    fx_assert_rc(store_checkpoint_put(st, t[0], 4, blob, sizeof(blob), &t[1], 1, &err), 0, err);
+    fx_metric_rows(st, t[0], 5, 6, acc);
+    fx_metric_rows(st, t[1], 5, 6, acc);
+    /* t[2]: every row within its checkpoint; its live figures are what t[0] and t[1] must show
+     * once rows 5 and 6 are gone. */
+    fx_metric_rows(st, t[2], 1, 4, acc);
+    fx_assert_rc(store_checkpoint_put(st, t[2], 4, blob, sizeof(blob), NULL, 0, &err), 0, err);
+    fx_figures_t four = fx_trial_figures(st, t[2]);
+    fx_assert_figures(four, ((fx_figures_t){.done = 4,
+                                            .best_iteration = 2, /* the first best on ties */
+                                            .seconds = 2.5,      /* 0.25 * (1 + 2 + 3 + 4) */
+                                            .best = 0.75,
+                                            .final = 0.6}));
+    /* t[3]: no checkpoint. t[4]: stopped during its first iteration (a checkpoint at 0). */
+    fx_metric_rows(st, t[3], 1, 2, acc);
+    fx_assert_rc(store_checkpoint_put(st, t[4], 0, blob, sizeof(blob), NULL, 0, &err), 0, err);
+    store_resume_t r;
+    fx_assert_rc(store_checkpoint_get(st, t[4], &r, &err), MLPT_ENOTFOUND, err); /* not usable */
+    /* t[5]: completed before the crash. */
+    fx_metric_rows(st, t[5], 1, 3, acc);
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.75,
+                             .final_val_accuracy = 0.75,
+                             .test_accuracy = NAN,
+                             .best_iteration = 2,
+                             .now = FX_NOW + 1};
+    fx_assert_rc(store_trial_finish(st, t[5], &end, &err), 0, err);
+    fx_figures_t completed = fx_trial_figures(st, t[5]);
+    store_close(st); /* "crash" */
+
+    st = fx_open(e->db, STORE_WRITER);
+    int64_t n = -1;
+    fx_assert_rc(store_recover(st, &n, &err), 0, err);
+    assert_int_equal(n, 5);
+    for (int i = 0; i < 5; i++) {
+        json_t *tr = store_trial_get(st, t[i], &err);
+        assert_string_equal(fx_json_str(tr, "status"), "queued");
+        assert_int_equal(fx_json_int(tr, "attempt"), 1);
+        json_decref(tr);
+    }
+    fx_assert_figures(fx_trial_figures(st, t[0]), four);
+    fx_assert_figures(fx_trial_figures(st, t[1]), four);
+    fx_assert_figures(fx_trial_figures(st, t[2]), four);
+    fx_figures_t none = {.seconds = 0.0, .best = NAN, .final = NAN};
+    fx_assert_figures(fx_trial_figures(st, t[3]), none);
+    fx_assert_figures(fx_trial_figures(st, t[4]), none);
+    fx_assert_figures(fx_trial_figures(st, t[5]), completed);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 4 + 4 + 4 + 3);
+    /* Checkpoints: t[0]'s and t[2]'s are kept, t[4]'s (at 0) is gone. */
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) * 10 + sum(trial_id IN (%lld, %lld)) FROM trial_checkpoints",
+             (long long)t[0], (long long)t[2]);
+    assert_int_equal(fx_sql_int(e->db, sql), 22);
+
+    /* What the scheduler resumes from. */
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
+    assert_int_equal(r.iteration, 4);
+    assert_int_equal(r.len, sizeof(blob));
+    assert_memory_equal(r.state, blob, sizeof(blob));
+    assert_true(r.best_val_accuracy == 0.75 && r.final_val_accuracy == 0.6);
+    assert_int_equal(r.best_iteration, 2);
+    free(r.state);
+    for (int i = 1; i < 5; i++)
+        if (i != 2)
+            fx_assert_rc(store_checkpoint_get(st, t[i], &r, &err), MLPT_ENOTFOUND, err);
+
+    /* Recovering again changes nothing. */
+    fx_assert_rc(store_recover(st, &n, &err), 0, err);
+    assert_int_equal(n, 0);
+    fx_assert_figures(fx_trial_figures(st, t[0]), four);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 4 + 4 + 4 + 3);
+
+    /* A checkpoint the trainer refuses: the trial is cleared and starts from iteration 1. */
+    fx_assert_rc(store_trial_restart(st, t[0], &err), 0, err);
+    fx_assert_figures(fx_trial_figures(st, t[0]), none);
+    assert_int_equal(fx_checkpoint_iteration(e->db, t[0]), 0);
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_trial_restart(st, t[3], &err), 0, err); /* no history: nothing to do */
+    fx_assert_rc(store_trial_start(st, t[2], FX_NOW + 60, &err), 0, err);
+    fx_assert_rc(store_trial_restart(st, t[2], &err), 0, err); /* running: left alone */
+    fx_assert_figures(fx_trial_figures(st, t[2]), four);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 11);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 1);
+    store_close(st);
+}
+
+typedef struct walk {
+    int64_t sweep[16], trial[16], dataset[16], test_dataset[16];
+    char params[16][96];
+    int n, stop_after;
+    store_t *st;
+} walk_t;
+
+static int walk_fn(int64_t sweep_id, int64_t trial_id, int64_t dataset_id, int64_t test_dataset_id,
+                   const char *params_json, void *user) {
+    walk_t *w = user;
+    if (w->n == w->stop_after)
+        return -1234;
+    w->sweep[w->n] = sweep_id;
+    w->trial[w->n] = trial_id;
+    w->dataset[w->n] = dataset_id;
+    w->test_dataset[w->n] = test_dataset_id;
+    snprintf(w->params[w->n], sizeof(w->params[0]), "%s", params_json);
+    w->n++;
+    if (w->st) /* the callback may use the store: the rows were read before */
+        return store_trial_start(w->st, trial_id, FX_NOW, NULL);
+    return 0;
+}
+
+static void test_queued_trials(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris"), test_ds = fx_dataset(st, "test");
+    int64_t a[3], b[2], c[2], d[1];
+    int64_t sa = fx_sweep(st, ds, 3, NULL, a);
+    const char *params[] = {"{\"iterations\":5}", "{\"iterations\":6}"};
+    store_sweep_new_t with_test = {
+        .dataset_id = ds, .test_dataset_id = test_ds, .spec_json = "{}", .search = "grid"};
+    int64_t sb = 0;
+    fx_assert_rc(store_sweep_insert(st, &with_test, params, 2, &sb, b, &err), 0, err);
+    int64_t sc = fx_sweep(st, ds, 2, NULL, c);
+    int64_t sd = fx_sweep(st, ds, 1, NULL, d);
+    fx_assert_rc(store_sweep_set_status(st, sa, "running", FX_NOW, NULL, &err), 0, err);
+    fx_assert_rc(store_trial_start(st, a[1], FX_NOW, &err), 0, err); /* running: not queued */
+    fx_assert_rc(store_sweep_set_status(st, sc, "canceled", FX_NOW, NULL, &err), 0, err);
+    (void)sd;
+
+    walk_t w = {.stop_after = -1};
+    fx_assert_rc(store_queued_trials(st, walk_fn, &w, &err), 0, err);
+    int64_t want[] = {a[0], a[2], b[0], b[1], d[0]};
+    assert_int_equal(w.n, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(w.trial[i], want[i]);
+    assert_int_equal(w.sweep[2], sb);
+    assert_int_equal(w.dataset[2], ds);
+    assert_int_equal(w.test_dataset[2], test_ds);
+    assert_int_equal(w.test_dataset[0], 0);
+    assert_string_equal(w.params[3], "{\"iterations\":6}");
+
+    walk_t stop = {.stop_after = 2};
+    assert_int_equal(store_queued_trials(st, walk_fn, &stop, &err), -1234);
+    assert_int_equal(stop.n, 2);
+
+    walk_t use = {.stop_after = -1, .st = st};
+    fx_assert_rc(store_queued_trials(st, walk_fn, &use, &err), 0, err);
+    assert_int_equal(use.n, 5);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials WHERE status = 'running'"), 6);
+    fx_assert_rc(store_queued_trials(st, NULL, NULL, &err), MLPT_EINVAL, err);
+    store_close(st);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_env_setup, fx_env_teardown)
+        T(test_sweep_insert_and_get),
+        T(test_sweep_status_progress_and_best),
+        T(test_trial_lifecycle_and_model),
+        T(test_cancel_queued),
+        T(test_checkpoint_put_get),
+        T(test_recover),
+        T(test_recover_keeps_checkpointed_rows),
+        T(test_queued_trials),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
