@@ -88,6 +88,7 @@ int sched_grid_expand(const sched_spec_t *s, size_t max_trials, sched_params_t *
                                 .iterations = s->iterations[it],
                                 .validation_split = s->validation_split,
                                 .seed = s->seed,
+                                .scaling = s->scaling,
                             };
                             size_t k = 0;
                             while (k < count && !same_params(&t[k], &p))
@@ -114,12 +115,13 @@ json_t *sched_params_to_json(const sched_params_t *p) {
     json_t *neurons = p->shape.n_hidden > 0 && uniform
                           ? json_integer((json_int_t)p->shape.hidden[0])
                           : json_null();
-    return json_pack("{s:I, s:o, s:o, s:s, s:I, s:f, s:f, s:I, s:f, s:I}", "hidden_layers",
+    return json_pack("{s:I, s:o, s:o, s:s, s:I, s:f, s:f, s:I, s:f, s:I, s:s}", "hidden_layers",
                      (json_int_t)p->shape.n_hidden, "neurons", neurons, "layers", layers,
                      "activation", trainer_activation_name(p->activation), "batch_size",
                      (json_int_t)p->batch_size, "momentum", p->momentum, "learning_rate",
                      p->learning_rate, "iterations", (json_int_t)p->iterations, "validation_split",
-                     p->validation_split, "seed", (json_int_t)p->seed);
+                     p->validation_split, "seed", (json_int_t)p->seed, "scaling",
+                     sched_scaling_name(p->scaling));
 }
 
 int sched_params_from_json(const json_t *obj, sched_params_t *p) {
@@ -151,7 +153,26 @@ int sched_params_from_json(const json_t *obj, sched_params_t *p) {
     p->learning_rate = lr;
     p->validation_split = vsplit;
     p->seed = (uint64_t)seed;
+    const json_t *sc = json_object_get(obj, "scaling");
+    if (sc && sched_scaling_parse(json_string_value(sc), &p->scaling) != 0)
+        return MLPT_EFORMAT;
     return 0;
+}
+
+static const char *const scaling_names[] = {"auto", "standardize", "minmax", "none"};
+
+const char *sched_scaling_name(sched_scaling_t s) {
+    return (unsigned)s < sizeof scaling_names / sizeof scaling_names[0] ? scaling_names[s]
+                                                                        : "unknown";
+}
+
+int sched_scaling_parse(const char *name, sched_scaling_t *out) {
+    for (size_t i = 0; name && i < sizeof scaling_names / sizeof scaling_names[0]; i++)
+        if (!strcmp(name, scaling_names[i])) {
+            *out = (sched_scaling_t)i;
+            return 0;
+        }
+    return MLPT_EINVAL;
 }
 
 void sched_params_arch(const sched_params_t *p, size_t inputs, size_t outputs,

@@ -27,6 +27,21 @@ typedef struct sched_shape {
     size_t hidden[TRAINER_MAX_HIDDEN];
 } sched_shape_t;
 
+/* The answer to "how are this trial's inputs scaled": the dataset's own rule (auto: IDX pixels
+ * as read, CSV standardised) or one the sweep names. Fitted on each trial's training split. */
+typedef enum sched_scaling {
+    SCHED_SCALING_AUTO = 0,
+    SCHED_SCALING_STANDARDIZE,
+    SCHED_SCALING_MINMAX,
+    SCHED_SCALING_NONE,
+} sched_scaling_t;
+
+/* "auto", "standardize", "minmax", "none". */
+const char *sched_scaling_name(sched_scaling_t s);
+
+/* Parses one of those names. Returns 0 or MLPT_EINVAL. */
+int sched_scaling_parse(const char *name, sched_scaling_t *out);
+
 typedef struct sched_spec {
     /* Shapes: either explicit (n_layers > 0) or hidden_layers x neurons. */
     size_t n_layers;
@@ -49,6 +64,7 @@ typedef struct sched_spec {
     /* Fixed for the whole sweep. */
     double validation_split;
     uint64_t seed;
+    sched_scaling_t scaling;
 } sched_spec_t;
 
 /* One trial's hyperparameters. */
@@ -61,6 +77,7 @@ typedef struct sched_params {
     size_t iterations;
     double validation_split;
     uint64_t seed;
+    sched_scaling_t scaling;
 } sched_params_t;
 
 /* Number of trials the spec expands to before duplicates are removed (saturates at SIZE_MAX):
@@ -74,8 +91,8 @@ int sched_grid_expand(const sched_spec_t *spec, size_t max_trials, sched_params_
 
 /* A trial's parameters as a JSON object (new reference): {"hidden_layers", "neurons" (the width
  * when all hidden layers are equal, else null), "layers": [widths], "activation", "batch_size",
- * "momentum", "learning_rate", "iterations", "validation_split", "seed"}. NULL when memory runs
- * out. */
+ * "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling"}. NULL when
+ * memory runs out. ("scaling" may be missing from objects stored before it existed: auto.) */
 json_t *sched_params_to_json(const sched_params_t *p);
 
 /* Reads an object made by sched_params_to_json back. Returns 0 or MLPT_EFORMAT. */

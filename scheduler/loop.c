@@ -57,6 +57,7 @@ void sched_loop_close(sched_t *s) {
 void sched_job_free(job_t *j) {
     if (!j)
         return;
+    free(j->resume.state);
     free(j->followers);
     free(j->dataset_path);
     free(j->test_path);
@@ -187,7 +188,7 @@ static int same_but_iterations(const sched_params_t *a, const sched_params_t *b)
     return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
            x.batch_size == b->batch_size && x.momentum == b->momentum &&
            x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
-           x.seed == b->seed;
+           x.scaling == b->scaling && x.seed == b->seed;
 }
 
 static int follower_cmp(const void *a, const void *b) {
@@ -268,6 +269,20 @@ int sched_loop_enqueue(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t d
     return 0;
 }
 
+/* Where a job starts: its checkpoint, or iteration 1 with whatever history it and its followers
+ * have cleared (there is none, short of a checkpoint lost after its rows were kept). */
+static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
+    free(j->resume.state);
+    memset(&j->resume, 0, sizeof j->resume);
+    int rc = store_checkpoint_get(s->writer, j->trial_id, &j->resume, err);
+    if (rc != MLPT_ENOTFOUND)
+        return rc;
+    rc = store_trial_restart(s->writer, j->trial_id, err);
+    for (size_t i = 0; i < j->n_followers && rc == 0; i++)
+        rc = store_trial_restart(s->writer, j->followers[i].trial_id, err);
+    return rc;
+}
+
 void sched_loop_dispatch(sched_t *s) {
     if (atomic_load(&s->stopping) || !s->queue || s->idle_workers == 0)
         return;
@@ -280,6 +295,11 @@ void sched_loop_dispatch(sched_t *s) {
     job_t *handed = NULL, **tail = &handed;
     while (s->queue && s->idle_workers > 0) {
         job_t *j = s->queue;
+        if (resume_point(s, j, &err) != 0) {
+            sched_logf(s, "trial %lld: cannot read its checkpoint: %s", (long long)j->trial_id,
+                       err.message);
+            break;
+        }
         if (store_trial_start(s->writer, j->trial_id, now, &err) != 0) {
             sched_logf(s, "trial %lld: cannot start: %s", (long long)j->trial_id, err.message);
             break;
@@ -321,6 +341,7 @@ void sched_loop_dispatch(sched_t *s) {
     if (store_commit(s->writer, &err) != 0) {
         /* Nothing was recorded: put the jobs back and try again on the next wake-up. */
         sched_logf(s, "dispatch: commit failed: %s", err.message);
+        atomic_store(&s->db_error, err.code ? err.code : MLPT_EDB); /* unhealthy until a save */
         store_rollback(s->writer);
         s->n_events = 0;
         for (job_t *j = handed; j; j = j->work_next) {
@@ -342,12 +363,15 @@ void sched_loop_dispatch(sched_t *s) {
         sched_loop_retry_later(s);
         return;
     }
+    if (!s->unsaved)
+        atomic_store(&s->db_error, 0); /* the database takes writes again */
     if (handed) {
         pthread_mutex_lock(&s->work_lock);
         job_t **end = &s->handoff;
         while (*end)
             end = &(*end)->work_next;
         *end = handed;
+        atomic_store(&s->jobs_waiting, 1);
         pthread_cond_broadcast(&s->work_ready);
         pthread_mutex_unlock(&s->work_lock);
     }
@@ -359,7 +383,12 @@ void sched_loop_dispatch(sched_t *s) {
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* How long a stop keeps retrying reports the database refuses before letting them go. */
+#define STOP_SAVE_SECONDS 10.0
+
 static void wind_down(sched_t *s) {
+    if (s->stop_since == 0.0)
+        s->stop_since = sched_now();
     /* Stop every trial at its next mini-batch; those not yet picked up are simply dropped (they
      * are recorded as running, so the next start re-queues them). */
     for (job_t *j = s->running; j; j = j->next)
@@ -367,6 +396,7 @@ static void wind_down(sched_t *s) {
     pthread_mutex_lock(&s->work_lock);
     job_t *unclaimed = s->handoff;
     s->handoff = NULL;
+    atomic_store(&s->jobs_waiting, 0);
     pthread_mutex_unlock(&s->work_lock);
     while (unclaimed) {
         job_t *j = unclaimed;
@@ -375,6 +405,20 @@ static void wind_down(sched_t *s) {
         sched_job_free(j);
         s->idle_workers++;
         atomic_fetch_sub(&s->n_running, 1);
+    }
+    if (s->unsaved && sched_now() - s->stop_since > STOP_SAVE_SECONDS) {
+        size_t done = 0, running = 0;
+        for (const report_t *r = s->unsaved; r; r = r->next)
+            done += r->type == REPORT_DONE;
+        for (const job_t *j = s->running; j; j = j->next)
+            running++;
+        if (done == running) { /* every worker has ended: only the database holds us */
+            sched_logf(s,
+                       "stopping: %llu reports could not be saved in %.0f s and are dropped; "
+                       "their trials resume from their last saved checkpoint",
+                       (unsigned long long)atomic_load(&s->n_unsaved), STOP_SAVE_SECONDS);
+            sched_loop_abandon_unsaved(s);
+        }
     }
     if (!s->running && !s->unsaved) {
         uv_timer_stop(&s->retry);

@@ -28,6 +28,10 @@ void sched_loop_free_jobs(sched_t *s);
 /* Saves the workers' reports of this wake-up in one transaction (reports.c). */
 void sched_loop_reports(sched_t *s);
 
+/* Stopping, with reports that cannot be saved: lets them go (their trials resume from their
+ * last saved checkpoint at the next start) so the stop can finish. */
+void sched_loop_abandon_unsaved(sched_t *s);
+
 /* Runs and answers the commands of other threads (commands.c). */
 void sched_loop_commands(sched_t *s);
 

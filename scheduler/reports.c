@@ -174,10 +174,27 @@ static void followers_settle(sched_t *s, int committed) {
         }
 }
 
+/* A job's checkpoint, after the rows it covers (earlier in this transaction or committed). Its
+ * followers still running keep the same history on a restart. */
+static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
+    job_t *j = r->job;
+    int64_t also[64];
+    size_t n = 0;
+    for (size_t i = 0; i < j->n_followers && n < sizeof also / sizeof also[0]; i++)
+        if (!j->followers[i].done)
+            also[n++] = j->followers[i].trial_id;
+    if (n < j->n_followers && n == sizeof also / sizeof also[0])
+        return 0; /* too many followers to note: keep the previous checkpoint */
+    return store_checkpoint_put(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration, r->model,
+                                r->model_len, also, n, err);
+}
+
 /* Records one report inside the open transaction. Returns 0 or the store's error. */
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
     if (r->type == REPORT_EPOCH)
         return save_epoch(s, r, now, err);
+    if (r->type == REPORT_CHECKPOINT)
+        return save_checkpoint(s, r, err);
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
@@ -238,6 +255,48 @@ static void free_reports(report_t *r) {
     }
 }
 
+/* Of a job's checkpoints waiting in a batch only the newest matters (the older ones would be
+ * replaced by it in the same transaction): drops the others, so a long outage holds one model's
+ * worth of checkpoint per job rather than one per few iterations. Returns the new head. */
+static report_t *drop_stale_checkpoints(report_t *head) {
+    report_t **p = &head;
+    while (*p) {
+        report_t *r = *p;
+        int stale = 0;
+        for (report_t *q = r->next; q && !stale && r->type == REPORT_CHECKPOINT; q = q->next)
+            stale = q->type == REPORT_CHECKPOINT && q->job == r->job;
+        if (stale) {
+            *p = r->next;
+            free(r->model);
+            free(r);
+        } else {
+            p = &r->next;
+        }
+    }
+    return head;
+}
+
+static uint_fast64_t count_reports(const report_t *r) {
+    uint_fast64_t n = 0;
+    for (; r; r = r->next)
+        n++;
+    return n;
+}
+
+void sched_loop_abandon_unsaved(sched_t *s) {
+    report_t *batch = s->unsaved;
+    s->unsaved = NULL;
+    for (report_t *r = batch; r; r = r->next)
+        if (r->type == REPORT_DONE) { /* the job's in-memory side ends without a record */
+            sched_running_remove(s, r->job);
+            sched_job_free(r->job);
+            s->idle_workers++;
+            atomic_fetch_sub(&s->n_running, 1);
+        }
+    free_reports(batch);
+    atomic_store(&s->n_unsaved, 0);
+}
+
 void sched_loop_reports(sched_t *s) {
     pthread_mutex_lock(&s->report_lock);
     report_t *fresh = s->reports;
@@ -252,6 +311,15 @@ void sched_loop_reports(sched_t *s) {
         t->next = fresh;
     } else {
         batch = fresh;
+    }
+    batch = drop_stale_checkpoints(batch);
+    if (s->unsaved && uv_is_active((uv_handle_t *)&s->retry)) {
+        /* After a failed save the next attempt waits for the retry timer: every report wakes
+         * the loop, and redoing the whole growing batch (and its log line) at each wake-up
+         * would run it many times a second for as long as the disk stays full. */
+        s->unsaved = batch;
+        atomic_store(&s->n_unsaved, count_reports(batch));
+        return;
     }
     s->unsaved = NULL;
     if (!batch)
@@ -272,11 +340,16 @@ void sched_loop_reports(sched_t *s) {
             w->ending = 0;
         followers_settle(s, 0);
         s->unsaved = batch;
+        /* for sched_health: unhealthy until a save commits */
+        atomic_store(&s->n_unsaved, count_reports(batch));
+        atomic_store(&s->db_error, rc);
         sched_logf(s, "store: cannot save %s; retrying in 1 s", err.message);
         sched_loop_retry_later(s);
         return;
     }
     followers_settle(s, 1);
+    atomic_store(&s->db_error, 0);
+    atomic_store(&s->n_unsaved, 0);
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
     free_reports(batch);

@@ -142,6 +142,10 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
     int cores = cfg->cores > 0 ? cfg->cores : 1;
     s->blas_threads = cores / cfg->workers > 0 ? cores / cfg->workers : 1;
     trainer_blas_set_threads(s->blas_threads);
+    /* Every run splits its mini-batches into as many partitions as there are workers, so idle
+     * workers can join the last trials (and a run's numbers never depend on how many did). */
+    s->partitions = cfg->workers < TRAINER_MAX_PARTITIONS ? cfg->workers : TRAINER_MAX_PARTITIONS;
+    atomic_init(&s->jobs_waiting, 0);
 
     if (sched_loop_init(s) != 0) {
         set_err(err, MLPT_ENOMEM, "scheduler: cannot initialise the event loop");
@@ -273,4 +277,10 @@ void sched_stats(const sched_t *s, sched_stats_t *out) {
     out->samples_trained = atomic_load(&m->n_samples);
     out->trials_finished = atomic_load(&m->n_finished);
     out->workers = s->cfg.workers;
+}
+
+void sched_health(const sched_t *s, sched_health_t *out) {
+    sched_t *m = (sched_t *)s; /* atomics only */
+    out->db_error = atomic_load(&m->db_error);
+    out->unsaved = atomic_load(&m->n_unsaved);
 }

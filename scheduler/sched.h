@@ -33,6 +33,8 @@ typedef struct sched_config {
     int workers;          /* trial worker threads, >= 1 */
     int cores;            /* cores training may use (BLAS threads = cores / workers, >= 1) */
     size_t max_trials;    /* per sweep; 0 means SCHED_DEFAULT_MAX_TRIALS */
+    int checkpoint_every; /* iterations between a running trial's checkpoints; 0: only when the
+                             scheduler stops (a crash then costs the whole history) */
     sched_log_fn log;     /* one line per event, from any scheduler thread; may be NULL */
     void *log_user;
 } sched_config_t;
@@ -116,5 +118,17 @@ typedef struct sched_stats {
 } sched_stats_t;
 
 void sched_stats(const sched_t *s, sched_stats_t *out);
+
+/* --- Health (any thread, lock-free) ------------------------------------------------------- */
+
+typedef struct sched_health {
+    int db_error;     /* 0 while worker reports are being saved; after a failed save, the MLPT_E*
+                       * code of the failure (MLPT_ENOSPC: the disk is full) until one succeeds */
+    uint64_t unsaved; /* reports (iterations, trial ends) kept in memory for the retry, which
+                       * comes every second; nothing is dropped */
+} sched_health_t;
+
+/* Whether the loop can write the database: a snapshot of its last save of worker reports. */
+void sched_health(const sched_t *s, sched_health_t *out);
 
 #endif

@@ -34,13 +34,17 @@ typedef struct job {
     sched_params_t params;
     double cost; /* GEMM FLOPs of the whole trial: largest first */
     char *dataset_path;
-    char *test_path;       /* NULL without a test dataset */
-    atomic_int stop;       /* STOP_*: checked by the trainer between mini-batches */
-    struct job *next;      /* [loop] in the queue or the running list */
-    struct job *work_next; /* [work] in the hand-off list */
+    char *test_path;         /* NULL without a test dataset */
+    atomic_int stop;         /* STOP_*: checked by the trainer between mini-batches */
+    store_resume_t resume;   /* [loop] set at dispatch when the trial has a checkpoint; the
+                                worker takes resume.state */
+    struct trainer_run *run; /* [work] while its worker trains it, for helpers to join */
+    struct job *next;        /* [loop] in the queue or the running list */
+    struct job *work_next;   /* [work] in the hand-off list */
+    struct job *active_next; /* [work] in the list of jobs being trained */
 } job_t;
 
-typedef enum { REPORT_EPOCH, REPORT_DONE } report_type_t;
+typedef enum { REPORT_EPOCH, REPORT_CHECKPOINT, REPORT_DONE } report_type_t;
 
 /* What a worker tells the loop. DONE carries the outcome; the loop frees the report. */
 typedef struct report {
@@ -54,8 +58,10 @@ typedef struct report {
     int rc; /* DONE: trainer_train's return, or MLPT_EIO/ENOMEM/... before it */
     double best_val_accuracy, final_val_accuracy, test_accuracy;
     int64_t best_iteration;
-    unsigned char *model; /* malloc'd model file, or NULL */
+    unsigned char *model; /* malloc'd model file (DONE, a follower's end) or checkpoint bytes
+                             (CHECKPOINT), or NULL */
     size_t model_len;
+    size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
     char error[256];
     struct report *next;
 } report_t;
@@ -126,12 +132,17 @@ struct sched {
     command_t *cmds_tail;
     pthread_cond_t cmd_done;
     atomic_int stopping;
+    double stop_since; /* [loop] when wind-down first ran, 0 before */
 
     /* Work handed to workers. */
     pthread_mutex_t work_lock;
     pthread_cond_t work_ready;
-    job_t *handoff; /* [work] */
-    int quit;       /* [work] */
+    job_t *handoff;          /* [work] */
+    job_t *active;           /* [work] jobs whose runs helpers may join */
+    int quit;                /* [work] */
+    atomic_int jobs_waiting; /* handoff is not empty (or quitting): helpers go back to it */
+    int partitions;          /* of every run's mini-batches: the workers, at most the trainer's
+                                limit */
     pthread_t *threads;
 
     /* Reports from workers. */
@@ -143,6 +154,10 @@ struct sched {
 
     /* Figures. */
     atomic_uint_fast64_t n_queued, n_running, n_iterations, n_samples, n_finished;
+
+    /* Health: the last report save's failure (0 once one commits) and the reports it kept. */
+    atomic_int db_error;
+    atomic_uint_fast64_t n_unsaved;
 };
 
 /* worker.c */

@@ -30,7 +30,6 @@ typedef struct run_ctx {
     double last_val_accuracy;
     double best_val_accuracy; /* so far, NaN before any validation */
     size_t best_iteration;
-    const trainer_model_t *model;  /* the model being trained */
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
 } run_ctx_t;
 
@@ -43,16 +42,17 @@ static const follower_t *follower_ending_at(const job_t *job, size_t it) {
 }
 
 /* A follower ends at this iteration: its outcome is the run's so far, its model this one. */
-static void fill_follower(run_ctx_t *ctx, const follower_t *f, report_t *r) {
+static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_model_t *model,
+                          report_t *r) {
     r->follower_id = f->trial_id;
     r->follower_best_val = ctx->best_val_accuracy;
     r->follower_best_iteration = (int64_t)ctx->best_iteration;
     r->follower_test_accuracy = NAN;
     if (ctx->test) {
         double loss;
-        trainer_evaluate(ctx->model, ctx->test, NULL, 0, &loss, &r->follower_test_accuracy);
+        trainer_evaluate(model, ctx->test, NULL, 0, &loss, &r->follower_test_accuracy);
     }
-    if (trainer_model_save(ctx->model, &r->model, &r->model_len) != 0) {
+    if (trainer_model_save(model, &r->model, &r->model_len) != 0) {
         r->model = NULL; /* recorded without a model; the figures stand */
         r->model_len = 0;
     }
@@ -78,13 +78,51 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
                                      .seconds = e->seconds};
         const follower_t *f = follower_ending_at(ctx->job, e->iteration);
         if (f && isfinite(e->train_loss))
-            fill_follower(ctx, f, r);
+            fill_follower(ctx, f, e->model, r);
         sched_report_push(ctx->s, r);
     }
     ctx->last_val_accuracy = e->val_accuracy;
     atomic_fetch_add(&ctx->s->n_iterations, 1);
     atomic_fetch_add(&ctx->s->n_samples, ctx->n_train);
     return 0;
+}
+
+/* A checkpoint goes to the loop, which stores it with the rows it covers; one taken because the
+ * trial was canceled is of no use. */
+static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
+    run_ctx_t *ctx = user;
+    report_t *r = atomic_load(&ctx->job->stop) == STOP_CANCEL ? NULL : calloc(1, sizeof *r);
+    if (!r) {
+        free(c->bytes);
+        return;
+    }
+    r->type = REPORT_CHECKPOINT;
+    r->job = ctx->job;
+    r->model = c->bytes;
+    r->model_len = c->len;
+    r->checkpoint_iteration = c->iteration;
+    sched_report_push(ctx->s, r);
+}
+
+/* Trains with a run other workers may join while it lasts. */
+static int train_shared(sched_t *s, job_t *job, trainer_run_t *run, run_ctx_t *ctx,
+                        trainer_result_t *res) {
+    pthread_mutex_lock(&s->work_lock);
+    job->run = run;
+    job->active_next = s->active;
+    s->active = job;
+    pthread_cond_broadcast(&s->work_ready); /* idle workers: come and help */
+    pthread_mutex_unlock(&s->work_lock);
+    int rc = trainer_run_go(run, on_epoch, on_checkpoint, ctx, res);
+    pthread_mutex_lock(&s->work_lock);
+    for (job_t **p = &s->active; *p; p = &(*p)->active_next)
+        if (*p == job) {
+            *p = job->active_next;
+            break;
+        }
+    job->run = NULL;
+    pthread_mutex_unlock(&s->work_lock);
+    return rc;
 }
 
 /* A view of `test` whose labels are renumbered into `train`'s classes (matched by name); it
@@ -139,6 +177,7 @@ static void run_job(sched_t *s, job_t *job) {
     report_t *done = calloc(1, sizeof *done);
     trainer_split_t split = {0};
     trainer_model_t *model = NULL;
+    trainer_run_t *run = NULL;
     const trainer_dataset_t *ds = NULL, *test = NULL;
     int32_t *test_labels = NULL;
     if (!done)
@@ -176,24 +215,46 @@ static void run_job(sched_t *s, job_t *job) {
         done->rc = MLPT_EINVAL;
         goto out;
     }
-    trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
-                             .momentum = (float)job->params.momentum,
-                             .batch_size = job->params.batch_size,
-                             .iterations = job->params.iterations,
-                             .seed = job->params.seed,
-                             .stop = &job->stop};
+    const store_resume_t *from = &job->resume;
+    trainer_options_t opt = {
+        .learning_rate = (float)job->params.learning_rate,
+        .momentum = (float)job->params.momentum,
+        .batch_size = job->params.batch_size,
+        .iterations = job->params.iterations,
+        .seed = job->params.seed,
+        .stop = &job->stop,
+        .partitions = (size_t)s->partitions,
+        .checkpoint_every = (size_t)s->cfg.checkpoint_every,
+        .rescale = job->params.scaling != SCHED_SCALING_AUTO,
+        .scaling = job->params.scaling == SCHED_SCALING_MINMAX ? TRAINER_SCALE_MINMAX
+                   : job->params.scaling == SCHED_SCALING_NONE ? TRAINER_SCALE_UNIT
+                                                               : TRAINER_SCALE_STANDARDIZE};
+    if (from->state) /* resume with the partitions it was trained with */
+        opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
     run_ctx_t ctx = {.s = s,
                      .job = job,
                      .n_train = split.n_train,
-                     .last_val_accuracy = NAN,
-                     .best_val_accuracy = NAN,
-                     .model = model,
+                     .last_val_accuracy = from->state ? from->final_val_accuracy : NAN,
+                     .best_val_accuracy = from->state ? from->best_val_accuracy : NAN,
+                     .best_iteration = from->state ? (size_t)from->best_iteration : 0,
                      .test = test ? &view : NULL};
     trainer_result_t res;
-    done->rc = trainer_train(model, ds, &split, &opt, on_epoch, &ctx, &res);
+    size_t kept = 0;
+    done->rc = trainer_run_new(model, ds, &split, &opt, &run);
+    if (done->rc == 0 && from->state &&
+        ((done->rc = trainer_run_resume(run, from->state, from->len, &kept)) != 0 ||
+         kept != (size_t)from->iteration)) {
+        snprintf(done->error, sizeof done->error,
+                 "the checkpoint of iteration %lld cannot be used (%s)", (long long)from->iteration,
+                 done->rc ? mlpt_strerror(done->rc) : "it covers another iteration");
+        done->rc = MLPT_EFORMAT;
+        goto out;
+    }
+    if (done->rc == 0)
+        done->rc = train_shared(s, job, run, &ctx, &res);
     if (done->rc == 0 || done->rc == MLPT_ESTOPPED || done->rc == MLPT_EDIVERGED) {
-        done->best_val_accuracy = res.best_val_accuracy;
-        done->best_iteration = (int64_t)res.best_iteration;
+        done->best_val_accuracy = ctx.best_val_accuracy;
+        done->best_iteration = (int64_t)ctx.best_iteration;
         done->final_val_accuracy = ctx.last_val_accuracy;
     } else {
         snprintf(done->error, sizeof done->error, "training failed: %s", mlpt_strerror(done->rc));
@@ -208,6 +269,7 @@ static void run_job(sched_t *s, job_t *job) {
         snprintf(done->error, sizeof done->error, "out of memory saving the model");
     }
 out:
+    trainer_run_free(run); /* waits for its helpers to leave */
     free(test_labels);
     trainer_model_free(model);
     trainer_split_deinit(&split);
@@ -218,19 +280,40 @@ out:
     sched_report_push(s, done);
 }
 
+/* With no job to take, a worker helps a run that has room for it (the last trials of a sweep
+ * then use every core); it goes back as soon as a job is handed off. Called with work_lock. */
+static trainer_run_t *run_to_help(sched_t *s) {
+    for (job_t *j = s->active; j; j = j->active_next)
+        if (j->run && trainer_run_join(j->run) == 0)
+            return j->run;
+    return NULL;
+}
+
 void *sched_worker_main(void *arg) {
     sched_t *s = arg;
+    pthread_mutex_lock(&s->work_lock);
     for (;;) {
-        pthread_mutex_lock(&s->work_lock);
-        while (!s->handoff && !s->quit)
-            pthread_cond_wait(&s->work_ready, &s->work_lock);
         job_t *job = s->handoff;
-        if (job)
+        if (job) {
             s->handoff = job->work_next;
-        int quit = s->quit && !job;
-        pthread_mutex_unlock(&s->work_lock);
-        if (quit)
-            return NULL;
-        run_job(s, job);
+            if (!s->handoff)
+                atomic_store(&s->jobs_waiting, 0);
+            pthread_mutex_unlock(&s->work_lock);
+            run_job(s, job);
+            pthread_mutex_lock(&s->work_lock);
+            continue;
+        }
+        if (s->quit)
+            break;
+        trainer_run_t *run = run_to_help(s);
+        if (run) {
+            pthread_mutex_unlock(&s->work_lock);
+            trainer_run_help(run, &s->jobs_waiting);
+            pthread_mutex_lock(&s->work_lock);
+            continue;
+        }
+        pthread_cond_wait(&s->work_ready, &s->work_lock);
     }
+    pthread_mutex_unlock(&s->work_lock);
+    return NULL;
 }

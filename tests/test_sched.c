@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -178,7 +179,11 @@ static int fixture_up(void **state) {
 }
 
 static void start(fixture_t *f, int workers) {
-    sched_config_t cfg = {.data_dir = f->dir, .db_path = f->db, .workers = workers, .cores = 2};
+    sched_config_t cfg = {.data_dir = f->dir,
+                          .db_path = f->db,
+                          .workers = workers,
+                          .cores = 2,
+                          .checkpoint_every = 25};
     store_error_t err;
     f->s = sched_start(&cfg, &err);
     assert_non_null(f->s);
@@ -507,6 +512,120 @@ static void test_shared_prefixes(void **state) {
     store_close(r);
 }
 
+/* Two sweeps' histories, trial by trial (by ordinal), without the seconds. */
+static void assert_same_histories(store_t *r, int64_t a, int64_t b) {
+    store_error_t err;
+    json_t *ha = store_sweep_history(r, a, &err), *hb = store_sweep_history(r, b, &err);
+    json_t *ta = json_object_get(ha, "trials"), *tb = json_object_get(hb, "trials");
+    assert_int_equal(json_array_size(ta), json_array_size(tb));
+    for (size_t i = 0; i < json_array_size(ta); i++) {
+        int64_t ia = json_integer_value(json_object_get(json_array_get(ta, i), "trial_id"));
+        int64_t ib = json_integer_value(json_object_get(json_array_get(tb, i), "trial_id"));
+        json_t *ra = rows_of(r, ia, 0), *rb = rows_of(r, ib, 0);
+        assert_true(json_array_size(ra) > 0);
+        assert_true(json_equal(ra, rb));
+        json_decref(ra);
+        json_decref(rb);
+        void *m1, *m2;
+        size_t l1, l2;
+        assert_int_equal(store_trial_model(r, ia, &m1, &l1, &err), 0);
+        assert_int_equal(store_trial_model(r, ib, &m2, &l2, &err), 0);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(m1, m2, l1);
+        free(m1);
+        free(m2);
+    }
+    json_decref(ha);
+    json_decref(hb);
+}
+
+/* A sweep stopped mid-run (each running trial checkpoints as it stops, and every 25 iterations)
+ * resumes after the restart and ends with exactly the histories and models of the same sweep
+ * run without a stop: shared prefixes, helpers and overlapped validation included. */
+static void test_resume_is_exact(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = seed_grid();
+    spec.n_hidden_layers = 1;
+    spec.n_neurons = 1;
+    spec.neurons[0] = 8;
+    spec.batch_size[0] = 16;
+    spec.n_iterations = 2;
+    spec.iterations[0] = 40;
+    spec.iterations[1] = 1500;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 4);
+    sched_sweep_request_t req = {.dataset_id = ds, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t whole, cut;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &whole, &err), 0);
+    json_decref(wait_sweep(f, whole, "completed", 120));
+    pthread_mutex_lock(&f->ev.lock);
+    int before = f->ev.iterations;
+    pthread_mutex_unlock(&f->ev.lock);
+    assert_int_equal(sched_sweep_create(f->s, &req, &cut, &err), 0);
+    free(t);
+    for (int i = 0; i < 4000; i++) { /* past the followers' ends and a few checkpoints */
+        pthread_mutex_lock(&f->ev.lock);
+        int it = f->ev.iterations - before;
+        pthread_mutex_unlock(&f->ev.lock);
+        if (it > 400)
+            break;
+        sleep_us(1000);
+    }
+    sched_stop(f->s);
+    f->s = NULL;
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *mid = store_sweep_get(r, cut, &err);
+    assert_string_equal(json_string_value(json_object_get(mid, "status")), "running");
+    json_decref(mid);
+    /* The stop left checkpoints: the trials that ran keep their rows up to them (seconds and
+     * all) instead of starting over. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT t.id, t.checkpoint_iteration FROM trials t JOIN "
+                                        "trial_checkpoints c ON c.trial_id = t.id WHERE "
+                                        "t.sweep_id = ?1 AND t.status = 'running' AND "
+                                        "c.iteration = t.checkpoint_iteration",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(q, 1, cut);
+    int64_t ids[4];
+    json_t *kept[4];
+    size_t n_kept = 0;
+    while (sqlite3_step(q) == SQLITE_ROW && n_kept < 4) {
+        ids[n_kept] = sqlite3_column_int64(q, 0);
+        json_int_t k = sqlite3_column_int64(q, 1);
+        assert_true(k > 0);
+        json_t *rows = rows_of(r, ids[n_kept], 1);
+        assert_true(json_array_size(rows) >= (size_t)k);
+        while (json_array_size(rows) > (size_t)k)
+            json_array_remove(rows, json_array_size(rows) - 1);
+        kept[n_kept++] = rows;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(n_kept > 0);
+    store_close(r);
+    start(f, 2);
+    json_decref(wait_sweep(f, cut, "completed", 120));
+    r = store_open(f->db, STORE_READER, &err);
+    assert_same_histories(r, whole, cut);
+    for (size_t i = 0; i < n_kept; i++) {
+        json_t *rows = rows_of(r, ids[i], 1);
+        for (size_t k = 0; k < json_array_size(kept[i]); k++)
+            assert_true(json_equal(json_array_get(rows, k), json_array_get(kept[i], k)));
+        json_decref(rows);
+        json_decref(kept[i]);
+    }
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grid_order),
@@ -517,6 +636,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unknown_dataset_and_stop_requeues, fixture_up,
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_shared_prefixes, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_resume_is_exact, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
