@@ -45,7 +45,7 @@ void api_h_datasets_create(api_t *a, const api_request_t *req, api_response_t *r
     char *names = NULL, *counts = NULL;
     store_error_t err;
     memset(&err, 0, sizeof(err));
-    if (api_upload_status(up) || api_upload_finish(up, &r)) {
+    if (api_upload_finish(up, &r)) { /* a refused upload's copies go before the answer */
         api_upload_problem(up, res);
         return;
     }

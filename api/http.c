@@ -11,17 +11,24 @@
  *   4. on_completed: metrics, one log line, everything freed.
  * Server-Sent Events answers are MHD callback responses whose reader suspends the connection
  * when the stream has nothing to send; the SSE hub resumes it.
+ *
+ * Slow clients (server.h): every open connection is listed (MHD_OPTION_NOTIFY_CONNECTION) with
+ * the phase it is in (waiting for headers, receiving a body, being answered) and since when; a
+ * watchdog thread shuts down the socket of a connection whose headers are late or whose body
+ * falls below the minimum rate, and libmicrohttpd then closes it as if the client had gone.
  */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
@@ -32,11 +39,13 @@
 #include "server.h"
 #include "upload.h"
 
-#define DISCARD_MAX ((uint64_t)64 << 20) /* body bytes read past a refusal before closing */
+#define DISCARD_MAX ((uint64_t)64 << 20)  /* body bytes read past a refusal before closing */
+#define DISCARD_SLACK ((uint64_t)1 << 20) /* multipart framing around an upload's files */
 #define SSE_BLOCK 16384
 
 typedef struct http_req {
     api_t *a;
+    struct api_conn *conn; /* the connection's deadline record (NULL without memory) */
     api_request_t req;
     api_dispatch_t d;
     char *path, *method; /* copies, for the log line */
@@ -50,6 +59,196 @@ typedef struct http_req {
     api_response_t early; /* decided on the first call, sent on the last (no body announced) */
     int has_early;
 } http_req_t;
+
+/* ---- connections and their deadlines ------------------------------------------------------ */
+
+typedef enum { CONN_HEADERS, CONN_BODY, CONN_BUSY } conn_phase_t;
+
+/* One open connection. The list and every field but fd and peer are guarded by a->conns_lock. */
+typedef struct api_conn {
+    struct api_conn *prev, *next;
+    int fd;
+    char peer[INET6_ADDRSTRLEN + 8];
+    conn_phase_t phase; /* CONN_BUSY: a request is being answered (no deadline) */
+    double since;       /* when the phase began (CLOCK_MONOTONIC seconds) */
+    uint64_t body_bytes;
+    double server_s;   /* time spent in on_request on this body's bytes: not the client's */
+    double call_start; /* > 0 while on_request runs for this connection */
+    int shut;          /* the watchdog shut it down */
+} api_conn_t;
+
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void peer_name(const struct sockaddr *sa, char *out, size_t cap) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
+    snprintf(out, cap, "%s", ip);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    api_t *a = cls;
+    api_conn_t *conn = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        conn = fd ? calloc(1, sizeof(*conn)) : NULL;
+        *socket_context = conn;
+        if (!conn)
+            return; /* without memory this connection has only the idle timeout */
+        conn->fd = fd->connect_fd;
+        peer_name(addr ? addr->client_addr : NULL, conn->peer, sizeof(conn->peer));
+        conn->phase = CONN_HEADERS;
+        conn->since = mono_s();
+        pthread_mutex_lock(&a->conns_lock);
+        conn->next = a->conns;
+        if (a->conns)
+            a->conns->prev = conn;
+        a->conns = conn;
+        pthread_mutex_unlock(&a->conns_lock);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && conn) {
+        /* libmicrohttpd closes the socket after this call: the watchdog, which shuts sockets
+         * down under the same lock, can never reach a descriptor number already reused. */
+        pthread_mutex_lock(&a->conns_lock);
+        if (conn->prev)
+            conn->prev->next = conn->next;
+        else
+            a->conns = conn->next;
+        if (conn->next)
+            conn->next->prev = conn->prev;
+        pthread_mutex_unlock(&a->conns_lock);
+        free(conn);
+        *socket_context = NULL;
+    }
+}
+
+static api_conn_t *conn_of(struct MHD_Connection *c) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The connection enters a phase (its deadline restarts). */
+static void conn_phase(api_t *a, api_conn_t *conn, conn_phase_t phase) {
+    if (!conn)
+        return;
+    pthread_mutex_lock(&a->conns_lock);
+    conn->phase = phase;
+    conn->since = mono_s();
+    conn->body_bytes = 0;
+    conn->server_s = 0;
+    pthread_mutex_unlock(&a->conns_lock);
+}
+
+/* Brackets the server's work on body bytes: that time is not held against the client. */
+static double conn_call_begin(api_t *a, api_conn_t *conn, size_t bytes) {
+    double t = mono_s();
+    if (conn) {
+        pthread_mutex_lock(&a->conns_lock);
+        conn->call_start = t;
+        conn->body_bytes += bytes;
+        pthread_mutex_unlock(&a->conns_lock);
+    }
+    return t;
+}
+
+static void conn_call_end(api_t *a, api_conn_t *conn, double t0) {
+    if (!conn)
+        return;
+    pthread_mutex_lock(&a->conns_lock);
+    conn->server_s += mono_s() - t0;
+    conn->call_start = 0;
+    pthread_mutex_unlock(&a->conns_lock);
+}
+
+/* Why a connection is over its deadline at `now`, or NULL. */
+static const char *conn_overdue(const api_t *a, const api_conn_t *conn, double now, char *why,
+                                size_t cap) {
+    double limit = a->limits.connection_timeout_s;
+    double head = limit < API_HEADER_TIMEOUT_S ? limit : API_HEADER_TIMEOUT_S;
+    double grace = limit < API_BODY_GRACE_S ? limit : API_BODY_GRACE_S;
+    if (conn->shut || conn->phase == CONN_BUSY || conn->call_start > 0)
+        return NULL;
+    double waited = now - conn->since - conn->server_s; /* the client's time */
+    if (conn->phase == CONN_HEADERS && waited > head) {
+        snprintf(why, cap, "no complete request line and headers within %.0f s", head);
+        return why;
+    }
+    if (conn->phase == CONN_BODY && waited > grace &&
+        (double)conn->body_bytes < API_BODY_MIN_RATE * (waited - grace)) {
+        snprintf(why, cap,
+                 "the body came at %.0f bytes/s, under the minimum of %d bytes/s (%llu bytes in "
+                 "%.1f s)",
+                 (double)conn->body_bytes / waited, API_BODY_MIN_RATE,
+                 (unsigned long long)conn->body_bytes, waited);
+        return why;
+    }
+    return NULL;
+}
+
+static void *watchdog_main(void *arg) {
+    api_t *a = arg;
+    pthread_mutex_lock(&a->conns_lock);
+    while (!a->watchdog_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 200 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->watchdog_cond, &a->conns_lock, &until);
+        double now = mono_s();
+        for (api_conn_t *conn = a->conns; conn && !a->watchdog_stop; conn = conn->next) {
+            char why[160];
+            if (!conn_overdue(a, conn, now, why, sizeof(why)))
+                continue;
+            conn->shut = 1;
+            shutdown(conn->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+            api_logf(a, "http: closed the connection of %s: %s", conn->peer, why);
+        }
+    }
+    pthread_mutex_unlock(&a->conns_lock);
+    return NULL;
+}
+
+static int watchdog_start(api_t *a) {
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+             pthread_cond_init(&a->watchdog_cond, &attr) != 0;
+    pthread_condattr_destroy(&attr);
+    if (rc)
+        return -1;
+    if (pthread_create(&a->watchdog, NULL, watchdog_main, a) != 0) {
+        pthread_cond_destroy(&a->watchdog_cond);
+        return -1;
+    }
+    a->watchdog_running = 1;
+    return 0;
+}
+
+static void watchdog_stop(api_t *a) {
+    if (!a->watchdog_running)
+        return;
+    pthread_mutex_lock(&a->conns_lock);
+    a->watchdog_stop = 1;
+    pthread_cond_signal(&a->watchdog_cond);
+    pthread_mutex_unlock(&a->conns_lock);
+    pthread_join(a->watchdog, NULL);
+    pthread_cond_destroy(&a->watchdog_cond);
+    a->watchdog_running = 0;
+}
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
@@ -196,6 +395,19 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     return MHD_YES;
 }
 
+/* How much of a refused body is read and dropped so that its client can read the answer (an
+ * answer cannot be queued while a body is still coming, and closing instead loses it). An upload
+ * refused while it streams (a parse error, a decompression limit: status 422 or 413 naming
+ * max_gunzip_*) came from a client entitled to send up to the upload limit, so that much is read;
+ * any other refusal (over a size limit, or decided on the headers) DISCARD_MAX. */
+static uint64_t discard_max(const http_req_t *r) {
+    unsigned st = r->req.upload && !r->has_early ? api_upload_status(r->req.upload) : 0;
+    if (st == 0 || (st == 413 && r->req.upload && api_upload_over_limit(r->req.upload)))
+        return DISCARD_MAX;
+    uint64_t lim = (uint64_t)r->a->limits.max_upload_bytes + DISCARD_SLACK;
+    return lim > DISCARD_MAX ? lim : DISCARD_MAX;
+}
+
 /* Consumes one piece of the body. Returns MHD_NO to close the connection. */
 static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
     const api_route_t *route = r->d.route;
@@ -203,7 +415,7 @@ static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
                   (r->req.upload && api_upload_status(r->req.upload) != 0);
     if (!route || route->body == API_IN_NONE || refused) {
         r->discarded += size;
-        return r->discarded > DISCARD_MAX && refused ? MHD_NO : MHD_YES;
+        return r->discarded > discard_max(r) && refused ? MHD_NO : MHD_YES;
     }
     if (route->body == API_IN_JSON) {
         if (r->len + size > r->a->limits.max_body_bytes) {
@@ -248,15 +460,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!r)
             return MHD_NO;
         r->a = a;
+        r->conn = conn_of(c);
         clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *con_cls = r;
-        return first_call(c, r, url, method);
+        enum MHD_Result ok = first_call(c, r, url, method);
+        /* The headers are in: the body's clock starts, unless the answer already went out. */
+        conn_phase(a, r->conn, r->status ? CONN_BUSY : CONN_BODY);
+        return ok;
     }
     if (*size) {
+        double t0 = conn_call_begin(a, r->conn, *size);
         enum MHD_Result ok = body_call(r, data, *size);
+        conn_call_end(a, r->conn, t0);
         *size = 0;
         return ok;
     }
+    conn_phase(a, r->conn, CONN_BUSY);
     api_response_t res;
     api_response_init(&res);
     if (r->pp) {
@@ -284,9 +503,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     api_t *a = cls;
     http_req_t *r = *con_cls;
-    (void)c;
     if (!r)
         return;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        conn_phase(a, conn_of(c), CONN_HEADERS); /* keep-alive: the next request's headers */
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
@@ -419,16 +639,22 @@ static int start_daemon(api_t *a) {
         api_logf(a, "api: --bind %s is not an IPv4 or IPv6 address", bind);
         return MLPT_EINVAL;
     }
+    unsigned per_ip = a->limits.max_connections / API_PER_IP_SHARE;
     a->daemon = MHD_start_daemon(
         flags, a->port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads, MHD_OPTION_CONNECTION_LIMIT,
-        a->limits.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, a->limits.connection_timeout_s,
+        a->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip ? per_ip : 1u,
+        MHD_OPTION_CONNECTION_TIMEOUT, a->limits.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul,
-        NULL, MHD_OPTION_END);
+        on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (!a->daemon) {
         api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
         return MLPT_EIO;
+    }
+    if (watchdog_start(a) != 0) {
+        api_logf(a, "api: cannot start the connection watchdog thread");
+        return MLPT_ENOMEM;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
     if (info)
@@ -463,6 +689,11 @@ api_t *api_start(const api_config_t *cfg, int *err) {
         goto out;
     }
     a->sched_lock_ok = 1;
+    if (pthread_mutex_init(&a->conns_lock, NULL) != 0) {
+        api_stop(a);
+        goto out;
+    }
+    a->conns_lock_ok = 1;
     if (pthread_key_create(&a->reader_key, close_reader) != 0) {
         api_stop(a);
         goto out;
@@ -525,10 +756,13 @@ void api_stop(api_t *a) {
             nanosleep(&ms10, NULL);
         }
     }
+    watchdog_stop(a);
     if (a->daemon)
         MHD_stop_daemon(a->daemon);
     if (a->quiesced_fd >= 0)
         close(a->quiesced_fd);
+    if (a->conns_lock_ok)
+        pthread_mutex_destroy(&a->conns_lock);
     api_sse_hub_free(a->hub);
     if (a->reader_key_ok)
         pthread_key_delete(a->reader_key);

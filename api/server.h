@@ -18,6 +18,23 @@
 #include "store.h"
 
 struct MHD_Daemon;
+struct api_conn;
+
+/* Slow clients (http.c). libmicrohttpd's connection timeout (limits.connection_timeout_s) only
+ * closes a connection that sends nothing at all for that long; these bound the whole exchange:
+ *   - the request line and headers must be complete API_HEADER_TIMEOUT_S after the connection
+ *     opened, or after the previous answer on a keep-alive connection (or within the connection
+ *     timeout when that is shorter);
+ *   - a body must arrive at API_BODY_MIN_RATE bytes/s on average once API_BODY_GRACE_S (or the
+ *     connection timeout when shorter) have passed since its headers; the time the server spends
+ *     on the bytes (parsing, hashing) does not count against the client;
+ *   - one client address holds at most max_connections / API_PER_IP_SHARE connections.
+ * A connection over a deadline is shut down (and logged); requests being answered, event streams
+ * included, are not subject to them. */
+#define API_HEADER_TIMEOUT_S 30
+#define API_BODY_GRACE_S 10
+#define API_BODY_MIN_RATE (8 * 1024)
+#define API_PER_IP_SHARE 4
 
 /* Request counters: one slot per route, plus static files and unmatched paths; one column per
  * status of api_metrics_statuses (the last column counts any other status). */
@@ -42,6 +59,13 @@ struct api {
     void *log_user;
     struct MHD_Daemon *daemon;
     int quiesced_fd; /* the listening socket after api_quiesce, closed after the daemon stops */
+    /* Open connections, for the slow-client deadlines: the list (conns_lock), and the watchdog
+     * thread that shuts down those over a deadline. */
+    pthread_mutex_t conns_lock;
+    pthread_cond_t watchdog_cond;
+    pthread_t watchdog;
+    struct api_conn *conns;
+    int conns_lock_ok, watchdog_running, watchdog_stop;
     atomic_int quiescing;
     pthread_rwlock_t sched_lock; /* read: a scheduler call in flight; write: api_quiesce */
     int sched_closed;            /* set by api_quiesce under the write lock */

@@ -20,8 +20,11 @@
 #include "mlpt_err.h"
 #include "problem.h"
 #include "sha256.h"
+#include "spool.h"
 #include "upload.h"
 #include "validate.h"
+
+#define REPARSE_CHUNK ((size_t)1 << 20)
 
 enum { PART_FILE, PART_IMAGES, PART_LABELS, N_FILES, PART_NAME = N_FILES, PART_LABEL, PART_NONE };
 
@@ -31,12 +34,14 @@ typedef struct file_part {
     struct api_upload *up; /* back pointer for the gzip sink */
     int part;
     int present, decided, done;
-    int parse_rc; /* the parser's first error (kept aside for a multipart CSV, see parser_push) */
+    int gz_stopped; /* the parser failed: the rest of the gzip stream is not inflated */
+    int parse_rc;   /* the parser's first error (kept aside for a multipart CSV, see parser_push) */
     ingest_error_t parse_err;
     int fd;
-    char path[4096]; /* the temporary copy */
+    char path[4096];       /* the temporary copy */
+    ingest_spool_t *spool; /* writes the copy and hashes it on a thread of its own */
     char filename[128];
-    api_sha256_t sha;
+    api_sha256_t sha; /* the spool's thread's until the spool is closed */
     uint64_t bytes;
     unsigned char head[2];
     size_t nhead;
@@ -48,6 +53,7 @@ typedef struct file_part {
 struct api_upload {
     char *data_dir;
     uint64_t max_bytes, total;
+    uint64_t max_gunzip; /* per file: API_UPLOAD_GUNZIP_FACTOR x max_bytes, at most 4 GiB */
     file_part_t files[N_FILES];
     int cur; /* the part being received, PART_NONE before the first */
     size_t cur_bytes;
@@ -56,6 +62,7 @@ struct api_upload {
     int has_name, has_label, label_late;
     int raw; /* a text/csv body: no label_column can come later */
     unsigned status;
+    int over_limit; /* the sticky failure is the 413 over max_bytes */
     char field[32], message[320];
     trainer_dataset_t *ds;
     char rel[256], matrix[4352];
@@ -91,6 +98,7 @@ api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
         return NULL;
     }
     up->max_bytes = max_bytes;
+    up->max_gunzip = api_upload_max_gunzip(max_bytes);
     up->cur = PART_NONE;
     for (int i = 0; i < N_FILES; i++) {
         up->files[i].fd = -1;
@@ -101,6 +109,8 @@ api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
 }
 
 static void part_release(file_part_t *f) {
+    ingest_spool_free(f->spool); /* waits for its thread: then the file is ours to close */
+    f->spool = NULL;
     if (f->fd >= 0)
         close(f->fd);
     f->fd = -1;
@@ -129,6 +139,10 @@ void api_upload_free(api_upload_t *up) {
 
 unsigned api_upload_status(const api_upload_t *up) {
     return up ? up->status : 0;
+}
+
+int api_upload_over_limit(const api_upload_t *up) {
+    return up && up->over_limit;
 }
 
 void api_upload_problem(const api_upload_t *up, api_response_t *res) {
@@ -186,13 +200,16 @@ void api_upload_set(api_upload_t *up, const char *field, const char *value, size
 
 /* Pushes decoded bytes into the part's parser. The first parser error of a multipart CSV is
  * kept aside rather than failing the upload: a label_column sent after the file may still make
- * it parse (the temporary copy is then parsed again at the end). Returns 0 (a gzip sink must go
- * on, so that the compressed stream itself is still checked). */
+ * it parse (the temporary copy is then parsed again at the end). Returns 0, or MLPT_ESTOPPED
+ * once the parser has failed: the gzip decoder then stops, since nothing it would inflate could
+ * change the answer (a re-parse decodes the temporary copy from its start). */
 static int parser_push(api_upload_t *up, int part, const void *data, size_t len) {
     file_part_t *f = &up->files[part];
     ingest_error_t e;
     memset(&e, 0, sizeof(e));
-    if (f->parse_rc || len == 0 || (part == PART_FILE && up->label_late))
+    if (f->parse_rc || (part == PART_FILE && up->label_late))
+        return MLPT_ESTOPPED;
+    if (len == 0)
         return 0;
     int rc =
         f->csv ? ingest_csv_feed(f->csv, data, len, &e) : ingest_idx_feed(f->idx, data, len, &e);
@@ -201,6 +218,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
         f->parse_err = e;
         if (part != PART_FILE || up->raw)
             fail_ingest(up, part, rc, &e);
+        return MLPT_ESTOPPED;
     }
     return 0;
 }
@@ -209,6 +227,28 @@ static int gz_sink(void *ctx, const void *data, size_t len, ingest_error_t *err)
     file_part_t *f = ctx;
     (void)err;
     return parser_push(f->up, f->part, data, len);
+}
+
+/* A failure of the gzip stream itself: over one of the decompression limits (413 naming it),
+ * or corrupt (422). */
+static void gz_failed(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
+    file_part_t *f = &up->files[part];
+    switch (rc == MLPT_ELIMIT ? ingest_gz_limit_hit(f->gz) : INGEST_GZ_LIMIT_NONE) {
+    case INGEST_GZ_LIMIT_OUTPUT:
+        fail(up, 413, part_names[part],
+             "the file decompresses to more than the limit max_gunzip_bytes (%llu bytes: %d x "
+             "max_upload_bytes, at most 4 GiB)",
+             (unsigned long long)up->max_gunzip, API_UPLOAD_GUNZIP_FACTOR);
+        break;
+    case INGEST_GZ_LIMIT_RATIO:
+        fail(up, 413, part_names[part],
+             "the gzip data decompresses to more than %d times its size (the limit "
+             "max_gunzip_ratio, checked past the first %d MiB): send the file uncompressed",
+             API_UPLOAD_GUNZIP_RATIO, (int)(API_UPLOAD_GUNZIP_RATIO_FLOOR >> 20));
+        break;
+    default:
+        fail_ingest(up, part, rc, e);
+    }
 }
 
 /* Pushes received bytes on: through the gzip decoder when the part is compressed. */
@@ -220,9 +260,13 @@ static void part_feed(api_upload_t *up, int part, const void *data, size_t len) 
         parser_push(up, part, data, len);
         return;
     }
+    if (f->gz_stopped)
+        return;
     int rc = ingest_gz_feed(f->gz, data, len, &e);
-    if (rc)
-        fail_ingest(up, part, rc, &e);
+    if (rc == MLPT_ESTOPPED)
+        f->gz_stopped = 1; /* the parser's error is what the answer will be */
+    else if (rc)
+        gz_failed(up, part, rc, &e);
 }
 
 /* Chooses gzip or not from the first two bytes and creates the parser. */
@@ -238,47 +282,20 @@ static void part_decide(api_upload_t *up, int part) {
         f->idx = ingest_idx_new(part == PART_IMAGES ? INGEST_IDX_IMAGES : INGEST_IDX_LABELS, NULL);
     }
     int gz = f->nhead == 2 && f->head[0] == 0x1F && f->head[1] == 0x8B;
-    if (gz && (f->csv || f->idx))
-        f->gz = ingest_gz_new(0, gz_sink, f);
+    if (gz && (f->csv || f->idx)) {
+        f->gz = ingest_gz_new(up->max_gunzip, gz_sink, f);
+        ingest_gz_set_ratio(f->gz, API_UPLOAD_GUNZIP_RATIO, API_UPLOAD_GUNZIP_RATIO_FLOOR);
+    }
     if (!(f->csv || f->idx) || (gz && !f->gz))
         fail(up, 500, part_names[part], "out of memory");
     else
         part_feed(up, part, f->head, f->nhead);
 }
 
-static void write_all(api_upload_t *up, int part, const char *data, size_t len) {
+/* The bytes of a part as received: gzip or not is decided on the first two, then they go on to
+ * the decoder or the parser. */
+static void part_bytes(api_upload_t *up, int part, const char *data, size_t len) {
     file_part_t *f = &up->files[part];
-    while (len) {
-        ssize_t n = write(f->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            if (errno == ENOSPC)
-                fail(up, 507, part_names[part], "the disk is full");
-            else
-                fail(up, 500, part_names[part], "cannot write the upload: %s", strerror(errno));
-            return;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-static void file_data(api_upload_t *up, int part, const char *data, size_t len) {
-    file_part_t *f = &up->files[part];
-    if (len == 0 || up->status)
-        return;
-    up->total += len;
-    if (up->total > up->max_bytes) {
-        fail(up, 413, part_names[part],
-             "the upload exceeds the limit max_upload_bytes (%llu "
-             "bytes)",
-             (unsigned long long)up->max_bytes);
-        return;
-    }
-    write_all(up, part, data, len);
-    api_sha256_update(&f->sha, data, len);
-    f->bytes += len;
     if (!f->decided) {
         size_t take = 2 - f->nhead < len ? 2 - f->nhead : len;
         memcpy(f->head + f->nhead, data, take);
@@ -291,6 +308,55 @@ static void file_data(api_upload_t *up, int part, const char *data, size_t len) 
     }
     if (!up->status)
         part_feed(up, part, data, len);
+}
+
+/* The spool's consumer, on its thread: the part's bytes go to the temporary copy and into the
+ * hash. Returns 0 or the errno of a failed write. */
+static int copy_bytes(void *ctx, const void *data, size_t len) {
+    file_part_t *f = ctx;
+    const char *p = data;
+    api_sha256_update(&f->sha, data, len);
+    while (len) {
+        ssize_t n = write(f->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 && errno ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void copy_failed(api_upload_t *up, int part, int errnum) {
+    if (errnum == ENOSPC || errnum == EDQUOT)
+        fail(up, 507, part_names[part], "the disk is full");
+    else if (errnum > 0)
+        fail(up, 500, part_names[part], "cannot write the upload: %s", strerror(errnum));
+    else
+        fail(up, 500, part_names[part], "cannot write the upload");
+}
+
+static void file_data(api_upload_t *up, int part, const char *data, size_t len) {
+    file_part_t *f = &up->files[part];
+    if (len == 0 || up->status)
+        return;
+    up->total += len;
+    if (up->total > up->max_bytes) {
+        up->over_limit = !up->status;
+        fail(up, 413, part_names[part],
+             "the upload exceeds the limit max_upload_bytes (%llu "
+             "bytes)",
+             (unsigned long long)up->max_bytes);
+        return;
+    }
+    int rc = ingest_spool_put(f->spool, data, len);
+    if (rc) {
+        copy_failed(up, part, rc);
+        return;
+    }
+    f->bytes += len;
+    part_bytes(up, part, data, len);
 }
 
 static void file_begin(api_upload_t *up, int part, const char *filename) {
@@ -313,6 +379,8 @@ static void file_begin(api_upload_t *up, int part, const char *filename) {
         f->path[0] = '\0';
         fail(up, errno == ENOSPC ? 507 : 500, part_names[part], "cannot store the upload: %s",
              strerror(errno));
+    } else if (!(f->spool = ingest_spool_new(copy_bytes, f))) {
+        fail(up, 500, part_names[part], "out of memory");
     }
 }
 
@@ -328,12 +396,12 @@ static void file_end(api_upload_t *up, int part) {
         part_decide(up, part);
     if (up->status)
         return;
-    if (f->gz)
-        rc = ingest_gz_finish(f->gz, &e);
-    if (!rc && f->idx)
-        rc = ingest_idx_finish(f->idx, &e);
-    if (rc)
+    if (f->gz && !f->gz_stopped && (rc = ingest_gz_finish(f->gz, &e)) != 0)
+        gz_failed(up, part, rc, &e);
+    if (!rc && f->idx && !f->parse_rc && (rc = ingest_idx_finish(f->idx, &e)) != 0)
         fail_ingest(up, part, rc, &e);
+    if (f->spool && (rc = ingest_spool_close(f->spool)) != 0) /* all written and hashed */
+        copy_failed(up, part, rc);
     if (f->fd >= 0 && close(f->fd) != 0 && !up->status)
         fail(up, 500, part_names[part], "cannot store the upload: %s", strerror(errno));
     f->fd = -1;
@@ -445,17 +513,60 @@ static void matrix_path(api_upload_t *up) {
     snprintf(up->matrix, sizeof(up->matrix), "%s/%s", up->data_dir, up->rel);
 }
 
+/* A label_column that came after the file: the temporary copy goes through the same pipeline
+ * again, from its first byte (gzip detection, the same decompression limits, a CSV parser for
+ * that column), stopping at the first parser error. */
+static void reparse_csv(api_upload_t *up) {
+    file_part_t *f = &up->files[PART_FILE];
+    ingest_error_t e;
+    memset(&e, 0, sizeof(e));
+    char *buf = malloc(REPARSE_CHUNK);
+    int fd = buf ? open(f->path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        if (buf)
+            fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+        else
+            fail(up, 500, "file", "out of memory");
+        free(buf);
+        return;
+    }
+    ingest_gz_free(f->gz);
+    ingest_csv_free(f->csv);
+    f->gz = NULL;
+    f->csv = NULL;
+    f->decided = f->gz_stopped = f->parse_rc = 0;
+    f->nhead = 0;
+    up->label_late = 0; /* up->label is set: part_decide makes a parser for it */
+    while (!up->status && !f->parse_rc) {
+        ssize_t n = read(fd, buf, REPARSE_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+        if (n <= 0)
+            break;
+        part_bytes(up, PART_FILE, buf, (size_t)n);
+    }
+    if (!up->status && !f->decided)
+        part_decide(up, PART_FILE); /* a file of fewer than 2 bytes */
+    int rc;
+    if (!up->status && !f->parse_rc && f->gz && !f->gz_stopped &&
+        (rc = ingest_gz_finish(f->gz, &e)) != 0)
+        gz_failed(up, PART_FILE, rc, &e);
+    close(fd);
+    free(buf);
+}
+
 static void parse_csv(api_upload_t *up) {
     file_part_t *f = &up->files[PART_FILE];
     ingest_error_t e;
     int rc;
     memset(&e, 0, sizeof(e));
-    if (up->label_late) {
-        ingest_csv_options_t opt;
-        ingest_csv_options_init(&opt);
-        opt.label_name = up->label;
-        rc = ingest_load_csv_file(f->path, &opt, &up->ds, &e);
-    } else if (f->parse_rc) {
+    if (up->label_late)
+        reparse_csv(up);
+    if (up->status)
+        return;
+    if (f->parse_rc) {
         rc = f->parse_rc;
         e = f->parse_err;
     } else {

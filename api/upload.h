@@ -15,11 +15,19 @@
  * sha256 is the digest of the file (CSV), or of the two digests of images and labels
  * concatenated (IDX); size_bytes counts the file bytes received.
  *
+ * Decompression limits, per file part (zip bombs): at most max_gunzip_bytes come out of a gzip
+ * file (API_UPLOAD_GUNZIP_FACTOR x max_bytes, at most 4 GiB), and past the first
+ * API_UPLOAD_GUNZIP_RATIO_FLOOR bytes of output at most API_UPLOAD_GUNZIP_RATIO times the
+ * compressed bytes received so far: what a gzip upload can make the server inflate, parse and
+ * hold in memory grows with the bytes it really sends. Once a parser reports an error nothing
+ * more is inflated.
+ *
  * Failures are sticky: the first one is kept (status, field, message) and later input is
  * ignored, so the HTTP layer can keep reading the body and answer at its end: 413 over
- * max_bytes, 422 for a parse error (field "file", "images" or "labels", the parser's message
- * naming row and column, or "label_column"), unknown or repeated fields, a part without a name,
- * a bad name, a NUL byte in name or label_column, a CSV label that is not UTF-8; 507 when the
+ * max_bytes or a decompression limit (naming max_upload_bytes, max_gunzip_bytes or
+ * max_gunzip_ratio), 422 for a parse error (field "file", "images" or "labels", the parser's
+ * message naming row and column, or "label_column"), unknown or repeated fields, a part without a
+ * name, a bad name, a NUL byte in name or label_column, a CSV label that is not UTF-8; 507 when the
  * disk is full; 500 for I/O errors. A sink is used by one thread at a time.
  */
 #ifndef API_UPLOAD_H
@@ -32,6 +40,16 @@
 #include "dataset.h"
 
 typedef struct api_upload api_upload_t;
+
+#define API_UPLOAD_GUNZIP_FACTOR 4                         /* max_gunzip_bytes / max_bytes */
+#define API_UPLOAD_GUNZIP_RATIO 64                         /* max_gunzip_ratio */
+#define API_UPLOAD_GUNZIP_RATIO_FLOOR ((uint64_t)16 << 20) /* output before the ratio applies */
+
+/* max_gunzip_bytes for an upload limit: API_UPLOAD_GUNZIP_FACTOR x max_bytes, at most 4 GiB. */
+static inline uint64_t api_upload_max_gunzip(uint64_t max_bytes) {
+    const uint64_t cap = (uint64_t)4 << 30;
+    return max_bytes > cap / API_UPLOAD_GUNZIP_FACTOR ? cap : max_bytes * API_UPLOAD_GUNZIP_FACTOR;
+}
 
 typedef struct api_upload_result {
     const trainer_dataset_t *ds; /* owned by the upload */
@@ -65,6 +83,10 @@ void api_upload_raw(api_upload_t *up, const char *data, size_t len);
 
 /* 0, or the HTTP status of the sticky failure. Accepts NULL (0). */
 unsigned api_upload_status(const api_upload_t *up);
+
+/* 1 when the sticky failure is the upload being over max_bytes (413 max_upload_bytes), else 0.
+ * Accepts NULL (0). */
+int api_upload_over_limit(const api_upload_t *up);
 
 /* Answers res with the sticky failure as a problem naming the field. */
 void api_upload_problem(const api_upload_t *up, api_response_t *res);

@@ -1,6 +1,7 @@
 /*
  * ingest/gz.c - streaming gzip decoding with zlib (inflateInit2 with 15 + 32: gzip or zlib
- * wrapper, detected), concatenated members, and a cap on the output.
+ * wrapper, detected), concatenated members, a cap on the output and, optionally, on the ratio of
+ * output to input.
  */
 #include "gz.h"
 
@@ -21,7 +22,9 @@ struct ingest_gz {
     int fed;        /* at least one byte was fed */
     int zs_started; /* inflateInit2 ran: inflateEnd is due */
     ingest_error_t error;
-    uint64_t total_out, max_out;
+    uint64_t total_in, total_out, max_out; /* total_in: compressed bytes inflate consumed */
+    uint64_t ratio, ratio_floor;           /* ratio 0: no ratio check */
+    int limit_hit;                         /* INGEST_GZ_LIMIT_* */
     ingest_gz_sink_fn sink;
     void *ctx;
     unsigned char out[GZ_OUT_BYTES];
@@ -55,7 +58,18 @@ ingest_gz_t *ingest_gz_new(uint64_t max_output, ingest_gz_sink_fn sink, void *ct
     return gz;
 }
 
-/* Passes what inflate wrote to the sink, after the output cap. */
+void ingest_gz_set_ratio(ingest_gz_t *gz, uint32_t ratio, uint64_t floor) {
+    if (!gz)
+        return;
+    gz->ratio = ratio;
+    gz->ratio_floor = floor;
+}
+
+int ingest_gz_limit_hit(const ingest_gz_t *gz) {
+    return gz ? gz->limit_hit : INGEST_GZ_LIMIT_NONE;
+}
+
+/* Passes what inflate wrote to the sink, after the output cap and the ratio check. */
 static int gz_emit(ingest_gz_t *gz, size_t n, ingest_error_t *err) {
     if (n == 0)
         return MLPT_OK;
@@ -64,9 +78,21 @@ static int gz_emit(ingest_gz_t *gz, size_t n, ingest_error_t *err) {
                          "the decompressed data exceeds the limit of %llu bytes",
                          (unsigned long long)gz->max_out);
         gz->state = ST_FAILED;
+        gz->limit_hit = INGEST_GZ_LIMIT_OUTPUT;
         return MLPT_ELIMIT;
     }
-    gz->total_out += n;
+    uint64_t out = gz->total_out + n;
+    if (gz->ratio && out > gz->ratio_floor && out / gz->ratio > gz->total_in) {
+        ingest_error_set(&gz->error, MLPT_ELIMIT, 0, 0, NULL,
+                         "the data decompresses to more than %llu times its compressed size "
+                         "(%llu bytes from %llu)",
+                         (unsigned long long)gz->ratio, (unsigned long long)out,
+                         (unsigned long long)gz->total_in);
+        gz->state = ST_FAILED;
+        gz->limit_hit = INGEST_GZ_LIMIT_RATIO;
+        return MLPT_ELIMIT;
+    }
+    gz->total_out = out;
     int rc = gz->sink(gz->ctx, gz->out, n, err);
     if (rc) {
         /* The sink's error becomes the sticky one, as it reported it. */
@@ -122,8 +148,10 @@ int ingest_gz_feed(ingest_gz_t *gz, const void *buf, size_t len, ingest_error_t 
             }
             gz->zs.next_out = gz->out;
             gz->zs.avail_out = (uInt)GZ_OUT_BYTES;
+            uInt avail_before = gz->zs.avail_in;
             int zr = inflate(&gz->zs, Z_NO_FLUSH);
             size_t produced = GZ_OUT_BYTES - gz->zs.avail_out;
+            gz->total_in += avail_before - gz->zs.avail_in;
             if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || zr == Z_STREAM_ERROR) {
                 rc = gz_fail(gz, MLPT_EFORMAT, "gzip data is corrupt");
                 break;

@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MATRIX_MAGIC "MLPTDSET"
-#define MATRIX_VERSION 1u
+#define MATRIX_VERSION 2u /* written; version 1 files are still read */
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -32,6 +33,8 @@ static int fail(ingest_error_t *err, int code, const char *fmt, ...) {
     return code;
 }
 
+/* Version 1's checksum: FNV-1a 64, one byte at a time (about 1 GB/s: a fifth of what writing a
+ * parsed upload cost). */
 static uint64_t fnv1a(uint64_t h, const void *buf, size_t n) {
     const unsigned char *p = buf;
     for (size_t i = 0; i < n; i++) {
@@ -39,6 +42,23 @@ static uint64_t fnv1a(uint64_t h, const void *buf, size_t n) {
         h *= FNV_PRIME;
     }
     return h;
+}
+
+/* Version 2's: zlib's CRC-32 (several GB/s), zero-extended to the same u64 field. */
+static uint64_t crc(uint64_t h, const void *buf, size_t n) {
+    const unsigned char *p = buf;
+    uLong c = (uLong)h;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint64_t)c;
+}
+
+static uint64_t checksum(uint32_t version, uint64_t h, const void *buf, size_t n) {
+    return version == 1 ? fnv1a(h, buf, n) : crc(h, buf, n);
 }
 
 /* A buffered writer that hashes what it writes and remembers the first error. */
@@ -50,23 +70,33 @@ typedef struct {
     unsigned char buf[1 << 16];
 } out_t;
 
-static void out_flush(out_t *o) {
-    size_t done = 0;
-    while (!o->error && done < o->used) {
-        ssize_t w = write(o->fd, o->buf + done, o->used - done);
+static void write_all(out_t *o, const unsigned char *p, size_t n) {
+    while (!o->error && n > 0) {
+        ssize_t w = write(o->fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             o->error = w < 0 ? errno : EIO;
-        else
-            done += (size_t)w;
+        else {
+            p += w;
+            n -= (size_t)w;
+        }
     }
+}
+
+static void out_flush(out_t *o) {
+    write_all(o, o->buf, o->used);
     o->used = 0;
 }
 
 static void out_put(out_t *o, const void *data, size_t n) {
     const unsigned char *p = data;
-    o->hash = fnv1a(o->hash, p, n);
+    o->hash = crc(o->hash, p, n);
+    if (n >= sizeof o->buf) { /* the matrix: straight from the dataset, no copy */
+        out_flush(o);
+        write_all(o, p, n);
+        return;
+    }
     while (n > 0 && !o->error) {
         size_t k = sizeof o->buf - o->used < n ? sizeof o->buf - o->used : n;
         memcpy(o->buf + o->used, p, k);
@@ -107,7 +137,7 @@ int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_er
                   strerror(errno));
         goto done;
     }
-    *o = (out_t){.fd = fd, .hash = FNV_OFFSET};
+    *o = (out_t){.fd = fd, .hash = 0};
     out_put(o, MATRIX_MAGIC, 8);
     out_u32(o, MATRIX_VERSION);
     out_u32(o, (uint32_t)ds->scaling);
@@ -163,6 +193,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the matrix format is 
  * buffer without a second copy in memory. */
 typedef struct {
     FILE *f;
+    uint32_t version; /* picks the checksum; 2 until the version field is read */
     uint64_t hash;
     uint64_t left; /* bytes of the file not yet read */
 } in_t;
@@ -171,7 +202,7 @@ static int in_take(in_t *in, void *dst, size_t n) {
     if (in->left < n || fread(dst, 1, n, in->f) != n)
         return -1;
     in->left -= n;
-    in->hash = fnv1a(in->hash, dst, n);
+    in->hash = checksum(in->version, in->hash, dst, n);
     return 0;
 }
 
@@ -203,18 +234,25 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
         rc = fail(err, MLPT_EIO, "cannot read %s", path);
         goto done;
     }
-    in_t in = {f, FNV_OFFSET, (uint64_t)size};
-    unsigned char magic[8];
+    /* The magic and the version come first: they are hashed once the version says which
+     * checksum covers the file. */
+    in_t in = {f, 2, 0, (uint64_t)size};
+    unsigned char head[12];
     uint32_t version, scaling;
     uint64_t rows, features, classes, sum, stored;
     rc = fail(err, MLPT_EFORMAT, "%s: not a dataset file, or a damaged one", path);
-    if (in_take(&in, magic, 8) || memcmp(magic, MATRIX_MAGIC, 8) != 0 || in_u32(&in, &version))
+    if (in.left < 12 || fread(head, 1, 12, f) != 12 || memcmp(head, MATRIX_MAGIC, 8) != 0)
         goto done;
-    if (version != MATRIX_VERSION) {
+    in.left -= 12;
+    version = (uint32_t)head[8] | (uint32_t)head[9] << 8 | (uint32_t)head[10] << 16 |
+              (uint32_t)head[11] << 24;
+    if (version != 1 && version != 2) {
         rc =
             fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);
         goto done;
     }
+    in.version = version;
+    in.hash = checksum(version, version == 1 ? FNV_OFFSET : 0, head, 12);
     /* Sizes are checked against what the file holds before anything is allocated for them. */
     if (in_u32(&in, &scaling) || in_u64(&in, &rows) || in_u64(&in, &features) ||
         in_u64(&in, &classes) || scaling > TRAINER_SCALE_UNIT || rows == 0 || features == 0 ||

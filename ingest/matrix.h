@@ -2,10 +2,13 @@
  * ingest/matrix.h - the parsed-dataset file: a dataset as the service keeps it under its data
  * dir, so a sweep loads the float32 matrix without parsing the upload again.
  *
- * Format (version 1, little-endian):
+ * Format (version 2, little-endian):
  *   "MLPTDSET"  u32 version  u32 scaling  u64 rows  u64 features  u64 classes
  *   classes x { u32 name_length, name bytes }   u64 class_counts[classes]
- *   f32 x[rows * features]   i32 y[rows]   u64 checksum (FNV-1a 64 of everything before it)
+ *   f32 x[rows * features]   i32 y[rows]   u64 checksum (CRC-32 as zlib computes it, of everything
+ *   before it, zero-extended)
+ * Version 1 is the same with FNV-1a 64 as the checksum; such files are still read. The CRC is
+ * about seven times faster, which matters on the upload path (a 60,000 x 784 matrix is 188 MB).
  */
 #ifndef INGEST_MATRIX_H
 #define INGEST_MATRIX_H

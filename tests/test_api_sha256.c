@@ -1,7 +1,8 @@
 /*
  * tests/test_api_sha256.c - SHA-256 against the FIPS 180-4 example vectors (the NIST "SHA-256
  * examples"), lengths around the padding boundaries, a million bytes, and chunked updates that
- * must give the one-shot digest for every split.
+ * must give the one-shot digest for every split; each with the SHA extensions (when the CPU has
+ * them) and again with the portable code, and both against each other on pseudo-random data.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,12 +99,86 @@ static void test_every_split_gives_the_same_digest(void **state) {
     }
 }
 
+/* The digest of data[0..len) fed in pieces of `step` bytes (0: one update). */
+static void digest_in_steps(const unsigned char *data, size_t len, size_t step,
+                            unsigned char d[API_SHA256_SIZE]) {
+    api_sha256_t c;
+    api_sha256_init(&c);
+    if (step == 0)
+        step = len ? len : 1;
+    for (size_t off = 0; off < len; off += step)
+        api_sha256_update(&c, data + off, off + step <= len ? step : len - off);
+    api_sha256_final(&c, d);
+}
+
+/* Both block functions agree on every length up to 40 blocks and on long multi-block updates
+ * from unaligned addresses (on a CPU without the SHA extensions this compares the portable code
+ * with itself). */
+static void test_sha_extensions_match_the_portable_code(void **state) {
+    (void)state;
+    enum { N = 40 * 64 + 3 };
+    unsigned char *buf = malloc(N + 1);
+    assert_non_null(buf);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < N + 1; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (unsigned char)x;
+    }
+    for (size_t len = 0; len <= N; len += len < 200 ? 1 : 61) {
+        for (size_t shift = 0; shift < 2; shift++) {
+            unsigned char fast[API_SHA256_SIZE], slow[API_SHA256_SIZE];
+            api_sha256_force_portable(0);
+            digest_in_steps(buf + shift, len, len % 3 == 0 ? 0 : 100, fast);
+            api_sha256_force_portable(1);
+            digest_in_steps(buf + shift, len, 0, slow);
+            api_sha256_force_portable(0);
+            assert_memory_equal(fast, slow, API_SHA256_SIZE);
+        }
+    }
+    free(buf);
+}
+
+/* A CPU that lists the SHA extensions gets them. */
+static void test_sha_extensions_used_when_the_cpu_has_them(void **state) {
+    (void)state;
+    api_sha256_force_portable(0);
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        skip();
+    char line[4096];
+    int listed = 0;
+    while (!listed && fgets(line, sizeof(line), f))
+        listed = strncmp(line, "flags", 5) == 0 && strstr(line, " sha_ni") != NULL;
+    fclose(f);
+    if (!listed)
+        skip();
+    assert_string_equal(api_sha256_impl(), "sha-ni");
+}
+
+static int best_code(void **state) {
+    (void)state;
+    api_sha256_force_portable(0);
+    return 0;
+}
+
+static int portable_code(void **state) {
+    (void)state;
+    api_sha256_force_portable(1);
+    return 0;
+}
+
+#define BOTH(t)                                                                                    \
+    cmocka_unit_test_setup_teardown(t, best_code, best_code),                                      \
+        cmocka_unit_test_setup_teardown(t, portable_code, best_code)
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fips_examples),
-        cmocka_unit_test(test_million_a),
-        cmocka_unit_test(test_padding_boundaries),
-        cmocka_unit_test(test_every_split_gives_the_same_digest),
+        BOTH(test_fips_examples),
+        BOTH(test_million_a),
+        BOTH(test_padding_boundaries),
+        BOTH(test_every_split_gives_the_same_digest),
+        cmocka_unit_test(test_sha_extensions_match_the_portable_code),
+        cmocka_unit_test(test_sha_extensions_used_when_the_cpu_has_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,8 +57,8 @@ static void test_refused_paths(void **state) {
         "/%2e%2e/etc/passwd",
         "/js/%2e%2e%2fsecret", /* '%' left after decoding */
         "/%252e%252e/x",
-        "/a\x01"
-        "b",
+        ("/a\x01" /* joined on purpose: \x01b would be one escape */
+         "b"),
         "/a\x7f",
         "/a\nb",
     };

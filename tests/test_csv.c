@@ -18,6 +18,7 @@
 
 #include "csv.h"
 #include "dataset.h"
+#include "gz.h"
 #include "ingest.h"
 #include "ingest_fixtures.h"
 
@@ -536,8 +537,8 @@ static void test_errors_do_not_depend_on_chunking(void **state) {
         "a,b\n1,x\"y\n2,z\n",
         "a,b\n1,x\n2,x\n",
         "a,b\n\n1,\"m\nl\"\nq,x\n",
-        "\xEF\xBB\xBF"
-        "a,b\r\n1,x\r\n2\r\n",
+        ("\xEF\xBB\xBF" /* joined on purpose: \xBFa would be one escape */
+         "a,b\r\n1,x\r\n2\r\n"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t len = strlen(bad[i]);
@@ -744,6 +745,97 @@ static void test_gzip_csv_file(void **state) {
     fx_tmpdir_remove(&t);
 }
 
+/* A gzip sink that counts what it gets and, from the chunk `stop_after` on, refuses with
+ * MLPT_ESTOPPED (as the upload's sink does once its parser failed). */
+typedef struct count_sink {
+    uint64_t bytes;
+    int calls, stop_after;
+} count_sink_t;
+
+static int count_sink(void *ctx, const void *data, size_t len, ingest_error_t *err) {
+    count_sink_t *s = ctx;
+    (void)data;
+    (void)err;
+    if (s->stop_after && s->calls >= s->stop_after)
+        return MLPT_ESTOPPED;
+    s->calls++;
+    s->bytes += len;
+    return 0;
+}
+
+/* A sink that stops the decoder stops the decompression at once: a 64 MiB bomb costs one more
+ * output chunk, not 64 MiB of inflate. */
+static void test_gzip_sink_stop_ends_decompression(void **state) {
+    (void)state;
+    size_t n = (size_t)64 << 20, glen;
+    unsigned char *zeros = calloc(1, n);
+    assert_non_null(zeros);
+    unsigned char *gz = fx_gzip(zeros, n, &glen);
+    free(zeros);
+    count_sink_t s = {0, 0, 1};
+    ingest_gz_t *dec = ingest_gz_new(0, count_sink, &s);
+    ingest_error_t err;
+    assert_int_equal(ingest_gz_feed(dec, gz, glen, &err), MLPT_ESTOPPED);
+    assert_int_equal(s.calls, 1);
+    assert_true(ingest_gz_total_out(dec) <= (uint64_t)512 << 10);
+    assert_int_equal(ingest_gz_limit_hit(dec), INGEST_GZ_LIMIT_NONE);
+    /* sticky, and nothing more is inflated */
+    assert_int_equal(ingest_gz_feed(dec, gz, glen, &err), MLPT_ESTOPPED);
+    assert_true(ingest_gz_total_out(dec) <= (uint64_t)512 << 10);
+    ingest_gz_free(dec);
+    free(gz);
+}
+
+/* The ratio limit: past the floor, output may not exceed ratio x the compressed input; data that
+ * compresses normally passes, a bomb is refused just past the floor, in any chunking. */
+static void test_gzip_ratio_limit(void **state) {
+    (void)state;
+    size_t n = (size_t)32 << 20, glen;
+    unsigned char *zeros = calloc(1, n);
+    assert_non_null(zeros);
+    unsigned char *gz = fx_gzip(zeros, n, &glen);
+    for (size_t step = 4096; step <= glen; step = step * 8 < glen ? step * 8 : glen + 1) {
+        count_sink_t s = {0, 0, 0};
+        ingest_gz_t *dec = ingest_gz_new(0, count_sink, &s);
+        ingest_gz_set_ratio(dec, 64, (uint64_t)16 << 20);
+        ingest_error_t err;
+        int rc = 0;
+        for (size_t off = 0; rc == 0 && off < glen; off += step)
+            rc = ingest_gz_feed(dec, gz + off, off + step <= glen ? step : glen - off, &err);
+        assert_int_equal(rc, MLPT_ELIMIT);
+        assert_int_equal(ingest_gz_limit_hit(dec), INGEST_GZ_LIMIT_RATIO);
+        assert_non_null(strstr(err.message, "more than 64 times its compressed size"));
+        assert_true(s.bytes >= (uint64_t)15 << 20 && s.bytes <= (uint64_t)17 << 20);
+        ingest_gz_free(dec);
+    }
+    free(gz);
+    /* The same bomb under the floor: fine. */
+    gz = fx_gzip(zeros, (size_t)8 << 20, &glen);
+    count_sink_t s = {0, 0, 0};
+    ingest_gz_t *dec = ingest_gz_new(0, count_sink, &s);
+    ingest_gz_set_ratio(dec, 64, (uint64_t)16 << 20);
+    assert_int_equal(ingest_gz_feed(dec, gz, glen, NULL), 0);
+    assert_int_equal(ingest_gz_finish(dec, NULL), 0);
+    assert_int_equal(s.bytes, (uint64_t)8 << 20);
+    ingest_gz_free(dec);
+    free(gz);
+    free(zeros);
+    /* Text that compresses about 4:1 passes a ratio of 8 with no floor at all. */
+    size_t tlen;
+    char *text = fx_read(MLPT_TEST_DATA_DIR "/iris.csv", &tlen);
+    gz = fx_gzip(text, tlen, &glen);
+    assert_true(glen * 8 > tlen);
+    s = (count_sink_t){0, 0, 0};
+    dec = ingest_gz_new(0, count_sink, &s);
+    ingest_gz_set_ratio(dec, 8, 0);
+    assert_int_equal(ingest_gz_feed(dec, gz, glen, NULL), 0);
+    assert_int_equal(ingest_gz_finish(dec, NULL), 0);
+    assert_int_equal(s.bytes, tlen);
+    ingest_gz_free(dec);
+    free(gz);
+    free(text);
+}
+
 static void test_io_errors(void **state) {
     (void)state;
     ingest_error_t err;
@@ -845,6 +937,8 @@ int main(void) {
         cmocka_unit_test(test_number_parser_matches_strtof),
         cmocka_unit_test(test_number_parser_edge_cases),
         cmocka_unit_test(test_gzip_csv_file),
+        cmocka_unit_test(test_gzip_sink_stop_ends_decompression),
+        cmocka_unit_test(test_gzip_ratio_limit),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_api_contract),
     };

@@ -5,7 +5,8 @@
  * Input: [options byte] [2 chunk-seed bytes] [data].
  *   options bits 0-1: max_output (0 the default; 1 exactly the round trip's output, 2 one byte
  *   less, 3 1000 bytes: the cap's edge); bit 2: the sink refuses (MLPT_ENOSPC) once it would hold
- *   more than 100 bytes; bits 4-7: deflate level % 10.
+ *   more than 100 bytes; bit 3: a ratio limit (ingest_gz_set_ratio) of 4 past 64 bytes of
+ *   output; bits 4-7: deflate level % 10.
  *
  * Two runs:
  *   1. data as compressed bytes (mostly corrupt): decoded in one feed and in chunks. Both succeed
@@ -15,7 +16,8 @@
  *   2. data gzip-compressed here with zlib, twice (two members, as `cat a.gz b.gz`), decoded in
  *      chunks: the output is data twice, or exactly the predicted refusal (output over the cap:
  *      ELIMIT; sink full: its ENOSPC); the same stream cut short ends in "gzip stream ends early"
- *      (EFORMAT) at finish.
+ *      (EFORMAT) at finish. With the ratio limit, a decode that succeeds never put out more than
+ *      the ratio allows for the whole input, and one refused on the ratio had passed the floor.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -61,10 +63,15 @@ static int sink_fn(void *ctx, const void *data, size_t len, ingest_error_t *err)
 
 /* Decodes in[0..n) (one feed when ch is NULL) into *s and finishes. Returns the code; *err has the
  * detail. */
-static int decode(uint64_t max_out, const unsigned char *in, size_t n, fuzz_chunker_t *ch,
-                  sink_t *s, ingest_error_t *err) {
+#define RATIO 4
+#define RATIO_FLOOR 64
+
+static int decode(uint64_t max_out, int ratio, const unsigned char *in, size_t n,
+                  fuzz_chunker_t *ch, sink_t *s, ingest_error_t *err) {
     ingest_gz_t *gz = ingest_gz_new(max_out, sink_fn, s);
     FUZZ_CHECK(gz != NULL, "ingest_gz_new");
+    if (ratio)
+        ingest_gz_set_ratio(gz, RATIO, RATIO_FLOOR);
     memset(err, 0, sizeof(*err));
     int rc = MLPT_OK;
     size_t off = 0;
@@ -83,6 +90,17 @@ static int decode(uint64_t max_out, const unsigned char *in, size_t n, fuzz_chun
     FUZZ_CHECK(ingest_gz_total_out(gz) >= s->len, "total_out %llu < %zu delivered",
                (unsigned long long)ingest_gz_total_out(gz), s->len);
     ingest_error_t e;
+    int hit = ingest_gz_limit_hit(gz);
+    FUZZ_CHECK(rc == MLPT_ELIMIT || hit == INGEST_GZ_LIMIT_NONE, "limit %d hit with code %d", hit,
+               rc);
+    FUZZ_CHECK(ratio || hit != INGEST_GZ_LIMIT_RATIO, "the ratio refused without a ratio limit");
+    FUZZ_CHECK(hit != INGEST_GZ_LIMIT_RATIO || ingest_gz_total_out(gz) <= RATIO_FLOOR ||
+                   ingest_gz_total_out(gz) / RATIO <= n,
+               "refused on the ratio after %llu bytes out of %zu in",
+               (unsigned long long)ingest_gz_total_out(gz), n);
+    if (ratio && rc == MLPT_OK)
+        FUZZ_CHECK(s->len <= RATIO_FLOOR || s->len / RATIO <= n,
+                   "%zu bytes out of %zu in passed a ratio limit of %d", s->len, n, RATIO);
     if (rc != MLPT_OK) {
         FUZZ_CHECK(err->code == rc && err->message[0], "error %d without detail", rc);
         FUZZ_CHECK(ingest_gz_feed(gz, "x", 1, &e) == rc && e.code == rc, "feed not sticky");
@@ -131,7 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint64_t plain = 2 * (uint64_t)size; /* the round trip's output */
     uint64_t caps[4] = {0, plain ? plain : 1, plain > 1 ? plain - 1 : 1, 1000};
     uint64_t max_out = caps[opt & 3];
-    int refuse = (opt >> 2) & 1;
+    int refuse = (opt >> 2) & 1, ratio = (opt >> 3) & 1;
     int level = (opt >> 4) % 10;
     fuzz_chunker_t ch;
 
@@ -139,11 +157,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sink_t s1 = {NULL, 0, 0, refuse}, s2 = {NULL, 0, 0, refuse};
     ingest_error_t e1, e2;
     fuzz_chunker_init(&ch, seed);
-    int rc1 = decode(max_out, data, size, NULL, &s1, &e1);
-    int rc2 = decode(max_out, data, size, &ch, &s2, &e2);
+    int rc1 = decode(max_out, ratio, data, size, NULL, &s1, &e1);
+    int rc2 = decode(max_out, ratio, data, size, &ch, &s2, &e2);
     size_t common = s1.len < s2.len ? s1.len : s2.len;
     FUZZ_CHECK(common == 0 || memcmp(s1.buf, s2.buf, common) == 0, "the outputs disagree");
-    if (rc1 == MLPT_OK || rc2 == MLPT_OK) {
+    if (ratio && rc1 != rc2 && (rc1 == MLPT_ELIMIT || rc2 == MLPT_ELIMIT)) {
+        /* The ratio is checked whenever output is handed on, and where that happens depends on
+         * the split: one side may be refused where the other is not. */
+    } else if (rc1 == MLPT_OK || rc2 == MLPT_OK) {
         FUZZ_CHECK(rc1 == rc2, "whole %d (%s), chunked %d (%s)", rc1, e1.message, rc2, e2.message);
         FUZZ_CHECK(s1.len == s2.len, "output %zu vs %zu bytes", s1.len, s2.len);
     } else if (rc1 != rc2) {
@@ -165,24 +186,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sink_t s3 = {NULL, 0, 0, refuse};
     ingest_error_t e3;
     fuzz_chunker_init(&ch, seed);
-    int rc3 = decode(max_out, z, zlen, &ch, &s3, &e3);
+    int rc3 = decode(max_out, ratio, z, zlen, &ch, &s3, &e3);
     int over_cap = max_out && plain > max_out, over_sink = refuse && plain > 100;
-    if (!over_cap && !over_sink) {
+    if (ratio && rc3 == MLPT_ELIMIT && !over_cap && !over_sink) {
+        FUZZ_CHECK(plain > RATIO_FLOOR, "refused %llu bytes on the ratio",
+                   (unsigned long long)plain);
+    } else if (!over_cap && !over_sink) {
         FUZZ_CHECK(rc3 == MLPT_OK, "round trip: %d (%s)", rc3, e3.message);
         FUZZ_CHECK(s3.len == plain && (size == 0 || (memcmp(s3.buf, data, size) == 0 &&
                                                      memcmp(s3.buf + size, data, size) == 0)),
                    "round trip: %zu bytes out for %zu in", s3.len, (size_t)plain);
     } else {
-        FUZZ_CHECK((over_cap && rc3 == MLPT_ELIMIT) || (over_sink && rc3 == MLPT_ENOSPC),
+        FUZZ_CHECK((over_cap && rc3 == MLPT_ELIMIT) || (over_sink && rc3 == MLPT_ENOSPC) ||
+                       (ratio && rc3 == MLPT_ELIMIT),
                    "round trip of %llu bytes: %d (%s)", (unsigned long long)plain, rc3, e3.message);
     }
     free(s3.buf);
 
     size_t cut = (size_t)(fuzz_next(&ch) % zlen); /* 0 .. zlen - 1 */
     sink_t s4 = {NULL, 0, 0, refuse};
-    int rc4 = decode(max_out, z, cut, &ch, &s4, &e3);
+    int rc4 = decode(max_out, ratio, z, cut, &ch, &s4, &e3);
     if (cut == first) { /* a whole member is a whole stream */
-        int refused = (max_out && size > max_out) || (refuse && size > 100);
+        int refused =
+            (max_out && size > max_out) || (refuse && size > 100) || (ratio && rc4 == MLPT_ELIMIT);
         FUZZ_CHECK(refused ? rc4 == MLPT_ELIMIT || rc4 == MLPT_ENOSPC
                            : rc4 == MLPT_OK && s4.len == size,
                    "cut after the first member: %d (%s)", rc4, e3.message);

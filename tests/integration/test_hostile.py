@@ -5,8 +5,13 @@ Usage: test_hostile.py MLPTUNE_BINARY TEST_DATA_DIR        (python3 standard lib
 Every generated case is a request that must get a 4xx (never a 5xx, never a dropped connection)
 with an application/problem+json body whose detail says what was wrong (and, where the case
 knows it, names the field or the limit). The raw-socket clients (stalled, garbage, oversized
-headers) are only required to leave the server up and answering a normal request quickly. At the
-end: /healthz is 200, uploads/ is empty, and no bad upload left a dataset behind.
+headers) are only required to leave the server up and answering a normal request quickly; those
+that trickle headers or a body must be cut off. At the end: /healthz is 200, uploads/ is empty,
+and no bad upload left a dataset behind.
+
+The servers run with --connection-timeout HOSTILE_CONNECTION_TIMEOUT (default 3 s), which also
+shortens the header deadline and the body's grace period, so the slow clients are cut off in
+seconds rather than the default minute.
 
 A case whose name is in KNOWN_FAILURES is a server bug that is reported, not fixed: when it fails
 it is listed as an expected failure (not counted as passed); when it passes it is listed as
@@ -39,6 +44,8 @@ INJECTIONS = ["'; DROP TABLE datasets;--", "<script>alert(1)</script>", "%s%n%x%
               "=cmd|' /C calc'!A0", "${jndi:ldap://x/a}", "{{7*7}}", "\" OR \"1\"=\"1",
               "../../etc/passwd"]
 T0 = time.time()
+TIMEOUT = int(os.environ.get("HOSTILE_CONNECTION_TIMEOUT", "3"))  # --connection-timeout
+SERVE = ["--connection-timeout", str(TIMEOUT)]
 
 
 class Ctx:
@@ -355,6 +362,29 @@ def gzip_bomb(total):
     return zero_member() * (total // (64 << 20) + 1)
 
 
+@lru_cache(maxsize=2)
+def rows_member(row=b"0,a\n"):
+    """A gzip member of 64 MiB of one CSV row repeated (about 64 KB)."""
+    return gzip.compress(row * (16 << 20), 9)
+
+
+def csv_error_then_bomb():
+    """A gzip'd CSV whose second line is not a number, then 4 GiB more of valid rows (gzip
+    members one after the other are one stream)."""
+    return gzip.compress(b"x1,label\nabc,a\n") + rows_member() * 64
+
+
+def zero_rows_gz():
+    """A header, then 1 GiB of valid CSV rows, gzip'd (about 1000:1)."""
+    return gzip.compress(b"x1,label\n") + rows_member() * 16
+
+
+def lying_idx_bomb():
+    """An IDX images header promising 10,000,000 x 1 x 214 values (2^31 is the limit), then
+    256 MiB of zeros: 256 KB on the wire."""
+    return gzip.compress(struct.pack(">HBBIII", 0, 8, 3, 10000000, 1, 214)) + zero_member() * 4
+
+
 def upload_csv_case(name, data, want=(), status=422, field=None, query="?name=hostile",
                     server="main"):
     return Case(name, "POST", "/api/v1/datasets" + query, data, CSV, status=status, want=want,
@@ -394,8 +424,8 @@ def on_purpose_sweep(srv, body, cancel=True):
 def test_setup():
     """Two servers, the iris dataset, one finished trial with a model, and a client that sends
     half a request line and stalls (checked at the very end: the server must close it)."""
-    Ctx.main = Server(workers=1)
-    Ctx.small = Server(workers=1, extra=["--max-upload-mb", "1"])
+    Ctx.main = Server(workers=1, extra=SERVE)
+    Ctx.small = Server(workers=1, extra=["--max-upload-mb", "1"] + SERVE)
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "web",
                            "index.html"), "rb") as f:
         Ctx.index_html = f.read()
@@ -1142,6 +1172,10 @@ def test_csv():
                         "limit"),
         upload_csv_case("label_column unknown", good, "nope", query="?name=h&label_column=nope",
                         field="label_column"),
+        # Refused at its first line, the rest of the body (past the 64 MiB read for other
+        # refusals) is still read so that the client gets the answer, not a closed connection.
+        upload_csv_case("label_column unknown, 72 MiB body", b"x1,label\n" + b"1,a\n" * (18 << 20),
+                        "nope", query="?name=h&label_column=nope", field="label_column"),
         upload_csv_case("label_column index out of range", good, field="label_column",
                         query="?name=h&label_column=99"),
         upload_csv_case("label_column empty", good, query="?name=h&label_column=",
@@ -1173,13 +1207,30 @@ def test_csv():
                         gzip.compress(good)[:12] + b"\xff" * 40 + gzip.compress(good)[52:],
                         "gzip"),
         upload_csv_case("gzip of nothing", gzip.compress(b""), field="file"),
-        upload_csv_case("gzip bomb of NULs (raw body)", gzip_bomb(64 << 20), field="file"),
+        upload_csv_case("gzip bomb of NULs (raw body)", gzip_bomb(64 << 20), field="file",
+                        status=(413, 422)),
         Case("gzip cut, multipart", "POST", "/api/v1/datasets",
              mp_body([fpart("file", gzip.compress(good)[:-20], "a.csv.gz")]), MP, status=422,
              want="gzip", field="file"),
         Case("gzip bomb past the 4 GiB cap (multipart)", "POST", "/api/v1/datasets",
              mp_body([fpart("file", gzip_bomb((4 << 30) + 1), "bomb.csv.gz")]), MP,
              status=(413, 422), want="limit", field="file"),
+        # A parser that has failed stops the decompression: the answer is its error, not the
+        # bomb behind it (a multipart CSV keeps its parse error aside for a late label_column,
+        # which once let the bomb inflate to the cap and answer that instead).
+        Case("CSV error, then a gzip bomb (multipart)", "POST", "/api/v1/datasets",
+             mp_body([fpart("file", csv_error_then_bomb(), "bomb.csv.gz")]), MP, status=422,
+             want=("row 2", "not a number"), field="file"),
+        upload_csv_case("CSV error, then a gzip bomb (raw body)", csv_error_then_bomb(),
+                        ("row 2", "not a number"), field="file"),
+        # Well-formed rows that compress 1000:1: more than max_gunzip_ratio (64) past 16 MiB;
+        # also when a label_column after the file makes the server parse its copy again.
+        upload_csv_case("gzip of valid rows inflating 1000:1", zero_rows_gz(), "max_gunzip_ratio",
+                        status=413, field="file"),
+        upload_mp_case("gzip of rows inflating 1000:1, parsed again for a late label_column",
+                       [fpart("file", gzip.compress(b"y,x1\n") + rows_member(b"a,0\n") * 16,
+                              "rows.csv.gz"), vpart("label_column", "y")], "max_gunzip_ratio",
+                       status=413, field="file"),
     ]
 
     def injections():
@@ -1261,6 +1312,13 @@ def test_idx():
              gzip.compress(hdr(8, (30, 4, 4)) + bytes(30 * 16 + (32 << 20))), lb,
              field="images"),
         pair("gzip bomb of zeros as images", gzip_bomb(64 << 20), lb, "type", "images"),
+        # A header within the limits (10M items x 214 values: 8.6 GB of floats) whose data is a
+        # gzip bomb: refused on the ratio long before memory could follow the header.
+        pair("header of 2^31 values, then a gzip bomb", lying_idx_bomb(), lb, "max_gunzip_ratio",
+             "images", status=413),
+        # The same header with 2 MB of real data: truncated, expected and received counted.
+        pair("header of 2^31 values, 2 MB of data", hdr(8, (10000000, 1, 214)) + bytes(2000000),
+             lb, ("item 9346 of 10000000", "2000000 of 2140000000 data bytes"), "images"),
     ]
     run_cases("idx", cases)
 
@@ -1514,8 +1572,17 @@ def test_upload_limit():
                         fpart("labels", idx_labels(600000))], "max_upload_bytes",
                        status=413, server="small"),
         Case("gzip inflating past max_upload_bytes is fine but NULs are not", "POST",
-             "/api/v1/datasets?name=x", gzip.compress(b"\0" * (8 * mib)), CSV, status=422,
+             "/api/v1/datasets?name=x", gzip.compress(b"\0" * (3 * mib)), CSV, status=422,
              want="NUL", server="small"),
+        # max_gunzip_bytes = 4 x max_upload_bytes: 5 MiB of valid rows from 5 KB of gzip.
+        Case("gzip inflating past max_gunzip_bytes (4 x max_upload_bytes)", "POST",
+             "/api/v1/datasets?name=x", gzip.compress(b"x1,label\n" + b"0,a\n1,b\n" * (5 * mib // 8)),
+             CSV, status=413, want=("max_gunzip_bytes", "4194304"), field="file", server="small"),
+        upload_mp_case("IDX gzip inflating past max_gunzip_bytes",
+                       [fpart("images", gzip.compress(struct.pack(">HBBIII", 0, 8, 3, 300000, 4, 4)
+                                                      + bytes(300000 * 16))),
+                        fpart("labels", idx_labels(300000))], "max_gunzip_bytes",
+                       status=413, field="images", server="small"),
     ]
 
     def at_limit():
@@ -1674,9 +1741,11 @@ def test_raw_clients():
     def connection_limit():  # over max_connections (512): not served, and served again after
         socks = []
         try:
-            for _ in range(530):
+            for i in range(530):  # from 5 addresses, each under the per-address limit (128)
                 try:
-                    socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                    socks.append(socket.create_connection(("127.0.0.1", port), timeout=5,
+                                                          source_address=(
+                                                              "127.0.0.%d" % (2 + i % 5), 0)))
                 except OSError:
                     pass
             time.sleep(0.3)
@@ -1717,8 +1786,70 @@ def test_raw_clients():
             return "answer %r" % got[:120]
         return healthy_quickly(Ctx.main)
 
+    def per_address_limit():  # one address holds at most max_connections / 4 = 128
+        socks, refused = [], 0
+        try:
+            for _ in range(128):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=5,
+                                                      source_address=("127.0.0.7", 0)))
+            extra = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                             source_address=("127.0.0.7", 0))
+            socks.append(extra)
+            try:
+                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                refused = not extra.recv(64).startswith(b"HTTP/1.1 200")
+            except OSError:
+                refused = 1
+            if not refused:
+                return "a 129th connection from one address was served"
+            return healthy_quickly(Ctx.main)  # from 127.0.0.1, while 127.0.0.7 is at its limit
+        finally:
+            for s in socks:
+                s.close()
+
+    def cut_off(head, body, pause):
+        """Sends head at once, then body a byte at a time with pause between bytes; returns None
+        when the server closes the connection before the last byte (within the deadline and a
+        margin), else what happened."""
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t = time.time()
+        try:
+            s.sendall(head)
+            for i in range(len(body)):
+                s.sendall(body[i:i + 1])
+                if time.time() - t > TIMEOUT + 10:
+                    return "still connected after %.0f s" % (time.time() - t)
+                time.sleep(pause)
+            return "the whole request went through (%d bytes in %.1f s)" % (len(head + body),
+                                                                             time.time() - t)
+        except OSError:
+            return None
+        finally:
+            s.close()
+
+    def trickled_headers():  # a header byte every 0.25 s: cut off at the header deadline
+        return (cut_off(b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+                        + b"\r\n\r\n", 0.25) or healthy_quickly(Ctx.main))
+
+    def trickled_body():  # a body byte every 0.25 s: under the minimum rate after the grace
+        body = make_csv(2000)
+        return (cut_off(b"POST /api/v1/datasets?name=slow HTTP/1.1\r\nHost: x\r\n"
+                        b"Content-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % len(body),
+                        body, 0.25) or healthy_quickly(Ctx.main))
+
+    def cut_off_logged():  # the log says which deadline cut the two clients above
+        log = full_log(Ctx.main)
+        missing = [w for w in ("no complete request line and headers within",
+                               "under the minimum of 8192 bytes/s") if w not in log]
+        return "not in the log: %s" % missing if missing else None
+
     extra += [("request sent byte by byte", trickle), ("100 stalled clients", slowloris),
-              ("over max_connections", connection_limit), ("RST mid-upload", reset_mid_request),
+              ("over max_connections", connection_limit),
+              ("over the per-address limit", per_address_limit),
+              ("headers trickled: cut off", trickled_headers),
+              ("body trickled: cut off", trickled_body),
+              ("the cut-offs are logged with their reason", cut_off_logged),
+              ("RST mid-upload", reset_mid_request),
               ("garbage Last-Event-ID", sse_garbage_last_event_id)]
     run_cases("raw_clients", [], extra)
 
@@ -1732,7 +1863,7 @@ def test_auth():
     path = os.path.join(Ctx.main.data_dir, "..", "hostile-token-%d" % os.getpid())
     with open(path, "w") as f:
         f.write(token + "\n")
-    srv = Server(workers=1, extra=["--token-file", path])
+    srv = Server(workers=1, extra=["--token-file", path] + SERVE)
     os.unlink(path)
     Ctx.auth = srv
     try:
@@ -1798,7 +1929,8 @@ def full_log(srv):
 
 def test_aftermath():
     """Healthy, nothing left in uploads/, no dataset from a bad upload, no sanitizer report, and
-    the client stalled since the start has been disconnected (connection_timeout_s, 60 s)."""
+    the client stalled since the start has been disconnected (its headers were due within the
+    connection timeout, TIMEOUT s)."""
     problems = []
     for srv in (Ctx.main, Ctx.small):
         for _srv, sid in [x for x in Ctx.sweeps_made if x[0] is srv]:
@@ -1831,7 +1963,7 @@ def test_aftermath():
             problems.append("the server answered 5xx: %s" % fives[:10])
     s, t_open = Ctx.stalled
     closed_after = None
-    deadline = t_open + 60 + 15
+    deadline = t_open + TIMEOUT + 15
     s.settimeout(max(0.1, deadline - time.time()))
     try:
         if s.recv(1) == b"":
