@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mlpt_err.h"
 #include "sched.h"
+#include "store.h"
 
 #ifndef MLPT_DEFAULT_WEB_DIR
 #define MLPT_DEFAULT_WEB_DIR "web"
@@ -24,7 +25,8 @@
 static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
-    "                     [--token-file F] [--insecure]\n"
+    "                     [--checkpoint-every N]\n"
+    "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
     "  --port N           TCP port, 0 for any free one (MLPTUNE_PORT, default 8080)\n"
@@ -33,6 +35,13 @@ static const char serve_usage[] =
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
+    "  --checkpoint-every N\n"
+    "                     iterations between a running trial's checkpoints, 0 for only at\n"
+    "                     shutdown (MLPTUNE_CHECKPOINT_EVERY, default 5)\n"
+    "  --connection-timeout SECONDS\n"
+    "                     close a connection idle that long (MLPTUNE_CONNECTION_TIMEOUT,\n"
+    "                     default 60); headers are also due within 30 s, and a body must\n"
+    "                     average 8 KiB/s after 10 s (both: or the timeout, if shorter)\n"
     "  --token-file F     every /api request then needs \"Authorization: Bearer <token>\"\n"
     "                     (the token is the file's first line; or MLPTUNE_TOKEN)\n"
     "  --insecure         allow a non-loopback --bind without a token\n"
@@ -44,6 +53,8 @@ static const char serve_usage[] =
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
+    const char *connection_timeout;
+    const char *checkpoint_every;
     const char *token_file;
     int insecure;
     int log_requests;
@@ -61,6 +72,8 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
+        {"checkpoint-every", "MLPTUNE_CHECKPOINT_EVERY", &a->checkpoint_every},
+        {"connection-timeout", "MLPTUNE_CONNECTION_TIMEOUT", &a->connection_timeout},
         {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
@@ -148,21 +161,141 @@ static int make_dir(const char *path) {
     return -1;
 }
 
-/* Uploads that were streaming when the previous process died are orphans: remove them. */
-static void clean_uploads(const char *dir) {
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Appends a copy of name to the array; 0, or -1 without memory. */
+static int push_name(char ***names, size_t *n, size_t *cap, const char *name) {
+    if (*n == *cap) {
+        size_t ncap = *cap ? 2 * *cap : 64;
+        char **tmp = realloc(*names, ncap * sizeof *tmp);
+        if (!tmp)
+            return -1;
+        *names = tmp;
+        *cap = ncap;
+    }
+    if (!((*names)[*n] = strdup(name)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* The file names under datasets/ that dataset rows name as their matrix, sorted, in *out
+ * (malloc'd strings in a malloc'd array; free_names). Opening the writer creates and migrates a
+ * new database, as sched_start would next. Returns 0, or -1 when the store cannot tell (cannot
+ * open, read error, no memory): the caller then must not take any matrix for an orphan. */
+static int dataset_files(const char *db, char ***out, size_t *count) {
+    store_error_t err = {0};
+    store_t *st = store_open(db, STORE_WRITER, &err);
+    char **names = NULL, *cursor = NULL;
+    size_t n = 0, cap = 0;
+    int rc = st ? 0 : -1;
+    while (rc == 0) {
+        json_t *page = store_dataset_list(st, 1000, cursor, &err);
+        free(cursor);
+        cursor = NULL;
+        if (!page) {
+            rc = -1;
+            break;
+        }
+        size_t i;
+        json_t *d;
+        json_array_foreach(json_object_get(page, "items"), i, d) {
+            char *path = store_dataset_storage_path(
+                st, (int64_t)json_integer_value(json_object_get(d, "id")), &err);
+            if (!path) {
+                rc = -1;
+                break;
+            }
+            const char *base = strncmp(path, "datasets/", 9) == 0 ? path + 9 : NULL;
+            if (base && push_name(&names, &n, &cap, base) != 0)
+                rc = -1;
+            free(path);
+            if (rc)
+                break;
+        }
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        if (rc == 0 && next && !(cursor = strdup(next)))
+            rc = -1;
+        json_decref(page);
+        if (!cursor)
+            break;
+    }
+    free(cursor);
+    store_close(st);
+    if (rc) {
+        free_names(names, n);
+        return -1;
+    }
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    *out = names;
+    *count = n;
+    return 0;
+}
+
+/* Removes the files of dir that orphan(name) says are orphans; returns how many went. */
+static int remove_files(const char *dir, int (*orphan)(const char *name, void *user), void *user) {
     DIR *d = opendir(dir);
     if (!d)
-        return;
+        return 0;
     struct dirent *e;
     int removed = 0;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || !orphan(e->d_name, user))
             continue;
         removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
     }
     closedir(d);
+    return removed;
+}
+
+static int any_file(const char *name, void *user) {
+    (void)name;
+    (void)user;
+    return 1;
+}
+
+typedef struct known_files {
+    char **names; /* sorted; NULL with ok == 0 when the store could not list them */
+    size_t n;
+    int ok;
+} known_files_t;
+
+/* A matrix nobody finished (ingest_matrix_write's "<file>.tmp.<pid>"), or a whole one that no
+ * dataset row names. Files not named like ours are left alone. */
+static int orphan_matrix(const char *name, void *user) {
+    const known_files_t *k = user;
+    if (strstr(name, ".mlds.tmp."))
+        return 1;
+    size_t len = strlen(name);
+    if (!k->ok || len < 5 || strcmp(name + len - 5, ".mlds") != 0)
+        return 0;
+    return k->n == 0 || !bsearch(&name, k->names, k->n, sizeof *k->names, cmp_str);
+}
+
+/* What the previous process was writing when it died: uploads that were streaming (uploads/ is
+ * emptied) and, in datasets/, matrices half written, written but not yet recorded, or of a
+ * dataset deleted just before the crash. Runs before the API starts, so nothing in flight can
+ * be taken for an orphan. */
+static void clean_orphans(const char *uploads, const char *datasets, const char *db) {
+    int removed = remove_files(uploads, any_file, NULL);
     if (removed)
         svc_logf("info", "removed %d unfinished uploads", removed);
+    known_files_t k = {0};
+    k.ok = dataset_files(db, &k.names, &k.n) == 0;
+    removed = remove_files(datasets, orphan_matrix, &k);
+    if (removed)
+        svc_logf("info", "removed %d dataset files no dataset refers to (left by a crash)",
+                 removed);
+    free_names(k.names, k.n);
 }
 
 int svc_cmd_serve(int argc, char **argv) {
@@ -176,12 +309,16 @@ int svc_cmd_serve(int argc, char **argv) {
     if (parse(argc, argv, &a) != 0)
         return SVC_EXIT_USAGE;
     size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
-                 max_trials = SCHED_DEFAULT_MAX_TRIALS;
+                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
         (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
         (a.max_upload_mb &&
          svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
-        (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)))
+        (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
+        (a.checkpoint_every &&
+         svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
+        (a.connection_timeout &&
+         svc_parse_size("connection-timeout", a.connection_timeout, 1, 86400, &conn_timeout)))
         return SVC_EXIT_USAGE;
 
     if (strlen(a.data_dir) > 3000) {
@@ -206,7 +343,7 @@ int svc_cmd_serve(int argc, char **argv) {
         free(token);
         return SVC_EXIT_FAILURE;
     }
-    clean_uploads(uploads);
+    clean_orphans(uploads, datasets, db);
 
     /* Every thread started from here on inherits this mask: only sigwait below sees them. */
     sigset_t stop_signals;
@@ -222,6 +359,7 @@ int svc_cmd_serve(int argc, char **argv) {
                            .workers = (int)workers,
                            .cores = svc_cpu_count(),
                            .max_trials = max_trials,
+                           .checkpoint_every = (int)checkpoint_every,
                            .log = svc_log_line,
                            .log_user = "info"};
     sched_t *sched = sched_start(&scfg, &serr);
@@ -243,6 +381,7 @@ int svc_cmd_serve(int argc, char **argv) {
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
     acfg.limits.max_trials = max_trials;
+    acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
     int aerr = 0;
     api_t *api = api_start(&acfg, &aerr);
     if (!api) {

@@ -16,6 +16,7 @@ static const char train_usage[] =
     "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
     "                     [--activation sigmoid|relu|tanh] [--lr F] [--iterations K] [--batch B]\n"
     "                     [--seed S] [--validation-split F] [--momentum F] [--threads T]\n"
+    "                     [--scaling auto|standardize|minmax|none]\n"
     "                     [--label-column NAME|INDEX] [--save-model FILE] [--json]\n"
     "\n"
     "  --data FILE            CSV with a header row, or IDX images (then --labels is required);\n"
@@ -33,6 +34,8 @@ static const char train_usage[] =
     "  --validation-split F   stratified validation fraction in [0, 1) (default 0.2)\n"
     "  --momentum F           SGD momentum in [0, 1) (default 0)\n"
     "  --threads T            OpenBLAS threads (default: all cores)\n"
+    "  --scaling R            input scaling fitted on the training split: auto (the data's own:\n"
+    "                         IDX pixels / 255, CSV standardised), standardize, minmax, none\n"
     "  --label-column C       CSV label column by name or 0-based index (default: \"label\", else "
     "last)\n"
     "  --save-model FILE      write the trained model there\n"
@@ -62,7 +65,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *eq) {
 
 static int parse_args(int argc, char **argv, train_args_t *a) {
     const char *act = "relu", *lr = "0.1", *iters = "10", *batch = "64", *seed = "42";
-    const char *vsplit = "0.2", *momentum = "0", *threads = NULL;
+    const char *vsplit = "0.2", *momentum = "0", *threads = NULL, *scaling = "auto";
     struct {
         const char *name;
         const char **slot;
@@ -82,6 +85,7 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         {"validation-split", &vsplit},
         {"momentum", &momentum},
         {"threads", &threads},
+        {"scaling", &scaling},
         {"label-column", &a->label_column},
         {"save-model", &a->save_model},
     };
@@ -156,6 +160,23 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         svc_parse_u64("seed", seed, &a->opt.seed) ||
         svc_parse_double("validation-split", vsplit, 0.0, 0.95, 1, &a->validation_split))
         return -1;
+    static const struct {
+        const char *name;
+        trainer_scaling_t rule;
+    } rules[] = {{"standardize", TRAINER_SCALE_STANDARDIZE},
+                 {"minmax", TRAINER_SCALE_MINMAX},
+                 {"none", TRAINER_SCALE_UNIT}};
+    int known = !strcmp(scaling, "auto");
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
+        if (!strcmp(scaling, rules[r].name)) {
+            a->opt.rescale = 1;
+            a->opt.scaling = rules[r].rule;
+            known = 1;
+        }
+    if (!known) {
+        svc_errorf("--scaling: expected auto, standardize, minmax or none, got \"%s\"", scaling);
+        return -1;
+    }
     a->threads = svc_cpu_count();
     if (threads) {
         if (svc_parse_size("threads", threads, 1, 1024, &z))

@@ -1,0 +1,238 @@
+/*
+ * sweep_spec.c - what `mlptune sweep` is asked to do: its arguments, the datasets it names, the
+ * token file and the grid file. Everything here is checked before the first request, so a
+ * mistake on the command line or in a local file costs no upload and leaves nothing on the
+ * server (exit status 2, one message naming the option and the file).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "sweep_spec.h"
+
+#define MAX_TOKEN_BYTES 4096
+
+/* ---- arguments ---------------------------------------------------------------------------- */
+
+static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
+    struct {
+        const char *name, *env;
+        const char **slot;
+    } opts[] = {
+        {"server", "MLPTUNE_SERVER", &a->server},
+        {"dataset", NULL, &a->dataset},
+        {"labels", NULL, &a->labels},
+        {"grid", NULL, &a->grid},
+        {"test-dataset", NULL, &a->test_dataset},
+        {"test-labels", NULL, &a->test_labels},
+        {"name", NULL, &a->name},
+        {"label-column", NULL, &a->label_column},
+        {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
+        {"timeout", NULL, &a->timeout},
+    };
+    size_t n_opts = sizeof opts / sizeof opts[0];
+    for (size_t k = 0; k < n_opts; k++) {
+        const char *v = opts[k].env ? getenv(opts[k].env) : NULL;
+        if (v && *v)
+            *opts[k].slot = v;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--wait") || !strcmp(arg, "--json")) {
+            *(arg[2] == 'w' ? &a->wait : &a->json) = 1;
+            continue;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg), k = 0;
+        if (strncmp(arg, "--", 2) == 0)
+            while (k < n_opts &&
+                   !(strlen(opts[k].name) == len - 2 && !strncmp(opts[k].name, arg + 2, len - 2)))
+                k++;
+        if (strncmp(arg, "--", 2) != 0 || k == n_opts) {
+            svc_errorf("sweep: unknown argument \"%s\" (see mlptune sweep --help)", arg);
+            return -1;
+        }
+        const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!v || !*v) {
+            svc_errorf("--%s: missing value", opts[k].name);
+            return -1;
+        }
+        *opts[k].slot = v;
+    }
+    static const char *const required[] = {"server", "dataset", "grid"};
+    const char *given[] = {a->server, a->dataset, a->grid};
+    for (size_t k = 0; k < 3; k++)
+        if (!given[k]) {
+            svc_errorf("sweep: --%s is required (see mlptune sweep --help)", required[k]);
+            return -1;
+        }
+    return 0;
+}
+
+static int all_digits(const char *s) {
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+/* Checks that path names a readable regular file. Returns 0, or -1 after saying why. */
+static int check_file(const char *option, const char *path) {
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0) {
+        svc_errorf("%s %s: cannot open: %s", option, path, strerror(errno));
+        return -1;
+    }
+    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    close(fd);
+    if (!ok) {
+        svc_errorf("%s %s: not a regular file", option, path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fills *ref from "--dataset FILE|ID" and its labels. Returns 0, or -1 after saying why. */
+static int dataset_ref_init(svc_dataset_ref_t *ref, const char *option, const char *spec,
+                            const char *labels_option, const char *labels) {
+    memset(ref, 0, sizeof *ref);
+    ref->option = option;
+    if (all_digits(spec)) {
+        uint64_t id;
+        if (svc_parse_u64(option + 2, spec, &id) != 0)
+            return -1;
+        if (id == 0 || id > INT64_MAX) {
+            svc_errorf("%s: %s is not a dataset id", option, spec);
+            return -1;
+        }
+        if (labels) {
+            svc_errorf("%s: only goes with IDX images to upload, not with dataset id %s",
+                       labels_option, spec);
+            return -1;
+        }
+        ref->id = (int64_t)id;
+        return 0;
+    }
+    ref->file = spec;
+    ref->labels = labels;
+    if (check_file(option, spec) != 0 || (labels && check_file(labels_option, labels) != 0))
+        return -1;
+    return 0;
+}
+
+/* Reads the token: the file's content with surrounding whitespace trimmed. Returns a malloc'd
+ * string, or NULL after saying why. */
+static char *read_token(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        svc_errorf("--token-file %s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_TOKEN_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_TOKEN_BYTES + 1, f) : 0;
+    int bad = !buf ? ENOMEM : ferror(f) ? EIO : 0;
+    fclose(f);
+    if (bad || n > MAX_TOKEN_BYTES) {
+        if (bad)
+            svc_errorf("--token-file %s: cannot read: %s", path, strerror(bad));
+        else
+            svc_errorf("--token-file %s: longer than %d bytes", path, MAX_TOKEN_BYTES);
+        free(buf);
+        return NULL;
+    }
+    size_t start = 0;
+    while (start < n && (buf[start] == ' ' || (buf[start] >= '\t' && buf[start] <= '\r')))
+        start++;
+    while (n > start && (buf[n - 1] == ' ' || (buf[n - 1] >= '\t' && buf[n - 1] <= '\r')))
+        n--;
+    memmove(buf, buf + start, n - start);
+    buf[n - start] = '\0';
+    if (!buf[0] || memchr(buf, '\0', n - start)) {
+        svc_errorf("--token-file %s: %s", path, buf[0] ? "holds a NUL byte" : "is empty");
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Loads the grid file: a JSON object, the sweep body without dataset ids. Returns a new
+ * reference, or NULL after saying why (file, line and column for bad JSON). */
+static json_t *load_grid(const char *path) {
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f) {
+        svc_errorf("--grid %s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+        svc_errorf("--grid %s: not a file", path);
+        fclose(f);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *g = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    int read_failed = ferror(f);
+    fclose(f);
+    if (!g) {
+        if (read_failed)
+            svc_errorf("--grid %s: cannot read", path);
+        else
+            svc_errorf("--grid %s:%d:%d: %s", path, je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(g)) {
+        svc_errorf("--grid %s: expected a JSON object {\"grid\": {...}, \"training\": {...}}",
+                   path);
+        json_decref(g);
+        return NULL;
+    }
+    if (!json_object_get(g, "grid") &&
+        (json_object_get(g, "hidden_layers") || json_object_get(g, "layers"))) {
+        svc_errorf("--grid %s: put the axes under \"grid\": {\"grid\": {\"hidden_layers\": "
+                   "...}, \"training\": {...}}",
+                   path);
+        json_decref(g);
+        return NULL;
+    }
+    return g;
+}
+
+/* ---- everything up to the network --------------------------------------------------------- */
+
+int svc_sweep_prepare(int argc, char **argv, svc_sweep_args_t *a, svc_dataset_ref_t *train,
+                      svc_dataset_ref_t *test, json_t **grid, char **token, long *timeout_s) {
+    size_t timeout = 30;
+    if (parse_args(argc, argv, a) != 0 ||
+        (a->timeout && svc_parse_size("timeout", a->timeout, 1, 86400, &timeout) != 0))
+        return SVC_EXIT_USAGE;
+    *timeout_s = (long)timeout;
+    if (a->test_labels && !a->test_dataset) {
+        svc_errorf("--test-labels: needs --test-dataset");
+        return SVC_EXIT_USAGE;
+    }
+    if (!(*grid = load_grid(a->grid)))
+        return SVC_EXIT_USAGE;
+    if (dataset_ref_init(train, "--dataset", a->dataset, "--labels", a->labels) != 0 ||
+        (a->test_dataset && dataset_ref_init(test, "--test-dataset", a->test_dataset,
+                                             "--test-labels", a->test_labels) != 0))
+        return SVC_EXIT_USAGE;
+    int csv_upload =
+        (train->file && !train->labels) || (a->test_dataset && test->file && !test->labels);
+    if (a->label_column && !csv_upload) {
+        svc_errorf("--label-column: applies to CSV files to upload, and none is given");
+        return SVC_EXIT_USAGE;
+    }
+    if (a->token_file && !(*token = read_token(a->token_file)))
+        return SVC_EXIT_USAGE;
+    return 0;
+}
