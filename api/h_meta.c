@@ -2,7 +2,13 @@
  * api/h_meta.c - GET /healthz, /metrics (Prometheus text) and /openapi.json (the document in
  * api/openapi.json, embedded into the binary at build time by embed.cmake, so the served spec is
  * always the one the routes were built with).
+ *
+ * /healthz is 200 only when the service can do its work: 503 while draining, when the database
+ * cannot be read, and when the scheduler cannot write it (a full disk): worker reports are then
+ * kept in memory and retried every second, and a monitor should hear of it rather than find
+ * out later. /metrics adds the same as gauges.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +21,16 @@
 #endif
 
 static const char *const no_args[] = {NULL};
+
+/* The scheduler's health, or -1 when there is none to ask (not started, or draining). */
+static int scheduler_health(api_t *a, sched_health_t *out) {
+    memset(out, 0, sizeof *out);
+    if (!a->sched || api_sched_acquire(a) != 0)
+        return -1;
+    sched_health(a->sched, out);
+    api_sched_release(a);
+    return 0;
+}
 
 void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
     store_error_t err;
@@ -33,7 +49,47 @@ void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
                                "detail", "the database cannot be read"));
         return;
     }
+    sched_health_t h;
+    if (scheduler_health(a, &h) == 0 && h.db_error) {
+        char detail[256];
+        snprintf(detail, sizeof detail,
+                 "the database cannot be written (%s): %llu training reports are kept in memory "
+                 "and retried every second",
+                 mlpt_strerror(h.db_error), (unsigned long long)h.unsaved);
+        api_res_json(res, 503,
+                     json_pack("{s:s, s:s, s:s, s:I}", "status", "unavailable", "version",
+                               MLPT_VERSION, "detail", detail, "unsaved_reports",
+                               (json_int_t)h.unsaved));
+        return;
+    }
     api_res_json(res, 200, json_pack("{s:s, s:s}", "status", "ok", "version", MLPT_VERSION));
+}
+
+/* Appends the database-write health to the text metrics.c rendered (realloc'd). */
+static int append_health(api_t *a, char **text, size_t *len) {
+    sched_health_t h;
+    if (scheduler_health(a, &h) != 0)
+        return 0; /* draining: no scheduler to ask */
+    char extra[512];
+    int n = snprintf(extra, sizeof extra,
+                     "# HELP mlptune_database_writable Whether the last save of training reports "
+                     "committed (0: the database cannot be written, see /healthz).\n"
+                     "# TYPE mlptune_database_writable gauge\n"
+                     "mlptune_database_writable %d\n"
+                     "# HELP mlptune_unsaved_reports Training reports kept in memory until the "
+                     "database can be written again.\n"
+                     "# TYPE mlptune_unsaved_reports gauge\n"
+                     "mlptune_unsaved_reports %llu\n",
+                     h.db_error ? 0 : 1, (unsigned long long)h.unsaved);
+    if (n < 0 || (size_t)n >= sizeof extra)
+        return -1;
+    char *grown = realloc(*text, *len + (size_t)n + 1);
+    if (!grown)
+        return -1;
+    memcpy(grown + *len, extra, (size_t)n + 1);
+    *text = grown;
+    *len += (size_t)n;
+    return 0;
 }
 
 void api_h_metrics(api_t *a, const api_request_t *req, api_response_t *res) {
@@ -42,6 +98,11 @@ void api_h_metrics(api_t *a, const api_request_t *req, api_response_t *res) {
     if (api_h_query(req, no_args, NULL, res))
         return;
     if (api_metrics_render(a, &text, &len) != 0) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        return;
+    }
+    if (append_health(a, &text, &len) != 0) {
+        free(text);
         api_problem_code(res, MLPT_ENOMEM, NULL);
         return;
     }
