@@ -55,6 +55,18 @@ check "digits trains" test "$(status)" = 0
 check "digits reaches >= 0.93 validation accuracy" python3 "$here/check_json.py" "$tmp/out" 20 0.93
 check "the model file starts with its magic" test "$(head -c 8 "$tmp/digits.model")" = MLPTMODL
 
+# --- input scaling rules -------------------------------------------------------------------------
+for rule in auto minmax none; do
+    "$bin" train --data "$data/digits.csv" --hidden 16 --iterations 1 --seed 2 --scaling "$rule" \
+        --json | head -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["train_loss"])' \
+        >"$tmp/scale-$rule"
+done
+check "--scaling minmax, none and auto train differently" \
+    test "$(sort -u "$tmp"/scale-* | wc -l)" = 3
+run train --data "$data/digits.csv" --hidden 16 --iterations 1 --scaling log
+check "--scaling log is refused (exit 2, names the option)" \
+    bash -c "test \"\$(cat '$tmp/status')\" = 2 && grep -q -- '--scaling' '$tmp/err'"
+
 # --- table output, validation split 0 ------------------------------------------------------------
 run train --data "$data/iris.csv" --hidden 4 --iterations 3 --validation-split 0
 check "table output with --validation-split 0" test "$(status)" = 0

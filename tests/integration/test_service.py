@@ -276,6 +276,7 @@ def bad_requests(srv, ds_id):
         (sweep(bogus=1), 422, "bogus"),
         (sweep(training={"activation": "softsign"}), 422, "training.activation"),
         (sweep(training={"validation_split": 1.5}), 422, "training.validation_split"),
+        (sweep(training={"scaling": "log"}), 422, "training.scaling"),
         (sweep(training={"momentum": -0.1}), 422, "training.momentum"),
         (sweep(training={"seed": "x"}), 422, "training.seed"),
         (sweep(training={"nope": 1}), 422, "training.nope"),
@@ -375,6 +376,86 @@ def test_kill9_and_restart():
         srv.stop()
 
 
+def test_scaling_rules():
+    """training.scaling picks each trial's input scaling: the default follows the dataset (CSV
+    standardised), "minmax" and "none" are honoured, shown in the params, and change the numbers."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        first = {}
+        for rule in ("auto", "standardize", "minmax", "none"):
+            body = {"dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8],
+                                                     "learning_rate": [0.1], "iterations": [4]}}
+            if rule != "auto":
+                body["training"] = {"scaling": rule}
+            _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+            assert srv.wait_sweep(sw["id"])["status"] == "completed"
+            _, _, t = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+            trial = t["items"][0]
+            assert trial["params"]["scaling"] == rule, trial["params"]
+            first[rule] = history_ok(srv, trial["id"], 4)["history"][0]["train_loss"]
+        assert first["auto"] == first["standardize"], first
+        assert len({first["standardize"], first["minmax"], first["none"]}) == 3, first
+    finally:
+        srv.stop()
+
+
+def _strip(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_kill9_resumes_from_checkpoints():
+    """With checkpoints every 3 iterations, kill -9 mid-sweep and restart: interrupted trials keep
+    their rows up to their checkpoint (the very rows, seconds included), continue from it, and
+    every history ends exactly as in the same sweep run without a crash."""
+    import sqlite3
+    srv = Server(workers=2, extra=["--checkpoint-every", "3"])
+    try:
+        ds = upload_digits(srv)
+        body = {"dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [64, 128],
+                                                 "learning_rate": [0.05, 0.2],
+                                                 "iterations": [20, 80]},
+                "training": {"batch_size": 8, "momentum": 0.5}}
+        _, _, ref = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        assert srv.wait_sweep(ref["id"], timeout=300)["status"] == "completed"
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+            if any(t["status"] == "running" and t["iterations_done"] >= 25
+                   for t in trials["items"]):
+                break
+            time.sleep(0.01)
+        srv.kill9()
+        db = sqlite3.connect(os.path.join(srv.data_dir, "mlptune.db"))
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = {}
+        for tid, k in db.execute(
+                "SELECT t.id, t.checkpoint_iteration FROM trials t JOIN trial_checkpoints c "
+                "ON c.trial_id = t.id AND c.iteration = t.checkpoint_iteration "
+                "WHERE t.sweep_id = ? AND t.status = 'running'", (sw["id"],)):
+            rows = db.execute("SELECT iteration, seconds FROM trial_metrics WHERE trial_id = ? "
+                              "AND iteration <= ? ORDER BY iteration", (tid, k)).fetchall()
+            assert k >= 3 and len(rows) == k, (tid, k, len(rows))
+            kept[tid] = rows
+        db.close()
+        assert kept, "no running trial had a checkpoint at the kill"
+        srv.restart()
+        assert srv.wait_sweep(sw["id"], timeout=300)["status"] == "completed"
+        _, _, a = srv.json("GET", "/api/v1/sweeps/%d/trials?limit=100" % ref["id"], expect=200)
+        _, _, b = srv.json("GET", "/api/v1/sweeps/%d/trials?limit=100" % sw["id"], expect=200)
+        by_ordinal = {t["ordinal"]: t for t in a["items"]}
+        assert len(b["items"]) == len(a["items"]) == 8
+        for t in b["items"]:
+            want = history_ok(srv, by_ordinal[t["ordinal"]]["id"], t["params"]["iterations"])
+            got = history_ok(srv, t["id"], t["params"]["iterations"])
+            assert _strip(got["history"]) == _strip(want["history"]), "trial %d differs" % t["id"]
+            for it, secs in kept.get(t["id"], []):
+                assert got["history"][it - 1]["seconds"] == secs, (t["id"], it)
+    finally:
+        srv.stop()
+
+
 def test_readers_during_training():
     srv = Server(workers=2)
     try:
@@ -436,4 +517,4 @@ def test_graceful_stop():
 if __name__ == "__main__":
     run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
          test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
-         test_readers_during_training, test_graceful_stop])
+         test_kill9_resumes_from_checkpoints, test_scaling_rules, test_readers_during_training, test_graceful_stop])
