@@ -77,18 +77,7 @@ int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, sto
                              (long long)trial_id);
     } else if (rc != SQLITE_ROW) {
         rc = store_fail_sql(st, err, rc, "reading a checkpoint");
-    } else {
-        size_t n = (size_t)sqlite3_column_bytes(s, 1);
-        const void *bytes = sqlite3_column_blob(s, 1);
-        out->state = malloc(n ? n : 1);
-        if (!out->state || (n && !bytes)) {
-            free(out->state);
-            out->state = NULL;
-            rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
-            goto out;
-        }
-        memcpy(out->state, bytes, n);
-        out->len = n;
+    } else if ((rc = store_column_blob(s, 1, &out->state, &out->len, err)) == 0) {
         out->iteration = sqlite3_column_int64(s, 0);
         if (sqlite3_column_type(s, 2) != SQLITE_NULL)
             out->best_val_accuracy = sqlite3_column_double(s, 2);

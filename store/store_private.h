@@ -86,6 +86,10 @@ void store_bind_real(sqlite3_stmt *s, int i, double v, int *rc);
 void store_bind_text(sqlite3_stmt *s, int i, const char *v, int *rc);
 void store_bind_null(sqlite3_stmt *s, int i, int *rc);
 
+/* A malloc'd copy of column col's blob (empty blobs give a 1-byte allocation, *len 0). Returns
+ * 0 or MLPT_ENOMEM (err set). */
+int store_column_blob(sqlite3_stmt *s, int col, void **out, size_t *len, store_error_t *err);
+
 /* Looks up the status text of row `id` with sql (one parameter, one TEXT column): 0 with the
  * status in out, MLPT_ENOTFOUND ("<what> <id> not found") or an SQLite failure. */
 int store_lookup_status(store_t *st, const char *sql, int64_t id, const char *what, char *out,

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store_private.h"
@@ -145,6 +146,21 @@ int store_exec(store_t *st, const char *sql, const char *what, store_error_t *er
 out:
     sqlite3_finalize(s);
     return rc;
+}
+
+int store_column_blob(sqlite3_stmt *s, int col, void **out, size_t *len, store_error_t *err) {
+    const void *bytes = sqlite3_column_blob(s, col);
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    void *copy = malloc(n ? n : 1);
+    if (!copy || (n && !bytes)) {
+        free(copy);
+        return store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+    }
+    if (n)
+        memcpy(copy, bytes, n);
+    *out = copy;
+    *len = n;
+    return 0;
 }
 
 void store_bind_i64(sqlite3_stmt *s, int i, int64_t v, int *rc) {

@@ -203,19 +203,7 @@ int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, s
         rc =
             store_error_set(err, MLPT_ENOTFOUND, 0, "trial %lld has no model", (long long)trial_id);
     } else {
-        const void *bytes = sqlite3_column_blob(s, 0);
-        size_t n = (size_t)sqlite3_column_bytes(s, 0);
-        void *copy = malloc(n ? n : 1);
-        if (!copy || (n && !bytes)) {
-            free(copy);
-            rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
-            goto out;
-        }
-        if (n)
-            memcpy(copy, bytes, n);
-        *blob = copy;
-        *len = n;
-        rc = 0;
+        rc = store_column_blob(s, 0, blob, len, err);
     }
 out:
     store_release(st, s);

@@ -428,6 +428,34 @@ static json_t *trial_of_length(store_t *r, int64_t sweep, json_int_t iterations)
     return found;
 }
 
+/* One hidden layer of 8, batch 16, the seed grid's learning rates (n_lr of them), and the
+ * given iteration counts: a small sweep that shares prefixes. */
+static sched_spec_t small_spec(size_t n_lr, size_t n_it, const size_t *its) {
+    sched_spec_t spec = seed_grid();
+    spec.n_hidden_layers = 1;
+    spec.n_neurons = 1;
+    spec.neurons[0] = 8;
+    spec.n_learning_rate = n_lr;
+    spec.batch_size[0] = 16;
+    spec.n_iterations = n_it;
+    for (size_t i = 0; i < n_it; i++)
+        spec.iterations[i] = its[i];
+    return spec;
+}
+
+/* Two trials' models are the same bytes. */
+static void assert_same_model(store_t *r, int64_t a, int64_t b) {
+    store_error_t err;
+    void *m1, *m2;
+    size_t l1, l2;
+    assert_int_equal(store_trial_model(r, a, &m1, &l1, &err), 0);
+    assert_int_equal(store_trial_model(r, b, &m2, &l2, &err), 0);
+    assert_int_equal(l1, l2);
+    assert_memory_equal(m1, m2, l1);
+    free(m1);
+    free(m2);
+}
+
 /* Trials that differ only in iterations run once: the shorter ones take the first rows of the
  * longest (the same rows, seconds included), end with their own model and figures, and equal a
  * run of their own. */
@@ -435,16 +463,7 @@ static void test_shared_prefixes(void **state) {
     fixture_t *f = *state;
     start(f, 1);
     int64_t ds = add_iris(f);
-    sched_spec_t spec = seed_grid();
-    spec.n_hidden_layers = 1;
-    spec.n_neurons = 1;
-    spec.neurons[0] = 8;
-    spec.n_learning_rate = 1;
-    spec.batch_size[0] = 16;
-    spec.n_iterations = 3;
-    spec.iterations[0] = 3;
-    spec.iterations[1] = 12;
-    spec.iterations[2] = 6;
+    sched_spec_t spec = small_spec(1, 3, (const size_t[]){3, 12, 6});
     sched_params_t *t;
     size_t n;
     assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
@@ -492,16 +511,8 @@ static void test_shared_prefixes(void **state) {
                 json_real_value(json_object_get(a6, "best_val_accuracy")));
     assert_true(json_real_value(json_object_get(t6, "final_val_accuracy")) ==
                 json_real_value(json_object_get(a6, "final_val_accuracy")));
-    void *m1, *m2;
-    size_t l1, l2;
-    assert_int_equal(
-        store_trial_model(r, json_integer_value(json_object_get(t6, "id")), &m1, &l1, &err), 0);
-    assert_int_equal(
-        store_trial_model(r, json_integer_value(json_object_get(a6, "id")), &m2, &l2, &err), 0);
-    assert_int_equal(l1, l2);
-    assert_memory_equal(m1, m2, l1);
-    free(m1);
-    free(m2);
+    assert_same_model(r, json_integer_value(json_object_get(t6, "id")),
+                      json_integer_value(json_object_get(a6, "id")));
     json_decref(r3);
     json_decref(r6);
     json_decref(ra6);
@@ -526,14 +537,7 @@ static void assert_same_histories(store_t *r, int64_t a, int64_t b) {
         assert_true(json_equal(ra, rb));
         json_decref(ra);
         json_decref(rb);
-        void *m1, *m2;
-        size_t l1, l2;
-        assert_int_equal(store_trial_model(r, ia, &m1, &l1, &err), 0);
-        assert_int_equal(store_trial_model(r, ib, &m2, &l2, &err), 0);
-        assert_int_equal(l1, l2);
-        assert_memory_equal(m1, m2, l1);
-        free(m1);
-        free(m2);
+        assert_same_model(r, ia, ib);
     }
     json_decref(ha);
     json_decref(hb);
@@ -546,14 +550,7 @@ static void test_resume_is_exact(void **state) {
     fixture_t *f = *state;
     start(f, 2);
     int64_t ds = add_iris(f);
-    sched_spec_t spec = seed_grid();
-    spec.n_hidden_layers = 1;
-    spec.n_neurons = 1;
-    spec.neurons[0] = 8;
-    spec.batch_size[0] = 16;
-    spec.n_iterations = 2;
-    spec.iterations[0] = 40;
-    spec.iterations[1] = 1500;
+    sched_spec_t spec = small_spec(2, 2, (const size_t[]){40, 1500});
     sched_params_t *t;
     size_t n;
     assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
