@@ -347,14 +347,22 @@ class Client:
     def request(self, method, path, body=None, headers=None, expect=(200,)):
         """Returns (status, headers dict, body bytes); raises HTTPStatusError when the status
         is not in `expect`."""
-        c = self._conn()
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            data = r.read()
-        except (OSError, http.client.HTTPException):
-            self.close()
-            raise
+        for attempt in (1, 2):
+            reused = self.conn is not None
+            c = self._conn()
+            try:
+                c.request(method, path, body=body, headers=headers or {})
+                r = c.getresponse()
+                data = r.read()
+                break
+            except (OSError, http.client.HTTPException) as e:
+                self.close()
+                # A server may close a keep-alive connection that sat idle (mlptune does after
+                # its header deadline): like any HTTP client, retry once on a fresh connection.
+                idle_close = isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError,
+                                            BrokenPipeError))
+                if not (reused and idle_close and attempt == 1):
+                    raise
         if r.getheader("Connection", "").lower() == "close":
             self.close()
         if expect and r.status not in expect:

@@ -253,6 +253,43 @@ static void test_one_partition_is_trainer_train(void **state) {
     teardown(&su);
 }
 
+/* Partitions change only the rounding: 1, 2 and 3 partitions (and momentum) train the same
+ * network to within float noise, so the slices compute the same step as the plain one. */
+static void test_partitions_compute_the_same_step(void **state) {
+    (void)state;
+    for (int mom = 0; mom < 2; mom++) {
+        static record_t rec[3];
+        memset(rec, 0, sizeof rec);
+        trainer_model_t *m[3];
+        for (size_t p = 1; p <= 3; p++) {
+            setup_t su;
+            setup(&su, mom ? 0.9f : 0.0f, p);
+            su.opt.iterations = 4;
+            m[p - 1] = train(&su, (int)(p - 1), NULL, NULL, &rec[p - 1], 0);
+            teardown(&su);
+        }
+        for (size_t p = 1; p < 3; p++) {
+            assert_int_equal(rec[p].n, rec[0].n);
+            for (size_t i = 0; i < rec[0].n; i++) {
+                double a = rec[0].ep[i].train_loss, b = rec[p].ep[i].train_loss;
+                assert_true(fabs(a - b) <= 1e-4 * fabs(a));
+                assert_true(fabs(rec[0].ep[i].val_loss - rec[p].ep[i].val_loss) <=
+                            1e-4 * fabs(rec[0].ep[i].val_loss));
+            }
+            double worst = 0.0;
+            for (size_t k = 0; k < m[0]->n_params; k++) {
+                double d = fabs((double)m[0]->params[k] - (double)m[p]->params[k]);
+                worst = d > worst ? d : worst;
+            }
+            assert_true(worst < 1e-4);
+        }
+        for (int p = 0; p < 3; p++) {
+            record_free(&rec[p]);
+            trainer_model_free(m[p]);
+        }
+    }
+}
+
 /* Resuming from each periodic checkpoint, with or without helpers, gives the rest of the
  * uninterrupted history and its final weights. */
 static void test_resume_from_every_checkpoint(void **state) {
@@ -416,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_helpers_change_nothing_sgd),
         cmocka_unit_test(test_helpers_change_nothing_momentum),
         cmocka_unit_test(test_one_partition_is_trainer_train),
+        cmocka_unit_test(test_partitions_compute_the_same_step),
         cmocka_unit_test(test_resume_from_every_checkpoint),
         cmocka_unit_test(test_stop_anywhere_then_resume),
         cmocka_unit_test(test_bad_checkpoints_are_refused),

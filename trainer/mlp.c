@@ -268,14 +268,41 @@ static void backward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t
     }
 }
 
-void trainer_mlp_part_backward(const trainer_model_t *m, trainer_scratch_t *s, size_t r0,
-                               size_t rows, size_t batch, const int32_t *y, double *loss_sum,
-                               size_t *correct) {
-    forward_rows(m, s, r0, rows);
-    float *logits = s->act[m->n_layers] + r0 * m->arch.outputs;
-    trainer_softmax_xent(logits, NULL, y + r0, rows, m->arch.outputs, 1.0f / (float)batch, loss_sum,
-                         correct);
-    backward_rows(m, s, r0, rows);
+void trainer_mlp_forward_slice(const trainer_model_t *m, trainer_scratch_t *s, size_t l,
+                               size_t rows, size_t c0, size_t c1) {
+    size_t in, out, w = c1 - c0;
+    const float *W = trainer_layer_weights(&m->arch, m->params, l, &in, &out);
+    const float *b = W + in * out;
+    float *Y = s->act[l + 1] + c0;
+    if (w == 0)
+        return;
+    trainer_gemm(m->gemm, 0, 0, rows, w, in, 1.0f, s->act[l], in, W + c0, out, 0.0f, Y, out);
+    for (size_t r = 0; r < rows; r++) {
+        if (l < m->arch.n_hidden)
+            trainer_bias_act_forward(Y + r * out, b + c0, 1, w, m->arch.activation);
+        else
+            trainer_bias_add(Y + r * out, b + c0, 1, w);
+    }
+}
+
+void trainer_mlp_loss_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t r0, size_t rows,
+                           size_t batch, const int32_t *y, double *loss_sum, size_t *correct) {
+    size_t k = m->arch.outputs;
+    trainer_softmax_xent(s->act[m->n_layers] + r0 * k, NULL, y + r0, rows, k, 1.0f / (float)batch,
+                         loss_sum, correct);
+}
+
+void trainer_mlp_backward_slice(const trainer_model_t *m, trainer_scratch_t *s, size_t l,
+                                size_t rows, size_t c0, size_t c1) {
+    size_t in, out, w = c1 - c0;
+    const float *W = trainer_layer_weights(&m->arch, m->params, l, &in, &out);
+    float *dX = s->grad[l - 1] + c0;
+    if (w == 0)
+        return;
+    trainer_gemm(m->gemm, 0, 1, rows, w, out, 1.0f, s->grad[l], out, W + c0 * out, out, 0.0f, dX,
+                 in);
+    for (size_t r = 0; r < rows; r++)
+        trainer_act_backward(dX + r * in, s->act[l] + r * in + c0, w, m->arch.activation);
 }
 
 void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,

@@ -114,18 +114,25 @@ void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t
 void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
                           float momentum, float *velocity);
 
-/* Data-parallel steps. A mini-batch of `batch` rows gathered in the input buffer is split into
- * row partitions; each partition may run on its own thread:
- *   trainer_mlp_part_backward: forward, loss and the output gradients of every layer for rows
- *     [r0, r0 + rows), with the loss's gradient scaled for a mean over the whole batch (adds the
- *     summed loss and hits of those rows to *loss_sum and *correct). Does not change the model.
- *   trainer_mlp_part_update: once every partition is done, applies the batch's gradient (summed
- *     over all its rows by the GEMM) to output columns [c0, c1) of layer l, as trainer_mlp_sgd_step
- *     does. Column slices of the same layer, and different layers, may run concurrently.
- * For a given split the numbers do not depend on which thread runs which part. */
-void trainer_mlp_part_backward(const trainer_model_t *m, trainer_scratch_t *s, size_t r0,
-                               size_t rows, size_t batch, const int32_t *y, double *loss_sum,
-                               size_t *correct);
+/* A training step in parts that threads may share, over a mini-batch of `rows` rows gathered
+ * in the input buffer. In this order, each stage's parts independent of one another:
+ *   trainer_mlp_forward_slice, for l = 0 .. n_layers-1: layer l's output columns [c0, c1)
+ *     (GEMM, bias, activation);
+ *   trainer_mlp_loss_rows: softmax + cross-entropy of rows [r0, r0 + rows) of the logits, the
+ *     gradient scaled for a mean over the whole batch (`batch` rows); adds the summed loss and
+ *     hits of those rows to *loss_sum and *correct;
+ *   trainer_mlp_backward_slice, for l = n_layers-1 .. 1: columns [c0, c1) of the gradient with
+ *     respect to layer l's input (needs the weights as they were: before any update);
+ *   trainer_mlp_part_update: applies the batch's gradient (summed over its rows by the GEMM) to
+ *     output columns [c0, c1) of layer l, as trainer_mlp_sgd_step does.
+ * For a given split the numbers do not depend on which thread runs which part. Column slices
+ * keep the GEMMs as efficient as whole ones (row partitions of a 64-row batch cost 4-15%). */
+void trainer_mlp_forward_slice(const trainer_model_t *m, trainer_scratch_t *s, size_t l,
+                               size_t rows, size_t c0, size_t c1);
+void trainer_mlp_loss_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t r0, size_t rows,
+                           size_t batch, const int32_t *y, double *loss_sum, size_t *correct);
+void trainer_mlp_backward_slice(const trainer_model_t *m, trainer_scratch_t *s, size_t l,
+                                size_t rows, size_t c0, size_t c1);
 void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
                              size_t c0, size_t c1, float lr, float momentum, float *velocity);
 

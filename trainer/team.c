@@ -1,12 +1,13 @@
 /*
  * team.c - the work of one mini-batch, shared by the run's owner and any helpers.
  *
- * A phase is a set of independent tasks: PHASE_PARTS has one task per row partition (gather,
- * forward, loss, backward), PHASE_UPDATE one per (layer, column slice). The owner publishes a
- * phase by storing one 64-bit claim word (generation | task count | next task); anyone claims a
- * task with a compare-and-swap on that word, runs it and counts it done. The owner claims too, so
- * a phase never waits for a helper that is not there; it only waits for tasks already claimed.
- * A helper also takes the pending validation of the previous iteration's weights, if any.
+ * A phase is a set of independent tasks: row ranges of the batch (gather, loss) or column slices
+ * of a layer (forward, input gradient), or one task per (layer, column slice) for the update. The
+ * owner publishes a phase by storing one 64-bit claim word (generation | task count | next task);
+ * anyone claims a task with a compare-and-swap on that word, runs it and counts it done. The owner
+ * claims too, so a phase never waits for a helper that is not there; it only waits for tasks
+ * already claimed. A helper also takes the pending validation of the previous iteration's weights,
+ * if any.
  */
 #include <sched.h>
 #include <string.h>
@@ -50,22 +51,36 @@ static size_t part_rows(size_t n, size_t parts, size_t p, size_t *r0) {
 }
 
 static void run_task(trainer_run_t *r, size_t task) {
-    size_t n = r->phase_rows;
-    if (r->phase == PHASE_PARTS) {
-        size_t r0, rows = part_rows(n, r->parts, task, &r0);
-        r->part_loss[task] = 0.0;
-        r->part_correct[task] = 0;
-        if (rows == 0)
-            return;
+    size_t n = r->phase_rows, parts = r->parts, r0, rows, l = r->phase_layer;
+    const trainer_arch_t *a = &r->m->arch;
+    switch (r->phase) {
+    case PHASE_GATHER:
+        rows = part_rows(n, parts, task, &r0);
         gather_rows(r->ds, r->m, r->identity, trainer_scratch_input(r->s) + r0 * r->ds->features,
                     r->labels + r0, r->phase_idx + r0, rows);
-        trainer_mlp_part_backward(r->m, r->s, r0, rows, n, r->labels, &r->part_loss[task],
-                                  &r->part_correct[task]);
-    } else {
-        size_t l = task / r->parts, slice = task % r->parts;
-        size_t width = trainer_layer_width(&r->m->arch, l);
-        size_t c0 = width * slice / r->parts, c1 = width * (slice + 1) / r->parts;
-        trainer_mlp_part_update(r->m, r->s, n, l, c0, c1, r->lr, r->momentum, r->velocity);
+        break;
+    case PHASE_FORWARD:
+        trainer_mlp_forward_slice(r->m, r->s, l, n, trainer_layer_width(a, l) * task / parts,
+                                  trainer_layer_width(a, l) * (task + 1) / parts);
+        break;
+    case PHASE_LOSS:
+        rows = part_rows(n, parts, task, &r0);
+        r->part_loss[task] = 0.0;
+        r->part_correct[task] = 0;
+        trainer_mlp_loss_rows(r->m, r->s, r0, rows, n, r->labels, &r->part_loss[task],
+                              &r->part_correct[task]);
+        break;
+    case PHASE_BACKWARD: /* columns of layer l's input: layer l - 1's width */
+        trainer_mlp_backward_slice(r->m, r->s, l, n, trainer_layer_width(a, l - 1) * task / parts,
+                                   trainer_layer_width(a, l - 1) * (task + 1) / parts);
+        break;
+    case PHASE_UPDATE:
+        l = task / parts;
+        trainer_mlp_part_update(r->m, r->s, n, l,
+                                trainer_layer_width(a, l) * (task % parts) / parts,
+                                trainer_layer_width(a, l) * (task % parts + 1) / parts, r->lr,
+                                r->momentum, r->velocity);
+        break;
     }
 }
 

@@ -297,7 +297,10 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
             size_t n = n_train - b * batch < batch ? n_train - b * batch : batch;
             r->phase_rows = n;
             r->phase_idx = r->order + b * batch;
-            run_phase(r, PHASE_PARTS, r->parts);
+            run_phase(r, PHASE_GATHER, r->parts);
+            for (r->phase_layer = 0; r->phase_layer < m->n_layers; r->phase_layer++)
+                run_phase(r, PHASE_FORWARD, r->parts);
+            run_phase(r, PHASE_LOSS, r->parts);
             double batch_loss = 0.0;
             for (size_t p = 0; p < r->parts; p++) {
                 batch_loss += r->part_loss[p];
@@ -310,6 +313,8 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
                 diverged = 1;
                 break;
             }
+            for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
+                run_phase(r, PHASE_BACKWARD, r->parts);
             run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
         }
         double trained = now_seconds() - t0;

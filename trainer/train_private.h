@@ -15,7 +15,9 @@
 #include "rng.h"
 #include "train.h"
 
-enum { PHASE_PARTS = 1, PHASE_UPDATE = 2 };
+/* The stages of a mini-batch, in order; each has `parts` tasks (UPDATE: one per layer and
+ * column slice). GATHER and LOSS split the rows, the others the columns (see mlp.h). */
+enum { PHASE_GATHER = 1, PHASE_FORWARD, PHASE_LOSS, PHASE_BACKWARD, PHASE_UPDATE };
 enum { VAL_NONE = 0, VAL_PENDING = 1, VAL_TAKEN = 2, VAL_DONE = 3 };
 
 /* Where a run stands: what a checkpoint holds besides the weights and the velocity. */
@@ -60,6 +62,7 @@ struct trainer_run {
     atomic_uint done;
     uint32_t gen;            /* [owner] */
     int phase;               /* [phase] PHASE_* */
+    size_t phase_layer;      /* [phase] FORWARD and BACKWARD: the layer */
     size_t phase_rows;       /* [phase] rows of the current mini-batch */
     const size_t *phase_idx; /* [phase] their indices in the dataset */
     float lr, momentum;      /* [phase] */
