@@ -343,7 +343,8 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
         if ((v = json_object_get(tr, "scaling")) &&
             sched_scaling_parse(json_string_value(v), &spec->scaling) != 0)
             api_errors_add(errs, "training.scaling",
-                           "must be one of \"auto\", \"standardize\", \"minmax\", \"none\"");
+                           "must be one of \"auto\", \"standardize\", \"minmax\", "
+                           "\"global_minmax\", \"none\"");
     }
     if (!have[0]) {
         spec->n_batch_size = 1;

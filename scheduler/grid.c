@@ -159,7 +159,8 @@ int sched_params_from_json(const json_t *obj, sched_params_t *p) {
     return 0;
 }
 
-static const char *const scaling_names[] = {"auto", "standardize", "minmax", "none"};
+static const char *const scaling_names[] = {"auto", "standardize", "minmax", "none",
+                                            "global_minmax"};
 
 const char *sched_scaling_name(sched_scaling_t s) {
     return (unsigned)s < sizeof scaling_names / sizeof scaling_names[0] ? scaling_names[s]

@@ -34,9 +34,10 @@ typedef enum sched_scaling {
     SCHED_SCALING_STANDARDIZE,
     SCHED_SCALING_MINMAX,
     SCHED_SCALING_NONE,
+    SCHED_SCALING_GLOBAL_MINMAX,
 } sched_scaling_t;
 
-/* "auto", "standardize", "minmax", "none". */
+/* "auto", "standardize", "minmax", "none", "global_minmax". */
 const char *sched_scaling_name(sched_scaling_t s);
 
 /* Parses one of those names. Returns 0 or MLPT_EINVAL. */

@@ -104,6 +104,20 @@ static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     sched_report_push(ctx->s, r);
 }
 
+/* The trainer's rule for a sweep's scaling (auto is never asked: the dataset's own rule). */
+static trainer_scaling_t trainer_rule(sched_scaling_t s) {
+    switch (s) {
+    case SCHED_SCALING_MINMAX:
+        return TRAINER_SCALE_MINMAX;
+    case SCHED_SCALING_GLOBAL_MINMAX:
+        return TRAINER_SCALE_GLOBAL_MINMAX;
+    case SCHED_SCALING_NONE:
+        return TRAINER_SCALE_UNIT;
+    default:
+        return TRAINER_SCALE_STANDARDIZE;
+    }
+}
+
 /* Trains with a run other workers may join while it lasts. */
 static int train_shared(sched_t *s, job_t *job, trainer_run_t *run, run_ctx_t *ctx,
                         trainer_result_t *res) {
@@ -216,19 +230,16 @@ static void run_job(sched_t *s, job_t *job) {
         goto out;
     }
     const store_resume_t *from = &job->resume;
-    trainer_options_t opt = {
-        .learning_rate = (float)job->params.learning_rate,
-        .momentum = (float)job->params.momentum,
-        .batch_size = job->params.batch_size,
-        .iterations = job->params.iterations,
-        .seed = job->params.seed,
-        .stop = &job->stop,
-        .partitions = (size_t)s->partitions,
-        .checkpoint_every = (size_t)s->cfg.checkpoint_every,
-        .rescale = job->params.scaling != SCHED_SCALING_AUTO,
-        .scaling = job->params.scaling == SCHED_SCALING_MINMAX ? TRAINER_SCALE_MINMAX
-                   : job->params.scaling == SCHED_SCALING_NONE ? TRAINER_SCALE_UNIT
-                                                               : TRAINER_SCALE_STANDARDIZE};
+    trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
+                             .momentum = (float)job->params.momentum,
+                             .batch_size = job->params.batch_size,
+                             .iterations = job->params.iterations,
+                             .seed = job->params.seed,
+                             .stop = &job->stop,
+                             .partitions = (size_t)s->partitions,
+                             .checkpoint_every = (size_t)s->cfg.checkpoint_every,
+                             .rescale = job->params.scaling != SCHED_SCALING_AUTO,
+                             .scaling = trainer_rule(job->params.scaling)};
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
     run_ctx_t ctx = {.s = s,

@@ -16,7 +16,7 @@ static const char train_usage[] =
     "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
     "                     [--activation sigmoid|relu|tanh] [--lr F] [--iterations K] [--batch B]\n"
     "                     [--seed S] [--validation-split F] [--momentum F] [--threads T]\n"
-    "                     [--scaling auto|standardize|minmax|none]\n"
+    "                     [--scaling auto|standardize|minmax|global_minmax|none]\n"
     "                     [--label-column NAME|INDEX] [--save-model FILE] [--json]\n"
     "\n"
     "  --data FILE            CSV with a header row, or IDX images (then --labels is required);\n"
@@ -35,7 +35,8 @@ static const char train_usage[] =
     "  --momentum F           SGD momentum in [0, 1) (default 0)\n"
     "  --threads T            OpenBLAS threads (default: all cores)\n"
     "  --scaling R            input scaling fitted on the training split: auto (the data's own:\n"
-    "                         IDX pixels / 255, CSV standardised), standardize, minmax, none\n"
+    "                         IDX pixels / 255, CSV standardised), standardize, minmax (per\n"
+    "                         feature), global_minmax (one range for all: pixels / 255), none\n"
     "  --label-column C       CSV label column by name or 0-based index (default: \"label\", else "
     "last)\n"
     "  --save-model FILE      write the trained model there\n"
@@ -165,6 +166,7 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         trainer_scaling_t rule;
     } rules[] = {{"standardize", TRAINER_SCALE_STANDARDIZE},
                  {"minmax", TRAINER_SCALE_MINMAX},
+                 {"global_minmax", TRAINER_SCALE_GLOBAL_MINMAX},
                  {"none", TRAINER_SCALE_UNIT}};
     int known = !strcmp(scaling, "auto");
     for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
@@ -174,7 +176,9 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
             known = 1;
         }
     if (!known) {
-        svc_errorf("--scaling: expected auto, standardize, minmax or none, got \"%s\"", scaling);
+        svc_errorf("--scaling: expected auto, standardize, minmax, global_minmax or none, got "
+                   "\"%s\"",
+                   scaling);
         return -1;
     }
     a->threads = svc_cpu_count();

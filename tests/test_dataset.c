@@ -350,6 +350,14 @@ static void test_scaler_minmax_and_rules(void **state) {
     assert_true(shift[1] == 5.0f && scale[1] == 0.0f); /* constant: becomes 0 */
     assert_true(shift[2] == 0.0f);
     fx_assert_close(scale[2], 1.0 / 255.0, 1e-9);
+    /* one range for all features: 0..1e6 over the given rows (row 1's 1e6 is not one of them:
+     * 255 is the max) */
+    assert_int_equal(trainer_scaler_fit_as(ds, TRAINER_SCALE_GLOBAL_MINMAX, idx, 3, shift, scale),
+                     0);
+    for (int j = 0; j < 3; j++) {
+        assert_true(shift[j] == 0.0f);
+        fx_assert_close(scale[j], 1.0 / 255.0, 1e-9);
+    }
     /* the dataset's own rule stays standardize; UNIT on request is the identity */
     assert_int_equal(trainer_scaler_fit_as(ds, TRAINER_SCALE_UNIT, idx, 3, shift, scale), 0);
     assert_true(shift[0] == 0.0f && scale[0] == 1.0f);

@@ -290,6 +290,56 @@ static void test_partitions_compute_the_same_step(void **state) {
     }
 }
 
+/* A short last batch steps in proportion to its rows. B + 1 identical rows (so the shuffle
+ * cannot matter), batch B: the run must equal a full step on B rows, then lr/B times one row's
+ * gradient (a mean over the last batch's own row would take a step B times larger). */
+static void test_short_last_batch_steps_in_proportion(void **state) {
+    (void)state;
+    enum { B = 16, N = B + 1, F = 5 };
+    trainer_dataset_t *ds = fx_dataset_new(N, F, 2, TRAINER_SCALE_UNIT);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < F; j++)
+            ds->x[i * F + j] = 0.2f * (float)j - 0.3f;
+    ds->y[0] = 1; /* one row of class 1 so the dataset has two classes; it is not trained on */
+    fx_dataset_recount(ds);
+    /* B + 1 training rows, all copies of row 1 (row 0 is the class-1 row, not trained on) */
+    size_t train[N];
+    for (size_t i = 0; i < N; i++)
+        train[i] = 1 + i % (N - 1);
+    trainer_split_t split = {.train = train, .n_train = N};
+    trainer_arch_t arch = {
+        .inputs = F, .outputs = 2, .n_hidden = 1, .hidden = {7}, .activation = TRAINER_ACT_TANH};
+    const float lr = 0.7f;
+    trainer_options_t opt = {
+        .learning_rate = lr, .batch_size = B, .iterations = 1, .seed = 3, .partitions = 2};
+    trainer_model_t *run_m = trainer_model_new(&arch, 3);
+    assert_int_equal(trainer_train(run_m, ds, &split, &opt, NULL, NULL, NULL), 0);
+
+    trainer_model_t *want = trainer_model_new(&arch, 3);
+    trainer_scratch_t *s = trainer_scratch_new(&arch, B);
+    float *g = calloc(want->n_params, sizeof *g);
+    int32_t y[B] = {0};
+    for (size_t i = 0; i < B; i++)
+        memcpy(trainer_scratch_input(s) + i * F, ds->x + F, F * sizeof(float));
+    trainer_mlp_forward(want, s, B, y, &(double){0}, &(size_t){0});
+    trainer_mlp_sgd_step(want, s, B, lr, 0.0f, NULL);
+    trainer_mlp_forward(want, s, 1, y, &(double){0}, &(size_t){0});
+    trainer_mlp_gradient(want, s, 1, g);
+    for (size_t k = 0; k < want->n_params; k++)
+        want->params[k] -= lr / (float)B * g[k];
+    double worst = 0.0;
+    for (size_t k = 0; k < want->n_params; k++) {
+        double d = fabs((double)want->params[k] - (double)run_m->params[k]);
+        worst = d > worst ? d : worst;
+    }
+    assert_true(worst < 1e-5);
+    free(g);
+    trainer_scratch_free(s);
+    trainer_model_free(want);
+    trainer_model_free(run_m);
+    trainer_dataset_free(ds);
+}
+
 /* Resuming from each periodic checkpoint, with or without helpers, gives the rest of the
  * uninterrupted history and its final weights. */
 static void test_resume_from_every_checkpoint(void **state) {
@@ -454,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_helpers_change_nothing_momentum),
         cmocka_unit_test(test_one_partition_is_trainer_train),
         cmocka_unit_test(test_partitions_compute_the_same_step),
+        cmocka_unit_test(test_short_last_batch_steps_in_proportion),
         cmocka_unit_test(test_resume_from_every_checkpoint),
         cmocka_unit_test(test_stop_anywhere_then_resume),
         cmocka_unit_test(test_bad_checkpoints_are_refused),

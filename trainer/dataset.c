@@ -142,11 +142,30 @@ static void fit_minmax(const trainer_dataset_t *ds, const size_t *idx, size_t n,
     }
 }
 
+/* One range for every feature: the min and max over all of them. */
+static void fit_global_minmax(const trainer_dataset_t *ds, const size_t *idx, size_t n,
+                              float *shift, float *scale) {
+    size_t f = ds->features;
+    float lo = ds->x[idx[0] * f], hi = lo;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = ds->x + idx[i] * f;
+        for (size_t j = 0; j < f; j++) {
+            lo = row[j] < lo ? row[j] : lo;
+            hi = row[j] > hi ? row[j] : hi;
+        }
+    }
+    double range = (double)hi - (double)lo;
+    for (size_t j = 0; j < f; j++) {
+        shift[j] = lo;
+        scale[j] = range > 0.0 ? (float)(1.0 / range) : 0.0f;
+    }
+}
+
 int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, const size_t *idx,
                           size_t n, float *shift, float *scale) {
     size_t f = ds->features;
     if (n == 0 || (rule != TRAINER_SCALE_UNIT && rule != TRAINER_SCALE_STANDARDIZE &&
-                   rule != TRAINER_SCALE_MINMAX))
+                   rule != TRAINER_SCALE_MINMAX && rule != TRAINER_SCALE_GLOBAL_MINMAX))
         return MLPT_EINVAL;
     if (rule == TRAINER_SCALE_UNIT) {
         for (size_t j = 0; j < f; j++) {
@@ -155,8 +174,8 @@ int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, c
         }
         return 0;
     }
-    if (rule == TRAINER_SCALE_MINMAX) {
-        fit_minmax(ds, idx, n, shift, scale);
+    if (rule == TRAINER_SCALE_MINMAX || rule == TRAINER_SCALE_GLOBAL_MINMAX) {
+        (rule == TRAINER_SCALE_MINMAX ? fit_minmax : fit_global_minmax)(ds, idx, n, shift, scale);
         return 0;
     }
     double *mean = calloc(2 * f, sizeof *mean);

@@ -23,8 +23,9 @@
 
 typedef enum trainer_scaling {
     TRAINER_SCALE_STANDARDIZE = 0,
-    TRAINER_SCALE_UNIT = 1,   /* also "none": the features as they are */
-    TRAINER_SCALE_MINMAX = 2, /* never a dataset's own rule; a trial may ask for it */
+    TRAINER_SCALE_UNIT = 1,          /* also "none": the features as they are */
+    TRAINER_SCALE_MINMAX = 2,        /* never a dataset's own rule; a trial may ask for it */
+    TRAINER_SCALE_GLOBAL_MINMAX = 3, /* the same, one range for all features (images: x/255) */
 } trainer_scaling_t;
 
 typedef struct trainer_dataset {
@@ -75,8 +76,10 @@ int trainer_scaler_fit(const trainer_dataset_t *ds, const size_t *idx, size_t n,
                        float *scale);
 
 /* The same with a rule of the caller's choice; TRAINER_SCALE_MINMAX maps each feature's range
- * over the rows to [0, 1]: shift = min, scale = 1/(max - min) (0 when the feature is constant).
- * MLPT_EINVAL for an unknown rule. */
+ * over the rows to [0, 1]: shift = min, scale = 1/(max - min) (0 when the feature is constant);
+ * TRAINER_SCALE_GLOBAL_MINMAX maps the range of all features together to [0, 1] (pixels that
+ * span 0..255 anywhere: x/255 for every feature, a rare border pixel included). MLPT_EINVAL
+ * for an unknown rule. */
 int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, const size_t *idx,
                           size_t n, float *shift, float *scale);
 

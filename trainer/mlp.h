@@ -119,8 +119,9 @@ void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows,
  *   trainer_mlp_forward_slice, for l = 0 .. n_layers-1: layer l's output columns [c0, c1)
  *     (GEMM, bias, activation);
  *   trainer_mlp_loss_rows: softmax + cross-entropy of rows [r0, r0 + rows) of the logits, the
- *     gradient scaled for a mean over the whole batch (`batch` rows); adds the summed loss and
- *     hits of those rows to *loss_sum and *correct;
+ *     gradient scaled by 1/`batch` (the nominal batch size: a short last batch then moves the
+ *     weights in proportion to its rows); adds the summed loss and hits of those rows to
+ *     *loss_sum and *correct;
  *   trainer_mlp_backward_slice, for l = n_layers-1 .. 1: columns [c0, c1) of the gradient with
  *     respect to layer l's input (needs the weights as they were: before any update);
  *   trainer_mlp_part_update: applies the batch's gradient (summed over its rows by the GEMM) to

@@ -67,8 +67,10 @@ static void run_task(trainer_run_t *r, size_t task) {
         rows = part_rows(n, parts, task, &r0);
         r->part_loss[task] = 0.0;
         r->part_correct[task] = 0;
-        trainer_mlp_loss_rows(r->m, r->s, r0, rows, n, r->labels, &r->part_loss[task],
-                              &r->part_correct[task]);
+        /* the gradient is the batch's sum over the nominal batch size: a short last batch (say
+         * 1 row of 8001 in batches of 64) takes a proportionally short step, not a full one */
+        trainer_mlp_loss_rows(r->m, r->s, r0, rows, r->opt.batch_size, r->labels,
+                              &r->part_loss[task], &r->part_correct[task]);
         break;
     case PHASE_BACKWARD: /* columns of layer l's input: layer l - 1's width */
         trainer_mlp_backward_slice(r->m, r->s, l, n, trainer_layer_width(a, l - 1) * task / parts,

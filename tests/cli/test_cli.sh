@@ -56,13 +56,13 @@ check "digits reaches >= 0.93 validation accuracy" python3 "$here/check_json.py"
 check "the model file starts with its magic" test "$(head -c 8 "$tmp/digits.model")" = MLPTMODL
 
 # --- input scaling rules -------------------------------------------------------------------------
-for rule in auto minmax none; do
+for rule in auto minmax global_minmax none; do
     "$bin" train --data "$data/digits.csv" --hidden 16 --iterations 1 --seed 2 --scaling "$rule" \
         --json | head -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["train_loss"])' \
         >"$tmp/scale-$rule"
 done
-check "--scaling minmax, none and auto train differently" \
-    test "$(sort -u "$tmp"/scale-* | wc -l)" = 3
+check "--scaling minmax, global_minmax, none and auto train differently" \
+    test "$(sort -u "$tmp"/scale-* | wc -l)" = 4
 run train --data "$data/digits.csv" --hidden 16 --iterations 1 --scaling log
 check "--scaling log is refused (exit 2, names the option)" \
     bash -c "test \"\$(cat '$tmp/status')\" = 2 && grep -q -- '--scaling' '$tmp/err'"

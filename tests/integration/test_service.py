@@ -383,7 +383,7 @@ def test_scaling_rules():
     try:
         ds = upload_iris(srv)
         first = {}
-        for rule in ("auto", "standardize", "minmax", "none"):
+        for rule in ("auto", "standardize", "minmax", "global_minmax", "none"):
             body = {"dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8],
                                                      "learning_rate": [0.1], "iterations": [4]}}
             if rule != "auto":
@@ -395,7 +395,8 @@ def test_scaling_rules():
             assert trial["params"]["scaling"] == rule, trial["params"]
             first[rule] = history_ok(srv, trial["id"], 4)["history"][0]["train_loss"]
         assert first["auto"] == first["standardize"], first
-        assert len({first["standardize"], first["minmax"], first["none"]}) == 3, first
+        assert len({first[r] for r in ("standardize", "minmax", "global_minmax", "none")}) == 4, \
+            first
     finally:
         srv.stop()
 
