@@ -189,12 +189,13 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
                                 r->model_len, also, n, err);
 }
 
-/* Records one report inside the open transaction. Returns 0 or the store's error. */
+/* Records one report inside the open transaction (checkpoints go in a second one: see
+ * save_checkpoints). Returns 0 or the store's error. */
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
     if (r->type == REPORT_EPOCH)
         return save_epoch(s, r, now, err);
     if (r->type == REPORT_CHECKPOINT)
-        return save_checkpoint(s, r, err);
+        return 0;
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
@@ -256,15 +257,17 @@ static void free_reports(report_t *r) {
 }
 
 /* Of a job's checkpoints waiting in a batch only the newest matters (the older ones would be
- * replaced by it in the same transaction): drops the others, so a long outage holds one model's
- * worth of checkpoint per job rather than one per few iterations. Returns the new head. */
+ * replaced by it), and none once the trial ends in the batch (its end deletes it): drops the
+ * others, so a long outage holds one model's worth of checkpoint per job rather than one per
+ * few iterations. A stop for shutdown is not an end: its checkpoint stays. Returns the head. */
 static report_t *drop_stale_checkpoints(report_t *head) {
     report_t **p = &head;
     while (*p) {
         report_t *r = *p;
         int stale = 0;
         for (report_t *q = r->next; q && !stale && r->type == REPORT_CHECKPOINT; q = q->next)
-            stale = q->type == REPORT_CHECKPOINT && q->job == r->job;
+            stale = q->job == r->job && (q->type == REPORT_CHECKPOINT ||
+                                         (q->type == REPORT_DONE && trial_status(q) != NULL));
         if (stale) {
             *p = r->next;
             free(r->model);
@@ -295,6 +298,32 @@ void sched_loop_abandon_unsaved(sched_t *s) {
         }
     free_reports(batch);
     atomic_store(&s->n_unsaved, 0);
+}
+
+/* The batch's checkpoints, in their own transaction after the rows they cover are committed and
+ * announced: writing megabytes of weights must not hold back the iteration events. A checkpoint
+ * that cannot be saved is dropped with a log line (the trial keeps its previous one; the next
+ * comes a few iterations later, and a failing database shows in /healthz through the rows). */
+static void save_checkpoints(sched_t *s, report_t *batch) {
+    int any = 0;
+    for (report_t *r = batch; r && !any; r = r->next)
+        any = r->type == REPORT_CHECKPOINT;
+    if (!any)
+        return;
+    store_error_t err;
+    int rc = store_begin(s->writer, &err);
+    for (report_t *r = batch; r && rc == 0; r = r->next)
+        if (r->type == REPORT_CHECKPOINT)
+            rc = save_checkpoint(s, r, &err);
+    if (rc == 0)
+        rc = store_commit(s->writer, &err);
+    if (rc != 0) {
+        store_rollback(s->writer);
+        sched_logf(s,
+                   "store: a checkpoint could not be saved (%s); the trials keep their "
+                   "previous one",
+                   err.message);
+    }
 }
 
 void sched_loop_reports(sched_t *s) {
@@ -350,8 +379,9 @@ void sched_loop_reports(sched_t *s) {
     followers_settle(s, 1);
     atomic_store(&s->db_error, 0);
     atomic_store(&s->n_unsaved, 0);
+    sched_events_flush(s); /* the rows are committed: tell the clients before the checkpoints */
+    save_checkpoints(s, batch);
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
     free_reports(batch);
-    sched_events_flush(s);
 }

@@ -28,14 +28,16 @@ typedef struct sched sched_t;
 typedef void (*sched_log_fn)(void *user, const char *line);
 
 typedef struct sched_config {
-    const char *data_dir; /* dataset matrix paths in the store are relative to it */
-    const char *db_path;  /* the SQLite database */
-    int workers;          /* trial worker threads, >= 1 */
-    int cores;            /* cores training may use (BLAS threads = cores / workers, >= 1) */
-    size_t max_trials;    /* per sweep; 0 means SCHED_DEFAULT_MAX_TRIALS */
-    int checkpoint_every; /* iterations between a running trial's checkpoints; 0: only when the
-                             scheduler stops (a crash then costs the whole history) */
-    sched_log_fn log;     /* one line per event, from any scheduler thread; may be NULL */
+    const char *data_dir;      /* dataset matrix paths in the store are relative to it */
+    const char *db_path;       /* the SQLite database */
+    int workers;               /* trial worker threads, >= 1 */
+    int cores;                 /* cores training may use (BLAS threads = cores / workers, >= 1) */
+    size_t max_trials;         /* per sweep; 0 means SCHED_DEFAULT_MAX_TRIALS */
+    int checkpoint_every;      /* iterations between a running trial's checkpoints; 0: only when the
+                                  scheduler stops (a crash then costs the whole history) */
+    double checkpoint_seconds; /* and at least this long apart (a checkpoint is megabytes written
+                                  by the loop thread: frequent ones delay events) */
+    sched_log_fn log;          /* one line per event, from any scheduler thread; may be NULL */
     void *log_user;
 } sched_config_t;
 

@@ -238,6 +238,7 @@ static void run_job(sched_t *s, job_t *job) {
                              .stop = &job->stop,
                              .partitions = (size_t)s->partitions,
                              .checkpoint_every = (size_t)s->cfg.checkpoint_every,
+                             .checkpoint_seconds = s->cfg.checkpoint_seconds,
                              .rescale = job->params.scaling != SCHED_SCALING_AUTO,
                              .scaling = trainer_rule(job->params.scaling)};
     if (from->state) /* resume with the partitions it was trained with */

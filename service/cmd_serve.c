@@ -25,7 +25,7 @@
 static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
-    "                     [--checkpoint-every N]\n"
+    "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
@@ -38,6 +38,10 @@ static const char serve_usage[] =
     "  --checkpoint-every N\n"
     "                     iterations between a running trial's checkpoints, 0 for only at\n"
     "                     shutdown (MLPTUNE_CHECKPOINT_EVERY, default 5)\n"
+    "  --checkpoint-seconds S\n"
+    "                     and at least S seconds apart (MLPTUNE_CHECKPOINT_SECONDS, default\n"
+    "                     10): a crash costs a trial about that much training (or N\n"
+    "                     iterations, when they take longer)\n"
     "  --connection-timeout SECONDS\n"
     "                     close a connection idle that long (MLPTUNE_CONNECTION_TIMEOUT,\n"
     "                     default 60); headers are also due within 30 s, and a body must\n"
@@ -54,7 +58,7 @@ static const char serve_usage[] =
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
     const char *connection_timeout;
-    const char *checkpoint_every;
+    const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
     int insecure;
     int log_requests;
@@ -73,6 +77,7 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
         {"checkpoint-every", "MLPTUNE_CHECKPOINT_EVERY", &a->checkpoint_every},
+        {"checkpoint-seconds", "MLPTUNE_CHECKPOINT_SECONDS", &a->checkpoint_seconds},
         {"connection-timeout", "MLPTUNE_CONNECTION_TIMEOUT", &a->connection_timeout},
         {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
     };
@@ -308,6 +313,7 @@ int svc_cmd_serve(int argc, char **argv) {
         .bind = "127.0.0.1", .port = "8080", .data_dir = "./data", .web_dir = MLPT_DEFAULT_WEB_DIR};
     if (parse(argc, argv, &a) != 0)
         return SVC_EXIT_USAGE;
+    double checkpoint_seconds = 10.0;
     size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
                  max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
@@ -317,6 +323,8 @@ int svc_cmd_serve(int argc, char **argv) {
         (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
         (a.checkpoint_every &&
          svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
+        (a.checkpoint_seconds && svc_parse_double("checkpoint-seconds", a.checkpoint_seconds, 0.0,
+                                                  86400.0, 1, &checkpoint_seconds)) ||
         (a.connection_timeout &&
          svc_parse_size("connection-timeout", a.connection_timeout, 1, 86400, &conn_timeout)))
         return SVC_EXIT_USAGE;
@@ -360,6 +368,7 @@ int svc_cmd_serve(int argc, char **argv) {
                            .cores = svc_cpu_count(),
                            .max_trials = max_trials,
                            .checkpoint_every = (int)checkpoint_every,
+                           .checkpoint_seconds = checkpoint_seconds,
                            .log = svc_log_line,
                            .log_user = "info"};
     sched_t *sched = sched_start(&scfg, &serr);

@@ -210,6 +210,13 @@ static void helpers_change_nothing(float momentum) {
     assert_true(alone.ep[alone.n - 1].train_loss < alone.ep[0].train_loss);
     /* Checkpoints every 3 iterations, none at the end: 3, 6, 9. */
     assert_int_equal(alone.n_ck, 3);
+    /* ... unless they must be further apart in time than the whole run takes. */
+    record_t sparse = {0};
+    su.opt.checkpoint_seconds = 3600.0;
+    trainer_model_free(train(&su, 0, NULL, NULL, &sparse, 0));
+    su.opt.checkpoint_seconds = 0.0;
+    assert_int_equal(sparse.n_ck, 0);
+    assert_same_history(&alone, &sparse, 1, 1);
     assert_int_equal(alone.ck[0].iteration, 3);
     assert_int_equal(alone.ck[2].iteration, 9);
     for (size_t i = 0; i < alone.n_ck; i++) {

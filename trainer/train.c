@@ -270,6 +270,7 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
     int rc = 0, stop_cb = 0;
     r->lr = opt->learning_rate;
     r->momentum = opt->momentum;
+    double last_ckpt = t_start;
 
     while (pos->iteration <= opt->iterations) {
         const size_t it = pos->iteration;
@@ -341,8 +342,11 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
         unsigned char *ckpt = NULL;
         size_t ckpt_len = 0;
         if (on_ckpt && opt->checkpoint_every && it % opt->checkpoint_every == 0 &&
-            it < opt->iterations && run_checkpoint_save(r, pos, &ckpt, &ckpt_len) != 0)
-            ckpt = NULL; /* out of memory: this checkpoint is skipped, training goes on */
+            it < opt->iterations && now_seconds() - last_ckpt >= opt->checkpoint_seconds) {
+            if (run_checkpoint_save(r, pos, &ckpt, &ckpt_len) != 0)
+                ckpt = NULL; /* out of memory: this checkpoint is skipped, training goes on */
+            last_ckpt = now_seconds();
+        }
         if (split->n_val > 0) {
             if (r->snapshot && it < opt->iterations && atomic_load(&r->helpers) > 0) {
                 memcpy(r->snapshot->params, m->params, m->n_params * sizeof(float));

@@ -20,7 +20,8 @@
  * iteration k + 1 trains (then epoch k is reported once that validation ends, still in order).
  * The dataset is only read, so many runs may share it.
  *
- * Checkpoints: every opt->checkpoint_every iterations, and when opt->stop stops a run, the run
+ * Checkpoints: every opt->checkpoint_every iterations (once opt->checkpoint_seconds have passed
+ * since the last), and when opt->stop stops a run, the run
  * hands its state (weights, optimiser, shuffle generator, position in the iteration, partial
  * sums) to the checkpoint callback; trainer_run_resume continues from such bytes to exactly the
  * history an uninterrupted run gives.
@@ -50,6 +51,8 @@ typedef struct trainer_options {
     size_t partitions;         /* row partitions per mini-batch, 0 or 1 .. TRAINER_MAX_PARTITIONS
                                   (0 means 1); the most threads that can share one run */
     size_t checkpoint_every;   /* iterations between checkpoints; 0: only when stopped */
+    double checkpoint_seconds; /* and at least this much wall time since the run's start or
+                                  its last checkpoint (0: no minimum) */
     int rescale;               /* non-zero: scale inputs by `scaling`, not the dataset's rule */
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
 } trainer_options_t;

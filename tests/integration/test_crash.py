@@ -447,7 +447,7 @@ class Crash:
         the trials resume from those checkpoints; with --checkpoint-every 1 (when serve has
         it) every iteration also writes one, so the kill lands in or next to a checkpoint."""
         every = checkpoints and self.has_checkpoints
-        self.use_flags(["--checkpoint-every", "1"] if every else [])
+        self.use_flags(["--checkpoint-every", "1", "--checkpoint-seconds", "0"] if every else [])
         sweeps = [self.create_sweep(TRAIN_GRID, self.train_ds)
                   for _ in range(1 + self.rng.randrange(2))]
         span = self.train_seconds * len(sweeps)  # on 2 workers they run one after the other

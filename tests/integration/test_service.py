@@ -410,7 +410,7 @@ def test_kill9_resumes_from_checkpoints():
     their rows up to their checkpoint (the very rows, seconds included), continue from it, and
     every history ends exactly as in the same sweep run without a crash."""
     import sqlite3
-    srv = Server(workers=2, extra=["--checkpoint-every", "3"])
+    srv = Server(workers=2, extra=["--checkpoint-every", "3", "--checkpoint-seconds", "0"])
     try:
         ds = upload_digits(srv)
         body = {"dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [64, 128],
