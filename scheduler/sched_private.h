@@ -16,6 +16,9 @@
 
 enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_SHUTDOWN = 2 };
 
+/* The nice value of worker threads: below the loop and HTTP threads (see worker.c). */
+#define SCHED_WORKER_NICE 10
+
 /* A trial that differs from its job's trial only in `iterations` (fewer): it is not run on its
  * own but takes the first `iterations` rows of the job's history (shared prefix). */
 typedef struct follower {

@@ -2,10 +2,15 @@
  * worker.c - worker threads: take a job, train it, report each iteration and the outcome.
  * A worker touches only its job, the shared read-only dataset and the report queue.
  */
+#define _DEFAULT_SOURCE /* syscall(SYS_gettid): a per-thread nice value (Linux) */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mlpt_err.h"
 #include "sched_private.h"
@@ -301,8 +306,21 @@ static trainer_run_t *run_to_help(sched_t *s) {
     return NULL;
 }
 
+/* Training is batch work: it yields the cores to the loop thread (which saves rows and sends
+ * events) and to the HTTP threads whenever they have something to do. Linux applies a nice
+ * value to the calling thread only; elsewhere this is a no-op. */
+static void lower_priority(sched_t *s) {
+#ifdef SYS_gettid
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCHED_WORKER_NICE) != 0)
+        sched_logf(s, "scheduler: cannot lower a worker's priority: %s", strerror(errno));
+#else
+    (void)s;
+#endif
+}
+
 void *sched_worker_main(void *arg) {
     sched_t *s = arg;
+    lower_priority(s);
     pthread_mutex_lock(&s->work_lock);
     for (;;) {
         job_t *job = s->handoff;
