@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, then builds and runs every test twice: in the Release build and
-# in an AddressSanitizer + UndefinedBehaviorSanitizer build; then the libFuzzer harnesses for a
-# short budget each (MLPTUNE_FUZZ_SECONDS, default 10). The last line counts all of it.
+# in an AddressSanitizer + UndefinedBehaviorSanitizer build; then the threaded trainer and
+# scheduler tests under ThreadSanitizer; then the libFuzzer harnesses for a short budget each
+# (MLPTUNE_FUZZ_SECONDS, default 10). The last line counts all of it.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/install-deps.sh" --test || exit 1
@@ -36,6 +37,34 @@ run_suite() { # name build-dir cmake-args...
 
 run_suite release "$root/build-test" -DCMAKE_BUILD_TYPE=Release
 run_suite sanitize "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLPTUNE_SANITIZE=ON
+
+# ThreadSanitizer on the code whose threads share memory without locks: runs that helpers join
+# (test_run, test_train) and the scheduler's loop, workers and helpers (test_sched). OpenBLAS runs
+# single-threaded here: its own thread pool synchronises in code TSan cannot see. target_clones
+# is off (its resolvers run before TSan starts). A report fails the test (exit 66).
+echo "== tsan: build"
+tsan_dir="$root/build-tsan"
+if cmake -S "$root" -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_FLAGS="-fsanitize=thread -DMLPT_NO_CLONES" \
+        -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null &&
+    cmake --build "$tsan_dir" -j"$jobs" --target test_run test_train test_sched >/dev/null; then
+    echo "== tsan: test"
+    for t in test_run test_train test_sched; do
+        total_run=$((total_run + 1))
+        if OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="exitcode=66" CMOCKA_MESSAGE_OUTPUT=STDOUT \
+            "$tsan_dir/tests/$t" >"$tsan_dir/$t.log" 2>&1; then
+            echo "tsan $t: ok"
+        else
+            echo "tsan $t: FAILED"
+            tail -60 "$tsan_dir/$t.log"
+            total_failed=$((total_failed + 1))
+        fi
+    done
+else
+    echo "== tsan: BUILD FAILED"
+    total_run=$((total_run + 1))
+    total_failed=$((total_failed + 1))
+fi
 
 # libFuzzer smoke runs (clang; ASan + UBSan): each harness for a short budget. Every harness
 # counts as one test; a run that ends without its summary line counts as one failure.
