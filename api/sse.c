@@ -71,6 +71,9 @@ size_t api_sse_format(char *buf, size_t cap, uint64_t id, sched_event_type_t typ
         PUT(put_num(buf + used, cap - used, "val_loss", m->val_loss));
         PUT(put_num(buf + used, cap - used, "val_accuracy", m->val_accuracy));
         PUT(put_num(buf + used, cap - used, "seconds", m->seconds));
+        char at[32];
+        if (m->ended_at > 0.0 && store_rfc3339(m->ended_at, at) == 0) /* live events */
+            PUT(snprintf(buf + used, cap - used, ",\"ended_at\":\"%s\"", at));
     } else {
         PUT(snprintf(buf + used, cap - used, ",\"status\":\"%s\"", safe_status(status)));
     }

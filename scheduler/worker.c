@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "mlpt_err.h"
 #include "sched_private.h"
 #include "train.h"
@@ -80,7 +81,8 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
                                      .train_accuracy = e->train_accuracy,
                                      .val_loss = e->val_loss,
                                      .val_accuracy = e->val_accuracy,
-                                     .seconds = e->seconds};
+                                     .seconds = e->seconds,
+                                     .ended_at = sched_now()};
         const follower_t *f = follower_ending_at(ctx->job, e->iteration);
         if (f && isfinite(e->train_loss))
             fill_follower(ctx, f, e->model, r);

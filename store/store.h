@@ -146,7 +146,13 @@ typedef struct store_metric {
     int64_t iteration;                                         /* 1-based */
     double train_loss, train_accuracy, val_loss, val_accuracy; /* non-finite -> NULL */
     double seconds;
+    double ended_at; /* live events only: when the iteration's figures were complete (Unix
+                        seconds); not stored, 0 when unknown */
 } store_metric_t;
+
+/* Formats Unix seconds as RFC 3339 UTC with milliseconds ("2026-11-23T08:35:01.123Z") into out.
+ * Returns 0, or -1 for a time outside years 1970..9999 or not finite. */
+int store_rfc3339(double t, char out[32]);
 
 /* Writer. Appends metric rows (usually inside store_begin/commit, one batch per tick) and keeps
  * each trial's iterations_done and seconds (the sum of its rows' seconds). A row whose (trial,

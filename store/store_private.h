@@ -138,9 +138,7 @@ int store_row_failed(store_error_t *err, int rc);
 /* json_object_set_new that also fails on a NULL value: 0 or -1 (the value is consumed). */
 int store_obj_set(json_t *obj, const char *key, json_t *value);
 
-/* Writes t (Unix seconds) as "2026-11-23T04:30:00.123Z" (milliseconds, rounded); returns 0, or
- * -1 when t is not finite or outside years 1970..9999. */
-int store_rfc3339(double t, char out[32]);
+/* store_rfc3339 (Unix seconds as "2026-11-23T04:30:00.123Z") is public: see store.h. */
 
 /* Checks that text parses as JSON of the given type (JSON_OBJECT or JSON_ARRAY). */
 int store_check_json(const char *text, json_type type, const char *what, store_error_t *err);

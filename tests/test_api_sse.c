@@ -113,7 +113,7 @@ static api_sse_hub_t *hub_new(size_t max_buffer) {
 /* Publishing as the scheduler does, after "committing" to the fake store. */
 static void commit_iteration(int64_t sweep, int64_t trial, int64_t it) {
     fake_trial_t *t = find(trial);
-    store_metric_t m = {trial, it, 1.0 / (double)it, 0.5, NAN, 0.25, 0.01};
+    store_metric_t m = {trial, it, 1.0 / (double)it, 0.5, NAN, 0.25, 0.01, 0.0};
     t->started = 1;
     t->hist[t->n++] = m;
     sched_event_t ev = {SCHED_EVENT_ITERATION, sweep, trial, NULL, m};
@@ -176,12 +176,17 @@ static size_t count_iter(const char *text, int64_t trial, int64_t it) {
 static void test_format(void **state) {
     (void)state;
     char buf[512];
-    store_metric_t m = {4, 7, 0.5, 0.75, NAN, INFINITY, 1.5};
+    store_metric_t m = {4, 7, 0.5, 0.75, NAN, INFINITY, 1.5, 0.0};
     size_t n = api_sse_format(buf, sizeof(buf), 12, SCHED_EVENT_ITERATION, 3, 4, NULL, &m);
     assert_int_equal(n, strlen(buf));
     assert_string_equal(buf, "id: 12\nevent: iteration\ndata: {\"sweep_id\":3,\"trial_id\":4,"
                              "\"iteration\":7,\"train_loss\":0.5,\"train_accuracy\":0.75,"
                              "\"val_loss\":null,\"val_accuracy\":null,\"seconds\":1.5}\n\n");
+    /* a live event says when its iteration's figures were complete */
+    m.ended_at = 1795422901.1234;
+    api_sse_format(buf, sizeof(buf), 12, SCHED_EVENT_ITERATION, 3, 4, NULL, &m);
+    assert_non_null(strstr(buf, ",\"seconds\":1.5,\"ended_at\":\"2026-11-23T08:35:01.123Z\"}"));
+    m.ended_at = 0.0;
     n = api_sse_format(buf, sizeof(buf), 0, SCHED_EVENT_SWEEP_FINISHED, 3, 0, "completed", NULL);
     assert_string_equal(buf,
                         "event: sweep_finished\ndata: {\"sweep_id\":3,\"status\":\"completed\"}"
@@ -337,8 +342,8 @@ static void test_finished_sweep_replays_then_ends(void **state) {
     api_sse_hub_t *hub = hub_new(0);
     F.n = 1;
     F.t[0] = (fake_trial_t){.id = 10, .status = "completed", .started = 1, .n = 2};
-    F.t[0].hist[0] = (store_metric_t){10, 1, 1, 1, 1, 1, 1};
-    F.t[0].hist[1] = (store_metric_t){10, 2, 1, 1, 1, 1, 1};
+    F.t[0].hist[0] = (store_metric_t){10, 1, 1, 1, 1, 1, 1, 0};
+    F.t[0].hist[1] = (store_metric_t){10, 2, 1, 1, 1, 1, 1, 0};
     snprintf(F.sweep_status, 16, "completed");
     api_sse_sub_t *sub;
     assert_int_equal(api_sse_subscribe(hub, 5, NULL, &sub), 0);

@@ -133,6 +133,15 @@ def test_sweep_to_completion_with_sse():
         assert kinds.count("trial_started") == 8, kinds
         assert kinds.count("iteration") == 48, kinds.count("iteration")
         assert kinds.count("trial_finished") == 8 and kinds[-1] == "sweep_finished", kinds[-3:]
+        # live iteration events say when their figures were complete: a real time, before now
+        import datetime
+        stamped = [json.loads(e["data"])["ended_at"] for e in events
+                   if e["event"] == "iteration" and "ended_at" in json.loads(e["data"])]
+        assert stamped, "no iteration event carried ended_at"
+        for at in stamped:
+            t = datetime.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc).timestamp()
+            assert time.time() - 300 < t <= time.time() + 1, at
         done = srv.wait_sweep(sw["id"])
         assert done["status"] == "completed" and done["progress"] == 1, done
         assert done["best_trial"]["best_val_accuracy"] > 0.8, done["best_trial"]
