@@ -316,8 +316,8 @@ static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_
 
 static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spec_t *spec,
                               const int have[3], api_errors_t *errs) {
-    static const char *const keys[] = {"activation",       "batch_size", "momentum",
-                                       "validation_split", "seed",       "scaling"};
+    static const char *const keys[] = {"activation", "batch_size", "momentum", "validation_split",
+                                       "seed",       "scaling",    "init"};
     trainer_activation_t act = TRAINER_ACT_RELU;
     long long batch = (long long)min_size(API_DEFAULT_BATCH_SIZE, L->batch),
               seed = API_DEFAULT_SEED;
@@ -325,9 +325,9 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
     if (tr) {
         json_error_t e;
         int strict = json_unpack_ex((json_t *)tr, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
-                                    "{s?o s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2], keys[3],
-                                    keys[4], keys[5]) != 0;
-        check_members(tr, "training", keys, 6, strict, errs);
+                                    "{s?o s?o s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2],
+                                    keys[3], keys[4], keys[5], keys[6]) != 0;
+        check_members(tr, "training", keys, 7, strict, errs);
         const json_t *v;
         if ((v = json_object_get(tr, "activation")))
             get_activation(v, "training.activation", &act, errs);
@@ -345,6 +345,10 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
             api_errors_add(errs, "training.scaling",
                            "must be one of \"auto\", \"standardize\", \"minmax\", "
                            "\"global_minmax\", \"none\"");
+        if ((v = json_object_get(tr, "init")) &&
+            trainer_init_parse(json_string_value(v), &spec->init) != 0)
+            api_errors_add(errs, "training.init",
+                           "must be one of \"auto\", \"glorot\", \"he\", \"sklearn\", \"torch\"");
     }
     if (!have[0]) {
         spec->n_batch_size = 1;

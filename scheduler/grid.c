@@ -89,6 +89,7 @@ int sched_grid_expand(const sched_spec_t *s, size_t max_trials, sched_params_t *
                                 .validation_split = s->validation_split,
                                 .seed = s->seed,
                                 .scaling = s->scaling,
+                                .init = s->init,
                             };
                             size_t k = 0;
                             while (k < count && !same_params(&t[k], &p))
@@ -115,13 +116,13 @@ json_t *sched_params_to_json(const sched_params_t *p) {
     json_t *neurons = p->shape.n_hidden > 0 && uniform
                           ? json_integer((json_int_t)p->shape.hidden[0])
                           : json_null();
-    return json_pack("{s:I, s:o, s:o, s:s, s:I, s:f, s:f, s:I, s:f, s:I, s:s}", "hidden_layers",
-                     (json_int_t)p->shape.n_hidden, "neurons", neurons, "layers", layers,
-                     "activation", trainer_activation_name(p->activation), "batch_size",
+    return json_pack("{s:I, s:o, s:o, s:s, s:I, s:f, s:f, s:I, s:f, s:I, s:s, s:s}",
+                     "hidden_layers", (json_int_t)p->shape.n_hidden, "neurons", neurons, "layers",
+                     layers, "activation", trainer_activation_name(p->activation), "batch_size",
                      (json_int_t)p->batch_size, "momentum", p->momentum, "learning_rate",
                      p->learning_rate, "iterations", (json_int_t)p->iterations, "validation_split",
                      p->validation_split, "seed", (json_int_t)p->seed, "scaling",
-                     sched_scaling_name(p->scaling));
+                     sched_scaling_name(p->scaling), "init", trainer_init_name(p->init));
 }
 
 int sched_params_from_json(const json_t *obj, sched_params_t *p) {
@@ -155,6 +156,9 @@ int sched_params_from_json(const json_t *obj, sched_params_t *p) {
     p->seed = (uint64_t)seed;
     const json_t *sc = json_object_get(obj, "scaling");
     if (sc && sched_scaling_parse(json_string_value(sc), &p->scaling) != 0)
+        return MLPT_EFORMAT;
+    const json_t *in = json_object_get(obj, "init");
+    if (in && trainer_init_parse(json_string_value(in), &p->init) != 0)
         return MLPT_EFORMAT;
     return 0;
 }

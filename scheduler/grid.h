@@ -66,6 +66,7 @@ typedef struct sched_spec {
     double validation_split;
     uint64_t seed;
     sched_scaling_t scaling;
+    trainer_init_t init;
 } sched_spec_t;
 
 /* One trial's hyperparameters. */
@@ -79,6 +80,7 @@ typedef struct sched_params {
     double validation_split;
     uint64_t seed;
     sched_scaling_t scaling;
+    trainer_init_t init;
 } sched_params_t;
 
 /* Number of trials the spec expands to before duplicates are removed (saturates at SIZE_MAX):
@@ -92,8 +94,9 @@ int sched_grid_expand(const sched_spec_t *spec, size_t max_trials, sched_params_
 
 /* A trial's parameters as a JSON object (new reference): {"hidden_layers", "neurons" (the width
  * when all hidden layers are equal, else null), "layers": [widths], "activation", "batch_size",
- * "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling"}. NULL when
- * memory runs out. ("scaling" may be missing from objects stored before it existed: auto.) */
+ * "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling", "init"}. NULL
+ * when memory runs out. ("scaling" and "init" may be missing from objects stored before they
+ * existed: auto.) */
 json_t *sched_params_to_json(const sched_params_t *p);
 
 /* Reads an object made by sched_params_to_json back. Returns 0 or MLPT_EFORMAT. */

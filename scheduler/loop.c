@@ -188,7 +188,7 @@ static int same_but_iterations(const sched_params_t *a, const sched_params_t *b)
     return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
            x.batch_size == b->batch_size && x.momentum == b->momentum &&
            x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
-           x.scaling == b->scaling && x.seed == b->seed;
+           x.scaling == b->scaling && x.init == b->init && x.seed == b->seed;
 }
 
 static int follower_cmp(const void *a, const void *b) {

@@ -227,7 +227,7 @@ static void run_job(sched_t *s, job_t *job) {
     sched_params_arch(&job->params, ds->features, ds->classes, &arch);
     done->rc = MLPT_ENOMEM;
     if (trainer_split_stratified(ds, job->params.validation_split, job->params.seed, &split) != 0 ||
-        !(model = trainer_model_new(&arch, job->params.seed))) {
+        !(model = trainer_model_new_init(&arch, job->params.seed, job->params.init))) {
         snprintf(done->error, sizeof done->error, "out of memory building the model");
         goto out;
     }

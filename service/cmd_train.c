@@ -17,6 +17,7 @@ static const char train_usage[] =
     "                     [--activation sigmoid|relu|tanh] [--lr F] [--iterations K] [--batch B]\n"
     "                     [--seed S] [--validation-split F] [--momentum F] [--threads T]\n"
     "                     [--scaling auto|standardize|minmax|global_minmax|none]\n"
+    "                     [--init auto|glorot|he|sklearn|torch]\n"
     "                     [--label-column NAME|INDEX] [--save-model FILE] [--json]\n"
     "\n"
     "  --data FILE            CSV with a header row, or IDX images (then --labels is required);\n"
@@ -37,6 +38,9 @@ static const char train_usage[] =
     "  --scaling R            input scaling fitted on the training split: auto (the data's own:\n"
     "                         IDX pixels / 255, CSV standardised), standardize, minmax (per\n"
     "                         feature), global_minmax (one range for all: pixels / 255), none\n"
+    "  --init I               initial weights, uniform per layer: auto (He for ReLU layers, else\n"
+    "                         Glorot; biases 0), glorot, he, sklearn (MLPClassifier's rule),\n"
+    "                         torch (nn.Linear's default) (default auto)\n"
     "  --label-column C       CSV label column by name or 0-based index (default: \"label\", else "
     "last)\n"
     "  --save-model FILE      write the trained model there\n"
@@ -50,6 +54,7 @@ typedef struct train_args {
     const char *layers, *neurons, *hidden;
     trainer_arch_t arch;
     trainer_options_t opt;
+    trainer_init_t init;
     double validation_split;
     int threads;
     int json;
@@ -67,6 +72,7 @@ static const char *option_value(int argc, char **argv, int *i, const char *eq) {
 static int parse_args(int argc, char **argv, train_args_t *a) {
     const char *act = "relu", *lr = "0.1", *iters = "10", *batch = "64", *seed = "42";
     const char *vsplit = "0.2", *momentum = "0", *threads = NULL, *scaling = "auto";
+    const char *init = "auto";
     struct {
         const char *name;
         const char **slot;
@@ -87,6 +93,7 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         {"momentum", &momentum},
         {"threads", &threads},
         {"scaling", &scaling},
+        {"init", &init},
         {"label-column", &a->label_column},
         {"save-model", &a->save_model},
     };
@@ -179,6 +186,10 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         svc_errorf("--scaling: expected auto, standardize, minmax, global_minmax or none, got "
                    "\"%s\"",
                    scaling);
+        return -1;
+    }
+    if (trainer_init_parse(init, &a->init) != 0) {
+        svc_errorf("--init: expected auto, glorot, he, sklearn or torch, got \"%s\"", init);
         return -1;
     }
     a->threads = svc_cpu_count();
@@ -318,7 +329,7 @@ int svc_cmd_train(int argc, char **argv) {
     }
     status = SVC_EXIT_FAILURE;
     if (trainer_split_stratified(ds, a.validation_split, a.opt.seed, &split) != 0 ||
-        !(m = trainer_model_new(&a.arch, a.opt.seed))) {
+        !(m = trainer_model_new_init(&a.arch, a.opt.seed, a.init))) {
         svc_errorf("train: out of memory");
         goto done;
     }
@@ -328,8 +339,9 @@ int svc_cmd_train(int argc, char **argv) {
                ds->rows, split.n_train, split.n_val, ds->features, ds->classes, a.arch.inputs);
         for (size_t l = 0; l < a.arch.n_hidden; l++)
             printf("-%zu", a.arch.hidden[l]);
-        printf("-%zu %s, %zu parameters; %d BLAS threads\n", a.arch.outputs,
-               trainer_activation_name(a.arch.activation), m->n_params, a.threads);
+        printf("-%zu %s, %zu parameters; %d BLAS threads (%s kernels)\n", a.arch.outputs,
+               trainer_activation_name(a.arch.activation), m->n_params, a.threads,
+               trainer_blas_core());
         printf("%9s  %10s  %9s  %9s  %9s  %8s\n", "iteration", "train_loss", "train_acc",
                "val_loss", "val_acc", "seconds");
     }

@@ -161,6 +161,10 @@ static const bad_case_t bad_cases[] = {
      "must be one of"},
     {"{\"dataset_id\": 1, " GRID ", \"training\": {\"scaling\": 1}}", "training.scaling",
      "must be one of"},
+    {"{\"dataset_id\": 1, " GRID ", \"training\": {\"init\": \"xavier\"}}", "training.init",
+     "must be one of"},
+    {"{\"dataset_id\": 1, " GRID ", \"training\": {\"init\": null}}", "training.init",
+     "must be one of"},
 };
 
 static void test_bad_sweep_bodies(void **state) {
@@ -223,6 +227,7 @@ static void test_defaults_and_overrides(void **state) {
     assert_true(b->spec.validation_split == 0.2);
     assert_int_equal(b->spec.seed, 42);
     assert_int_equal(b->spec.scaling, SCHED_SCALING_AUTO);
+    assert_int_equal(b->spec.init, TRAINER_INIT_AUTO);
     assert_int_equal(b->spec.n_hidden_layers, 2);
     assert_int_equal(b->spec.n_neurons, 1);
     assert_int_equal(sched_grid_count(&b->spec), 2);
@@ -233,7 +238,7 @@ static void test_defaults_and_overrides(void **state) {
                          "\"learning_rate\": [0.5], \"iterations\": [5], \"batch_size\": [16, 32], "
                          "\"activation\": [\"tanh\", \"sigmoid\"]}, \"training\": {\"activation\": "
                          "\"relu\", \"batch_size\": 128, \"momentum\": 0.9, \"validation_split\": "
-                         "0, \"seed\": 7, \"scaling\": \"minmax\"}}",
+                         "0, \"seed\": 7, \"scaling\": \"minmax\", \"init\": \"sklearn\"}}",
                          &lim, b, e),
                      0);
     assert_string_equal(b->name, "s");
@@ -246,6 +251,7 @@ static void test_defaults_and_overrides(void **state) {
     assert_true(b->spec.validation_split == 0.0);
     assert_int_equal(b->spec.seed, 7);
     assert_int_equal(b->spec.scaling, SCHED_SCALING_MINMAX);
+    assert_int_equal(b->spec.init, TRAINER_INIT_SKLEARN);
     assert_int_equal(sched_grid_count(&b->spec), 4);
     free(b);
     free(e);

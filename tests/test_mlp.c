@@ -136,56 +136,6 @@ static void test_param_layout(void **state) {
     fx_assert_close(trainer_arch_train_flops(&linear, 1), 4.0 * 18.0, 0.0);
 }
 
-/* Checks one layer's initial weights: inside the bound, filling it, centred; biases zero. */
-static void check_init_layer(const trainer_model_t *m, size_t l, float bound) {
-    size_t in, out;
-    float *W = trainer_layer_weights(&m->arch, m->params, l, &in, &out);
-    double max = 0.0, mean = 0.0;
-    for (size_t i = 0; i < in * out; i++) {
-        assert_true(fabsf(W[i]) <= bound);
-        max = fmax(max, fabs(W[i]));
-        mean += W[i];
-    }
-    mean /= (double)(in * out);
-    fx_assert_lt(0.9 * bound, max);
-    fx_assert_lt(fabs(mean), 0.15 * bound);
-    const float *b = trainer_layer_bias(&m->arch, m->params, l);
-    for (size_t j = 0; j < out; j++)
-        assert_true(b[j] == 0.0f);
-}
-
-static void test_model_new_init(void **state) {
-    (void)state;
-    trainer_arch_t a = {.inputs = 20, .outputs = 4, .n_hidden = 2, .hidden = {30, 25}};
-    for (int act = 0; act < 3; act++) {
-        a.activation = (trainer_activation_t)act;
-        trainer_model_t *m = trainer_model_new(&a, 42);
-        assert_non_null(m);
-        assert_int_equal(m->n_layers, 3);
-        assert_int_equal(m->n_params, trainer_arch_param_count(&a));
-        assert_int_equal(m->gemm, TRAINER_GEMM_BLAS);
-        int relu = a.activation == TRAINER_ACT_RELU;
-        check_init_layer(m, 0, relu ? sqrtf(6.0f / 20.0f) : sqrtf(6.0f / 50.0f));
-        check_init_layer(m, 1, relu ? sqrtf(6.0f / 30.0f) : sqrtf(6.0f / 55.0f));
-        check_init_layer(m, 2, sqrtf(6.0f / 29.0f)); /* the output layer is always Xavier */
-        for (size_t i = 0; i < a.inputs; i++) {
-            assert_true(m->input_shift[i] == 0.0f);
-            assert_true(m->input_scale[i] == 1.0f);
-        }
-        trainer_model_t *same = trainer_model_new(&a, 42), *other = trainer_model_new(&a, 43);
-        assert_non_null(same);
-        assert_non_null(other);
-        assert_memory_equal(m->params, same->params, m->n_params * sizeof(float));
-        assert_memory_not_equal(m->params, other->params, m->n_params * sizeof(float));
-        trainer_model_free(m);
-        trainer_model_free(same);
-        trainer_model_free(other);
-    }
-    a.outputs = 1;
-    assert_null(trainer_model_new(&a, 1));
-    trainer_model_free(NULL);
-}
-
 static void test_scratch(void **state) {
     (void)state;
     trainer_arch_t a = {.inputs = 6, .outputs = 3, .n_hidden = 1, .hidden = {5}};
@@ -617,7 +567,6 @@ int main(void) {
         cmocka_unit_test(test_arch_check),
         cmocka_unit_test(test_activation_names),
         cmocka_unit_test(test_param_layout),
-        cmocka_unit_test(test_model_new_init),
         cmocka_unit_test(test_scratch),
         cmocka_unit_test(test_forward_matches_reference),
         {"test_gradient_fd_sigmoid_1", test_gradient_fd, NULL, NULL, (void *)&grad_cases[0]},

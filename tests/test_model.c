@@ -1,8 +1,9 @@
 /*
- * test_model.c - the model file format and model copies: save/load round trips that keep every
- * bit (parameters, architecture, input scaling, predictions), the byte layout the format
- * promises, and the rejection of damaged input (bad magic, every truncation, trailing bytes, a
- * version from the future, a header that contradicts itself).
+ * test_model.c - new models (the initial weights of every init rule), the model file format and
+ * model copies: save/load round trips that keep every bit (parameters, architecture, input
+ * scaling, predictions), the byte layout the format promises, and the rejection of damaged
+ * input (bad magic, every truncation, trailing bytes, a version from the future, a header that
+ * contradicts itself).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -92,6 +93,109 @@ static const trainer_arch_t round_trip_archs[] = {
     {.inputs = 5, .outputs = 4, .n_hidden = 2, .hidden = {7, 6}, .activation = TRAINER_ACT_RELU},
     {.inputs = 3, .outputs = 2, .n_hidden = 3, .hidden = {2, 3, 4}, .activation = TRAINER_ACT_TANH},
 };
+
+/* Checks one layer's initial weights: inside the bound, filling it, centred; the biases zero, or
+ * drawn from the same bound when `biases_drawn`. */
+static void check_init_layer(const trainer_model_t *m, size_t l, float bound, int biases_drawn) {
+    size_t in, out;
+    float *W = trainer_layer_weights(&m->arch, m->params, l, &in, &out);
+    double max = 0.0, mean = 0.0;
+    for (size_t i = 0; i < in * out; i++) {
+        assert_true(fabsf(W[i]) <= bound);
+        max = fmax(max, fabs(W[i]));
+        mean += W[i];
+    }
+    mean /= (double)(in * out);
+    fx_assert_lt(0.9 * bound, max);
+    fx_assert_lt(fabs(mean), 0.15 * bound);
+    const float *b = trainer_layer_bias(&m->arch, m->params, l);
+    size_t nonzero = 0;
+    for (size_t j = 0; j < out; j++) {
+        assert_true(fabsf(b[j]) <= bound);
+        nonzero += b[j] != 0.0f;
+    }
+    assert_int_equal(nonzero, biases_drawn ? out : 0);
+}
+
+static void test_model_new_init(void **state) {
+    (void)state;
+    trainer_arch_t a = {.inputs = 20, .outputs = 4, .n_hidden = 2, .hidden = {30, 25}};
+    for (int act = 0; act < 3; act++) {
+        a.activation = (trainer_activation_t)act;
+        trainer_model_t *m = trainer_model_new(&a, 42);
+        assert_non_null(m);
+        assert_int_equal(m->n_layers, 3);
+        assert_int_equal(m->n_params, trainer_arch_param_count(&a));
+        assert_int_equal(m->gemm, TRAINER_GEMM_BLAS);
+        int relu = a.activation == TRAINER_ACT_RELU;
+        check_init_layer(m, 0, relu ? sqrtf(6.0f / 20.0f) : sqrtf(6.0f / 50.0f), 0);
+        check_init_layer(m, 1, relu ? sqrtf(6.0f / 30.0f) : sqrtf(6.0f / 55.0f), 0);
+        check_init_layer(m, 2, sqrtf(6.0f / 29.0f), 0); /* the output layer is always Xavier */
+        for (size_t i = 0; i < a.inputs; i++) {
+            assert_true(m->input_shift[i] == 0.0f);
+            assert_true(m->input_scale[i] == 1.0f);
+        }
+        trainer_model_t *same = trainer_model_new(&a, 42), *other = trainer_model_new(&a, 43);
+        assert_non_null(same);
+        assert_non_null(other);
+        assert_memory_equal(m->params, same->params, m->n_params * sizeof(float));
+        assert_memory_not_equal(m->params, other->params, m->n_params * sizeof(float));
+        trainer_model_free(m);
+        trainer_model_free(same);
+        trainer_model_free(other);
+    }
+    a.outputs = 1;
+    assert_null(trainer_model_new(&a, 1));
+    trainer_model_free(NULL);
+}
+
+/* The named rules: each layer's bound, biases drawn or zero, auto identical to the default, names
+ * that round-trip, unknown rules refused. */
+static void test_model_init_rules(void **state) {
+    (void)state;
+    trainer_arch_t a = {.inputs = 20, .outputs = 4, .n_hidden = 2, .hidden = {30, 25}};
+    const size_t in[3] = {20, 30, 25}, out[3] = {30, 25, 4};
+    for (int act = 0; act < 3; act++) {
+        a.activation = (trainer_activation_t)act;
+        int sigmoid = a.activation == TRAINER_ACT_SIGMOID;
+        trainer_model_t *dflt = trainer_model_new(&a, 5);
+        trainer_model_t *automatic = trainer_model_new_init(&a, 5, TRAINER_INIT_AUTO);
+        assert_non_null(dflt);
+        assert_non_null(automatic);
+        assert_memory_equal(dflt->params, automatic->params, dflt->n_params * sizeof(float));
+        trainer_model_free(dflt);
+        trainer_model_free(automatic);
+        for (int rule = TRAINER_INIT_GLOROT; rule <= TRAINER_INIT_TORCH; rule++) {
+            trainer_model_t *m = trainer_model_new_init(&a, 5, (trainer_init_t)rule);
+            assert_non_null(m);
+            for (size_t l = 0; l < 3; l++) {
+                float fan_sum = (float)(in[l] + out[l]), bound = 0.0f;
+                int biases = rule == TRAINER_INIT_SKLEARN || rule == TRAINER_INIT_TORCH;
+                if (rule == TRAINER_INIT_GLOROT)
+                    bound = sqrtf(6.0f / fan_sum);
+                else if (rule == TRAINER_INIT_HE)
+                    bound = sqrtf(6.0f / (float)in[l]);
+                else if (rule == TRAINER_INIT_SKLEARN)
+                    bound = sqrtf((sigmoid ? 2.0f : 6.0f) / fan_sum);
+                else
+                    bound = 1.0f / sqrtf((float)in[l]);
+                check_init_layer(m, l, bound, biases);
+            }
+            trainer_init_t back = TRAINER_INIT_AUTO;
+            assert_int_equal(trainer_init_parse(trainer_init_name((trainer_init_t)rule), &back), 0);
+            assert_int_equal(back, rule);
+            trainer_model_free(m);
+        }
+    }
+    trainer_init_t got = TRAINER_INIT_TORCH;
+    assert_string_equal(trainer_init_name(TRAINER_INIT_AUTO), "auto");
+    assert_int_equal(trainer_init_parse("xavier", &got), MLPT_EINVAL);
+    assert_int_equal(trainer_init_parse("Torch", &got), MLPT_EINVAL);
+    assert_int_equal(trainer_init_parse(NULL, &got), MLPT_EINVAL);
+    assert_int_equal(got, TRAINER_INIT_TORCH); /* untouched on failure */
+    assert_string_equal(trainer_init_name((trainer_init_t)99), "unknown");
+    assert_null(trainer_model_new_init(&a, 5, (trainer_init_t)99));
+}
 
 static void test_save_load_round_trip(void **state) {
     (void)state;
@@ -290,6 +394,8 @@ static void test_clone(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_new_init),
+        cmocka_unit_test(test_model_init_rules),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_save_layout),
         cmocka_unit_test(test_load_bad_magic),

@@ -132,7 +132,49 @@ static trainer_model_t *model_alloc(const trainer_arch_t *arch) {
     return m;
 }
 
-trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed) {
+static const char *const init_names[] = {"auto", "glorot", "he", "sklearn", "torch"};
+
+const char *trainer_init_name(trainer_init_t init) {
+    return (unsigned)init < sizeof init_names / sizeof init_names[0] ? init_names[init] : "unknown";
+}
+
+int trainer_init_parse(const char *name, trainer_init_t *out) {
+    for (size_t i = 0; name && i < sizeof init_names / sizeof init_names[0]; i++)
+        if (!strcmp(name, init_names[i])) {
+            *out = (trainer_init_t)i;
+            return 0;
+        }
+    return MLPT_EINVAL;
+}
+
+/* The bound of layer l's weights under `init`; *biases_too when its biases are drawn as well. */
+static float init_bound(const trainer_arch_t *arch, trainer_init_t init, size_t l, size_t in,
+                        size_t out, int *biases_too) {
+    float fan_sum = (float)(in + out);
+    *biases_too = 0;
+    switch (init) {
+    case TRAINER_INIT_AUTO:
+        if (l < arch->n_hidden && arch->activation == TRAINER_ACT_RELU)
+            return sqrtf(6.0f / (float)in);
+        return sqrtf(6.0f / fan_sum);
+    case TRAINER_INIT_GLOROT:
+        return sqrtf(6.0f / fan_sum);
+    case TRAINER_INIT_HE:
+        return sqrtf(6.0f / (float)in);
+    case TRAINER_INIT_SKLEARN:
+        *biases_too = 1;
+        return sqrtf((arch->activation == TRAINER_ACT_SIGMOID ? 2.0f : 6.0f) / fan_sum);
+    case TRAINER_INIT_TORCH:
+        *biases_too = 1;
+        return 1.0f / sqrtf((float)in);
+    }
+    return 0.0f;
+}
+
+trainer_model_t *trainer_model_new_init(const trainer_arch_t *arch, uint64_t seed,
+                                        trainer_init_t init) {
+    if ((unsigned)init >= sizeof init_names / sizeof init_names[0])
+        return NULL;
     trainer_model_t *m = model_alloc(arch);
     if (!m)
         return NULL;
@@ -140,18 +182,24 @@ trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed) {
     trainer_rng_seed(&rng, seed, TRAINER_RNG_INIT);
     for (size_t l = 0; l < m->n_layers; l++) {
         size_t in, out;
+        int biases_too;
         float *W = trainer_layer_weights(arch, m->params, l, &in, &out);
-        int relu = l < arch->n_hidden && arch->activation == TRAINER_ACT_RELU;
-        float bound = relu ? sqrtf(6.0f / (float)in) : sqrtf(6.0f / (float)(in + out));
-        for (size_t i = 0; i < in * out; i++)
+        float bound = init_bound(arch, init, l, in, out, &biases_too);
+        size_t drawn = in * out + (biases_too ? out : 0); /* the biases follow the weights */
+        for (size_t i = 0; i < drawn; i++)
             W[i] = (2.0f * trainer_rng_uniform(&rng) - 1.0f) * bound;
-        memset(W + in * out, 0, out * sizeof(float));
+        if (!biases_too)
+            memset(W + in * out, 0, out * sizeof(float));
     }
     for (size_t i = 0; i < arch->inputs; i++) {
         m->input_shift[i] = 0.0f;
         m->input_scale[i] = 1.0f;
     }
     return m;
+}
+
+trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed) {
+    return trainer_model_new_init(arch, seed, TRAINER_INIT_AUTO);
 }
 
 trainer_model_t *trainer_model_clone(const trainer_model_t *src) {

@@ -70,10 +70,31 @@ float *trainer_layer_bias(const trainer_arch_t *arch, float *block, size_t l);
 /* Output width of layer l (a hidden width, or the outputs for the last layer). */
 size_t trainer_layer_width(const trainer_arch_t *arch, size_t l);
 
-/* Creates a model with weights drawn from `seed` (stream TRAINER_RNG_INIT): uniform Xavier
- * bound sqrt(6/(in+out)) for sigmoid/tanh layers and the output layer, He bound sqrt(6/in) for
- * ReLU layers; biases 0; input scaling identity. Returns NULL when the architecture fails
- * trainer_arch_check or memory runs out. Free with trainer_model_free. */
+/* How initial weights are drawn. Every rule draws uniformly in [-bound, bound] per layer, with
+ * in/out that layer's fan-in and fan-out; the rules other libraries use are there so a sweep can
+ * start from the same distribution as the model it is compared with. */
+typedef enum trainer_init {
+    TRAINER_INIT_AUTO = 0, /* He sqrt(6/in) for ReLU hidden layers, else Glorot; biases 0 */
+    TRAINER_INIT_GLOROT,   /* sqrt(6/(in+out)) for every layer; biases 0 */
+    TRAINER_INIT_HE,       /* sqrt(6/in) for every layer; biases 0 */
+    TRAINER_INIT_SKLEARN,  /* scikit-learn's MLPClassifier: sqrt(2/(in+out)) in sigmoid networks,
+                              else sqrt(6/(in+out)); biases drawn with the same bound */
+    TRAINER_INIT_TORCH,    /* PyTorch's nn.Linear default: 1/sqrt(in) for weights and biases */
+} trainer_init_t;
+
+/* Returns the rule's name ("auto", "glorot", "he", "sklearn", "torch"). */
+const char *trainer_init_name(trainer_init_t init);
+
+/* Parses one of those names. Returns 0 or MLPT_EINVAL. */
+int trainer_init_parse(const char *name, trainer_init_t *out);
+
+/* Creates a model with weights drawn from `seed` (stream TRAINER_RNG_INIT) by `init`, layer by
+ * layer, weights then biases; input scaling identity. Returns NULL when the architecture fails
+ * trainer_arch_check, `init` is unknown or memory runs out. Free with trainer_model_free. */
+trainer_model_t *trainer_model_new_init(const trainer_arch_t *arch, uint64_t seed,
+                                        trainer_init_t init);
+
+/* trainer_model_new_init with TRAINER_INIT_AUTO. */
 trainer_model_t *trainer_model_new(const trainer_arch_t *arch, uint64_t seed);
 
 /* Returns a deep copy, or NULL when memory runs out. */

@@ -67,6 +67,18 @@ run train --data "$data/digits.csv" --hidden 16 --iterations 1 --scaling log
 check "--scaling log is refused (exit 2, names the option)" \
     bash -c "test \"\$(cat '$tmp/status')\" = 2 && grep -q -- '--scaling' '$tmp/err'"
 
+# --- initial weight rules ------------------------------------------------------------------------
+for rule in auto glorot he sklearn torch; do
+    "$bin" train --data "$data/digits.csv" --hidden 16 --activation sigmoid --iterations 1 \
+        --seed 2 --init "$rule" --json | head -1 |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["train_loss"])' >"$tmp/init-$rule"
+done
+check "--init auto, glorot, he, sklearn and torch start differently (auto is glorot for sigmoid)" \
+    bash -c "test \"\$(sort -u '$tmp'/init-* | wc -l)\" = 4 && cmp -s '$tmp/init-auto' '$tmp/init-glorot'"
+run train --data "$data/digits.csv" --hidden 16 --iterations 1 --init lecun
+check "--init lecun is refused (exit 2, names the option)" \
+    bash -c "test \"\$(cat '$tmp/status')\" = 2 && grep -q -- '--init' '$tmp/err'"
+
 # --- table output, validation split 0 ------------------------------------------------------------
 run train --data "$data/iris.csv" --hidden 4 --iterations 3 --validation-split 0
 check "table output with --validation-split 0" test "$(status)" = 0

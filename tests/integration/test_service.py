@@ -286,6 +286,7 @@ def bad_requests(srv, ds_id):
         (sweep(training={"activation": "softsign"}), 422, "training.activation"),
         (sweep(training={"validation_split": 1.5}), 422, "training.validation_split"),
         (sweep(training={"scaling": "log"}), 422, "training.scaling"),
+        (sweep(training={"init": "xavier"}), 422, "training.init"),
         (sweep(training={"momentum": -0.1}), 422, "training.momentum"),
         (sweep(training={"seed": "x"}), 422, "training.seed"),
         (sweep(training={"nope": 1}), 422, "training.nope"),
@@ -385,29 +386,42 @@ def test_kill9_and_restart():
         srv.stop()
 
 
-def test_scaling_rules():
-    """training.scaling picks each trial's input scaling: the default follows the dataset (CSV
-    standardised), "minmax" and "none" are honoured, shown in the params, and change the numbers."""
+def _first_losses(key, rules):
+    """Runs one small iris trial per value of training.<key> (the first one left to its default),
+    checks the trial's params show the value, and returns {value: first iteration's train loss}."""
     srv = Server(workers=2)
     try:
         ds = upload_iris(srv)
         first = {}
-        for rule in ("auto", "standardize", "minmax", "global_minmax", "none"):
+        for i, rule in enumerate(rules):
             body = {"dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8],
                                                      "learning_rate": [0.1], "iterations": [4]}}
-            if rule != "auto":
-                body["training"] = {"scaling": rule}
+            if i > 0:
+                body["training"] = {key: rule}
             _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
             assert srv.wait_sweep(sw["id"])["status"] == "completed"
             _, _, t = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
             trial = t["items"][0]
-            assert trial["params"]["scaling"] == rule, trial["params"]
+            assert trial["params"][key] == rule, trial["params"]
             first[rule] = history_ok(srv, trial["id"], 4)["history"][0]["train_loss"]
-        assert first["auto"] == first["standardize"], first
-        assert len({first[r] for r in ("standardize", "minmax", "global_minmax", "none")}) == 4, \
-            first
+        return first
     finally:
         srv.stop()
+
+
+def test_scaling_rules():
+    """training.scaling picks each trial's input scaling: the default follows the dataset (CSV
+    standardised), "minmax" and "none" are honoured, shown in the params, and change the numbers."""
+    first = _first_losses("scaling", ("auto", "standardize", "minmax", "global_minmax", "none"))
+    assert first["auto"] == first["standardize"], first
+    assert len({first[r] for r in ("standardize", "minmax", "global_minmax", "none")}) == 4, first
+
+
+def test_init_rules():
+    """training.init picks the initial weights: auto by default; every rule is shown in the
+    trial's params and starts from numbers of its own."""
+    first = _first_losses("init", ("auto", "glorot", "he", "sklearn", "torch"))
+    assert len(set(first.values())) == 5, first
 
 
 def _strip(rows):
@@ -527,4 +541,5 @@ def test_graceful_stop():
 if __name__ == "__main__":
     run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
          test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
-         test_kill9_resumes_from_checkpoints, test_scaling_rules, test_readers_during_training, test_graceful_stop])
+         test_kill9_resumes_from_checkpoints, test_scaling_rules, test_init_rules,
+         test_readers_during_training, test_graceful_stop])

@@ -62,8 +62,11 @@ export async function render({root, signal, query, navigate}) {
   fields.seed = field({label: 'Seed', input: seedIn, hint: 'Weights, split and shuffles.'});
   fields.momentum = field({label: 'Momentum', input: momIn, hint: 'SGD momentum, 0 ≤ x < 1.'});
   const scaleSel = h('select', {name: 'scaling'},
-    ['auto', 'standardize', 'minmax', 'none'].map((v) => h('option', {value: v}, v)));
-  fields.scaling = field({label: 'Input scaling', input: scaleSel, hint: 'auto: IDX pixels / 255, CSV standardised; minmax maps each column to 0..1.'});
+    ['auto', 'standardize', 'minmax', 'global_minmax', 'none'].map((v) => h('option', {value: v}, v)));
+  fields.scaling = field({label: 'Input scaling', input: scaleSel, hint: 'auto: IDX pixels / 255, CSV standardised; minmax maps each column to 0..1; global_minmax one range for all (pixels / 255).'});
+  const initSel = h('select', {name: 'init'},
+    ['auto', 'glorot', 'he', 'sklearn', 'torch'].map((v) => h('option', {value: v}, v)));
+  fields.init = field({label: 'Weight init', input: initSel, hint: 'auto: He for ReLU, Glorot otherwise; sklearn and torch start like those libraries.'});
   fields.test_dataset_id = field({label: 'Test dataset (optional)', input: testSel, hint: 'Accuracy on it is reported per trial.'});
 
   const count = h('output', {class: 'trial-count', 'aria-live': 'polite', for: Object.keys(axisInputs).map((k) => fields[k].input.id).join(' ')});
@@ -77,7 +80,7 @@ export async function render({root, signal, query, navigate}) {
     'grid.learning_rate': 'learning_rate', 'grid.iterations': 'iterations', 'grid.batch_size': 'batch_size',
     'grid.activation': 'activation', 'grid.momentum': 'momentum',
     'training.batch_size': 'batch_size', 'training.activation': 'activation', 'training.momentum': 'momentum',
-    'training.validation_split': 'validation_split', 'training.seed': 'seed', 'training.scaling': 'scaling',
+    'training.validation_split': 'validation_split', 'training.seed': 'seed', 'training.scaling': 'scaling', 'training.init': 'init',
     dataset_id: 'dataset_id', test_dataset_id: 'test_dataset_id', name: 'name', grid: 'grid',
   };
   const errors = new FormErrors(fields, summary, (full, {path, index}) => {
@@ -112,7 +115,7 @@ export async function render({root, signal, query, navigate}) {
     h('fieldset', {class: 'grid-axes'}, h('legend', null, 'Grid: every combination of these values is one trial'),
       h('div', {class: 'axes'}, axisBlocks)),
     h('details', {class: 'training'}, h('summary', null, 'Training options'),
-      h('div', {class: 'row'}, fields.validation_split.wrap, fields.seed.wrap, fields.momentum.wrap, fields.scaling.wrap, fields.test_dataset_id.wrap)),
+      h('div', {class: 'row'}, fields.validation_split.wrap, fields.seed.wrap, fields.momentum.wrap, fields.scaling.wrap, fields.init.wrap, fields.test_dataset_id.wrap)),
     h('div', {class: 'actions'}, h('p', {class: 'count-line'}, 'This grid runs ', count), countError, submit));
 
   form.addEventListener('submit', async (e) => {
@@ -128,6 +131,7 @@ export async function render({root, signal, query, navigate}) {
         seed: seedIn.value === '' ? 42 : Number(seedIn.value),
         momentum: momIn.value === '' ? 0 : Number(momIn.value),
         scaling: scaleSel.value,
+        init: initSel.value,
       },
     };
     if (nameIn.value.trim()) body.name = nameIn.value.trim();
