@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "kernels.h"
 #include "log.h"
 #include "mlpt_err.h"
 #include "sched.h"
@@ -400,8 +401,9 @@ int svc_cmd_serve(int argc, char **argv) {
         return SVC_EXIT_FAILURE;
     }
     sched_set_listener(sched, api_on_event, api);
-    svc_logf("info", "mlptune listening on http://%s:%u/ (data dir %s, %zu workers, %s)", a.bind,
-             (unsigned)api_port(api), a.data_dir, workers,
+    svc_logf("info",
+             "mlptune listening on http://%s:%u/ (data dir %s, %zu workers, %s kernels, %s)",
+             a.bind, (unsigned)api_port(api), a.data_dir, workers, trainer_blas_core(),
              token ? "API token required" : "no API token");
     printf("mlptune listening on http://%s:%u/\n", a.bind, (unsigned)api_port(api));
     fflush(stdout);
