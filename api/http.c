@@ -12,28 +12,28 @@
  * Server-Sent Events answers are MHD callback responses whose reader suspends the connection
  * when the stream has nothing to send; the SSE hub resumes it.
  *
- * Slow clients (server.h): every open connection is listed (MHD_OPTION_NOTIFY_CONNECTION) with
- * the phase it is in (waiting for headers, receiving a body, being answered) and since when; a
- * watchdog thread shuts down the socket of a connection whose headers are late or whose body
- * falls below the minimum rate, and libmicrohttpd then closes it as if the client had gone.
+ * Slow clients (server.h): this file lists every open connection with http_conn.c
+ * (MHD_OPTION_NOTIFY_CONNECTION) and reports its phase as requests go (waiting for headers,
+ * receiving a body, being answered); http_conn.c's watchdog thread keeps the deadlines.
+ *
+ * The daemon (http.h): its options, start, quiescing and stop, called by server.c (which owns
+ * the server's state); the percent-decoding of paths and query strings.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "http.h"
+#include "http_conn.h"
 #include "mlpt_err.h"
 #include "problem.h"
 #include "server.h"
@@ -45,7 +45,7 @@
 
 typedef struct http_req {
     api_t *a;
-    struct api_conn *conn; /* the connection's deadline record (NULL without memory) */
+    api_conn_t *conn; /* the connection's deadline record (NULL without memory) */
     api_request_t req;
     api_dispatch_t d;
     char *path, *method; /* copies, for the log line */
@@ -60,73 +60,23 @@ typedef struct http_req {
     int has_early;
 } http_req_t;
 
-/* ---- connections and their deadlines ------------------------------------------------------ */
-
-typedef enum { CONN_HEADERS, CONN_BODY, CONN_BUSY } conn_phase_t;
-
-/* One open connection. The list and every field but fd and peer are guarded by a->conns_lock. */
-typedef struct api_conn {
-    struct api_conn *prev, *next;
-    int fd;
-    char peer[INET6_ADDRSTRLEN + 8];
-    conn_phase_t phase; /* CONN_BUSY: a request is being answered (no deadline) */
-    double since;       /* when the phase began (CLOCK_MONOTONIC seconds) */
-    uint64_t body_bytes;
-    double server_s;   /* time spent in on_request on this body's bytes: not the client's */
-    double call_start; /* > 0 while on_request runs for this connection */
-    int shut;          /* the watchdog shut it down */
-} api_conn_t;
-
-static double mono_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void peer_name(const struct sockaddr *sa, char *out, size_t cap) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip));
-    else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof(ip));
-    snprintf(out, cap, "%s", ip);
-}
+/* ---- connections (their deadlines are kept by http_conn.c) ------------------------------ */
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
     api_t *a = cls;
-    api_conn_t *conn = *socket_context;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *fd =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         const union MHD_ConnectionInfo *addr =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        conn = fd ? calloc(1, sizeof(*conn)) : NULL;
-        *socket_context = conn;
-        if (!conn)
-            return; /* without memory this connection has only the idle timeout */
-        conn->fd = fd->connect_fd;
-        peer_name(addr ? addr->client_addr : NULL, conn->peer, sizeof(conn->peer));
-        conn->phase = CONN_HEADERS;
-        conn->since = mono_s();
-        pthread_mutex_lock(&a->conns_lock);
-        conn->next = a->conns;
-        if (a->conns)
-            a->conns->prev = conn;
-        a->conns = conn;
-        pthread_mutex_unlock(&a->conns_lock);
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && conn) {
+        /* without a record (no memory) this connection has only the idle timeout */
+        *socket_context =
+            fd ? api_conn_open(a, fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         /* libmicrohttpd closes the socket after this call: the watchdog, which shuts sockets
          * down under the same lock, can never reach a descriptor number already reused. */
-        pthread_mutex_lock(&a->conns_lock);
-        if (conn->prev)
-            conn->prev->next = conn->next;
-        else
-            a->conns = conn->next;
-        if (conn->next)
-            conn->next->prev = conn->prev;
-        pthread_mutex_unlock(&a->conns_lock);
-        free(conn);
+        api_conn_close(a, *socket_context);
         *socket_context = NULL;
     }
 }
@@ -135,119 +85,6 @@ static api_conn_t *conn_of(struct MHD_Connection *c) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
-}
-
-/* The connection enters a phase (its deadline restarts). */
-static void conn_phase(api_t *a, api_conn_t *conn, conn_phase_t phase) {
-    if (!conn)
-        return;
-    pthread_mutex_lock(&a->conns_lock);
-    conn->phase = phase;
-    conn->since = mono_s();
-    conn->body_bytes = 0;
-    conn->server_s = 0;
-    pthread_mutex_unlock(&a->conns_lock);
-}
-
-/* Brackets the server's work on body bytes: that time is not held against the client. */
-static double conn_call_begin(api_t *a, api_conn_t *conn, size_t bytes) {
-    double t = mono_s();
-    if (conn) {
-        pthread_mutex_lock(&a->conns_lock);
-        conn->call_start = t;
-        conn->body_bytes += bytes;
-        pthread_mutex_unlock(&a->conns_lock);
-    }
-    return t;
-}
-
-static void conn_call_end(api_t *a, api_conn_t *conn, double t0) {
-    if (!conn)
-        return;
-    pthread_mutex_lock(&a->conns_lock);
-    conn->server_s += mono_s() - t0;
-    conn->call_start = 0;
-    pthread_mutex_unlock(&a->conns_lock);
-}
-
-/* Why a connection is over its deadline at `now`, or NULL. */
-static const char *conn_overdue(const api_t *a, const api_conn_t *conn, double now, char *why,
-                                size_t cap) {
-    double limit = a->limits.connection_timeout_s;
-    double head = limit < API_HEADER_TIMEOUT_S ? limit : API_HEADER_TIMEOUT_S;
-    double grace = limit < API_BODY_GRACE_S ? limit : API_BODY_GRACE_S;
-    if (conn->shut || conn->phase == CONN_BUSY || conn->call_start > 0)
-        return NULL;
-    double waited = now - conn->since - conn->server_s; /* the client's time */
-    if (conn->phase == CONN_HEADERS && waited > head) {
-        snprintf(why, cap, "no complete request line and headers within %.0f s", head);
-        return why;
-    }
-    if (conn->phase == CONN_BODY && waited > grace &&
-        (double)conn->body_bytes < API_BODY_MIN_RATE * (waited - grace)) {
-        snprintf(why, cap,
-                 "the body came at %.0f bytes/s, under the minimum of %d bytes/s (%llu bytes in "
-                 "%.1f s)",
-                 (double)conn->body_bytes / waited, API_BODY_MIN_RATE,
-                 (unsigned long long)conn->body_bytes, waited);
-        return why;
-    }
-    return NULL;
-}
-
-static void *watchdog_main(void *arg) {
-    api_t *a = arg;
-    pthread_mutex_lock(&a->conns_lock);
-    while (!a->watchdog_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += 200 * 1000 * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&a->watchdog_cond, &a->conns_lock, &until);
-        double now = mono_s();
-        for (api_conn_t *conn = a->conns; conn && !a->watchdog_stop; conn = conn->next) {
-            char why[160];
-            if (!conn_overdue(a, conn, now, why, sizeof(why)))
-                continue;
-            conn->shut = 1;
-            shutdown(conn->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
-            api_logf(a, "http: closed the connection of %s: %s", conn->peer, why);
-        }
-    }
-    pthread_mutex_unlock(&a->conns_lock);
-    return NULL;
-}
-
-static int watchdog_start(api_t *a) {
-    pthread_condattr_t attr;
-    if (pthread_condattr_init(&attr) != 0)
-        return -1;
-    int rc = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
-             pthread_cond_init(&a->watchdog_cond, &attr) != 0;
-    pthread_condattr_destroy(&attr);
-    if (rc)
-        return -1;
-    if (pthread_create(&a->watchdog, NULL, watchdog_main, a) != 0) {
-        pthread_cond_destroy(&a->watchdog_cond);
-        return -1;
-    }
-    a->watchdog_running = 1;
-    return 0;
-}
-
-static void watchdog_stop(api_t *a) {
-    if (!a->watchdog_running)
-        return;
-    pthread_mutex_lock(&a->conns_lock);
-    a->watchdog_stop = 1;
-    pthread_cond_signal(&a->watchdog_cond);
-    pthread_mutex_unlock(&a->conns_lock);
-    pthread_join(a->watchdog, NULL);
-    pthread_cond_destroy(&a->watchdog_cond);
-    a->watchdog_running = 0;
 }
 
 /* ---- answers ---------------------------------------------------------------------------- */
@@ -465,17 +302,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         enum MHD_Result ok = first_call(c, r, url, method);
         /* The headers are in: the body's clock starts, unless the answer already went out. */
-        conn_phase(a, r->conn, r->status ? CONN_BUSY : CONN_BODY);
+        api_conn_phase(a, r->conn, r->status ? API_CONN_BUSY : API_CONN_BODY);
         return ok;
     }
     if (*size) {
-        double t0 = conn_call_begin(a, r->conn, *size);
+        double t0 = api_conn_call_begin(a, r->conn, *size);
         enum MHD_Result ok = body_call(r, data, *size);
-        conn_call_end(a, r->conn, t0);
+        api_conn_call_end(a, r->conn, t0);
         *size = 0;
         return ok;
     }
-    conn_phase(a, r->conn, CONN_BUSY);
+    api_conn_phase(a, r->conn, API_CONN_BUSY);
     api_response_t res;
     api_response_init(&res);
     if (r->pp) {
@@ -505,8 +342,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     http_req_t *r = *con_cls;
     if (!r)
         return;
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        conn_phase(a, conn_of(c), CONN_HEADERS); /* keep-alive: the next request's headers */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) /* keep-alive: the next request's headers */
+        api_conn_phase(a, conn_of(c), API_CONN_HEADERS);
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms =
@@ -533,7 +370,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
-/* ---- the server ------------------------------------------------------------------------- */
+/* ---- the daemon ------------------------------------------------------------------------- */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     api_t *a = cls;
@@ -541,17 +378,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
     api_logf(a, "http: %s", line);
-}
-
-static void close_reader(void *st) {
-    store_close(st);
-}
-
-static char *dup_or_null(const char *s, int *fail) {
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        *fail = 1;
-    return d;
 }
 
 static int hex_value(char ch) {
@@ -586,39 +412,7 @@ static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s) {
     return (size_t)(out - s);
 }
 
-/* Every limit left at 0 takes its default. */
-static void fill_limits(api_limits_t *l, const api_limits_t *given) {
-    api_limits_t def;
-    api_limits_init(&def);
-    *l = *given;
-#define DEFAULT(f)                                                                                 \
-    if (!l->f)                                                                                     \
-    l->f = def.f
-    DEFAULT(max_body_bytes);
-    DEFAULT(max_upload_bytes);
-    DEFAULT(max_trials);
-    DEFAULT(max_neurons);
-    DEFAULT(max_layers);
-    DEFAULT(max_iterations);
-    DEFAULT(max_batch_size);
-    DEFAULT(max_connections);
-    DEFAULT(connection_timeout_s);
-#undef DEFAULT
-}
-
-static int make_dir(api_t *a, const char *sub) {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", a->data_dir, sub);
-    if (mkdir(a->data_dir, 0755) != 0 && errno != EEXIST)
-        return -1;
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-        api_logf(a, "api: cannot create %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int start_daemon(api_t *a) {
+int api_http_start(api_t *a) {
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     const struct sockaddr *addr;
@@ -639,20 +433,20 @@ static int start_daemon(api_t *a) {
         api_logf(a, "api: --bind %s is not an IPv4 or IPv6 address", bind);
         return MLPT_EINVAL;
     }
-    unsigned per_ip = a->limits.max_connections / API_PER_IP_SHARE;
     a->daemon = MHD_start_daemon(
         flags, a->port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->threads, MHD_OPTION_CONNECTION_LIMIT,
-        a->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip ? per_ip : 1u,
-        MHD_OPTION_CONNECTION_TIMEOUT, a->limits.connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
+        a->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        api_conn_per_ip_limit(&a->limits), MHD_OPTION_CONNECTION_TIMEOUT,
+        a->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
+        MHD_OPTION_END);
     if (!a->daemon) {
         api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
         return MLPT_EIO;
     }
-    if (watchdog_start(a) != 0) {
+    if (api_conn_watchdog_start(a) != 0) {
         api_logf(a, "api: cannot start the connection watchdog thread");
         return MLPT_ENOMEM;
     }
@@ -662,123 +456,21 @@ static int start_daemon(api_t *a) {
     return 0;
 }
 
-api_t *api_start(const api_config_t *cfg, int *err) {
-    int rc = MLPT_ENOMEM, fail = 0;
-    if (!cfg || !cfg->sched || !cfg->data_dir || !cfg->db_path) {
-        rc = MLPT_EINVAL;
-        goto out;
-    }
-    api_t *a = calloc(1, sizeof(*a));
-    if (!a)
-        goto out;
-    a->quiesced_fd = -1;
-    a->bind = dup_or_null(cfg->bind, &fail);
-    a->data_dir = dup_or_null(cfg->data_dir, &fail);
-    a->db_path = dup_or_null(cfg->db_path, &fail);
-    a->web_dir = dup_or_null(cfg->web_dir, &fail);
-    a->token = cfg->token && *cfg->token ? dup_or_null(cfg->token, &fail) : NULL;
-    a->port = cfg->port;
-    a->threads = cfg->threads > 0 ? cfg->threads : 4;
-    fill_limits(&a->limits, &cfg->limits);
-    a->sched = cfg->sched;
-    a->log = cfg->log;
-    a->log_all_requests = cfg->log_all_requests;
-    a->log_user = cfg->log_user;
-    if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
-        api_stop(a);
-        goto out;
-    }
-    a->sched_lock_ok = 1;
-    if (pthread_mutex_init(&a->conns_lock, NULL) != 0) {
-        api_stop(a);
-        goto out;
-    }
-    a->conns_lock_ok = 1;
-    if (pthread_key_create(&a->reader_key, close_reader) != 0) {
-        api_stop(a);
-        goto out;
-    }
-    a->reader_key_ok = 1;
-    if (a->web_dir && !(a->web_real = realpath(a->web_dir, NULL)))
-        api_logf(a, "api: no dashboard: cannot open %s: %s", a->web_dir, strerror(errno));
-    if (make_dir(a, "uploads") != 0 || make_dir(a, "datasets") != 0) {
-        api_stop(a);
-        rc = MLPT_EIO;
-        goto out;
-    }
-    api_sse_ops_t ops = {.suspend = sse_suspend, .resume = sse_resume};
-    api_sse_store_ops(a, &ops);
-    api_sse_config_t sc = {.heartbeat_s = 15};
-    if (!(a->hub = api_sse_hub_new(&ops, &sc))) {
-        api_stop(a);
-        goto out;
-    }
-    if ((rc = start_daemon(a)) != 0) {
-        api_stop(a);
-        goto out;
-    }
-    if (err)
-        *err = 0;
-    return a;
-out:
-    if (err)
-        *err = rc;
-    return NULL;
-}
-
-uint16_t api_port(const api_t *a) {
-    return a ? a->port : 0;
-}
-
-void api_quiesce(api_t *a) {
-    if (!a || atomic_exchange(&a->quiescing, 1))
-        return;
+void api_http_quiesce(api_t *a) {
     /* The listening socket is returned to us; it may only be closed after MHD_stop_daemon. */
     if (a->daemon)
         a->quiesced_fd = MHD_quiesce_daemon(a->daemon);
-    /* Wait for the scheduler calls in flight; later ones answer 503 without touching it. */
-    pthread_rwlock_wrlock(&a->sched_lock);
-    a->sched_closed = 1;
-    pthread_rwlock_unlock(&a->sched_lock);
 }
 
-void api_stop(api_t *a) {
-    if (!a)
-        return;
-    if (a->sched_lock_ok)
-        api_quiesce(a);
-    if (a->hub && a->daemon) {
-        /* End every stream first: suspended connections are resumed and their readers report
-         * the end, so no connection is suspended when the daemon stops. */
-        api_sse_close(a->hub);
-        for (int i = 0; i < 100 && api_sse_count(a->hub) > 0; i++) {
-            struct timespec ms10 = {0, 10 * 1000 * 1000};
-            nanosleep(&ms10, NULL);
-        }
-    }
-    watchdog_stop(a);
+void api_http_stop(api_t *a) {
+    api_conn_watchdog_stop(a);
     if (a->daemon)
         MHD_stop_daemon(a->daemon);
     if (a->quiesced_fd >= 0)
         close(a->quiesced_fd);
-    if (a->conns_lock_ok)
-        pthread_mutex_destroy(&a->conns_lock);
-    api_sse_hub_free(a->hub);
-    if (a->reader_key_ok)
-        pthread_key_delete(a->reader_key);
-    if (a->sched_lock_ok)
-        pthread_rwlock_destroy(&a->sched_lock);
-    free(a->bind);
-    free(a->data_dir);
-    free(a->db_path);
-    free(a->web_dir);
-    free(a->web_real);
-    free(a->token);
-    free(a);
 }
 
-void api_on_event(const sched_event_t *ev, void *user) {
-    api_t *a = user;
-    if (a && a->hub)
-        api_sse_publish(a->hub, ev);
+void api_http_sse_ops(api_sse_ops_t *ops) {
+    ops->suspend = sse_suspend;
+    ops->resume = sse_resume;
 }

@@ -20,7 +20,7 @@
 struct MHD_Daemon;
 struct api_conn;
 
-/* Slow clients (http.c). libmicrohttpd's connection timeout (limits.connection_timeout_s) only
+/* Slow clients (http_conn.c). libmicrohttpd's connection timeout (limits.connection_timeout_s) only
  * closes a connection that sends nothing at all for that long; these bound the whole exchange:
  *   - the request line and headers must be complete API_HEADER_TIMEOUT_S after the connection
  *     opened, or after the previous answer on a keep-alive connection (or within the connection

@@ -1,0 +1,294 @@
+/*
+ * api/upload_part.c - one file part of an upload as it streams in: its temporary copy under
+ * <data_dir>/uploads/ written and hashed (SHA-256) on a spool thread, gzip detection on the first
+ * two bytes, the decoder with its limits (max_gunzip_bytes, max_gunzip_ratio), the CSV or IDX push
+ * parser, the end of the part, and the re-parse of a CSV from its copy when label_column came
+ * after the file. Failures go to the upload's sticky failure (upload.c). See upload.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mlpt_err.h"
+#include "problem.h"
+#include "upload_private.h"
+
+#define REPARSE_CHUNK ((size_t)1 << 20)
+
+void api_upload_part_release(file_part_t *f) {
+    ingest_spool_free(f->spool); /* waits for its thread: then the file is ours to close */
+    f->spool = NULL;
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
+    if (f->path[0])
+        unlink(f->path);
+    f->path[0] = '\0';
+    ingest_gz_free(f->gz);
+    ingest_csv_free(f->csv);
+    ingest_idx_free(f->idx);
+    f->gz = NULL;
+    f->csv = NULL;
+    f->idx = NULL;
+}
+
+/* Pushes decoded bytes into the part's parser. The first parser error of a multipart CSV is
+ * kept aside rather than failing the upload: a label_column sent after the file may still make
+ * it parse (the temporary copy is then parsed again at the end). Returns 0, or MLPT_ESTOPPED
+ * once the parser has failed: the gzip decoder then stops, since nothing it would inflate could
+ * change the answer (a re-parse decodes the temporary copy from its start). */
+static int parser_push(api_upload_t *up, int part, const void *data, size_t len) {
+    file_part_t *f = &up->files[part];
+    ingest_error_t e;
+    memset(&e, 0, sizeof(e));
+    if (f->parse_rc || (part == PART_FILE && up->label_late))
+        return MLPT_ESTOPPED;
+    if (len == 0)
+        return 0;
+    int rc =
+        f->csv ? ingest_csv_feed(f->csv, data, len, &e) : ingest_idx_feed(f->idx, data, len, &e);
+    if (rc) {
+        f->parse_rc = rc;
+        f->parse_err = e;
+        if (part != PART_FILE || up->raw)
+            api_upload_fail_ingest(up, part, rc, &e);
+        return MLPT_ESTOPPED;
+    }
+    return 0;
+}
+
+static int gz_sink(void *ctx, const void *data, size_t len, ingest_error_t *err) {
+    file_part_t *f = ctx;
+    (void)err;
+    return parser_push(f->up, f->part, data, len);
+}
+
+/* A failure of the gzip stream itself: over one of the decompression limits (413 naming it),
+ * or corrupt (422). */
+static void gz_failed(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
+    file_part_t *f = &up->files[part];
+    switch (rc == MLPT_ELIMIT ? ingest_gz_limit_hit(f->gz) : INGEST_GZ_LIMIT_NONE) {
+    case INGEST_GZ_LIMIT_OUTPUT:
+        api_upload_fail(
+            up, 413, api_upload_part_names[part],
+            "the file decompresses to more than the limit max_gunzip_bytes (%llu bytes: %d x "
+            "max_upload_bytes, at most 4 GiB)",
+            (unsigned long long)up->max_gunzip, API_UPLOAD_GUNZIP_FACTOR);
+        break;
+    case INGEST_GZ_LIMIT_RATIO:
+        api_upload_fail(
+            up, 413, api_upload_part_names[part],
+            "the gzip data decompresses to more than %d times its size (the limit "
+            "max_gunzip_ratio, checked past the first %d MiB): send the file uncompressed",
+            API_UPLOAD_GUNZIP_RATIO, (int)(API_UPLOAD_GUNZIP_RATIO_FLOOR >> 20));
+        break;
+    default:
+        api_upload_fail_ingest(up, part, rc, e);
+    }
+}
+
+/* Pushes received bytes on: through the gzip decoder when the part is compressed. */
+static void part_feed(api_upload_t *up, int part, const void *data, size_t len) {
+    file_part_t *f = &up->files[part];
+    ingest_error_t e;
+    memset(&e, 0, sizeof(e));
+    if (!f->gz) {
+        parser_push(up, part, data, len);
+        return;
+    }
+    if (f->gz_stopped)
+        return;
+    int rc = ingest_gz_feed(f->gz, data, len, &e);
+    if (rc == MLPT_ESTOPPED)
+        f->gz_stopped = 1; /* the parser's error is what the answer will be */
+    else if (rc)
+        gz_failed(up, part, rc, &e);
+}
+
+/* Chooses gzip or not from the first two bytes and creates the parser. */
+static void part_decide(api_upload_t *up, int part) {
+    file_part_t *f = &up->files[part];
+    f->decided = 1;
+    if (part == PART_FILE) {
+        ingest_csv_options_t opt;
+        ingest_csv_options_init(&opt);
+        opt.label_name = up->has_label ? up->label : NULL;
+        f->csv = ingest_csv_new(&opt);
+    } else {
+        f->idx = ingest_idx_new(part == PART_IMAGES ? INGEST_IDX_IMAGES : INGEST_IDX_LABELS, NULL);
+    }
+    int gz = f->nhead == 2 && f->head[0] == 0x1F && f->head[1] == 0x8B;
+    if (gz && (f->csv || f->idx)) {
+        f->gz = ingest_gz_new(up->max_gunzip, gz_sink, f);
+        ingest_gz_set_ratio(f->gz, API_UPLOAD_GUNZIP_RATIO, API_UPLOAD_GUNZIP_RATIO_FLOOR);
+    }
+    if (!(f->csv || f->idx) || (gz && !f->gz))
+        api_upload_fail(up, 500, api_upload_part_names[part], "out of memory");
+    else
+        part_feed(up, part, f->head, f->nhead);
+}
+
+/* The bytes of a part as received: gzip or not is decided on the first two, then they go on to
+ * the decoder or the parser. */
+static void part_bytes(api_upload_t *up, int part, const char *data, size_t len) {
+    file_part_t *f = &up->files[part];
+    if (!f->decided) {
+        size_t take = 2 - f->nhead < len ? 2 - f->nhead : len;
+        memcpy(f->head + f->nhead, data, take);
+        f->nhead += take;
+        data += take;
+        len -= take;
+        if (f->nhead < 2)
+            return;
+        part_decide(up, part);
+    }
+    if (!up->status)
+        part_feed(up, part, data, len);
+}
+
+/* The spool's consumer, on its thread: the part's bytes go to the temporary copy and into the
+ * hash. Returns 0 or the errno of a failed write. */
+static int copy_bytes(void *ctx, const void *data, size_t len) {
+    file_part_t *f = ctx;
+    const char *p = data;
+    api_sha256_update(&f->sha, data, len);
+    while (len) {
+        ssize_t n = write(f->fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 && errno ? errno : EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void copy_failed(api_upload_t *up, int part, int errnum) {
+    if (errnum == ENOSPC || errnum == EDQUOT)
+        api_upload_fail(up, 507, api_upload_part_names[part], "the disk is full");
+    else if (errnum > 0)
+        api_upload_fail(up, 500, api_upload_part_names[part], "cannot write the upload: %s",
+                        strerror(errnum));
+    else
+        api_upload_fail(up, 500, api_upload_part_names[part], "cannot write the upload");
+}
+
+void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t len) {
+    file_part_t *f = &up->files[part];
+    if (len == 0 || up->status)
+        return;
+    up->total += len;
+    if (up->total > up->max_bytes) {
+        up->over_limit = !up->status;
+        api_upload_fail(up, 413, api_upload_part_names[part],
+                        "the upload exceeds the limit max_upload_bytes (%llu "
+                        "bytes)",
+                        (unsigned long long)up->max_bytes);
+        return;
+    }
+    int rc = ingest_spool_put(f->spool, data, len);
+    if (rc) {
+        copy_failed(up, part, rc);
+        return;
+    }
+    f->bytes += len;
+    part_bytes(up, part, data, len);
+}
+
+void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
+    file_part_t *f = &up->files[part];
+    if (f->present) {
+        api_upload_fail(up, 422, api_upload_part_names[part], "is given twice");
+        return;
+    }
+    if ((part == PART_FILE && (up->files[PART_IMAGES].present || up->files[PART_LABELS].present)) ||
+        (part != PART_FILE && up->files[PART_FILE].present)) {
+        api_upload_fail(up, 422, api_upload_part_names[part],
+                        "give either file (CSV) or images and labels (IDX)");
+        return;
+    }
+    f->present = 1;
+    snprintf(f->filename, sizeof(f->filename), "%s", filename ? filename : "");
+    api_sha256_init(&f->sha);
+    snprintf(f->path, sizeof(f->path), "%s/uploads/upload-XXXXXX", up->data_dir);
+    f->fd = mkstemp(f->path);
+    if (f->fd < 0) {
+        f->path[0] = '\0';
+        api_upload_fail(up, errno == ENOSPC ? 507 : 500, api_upload_part_names[part],
+                        "cannot store the upload: %s", strerror(errno));
+    } else if (!(f->spool = ingest_spool_new(copy_bytes, f))) {
+        api_upload_fail(up, 500, api_upload_part_names[part], "out of memory");
+    }
+}
+
+void api_upload_part_end(api_upload_t *up, int part) {
+    file_part_t *f = &up->files[part];
+    ingest_error_t e;
+    int rc = 0;
+    memset(&e, 0, sizeof(e));
+    if (f->done || up->status)
+        return;
+    f->done = 1;
+    if (!f->decided)
+        part_decide(up, part);
+    if (up->status)
+        return;
+    if (f->gz && !f->gz_stopped && (rc = ingest_gz_finish(f->gz, &e)) != 0)
+        gz_failed(up, part, rc, &e);
+    if (!rc && f->idx && !f->parse_rc && (rc = ingest_idx_finish(f->idx, &e)) != 0)
+        api_upload_fail_ingest(up, part, rc, &e);
+    if (f->spool && (rc = ingest_spool_close(f->spool)) != 0) /* all written and hashed */
+        copy_failed(up, part, rc);
+    if (f->fd >= 0 && close(f->fd) != 0 && !up->status)
+        api_upload_fail(up, 500, api_upload_part_names[part], "cannot store the upload: %s",
+                        strerror(errno));
+    f->fd = -1;
+}
+
+/* A label_column that came after the file: the temporary copy goes through the same pipeline
+ * again, from its first byte (gzip detection, the same decompression limits, a CSV parser for
+ * that column), stopping at the first parser error. */
+void api_upload_part_reparse(api_upload_t *up) {
+    file_part_t *f = &up->files[PART_FILE];
+    ingest_error_t e;
+    memset(&e, 0, sizeof(e));
+    char *buf = malloc(REPARSE_CHUNK);
+    int fd = buf ? open(f->path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        if (buf)
+            api_upload_fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+        else
+            api_upload_fail(up, 500, "file", "out of memory");
+        free(buf);
+        return;
+    }
+    ingest_gz_free(f->gz);
+    ingest_csv_free(f->csv);
+    f->gz = NULL;
+    f->csv = NULL;
+    f->decided = f->gz_stopped = f->parse_rc = 0;
+    f->nhead = 0;
+    up->label_late = 0; /* up->label is set: part_decide makes a parser for it */
+    while (!up->status && !f->parse_rc) {
+        ssize_t n = read(fd, buf, REPARSE_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            api_upload_fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+        if (n <= 0)
+            break;
+        part_bytes(up, PART_FILE, buf, (size_t)n);
+    }
+    if (!up->status && !f->decided)
+        part_decide(up, PART_FILE); /* a file of fewer than 2 bytes */
+    int rc;
+    if (!up->status && !f->parse_rc && f->gz && !f->gz_stopped &&
+        (rc = ingest_gz_finish(f->gz, &e)) != 0)
+        gz_failed(up, PART_FILE, rc, &e);
+    close(fd);
+    free(buf);
+}

@@ -1,0 +1,100 @@
+/*
+ * api/upload_private.h - what the two sources of the upload sink share (upload.c: the sink, its
+ * fields and sticky failure, the end of the upload; upload_part.c: the pipeline of one file
+ * part). Private to api/; the contract is upload.h.
+ */
+#ifndef API_UPLOAD_PRIVATE_H
+#define API_UPLOAD_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "csv.h"
+#include "gz.h"
+#include "idx.h"
+#include "ingest.h"
+#include "sha256.h"
+#include "spool.h"
+#include "upload.h"
+#include "validate.h"
+
+/* The fields of an upload: the file parts first (they index api_upload.files), then the small
+ * ones. */
+enum { PART_FILE, PART_IMAGES, PART_LABELS, N_FILES, PART_NAME = N_FILES, PART_LABEL, PART_NONE };
+
+/* The field name of each part: "file", "images", "labels", "name", "label_column". */
+extern const char *const api_upload_part_names[];
+
+/* One file part as it streams in (upload_part.c). */
+typedef struct file_part {
+    struct api_upload *up; /* back pointer for the gzip sink */
+    int part;
+    int present, decided, done;
+    int gz_stopped; /* the parser failed: the rest of the gzip stream is not inflated */
+    int parse_rc;   /* the parser's first error (kept aside for a multipart CSV, see parser_push) */
+    ingest_error_t parse_err;
+    int fd;
+    char path[4096];       /* the temporary copy */
+    ingest_spool_t *spool; /* writes the copy and hashes it on a thread of its own */
+    char filename[128];
+    api_sha256_t sha; /* the spool's thread's until the spool is closed */
+    uint64_t bytes;
+    unsigned char head[2];
+    size_t nhead;
+    ingest_gz_t *gz;
+    ingest_csv_t *csv;
+    ingest_idx_t *idx;
+} file_part_t;
+
+struct api_upload {
+    char *data_dir;
+    uint64_t max_bytes, total;
+    uint64_t max_gunzip; /* per file: API_UPLOAD_GUNZIP_FACTOR x max_bytes, at most 4 GiB */
+    file_part_t files[N_FILES];
+    int cur; /* the part being received, PART_NONE before the first */
+    size_t cur_bytes;
+    char name[API_MAX_NAME + 1], label[256];
+    size_t name_len, label_len;
+    int has_name, has_label, label_late;
+    int raw; /* a text/csv body: no label_column can come later */
+    unsigned status;
+    int over_limit; /* the sticky failure is the 413 over max_bytes */
+    char field[32], message[320];
+    trainer_dataset_t *ds;
+    char rel[256], matrix[4352];
+    int matrix_written, keep;
+};
+
+/* upload.c ---------------------------------------------------------------------------------- */
+
+/* Records the sticky failure (status, field, printf-style message); nothing once one is kept. */
+void api_upload_fail(api_upload_t *up, unsigned status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* A parser or gzip failure of a file part: its HTTP status, the part's field (label_column for
+ * MLPT_EINVAL on a CSV when label_column was given) and the parser's message. */
+void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_error_t *e);
+
+/* upload_part.c ----------------------------------------------------------------------------- */
+
+/* A file part starts: 422 when it was given already or mixes CSV and IDX; otherwise its
+ * temporary copy under <data_dir>/uploads/ and the spool that writes and hashes it. */
+void api_upload_part_begin(api_upload_t *up, int part, const char *filename);
+
+/* Bytes of a file part as received: counted against max_bytes (413 over it), handed to the
+ * spool (copy and hash), and through gzip detection into the part's parser. */
+void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t len);
+
+/* A file part ends (once; nothing after a failure): the decoder and an IDX parser are finished,
+ * the spool is closed (everything written and hashed) and the copy's descriptor closed. */
+void api_upload_part_end(api_upload_t *up, int part);
+
+/* A label_column that came after the CSV file: the file part's copy goes through the pipeline
+ * again from its first byte. Failures are recorded as the sticky failure. */
+void api_upload_part_reparse(api_upload_t *up);
+
+/* Frees a part's spool (joining its thread), decoder and parser; closes and removes its
+ * temporary copy. Can be called more than once. */
+void api_upload_part_release(file_part_t *f);
+
+#endif
