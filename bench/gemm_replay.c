@@ -61,7 +61,19 @@ static int parse_net(const char *s, size_t *w) {
     return n >= 2 && !*s ? (int)n : -1;
 }
 
-/* Replays one network; returns its FLOPs and adds its seconds to *secs. */
+/* The forward GEMM of every layer for `rows` rows (trainer_mlp_forward); returns its FLOPs. */
+static double forward(const size_t *w, int layers, int rows, float *const *W, float *const *act) {
+    double flops = 0.0;
+    for (int l = 0; l < layers; l++) {
+        int in = (int)w[l], out = (int)w[l + 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, act[l], in,
+                    W[l], out, 0.0f, act[l + 1], out);
+        flops += 2.0 * rows * in * out;
+    }
+    return flops;
+}
+
+/* Replays one network; returns its FLOPs and sets *secs to its seconds. */
 static double replay(const size_t *w, int n, size_t iters, size_t train, size_t val, size_t batch,
                      double *secs) {
     int layers = n - 1;
@@ -80,12 +92,7 @@ static double replay(const size_t *w, int n, size_t iters, size_t train, size_t 
     for (size_t it = 0; it < iters; it++) {
         for (size_t r0 = 0; r0 < train; r0 += batch) {
             int rows = (int)(train - r0 < batch ? train - r0 : batch);
-            for (int l = 0; l < layers; l++) {
-                int in = (int)w[l], out = (int)w[l + 1];
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, act[l],
-                            in, W[l], out, 0.0f, act[l + 1], out);
-                flops += 2.0 * rows * in * out;
-            }
+            flops += forward(w, layers, rows, W, act);
             for (int l = layers - 1; l >= 1; l--) {
                 int in = (int)w[l], out = (int)w[l + 1];
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, in, out, 1.0f,
@@ -101,12 +108,7 @@ static double replay(const size_t *w, int n, size_t iters, size_t train, size_t 
         }
         for (size_t r0 = 0; r0 < val; r0 += EVAL_ROWS) {
             int rows = (int)(val - r0 < EVAL_ROWS ? val - r0 : EVAL_ROWS);
-            for (int l = 0; l < layers; l++) {
-                int in = (int)w[l], out = (int)w[l + 1];
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, out, in, 1.0f, act[l],
-                            in, W[l], out, 0.0f, act[l + 1], out);
-                flops += 2.0 * rows * in * out;
-            }
+            flops += forward(w, layers, rows, W, act);
         }
     }
     *secs = now() - t0;
