@@ -42,8 +42,9 @@ typedef struct api_config {
     const char *db_path;  /* the SQLite database, opened read-only per HTTP thread */
     const char *web_dir;  /* static files served at / (may be NULL: no dashboard) */
     const char *token;    /* when set (non-empty), every /api request needs
-                             "Authorization: Bearer <token>" (compared in constant time) or gets
-                             401; /healthz, /metrics, /openapi.json and static files stay open */
+                             "Authorization: Bearer <token>" (compared in constant time) or a
+                             session cookie from POST /api/v1/session, or gets 401; /healthz,
+                             /metrics, /openapi.json, static files and /api/v1/session stay open */
     int threads;          /* HTTP threads (default 4 when 0) */
     api_limits_t limits;
     sched_t *sched;       /* commands go there */
@@ -51,6 +52,9 @@ typedef struct api_config {
     int log_all_requests; /* log every request; otherwise only changes (not GET/HEAD), answers
                              >= 400, aborted ones and those slower than 100 ms */
     void *log_user;
+    /* Comma-separated host names ("name" or "name:port") the service answers for besides its
+     * bind address and the localhost names; any other Host header gets 403 (NULL: none). */
+    const char *allowed_hosts;
 } api_config_t;
 
 /* Starts listening: creates <data_dir>/uploads and <data_dir>/datasets when missing, the SSE hub
@@ -62,6 +66,10 @@ typedef struct api_config {
  * sched, data_dir or db_path; a bind that is not an IPv4 or IPv6 address) or MLPT_ENOMEM. Main
  * thread. */
 api_t *api_start(const api_config_t *cfg, int *err);
+
+/* Checks an api_config_t.allowed_hosts list (NULL or "" is fine). Returns 0, or MLPT_EINVAL with
+ * why (cap bytes, may be NULL) naming the bad entry. Any thread. */
+int api_allowed_hosts_check(const char *allowed_hosts, char *why, size_t cap);
 
 /* The port actually bound (useful with port 0). */
 uint16_t api_port(const api_t *a);

@@ -50,6 +50,11 @@ typedef struct api_request {
     int query_overflow;        /* more than API_MAX_QUERY arguments came */
     const char *content_type;  /* NULL when absent */
     const char *last_event_id; /* NULL when absent */
+    const char *host;          /* Host, NULL when absent */
+    const char *origin;        /* Origin, NULL when absent */
+    const char *fetch_site;    /* Sec-Fetch-Site, NULL when absent */
+    const char *cookie;        /* Cookie, NULL when absent */
+    const char *authorization; /* Authorization, NULL when absent (set by api_dispatch_begin) */
     const char *body;          /* JSON routes: the whole body, NUL-terminated (never NULL) */
     size_t body_len;
     struct api_upload *upload; /* the upload route: the finished upload sink */
@@ -78,6 +83,7 @@ typedef struct api_response {
     char location[96];       /* "" for none */
     char allow[64];          /* "" for none */
     char disposition[96];    /* Content-Disposition, "" for none */
+    char set_cookie[192];    /* Set-Cookie, "" for none */
     int auth_challenge;      /* add WWW-Authenticate: Bearer */
     int retry_after;         /* seconds; 0 for none */
     int no_cache;            /* Cache-Control: no-cache */

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "handlers.h"
 #include "json_util.h"
 #include "mlpt_err.h"
+#include "origin.h"
 #include "problem.h"
 #include "server.h"
 #include "static_files.h"
@@ -51,16 +53,26 @@ void api_sched_release(api_t *a) {
     pthread_rwlock_unlock(&a->sched_lock);
 }
 
-/* "Bearer <token>" compared in time that depends only on the configured token's length. */
-static int token_ok(const char *want, const char *header) {
-    if (!header || strncmp(header, "Bearer ", 7) != 0)
-        return 0;
-    const char *got = header + 7;
-    size_t lw = strlen(want), lg = strlen(got);
-    unsigned char diff = (unsigned char)(lw != lg);
-    for (size_t i = 0; i < lw; i++)
-        diff |= (unsigned char)want[i] ^ (unsigned char)(i < lg ? got[i] : 0);
-    return diff == 0;
+int64_t api_now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+api_auth_t api_authenticated(api_t *a, const api_request_t *req, int64_t *expires_at) {
+    if (!a->token)
+        return API_AUTH_OPEN;
+    const char *h = req->authorization;
+    /* "Bearer <token>" compared in time that depends only on the configured token's length */
+    if (h && strncmp(h, "Bearer ", 7) == 0 && api_secret_equal(a->token, h + 7))
+        return API_AUTH_BEARER;
+    const char *cursor = req->cookie;
+    char id[API_SESSION_ID_LEN + 2];
+    int64_t now = api_now_s();
+    while (a->sessions && api_cookie_next(&cursor, API_SESSION_COOKIE, id, sizeof(id)))
+        if (api_sessions_check(a->sessions, id, now, expires_at))
+            return API_AUTH_SESSION;
+    return API_AUTH_NONE;
 }
 
 /* Whether a Content-Type names type/subtype (parameters ignored, case-insensitive). */
@@ -78,6 +90,31 @@ static int is_api_path(const char *path) {
     return strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0;
 }
 
+/* The session routes answer without credentials: signing in is how one gets them. */
+static int is_session_route(api_match_status_t ms, const api_match_t *m) {
+    return ms == API_MATCH_OK &&
+           (m->route->id == API_R_SESSION_GET || m->route->id == API_R_SESSION_CREATE ||
+            m->route->id == API_R_SESSION_DELETE);
+}
+
+/* Whether the request is a browser's from another site or for another host (403 in res). Every
+ * path, static files and /healthz included: a DNS-rebound page could read them all. */
+static int refuse_foreign(api_t *a, const api_request_t *req, api_response_t *res) {
+    if (!api_host_allowed(&a->hosts, req->host)) {
+        api_problemf(res, 403,
+                     "this service does not answer for the host named in the Host header (add "
+                     "it with --allowed-hosts if it is one of this machine's names)");
+        return 1;
+    }
+    const char *why =
+        api_cross_site_refusal(req->method, req->origin, req->fetch_site, req->host, a->tls);
+    if (why) {
+        api_problemf(res, 403, "%s", why);
+        return 1;
+    }
+    return 0;
+}
+
 int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
                        const char *content_length, api_dispatch_t *d, api_response_t *res) {
     api_match_t m;
@@ -85,14 +122,19 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
     int is_api = is_api_path(req->path);
     memset(d, 0, sizeof(*d));
     d->slot = ms == API_MATCH_OK ? (size_t)m.route->id : API_SLOT_UNMATCHED;
+    req->authorization = authorization;
+    if (refuse_foreign(a, req, res))
+        return 1;
     if (is_api && atomic_load(&a->quiescing)) {
         res->retry_after = 5;
         api_problemf(res, 503, "the server is shutting down");
         return 1;
     }
-    if (is_api && a->token && !token_ok(a->token, authorization)) {
+    if (is_api && !is_session_route(ms, &m) && api_authenticated(a, req, NULL) == API_AUTH_NONE) {
         res->auth_challenge = 1;
-        api_problemf(res, 401, "this server needs an Authorization: Bearer <token> header");
+        api_problemf(res, 401,
+                     "this server needs an Authorization: Bearer <token> header or a session "
+                     "(sign in with POST /api/v1/session)");
         return 1;
     }
     if (ms == API_MATCH_NOT_ALLOWED) {
@@ -128,6 +170,12 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
             api_dispatch_too_large(a, d, res);
             return 1;
         }
+    } else if (m.route->body == API_IN_NONE && req->method != API_GET && req->method != API_HEAD &&
+               req->content_type && !media_is(req->content_type, "application/json")) {
+        /* No body is read, but a body a browser may send cross-site without asking first
+         * (text/plain, a form) is refused, so such a "simple request" can never act. */
+        api_problemf(res, 415, "send no body, or an application/json one");
+        return 1;
     } else if (m.route->body == API_IN_UPLOAD) {
         int multipart = media_is(req->content_type, "multipart/form-data");
         if (!multipart && !media_is(req->content_type, "text/csv")) {

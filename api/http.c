@@ -145,6 +145,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_
         MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, res->allow);
     if (res->disposition[0])
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_DISPOSITION, res->disposition);
+    if (res->set_cookie[0])
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_SET_COOKIE, res->set_cookie);
     if (res->auth_challenge)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (res->retry_after) {
@@ -201,6 +203,10 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     r->req.content_type =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     r->req.last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    r->req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    r->req.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    r->req.fetch_site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    r->req.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
     const char *auth =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *clen =

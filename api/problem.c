@@ -77,6 +77,7 @@ typedef struct problem_kind {
 static const problem_kind_t kinds[] = {
     {400, "malformed", "Malformed request"},
     {401, "unauthorized", "Authentication required"},
+    {403, "forbidden", "Forbidden"},
     {404, "not-found", "Not found"},
     {405, "method-not-allowed", "Method not allowed"},
     {409, "conflict", "Conflict with the current state"},

@@ -39,6 +39,9 @@ typedef enum api_body_in {
     X(TRIAL_HISTORY, API_GET, "/api/v1/trials/{id}/history", API_IN_NONE, api_h_trial_history)     \
     X(TRIAL_MODEL, API_GET, "/api/v1/trials/{id}/model", API_IN_NONE, api_h_trial_model)           \
     X(TRIAL_PREDICT, API_POST, "/api/v1/trials/{id}/predict", API_IN_JSON, api_h_trial_predict)    \
+    X(SESSION_GET, API_GET, "/api/v1/session", API_IN_NONE, api_h_session_get)                     \
+    X(SESSION_CREATE, API_POST, "/api/v1/session", API_IN_JSON, api_h_session_create)              \
+    X(SESSION_DELETE, API_DELETE, "/api/v1/session", API_IN_NONE, api_h_session_delete)            \
     X(HEALTHZ, API_GET, "/healthz", API_IN_NONE, api_h_healthz)                                    \
     X(METRICS, API_GET, "/metrics", API_IN_NONE, api_h_metrics)                                    \
     X(OPENAPI, API_GET, "/openapi.json", API_IN_NONE, api_h_openapi)

@@ -86,6 +86,16 @@ api_t *api_start(const api_config_t *cfg, int *err) {
     a->log = cfg->log;
     a->log_all_requests = cfg->log_all_requests;
     a->log_user = cfg->log_user;
+    a->tls = 0; /* no TLS listener yet: set it here when there is one (Origin, cookie Secure) */
+    char why[320];
+    if (api_host_policy_init(&a->hosts, cfg->bind, cfg->allowed_hosts, why, sizeof(why)) != 0) {
+        api_logf(a, "api: --allowed-hosts: %s", why);
+        api_stop(a);
+        rc = MLPT_EINVAL;
+        goto out;
+    }
+    if (a->token && !(a->sessions = api_sessions_new(API_SESSION_CAP, API_SESSION_TTL_S)))
+        fail = 1;
     if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
         api_stop(a);
         goto out;
@@ -127,6 +137,15 @@ out:
     if (err)
         *err = rc;
     return NULL;
+}
+
+int api_allowed_hosts_check(const char *allowed_hosts, char *why, size_t cap) {
+    api_host_policy_t *p = malloc(sizeof(*p)); /* about 8 KiB: not on a caller's stack */
+    if (!p)
+        return MLPT_ENOMEM;
+    int rc = api_host_policy_init(p, NULL, allowed_hosts, why, cap) == 0 ? 0 : MLPT_EINVAL;
+    free(p);
+    return rc;
 }
 
 uint16_t api_port(const api_t *a) {
@@ -171,6 +190,7 @@ void api_stop(api_t *a) {
     free(a->web_dir);
     free(a->web_real);
     free(a->token);
+    api_sessions_free(a->sessions);
     free(a);
 }
 

@@ -12,8 +12,10 @@
 
 #include "api.h"
 #include "api_types.h"
+#include "origin.h"
 #include "problem.h"
 #include "router.h"
+#include "session.h"
 #include "sse.h"
 #include "store.h"
 
@@ -57,6 +59,9 @@ struct api {
     api_log_fn log;
     int log_all_requests;
     void *log_user;
+    api_host_policy_t hosts;  /* the Host names answered (origin.h) */
+    api_sessions_t *sessions; /* dashboard sessions; NULL without a token */
+    int tls; /* requests arrive over TLS: never today; the hook for Origin and cookie Secure */
     struct MHD_Daemon *daemon;
     int quiesced_fd; /* the listening socket after api_quiesce, closed after the daemon stops */
     /* Open connections, for the slow-client deadlines: the list (conns_lock), and the watchdog
@@ -119,6 +124,20 @@ void api_dispatch_too_large(api_t *a, const api_dispatch_t *d, api_response_t *r
 /* Runs the handler (or serves the static file) once the whole body is in. */
 void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_t *d,
                          api_response_t *res);
+
+/* Seconds of CLOCK_MONOTONIC: the session table's clock. */
+int64_t api_now_s(void);
+
+typedef enum api_auth {
+    API_AUTH_NONE = 0, /* a token is configured and the request carries no valid credential */
+    API_AUTH_OPEN,     /* no token configured: everybody is in */
+    API_AUTH_BEARER,   /* Authorization: Bearer <the token> */
+    API_AUTH_SESSION,  /* a live session cookie */
+} api_auth_t;
+
+/* How the request is authenticated (req->authorization and req->cookie). With a session,
+ * *expires_at (may be NULL) gets its end on api_now_s's clock. Any HTTP thread. */
+api_auth_t api_authenticated(api_t *a, const api_request_t *req, int64_t *expires_at);
 
 /* Brackets every use of the scheduler from an HTTP thread. Returns 0 (then call
  * api_sched_release after the call), or -1 once api_quiesce has run (the scheduler may be gone:

@@ -28,6 +28,7 @@ static const char serve_usage[] =
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
+    "                     [--allowed-hosts H1,H2]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
     "  --port N           TCP port, 0 for any free one (MLPTUNE_PORT, default 8080)\n"
@@ -50,6 +51,10 @@ static const char serve_usage[] =
     "  --token-file F     every /api request then needs \"Authorization: Bearer <token>\"\n"
     "                     (the token is the file's first line; or MLPTUNE_TOKEN)\n"
     "  --insecure         allow a non-loopback --bind without a token\n"
+    "  --allowed-hosts H1,H2\n"
+    "                     host names (NAME or NAME:PORT) this service answers for besides its\n"
+    "                     --bind address and localhost, 127.0.0.1, [::1] (MLPTUNE_ALLOWED_HOSTS);\n"
+    "                     a request naming any other Host gets 403 (DNS rebinding)\n"
     "  --log-requests     log every request (MLPTUNE_LOG_REQUESTS=1); by default only changes,\n"
     "                     errors, aborted and slow (>= 100 ms) requests are logged\n"
     "\n"
@@ -61,6 +66,7 @@ typedef struct serve_args {
     const char *connection_timeout;
     const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
+    const char *allowed_hosts;
     int insecure;
     int log_requests;
 } serve_args_t;
@@ -81,6 +87,7 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"checkpoint-seconds", "MLPTUNE_CHECKPOINT_SECONDS", &a->checkpoint_seconds},
         {"connection-timeout", "MLPTUNE_CONNECTION_TIMEOUT", &a->connection_timeout},
         {"token-file", "MLPTUNE_TOKEN_FILE", &a->token_file},
+        {"allowed-hosts", "MLPTUNE_ALLOWED_HOSTS", &a->allowed_hosts},
     };
     size_t n_opts = sizeof opts / sizeof opts[0];
     const char *lr = getenv("MLPTUNE_LOG_REQUESTS");
@@ -334,6 +341,11 @@ int svc_cmd_serve(int argc, char **argv) {
         svc_errorf("--data-dir: path too long");
         return SVC_EXIT_USAGE;
     }
+    char why[320];
+    if (api_allowed_hosts_check(a.allowed_hosts, why, sizeof why) != 0) {
+        svc_errorf("--allowed-hosts: %s", why);
+        return SVC_EXIT_USAGE;
+    }
     char *token = NULL;
     if (read_token(a.token_file, &token) != 0)
         return SVC_EXIT_USAGE;
@@ -384,6 +396,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .db_path = db,
                          .web_dir = a.web_dir,
                          .token = token,
+                         .allowed_hosts = a.allowed_hosts,
                          .log_all_requests = a.log_requests,
                          .sched = sched,
                          .log = svc_log_line,

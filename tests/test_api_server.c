@@ -66,6 +66,7 @@ static int setup(void **state) {
                        .db_path = S.db,
                        .web_dir = S.web,
                        .token = TOKEN,
+                       .allowed_hosts = "x", /* the Host these requests name */
                        .threads = 2,
                        .sched = S.sched};
     api_limits_init(&ac.limits);
