@@ -1595,7 +1595,7 @@ def test_upload_limit():
     def declared_huge():  # 1 TB announced: refused before a byte of it is read
         s = socket.create_connection(("127.0.0.1", Ctx.small.port), timeout=10)
         try:
-            s.sendall(b"POST /api/v1/datasets?name=x HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            s.sendall(b"POST /api/v1/datasets?name=x HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                       b"text/csv\r\nContent-Length: 1000000000000\r\n\r\nx1,label\n")
             resp = http.client.HTTPResponse(s, method="POST")
             resp.begin()
@@ -1609,7 +1609,7 @@ def test_upload_limit():
     def expect_continue():  # a client waiting on 100-continue gets the 413 instead
         s = socket.create_connection(("127.0.0.1", Ctx.small.port), timeout=10)
         try:
-            s.sendall(b"POST /api/v1/datasets?name=x HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            s.sendall(b"POST /api/v1/datasets?name=x HTTP/1.1\r\nHost: localhost\r\nContent-Type: "
                       b"text/csv\r\nExpect: 100-continue\r\nContent-Length: 5000000\r\n\r\n")
             resp = http.client.HTTPResponse(s, method="POST")
             resp.begin()
@@ -1718,7 +1718,7 @@ def test_raw_clients():
         extra.append((name, fn))
 
     def trickle():  # a request sent one byte at a time still works
-        req = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        req = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         got = raw_exchange(port, [(req[i:i + 1], 0.002) for i in range(len(req))], 3.0)
         return None if got.startswith(b"HTTP/1.1 200") else "answer %r" % got[:80]
 
@@ -1833,7 +1833,7 @@ def test_raw_clients():
 
     def trickled_body():  # a body byte every 0.25 s: under the minimum rate after the grace
         body = make_csv(2000)
-        return (cut_off(b"POST /api/v1/datasets?name=slow HTTP/1.1\r\nHost: x\r\n"
+        return (cut_off(b"POST /api/v1/datasets?name=slow HTTP/1.1\r\nHost: localhost\r\n"
                         b"Content-Type: text/csv\r\nContent-Length: %d\r\n\r\n" % len(body),
                         body, 0.25) or healthy_quickly(Ctx.main))
 
