@@ -7,8 +7,12 @@
 // would: uploads a CSV through the file input (and another by drag and drop), creates a sweep
 // through the New sweep form, watches its curves grow and its leaderboard fill, checks the
 // finished sweep, a trial, the sweeps list, cancels another sweep with the button, and fails on
-// any console error. Screenshots of each view go to <artifacts dir>/*.png (their paths are
-// printed), with the server's log. The last line is "N passed, M failed".
+// any console error. Then a second server started with an API token: the dashboard asks for the
+// token, refuses a wrong one, signs in (a session cookie), every page works with it (live curves
+// over the event stream included) while a page of the first server's origin cannot cancel or
+// upload there through the browser, and after "Sign out" every page asks for the token again.
+// Screenshots of each view go to <artifacts dir>/*.png (their paths are printed), with the
+// servers' logs. The last line is "N passed, M failed".
 //
 // Needs: /usr/bin/chromium (or MLPTUNE_CHROMIUM), `npm ci --prefix tests/browser` (playwright-core)
 // and `npm ci --prefix web` (uPlot).
@@ -61,13 +65,14 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mlpt-browser-'));
 const dataDir = path.join(tmp, 'data');
 const profileDir = path.join(tmp, 'chromium-profile');
 const serverLog = path.join(artifacts, 'server.log');
+const TOKEN = 'browser-test-token-5f0c2a9e';
 
 // ---- the server ----------------------------------------------------------------------------------
-function startServer() {
+function startServer({data = dataDir, logFile = serverLog, env = process.env} = {}) {
   return new Promise((resolve, reject) => {
-    const log = fs.openSync(serverLog, 'w');
-    const proc = spawn(bin, ['serve', '--port', '0', '--data-dir', dataDir, '--web-dir', webDir, '--workers', '2'],
-      {stdio: ['ignore', 'pipe', log]});
+    const log = fs.openSync(logFile, 'w');
+    const proc = spawn(bin, ['serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', '2'],
+      {stdio: ['ignore', 'pipe', log], env});
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error('the server printed no URL within 30 s'));
@@ -97,17 +102,22 @@ function startServer() {
 }
 
 let server = null;
+let tokenServer = null; // the second server, started with an API token by its tests
 let context = null;
-async function cleanup() {
-  if (context) await context.close().catch(() => {});
-  context = null;
-  if (server && server.proc.exitCode === null) {
-    const exited = new Promise((r) => server.proc.once('exit', r));
-    server.proc.kill('SIGTERM');
-    const t = setTimeout(() => server.proc.kill('SIGKILL'), 20000);
+async function stopServer(s) {
+  if (s && s.proc.exitCode === null) {
+    const exited = new Promise((r) => s.proc.once('exit', r));
+    s.proc.kill('SIGTERM');
+    const t = setTimeout(() => s.proc.kill('SIGKILL'), 20000);
     await exited;
     clearTimeout(t);
   }
+}
+async function cleanup() {
+  if (context) await context.close().catch(() => {});
+  context = null;
+  await stopServer(server);
+  await stopServer(tokenServer);
   fs.rmSync(tmp, {recursive: true, force: true});
 }
 
@@ -165,7 +175,8 @@ page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: uncaught ${err.
 const foreignRequests = [];
 context.on('request', (req) => {
   const u = req.url();
-  if (!u.startsWith(`${base}/`) && !u.startsWith('data:') && !u.startsWith('blob:')) foreignRequests.push(u);
+  const ours = [base, tokenServer && tokenServer.url].filter(Boolean).some((b) => u.startsWith(`${b}/`));
+  if (!ours && !u.startsWith('data:') && !u.startsWith('blob:')) foreignRequests.push(u);
 });
 
 // ---- helpers -------------------------------------------------------------------------------------------
@@ -465,6 +476,133 @@ test('unknown dashboard paths answer the app, which says so', async () => {
   expectErrorAnswers(404, 2); // the view asks the API, which answers 404: shown, not an error
   await page.goto(`${base}/sweeps/999999`);
   await page.getByRole('heading', {name: 'No such sweep'}).waitFor();
+});
+
+// ---- a server with an API token: sign in, use every page, sign out ------------------------------------
+const signInDialog = () => page.getByRole('dialog', {name: 'Sign in'});
+const tokenLog = path.join(artifacts, 'server-token.log');
+
+test('sign-in: a server with a token asks for it, refuses a wrong one, and signs in', async () => {
+  tokenServer = await startServer({data: path.join(tmp, 'data-token'), logFile: tokenLog,
+    env: {...process.env, MLPTUNE_TOKEN: TOKEN}});
+  state.base2 = tokenServer.url;
+  console.log(`# token server ${state.base2} (log ${tokenLog})`);
+  expectErrorAnswers(401, 1000); // every call before signing in is a 401, shown as the form
+  await page.goto(`${state.base2}/datasets`);
+  await signInDialog().waitFor();
+  await shot('09-sign-in');
+  await page.getByLabel('API token').fill('not-the-token');
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await page.getByText('That is not this server\'s API token.').waitFor();
+  await page.getByLabel('API token').fill(TOKEN);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await signInDialog().waitFor({state: 'detached'});
+  await page.getByRole('heading', {name: 'Datasets', level: 1}).waitFor();
+  await page.getByRole('button', {name: 'Sign out'}).waitFor();
+  const port2 = new URL(state.base2).port;
+  const cookies = (await context.cookies(state.base2)).filter((c) => c.name === 'mlptune_session');
+  assert(cookies.length === 1, `one session cookie (${cookies.length})`);
+  const c = cookies[0];
+  assert(c.httpOnly && c.sameSite === 'Strict' && !c.secure && c.path === '/' && c.expires > Date.now() / 1000 + 3600,
+    `the cookie's flags: ${JSON.stringify({...c, value: '…'})} (port ${port2})`);
+  state.session = c.value;
+  assert(!(await page.evaluate(() => document.cookie)).includes('mlptune_session'), 'scripts cannot read the cookie');
+});
+
+test('signed in: upload, new sweep, live curves, trial, sweeps list; other origins cannot act', async () => {
+  const b2 = state.base2;
+  await page.getByLabel('CSV file').setInputFiles(path.join(dataFiles, 'iris.csv'));
+  await page.getByLabel('Name (optional)').fill('iris');
+  await page.getByRole('button', {name: 'Upload'}).click();
+  const row = page.locator('table.datasets tbody tr', {hasText: 'iris'});
+  await row.waitFor();
+  const irisId = Number(await row.getAttribute('data-id'));
+  await clickNav('New sweep');
+  await page.getByLabel('Dataset', {exact: true}).selectOption(String(irisId));
+  await fillGrid({hidden: '2', neurons: '256, 512', lr: '0.01', iterations: '150', batch: '2'});
+  await page.getByRole('button', {name: 'Start sweep'}).click();
+  await page.waitForURL(/\/sweeps\/\d+$/);
+  const sweepId = Number(/\/sweeps\/(\d+)$/.exec(page.url())[1]);
+  state.sweep2 = sweepId;
+  // A page of another origin (the first server: same site, another port, so even the SameSite=Strict
+  // cookie goes along) tries to cancel the sweep and upload a dataset through this browser.
+  const evil = await context.newPage();
+  evil.on('console', () => {}); // its refused requests are expected
+  await evil.goto(`${base}/sweeps`);
+  const tried = await evil.evaluate(async ({b2, sweepId}) => {
+    const out = [];
+    for (const init of [{method: 'POST'}, {method: 'POST', body: 'x', headers: {'Content-Type': 'text/plain'}}]) {
+      try {
+        await fetch(`${b2}/api/v1/sweeps/${sweepId}/cancel`, {...init, mode: 'no-cors', credentials: 'include'});
+        out.push('sent');
+      } catch (e) {
+        out.push(String(e));
+      }
+    }
+    const fd = new FormData();
+    fd.append('file', new File(['x1,label\n1,a\n2,b\n'], 'evil.csv', {type: 'text/csv'}));
+    await fetch(`${b2}/api/v1/datasets`, {method: 'POST', body: fd, mode: 'no-cors', credentials: 'include'}).catch(() => {});
+    return out;
+  }, {b2, sweepId});
+  await evil.close();
+  const log = () => fs.readFileSync(tokenLog, 'utf8');
+  await until(async () => (log().match(new RegExp(`POST /api/v1/sweeps/${sweepId}/cancel 403`, 'g')) || []).length === 2 &&
+    /POST \/api\/v1\/datasets 403/.test(log()), `the cross-origin requests to be refused (sent: ${tried})`, 10000);
+  // Live curves over the event stream, which carries the cookie.
+  await page.locator('#curves canvas').first().waitFor();
+  const seen = [];
+  let grew = false;
+  const end = Date.now() + 60000;
+  while (!grew && Date.now() < end) {
+    const status = await sweepStatus();
+    const pts = await chartPoints();
+    if (['completed', 'failed', 'canceled'].includes(status)) break;
+    if (seen.length && pts > seen[seen.length - 1] && seen[seen.length - 1] > 0) grew = true;
+    if (pts > 0) seen.push(pts);
+    await page.waitForTimeout(100);
+  }
+  assert(grew, `the curves grew while the sweep ran (seen: ${seen.join(', ') || 'none'})`);
+  await shot('10-token-sweep-live');
+  await until(async () => (await sweepStatus()) === 'completed', 'the sweep to complete (not canceled)', 120000, 250);
+  await until(async () => (await chartPoints()) === 2 * 150, 'every point on the chart', 20000);
+  const datasets = await page.request.get(`${b2}/api/v1/datasets`);
+  assert((await datasets.json()).items.length === 1, 'the cross-origin upload added nothing');
+  // The trial page, and the model download with the cookie.
+  const best = page.locator('table.leaderboard tr.best th a');
+  await until(async () => (await best.count()) === 1, 'the best trial');
+  state.trial2 = Number((await best.getAttribute('href')).split('/').pop());
+  await best.click();
+  await page.locator('#trial-accuracy canvas').waitFor();
+  await until(async () => (await chartPoints('#trial-accuracy')) === 2 * 150, 'the trial curves', 20000);
+  const model = await page.request.get(`${b2}/api/v1/trials/${state.trial2}/model`);
+  assert(model.status() === 200, `the model downloads with the cookie (HTTP ${model.status()})`);
+  await clickNav('Sweeps');
+  await page.locator(`table.sweeps tbody tr[data-id="${sweepId}"]`).waitFor();
+  await clickNav('Datasets');
+  await page.locator('table.datasets tbody tr', {hasText: 'iris'}).waitFor();
+}, 180000);
+
+test('sign out: the session ends on the server and every page asks for the token again', async () => {
+  const b2 = state.base2;
+  await page.getByRole('button', {name: 'Sign out'}).click();
+  await signInDialog().waitFor();
+  assert(await page.getByRole('button', {name: 'Sign out'}).isHidden(), 'no Sign out button once signed out');
+  const cookies = (await context.cookies(b2)).filter((c) => c.name === 'mlptune_session');
+  assert(!cookies.length, 'the cookie is cleared');
+  const old = await page.request.get(`${b2}/api/v1/datasets`, {headers: {Cookie: `mlptune_session=${state.session}`}});
+  assert(old.status() === 401, `the old session is over on the server (HTTP ${old.status()})`);
+  for (const p of ['/datasets', '/sweeps', '/sweeps/new', `/sweeps/${state.sweep2}`, `/trials/${state.trial2}`]) {
+    await page.goto(b2 + p);
+    await signInDialog().waitFor();
+    assert(await page.locator('main table').count() === 0, `${p}: no data shown before signing in`);
+  }
+  await shot('11-signed-out');
+  // Signing in again picks up where the page was.
+  await page.getByLabel('API token').fill(TOKEN);
+  await page.getByRole('button', {name: 'Sign in'}).click();
+  await signInDialog().waitFor({state: 'detached'});
+  await until(async () => (await chartPoints('#trial-accuracy')) === 2 * 150, 'the trial page after signing in again', 20000);
+  await stopServer(tokenServer);
 });
 
 test('no console errors on any view, and no request beyond the server', async () => {

@@ -173,7 +173,7 @@ def sse_collect(srv, sweep_id, timeout=60, last_event_id=None, stop_after=None):
     """Reads /events until sweep_finished (or stop_after events); returns [{event, id, data}]."""
     sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
     extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
-    sock.sendall(("GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
+    sock.sendall(("GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream"
                   "\r\n%s\r\n" % (sweep_id, extra)).encode())
     buf = b""
     events = []

@@ -1,6 +1,9 @@
 // api.js - the HTTP API at /api/v1: a fetch wrapper that turns application/problem+json answers
 // into ApiError (with the problem's field errors), and an upload with progress (XMLHttpRequest,
-// since fetch cannot report upload progress).
+// since fetch cannot report upload progress). A 401 (a server with an API token, and no session
+// yet or an expired one) shows the sign-in form (auth.js) and the call is made again once signed
+// in.
+import {requireSignIn} from './auth.js';
 
 export const API = '/api/v1';
 
@@ -38,12 +41,25 @@ function problemOf(status, data, text, statusText) {
   return {title: statusText || `HTTP ${status}`, detail: (text || '').slice(0, 300) || statusText, errors: []};
 }
 
+const SIGN_IN_ROUNDS = 3; // a server that keeps refusing the session after as many sign-ins is an error
+
 /**
  * Calls the API. path is relative to /api/v1 ("/sweeps?status=running"). body (an object) is sent
  * as JSON. Resolves to the parsed JSON (null for an empty answer); rejects with ApiError, or an
- * AbortError when signal aborts.
+ * AbortError when signal aborts (also while the sign-in form waits).
  */
 export async function api(path, {method = 'GET', body, signal} = {}) {
+  for (let round = 1; ; round++) {
+    try {
+      return await apiOnce(path, {method, body, signal});
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401 || round === SIGN_IN_ROUNDS) throw e;
+      await requireSignIn(signal);
+    }
+  }
+}
+
+async function apiOnce(path, {method, body, signal}) {
   const init = {method, signal, headers: {Accept: 'application/json, application/problem+json'}};
   if (body !== undefined) {
     init.body = JSON.stringify(body);
@@ -80,7 +96,18 @@ export async function apiAll(path, {signal, max = 10000} = {}) {
  * called once every byte is sent (the server still parses). Resolves to the parsed JSON answer;
  * rejects with ApiError (also for aborts: status 0, title "Canceled").
  */
-export function upload(path, form, {onProgress, onSent, signal} = {}) {
+export async function upload(path, form, opts = {}) {
+  for (let round = 1; ; round++) {
+    try {
+      return await uploadOnce(path, form, opts);
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 401 || round === SIGN_IN_ROUNDS) throw e;
+      await requireSignIn(opts.signal);
+    }
+  }
+}
+
+function uploadOnce(path, form, {onProgress, onSent, signal} = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', API + path);

@@ -1,5 +1,6 @@
 // app.js - the dashboard's entry point: its routes and the navigation bar.
 import {route, start, navigate} from './router.js';
+import {signOut, updateSessionControl} from './auth.js';
 
 route('/', async () => ({
   render: () => navigate('/sweeps', {replace: true}),
@@ -20,3 +21,5 @@ function markNav(name) {
 }
 
 start(markNav);
+updateSessionControl();
+document.querySelector('button.signout').addEventListener('click', () => signOut(() => navigate(location.href, {replace: true})));

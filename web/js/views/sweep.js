@@ -6,7 +6,8 @@
 // &x=<axis>&y=<axis>&sort=<column>&dir=asc|desc.
 import {h, append, replace, progressBar, setProgress, statusBadge} from '../dom.js';
 import {api, apiAll, isAbort, API} from '../api.js';
-import {setQuery} from '../router.js';
+import {setQuery, navigate} from '../router.js';
+import {requireSignIn, sessionState} from '../auth.js';
 import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {renderHeatmap} from '../heatmap.js';
 import {Leaderboard} from '../leaderboard.js';
@@ -342,6 +343,12 @@ export async function render({root, params, signal, query}) {
       if (es.readyState === EventSource.CLOSED) {
         live.textContent = 'Disconnected: reload the page to follow the sweep again.';
         live.className = 'live off';
+        // A stream refused with 401 (the session ended): sign in, then show the sweep again.
+        sessionState().then((s) => {
+          if (s && s.token_required && !s.authenticated && !signal.aborted) {
+            requireSignIn(signal).then(() => navigate(location.href, {replace: true}), () => {});
+          }
+        });
       } else {
         live.textContent = 'Reconnecting…';
         live.className = 'live off';
