@@ -60,8 +60,8 @@ int api_host_split(const char *host, char *name, size_t cap, int *port) {
                 return -1;
         if (n > 1 && host[n - 1] == '.')
             n--; /* "localhost." names the same host as "localhost" */
-        if (n == 0 || (n == 1 && host[0] == '.'))
-            return -1;
+        if (n == 0 || host[n - 1] == '.')
+            return -1; /* "", ".", "a..": an empty last label names no host */
     }
     if (n >= cap)
         return -1;

@@ -41,7 +41,8 @@ typedef struct api_host_policy {
 /* Splits a Host header value (or an --allowed-hosts entry) "name[:port]" or "[v6][:port]" into
  * the name (lower-cased, one trailing dot dropped, brackets kept for IPv6) and the port (-1 when
  * absent or empty). Names are letters, digits, '-', '.', '_' and '~'; a bracketed name must be an
- * IPv6 address. Returns 0, or -1 for anything else (empty, bad characters, a port past 65535,
+ * IPv6 address. Returns 0, or -1 for anything else (empty, a name still ending in '.' once one
+ * trailing dot is dropped, bad characters, a port past 65535,
  * a name longer than cap - 1). */
 int api_host_split(const char *host, char *name, size_t cap, int *port);
 

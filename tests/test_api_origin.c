@@ -29,9 +29,9 @@ static void test_host_split(void **state) {
     assert_int_equal(port, 9);
     assert_int_equal(api_host_split("host:", name, sizeof(name), &port), 0);
     assert_int_equal(port, -1);
-    const char *bad[] = {"",       ":80",  "a b",     "a:b",    "a:80:80",  "a:65536",
-                         "a:-1",   "[::1", "[zz]:80", "[::1]x", "a/b",      "a@b",
-                         "a\r\nb", "::1",  "[]",      ".",      "a:1234567"};
+    const char *bad[] = {"",     ":80",     "a b",       "a:b",  "a:80:80", "a:65536", "a:-1",
+                         "[::1", "[zz]:80", "[::1]x",    "a/b",  "a@b",     "a\r\nb",  "::1",
+                         "[]",   ".",       "a:1234567", "ab..", ".."};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (api_host_split(bad[i], name, sizeof(name), &port) == 0)
             fail_msg("\"%s\" should be refused", bad[i]);
