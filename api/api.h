@@ -51,6 +51,8 @@ typedef struct api_config {
     int log_all_requests; /* log every request; otherwise only changes (not GET/HEAD), answers
                              >= 400, aborted ones and those slower than 100 ms */
     void *log_user;
+    size_t quarantined_files; /* dataset files the start-up moved to <data_dir>/quarantine/
+                                 (shown by /healthz and /metrics) */
 } api_config_t;
 
 /* Starts listening: creates <data_dir>/uploads and <data_dir>/datasets when missing, the SSE hub

@@ -86,6 +86,7 @@ api_t *api_start(const api_config_t *cfg, int *err) {
     a->log = cfg->log;
     a->log_all_requests = cfg->log_all_requests;
     a->log_user = cfg->log_user;
+    a->quarantined_files = cfg->quarantined_files;
     if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
         api_stop(a);
         goto out;

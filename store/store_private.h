@@ -46,7 +46,20 @@ struct store {
     store_mode_t mode;
     int in_tx; /* between store_begin and store_commit / store_rollback */
     sqlite3_stmt *cache[STMT_COUNT];
+    /* The file under the connection (watch.c): its path and identity when it was opened, and
+     * whether store_file_detach has run (then nothing is written any more). */
+    char *path;
+    uint64_t dev, ino;
+    int has_id, detached, wal_emptied;
 };
+
+/* ---- the file under the connection (watch.c) ---- */
+
+/* Records the identity (device, inode) of the file at st->path (after it is open). */
+void store_file_remember(store_t *st);
+
+/* MLPT_EBUSY with a message when st is detached (no write may start), else 0. */
+int store_require_attached(store_t *st, store_error_t *err);
 
 /* ---- errors (store_sql.c) ---- */
 

@@ -226,6 +226,8 @@ static int run_cached(store_t *st, store_stmt_id_t id, const char *what, store_e
 }
 
 int store_op_begin(store_t *st, store_error_t *err) {
+    if (store_require_attached(st, err) != 0)
+        return MLPT_EBUSY;
     if (st->in_tx && sqlite3_get_autocommit(st->db))
         return store_error_set(err, MLPT_EDB, 0,
                                "the transaction was rolled back by an earlier error");
