@@ -39,7 +39,8 @@ void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *fo
     if (up->status)
         return;
     if (status == 507)
-        api_upload_fail(up, 507, field, "the disk is full");
+        api_upload_fail(up, 507, field, "%sthe disk is full",
+                        strcmp(folder, "uploads") == 0 ? "" : "cannot store the dataset: ");
     else if (status == 503)
         api_upload_fail(up, 503, field,
                         "the server cannot store %s right now: its %s folder cannot take new "
