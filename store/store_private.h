@@ -76,7 +76,7 @@ int store_code_from_sqlite(int sqlite_rc);
  * mapped code. */
 int store_fail_sql(store_t *st, store_error_t *err, int sqlite_rc, const char *what);
 
-/* MLPT_EINVAL unless st is a writer. */
+/* MLPT_EINVAL unless st is a writer; MLPT_EBUSY once it is detached (store_file_detach). */
 int store_require_writer(store_t *st, const char *fn, store_error_t *err);
 
 /* ---- statements (store_sql.c) ---- */

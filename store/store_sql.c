@@ -83,7 +83,7 @@ int store_require_writer(store_t *st, const char *fn, store_error_t *err) {
         return store_error_set(err, MLPT_EINVAL, 0, "%s: no store", fn);
     if (st->mode != STORE_WRITER)
         return store_error_set(err, MLPT_EINVAL, 0, "%s needs the writer connection", fn);
-    return 0;
+    return store_require_attached(st, err);
 }
 
 int store_prepare(store_t *st, const char *sql, sqlite3_stmt **out, store_error_t *err) {

@@ -12,6 +12,8 @@ cannot use is the server's problem, said without its paths (issue 11, items 2 an
 - uploads/ or datasets/ that cannot take files (a file in the folder's place: the tests run as
   root, for whom chmod 000 changes nothing) answers 503 problem+json without any server path,
   and /healthz says which folder; once the folder is back, uploads work again.
+- A trial whose dataset file cannot be loaded fails with an error naming the file relative to
+  the data dir, not the server's path.
 
 Usage: test_dbwatch.py MLPTUNE_BINARY TEST_DATA_DIR
 """
@@ -51,6 +53,13 @@ def no_server_path(srv, body):
     text = body if isinstance(body, str) else json.dumps(body)
     assert srv.data_dir not in text and os.path.realpath(srv.data_dir) not in text, text
     assert not re.search(r"(^|[\s\"'(])/(tmp|home|root|var|work)/", text), text
+
+
+def lost_reported(srv, word):
+    """/healthz says the database was lost (a 503 "cannot be read" from a thread that had no
+    reader yet may come first: it is not what is waited for)."""
+    status, body = health(srv)
+    return status == 503 and word in body.get("detail", "")
 
 
 def gauge(srv, name):
@@ -116,7 +125,7 @@ def test_deleted_database_is_noticed():
         assert health(srv)[0] == 200
         os.unlink(os.path.join(srv.data_dir, "mlptune.db"))
         t0 = time.time()
-        wait_for("/healthz 503", lambda: health(srv)[0] == 503, timeout=5)
+        wait_for("/healthz 503", lambda: lost_reported(srv, "deleted"), timeout=5)
         took = time.time() - t0
         assert took < 2.0, "noticed after %.2f s" % took
         assert_lost(srv, ds_id, sw_id, "deleted")
@@ -139,7 +148,7 @@ def test_replaced_database_is_never_written():
         time.sleep(0.5)  # more rows land in the running database, not in the copy
         os.replace(copy, db)  # a new inode at the path, as `mv older.db mlptune.db` does
         t0 = time.time()
-        wait_for("/healthz 503", lambda: health(srv)[0] == 503, timeout=5)
+        wait_for("/healthz 503", lambda: lost_reported(srv, "replaced"), timeout=5)
         assert time.time() - t0 < 2.0
         with open(db, "rb") as f:
             before = f.read()
@@ -301,7 +310,30 @@ def test_unwritable_datasets_folder():
         srv.stop()
 
 
+def test_trial_error_names_no_server_path():
+    """A dataset file that cannot be loaded fails its trials with an error every client reads:
+    it names the file relative to the data dir, never the server's path."""
+    srv = Server(workers=1)
+    try:
+        _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+        folder = os.path.join(srv.data_dir, "datasets")
+        for f in os.listdir(folder):
+            os.unlink(os.path.join(folder, f))
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", {
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [4],
+                                             "learning_rate": [0.1], "iterations": [2]}},
+            expect=201)
+        assert srv.wait_sweep(sw["id"])["status"] == "failed"
+        _, _, t = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+        err = t["items"][0]["error"]
+        assert "cannot load dataset" in err and "datasets/iris-" in err, err
+        no_server_path(srv, err)
+    finally:
+        srv.stop()
+
+
 if __name__ == "__main__":
     run([test_deleted_database_is_noticed, test_replaced_database_is_never_written,
          test_empty_database_quarantines_dataset_files, test_restore_from_quarantine,
-         test_unwritable_uploads_folder, test_unwritable_datasets_folder])
+         test_unwritable_uploads_folder, test_unwritable_datasets_folder,
+         test_trial_error_names_no_server_path])
