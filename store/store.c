@@ -273,7 +273,11 @@ void store_close(store_t *st) {
     if (st->in_tx && !sqlite3_get_autocommit(st->db))
         store_exec(st, "ROLLBACK", "rolling back", NULL);
     store_cache_clear(st);
-    if (st->mode == STORE_WRITER && !st->detached) {
+    if (st->mode == STORE_WRITER && st->detached && !st->wal_emptied) {
+        /* The detach could not empty the log (readers held it): a last try, waiting for them,
+         * so no log is left to be replayed into the database now at the path. */
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    } else if (st->mode == STORE_WRITER && !st->detached) {
         /* Passive: never waits for a reader. The last connection to close also checkpoints. */
         store_exec(st, "PRAGMA optimize", "optimizing", NULL);
         sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);

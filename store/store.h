@@ -63,8 +63,9 @@ int store_file_check(store_t *st, store_error_t *err);
  * the write-ahead log is checkpointed into the file the connection has open (the old one,
  * through its descriptor) and truncated, so the log cannot be replayed into the database that
  * now sits at the path, and a database moved away is whole by itself. 0 once done; an SQLite
- * error (MLPT_EBUSY while a reader holds a snapshot) when the checkpoint must be tried again:
- * call it again later (the read-only part is already in force). The thread that owns st. */
+ * error (MLPT_EBUSY while a reader holds a snapshot for more than 100 ms) when the checkpoint
+ * must be tried again: call it again later (the read-only part is already in force; store_close
+ * makes a last try, waiting for readers). The thread that owns st. */
 int store_file_detach(store_t *st, store_error_t *err);
 
 /* The highest migration applied (e.g. 1 for 0001_init.sql). */

@@ -16,6 +16,9 @@
 
 #include "store_private.h"
 
+/* How long a detach waits for readers to leave the log before it answers busy (try again). */
+#define DETACH_BUSY_MS 100
+
 void store_file_remember(store_t *st) {
     struct stat sb;
     st->has_id = 0;
@@ -76,7 +79,9 @@ int store_file_detach(store_t *st, store_error_t *err) {
      * its descriptor: never the file that now sits at the path), and the log is truncated, so it
      * cannot be replayed into whatever database is opened at the path next. A database that was
      * moved away is then whole on its own. Busy while a reader holds a snapshot: try again. */
+    sqlite3_busy_timeout(st->db, DETACH_BUSY_MS); /* the scheduler's loop is waiting */
     int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
     if (rc != SQLITE_OK)
         return store_fail_sql(st, err, rc, "emptying the write-ahead log of a detached database");
     st->wal_emptied = 1;
