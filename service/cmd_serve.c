@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,16 @@ static size_t clean_orphans(const char *data_dir, const char *uploads, const cha
     return quarantined;
 }
 
+static pthread_t serve_main_thread;
+
+/* A stop signal that reached another thread goes to the main thread, where it is blocked until
+ * sigwait takes it. (pthread_kill is async-signal-safe.) */
+static void forward_stop_signal(int sig) {
+    int saved = errno;
+    pthread_kill(serve_main_thread, sig);
+    errno = saved;
+}
+
 int svc_cmd_serve(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -432,11 +443,19 @@ int svc_cmd_serve(int argc, char **argv) {
     }
     size_t quarantined = clean_orphans(a.data_dir, uploads, datasets, db);
 
-    /* Every thread started from here on inherits this mask: only sigwait below sees them. */
+    /* Every thread started from here on inherits this mask: only sigwait below sees them. A
+     * thread started before (OpenBLAS starts its pool when the library loads) does not block
+     * them; the kernel may hand it the signal, whose default action would end the process
+     * without a graceful stop: the handler passes it on to the main thread instead. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    serve_main_thread = pthread_self();
+    struct sigaction forward = {.sa_handler = forward_stop_signal};
+    sigemptyset(&forward.sa_mask);
+    sigaction(SIGINT, &forward, NULL);
+    sigaction(SIGTERM, &forward, NULL);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
