@@ -258,7 +258,7 @@ static int remove_all_files(const char *dir) {
     struct dirent *e;
     int removed = 0;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
             removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
     closedir(d);
     return removed;
@@ -325,7 +325,7 @@ static size_t clean_orphans(const char *data_dir, const char *uploads, const cha
     known_files_t k = {0};
     k.ok = dataset_files(db, &k.names, &k.n) == 0;
     DIR *d = opendir(datasets);
-    size_t quarantined = 0, kept = 0;
+    size_t quarantined = 0;
     char rel[64] = "", qabs[4160] = "";
     removed = 0;
     struct dirent *e;
@@ -357,7 +357,6 @@ static size_t clean_orphans(const char *data_dir, const char *uploads, const cha
         }
         svc_logf("warning", "dataset file datasets/%s: no dataset names it; left in place (%s)",
                  name, rel[0] ? "cannot move it to quarantine" : "no quarantine folder");
-        kept++;
     }
     if (d)
         closedir(d);
