@@ -118,9 +118,15 @@ int sched_loop_watch(sched_t *s) {
     if (!s->detached && s->detach_tries < DETACH_TRIES) {
         store_error_t err;
         s->detach_tries++;
-        if (store_file_detach(s->writer, &err) == 0)
+        if (store_file_detach(s->writer, &err) == 0) {
             s->detached = 1;
-        else if (s->detach_tries == 1 || s->detach_tries == DETACH_TRIES)
+            char where[640];
+            if (store_file_open_path(s->writer, where, sizeof where) == 0)
+                sched_errorf(s,
+                             "the database the service had open is whole (its log was written "
+                             "into it) and can be copied from %s until mlptune stops",
+                             where);
+        } else if (s->detach_tries == 1 || s->detach_tries == DETACH_TRIES)
             sched_logf(s, "store: %s (try %d of %d)", err.message, s->detach_tries, DETACH_TRIES);
     }
     drop_reports(s);

@@ -68,6 +68,11 @@ int store_file_check(store_t *st, store_error_t *err);
  * makes a last try, waiting for readers). The thread that owns st. */
 int store_file_detach(store_t *st, store_error_t *err);
 
+/* Where the file the connection has open can still be read while the process lives, for the
+ * operator of a database deleted or moved away: "/proc/<pid>/fd/<n> (<where it is now>)" into
+ * out. 0, or MLPT_ENOTFOUND (no /proc, or the descriptor is not found). Linux only. */
+int store_file_open_path(store_t *st, char *out, size_t len);
+
 /* The highest migration applied (e.g. 1 for 0001_init.sql). */
 int store_schema_version(store_t *st, int *version);
 

@@ -10,9 +10,13 @@
  * The identity (device, inode) of the file is taken when the connection opens and compared with
  * what the path names now.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store_private.h"
 
@@ -86,4 +90,30 @@ int store_file_detach(store_t *st, store_error_t *err) {
         return store_fail_sql(st, err, rc, "emptying the write-ahead log of a detached database");
     st->wal_emptied = 1;
     return 0;
+}
+
+int store_file_open_path(store_t *st, char *out, size_t len) {
+    if (!st || !st->has_id || len == 0)
+        return MLPT_ENOTFOUND;
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return MLPT_ENOTFOUND;
+    struct dirent *e;
+    int rc = MLPT_ENOTFOUND;
+    while (rc && (e = readdir(d))) {
+        char link[300], target[512];
+        struct stat sb;
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        if (stat(link, &sb) != 0 || (uint64_t)sb.st_dev != st->dev ||
+            (uint64_t)sb.st_ino != st->ino)
+            continue;
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        snprintf(out, len, "/proc/%ld/fd/%s (%s)", (long)getpid(), e->d_name, n > 0 ? target : "?");
+        rc = 0;
+    }
+    closedir(d);
+    return rc;
 }

@@ -2,7 +2,8 @@
 cannot use is the server's problem, said without its paths (issue 11, items 2 and 7).
 
 - mlptune.db deleted while a sweep trains: /healthz answers 503 saying so within 2 s, every /api
-  request (uploads, sweep create, cancel, delete, reads) answers 503 problem+json, and it stays so.
+  request (uploads, sweep create, cancel, delete, reads) answers 503 problem+json, and it stays so;
+  the log says where the deleted (and whole) database can still be copied from.
 - mlptune.db replaced by an older copy while a sweep trains: the same, and the copy is never
   written (bytes and mtime the same after the refused requests and a graceful stop), no log is
   left that would be replayed into it, and a restart opens it whole (integrity_check ok).
@@ -148,6 +149,18 @@ def test_deleted_database_is_noticed():
         assert_lost(srv, ds_id, sw_id, "deleted")
         log = open(srv.log_path, encoding="utf-8", errors="replace").read()
         assert re.search(r" error +the database file was deleted", log), log[-2000:]
+        # The deleted database is whole and can be copied out while the service runs.
+        m = re.search(r"can be copied from (/proc/\d+/fd/\d+) ", log)
+        assert m, log[-2000:]
+        saved = os.path.join(srv.data_dir, "rescued.db")
+        shutil.copyfile(m.group(1), saved)
+        con = sqlite3.connect("file:%s?mode=ro" % saved, uri=True)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert con.execute("SELECT count(*) FROM sweeps WHERE id = ?", (sw_id,)).fetchone()[0]
+            assert con.execute("SELECT count(*) FROM trial_metrics").fetchone()[0] > 0
+        finally:
+            con.close()
         assert srv.terminate() == 0
     finally:
         finish(srv)
