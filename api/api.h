@@ -55,6 +55,8 @@ typedef struct api_config {
     /* Comma-separated host names ("name" or "name:port") the service answers for besides its
      * bind address and the localhost names; any other Host header gets 403 (NULL: none). */
     const char *allowed_hosts;
+    size_t quarantined_files; /* dataset files the start-up moved to <data_dir>/quarantine/
+                                 (shown by /healthz and /metrics) */
 } api_config_t;
 
 /* Starts listening: creates <data_dir>/uploads and <data_dir>/datasets when missing, the SSE hub

@@ -137,6 +137,8 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
                      "(sign in with POST /api/v1/session)");
         return 1;
     }
+    if (is_api && api_health_refuse_if_lost(a, res)) /* reads too: see health.c */
+        return 1;
     if (ms == API_MATCH_NOT_ALLOWED) {
         api_allow_format(m.allow, res->allow, sizeof(res->allow));
         api_problemf(res, 405, "%s is not allowed on %s (allowed: %s)",
@@ -293,8 +295,12 @@ void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err,
         api_logf(a, "%s %lld: %s (%s)", what, (long long)id, msg, mlpt_strerror(rc));
         if (status == 503)
             res->retry_after = 5;
+        /* A 503's message says why (shutting down, the database lost or locked); no store or
+         * scheduler message names a server path. Other 5xx say only the code's sentence. */
         api_problemf(res, status, "%s",
-                     status == 503 ? "the server is shutting down" : mlpt_strerror(rc));
+                     status != 503            ? mlpt_strerror(rc)
+                     : err && err->message[0] ? err->message
+                                              : "the server is shutting down");
         return;
     }
     api_problemf(res, status, "%s", msg);

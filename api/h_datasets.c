@@ -46,6 +46,8 @@ void api_h_datasets_create(api_t *a, const api_request_t *req, api_response_t *r
     store_error_t err;
     memset(&err, 0, sizeof(err));
     if (api_upload_finish(up, &r)) { /* a refused upload's copies go before the answer */
+        if (api_upload_internal(up))
+            api_logf(a, "upload refused: %s", api_upload_internal(up));
         api_upload_problem(up, res);
         return;
     }

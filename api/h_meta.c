@@ -3,10 +3,12 @@
  * api/openapi.json, embedded into the binary at build time by embed.cmake, so the served spec is
  * always the one the routes were built with).
  *
- * /healthz is 200 only when the service can do its work: 503 while draining, when the database
- * cannot be read, and when the scheduler cannot write it (a full disk): worker reports are then
- * kept in memory and retried every second, and a monitor should hear of it rather than find
- * out later. /metrics adds the same as gauges.
+ * /healthz is 200 only when the service can do its work: 503 while draining, once the database
+ * file was deleted or replaced under the running service (health.c; until a restart), when the
+ * database cannot be read, when the scheduler cannot write it (a full disk: worker reports are
+ * then kept in memory and retried every second, and a monitor should hear of it rather than find
+ * out later), and when the data dir's uploads/ or datasets/ folder cannot take new files.
+ * /metrics adds the same as gauges, and the dataset files quarantined at start-up.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,14 @@ void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
                      json_pack("{s:s, s:s}", "status", "draining", "version", MLPT_VERSION));
         return;
     }
+    int lost = api_health_db_lost(a); /* before a reader opens whatever sits at the path now */
+    if (lost) {
+        api_res_json(res, 503,
+                     json_pack("{s:s, s:s, s:s, s:s}", "status", "unavailable", "version",
+                               MLPT_VERSION, "detail", api_health_lost_detail(lost), "database",
+                               lost == MLPT_ESTATE ? "replaced" : "deleted"));
+        return;
+    }
     if (!api_reader(a, &err)) {
         api_res_json(res, 503,
                      json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version", MLPT_VERSION,
@@ -62,7 +72,18 @@ void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
                                (json_int_t)h.unsaved));
         return;
     }
-    api_res_json(res, 200, json_pack("{s:s, s:s}", "status", "ok", "version", MLPT_VERSION));
+    char folders[256];
+    if (api_health_folders(a, folders, sizeof folders) != 0) {
+        api_res_json(res, 503,
+                     json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version", MLPT_VERSION,
+                               "detail", folders));
+        return;
+    }
+    json_t *ok = json_pack("{s:s, s:s}", "status", "ok", "version", MLPT_VERSION);
+    if (ok && a->quarantined_files)
+        json_object_set_new(ok, "quarantined_dataset_files",
+                            json_integer((json_int_t)a->quarantined_files));
+    api_res_json(res, 200, ok);
 }
 
 /* Appends the database-write health to the text metrics.c rendered (realloc'd). */
@@ -70,7 +91,9 @@ static int append_health(api_t *a, char **text, size_t *len) {
     sched_health_t h;
     if (scheduler_health(a, &h) != 0)
         return 0; /* draining: no scheduler to ask */
-    char extra[512];
+    char folders[256];
+    int lost = h.db_lost, folders_ok = api_health_folders(a, folders, sizeof folders) == 0;
+    char extra[1536];
     int n = snprintf(extra, sizeof extra,
                      "# HELP mlptune_database_writable Whether the last save of training reports "
                      "committed (0: the database cannot be written, see /healthz).\n"
@@ -79,8 +102,22 @@ static int append_health(api_t *a, char **text, size_t *len) {
                      "# HELP mlptune_unsaved_reports Training reports kept in memory until the "
                      "database can be written again.\n"
                      "# TYPE mlptune_unsaved_reports gauge\n"
-                     "mlptune_unsaved_reports %llu\n",
-                     h.db_error ? 0 : 1, (unsigned long long)h.unsaved);
+                     "mlptune_unsaved_reports %llu\n"
+                     "# HELP mlptune_database_file_ok Whether the database file is still the one "
+                     "the service opened (0: deleted or replaced while running, see /healthz; "
+                     "until a restart).\n"
+                     "# TYPE mlptune_database_file_ok gauge\n"
+                     "mlptune_database_file_ok %d\n"
+                     "# HELP mlptune_data_folders_writable Whether the data dir's uploads/ and "
+                     "datasets/ folders take new files.\n"
+                     "# TYPE mlptune_data_folders_writable gauge\n"
+                     "mlptune_data_folders_writable %d\n"
+                     "# HELP mlptune_quarantined_dataset_files Dataset files no dataset named, "
+                     "moved to quarantine/ at start-up.\n"
+                     "# TYPE mlptune_quarantined_dataset_files gauge\n"
+                     "mlptune_quarantined_dataset_files %zu\n",
+                     h.db_error || lost ? 0 : 1, (unsigned long long)h.unsaved, lost ? 0 : 1,
+                     folders_ok, a->quarantined_files);
     if (n < 0 || (size_t)n >= sizeof extra)
         return -1;
     char *grown = realloc(*text, *len + (size_t)n + 1);

@@ -2,6 +2,7 @@
  * api/problem.c - problem+json bodies, the MLPT_E* -> HTTP status mapping (the only one in the
  * project), and the response struct's life cycle.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,25 @@ unsigned api_error_status(int code) {
     case MLPT_ENOSPC:
         return 507;
     default: /* ENOMEM, EIO, EDB, EVERSION, EDIVERGED, ESTOPPED, unknown */
+        return 500;
+    }
+}
+
+unsigned api_file_error_status(int errnum) {
+    switch (errnum) {
+    case ENOSPC:
+    case EDQUOT:
+        return 507;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case ENOTDIR:
+    case ENOENT:
+    case EISDIR:
+    case ELOOP:
+    case ENAMETOOLONG:
+        return 503;
+    default:
         return 500;
     }
 }

@@ -41,6 +41,12 @@ void api_errors_vadd(api_errors_t *e, const char *field, const char *fmt, va_lis
  * EBUSY 503, ENOSPC 507, everything else (ENOMEM, EIO, EDB, EVERSION, ...) 500. 0 gives 200. */
 unsigned api_error_status(int code);
 
+/* The HTTP status for an errno from creating or writing a file under the data dir (an upload's
+ * copy, a dataset matrix): ENOSPC/EDQUOT 507 (the disk is full); a folder that cannot take files
+ * (EACCES, EPERM, EROFS, ENOTDIR, ENOENT, EISDIR, ELOOP, ENAMETOOLONG) 503, the server's problem
+ * and not the client's, reported by /healthz; anything else (EIO...) 500. */
+unsigned api_file_error_status(int errnum);
+
 /* The problem's title and type slug for a status ("Not found", "not-found"); never NULL. */
 const char *api_problem_title(unsigned status);
 const char *api_problem_slug(unsigned status);

@@ -96,6 +96,7 @@ api_t *api_start(const api_config_t *cfg, int *err) {
     }
     if (a->token && !(a->sessions = api_sessions_new(API_SESSION_CAP, API_SESSION_TTL_S)))
         fail = 1;
+    a->quarantined_files = cfg->quarantined_files;
     if (fail || pthread_rwlock_init(&a->sched_lock, NULL) != 0) {
         api_stop(a);
         goto out;

@@ -79,6 +79,7 @@ struct api {
     int reader_key_ok;
     api_sse_hub_t *hub;
     api_metrics_t metrics;
+    size_t quarantined_files; /* api_config_t.quarantined_files */
 };
 
 /* store_reads.c ------------------------------------------------------------------------------ */
@@ -89,6 +90,23 @@ store_t *api_reader(api_t *a, store_error_t *err);
 
 /* Fills the replay part of the SSE hub's operations (trial_ids, trial, sweep_status, user). */
 void api_sse_store_ops(api_t *a, api_sse_ops_t *ops);
+
+/* health.c ----------------------------------------------------------------------------------- */
+
+/* 0 while the database file is the one the scheduler opened (or while draining), else why not:
+ * MLPT_ENOTFOUND (deleted or moved away) or MLPT_ESTATE (replaced); sticky until a restart. Any
+ * HTTP thread (lock-free but for the scheduler bracket). */
+int api_health_db_lost(api_t *a);
+
+/* The sentence /healthz and the 503s give for a lost database (code from api_health_db_lost). */
+const char *api_health_lost_detail(int code);
+
+/* While the database is lost: answers 503 problem+json saying why and returns 1; else 0. */
+int api_health_refuse_if_lost(api_t *a, api_response_t *res);
+
+/* Whether the data dir's uploads/ and datasets/ take a new file (one is created and removed in
+ * each): 0, or -1 with a sentence naming the folder (relative to the data dir) in detail. */
+int api_health_folders(api_t *a, char *detail, size_t len);
 
 /* metrics.c ---------------------------------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
  * or the IDX pair parsed into a dataset, its name, sha256 and matrix file). Each file part's
  * pipeline (temporary copy and hash, gzip, the push parsers) is upload_part.c. See upload.h.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,44 @@ void api_upload_fail(api_upload_t *up, unsigned status, const char *field, const
     va_start(ap, fmt);
     vsnprintf(up->message, sizeof(up->message), fmt, ap);
     va_end(ap);
+}
+
+void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *folder,
+                          const char *internal) {
+    unsigned status = api_file_error_status(errnum);
+    const char *field = api_upload_part_names[part];
+    if (up->status)
+        return;
+    if (status == 507)
+        api_upload_fail(up, 507, field, "%sthe disk is full",
+                        strcmp(folder, "uploads") == 0 ? "" : "cannot store the dataset: ");
+    else if (status == 503)
+        api_upload_fail(up, 503, field,
+                        "the server cannot store %s right now: its %s folder cannot take new "
+                        "files (see /healthz)",
+                        strcmp(folder, "uploads") == 0 ? "uploads" : "datasets", folder);
+    else
+        api_upload_fail(up, 500, field, "the server cannot store the %s: %s",
+                        strcmp(folder, "uploads") == 0 ? "upload" : "dataset",
+                        errnum > 0 ? strerror(errnum) : "input/output error");
+    snprintf(up->internal, sizeof(up->internal), "%s", internal ? internal : "");
+}
+
+int api_upload_folder_probe(const char *data_dir, const char *folder) {
+    char path[4352];
+    int n = snprintf(path, sizeof(path), "%s/%s/.probe-XXXXXX", data_dir, folder);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return ENAMETOOLONG;
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return errno ? errno : EIO;
+    close(fd);
+    unlink(path);
+    return 0;
+}
+
+const char *api_upload_internal(const api_upload_t *up) {
+    return up && up->internal[0] ? up->internal : NULL;
 }
 
 void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
@@ -78,6 +117,8 @@ int api_upload_over_limit(const api_upload_t *up) {
 
 void api_upload_problem(const api_upload_t *up, api_response_t *res) {
     api_problem_field(res, up->status ? up->status : 500, up->field, "%s", up->message);
+    if (up->status == 503)
+        res->retry_after = 30;
 }
 
 void api_upload_keep(api_upload_t *up) {
@@ -331,9 +372,15 @@ static unsigned finish(api_upload_t *up, api_upload_result_t *out) {
     memset(&e, 0, sizeof(e));
     int rc = ingest_matrix_write(up->matrix, up->ds, &e);
     if (rc) {
-        api_upload_fail(up, api_error_status(rc), csv ? "file" : "images",
-                        "cannot store the dataset: %s",
-                        e.message[0] ? e.message : mlpt_strerror(rc));
+        /* The writer's message names the server's path: it goes to the log only. Its code says
+         * full disk or not; for the rest, whether datasets/ takes files at all tells a folder
+         * the server cannot use (503) from a failed write (500). */
+        int errnum = rc == MLPT_ENOSPC ? ENOSPC : api_upload_folder_probe(up->data_dir, "datasets");
+        char internal[sizeof(up->internal)];
+        snprintf(internal, sizeof(internal), "cannot store the dataset: %s",
+                 e.message[0] ? e.message : mlpt_strerror(rc));
+        api_upload_fail_file(up, csv ? PART_FILE : PART_IMAGES, errnum ? errnum : EIO, "datasets",
+                             internal);
         return up->status;
     }
     up->matrix_written = 1;

@@ -91,6 +91,15 @@ int api_upload_over_limit(const api_upload_t *up);
 /* Answers res with the sticky failure as a problem naming the field. */
 void api_upload_problem(const api_upload_t *up, api_response_t *res);
 
+/* For the log, when the failure is the server's (5xx): what really failed, with the server's
+ * paths and the system's message, which the answer never carries. NULL when there is nothing
+ * more to say. */
+const char *api_upload_internal(const api_upload_t *up);
+
+/* Whether <data_dir>/<folder> takes a new file (one is created and removed): 0, or the errno of
+ * the refusal. Any thread. */
+int api_upload_folder_probe(const char *data_dir, const char *folder);
+
 /* Ends the input: finishes the parsers (or re-parses), checks the fields, writes the matrix.
  * Returns 0 with *out filled (valid while up lives), or the failure's status (see
  * api_upload_problem). */

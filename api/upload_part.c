@@ -168,13 +168,10 @@ static int copy_bytes(void *ctx, const void *data, size_t len) {
 }
 
 static void copy_failed(api_upload_t *up, int part, int errnum) {
-    if (errnum == ENOSPC || errnum == EDQUOT)
-        api_upload_fail(up, 507, api_upload_part_names[part], "the disk is full");
-    else if (errnum > 0)
-        api_upload_fail(up, 500, api_upload_part_names[part], "cannot write the upload: %s",
-                        strerror(errnum));
-    else
-        api_upload_fail(up, 500, api_upload_part_names[part], "cannot write the upload");
+    char internal[512];
+    snprintf(internal, sizeof(internal), "cannot write the upload's copy %s: %s",
+             up->files[part].path, strerror(errnum > 0 ? errnum : EIO));
+    api_upload_fail_file(up, part, errnum > 0 ? errnum : EIO, "uploads", internal);
 }
 
 void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t len) {
@@ -217,9 +214,12 @@ void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
     snprintf(f->path, sizeof(f->path), "%s/uploads/upload-XXXXXX", up->data_dir);
     f->fd = mkstemp(f->path);
     if (f->fd < 0) {
+        int e = errno ? errno : EIO;
+        char internal[sizeof(up->internal)];
+        snprintf(internal, sizeof(internal), "cannot create the upload's copy %s: %s", f->path,
+                 strerror(e));
         f->path[0] = '\0';
-        api_upload_fail(up, errno == ENOSPC ? 507 : 500, api_upload_part_names[part],
-                        "cannot store the upload: %s", strerror(errno));
+        api_upload_fail_file(up, part, e, "uploads", internal);
     } else if (!(f->spool = ingest_spool_new(copy_bytes, f))) {
         api_upload_fail(up, 500, api_upload_part_names[part], "out of memory");
     }
@@ -244,8 +244,7 @@ void api_upload_part_end(api_upload_t *up, int part) {
     if (f->spool && (rc = ingest_spool_close(f->spool)) != 0) /* all written and hashed */
         copy_failed(up, part, rc);
     if (f->fd >= 0 && close(f->fd) != 0 && !up->status)
-        api_upload_fail(up, 500, api_upload_part_names[part], "cannot store the upload: %s",
-                        strerror(errno));
+        copy_failed(up, part, errno);
     f->fd = -1;
 }
 

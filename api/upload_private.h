@@ -60,6 +60,7 @@ struct api_upload {
     unsigned status;
     int over_limit; /* the sticky failure is the 413 over max_bytes */
     char field[32], message[320];
+    char internal[512]; /* the server-side cause of a 5xx, for the log only (api_upload_internal) */
     trainer_dataset_t *ds;
     char rel[256], matrix[4352];
     int matrix_written, keep;
@@ -70,6 +71,13 @@ struct api_upload {
 /* Records the sticky failure (status, field, printf-style message); nothing once one is kept. */
 void api_upload_fail(api_upload_t *up, unsigned status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* A file under the data dir that could not be created or written (errnum; what the server did,
+ * with its paths, goes to `internal` for the log): 507 when the disk is full, 503 when the folder
+ * cannot take files (the answer says which folder, relative to the data dir, never its path),
+ * else 500. */
+void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *folder,
+                          const char *internal);
 
 /* A parser or gzip failure of a file part: its HTTP status, the part's field (label_column for
  * MLPT_EINVAL on a CSV when label_column was given) and the parser's message. */

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ingest.h"
 #include "matrix.h"
@@ -91,7 +92,15 @@ const trainer_dataset_t *dscache_acquire(dscache_t *c, int64_t id, const char *p
     pthread_mutex_lock(&c->lock);
     e->loading = 0;
     if (rc != 0) {
-        snprintf(msg, msg_len, "cannot load dataset %lld: %s", (long long)id, err.message);
+        /* The message becomes the trial's error, which any client reads: the server's path in
+         * it is cut to the file's name. */
+        const char *at = strstr(err.message, path), *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (at)
+            snprintf(msg, msg_len, "cannot load dataset %lld: %.*sdatasets/%s%s", (long long)id,
+                     (int)(at - err.message), err.message, base, at + strlen(path));
+        else
+            snprintf(msg, msg_len, "cannot load dataset %lld: %s", (long long)id, err.message);
         unlink_entry(c, e);
         free(e);
         ds = NULL;

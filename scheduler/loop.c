@@ -22,6 +22,7 @@ double sched_now(void) {
 
 static void on_wake(uv_async_t *h);
 static void on_retry(uv_timer_t *t);
+static void on_watch(uv_timer_t *t);
 
 void sched_loop_retry_later(sched_t *s) {
     uv_timer_start(&s->retry, on_retry, 1000, 0);
@@ -32,8 +33,9 @@ int sched_loop_init(sched_t *s) {
         return -1;
     s->wake.data = s;
     s->retry.data = s;
+    s->watch.data = s;
     if (uv_async_init(&s->loop, &s->wake, on_wake) != 0 ||
-        uv_timer_init(&s->loop, &s->retry) != 0) {
+        uv_timer_init(&s->loop, &s->retry) != 0 || uv_timer_init(&s->loop, &s->watch) != 0) {
         uv_loop_close(&s->loop);
         return -1;
     }
@@ -46,6 +48,11 @@ static void close_handles(sched_t *s) {
     s->handles_closed = 1;
     uv_close((uv_handle_t *)&s->wake, NULL);
     uv_close((uv_handle_t *)&s->retry, NULL);
+    uv_close((uv_handle_t *)&s->watch, NULL);
+}
+
+void sched_loop_watch_start(sched_t *s) {
+    uv_timer_start(&s->watch, on_watch, SCHED_WATCH_MS, SCHED_WATCH_MS);
 }
 
 void sched_loop_close(sched_t *s) {
@@ -284,7 +291,7 @@ static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
 }
 
 void sched_loop_dispatch(sched_t *s) {
-    if (atomic_load(&s->stopping) || !s->queue || s->idle_workers == 0)
+    if (atomic_load(&s->stopping) || atomic_load(&s->db_lost) || !s->queue || s->idle_workers == 0)
         return;
     store_error_t err;
     if (store_begin(s->writer, &err) != 0) {
@@ -427,11 +434,14 @@ static void wind_down(sched_t *s) {
 }
 
 static void tick(sched_t *s) {
-    sched_loop_reports(s);
-    sched_loop_commands(s);
+    int lost = sched_loop_watch(s); /* before anything is written */
+    if (!lost) {
+        sched_loop_reports(s);
+        sched_loop_commands(s);
+    }
     if (atomic_load(&s->stopping))
         wind_down(s);
-    else
+    else if (!lost)
         sched_loop_dispatch(s);
 }
 
@@ -440,5 +450,9 @@ static void on_wake(uv_async_t *h) {
 }
 
 static void on_retry(uv_timer_t *t) {
+    tick(t->data);
+}
+
+static void on_watch(uv_timer_t *t) {
     tick(t->data);
 }

@@ -11,6 +11,9 @@
 /* Initialises the uv loop and its handles. Returns 0 or -1. */
 int sched_loop_init(sched_t *s);
 
+/* Starts the database file watch timer (on the loop thread, before uv_run). */
+void sched_loop_watch_start(sched_t *s);
+
 /* Closes whatever handles are still open and the loop itself. */
 void sched_loop_close(sched_t *s);
 
@@ -34,6 +37,15 @@ void sched_loop_abandon_unsaved(sched_t *s);
 
 /* Runs and answers the commands of other threads (commands.c). */
 void sched_loop_commands(sched_t *s);
+
+/* Checks that the database file is still the writer's (watch.c), at every wake-up before any
+ * write. Once it is not (sticky): stops training, detaches the writer, drops the workers'
+ * reports and refuses the commands waiting. Returns 0 while the file is the writer's, else the
+ * reason (MLPT_ENOTFOUND deleted or moved away, MLPT_ESTATE replaced). */
+int sched_loop_watch(sched_t *s);
+
+/* How often the loop looks at the database file when nothing else wakes it, in ms. */
+#define SCHED_WATCH_MS 250
 
 /* Wakes the loop again in a second (after a failed transaction). */
 void sched_loop_retry_later(sched_t *s);

@@ -24,6 +24,17 @@ void sched_logf(sched_t *s, const char *fmt, ...) {
     s->cfg.log(s->cfg.log_user, line);
 }
 
+void sched_errorf(sched_t *s, const char *fmt, ...) {
+    if (!s->cfg.log)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->cfg.log(s->cfg.log_error_user ? s->cfg.log_error_user : s->cfg.log_user, line);
+}
+
 static void set_err(store_error_t *err, int code, const char *msg) {
     if (!err)
         return;
@@ -83,6 +94,7 @@ static void loop_thread_main(void *arg) {
                    (long long)requeued);
     sched_logf(s, "scheduler: %d workers x %d BLAS threads, %llu trials queued", s->cfg.workers,
                s->blas_threads, (unsigned long long)atomic_load(&s->n_queued));
+    sched_loop_watch_start(s);
     sched_loop_dispatch(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     store_close(s->writer);
@@ -283,4 +295,5 @@ void sched_health(const sched_t *s, sched_health_t *out) {
     sched_t *m = (sched_t *)s; /* atomics only */
     out->db_error = atomic_load(&m->db_error);
     out->unsaved = atomic_load(&m->n_unsaved);
+    out->db_lost = atomic_load(&m->db_lost);
 }

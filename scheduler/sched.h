@@ -39,6 +39,8 @@ typedef struct sched_config {
                                   by the loop thread: frequent ones delay events) */
     sched_log_fn log;          /* one line per event, from any scheduler thread; may be NULL */
     void *log_user;
+    void *log_error_user; /* given to log instead of log_user for the lines that say the service
+                             cannot go on (the database file lost); NULL: log_user */
 } sched_config_t;
 
 /* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
@@ -128,6 +130,11 @@ typedef struct sched_health {
                        * code of the failure (MLPT_ENOSPC: the disk is full) until one succeeds */
     uint64_t unsaved; /* reports (iterations, trial ends) kept in memory for the retry, which
                        * comes every second; nothing is dropped */
+    int db_lost;      /* 0, or (for good, until a restart) why the database file is no longer
+                       * the one the writer opened: MLPT_ENOTFOUND deleted or moved away,
+                       * MLPT_ESTATE replaced by another file. Looked at every 250 ms and before
+                       * every write; from then on nothing is written, training stops, reports
+                       * are dropped and every command answers MLPT_EBUSY */
 } sched_health_t;
 
 /* Whether the loop can write the database: a snapshot of its last save of worker reports. */

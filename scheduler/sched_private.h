@@ -110,6 +110,7 @@ struct sched {
     uv_loop_t loop;
     uv_async_t wake;
     uv_timer_t retry;
+    uv_timer_t watch; /* looks at the database file every SCHED_WATCH_MS (watch.c) */
     uv_thread_t loop_thread;
     store_t *writer;       /* [loop] */
     job_t *queue;          /* [loop] queued jobs, best first */
@@ -122,6 +123,8 @@ struct sched {
     sched_event_fn listener;
     void *listener_user;
     int idle_workers; /* [loop] */
+    int detached;     /* [loop] the writer is detached from a lost database file */
+    int detach_tries; /* [loop] */
 
     /* Start-up handshake. */
     pthread_mutex_t start_lock;
@@ -161,6 +164,9 @@ struct sched {
     /* Health: the last report save's failure (0 once one commits) and the reports it kept. */
     atomic_int db_error;
     atomic_uint_fast64_t n_unsaved;
+    /* Set once (sticky) when the database file is no longer the writer's: MLPT_ENOTFOUND
+     * (deleted or moved away) or MLPT_ESTATE (replaced). */
+    atomic_int db_lost;
 };
 
 /* worker.c */
@@ -169,5 +175,8 @@ void sched_report_push(sched_t *s, report_t *r);
 
 /* Appends one log line (printf-style) through the configured callback. Any thread. */
 void sched_logf(sched_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The same at error level (log_error_user). */
+void sched_errorf(sched_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -4,11 +4,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -254,26 +257,18 @@ static int dataset_files(const char *db, char ***out, size_t *count) {
     return 0;
 }
 
-/* Removes the files of dir that orphan(name) says are orphans; returns how many went. */
-static int remove_files(const char *dir, int (*orphan)(const char *name, void *user), void *user) {
+/* Removes every file of dir (not its subfolders' contents); returns how many went. */
+static int remove_all_files(const char *dir) {
     DIR *d = opendir(dir);
     if (!d)
         return 0;
     struct dirent *e;
     int removed = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !orphan(e->d_name, user))
-            continue;
-        removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
-    }
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
     closedir(d);
     return removed;
-}
-
-static int any_file(const char *name, void *user) {
-    (void)name;
-    (void)user;
-    return 1;
 }
 
 typedef struct known_files {
@@ -282,33 +277,126 @@ typedef struct known_files {
     int ok;
 } known_files_t;
 
-/* A matrix nobody finished (ingest_matrix_write's "<file>.tmp.<pid>"), or a whole one that no
- * dataset row names. Files not named like ours are left alone. */
-static int orphan_matrix(const char *name, void *user) {
-    const known_files_t *k = user;
-    if (strstr(name, ".mlds.tmp."))
-        return 1;
-    size_t len = strlen(name);
-    if (!k->ok || len < 5 || strcmp(name + len - 5, ".mlds") != 0)
-        return 0;
-    return k->n == 0 || !bsearch(&name, k->names, k->n, sizeof *k->names, cmp_str);
+static int is_known(const known_files_t *k, const char *name) {
+    return k->n && bsearch(&name, k->names, k->n, sizeof *k->names, cmp_str);
 }
 
-/* What the previous process was writing when it died: uploads that were streaming (uploads/ is
- * emptied) and, in datasets/, matrices half written, written but not yet recorded, or of a
- * dataset deleted just before the crash. Runs before the API starts, so nothing in flight can
- * be taken for an orphan. */
-static void clean_orphans(const char *uploads, const char *datasets, const char *db) {
-    int removed = remove_files(uploads, any_file, NULL);
+static int has_suffix(const char *name, const char *suffix) {
+    size_t n = strlen(name), m = strlen(suffix);
+    return n >= m && strcmp(name + n - m, suffix) == 0;
+}
+
+/* Where this start's quarantined files go: <data_dir>/quarantine/<UTC time>/ (relative to the
+ * data dir in rel, absolute in abs), created on first use. 0, or -1 after logging why. */
+static int quarantine_dir(const char *data_dir, char *rel, size_t rel_len, char *abs,
+                          size_t abs_len) {
+    if (rel[0])
+        return 0;
+    char stamp[32], top[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(top, sizeof top, "%s/quarantine", data_dir);
+    snprintf(abs, abs_len, "%s/%s", top, stamp);
+    if ((mkdir(top, 0755) != 0 && errno != EEXIST) || (mkdir(abs, 0755) != 0 && errno != EEXIST)) {
+        svc_logf("warning", "%s: cannot create the quarantine folder: %s", abs, strerror(errno));
+        return -1;
+    }
+    snprintf(rel, rel_len, "quarantine/%s", stamp);
+    return 0;
+}
+
+/* Moves dir's entry name to the absolute path to. */
+static int rename_in(DIR *dir, const char *name, const char *to) {
+    return renameat(dirfd(dir), name, AT_FDCWD, to);
+}
+
+/* What the previous process was writing when it died, and dataset files no row names:
+ *  - uploads/ is emptied (uploads a crash cut while they streamed: nobody was answered 201);
+ *  - in datasets/, a matrix half written ("<file>.mlds.tmp.<pid>") is removed;
+ *  - a whole matrix no dataset row names is never deleted: it is moved to
+ *    quarantine/<UTC time>/ and logged (a crash between writing a matrix and recording its row
+ *    leaves one, but so does a database deleted or replaced by an older copy, and then these
+ *    files are the user's data). A database that is new or names no dataset, next to dataset
+ *    files, is said loudly, with how to put things back.
+ * When the database cannot be read, only the .tmp files go. Runs before the scheduler and the
+ * API start, so nothing in flight can be taken for an orphan. Returns the files quarantined. */
+static size_t clean_orphans(const char *data_dir, const char *uploads, const char *datasets,
+                            const char *db) {
+    int removed = remove_all_files(uploads);
     if (removed)
         svc_logf("info", "removed %d unfinished uploads", removed);
+    struct stat sb;
+    int db_new = stat(db, &sb) != 0 || sb.st_size == 0;
     known_files_t k = {0};
     k.ok = dataset_files(db, &k.names, &k.n) == 0;
-    removed = remove_files(datasets, orphan_matrix, &k);
+    DIR *d = opendir(datasets);
+    size_t quarantined = 0;
+    char rel[64] = "", qabs[4160] = "";
+    removed = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strncmp(name, ".probe-", 7) == 0) { /* a /healthz probe a crash left */
+            unlinkat(dirfd(d), name, 0);
+            continue;
+        }
+        if (name[0] == '.')
+            continue;
+        if (strstr(name, ".mlds.tmp.")) {
+            removed += unlinkat(dirfd(d), name, 0) == 0;
+            continue;
+        }
+        if (!k.ok || !has_suffix(name, ".mlds") || is_known(&k, name))
+            continue;
+        if (quarantine_dir(data_dir, rel, sizeof rel, qabs, sizeof qabs) == 0) {
+            char to[4416];
+            snprintf(to, sizeof to, "%s/%s", qabs, name);
+            if (lstat(to, &sb) != 0 && errno == ENOENT && rename_in(d, name, to) == 0) {
+                svc_logf("warning",
+                         "dataset file datasets/%s: no dataset names it; moved to %s/%s (not "
+                         "deleted)",
+                         name, rel, name);
+                quarantined++;
+                continue;
+            }
+        }
+        svc_logf("warning", "dataset file datasets/%s: no dataset names it; left in place (%s)",
+                 name, rel[0] ? "cannot move it to quarantine" : "no quarantine folder");
+    }
+    if (d)
+        closedir(d);
     if (removed)
-        svc_logf("info", "removed %d dataset files no dataset refers to (left by a crash)",
+        svc_logf("info", "removed %d half-written dataset files (a crash cut their write)",
                  removed);
+    if (quarantined && (db_new || k.n == 0))
+        svc_logf("error",
+                 "the database %s %s, yet %zu dataset files were found in %s: they were moved to "
+                 "%s and nothing was deleted. Unless this is a fresh start on purpose, the "
+                 "database was deleted or replaced: to restore, stop mlptune, put the database "
+                 "that names these files back as %s, move the files from %s back into %s and "
+                 "start mlptune again",
+                 db, db_new ? "is new (it did not exist, or was empty)" : "names no dataset",
+                 quarantined, datasets, qabs, db, qabs, datasets);
+    else if (quarantined)
+        svc_logf("warning",
+                 "%zu dataset files no dataset names were moved to %s (a crash between writing a "
+                 "dataset and recording it leaves one; a database replaced by an older copy "
+                 "leaves more): delete them once they are known not to be needed",
+                 quarantined, qabs);
     free_names(k.names, k.n);
+    return quarantined;
+}
+
+static pthread_t serve_main_thread;
+
+/* A stop signal that reached another thread goes to the main thread, where it is blocked until
+ * sigwait takes it. (pthread_kill is async-signal-safe.) */
+static void forward_stop_signal(int sig) {
+    int saved = errno;
+    pthread_kill(serve_main_thread, sig);
+    errno = saved;
 }
 
 int svc_cmd_serve(int argc, char **argv) {
@@ -364,13 +452,21 @@ int svc_cmd_serve(int argc, char **argv) {
         free(token);
         return SVC_EXIT_FAILURE;
     }
-    clean_orphans(uploads, datasets, db);
+    size_t quarantined = clean_orphans(a.data_dir, uploads, datasets, db);
 
-    /* Every thread started from here on inherits this mask: only sigwait below sees them. */
+    /* Every thread started from here on inherits this mask: only sigwait below sees them. A
+     * thread started before (OpenBLAS starts its pool when the library loads) does not block
+     * them; the kernel may hand it the signal, whose default action would end the process
+     * without a graceful stop: the handler passes it on to the main thread instead. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    serve_main_thread = pthread_self();
+    struct sigaction forward = {.sa_handler = forward_stop_signal};
+    sigemptyset(&forward.sa_mask);
+    sigaction(SIGINT, &forward, NULL);
+    sigaction(SIGTERM, &forward, NULL);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -383,7 +479,8 @@ int svc_cmd_serve(int argc, char **argv) {
                            .checkpoint_every = (int)checkpoint_every,
                            .checkpoint_seconds = checkpoint_seconds,
                            .log = svc_log_line,
-                           .log_user = "info"};
+                           .log_user = "info",
+                           .log_error_user = "error"};
     sched_t *sched = sched_start(&scfg, &serr);
     if (!sched) {
         svc_errorf("%s: %s", db, serr.message[0] ? serr.message : mlpt_strerror(serr.code));
@@ -400,7 +497,8 @@ int svc_cmd_serve(int argc, char **argv) {
                          .log_all_requests = a.log_requests,
                          .sched = sched,
                          .log = svc_log_line,
-                         .log_user = "info"};
+                         .log_user = "info",
+                         .quarantined_files = quarantined};
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
     acfg.limits.max_trials = max_trials;

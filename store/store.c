@@ -238,6 +238,11 @@ store_t *store_open(const char *path, store_mode_t mode, store_error_t *err) {
         return NULL;
     }
     st->mode = mode;
+    if (!(st->path = strdup(path))) {
+        free(st);
+        store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+        return NULL;
+    }
     int flags =
         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
         (mode == STORE_WRITER ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY);
@@ -252,10 +257,12 @@ store_t *store_open(const char *path, store_mode_t mode, store_error_t *err) {
     rc = configure(st, path, err);
     if (rc)
         goto fail;
+    store_file_remember(st);
     return st;
 fail:
     store_cache_clear(st);
     sqlite3_close_v2(st->db);
+    free(st->path);
     free(st);
     return NULL;
 }
@@ -266,12 +273,17 @@ void store_close(store_t *st) {
     if (st->in_tx && !sqlite3_get_autocommit(st->db))
         store_exec(st, "ROLLBACK", "rolling back", NULL);
     store_cache_clear(st);
-    if (st->mode == STORE_WRITER) {
+    if (st->mode == STORE_WRITER && st->detached && !st->wal_emptied) {
+        /* The detach could not empty the log (readers held it): a last try, waiting for them,
+         * so no log is left to be replayed into the database now at the path. */
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    } else if (st->mode == STORE_WRITER && !st->detached) {
         /* Passive: never waits for a reader. The last connection to close also checkpoints. */
         store_exec(st, "PRAGMA optimize", "optimizing", NULL);
         sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
     sqlite3_close_v2(st->db);
+    free(st->path);
     free(st);
 }
 
@@ -290,6 +302,8 @@ int store_begin(store_t *st, store_error_t *err) {
         return store_error_set(err, MLPT_EINVAL, 0, "store_begin: no store");
     if (st->in_tx)
         return store_error_set(err, MLPT_ESTATE, 0, "a transaction is already open");
+    if (st->mode == STORE_WRITER && store_require_attached(st, err) != 0)
+        return MLPT_EBUSY;
     /* The writer takes the write lock now, so a later statement never waits for it mid-way. */
     int rc = store_exec(st, st->mode == STORE_WRITER ? "BEGIN IMMEDIATE" : "BEGIN",
                         "starting a transaction", err);

@@ -49,6 +49,30 @@ store_t *store_open(const char *path, store_mode_t mode, store_error_t *err);
 /* Closes the connection (checkpointing the WAL for a writer). Accepts NULL. */
 void store_close(store_t *st);
 
+/* Whether the path the connection was opened with still names the file it has open (same
+ * device and inode; taken when it opened). 0 when it does (or when the file could not be looked
+ * at when it opened); MLPT_ENOTFOUND when nothing is there any more (deleted, moved away);
+ * MLPT_ESTATE when another file is (replaced, e.g. by an older copy); MLPT_EIO when stat fails
+ * otherwise (inconclusive). One stat(2): cheap enough for every scheduler wake-up. The thread
+ * that owns st. */
+int store_file_check(store_t *st, store_error_t *err);
+
+/* After store_file_check said the file is gone: the connection stops touching the path. It
+ * becomes read-only (PRAGMA query_only: SQLite refuses every write; store_begin and every write
+ * function answer MLPT_EBUSY saying why), closing it deletes nothing by name, and for a writer
+ * the write-ahead log is checkpointed into the file the connection has open (the old one,
+ * through its descriptor) and truncated, so the log cannot be replayed into the database that
+ * now sits at the path, and a database moved away is whole by itself. 0 once done; an SQLite
+ * error (MLPT_EBUSY while a reader holds a snapshot for more than 100 ms) when the checkpoint
+ * must be tried again: call it again later (the read-only part is already in force; store_close
+ * makes a last try, waiting for readers). The thread that owns st. */
+int store_file_detach(store_t *st, store_error_t *err);
+
+/* Where the file the connection has open can still be read while the process lives, for the
+ * operator of a database deleted or moved away: "/proc/<pid>/fd/<n> (<where it is now>)" into
+ * out. 0, or MLPT_ENOTFOUND (no /proc, or the descriptor is not found). Linux only. */
+int store_file_open_path(store_t *st, char *out, size_t len);
+
 /* The highest migration applied (e.g. 1 for 0001_init.sql). */
 int store_schema_version(store_t *st, int *version);
 

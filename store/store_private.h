@@ -46,7 +46,20 @@ struct store {
     store_mode_t mode;
     int in_tx; /* between store_begin and store_commit / store_rollback */
     sqlite3_stmt *cache[STMT_COUNT];
+    /* The file under the connection (watch.c): its path and identity when it was opened, and
+     * whether store_file_detach has run (then nothing is written any more). */
+    char *path;
+    uint64_t dev, ino;
+    int has_id, detached, wal_emptied;
 };
+
+/* ---- the file under the connection (watch.c) ---- */
+
+/* Records the identity (device, inode) of the file at st->path (after it is open). */
+void store_file_remember(store_t *st);
+
+/* MLPT_EBUSY with a message when st is detached (no write may start), else 0. */
+int store_require_attached(store_t *st, store_error_t *err);
 
 /* ---- errors (store_sql.c) ---- */
 
@@ -63,7 +76,7 @@ int store_code_from_sqlite(int sqlite_rc);
  * mapped code. */
 int store_fail_sql(store_t *st, store_error_t *err, int sqlite_rc, const char *what);
 
-/* MLPT_EINVAL unless st is a writer. */
+/* MLPT_EINVAL unless st is a writer; MLPT_EBUSY once it is detached (store_file_detach). */
 int store_require_writer(store_t *st, const char *fn, store_error_t *err);
 
 /* ---- statements (store_sql.c) ---- */

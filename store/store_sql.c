@@ -83,7 +83,7 @@ int store_require_writer(store_t *st, const char *fn, store_error_t *err) {
         return store_error_set(err, MLPT_EINVAL, 0, "%s: no store", fn);
     if (st->mode != STORE_WRITER)
         return store_error_set(err, MLPT_EINVAL, 0, "%s needs the writer connection", fn);
-    return 0;
+    return store_require_attached(st, err);
 }
 
 int store_prepare(store_t *st, const char *sql, sqlite3_stmt **out, store_error_t *err) {
@@ -226,6 +226,8 @@ static int run_cached(store_t *st, store_stmt_id_t id, const char *what, store_e
 }
 
 int store_op_begin(store_t *st, store_error_t *err) {
+    if (store_require_attached(st, err) != 0)
+        return MLPT_EBUSY;
     if (st->in_tx && sqlite3_get_autocommit(st->db))
         return store_error_set(err, MLPT_EDB, 0,
                                "the transaction was rolled back by an earlier error");

@@ -143,6 +143,22 @@ static int64_t create_sweep(fixture_t *f, int64_t dataset_id, size_t iterations,
     return id;
 }
 
+/* sched_sweep_create's answer for a small sweep. */
+static int create_sweep_rc(fixture_t *f, int64_t dataset_id) {
+    sched_spec_t spec = fx_seed_grid();
+    spec.iterations[0] = 2;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {
+        .name = "x", .dataset_id = dataset_id, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t id = 0;
+    store_error_t err;
+    int rc = sched_sweep_create(f->s, &req, &id, &err);
+    free(t);
+    return rc;
+}
+
 static json_t *wait_sweep(fixture_t *f, int64_t id, const char *status, double seconds) {
     store_error_t err;
     store_t *r = store_open(f->db, STORE_READER, &err);
@@ -526,6 +542,52 @@ static void test_resume_is_exact(void **state) {
     store_close(r);
 }
 
+/* The database file deleted under a running sweep: within 2 s the scheduler says so (for good),
+ * training stops (no trial left running), and every command answers MLPT_EBUSY saying why; a
+ * stop still finishes. */
+static void test_database_deleted(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    int64_t sweep = create_sweep(f, ds, 20000, 2);
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&f->ev.lock);
+        int it = f->ev.iterations;
+        pthread_mutex_unlock(&f->ev.lock);
+        if (it > 0)
+            break;
+        sleep_us(5000);
+    }
+    sched_health_t h;
+    sched_health(f->s, &h);
+    assert_int_equal(h.db_lost, 0);
+    assert_int_equal(unlink(f->db), 0);
+    int waited_ms = 0;
+    for (; waited_ms < 5000; waited_ms += 10) {
+        sched_health(f->s, &h);
+        if (h.db_lost)
+            break;
+        sleep_us(10000);
+    }
+    assert_int_equal(h.db_lost, MLPT_ENOTFOUND);
+    assert_true(waited_ms < 2000);
+    store_error_t err;
+    assert_int_equal(sched_sweep_cancel(f->s, sweep, &err), MLPT_EBUSY);
+    assert_non_null(strstr(err.message, "deleted"));
+    assert_int_equal(sched_dataset_delete(f->s, ds, &err), MLPT_EBUSY);
+    assert_int_equal(create_sweep_rc(f, ds), MLPT_EBUSY);
+    sched_stats_t st;
+    for (int i = 0; i < 1000; i++) {
+        sched_stats(f->s, &st);
+        if (st.running_trials == 0)
+            break;
+        sleep_us(10000);
+    }
+    assert_int_equal(st.running_trials, 0);
+    sched_health(f->s, &h);
+    assert_int_equal(h.db_lost, MLPT_ENOTFOUND); /* sticky */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_runs_to_completion, fixture_up, fixture_down),
@@ -534,6 +596,7 @@ int main(void) {
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_shared_prefixes, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_resume_is_exact, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_database_deleted, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

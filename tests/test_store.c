@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
@@ -468,6 +469,77 @@ static void test_dataset_delete(void **state) {
     store_close(st);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* The file under the connection. */
+
+static long file_size(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
+}
+
+/* A database moved away, moved back, then replaced by another file: the writer notices each
+ * change (device and inode), and once detached writes nothing more, to either file; its log is
+ * emptied into the file it has open, which is then whole on its own. */
+static void test_file_watch(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    char moved[320], wal[340];
+    snprintf(moved, sizeof(moved), "%s", fx_dir_path(&e->dir, "moved.db"));
+    snprintf(wal, sizeof(wal), "%s-wal", e->db);
+    store_t *wr = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(wr, "iris");
+    fx_assert_rc(store_file_check(wr, &err), 0, err);
+
+    assert_int_equal(rename(e->db, moved), 0);
+    fx_assert_rc(store_file_check(wr, &err), MLPT_ENOTFOUND, err);
+    assert_int_equal(rename(moved, e->db), 0);
+    fx_assert_rc(store_file_check(wr, &err), 0, err);
+
+    /* Another database moved into its place (an older copy, say). */
+    const char *copy = fx_dir_path(&e->dir, "copy.db");
+    sqlite3 *other = fx_raw_open(copy);
+    fx_raw_exec(other, "CREATE TABLE t (x); INSERT INTO t VALUES (1)");
+    assert_int_equal(sqlite3_close(other), SQLITE_OK);
+    assert_int_equal(rename(e->db, moved), 0);
+    assert_int_equal(rename(copy, e->db), 0);
+    fx_assert_rc(store_file_check(wr, &err), MLPT_ESTATE, err);
+    struct stat before;
+    assert_int_equal(stat(e->db, &before), 0);
+    long other_size = file_size(e->db);
+    assert_true(file_size(wal) > 0); /* the dataset row is still in the log */
+
+    fx_assert_rc(store_file_detach(wr, &err), 0, err);
+    fx_assert_rc(store_file_detach(wr, &err), 0, err); /* again: nothing more to do */
+    assert_int_equal(file_size(wal), 0);               /* nothing left to replay into the copy */
+    /* No write starts any more; reads still work. */
+    fx_assert_rc(store_begin(wr, &err), MLPT_EBUSY, err);
+    assert_non_null(strstr(err.message, "replaced"));
+    store_dataset_new_t d = {.name = "x",
+                             .format = "csv",
+                             .scaling = "unit",
+                             .class_names_json = "[]",
+                             .class_counts_json = "[]",
+                             .sha256 = "00",
+                             .storage_path = "datasets/x.mlds",
+                             .created_at = FX_NOW};
+    int64_t id = 0;
+    fx_assert_rc(store_dataset_insert(wr, &d, &id, &err), MLPT_EBUSY, err);
+    fx_assert_rc(store_dataset_delete(wr, ds, NULL, &err), MLPT_EBUSY, err);
+    json_t *j = store_dataset_get(wr, ds, &err);
+    assert_non_null(j);
+    json_decref(j);
+    store_close(wr);
+
+    /* The other database was not touched; the moved one holds its row without any log. */
+    struct stat after;
+    assert_int_equal(stat(e->db, &after), 0);
+    assert_int_equal(file_size(e->db), other_size);
+    assert_true(after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                after.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM t"), 1);
+    assert_int_equal(fx_sql_int(moved, "SELECT count(*) FROM datasets"), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migration_table),
@@ -483,6 +555,7 @@ int main(void) {
         T(test_injected_step_failures),
         T(test_dataset_insert_get),
         T(test_dataset_delete),
+        T(test_file_watch),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
