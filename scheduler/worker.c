@@ -39,6 +39,7 @@ typedef struct run_ctx {
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
     const store_metric_t *stored;  /* the trial's rows: iterations 1 .. n_stored */
     size_t n_stored;
+    size_t reported;    /* the last iteration whose figures are in best_* / last_* */
     char mismatch[256]; /* set when a recomputed iteration differs from its stored row */
 } run_ctx_t;
 
@@ -113,6 +114,7 @@ static void figures_from_rows(run_ctx_t *ctx, const store_metric_t *rows, size_t
             ctx->best_iteration = (size_t)rows[i].iteration;
         }
         ctx->last_val_accuracy = v;
+        ctx->reported = (size_t)rows[i].iteration;
     }
 }
 
@@ -145,6 +147,7 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
         sched_report_push(ctx->s, r);
     }
     ctx->last_val_accuracy = e->val_accuracy;
+    ctx->reported = e->iteration;
     atomic_fetch_add(&ctx->s->n_iterations, 1);
     atomic_fetch_add(&ctx->s->n_samples, ctx->n_train);
     return 0;
@@ -346,6 +349,10 @@ static void run_job(sched_t *s, job_t *job) {
         goto out;
     }
     if (done->rc == 0 || done->rc == MLPT_ESTOPPED || done->rc == MLPT_EDIVERGED) {
+        /* Stopped (canceled) before it had recomputed every stored row: its figures still cover
+         * them all, as its history does. */
+        if (ctx.reported < job->n_stored)
+            figures_from_rows(&ctx, job->stored + ctx.reported, job->n_stored - ctx.reported);
         done->best_val_accuracy = ctx.best_val_accuracy;
         done->best_iteration = (int64_t)ctx.best_iteration;
         done->final_val_accuracy = ctx.last_val_accuracy;

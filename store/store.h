@@ -181,8 +181,9 @@ int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t
 
 /* Writer. Records trial_id's checkpoint taken after `iteration` reported iterations (replacing
  * the previous one) and sets checkpoint_iteration on it and on the trials in also[0..n_also)
- * (those following its shared prefix) while they run. Usually inside the transaction that
- * holds the metric rows up to that iteration. */
+ * (those following its shared prefix) while they run. The scheduler calls it in a transaction
+ * of its own once the metric rows up to that iteration have committed, so a checkpoint never
+ * covers more rows than are stored. */
 int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
                          size_t len, const int64_t *also, size_t n_also, store_error_t *err);
 

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -809,6 +810,65 @@ static void test_resume_mismatch_fails_visibly(void **state) {
     store_close(r);
 }
 
+/* A trial canceled while it recomputes its stored rows ends with the figures of every row it
+ * keeps (best and final validation accuracy, iterations_done), not those of the part it had
+ * recomputed. */
+static void test_cancel_while_recomputing(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = small_spec(2, 1, (const size_t[]){3000});
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.dataset_id = ds, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t sw;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &sw, &err), 0);
+    free(t);
+    wait_iterations(f, 0, 400);
+    sched_stop(f->s);
+    f->s = NULL;
+    sql_exec(f->db, "UPDATE trials SET checkpoint_iteration = 0"); /* recompute from 1 */
+    int64_t ids[2];
+    assert_int_equal(trials_in(f->db, sw, NULL, ids, 2), 2);
+    store_t *r = store_open(f->db, STORE_READER, &err);
+    json_t *seen[2] = {rows_of(r, ids[0], 1), rows_of(r, ids[1], 1)};
+    store_close(r);
+    start(f, 2);
+    assert_int_equal(sched_sweep_cancel(f->s, sw, &err), 0);
+    json_decref(wait_sweep(f, sw, "canceled", 60));
+    for (int i = 0; i < 200; i++) { /* the running trials end within a mini-batch */
+        int64_t open[2];
+        if (trials_in(f->db, sw, "running", open, 2) == 0)
+            break;
+        sleep_us(10000);
+    }
+    r = store_open(f->db, STORE_READER, &err);
+    for (int k = 0; k < 2; k++) {
+        json_t *rows = rows_of(r, ids[k], 1);
+        assert_prefix(rows, seen[k]);
+        double best = NAN, last = NAN;
+        for (size_t i = 0; i < json_array_size(rows); i++) {
+            double v = json_real_value(json_object_get(json_array_get(rows, i), "val_accuracy"));
+            best = isnan(best) || v > best ? v : best;
+            last = v;
+        }
+        json_t *tr = store_trial_get(r, ids[k], &err);
+        assert_string_equal(json_string_value(json_object_get(tr, "status")), "canceled");
+        assert_int_equal(json_integer_value(json_object_get(tr, "iterations_done")),
+                         json_array_size(rows));
+        if (json_array_size(rows) > 0) {
+            assert_true(json_real_value(json_object_get(tr, "best_val_accuracy")) == best);
+            assert_true(json_real_value(json_object_get(tr, "final_val_accuracy")) == last);
+        }
+        json_decref(tr);
+        json_decref(rows);
+        json_decref(seen[k]);
+    }
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_runs_to_completion, fixture_up, fixture_down),
@@ -820,6 +880,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_crash_keeps_every_row, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_resume_mismatch_fails_visibly, fixture_up,
                                         fixture_down),
+        cmocka_unit_test_setup_teardown(test_cancel_while_recomputing, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
