@@ -707,6 +707,12 @@ def test_seen_rows_stay():
                 SEEN_KILLS, len(sweeps), n, seen.from_sse, lagging, time.time() - t0))
         code = srv.terminate()
         assert code == 0, "graceful stop: exit status %d" % code
+        with open(srv.log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                       "does not reproduce"):
+            assert marker not in text, "server log: %s" % text[text.index(marker) - 200:][:3000]
+        assert "recomputed and checked" in text, "no trial recomputed stored rows"
     except BaseException:
         log("seed %d; server log tail:\n%s" % (SEED, srv.logs()))
         raise
