@@ -3,9 +3,8 @@
  * from every earlier version, one from a newer binary), opening writers and readers and their
  * limits, transactions and injected statement failures, and writing datasets.
  * test_store_sweeps.c has sweeps, trials and checkpoints, test_store_recover.c recovery after a
- * crash; test_store_reads.c lists,
- * cursors, metric rows and histories, and concurrent readers. Shared fixtures:
- * tests/support/store_fixtures.h.
+ * crash; test_store_reads.c lists, cursors, metric rows and histories, and concurrent readers.
+ * Shared fixtures: tests/support/store_fixtures.h.
  */
 #include <math.h>
 #include <setjmp.h>
