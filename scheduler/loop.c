@@ -65,6 +65,7 @@ void sched_job_free(job_t *j) {
     if (!j)
         return;
     free(j->resume.state);
+    free(j->stored);
     free(j->followers);
     free(j->dataset_path);
     free(j->test_path);
@@ -276,17 +277,41 @@ int sched_loop_enqueue(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t d
     return 0;
 }
 
-/* Where a job starts: its checkpoint, or iteration 1 with whatever history it and its followers
- * have cleared (there is none, short of a checkpoint lost after its rows were kept). */
+/* Where a job starts: its checkpoint, or iteration 1. Either way the rows its trials already
+ * have stay (a client may have read them): the worker recomputes those iterations and checks
+ * them against the job's rows, and the reports write only the rows past what each trial has. */
 static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
     free(j->resume.state);
     memset(&j->resume, 0, sizeof j->resume);
+    free(j->stored);
+    j->stored = NULL;
+    j->n_stored = 0;
     int rc = store_checkpoint_get(s->writer, j->trial_id, &j->resume, err);
-    if (rc != MLPT_ENOTFOUND)
-        return rc;
-    rc = store_trial_restart(s->writer, j->trial_id, err);
-    for (size_t i = 0; i < j->n_followers && rc == 0; i++)
-        rc = store_trial_restart(s->writer, j->followers[i].trial_id, err);
+    if (rc == MLPT_ENOTFOUND)
+        rc = 0;
+    if (rc == 0)
+        rc = store_trial_rows(s->writer, j->trial_id, &j->stored, &j->n_stored, err);
+    for (size_t i = 0; i < j->n_followers && rc == 0; i++) {
+        store_metric_t *rows = NULL;
+        rc = store_trial_rows(s->writer, j->followers[i].trial_id, &rows, &j->followers[i].stored,
+                              err);
+        free(rows);
+    }
+    if (rc == 0 && j->resume.state && j->resume.iteration > (int64_t)j->n_stored) {
+        /* Recovery drops such a checkpoint; resuming from it would leave a gap in the history. */
+        sched_logf(s,
+                   "trial %lld: its checkpoint covers %lld iterations but it has %zu rows; "
+                   "recomputing from iteration 1",
+                   (long long)j->trial_id, (long long)j->resume.iteration, j->n_stored);
+        free(j->resume.state);
+        memset(&j->resume, 0, sizeof j->resume);
+    }
+    if (rc == 0 && (int64_t)j->n_stored > j->resume.iteration)
+        sched_logf(s,
+                   "trial %lld: resumes after iteration %lld; iterations %lld..%zu are stored: "
+                   "they are recomputed and checked, not written again",
+                   (long long)j->trial_id, (long long)j->resume.iteration,
+                   (long long)j->resume.iteration + 1, j->n_stored);
     return rc;
 }
 
@@ -303,8 +328,8 @@ void sched_loop_dispatch(sched_t *s) {
     while (s->queue && s->idle_workers > 0) {
         job_t *j = s->queue;
         if (resume_point(s, j, &err) != 0) {
-            sched_logf(s, "trial %lld: cannot read its checkpoint: %s", (long long)j->trial_id,
-                       err.message);
+            sched_logf(s, "trial %lld: cannot read its checkpoint or rows: %s",
+                       (long long)j->trial_id, err.message);
             break;
         }
         if (store_trial_start(s->writer, j->trial_id, now, &err) != 0) {

@@ -82,17 +82,26 @@ static int follower_finish(sched_t *s, job_t *j, follower_t *f, const store_tria
     return 0;
 }
 
+/* Whether a trial of the job gets this iteration's row: it is open and that long, and the row is
+ * new to it. A row it already had (stored before a restart, recomputed and checked by the
+ * worker) is neither written again nor announced again: clients saw it before. */
+static int takes_row(const report_t *r, size_t length, size_t stored) {
+    return length >= (size_t)r->metric.iteration && stored < (size_t)r->metric.iteration;
+}
+
 /* One iteration of a job: its row, the same row for every follower that is that long, and the
  * end of the follower whose last iteration it is. */
 static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
     job_t *j = r->job;
     store_metric_t rows[1 + 16];
     size_t n = 0;
-    rows[n++] = r->metric;
+    int lead = takes_row(r, j->params.iterations, j->n_stored);
+    if (lead)
+        rows[n++] = r->metric;
     int rc = 0;
     for (size_t i = 0; i < j->n_followers && rc == 0; i++) {
         follower_t *f = &j->followers[i];
-        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+        if (!follower_open(f) || !takes_row(r, f->iterations, f->stored))
             continue;
         rows[n] = r->metric;
         rows[n++].trial_id = f->trial_id;
@@ -105,14 +114,15 @@ static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
         rc = store_metrics_insert(s->writer, rows, n, err);
     if (rc != 0)
         return rc;
-    sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
-                                        .sweep_id = j->sweep_id,
-                                        .trial_id = j->trial_id,
-                                        .status = "running",
-                                        .metric = r->metric});
+    if (lead)
+        sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_ITERATION,
+                                            .sweep_id = j->sweep_id,
+                                            .trial_id = j->trial_id,
+                                            .status = "running",
+                                            .metric = r->metric});
     for (size_t i = 0; i < j->n_followers; i++) {
         follower_t *f = &j->followers[i];
-        if (!follower_open(f) || f->iterations < (size_t)r->metric.iteration)
+        if (!follower_open(f) || !takes_row(r, f->iterations, f->stored))
             continue;
         store_metric_t m = r->metric;
         m.trial_id = f->trial_id;
@@ -174,8 +184,9 @@ static void followers_settle(sched_t *s, int committed) {
         }
 }
 
-/* A job's checkpoint, after the rows it covers (earlier in this transaction or committed). Its
- * followers still running keep the same history on a restart. */
+/* A job's checkpoint, after the rows it covers have committed (in this batch's first transaction
+ * or an earlier one, or stored before a restart). Its followers still running keep the same
+ * history on a restart. */
 static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
     job_t *j = r->job;
     int64_t also[64];

@@ -24,8 +24,9 @@ enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_SHUTDOWN = 2 };
 typedef struct follower {
     int64_t trial_id;
     size_t iterations;
-    int done;    /* [loop] its end is recorded */
-    int pending; /* [loop] its end is in the open transaction */
+    int done;      /* [loop] its end is recorded */
+    int pending;   /* [loop] its end is in the open transaction */
+    size_t stored; /* [loop] rows it had when the job was handed out: not written again */
 } follower_t;
 
 /* A trial the scheduler knows about: queued, then running on a worker. Trials of the same sweep
@@ -37,10 +38,14 @@ typedef struct job {
     sched_params_t params;
     double cost; /* GEMM FLOPs of the whole trial: largest first */
     char *dataset_path;
-    char *test_path;         /* NULL without a test dataset */
-    atomic_int stop;         /* STOP_*: checked by the trainer between mini-batches */
-    store_resume_t resume;   /* [loop] set at dispatch when the trial has a checkpoint; the
-                                worker takes resume.state */
+    char *test_path;        /* NULL without a test dataset */
+    atomic_int stop;        /* STOP_*: checked by the trainer between mini-batches */
+    store_resume_t resume;  /* [loop] set at dispatch when the trial has a checkpoint; the
+                               worker takes resume.state */
+    store_metric_t *stored; /* the trial's rows when it was handed out (set by the loop at
+                               dispatch, then read only by the worker): iterations 1 ..
+                               n_stored are recomputed and checked, not written again */
+    size_t n_stored;
     struct trainer_run *run; /* [work] while its worker trains it, for helpers to join */
     struct job *next;        /* [loop] in the queue or the running list */
     struct job *work_next;   /* [work] in the hand-off list */

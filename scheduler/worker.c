@@ -37,6 +37,10 @@ typedef struct run_ctx {
     double best_val_accuracy; /* so far, NaN before any validation */
     size_t best_iteration;
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
+    const store_metric_t *stored;  /* the trial's rows: iterations 1 .. n_stored */
+    size_t n_stored;
+    size_t reported;    /* the last iteration whose figures are in best_* / last_* */
+    char mismatch[256]; /* set when a recomputed iteration differs from its stored row */
 } run_ctx_t;
 
 /* The trial of this job whose last iteration `it` is, if any (a follower's end). */
@@ -64,13 +68,67 @@ static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_mod
     }
 }
 
+/* Non-finite figures are stored as NULL and read back as NaN; finite ones must be the same bits
+ * (0.0 and -0.0 aside: SQLite may store an integral real as an integer). */
+static int same_figure(double stored, double now) {
+    if (!isfinite(now))
+        return isnan(stored);
+    return memcmp(&stored, &now, sizeof now) == 0 || (stored == 0.0 && now == 0.0);
+}
+
+/* An iteration the trial already has a row for, recomputed after a restart: training is
+ * deterministic, so it must come out the same (seconds aside). Returns 0, or -1 with
+ * ctx->mismatch saying what differs. */
+static int check_stored(run_ctx_t *ctx, const trainer_epoch_t *e) {
+    const store_metric_t *m = &ctx->stored[e->iteration - 1];
+    if (m->iteration != (int64_t)e->iteration) {
+        snprintf(ctx->mismatch, sizeof ctx->mismatch,
+                 "iteration %zu is missing from the stored history", e->iteration);
+        return -1;
+    }
+    const struct {
+        const char *name;
+        double stored, now;
+    } f[] = {{"train_loss", m->train_loss, e->train_loss},
+             {"train_accuracy", m->train_accuracy, e->train_accuracy},
+             {"val_loss", m->val_loss, e->val_loss},
+             {"val_accuracy", m->val_accuracy, e->val_accuracy}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!same_figure(f[i].stored, f[i].now)) {
+            snprintf(ctx->mismatch, sizeof ctx->mismatch,
+                     "resumed training does not reproduce the stored history: iteration %zu "
+                     "%s is %.17g, stored %.17g (the stored rows are kept)",
+                     e->iteration, f[i].name, f[i].now, f[i].stored);
+            return -1;
+        }
+    return 0;
+}
+
+/* Adds rows[0 .. n) to the run's figures: best validation accuracy (the first on ties), its
+ * iteration, and the last validation accuracy. */
+static void figures_from_rows(run_ctx_t *ctx, const store_metric_t *rows, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double v = rows[i].val_accuracy;
+        if (isfinite(v) && (isnan(ctx->best_val_accuracy) || v > ctx->best_val_accuracy)) {
+            ctx->best_val_accuracy = v;
+            ctx->best_iteration = (size_t)rows[i].iteration;
+        }
+        ctx->last_val_accuracy = v;
+        ctx->reported = (size_t)rows[i].iteration;
+    }
+}
+
 static int on_epoch(const trainer_epoch_t *e, void *user) {
     run_ctx_t *ctx = user;
+    if (e->iteration <= ctx->n_stored && check_stored(ctx, e) != 0)
+        return 1; /* stop: the trial fails with ctx->mismatch, its rows untouched */
     if (isfinite(e->val_accuracy) &&
         (isnan(ctx->best_val_accuracy) || e->val_accuracy > ctx->best_val_accuracy)) {
         ctx->best_val_accuracy = e->val_accuracy;
         ctx->best_iteration = e->iteration;
     }
+    /* A recomputed iteration is reported too: the loop writes no row for it (nor an event), but
+     * a follower whose last iteration it is still ends there. */
     report_t *r = calloc(1, sizeof *r);
     if (r) { /* without memory the row is lost but training goes on; the end is still reported */
         r->type = REPORT_EPOCH;
@@ -89,16 +147,19 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
         sched_report_push(ctx->s, r);
     }
     ctx->last_val_accuracy = e->val_accuracy;
+    ctx->reported = e->iteration;
     atomic_fetch_add(&ctx->s->n_iterations, 1);
     atomic_fetch_add(&ctx->s->n_samples, ctx->n_train);
     return 0;
 }
 
-/* A checkpoint goes to the loop, which stores it with the rows it covers; one taken because the
- * trial was canceled is of no use. */
+/* A checkpoint goes to the loop, which stores it once the rows it covers have committed; one
+ * taken because the trial was canceled, or failed its check, is of no use. */
 static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     run_ctx_t *ctx = user;
-    report_t *r = atomic_load(&ctx->job->stop) == STOP_CANCEL ? NULL : calloc(1, sizeof *r);
+    report_t *r = atomic_load(&ctx->job->stop) == STOP_CANCEL || ctx->mismatch[0]
+                      ? NULL
+                      : calloc(1, sizeof *r);
     if (!r) {
         free(c->bytes);
         return;
@@ -253,10 +314,15 @@ static void run_job(sched_t *s, job_t *job) {
     run_ctx_t ctx = {.s = s,
                      .job = job,
                      .n_train = split.n_train,
-                     .last_val_accuracy = from->state ? from->final_val_accuracy : NAN,
-                     .best_val_accuracy = from->state ? from->best_val_accuracy : NAN,
-                     .best_iteration = from->state ? (size_t)from->best_iteration : 0,
-                     .test = test ? &view : NULL};
+                     .last_val_accuracy = NAN,
+                     .best_val_accuracy = NAN,
+                     .test = test ? &view : NULL,
+                     .stored = job->stored,
+                     .n_stored = job->n_stored};
+    /* The figures of the history before the resume point (the loop checked that the stored rows
+     * reach it); the recomputed and new iterations add theirs as an uninterrupted run would. */
+    if (from->state)
+        figures_from_rows(&ctx, job->stored, (size_t)from->iteration);
     trainer_result_t res;
     size_t kept = 0;
     done->rc = trainer_run_new(model, ds, &split, &opt, &run);
@@ -271,7 +337,22 @@ static void run_job(sched_t *s, job_t *job) {
     }
     if (done->rc == 0)
         done->rc = train_shared(s, job, run, &ctx, &res);
+    if (ctx.mismatch[0]) { /* failed, with the figures of the rows it keeps */
+        ctx.best_val_accuracy = ctx.last_val_accuracy = NAN;
+        ctx.best_iteration = 0;
+        figures_from_rows(&ctx, job->stored, job->n_stored);
+        done->best_val_accuracy = ctx.best_val_accuracy;
+        done->best_iteration = (int64_t)ctx.best_iteration;
+        done->final_val_accuracy = ctx.last_val_accuracy;
+        done->rc = MLPT_ESTATE;
+        snprintf(done->error, sizeof done->error, "%s", ctx.mismatch);
+        goto out;
+    }
     if (done->rc == 0 || done->rc == MLPT_ESTOPPED || done->rc == MLPT_EDIVERGED) {
+        /* Stopped (canceled) before it had recomputed every stored row: its figures still cover
+         * them all, as its history does. */
+        if (ctx.reported < job->n_stored)
+            figures_from_rows(&ctx, job->stored + ctx.reported, job->n_stored - ctx.reported);
         done->best_val_accuracy = ctx.best_val_accuracy;
         done->best_iteration = (int64_t)ctx.best_iteration;
         done->final_val_accuracy = ctx.last_val_accuracy;

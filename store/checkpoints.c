@@ -1,7 +1,7 @@
 /*
- * checkpoints.c - a running trial's latest checkpoint: written with the metric rows it covers (in
- * the scheduler's transaction), read back when the trial runs again after a crash or a restart,
- * deleted when the trial ends.
+ * checkpoints.c - a running trial's latest checkpoint: written right after the metric rows it
+ * covers have committed (in the scheduler's next transaction), read back when the trial runs
+ * again after a crash or a restart, deleted when the trial ends.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -89,38 +89,4 @@ int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, sto
 out:
     store_release(st, s);
     return rc;
-}
-
-/* The body of store_trial_restart, inside its savepoint. */
-static int trial_restart(store_t *st, int64_t trial_id, store_error_t *err) {
-    static const char *const sql[] = {
-        "DELETE FROM trial_metrics WHERE trial_id = ?1 "
-        "AND (SELECT status FROM trials WHERE id = ?1) = 'queued'",
-        "DELETE FROM trial_checkpoints WHERE trial_id = ?1 "
-        "AND (SELECT status FROM trials WHERE id = ?1) = 'queued'",
-        "UPDATE trials SET iterations_done = 0, seconds = 0, best_val_accuracy = NULL, "
-        "best_iteration = NULL, final_val_accuracy = NULL, checkpoint_iteration = 0 "
-        "WHERE id = ?1 AND status = 'queued' AND (iterations_done > 0 OR checkpoint_iteration > 0)",
-    };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof sql / sizeof sql[0] && rc == 0; i++) {
-        sqlite3_stmt *s = NULL;
-        rc = store_prepare(st, sql[i], &s, err);
-        if (rc)
-            break;
-        store_bind_i64(s, 1, trial_id, &rc);
-        rc = rc ? store_fail_sql(st, err, rc, "clearing a trial's history")
-                : store_step_done(st, s, "clearing a trial's history", err);
-        store_release(st, s);
-    }
-    return rc;
-}
-
-int store_trial_restart(store_t *st, int64_t trial_id, store_error_t *err) {
-    int rc = store_require_writer(st, "store_trial_restart", err);
-    if (!rc)
-        rc = store_op_begin(st, err);
-    if (rc)
-        return rc;
-    return store_op_end(st, trial_restart(st, trial_id, err), err);
 }

@@ -205,8 +205,9 @@ int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t
 
 /* Writer. Records trial_id's checkpoint taken after `iteration` reported iterations (replacing
  * the previous one) and sets checkpoint_iteration on it and on the trials in also[0..n_also)
- * (those following its shared prefix) while they run. Usually inside the transaction that
- * holds the metric rows up to that iteration. */
+ * (those following its shared prefix) while they run. The scheduler calls it in a transaction
+ * of its own once the metric rows up to that iteration have committed, so a checkpoint never
+ * covers more rows than are stored. */
 int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
                          size_t len, const int64_t *also, size_t n_also, store_error_t *err);
 
@@ -214,27 +215,32 @@ int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const
 typedef struct store_resume {
     void *state; /* malloc'd; the caller frees */
     size_t len;
-    int64_t iteration;                            /* history rows kept: 1 .. iteration */
+    int64_t iteration; /* reported iterations it covers: 1 .. iteration */
     double best_val_accuracy, final_val_accuracy; /* NaN when none */
     int64_t best_iteration;                       /* 0 when none */
 } store_resume_t;
 
 /* The checkpoint a trial resumes from (the one its checkpoint_iteration names), with the trial's
- * figures as they stand: those of the rows kept once store_recover has cut the history at the
- * checkpoint (the scheduler reads it only for re-queued trials, after recovery). MLPT_ENOTFOUND
- * when there is none: it starts from iteration 1. */
+ * live figures as they stand (over every stored row: rows are never deleted, so they may cover
+ * iterations past the checkpoint). MLPT_ENOTFOUND when there is none: it starts from
+ * iteration 1. */
 int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, store_error_t *err);
 
-/* Writer. Clears a queued trial's history (rows, figures, checkpoint) so it starts from
- * iteration 1. A trial without history is left as it is. */
-int store_trial_restart(store_t *st, int64_t trial_id, store_error_t *err);
+/* Reader or writer. A trial's stored metric rows, by iteration ascending: *rows (malloc'd, the
+ * caller frees; NULL when there are none) and *n. Non-finite figures (stored as NULL) read back
+ * as NaN; ended_at is 0. An unknown trial has no rows. */
+int store_trial_rows(store_t *st, int64_t trial_id, store_metric_t **rows, size_t *n,
+                     store_error_t *err);
 
-/* Writer, at start-up. Trials left running by a crash go back to queued. Their metric rows after
- * their checkpoint_iteration are deleted (all of them without a checkpoint), and iterations_done,
- * seconds and the live validation figures are recomputed from the rows kept, so the trial
- * continues from its checkpoint (attempt is incremented when it starts again). Unfinished trials
- * of a sweep that has already finished (canceled while they ran) become canceled instead, history
- * kept. *requeued (may be NULL) receives the number of trials re-queued. */
+/* Writer, at start-up. Trials left running by a crash go back to queued, every committed metric
+ * row kept (a client may have read it): the scheduler resumes them from their checkpoint and
+ * checks the iterations it recomputes against the stored rows. A checkpoint that covers more
+ * iterations than the trial has rows (it cannot happen: a checkpoint is saved after the rows it
+ * covers) or none (a stop during the first iteration) is deleted and checkpoint_iteration set to
+ * 0: the trial then recomputes from iteration 1. iterations_done, seconds and the live validation
+ * figures are recomputed from the rows (attempt is incremented when it starts again). Unfinished
+ * trials of a sweep that has already finished (canceled while they ran) become canceled instead,
+ * history kept. *requeued (may be NULL) receives the number of trials re-queued. */
 int store_recover(store_t *st, int64_t *requeued, store_error_t *err);
 
 /* Writer, at start-up. Calls fn for every queued trial of a queued or running sweep, in sweep id

@@ -219,12 +219,16 @@ static int recover(store_t *st, int64_t *n, store_error_t *err) {
                         "(SELECT id FROM sweeps WHERE status IN ('completed', 'failed', "
                         "'canceled'))",
                         "ending the trials of finished sweeps", err);
+    /* Every committed row stays: a client may have read it. A checkpoint past the rows cannot be
+     * resumed from without a gap in the history (it cannot happen, since a checkpoint is saved
+     * after the rows it covers, but a gap would never be filled): such a trial recomputes from
+     * iteration 1 like one without a checkpoint. */
     if (!rc)
         rc = store_exec(st,
-                        "DELETE FROM trial_metrics WHERE trial_id IN "
-                        "(SELECT id FROM trials WHERE status = 'running') AND iteration > "
-                        "(SELECT checkpoint_iteration FROM trials WHERE id = trial_id)",
-                        "deleting the metrics after the checkpoints of interrupted trials", err);
+                        "UPDATE trials SET checkpoint_iteration = 0 WHERE status = 'running' "
+                        "AND checkpoint_iteration > (SELECT coalesce(max(iteration), 0) "
+                        "FROM trial_metrics m WHERE m.trial_id = trials.id)",
+                        "dropping checkpoints past the rows of interrupted trials", err);
     if (!rc)
         rc = store_exec(st,
                         "DELETE FROM trial_checkpoints WHERE trial_id IN "
@@ -239,7 +243,8 @@ static int recover(store_t *st, int64_t *n, store_error_t *err) {
             "WHERE m.trial_id = trials.id), "
             "seconds = (SELECT coalesce(sum(seconds), 0) FROM trial_metrics m "
             "WHERE m.trial_id = trials.id), "
-            "started_at = CASE WHEN checkpoint_iteration > 0 THEN started_at END, "
+            "started_at = CASE WHEN EXISTS (SELECT 1 FROM trial_metrics m "
+            "WHERE m.trial_id = trials.id) THEN started_at END, "
             "best_val_accuracy = (SELECT max(val_accuracy) FROM trial_metrics m "
             "WHERE m.trial_id = trials.id), "
             "best_iteration = (SELECT iteration FROM trial_metrics m WHERE m.trial_id = trials.id "

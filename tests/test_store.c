@@ -2,9 +2,9 @@
  * test_store.c - the SQLite store, part 1 of 3: migrations (empty database, re-open, a database
  * from every earlier version, one from a newer binary), opening writers and readers and their
  * limits, transactions and injected statement failures, and writing datasets.
- * test_store_sweeps.c has sweeps, trials, checkpoints and recovery; test_store_reads.c lists,
- * cursors, metric rows and histories, and concurrent readers. Shared fixtures:
- * tests/support/store_fixtures.h.
+ * test_store_sweeps.c has sweeps, trials and checkpoints, test_store_recover.c recovery after a
+ * crash; test_store_reads.c lists, cursors, metric rows and histories, and concurrent readers.
+ * Shared fixtures: tests/support/store_fixtures.h.
  */
 #include <math.h>
 #include <setjmp.h>

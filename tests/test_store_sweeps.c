@@ -1,9 +1,8 @@
 /*
  * test_store_sweeps.c - the SQLite store, part 2 of 3: sweeps and trials through their lives.
  * Sweep creation, status, progress and best trial; a trial's life cycle and model; canceling
- * queued trials; checkpoints (written with the rows they cover, replaced, deleted when the trial
- * ends); recovery after a crash (rows kept up to the checkpoint and the figures recomputed from
- * them, or the history cleared without one) and the walk over queued trials at start-up.
+ * queued trials; checkpoints (written after the rows they cover, replaced, deleted when the trial
+ * ends) and the walk over queued trials at start-up. Recovery after a crash: test_store_recover.c.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -360,161 +359,6 @@ static void test_checkpoint_put_get(void **state) {
     store_close(st);
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Recovery. */
-
-/* Trials left running without a checkpoint lose their rows and start again from iteration 1;
- * a finished trial keeps its history. */
-static void test_recover(void **state) {
-    fx_env_t *e = *state;
-    store_error_t err = {0};
-    store_t *st = fx_open(e->db, STORE_WRITER);
-    int64_t ds = fx_dataset(st, "iris");
-    int64_t t[3];
-    int64_t sw = fx_sweep(st, ds, 3, NULL, t);
-    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
-    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
-    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
-    fx_metrics(st, t[0], 1, 4);
-    fx_metrics(st, t[1], 1, 2);
-    store_trial_end_t end = {.status = "completed",
-                             .best_val_accuracy = 0.5,
-                             .final_val_accuracy = 0.5,
-                             .test_accuracy = NAN,
-                             .now = FX_NOW};
-    fx_assert_rc(store_trial_finish(st, t[1], &end, &err), 0, err);
-    store_close(st); /* "crash" */
-
-    st = fx_open(e->db, STORE_WRITER);
-    int64_t n = -1;
-    fx_assert_rc(store_recover(st, &n, &err), 0, err);
-    assert_int_equal(n, 1);
-    json_t *tr = store_trial_get(st, t[0], &err);
-    assert_string_equal(fx_json_str(tr, "status"), "queued");
-    assert_int_equal(fx_json_int(tr, "iterations_done"), 0);
-    assert_float_equal(json_real_value(json_object_get(tr, "seconds")), 0.0, 0);
-    assert_int_equal(fx_json_int(tr, "attempt"), 1);
-    json_decref(tr);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics WHERE trial_id = 1"), 0);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics WHERE trial_id = 2"),
-                     2); /* a finished trial keeps its history */
-    fx_assert_rc(store_recover(st, &n, &err), 0, err);
-    assert_int_equal(n, 0);
-    fx_assert_rc(store_trial_start(st, t[0], FX_NOW + 60, &err), 0, err);
-    fx_metrics(st, t[0], 1, 1); /* the history restarts at 1 */
-    tr = store_trial_get(st, t[0], &err);
-    assert_int_equal(fx_json_int(tr, "attempt"), 2);
-    assert_string_equal(fx_json_str(tr, "started_at"), "2026-11-23T04:31:00.000Z");
-    json_decref(tr);
-    store_close(st);
-}
-
-/* Trials interrupted after a checkpoint keep their rows up to it, with their figures recomputed
- * from those rows; a checkpoint taken before the first iteration ended is useless and deleted. */
-static void test_recover_keeps_checkpointed_rows(void **state) {
-    fx_env_t *e = *state;
-    store_error_t err = {0};
-    store_t *st = fx_open(e->db, STORE_WRITER);
-    int64_t ds = fx_dataset(st, "iris");
-    int64_t t[6];
-    int64_t sw = fx_sweep(st, ds, 6, NULL, t);
-    fx_assert_rc(store_sweep_set_status(st, sw, "running", FX_NOW, NULL, &err), 0, err);
-    static const double acc[6] = {0.5, 0.75, 0.75, 0.6, 0.9, 0.8};
-    unsigned char blob[300];
-    for (size_t i = 0; i < sizeof(blob); i++)
-        blob[i] = (unsigned char)(i * 31 % 256);
-    for (int i = 0; i < 6; i++)
-        fx_assert_rc(store_trial_start(st, t[i], FX_NOW, &err), 0, err);
-    /* t[0]: a checkpoint after 4 of its 6 reported iterations; t[1] follows its prefix. */
-    fx_metric_rows(st, t[0], 1, 4, acc);
-    fx_metric_rows(st, t[1], 1, 4, acc);
-    fx_assert_rc(store_checkpoint_put(st, t[0], 4, blob, sizeof(blob), &t[1], 1, &err), 0, err);
-    fx_metric_rows(st, t[0], 5, 6, acc);
-    fx_metric_rows(st, t[1], 5, 6, acc);
-    /* t[2]: every row within its checkpoint; its live figures are what t[0] and t[1] must show
-     * once rows 5 and 6 are gone. */
-    fx_metric_rows(st, t[2], 1, 4, acc);
-    fx_assert_rc(store_checkpoint_put(st, t[2], 4, blob, sizeof(blob), NULL, 0, &err), 0, err);
-    fx_figures_t four = fx_trial_figures(st, t[2]);
-    fx_assert_figures(four, ((fx_figures_t){.done = 4,
-                                            .best_iteration = 2, /* the first best on ties */
-                                            .seconds = 2.5,      /* 0.25 * (1 + 2 + 3 + 4) */
-                                            .best = 0.75,
-                                            .final = 0.6}));
-    /* t[3]: no checkpoint. t[4]: stopped during its first iteration (a checkpoint at 0). */
-    fx_metric_rows(st, t[3], 1, 2, acc);
-    fx_assert_rc(store_checkpoint_put(st, t[4], 0, blob, sizeof(blob), NULL, 0, &err), 0, err);
-    store_resume_t r;
-    fx_assert_rc(store_checkpoint_get(st, t[4], &r, &err), MLPT_ENOTFOUND, err); /* not usable */
-    /* t[5]: completed before the crash. */
-    fx_metric_rows(st, t[5], 1, 3, acc);
-    store_trial_end_t end = {.status = "completed",
-                             .best_val_accuracy = 0.75,
-                             .final_val_accuracy = 0.75,
-                             .test_accuracy = NAN,
-                             .best_iteration = 2,
-                             .now = FX_NOW + 1};
-    fx_assert_rc(store_trial_finish(st, t[5], &end, &err), 0, err);
-    fx_figures_t completed = fx_trial_figures(st, t[5]);
-    store_close(st); /* "crash" */
-
-    st = fx_open(e->db, STORE_WRITER);
-    int64_t n = -1;
-    fx_assert_rc(store_recover(st, &n, &err), 0, err);
-    assert_int_equal(n, 5);
-    for (int i = 0; i < 5; i++) {
-        json_t *tr = store_trial_get(st, t[i], &err);
-        assert_string_equal(fx_json_str(tr, "status"), "queued");
-        assert_int_equal(fx_json_int(tr, "attempt"), 1);
-        json_decref(tr);
-    }
-    fx_assert_figures(fx_trial_figures(st, t[0]), four);
-    fx_assert_figures(fx_trial_figures(st, t[1]), four);
-    fx_assert_figures(fx_trial_figures(st, t[2]), four);
-    fx_figures_t none = {.seconds = 0.0, .best = NAN, .final = NAN};
-    fx_assert_figures(fx_trial_figures(st, t[3]), none);
-    fx_assert_figures(fx_trial_figures(st, t[4]), none);
-    fx_assert_figures(fx_trial_figures(st, t[5]), completed);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 4 + 4 + 4 + 3);
-    /* Checkpoints: t[0]'s and t[2]'s are kept, t[4]'s (at 0) is gone. */
-    char sql[160];
-    snprintf(sql, sizeof(sql),
-             "SELECT count(*) * 10 + sum(trial_id IN (%lld, %lld)) FROM trial_checkpoints",
-             (long long)t[0], (long long)t[2]);
-    assert_int_equal(fx_sql_int(e->db, sql), 22);
-
-    /* What the scheduler resumes from. */
-    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
-    assert_int_equal(r.iteration, 4);
-    assert_int_equal(r.len, sizeof(blob));
-    assert_memory_equal(r.state, blob, sizeof(blob));
-    assert_true(r.best_val_accuracy == 0.75 && r.final_val_accuracy == 0.6);
-    assert_int_equal(r.best_iteration, 2);
-    free(r.state);
-    for (int i = 1; i < 5; i++)
-        if (i != 2)
-            fx_assert_rc(store_checkpoint_get(st, t[i], &r, &err), MLPT_ENOTFOUND, err);
-
-    /* Recovering again changes nothing. */
-    fx_assert_rc(store_recover(st, &n, &err), 0, err);
-    assert_int_equal(n, 0);
-    fx_assert_figures(fx_trial_figures(st, t[0]), four);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 4 + 4 + 4 + 3);
-
-    /* A checkpoint the trainer refuses: the trial is cleared and starts from iteration 1. */
-    fx_assert_rc(store_trial_restart(st, t[0], &err), 0, err);
-    fx_assert_figures(fx_trial_figures(st, t[0]), none);
-    assert_int_equal(fx_checkpoint_iteration(e->db, t[0]), 0);
-    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), MLPT_ENOTFOUND, err);
-    fx_assert_rc(store_trial_restart(st, t[3], &err), 0, err); /* no history: nothing to do */
-    fx_assert_rc(store_trial_start(st, t[2], FX_NOW + 60, &err), 0, err);
-    fx_assert_rc(store_trial_restart(st, t[2], &err), 0, err); /* running: left alone */
-    fx_assert_figures(fx_trial_figures(st, t[2]), four);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 11);
-    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 1);
-    store_close(st);
-}
-
 typedef struct walk {
     int64_t sweep[16], trial[16], dataset[16], test_dataset[16];
     char params[16][96];
@@ -584,14 +428,9 @@ static void test_queued_trials(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_env_setup, fx_env_teardown)
-        T(test_sweep_insert_and_get),
-        T(test_sweep_status_progress_and_best),
-        T(test_trial_lifecycle_and_model),
-        T(test_cancel_queued),
-        T(test_checkpoint_put_get),
-        T(test_recover),
-        T(test_recover_keeps_checkpointed_rows),
-        T(test_queued_trials),
+        T(test_sweep_insert_and_get),      T(test_sweep_status_progress_and_best),
+        T(test_trial_lifecycle_and_model), T(test_cancel_queued),
+        T(test_checkpoint_put_get),        T(test_queued_trials),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,12 +28,23 @@ After every restart:
     parameters, including an uninterrupted reference run.
 At the end a graceful stop exits 0 and the server log holds no sanitizer report.
 
+test_seen_rows_stay (issue 11, "what a client saw stays"): small sweeps train while a reader
+polls their histories and an SSE stream per sweep follows their iteration events; the server is
+killed at random moments MLPT_SEEN_KILLS times (default 22; 8 sanitized), restarted with
+checkpoints every 3 iterations or with the defaults (which leave short trials without one).
+After each kill, in the database: no checkpoint covers more than the trial's rows and
+iterations_done is the last row. After each restart and at the end: every row a client had read
+is still there with the same figures and seconds; a stream never sends one iteration twice nor
+contradicts history; every trial ends completed with the reference run's history.
+
 Usage: test_crash.py MLPTUNE_BINARY TEST_DATA_DIR [--sanitized]
 Environment:
   MLPT_CRASH_ROUNDS     rounds of each kind (default 5; 2 with --sanitized or
                         MLPT_CRASH_SANITIZED=1, which the sanitizer build sets)
   MLPT_CRASH_SEED       the random seed (default: from the clock; always printed)
   MLPT_CRASH_UPLOAD_MB  size of the large CSV (default 24; 12 sanitized)
+  MLPT_SEEN_KILLS       kills of test_seen_rows_stay (default 22; 8 sanitized)
+  MLPT_CRASH_TESTS      comma-separated test names to run (default: all)
 """
 import gzip
 import http.client
@@ -46,6 +57,7 @@ import sys
 import threading
 import time
 
+from crash_clients import FIGURES, Seen, check_checkpoints, history_poll, sse_follow
 from harness import BIN, Server, read, run
 
 SANITIZED = "--sanitized" in sys.argv[3:] or os.environ.get("MLPT_CRASH_SANITIZED") == "1"
@@ -53,6 +65,7 @@ ROUNDS = int(os.environ.get("MLPT_CRASH_ROUNDS", "2" if SANITIZED else "5"))
 SEED = int(os.environ.get("MLPT_CRASH_SEED", str(int(time.time() * 1000) % 1000000)))
 UPLOAD_MB = float(os.environ.get("MLPT_CRASH_UPLOAD_MB", "12" if SANITIZED else "24"))
 SWEEP_WAIT = 240 if SANITIZED else 90  # seconds for every sweep to end after a restart
+SEEN_KILLS = int(os.environ.get("MLPT_SEEN_KILLS", "8" if SANITIZED else "22"))
 
 # Trains for a second or two on 2 workers: kills land in the middle of it. Two jobs of two
 # trials each (the shorter trial follows the longer one's shared prefix).
@@ -518,5 +531,89 @@ def test_crash_rounds():
         srv.stop()
 
 
+# ---- what a client saw stays ------------------------------------------------------------------
+
+# About 0.7 s per sweep on 2 workers: two jobs, each with a follower on its shared prefix.
+SEEN_GRID = {"layers": [[128], [96]], "learning_rate": [0.02], "iterations": [12, 36]}
+
+
+def test_seen_rows_stay():
+    rng = random.Random(SEED + 1)
+    log("seen rows: seed %d, %d kills" % (SEED, SEEN_KILLS))
+    ckpt = ["--checkpoint-every", "3", "--checkpoint-seconds", "0"]
+    srv = Server(workers=2, extra=ckpt)
+    seen = Seen()
+    t0 = time.time()
+    try:
+        _, _, ds = srv.upload({"name": "digits"}, {"file": ("digits.csv", read("digits.csv"))})
+        body = {"dataset_id": ds["id"], "grid": SEEN_GRID, "training": TRAINING}
+        _, _, ref = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        t1 = time.time()
+        srv.wait_sweep(ref["id"], timeout=SWEEP_WAIT)
+        span = time.time() - t1
+        _, _, h = srv.json("GET", "/api/v1/sweeps/%d/history" % ref["id"], expect=200)
+        reference = {json.dumps(t["params"], sort_keys=True):
+                     [tuple(r[k] for k in FIGURES[:4]) for r in t["history"]]
+                     for t in h["trials"]}
+        log("    reference sweep: %.2f s" % span)
+        sweeps, lagging = [], 0
+        for k in range(SEEN_KILLS):
+            open_ = [s for s in sweeps if srv.json("GET", "/api/v1/sweeps/%d" % s,
+                                                   expect=200)[2]["status"] in ("queued", "running")]
+            if not open_ or rng.random() < 0.3:
+                sweeps.append(srv.json("POST", "/api/v1/sweeps", body, expect=201)[2]["id"])
+            stop = threading.Event()
+            threads = [threading.Thread(target=history_poll, args=(srv, sweeps, seen, stop))]
+            threads += [threading.Thread(target=sse_follow, args=(srv.port, sw, seen, stop))
+                        for sw in sweeps[-2:]]
+            for t in threads:
+                t.start()
+            delay = rng.uniform(0.05, 1.0) * max(span, 0.4)
+            time.sleep(delay)
+            srv.kill9()
+            stop.set()
+            for t in threads:
+                t.join()
+            what = "kill %d/%d (%.0f ms in)" % (k + 1, SEEN_KILLS, delay * 1000)
+            lagging += check_checkpoints(srv, what)
+            srv.extra = ckpt if rng.random() < 0.6 else []
+            srv.restart()
+            n = seen.check(srv, what + ", after the restart")
+            log("    %s: %d rows read so far (%d over SSE), all still served"
+                % (what, n, seen.from_sse))
+        for sw in sweeps:
+            done = srv.wait_sweep(sw, timeout=SWEEP_WAIT)
+            assert done["status"] == "completed", "sweep %d ended %s" % (sw, done["status"])
+        n = seen.check(srv, "at the end")
+        assert seen.from_sse > 0, "no row was read over SSE"
+        for sw in sweeps:
+            _, _, h = srv.json("GET", "/api/v1/sweeps/%d/history" % sw, expect=200)
+            for t in h["trials"]:
+                key = json.dumps(t["params"], sort_keys=True)
+                got = [tuple(r[k] for k in FIGURES[:4]) for r in t["history"]]
+                assert t["status"] == "completed" and got == reference[key], \
+                    "sweep %d trial %d (%s): history differs from the reference run" % (
+                        sw, t["trial_id"], t["status"])
+                _, _, tr = srv.json("GET", "/api/v1/trials/%d" % t["trial_id"], expect=200)
+                assert tr["iterations_done"] == len(got) == t["params"]["iterations"], tr
+        log("    %d kills, %d sweeps, %d rows read (%d over SSE) kept; the kills left %d running "
+            "trials with rows past their checkpoint; %.1f s" % (
+                SEEN_KILLS, len(sweeps), n, seen.from_sse, lagging, time.time() - t0))
+        code = srv.terminate()
+        assert code == 0, "graceful stop: exit status %d" % code
+        with open(srv.log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                       "does not reproduce"):
+            assert marker not in text, "server log: %s" % text[text.index(marker) - 200:][:3000]
+        assert "recomputed and checked" in text, "no trial recomputed stored rows"
+    except BaseException:
+        log("seed %d; server log tail:\n%s" % (SEED, srv.logs()))
+        raise
+    finally:
+        srv.stop()
+
+
 if __name__ == "__main__":
-    run([test_crash_rounds])
+    ONLY = [n for n in os.environ.get("MLPT_CRASH_TESTS", "").split(",") if n]
+    run([t for t in (test_crash_rounds, test_seen_rows_stay) if not ONLY or t.__name__ in ONLY])

@@ -362,13 +362,8 @@ export async function render({root, params, signal, query}) {
       }
       const t = trials.get(d.trial_id);
       t.status = 'running';
-      // A (re)started trial's history starts again from iteration 1.
-      hist.set(d.trial_id, []);
-      t.iterations_done = 0;
-      t.best_val_accuracy = null;
-      t.final_val_accuracy = null;
-      t.seconds = 0;
-      chart.clearSeries(seriesOf(d.trial_id));
+      // A trial resumed after a restart keeps every row it had (the service never deletes one,
+      // and does not send the iterations it recomputes again): its curve and figures stay.
       if (sweep.status === 'queued') {
         sweep.status = 'running';
         refreshSoon();
