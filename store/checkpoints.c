@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mlpt_err.h"
 #include "store_private.h"
@@ -14,16 +15,25 @@
 static int checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
                           size_t len, const int64_t *also, size_t n_also, store_error_t *err) {
     sqlite3_stmt *s = NULL;
-    int rc = store_prepare(st,
-                           "INSERT OR REPLACE INTO trial_checkpoints (trial_id, iteration, state) "
-                           "VALUES (?1, ?2, ?3)",
+    char *path = NULL;
+    int rc = st->data_dir ? store_file_write(st->data_dir, STORE_FILE_CHECKPOINT, trial_id, blob,
+                                             len, &path, err)
+                          : 0;
+    if (!rc)
+        rc = store_prepare(st,
+                           "INSERT OR REPLACE INTO trial_checkpoints (trial_id, iteration, state, "
+                           "path) VALUES (?1, ?2, ?3, ?4)",
                            &s, err);
     if (rc)
         goto out;
     store_bind_i64(s, 1, trial_id, &rc);
     store_bind_i64(s, 2, iteration, &rc);
-    if (!rc) /* SQLITE_STATIC: the statement runs before the caller's buffer goes away */
-        rc = sqlite3_bind_blob64(s, 3, blob, len, SQLITE_STATIC);
+    /* SQLITE_STATIC: the statement runs before the caller's buffer goes away. A file-backed
+     * row keeps an empty blob. */
+    if (!rc)
+        rc = path ? sqlite3_bind_zeroblob(s, 3, 0)
+                  : sqlite3_bind_blob64(s, 3, blob, len, SQLITE_STATIC);
+    store_bind_text(s, 4, path, &rc);
     rc = rc ? store_fail_sql(st, err, rc, "storing a checkpoint")
             : store_step_done(st, s, "storing a checkpoint", err);
     for (size_t i = 0; i <= n_also && rc == 0; i++) {
@@ -42,6 +52,15 @@ static int checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, cons
     }
 out:
     store_release(st, s);
+    if (path && rc == 0 && store_files_pending_add(st, path) != 0)
+        rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+    if (path && rc != 0) { /* no row names it */
+        char *abs = store_file_abs(st, path);
+        if (abs)
+            unlink(abs);
+        free(abs);
+    }
+    free(path);
     return rc;
 }
 
@@ -64,7 +83,7 @@ int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, sto
     out->best_val_accuracy = out->final_val_accuracy = NAN;
     int rc = store_prepare(st,
                            "SELECT c.iteration, c.state, t.best_val_accuracy, t.best_iteration, "
-                           "t.final_val_accuracy FROM trials t JOIN trial_checkpoints c "
+                           "t.final_val_accuracy, c.path FROM trials t JOIN trial_checkpoints c "
                            "ON c.trial_id = t.id WHERE t.id = ?1 "
                            "AND c.iteration = t.checkpoint_iteration AND c.iteration > 0",
                            &s, err);
@@ -77,7 +96,10 @@ int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, sto
                              (long long)trial_id);
     } else if (rc != SQLITE_ROW) {
         rc = store_fail_sql(st, err, rc, "reading a checkpoint");
-    } else if ((rc = store_column_blob(s, 1, &out->state, &out->len, err)) == 0) {
+    } else if ((rc = sqlite3_column_type(s, 5) == SQLITE_NULL
+                         ? store_column_blob(s, 1, &out->state, &out->len, err)
+                         : store_file_read(st, (const char *)sqlite3_column_text(s, 5), &out->state,
+                                           &out->len, err)) == 0) {
         out->iteration = sqlite3_column_int64(s, 0);
         if (sqlite3_column_type(s, 2) != SQLITE_NULL)
             out->best_val_accuracy = sqlite3_column_double(s, 2);
