@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "mlpt_err.h"
+#include "save_class.h"
 #include "train.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -51,6 +52,8 @@ static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_
 }
 
 static const char *trial_status(const report_t *r) {
+    if (r->job->save_error[0]) /* a report of it could never be saved */
+        return "failed";
     switch (r->rc) {
     case 0:
         return "completed";
@@ -86,6 +89,8 @@ static int follower_finish(sched_t *s, job_t *j, follower_t *f, const store_tria
  * end of the follower whose last iteration it is. */
 static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
     job_t *j = r->job;
+    if (j->save_error[0]) /* its trial has failed: its history ends where saving did */
+        return 0;
     store_metric_t rows[1 + 16];
     size_t n = 0;
     rows[n++] = r->metric;
@@ -131,14 +136,23 @@ static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
                                  .final_val_accuracy = r->metric.val_accuracy,
                                  .test_accuracy = r->follower_test_accuracy,
                                  .best_iteration = r->follower_best_iteration,
+                                 .model_path = r->model_path,
                                  .model = r->model,
                                  .model_len = r->model_len,
                                  .now = now};
         rc = follower_finish(s, j, f, &end, err);
         if (rc != 0)
             return rc;
+        r->model_stored = r->model_path != NULL;
     }
     return 0;
+}
+
+/* What went wrong with a report's trial: a save that can never succeed, else the worker's. */
+static const char *report_error(const report_t *r) {
+    if (r->job->save_error[0])
+        return r->job->save_error;
+    return r->error[0] ? r->error : NULL;
 }
 
 /* The job ended before some of its followers did: they end the same way, with its figures
@@ -155,7 +169,7 @@ static int end_followers(sched_t *s, report_t *r, const char *status, double now
                                  .final_val_accuracy = r->final_val_accuracy,
                                  .test_accuracy = NAN,
                                  .best_iteration = r->best_iteration,
-                                 .error = r->error[0] ? r->error : NULL,
+                                 .error = report_error(r),
                                  .now = now};
         int rc = follower_finish(s, j, f, &end, err);
         if (rc != 0)
@@ -180,6 +194,8 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
     job_t *j = r->job;
     int64_t also[64];
     size_t n = 0;
+    if (j->save_error[0])
+        return 0;
     for (size_t i = 0; i < j->n_followers && n < sizeof also / sizeof also[0]; i++)
         if (!j->followers[i].done)
             also[n++] = j->followers[i].trial_id;
@@ -199,16 +215,20 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
+    int failed = r->job->save_error[0] != 0; /* then without its model: it may be the cause */
     store_trial_end_t end = {.status = status,
                              .best_val_accuracy = r->best_val_accuracy,
                              .final_val_accuracy = r->final_val_accuracy,
                              .test_accuracy = r->test_accuracy,
                              .best_iteration = r->best_iteration,
-                             .error = r->error[0] ? r->error : NULL,
-                             .model = r->model,
-                             .model_len = r->model_len,
+                             .error = report_error(r),
+                             .model_path = failed ? NULL : r->model_path,
+                             .model = failed ? NULL : r->model,
+                             .model_len = failed ? 0 : r->model_len,
                              .now = now};
     int rc = store_trial_finish(s->writer, r->job->trial_id, &end, err);
+    if (rc == 0)
+        r->model_stored = end.model_path != NULL;
     if (rc == 0)
         rc = end_followers(s, r, status, now, err);
     if (rc != 0)
@@ -229,8 +249,9 @@ static void apply_report(sched_t *s, report_t *r) {
         return;
     job_t *j = r->job;
     const char *status = trial_status(r);
+    const char *why = report_error(r);
     sched_logf(s, "trial %lld %s%s%s", (long long)j->trial_id, status ? status : "stopped",
-               r->error[0] ? ": " : "", r->error);
+               why ? ": " : "", why ? why : "");
     sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
     if (w) {
         w->running--;
@@ -247,11 +268,26 @@ static void apply_report(sched_t *s, report_t *r) {
         atomic_fetch_add(&s->n_finished, 1);
 }
 
-static void free_reports(report_t *r) {
+/* Frees one report, and its model file unless a committed row names it. */
+static void report_free(sched_t *s, report_t *r) {
+    if (r->model_path && !r->model_stored) {
+        size_t n = strlen(s->data_dir) + strlen(r->model_path) + 2;
+        char *abs = malloc(n);
+        if (abs) {
+            snprintf(abs, n, "%s/%s", s->data_dir, r->model_path);
+            unlink(abs);
+        }
+        free(abs);
+    }
+    free(r->model_path);
+    free(r->model);
+    free(r);
+}
+
+static void free_reports(sched_t *s, report_t *r) {
     while (r) {
         report_t *next = r->next;
-        free(r->model);
-        free(r);
+        report_free(s, r);
         r = next;
     }
 }
@@ -296,7 +332,7 @@ void sched_loop_abandon_unsaved(sched_t *s) {
             s->idle_workers++;
             atomic_fetch_sub(&s->n_running, 1);
         }
-    free_reports(batch);
+    free_reports(s, batch);
     atomic_store(&s->n_unsaved, 0);
 }
 
@@ -323,6 +359,75 @@ static void save_checkpoints(sched_t *s, report_t *batch) {
                    "store: a checkpoint could not be saved (%s); the trials keep their "
                    "previous one",
                    err.message);
+    }
+}
+
+/* Undoes the in-memory side of a transaction that rolled back. */
+static void batch_rolled_back(sched_t *s, report_t *batch) {
+    s->n_events = 0;
+    for (sweep_state_t *w = s->sweeps; w; w = w->next)
+        w->ending = 0;
+    followers_settle(s, 0);
+    for (report_t *r = batch; r; r = r->next)
+        r->model_stored = 0;
+}
+
+/* Report r of the batch can never be saved (err): its trial fails instead. The first time, the
+ * job is marked (its worker stops at the next mini-batch; its later rows and checkpoints are
+ * not saved; its end is recorded as failed with the reason, without a model) and r is dropped,
+ * unless r is that end, which then lands as failed. An end that fails even so is dropped too
+ * (the trial is left to the next start's recovery). Returns the batch without what was
+ * dropped. */
+static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const store_error_t *err) {
+    job_t *j = r->job;
+    int first = j->save_error[0] == 0;
+    if (first) {
+        snprintf(j->save_error, sizeof j->save_error, "cannot store the trial's %s: %.200s",
+                 r->type == REPORT_DONE ? "result" : "progress", err->message);
+        atomic_store(&j->stop, STOP_CANCEL);
+        sched_logf(s, "trial %lld fails: %s", (long long)j->trial_id, j->save_error);
+        if (r->type == REPORT_DONE)
+            return batch;
+    } else {
+        sched_logf(s, "trial %lld: dropping a report that cannot be saved: %s",
+                   (long long)j->trial_id, err->message);
+    }
+    report_t **p = &batch;
+    while (*p != r)
+        p = &(*p)->next;
+    *p = r->next;
+    if (r->type == REPORT_DONE) { /* its in-memory side ends without a record */
+        r->next = NULL;
+        s->unsaved = r; /* sched_loop_abandon_unsaved frees the job and the worker */
+        sched_loop_abandon_unsaved(s);
+    } else {
+        report_free(s, r);
+    }
+    return batch;
+}
+
+/* Saves the batch in one transaction. A report that can never be saved fails its trial
+ * (fail_report) and the rest is tried again at once; any other failure rolls everything back
+ * and is returned (*batch then holds every report for the retry). Returns 0 once committed. */
+static int save_batch(sched_t *s, report_t **batch, double now, store_error_t *err) {
+    for (;;) {
+        report_t *failed = NULL;
+        int rc = store_begin(s->writer, err);
+        for (report_t *r = *batch; r && rc == 0; r = r->next)
+            if ((rc = save_report(s, r, now, err)) != 0)
+                failed = r;
+        if (rc == 0)
+            rc = store_commit(s->writer, err);
+        if (rc == 0)
+            return 0;
+        store_rollback(s->writer);
+        batch_rolled_back(s, *batch);
+        if (!failed || sched_save_classify(err) != SCHED_SAVE_PERMANENT)
+            return rc;
+        /* Each pass marks a job or drops a report: this ends. */
+        *batch = fail_report(s, *batch, failed, err);
+        if (!*batch)
+            return 0;
     }
 }
 
@@ -356,18 +461,9 @@ void sched_loop_reports(sched_t *s) {
 
     store_error_t err;
     double now = sched_now();
-    int rc = store_begin(s->writer, &err);
-    for (report_t *r = batch; r && rc == 0; r = r->next)
-        rc = save_report(s, r, now, &err);
-    if (rc == 0)
-        rc = store_commit(s->writer, &err);
+    int rc = save_batch(s, &batch, now, &err);
     if (rc != 0) {
-        /* Keep every row: roll back, and retry the whole batch shortly. */
-        store_rollback(s->writer);
-        s->n_events = 0;
-        for (sweep_state_t *w = s->sweeps; w; w = w->next)
-            w->ending = 0;
-        followers_settle(s, 0);
+        /* Keep every row: the batch was rolled back; retry it shortly. */
         s->unsaved = batch;
         /* for sched_health: unhealthy until a save commits */
         atomic_store(&s->n_unsaved, count_reports(batch));
@@ -383,5 +479,5 @@ void sched_loop_reports(sched_t *s) {
     save_checkpoints(s, batch);
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
-    free_reports(batch);
+    free_reports(s, batch);
 }

@@ -47,6 +47,25 @@ static const follower_t *follower_ending_at(const job_t *job, size_t it) {
     return NULL;
 }
 
+/* Moves a report's model bytes to their file, here on the worker rather than on the loop
+ * thread: the loop then only records the path. When the file cannot be written the bytes stay
+ * in the report, and the loop's save tries again (and tells a full disk, retried, from a file
+ * that can never be written, which fails the trial). */
+static void model_to_file(sched_t *s, int64_t trial_id, report_t *r) {
+    store_error_t err;
+    if (!r->model)
+        return;
+    if (store_file_write(s->data_dir, STORE_FILE_MODEL, trial_id, r->model, r->model_len,
+                         &r->model_path, &err) != 0) {
+        sched_logf(s, "trial %lld: %s; the scheduler tries again", (long long)trial_id,
+                   err.message);
+        return;
+    }
+    free(r->model);
+    r->model = NULL;
+    r->model_len = 0;
+}
+
 /* A follower ends at this iteration: its outcome is the run's so far, its model this one. */
 static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_model_t *model,
                           report_t *r) {
@@ -62,6 +81,7 @@ static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_mod
         r->model = NULL; /* recorded without a model; the figures stand */
         r->model_len = 0;
     }
+    model_to_file(ctx->s, f->trial_id, r);
 }
 
 static int on_epoch(const trainer_epoch_t *e, void *user) {
@@ -287,6 +307,8 @@ static void run_job(sched_t *s, job_t *job) {
         done->rc = MLPT_ENOMEM;
         snprintf(done->error, sizeof done->error, "out of memory saving the model");
     }
+    if (done->rc == 0)
+        model_to_file(s, job->trial_id, done);
 out:
     trainer_run_free(run); /* waits for its helpers to leave */
     free(test_labels);

@@ -27,6 +27,7 @@ static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
+    "                     [--max-model-mb N] [--model-cache-mb N]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
@@ -36,6 +37,11 @@ static const char serve_usage[] =
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
+    "  --max-model-mb N   largest model a trial of a new sweep may imply (parameters x 4\n"
+    "                     bytes, from the dataset's shape): 422 above (MLPTUNE_MAX_MODEL_MB,\n"
+    "                     default 1024)\n"
+    "  --model-cache-mb N loaded models kept for predictions, least recently used out first\n"
+    "                     (MLPTUNE_MODEL_CACHE_MB, default 256)\n"
     "  --checkpoint-every N\n"
     "                     iterations between a running trial's checkpoints, 0 for only at\n"
     "                     shutdown (MLPTUNE_CHECKPOINT_EVERY, default 5)\n"
@@ -58,6 +64,7 @@ static const char serve_usage[] =
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
+    const char *max_model_mb, *model_cache_mb;
     const char *connection_timeout;
     const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
@@ -77,6 +84,8 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
+        {"max-model-mb", "MLPTUNE_MAX_MODEL_MB", &a->max_model_mb},
+        {"model-cache-mb", "MLPTUNE_MODEL_CACHE_MB", &a->model_cache_mb},
         {"checkpoint-every", "MLPTUNE_CHECKPOINT_EVERY", &a->checkpoint_every},
         {"checkpoint-seconds", "MLPTUNE_CHECKPOINT_SECONDS", &a->checkpoint_seconds},
         {"connection-timeout", "MLPTUNE_CONNECTION_TIMEOUT", &a->connection_timeout},
@@ -287,10 +296,57 @@ static int orphan_matrix(const char *name, void *user) {
     return k->n == 0 || !bsearch(&name, k->names, k->n, sizeof *k->names, cmp_str);
 }
 
+static int push_known(const char *rel, void *user) {
+    known_files_t *k = user;
+    char **tmp = realloc(k->names, (k->n + 1) * sizeof *tmp);
+    if (!tmp)
+        return MLPT_ENOMEM;
+    k->names = tmp;
+    if (!(k->names[k->n] = strdup(rel)))
+        return MLPT_ENOMEM;
+    k->n++;
+    return 0;
+}
+
+/* The model and checkpoint files rows name ("models/...", "checkpoints/..."), sorted, in k;
+ * k->ok stays 0 when the store cannot tell. */
+static void model_files(const char *db, known_files_t *k) {
+    store_error_t err = {0};
+    store_t *st = store_open(db, STORE_WRITER, &err);
+    k->ok = st && store_files_named(st, push_known, k, &err) == 0;
+    store_close(st);
+    if (k->n)
+        qsort(k->names, k->n, sizeof *k->names, cmp_str);
+}
+
+typedef struct model_dir {
+    const known_files_t *known;
+    const char *sub; /* "models" or "checkpoints" */
+} model_dir_t;
+
+/* A model or checkpoint file nobody finished ("<file>.tmp"), or a whole one no row names
+ * (written, then killed before its row committed). Other names are left alone. */
+static int orphan_model(const char *name, void *user) {
+    const model_dir_t *d = user;
+    size_t len = strlen(name);
+    if (strncmp(name, "trial-", 6) != 0)
+        return 0;
+    if (len > 4 && strcmp(name + len - 4, ".tmp") == 0)
+        return 1;
+    if (!d->known->ok || len < 5 ||
+        (strcmp(name + len - 5, ".mlpm") != 0 && strcmp(name + len - 5, ".mlpc") != 0))
+        return 0;
+    char rel[512];
+    snprintf(rel, sizeof rel, "%s/%s", d->sub, name);
+    const char *key = rel;
+    return d->known->n == 0 ||
+           !bsearch(&key, d->known->names, d->known->n, sizeof *d->known->names, cmp_str);
+}
+
 /* What the previous process was writing when it died: uploads that were streaming (uploads/ is
  * emptied) and, in datasets/, matrices half written, written but not yet recorded, or of a
- * dataset deleted just before the crash. Runs before the API starts, so nothing in flight can
- * be taken for an orphan. */
+ * dataset deleted just before the crash; in models/ and checkpoints/, files the same way. Runs
+ * before the API starts, so nothing in flight can be taken for an orphan. */
 static void clean_orphans(const char *uploads, const char *datasets, const char *db) {
     int removed = remove_files(uploads, any_file, NULL);
     if (removed)
@@ -302,6 +358,20 @@ static void clean_orphans(const char *uploads, const char *datasets, const char 
         svc_logf("info", "removed %d dataset files no dataset refers to (left by a crash)",
                  removed);
     free_names(k.names, k.n);
+
+    known_files_t m = {0};
+    model_files(db, &m);
+    size_t dir_len = strlen(datasets) - strlen("datasets");
+    for (int i = 0; i < 2; i++) {
+        model_dir_t d = {&m, i ? "checkpoints" : "models"};
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s%s", (int)dir_len, datasets, d.sub);
+        removed = remove_files(dir, orphan_model, &d);
+        if (removed)
+            svc_logf("info", "removed %d %s files no trial refers to (left by a crash)", removed,
+                     d.sub);
+    }
+    free_names(m.names, m.n);
 }
 
 int svc_cmd_serve(int argc, char **argv) {
@@ -316,12 +386,17 @@ int svc_cmd_serve(int argc, char **argv) {
         return SVC_EXIT_USAGE;
     double checkpoint_seconds = 10.0;
     size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
-                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60;
+                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60,
+                 max_model_mb = 1024, model_cache_mb = 256;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
         (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
         (a.max_upload_mb &&
          svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
         (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
+        (a.max_model_mb &&
+         svc_parse_size("max-model-mb", a.max_model_mb, 1, 1 << 20, &max_model_mb)) ||
+        (a.model_cache_mb &&
+         svc_parse_size("model-cache-mb", a.model_cache_mb, 1, 1 << 20, &model_cache_mb)) ||
         (a.checkpoint_every &&
          svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
         (a.checkpoint_seconds && svc_parse_double("checkpoint-seconds", a.checkpoint_seconds, 0.0,
@@ -391,6 +466,8 @@ int svc_cmd_serve(int argc, char **argv) {
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
     acfg.limits.max_trials = max_trials;
+    acfg.limits.max_model_bytes = max_model_mb << 20;
+    acfg.model_cache_bytes = model_cache_mb << 20;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
     int aerr = 0;
     api_t *api = api_start(&acfg, &aerr);

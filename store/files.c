@@ -256,3 +256,24 @@ int store_set_data_dir(store_t *st, const char *data_dir, store_error_t *err) {
     }
     return 0;
 }
+
+int store_files_named(store_t *st, int (*fn)(const char *rel, void *user), void *user,
+                      store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    int rc = st && fn ? 0 : store_error_set(err, MLPT_EINVAL, 0, "store_files_named");
+    if (!rc)
+        rc = store_prepare(st,
+                           "SELECT path FROM trial_models WHERE path IS NOT NULL UNION ALL "
+                           "SELECT path FROM trial_checkpoints WHERE path IS NOT NULL",
+                           &s, err);
+    while (!rc && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *rel = (const char *)sqlite3_column_text(s, 0);
+        rc = rel ? fn(rel, user) : 0;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0)
+        rc = store_fail_sql(st, err, rc, "listing model and checkpoint files");
+    store_release(st, s);
+    return rc;
+}

@@ -294,6 +294,12 @@ typedef enum store_file_kind {
  * 0, MLPT_ENOMEM, MLPT_EIO (a folder cannot be created). The owning thread. */
 int store_set_data_dir(store_t *st, const char *data_dir, store_error_t *err);
 
+/* Calls fn with the path (relative to the data dir) of every model and checkpoint file a row
+ * names; a non-zero return from fn stops the walk and is returned. At start-up, files under
+ * models/ and checkpoints/ that no row names were left by a crash. Reader or writer. */
+int store_files_named(store_t *st, int (*fn)(const char *rel, void *user), void *user,
+                      store_error_t *err);
+
 /* Writes bytes to a new file of that kind for trial_id under data_dir, atomically (a ".tmp"
  * sibling, fsync, rename, fsync of the folder), so a row may name it once this returns. *rel
  * receives its path relative to data_dir (malloc'd). The file belongs to the caller until a row
