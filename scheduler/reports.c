@@ -89,7 +89,7 @@ static int follower_finish(sched_t *s, job_t *j, follower_t *f, const store_tria
  * end of the follower whose last iteration it is. */
 static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
     job_t *j = r->job;
-    if (j->save_error[0]) /* its trial has failed: its history ends where saving did */
+    if (r->after_failure) /* its trial has failed: its history ends where saving did */
         return 0;
     store_metric_t rows[1 + 16];
     size_t n = 0;
@@ -194,7 +194,7 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
     job_t *j = r->job;
     int64_t also[64];
     size_t n = 0;
-    if (j->save_error[0])
+    if (r->after_failure)
         return 0;
     for (size_t i = 0; i < j->n_followers && n < sizeof also / sizeof also[0]; i++)
         if (!j->followers[i].done)
@@ -386,6 +386,8 @@ static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const sto
                  r->type == REPORT_DONE ? "result" : "progress", err->message);
         atomic_store(&j->stop, STOP_CANCEL);
         sched_logf(s, "trial %lld fails: %s", (long long)j->trial_id, j->save_error);
+        for (report_t *q = r->next; q; q = q->next) /* what it reported before stays */
+            q->after_failure |= q->job == j;
         if (r->type == REPORT_DONE)
             return batch;
     } else {
@@ -436,6 +438,8 @@ void sched_loop_reports(sched_t *s) {
     report_t *fresh = s->reports;
     s->reports = s->reports_tail = NULL;
     pthread_mutex_unlock(&s->report_lock);
+    for (report_t *r = fresh; r; r = r->next)
+        r->after_failure = r->job->save_error[0] != 0;
     /* Reports a failed transaction left over go first, in their order. */
     report_t *batch = s->unsaved;
     if (batch) {

@@ -67,10 +67,12 @@ typedef struct report {
                              (CHECKPOINT), or NULL: a model goes to a file on the worker
                              (model_path) and only stays here when that failed */
     size_t model_len;
-    char *model_path; /* malloc'd: the model's file, relative to the data dir, or NULL. Ours
-                         to remove unless a committed row names it */
-    int model_stored; /* [loop] a row naming model_path is in the open or committed
-                         transaction */
+    char *model_path;  /* malloc'd: the model's file, relative to the data dir, or NULL. Ours
+                          to remove unless a committed row names it */
+    int model_stored;  /* [loop] a row naming model_path is in the open or committed
+                          transaction */
+    int after_failure; /* [loop] its job's save_error was set by an earlier report: rows and
+                          checkpoints are not saved, the end is recorded as failed */
     size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
     char error[256];
     struct report *next;
