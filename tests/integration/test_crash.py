@@ -137,16 +137,35 @@ class Crash:
         for dirpath, dirs, files in os.walk(root):
             rel_dir = os.path.relpath(dirpath, root)
             for d in dirs:
-                if rel_dir != "." or d not in ("datasets", "uploads"):
+                if rel_dir != "." or d not in ("datasets", "uploads", "models", "checkpoints"):
                     orphans.append(os.path.join(rel_dir, d) + "/")
             for f in files:
                 rel = os.path.normpath(os.path.join(rel_dir, f))
                 if rel in DB_FILES or rel == "server.log" or rel in paths:
                     continue
+                if rel_dir in ("models", "checkpoints"):
+                    continue  # they change while trials train: check_model_files, at the end
                 orphans.append(rel)
         assert not orphans, "%s: orphan files in the data dir: %s" % (what, sorted(orphans))
         missing = [p for p in paths if not os.path.isfile(os.path.join(root, p))]
         assert not missing, "%s: datasets whose matrix file is missing: %s" % (what, missing)
+
+    def check_model_files(self, what):
+        """Once every sweep has ended: one model file per row naming one, nothing else (no
+        checkpoint outlives its trial, no file a crash left unnamed survives the restart)."""
+        con = self.db()
+        try:
+            named = {r[0] for r in con.execute(
+                "SELECT path FROM trial_models WHERE path IS NOT NULL UNION ALL "
+                "SELECT path FROM trial_checkpoints WHERE path IS NOT NULL")}
+        finally:
+            con.close()
+        root = self.srv.data_dir
+        found = {sub + "/" + f for sub in ("models", "checkpoints")
+                 for f in (os.listdir(os.path.join(root, sub))
+                           if os.path.isdir(os.path.join(root, sub)) else [])}
+        assert found == named, "%s: model files %s, rows name %s" % (
+            what, sorted(found - named), sorted(named - found))
 
     def list_all(self, path):
         items, cursor = [], None
@@ -245,6 +264,7 @@ class Crash:
         self.wait_sweeps(what)
         n = self.check_histories(what)
         self.check_db(what + " (after the sweeps ended)")
+        self.check_model_files(what + " (after the sweeps ended)")
         log("    checked: integrity ok, %d datasets, %d trials complete and contiguous, "
             "no orphans" % (len(paths), n))
 
