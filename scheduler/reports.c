@@ -210,7 +210,7 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
     if (r->type == REPORT_EPOCH)
         return save_epoch(s, r, now, err);
-    if (r->type == REPORT_CHECKPOINT)
+    if (r->type == REPORT_CHECKPOINT || r->unrecorded)
         return 0;
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
@@ -255,7 +255,7 @@ static void apply_report(sched_t *s, report_t *r) {
     sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
     if (w) {
         w->running--;
-        if (status)
+        if (status && !r->unrecorded)
             w->ending--;
         if (w->queued == 0 && w->running == 0)
             sched_sweep_forget(s, j->sweep_id);
@@ -375,7 +375,7 @@ static void batch_rolled_back(sched_t *s, report_t *batch) {
 /* Report r of the batch can never be saved (err): its trial fails instead. The first time, the
  * job is marked (its worker stops at the next mini-batch; its later rows and checkpoints are
  * not saved; its end is recorded as failed with the reason, without a model) and r is dropped,
- * unless r is that end, which then lands as failed. An end that fails even so is dropped too
+ * unless r is that end, which then lands as failed. An end that fails even so stays unrecorded
  * (the trial is left to the next start's recovery). Returns the batch without what was
  * dropped. */
 static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const store_error_t *err) {
@@ -394,17 +394,17 @@ static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const sto
         sched_logf(s, "trial %lld: dropping a report that cannot be saved: %s",
                    (long long)j->trial_id, err->message);
     }
+    if (r->type == REPORT_DONE) {
+        /* It stays in the batch, unrecorded: after the commit its job's in-memory side ends
+         * (apply_report), once the reports before it, which point at the job, are saved. */
+        r->unrecorded = 1;
+        return batch;
+    }
     report_t **p = &batch;
     while (*p != r)
         p = &(*p)->next;
     *p = r->next;
-    if (r->type == REPORT_DONE) { /* its in-memory side ends without a record */
-        r->next = NULL;
-        s->unsaved = r; /* sched_loop_abandon_unsaved frees the job and the worker */
-        sched_loop_abandon_unsaved(s);
-    } else {
-        report_free(s, r);
-    }
+    report_free(s, r);
     return batch;
 }
 

@@ -73,6 +73,8 @@ typedef struct report {
                           transaction */
     int after_failure; /* [loop] its job's save_error was set by an earlier report: rows and
                           checkpoints are not saved, the end is recorded as failed */
+    int unrecorded;    /* [loop] DONE whose failed end could not be saved either: not written,
+                          only its in-memory side is applied */
     size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
     char error[256];
     struct report *next;
