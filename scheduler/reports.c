@@ -201,8 +201,15 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
             also[n++] = j->followers[i].trial_id;
     if (n < j->n_followers && n == sizeof also / sizeof also[0])
         return 0; /* too many followers to note: keep the previous checkpoint */
-    return store_checkpoint_put(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration, r->model,
-                                r->model_len, also, n, err);
+    int rc =
+        r->model_path
+            ? store_checkpoint_put_file(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration,
+                                        r->model_path, also, n, err)
+            : store_checkpoint_put(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration,
+                                   r->model, r->model_len, also, n, err);
+    if (rc == 0)
+        r->model_stored = r->model_path != NULL;
+    return rc;
 }
 
 /* Records one report inside the open transaction (checkpoints go in a second one: see
@@ -296,7 +303,7 @@ static void free_reports(sched_t *s, report_t *r) {
  * replaced by it), and none once the trial ends in the batch (its end deletes it): drops the
  * others, so a long outage holds one model's worth of checkpoint per job rather than one per
  * few iterations. A stop for shutdown is not an end: its checkpoint stays. Returns the head. */
-static report_t *drop_stale_checkpoints(report_t *head) {
+static report_t *drop_stale_checkpoints(sched_t *s, report_t *head) {
     report_t **p = &head;
     while (*p) {
         report_t *r = *p;
@@ -306,8 +313,7 @@ static report_t *drop_stale_checkpoints(report_t *head) {
                                          (q->type == REPORT_DONE && trial_status(q) != NULL));
         if (stale) {
             *p = r->next;
-            free(r->model);
-            free(r);
+            report_free(s, r);
         } else {
             p = &r->next;
         }
@@ -355,6 +361,9 @@ static void save_checkpoints(sched_t *s, report_t *batch) {
         rc = store_commit(s->writer, &err);
     if (rc != 0) {
         store_rollback(s->writer);
+        for (report_t *r = batch; r; r = r->next) /* their files go with the reports */
+            if (r->type == REPORT_CHECKPOINT)
+                r->model_stored = 0;
         sched_logf(s,
                    "store: a checkpoint could not be saved (%s); the trials keep their "
                    "previous one",
@@ -450,7 +459,7 @@ void sched_loop_reports(sched_t *s) {
     } else {
         batch = fresh;
     }
-    batch = drop_stale_checkpoints(batch);
+    batch = drop_stale_checkpoints(s, batch);
     if (s->unsaved && uv_is_active((uv_handle_t *)&s->retry)) {
         /* After a failed save the next attempt waits for the retry timer: every report wakes
          * the loop, and redoing the whole growing batch (and its log line) at each wake-up

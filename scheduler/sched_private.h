@@ -64,11 +64,11 @@ typedef struct report {
     double best_val_accuracy, final_val_accuracy, test_accuracy;
     int64_t best_iteration;
     unsigned char *model; /* malloc'd model file (DONE, a follower's end) or checkpoint bytes
-                             (CHECKPOINT), or NULL: a model goes to a file on the worker
-                             (model_path) and only stays here when that failed */
+                             (CHECKPOINT), or NULL: both go to a file on the worker
+                             (model_path) and only stay here when that failed */
     size_t model_len;
-    char *model_path;  /* malloc'd: the model's file, relative to the data dir, or NULL. Ours
-                          to remove unless a committed row names it */
+    char *model_path;  /* malloc'd: the file of the model or checkpoint, relative to the data
+                          dir, or NULL. Ours to remove unless a committed row names it */
     int model_stored;  /* [loop] a row naming model_path is in the open or committed
                           transaction */
     int after_failure; /* [loop] its job's save_error was set by an earlier report: rows and

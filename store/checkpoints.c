@@ -11,14 +11,18 @@
 #include "mlpt_err.h"
 #include "store_private.h"
 
-/* The body of store_checkpoint_put, inside its savepoint. */
+/* The body of store_checkpoint_put and _put_file, inside its savepoint: the row names `given`
+ * (a file the caller wrote), or a file written here from the bytes (with a data dir), or holds
+ * the bytes. */
 static int checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
-                          size_t len, const int64_t *also, size_t n_also, store_error_t *err) {
+                          size_t len, const char *given, const int64_t *also, size_t n_also,
+                          store_error_t *err) {
     sqlite3_stmt *s = NULL;
     char *path = NULL;
-    int rc = st->data_dir ? store_file_write(st->data_dir, STORE_FILE_CHECKPOINT, trial_id, blob,
-                                             len, &path, err)
-                          : 0;
+    int rc = !given && st->data_dir ? store_file_write(st->data_dir, STORE_FILE_CHECKPOINT,
+                                                       trial_id, blob, len, &path, err)
+                                    : 0;
+    const char *named = given ? given : path;
     if (!rc)
         rc = store_prepare(st,
                            "INSERT OR REPLACE INTO trial_checkpoints (trial_id, iteration, state, "
@@ -31,9 +35,9 @@ static int checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, cons
     /* SQLITE_STATIC: the statement runs before the caller's buffer goes away. A file-backed
      * row keeps an empty blob. */
     if (!rc)
-        rc = path ? sqlite3_bind_zeroblob(s, 3, 0)
-                  : sqlite3_bind_blob64(s, 3, blob, len, SQLITE_STATIC);
-    store_bind_text(s, 4, path, &rc);
+        rc = named ? sqlite3_bind_zeroblob(s, 3, 0)
+                   : sqlite3_bind_blob64(s, 3, blob, len, SQLITE_STATIC);
+    store_bind_text(s, 4, named, &rc);
     rc = rc ? store_fail_sql(st, err, rc, "storing a checkpoint")
             : store_step_done(st, s, "storing a checkpoint", err);
     for (size_t i = 0; i <= n_also && rc == 0; i++) {
@@ -73,8 +77,21 @@ int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const
         rc = store_op_begin(st, err);
     if (rc)
         return rc;
-    return store_op_end(st, checkpoint_put(st, trial_id, iteration, blob, len, also, n_also, err),
-                        err);
+    return store_op_end(
+        st, checkpoint_put(st, trial_id, iteration, blob, len, NULL, also, n_also, err), err);
+}
+
+int store_checkpoint_put_file(store_t *st, int64_t trial_id, int64_t iteration, const char *path,
+                              const int64_t *also, size_t n_also, store_error_t *err) {
+    int rc = store_require_writer(st, "store_checkpoint_put_file", err);
+    if (!rc && (!path || iteration < 0 || (n_also && !also)))
+        rc = store_error_set(err, MLPT_EINVAL, 0, "store_checkpoint_put_file: bad arguments");
+    if (!rc)
+        rc = store_op_begin(st, err);
+    if (rc)
+        return rc;
+    return store_op_end(
+        st, checkpoint_put(st, trial_id, iteration, NULL, 0, path, also, n_also, err), err);
 }
 
 int store_checkpoint_get(store_t *st, int64_t trial_id, store_resume_t *out, store_error_t *err) {

@@ -193,6 +193,12 @@ int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t
 int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
                          size_t len, const int64_t *also, size_t n_also, store_error_t *err);
 
+/* Writer. The same, for a checkpoint the caller already wrote to a file (store_file_write,
+ * STORE_FILE_CHECKPOINT; path relative to the data dir): the row names it. The file is the
+ * caller's to remove if this fails or the transaction does not commit. */
+int store_checkpoint_put_file(store_t *st, int64_t trial_id, int64_t iteration, const char *path,
+                              const int64_t *also, size_t n_also, store_error_t *err);
+
 /* What a trial resumes from: its checkpoint and its figures over the history kept. */
 typedef struct store_resume {
     void *state; /* malloc'd; the caller frees */

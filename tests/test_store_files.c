@@ -169,6 +169,21 @@ static void test_checkpoint_files_replaced_and_removed(void **state) {
     fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
     free(r.state);
 
+    /* a checkpoint file the caller wrote (the worker does that): named, and replaced */
+    char *rel = NULL;
+    fill(ck, sizeof ck, 9);
+    fx_assert_rc(
+        store_file_write(e->dir.dir, STORE_FILE_CHECKPOINT, t[0], ck, sizeof ck, &rel, &err), 0,
+        err);
+    assert_int_equal(count_files(e, "checkpoints"), 2);
+    fx_assert_rc(store_checkpoint_put_file(st, t[0], 3, rel, NULL, 0, &err), 0, err);
+    assert_int_equal(count_files(e, "checkpoints"), 1); /* the one it replaced went */
+    fx_assert_rc(store_checkpoint_get(st, t[0], &r, &err), 0, err);
+    assert_memory_equal(r.state, ck, sizeof ck);
+    free(r.state);
+    free(rel);
+    fx_assert_rc(store_checkpoint_put_file(st, t[0], 3, NULL, NULL, 0, &err), MLPT_EINVAL, err);
+
     /* the trial's end deletes its checkpoint, and the file with it */
     store_trial_end_t end = {.status = "completed",
                              .best_val_accuracy = NAN,
