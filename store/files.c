@@ -110,6 +110,11 @@ int store_file_write(const char *data_dir, store_file_kind_t kind, int64_t trial
     return 0;
 }
 
+int store_file_rel_ok(const char *rel) {
+    return rel && (!strncmp(rel, "models/", 7) || !strncmp(rel, "checkpoints/", 12)) &&
+           !strstr(rel, "..");
+}
+
 char *store_file_abs(const store_t *st, const char *rel) {
     if (!st || !st->data_dir || !rel)
         return NULL;
@@ -124,6 +129,10 @@ int store_file_read(const store_t *st, const char *rel, void **out, size_t *len,
                     store_error_t *err) {
     *out = NULL;
     *len = 0;
+    if (!store_file_rel_ok(rel)) /* a row this version did not write: never leave the data dir */
+        return store_error_set(err, MLPT_EDB, 0,
+                               "the database names a file outside models/ "
+                               "and checkpoints/");
     char *abs = store_file_abs(st, rel);
     if (!abs)
         return store_error_set(err, st && st->data_dir ? MLPT_ENOMEM : MLPT_EINVAL, 0,
@@ -212,8 +221,7 @@ void store_files_collect(store_t *st) {
     while (sqlite3_step(s) == SQLITE_ROW) {
         const char *rel = (const char *)sqlite3_column_text(s, 0);
         /* Only names this module makes: a path from a tampered row never leaves the data dir. */
-        if (rel && (!strncmp(rel, "models/", 7) || !strncmp(rel, "checkpoints/", 12)) &&
-            !strstr(rel, "..")) {
+        if (store_file_rel_ok(rel)) {
             char *abs = store_file_abs(st, rel);
             if (abs)
                 unlink(abs);

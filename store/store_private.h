@@ -107,6 +107,9 @@ int store_op_end(store_t *st, int rc, store_error_t *err);
 
 /* ---- files (files.c) ---- */
 
+/* Whether rel is a path this module makes: under models/ or checkpoints/, no "..". */
+int store_file_rel_ok(const char *rel);
+
 /* The absolute path of a data-dir-relative one (malloc'd), or NULL without a data dir or
  * memory. */
 char *store_file_abs(const store_t *st, const char *rel);

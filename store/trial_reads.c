@@ -239,6 +239,10 @@ int store_trial_model_ref(store_t *st, int64_t trial_id, char **path, void **blo
                  : store_error_set(err, MLPT_EINVAL, 0, "store_trial_model_ref");
     if (!rc)
         rc = model_row(st, trial_id, &rel, blob, len, err);
+    if (!rc && rel && !store_file_rel_ok(rel))
+        rc = store_error_set(err, MLPT_EDB, 0,
+                             "trial %lld: the database names a model file outside models/",
+                             (long long)trial_id);
     if (!rc && rel && !(*path = store_file_abs(st, rel)))
         rc = store_error_set(err, st->data_dir ? MLPT_ENOMEM : MLPT_EINVAL, 0,
                              "trial %lld: its model is a file and the store has no data dir",

@@ -90,10 +90,20 @@ static void test_model_is_a_file(void **state) {
     assert_int_equal(access(path, R_OK), 0);
     free(path);
 
+    /* a row naming a file outside models/ (a tampered database) is refused, not served */
+    fx_sql_exec(e->db, "UPDATE trial_models SET path = 'models/../mlptune.db' WHERE trial_id = 2");
+    fx_assert_rc(store_trial_model_ref(rd, t[1], &path, &blob, &len, &err), MLPT_EDB, err);
+    fx_assert_rc(store_trial_model(rd, t[1], &blob, &len, &err), MLPT_EDB, err);
+    fx_sql_exec(e->db, "UPDATE trial_models SET path = '/etc/passwd' WHERE trial_id = 2");
+    fx_assert_rc(store_trial_model_ref(rd, t[1], &path, &blob, &len, &err), MLPT_EDB, err);
+
     /* deleting the sweep removes both files once committed */
     fx_assert_rc(store_sweep_set_status(st, 1, "completed", FX_NOW, NULL, &err), 0, err);
     fx_assert_rc(store_sweep_delete(st, 1, &err), 0, err);
+    /* the file the tampered row named before went with it (the update recorded it); the
+     * paths outside models/ were forgotten, never unlinked */
     assert_int_equal(count_files(e, "models"), 0);
+    assert_int_equal(access(e->db, F_OK), 0);
     assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM deleted_files"), 0);
     store_close(rd);
     store_close(st);
