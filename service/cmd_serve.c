@@ -309,11 +309,13 @@ static int push_known(const char *rel, void *user) {
 }
 
 /* The model and checkpoint files rows name ("models/...", "checkpoints/..."), sorted, in k;
- * k->ok stays 0 when the store cannot tell. */
-static void model_files(const char *db, known_files_t *k) {
+ * k->ok stays 0 when the store cannot tell. Files whose rows were deleted before a crash
+ * (deleted_files) are removed first, by store_set_data_dir: they are not orphans. */
+static void model_files(const char *db, const char *data_dir, known_files_t *k) {
     store_error_t err = {0};
     store_t *st = store_open(db, STORE_WRITER, &err);
-    k->ok = st && store_files_named(st, push_known, k, &err) == 0;
+    k->ok = st && store_set_data_dir(st, data_dir, &err) == 0 &&
+            store_files_named(st, push_known, k, &err) == 0;
     store_close(st);
     if (k->n)
         qsort(k->names, k->n, sizeof *k->names, cmp_str);
@@ -360,12 +362,14 @@ static void clean_orphans(const char *uploads, const char *datasets, const char 
     free_names(k.names, k.n);
 
     known_files_t m = {0};
-    model_files(db, &m);
-    size_t dir_len = strlen(datasets) - strlen("datasets");
+    char data_dir[4096]; /* datasets is "<data dir>/datasets" */
+    snprintf(data_dir, sizeof data_dir, "%.*s", (int)(strlen(datasets) - strlen("/datasets")),
+             datasets);
+    model_files(db, data_dir, &m);
     for (int i = 0; i < 2; i++) {
         model_dir_t d = {&m, i ? "checkpoints" : "models"};
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%.*s%s", (int)dir_len, datasets, d.sub);
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/%s", data_dir, d.sub);
         removed = remove_files(dir, orphan_model, &d);
         if (removed)
             svc_logf("info", "removed %d %s files no trial refers to (left by a crash)", removed,
