@@ -154,6 +154,11 @@ def test_model_over_blob_limit_stored_as_file():
     srv = ShimServer({"MLPT_FAULT_SQLITE_MAX_LENGTH": "100000"},
                      extra=["--checkpoint-every", "1", "--checkpoint-seconds", "0"])
     try:
+        # the lowered limit is in force: 40 class names of 4-6 kB are too big for one value
+        lines = ["a,label"] + ["%d,%s" % (i, ("L%d" % i) * 2000) for i in range(40)]
+        body = problem(srv.upload({"name": "long"}, {"file": (
+            "long.csv", ("\n".join(lines) + "\n").encode())}), 422)
+        assert "string or blob too big" in body["detail"], body
         ds = upload_wide(srv)
         _, _, sw = srv.json("POST", "/api/v1/sweeps", sweep_body(ds["id"], [128], iterations=3),
                             expect=201)
