@@ -27,6 +27,9 @@ typedef struct api_limits {
     size_t max_layers;             /* hidden layers; 422 above (default 8) */
     size_t max_iterations;         /* per trial; 422 above (default 10000) */
     size_t max_batch_size;         /* 422 above (default 8192) */
+    size_t max_model_bytes;        /* the model a trial of a new sweep implies (parameters x 4
+                                      bytes, from the dataset's features and classes); 422
+                                      above, naming the field (default 1 GiB) */
     unsigned max_connections;      /* concurrent connections (default 512) */
     unsigned connection_timeout_s; /* idle connections are closed (default 60) */
 } api_limits_t;
@@ -36,16 +39,19 @@ typedef struct api_limits {
 void api_limits_init(api_limits_t *l);
 
 typedef struct api_config {
-    const char *bind;     /* address to listen on, e.g. "127.0.0.1" */
-    uint16_t port;        /* 0 picks an ephemeral port (see api_port) */
-    const char *data_dir; /* where uploads and dataset matrices go */
-    const char *db_path;  /* the SQLite database, opened read-only per HTTP thread */
-    const char *web_dir;  /* static files served at / (may be NULL: no dashboard) */
-    const char *token;    /* when set (non-empty), every /api request needs
-                             "Authorization: Bearer <token>" (compared in constant time) or a
-                             session cookie from POST /api/v1/session, or gets 401; /healthz,
-                             /metrics, /openapi.json, static files and /api/v1/session stay open */
-    int threads;          /* HTTP threads (default 4 when 0) */
+    const char *bind;         /* address to listen on, e.g. "127.0.0.1" */
+    uint16_t port;            /* 0 picks an ephemeral port (see api_port) */
+    const char *data_dir;     /* where uploads and dataset matrices go */
+    const char *db_path;      /* the SQLite database, opened read-only per HTTP thread */
+    const char *web_dir;      /* static files served at / (may be NULL: no dashboard) */
+    const char *token;        /* when set (non-empty), every /api request needs
+                                 "Authorization: Bearer <token>" (compared in constant time) or a
+                                 session cookie from POST /api/v1/session, or gets 401; /healthz,
+                                 /metrics, /openapi.json, static files and /api/v1/session stay
+                                 open */
+    int threads;              /* HTTP threads (default 4 when 0) */
+    size_t model_cache_bytes; /* models kept loaded for predictions, least recently used out
+                                 first (default 256 MiB when 0) */
     api_limits_t limits;
     sched_t *sched;       /* commands go there */
     api_log_fn log;       /* one line per event; may be NULL */

@@ -72,6 +72,21 @@ static void check_test_dataset(store_t *st, int64_t train_id, int64_t test_id, a
     json_decref(te);
 }
 
+/* The model a trial of the grid implies on the dataset must stay under max_model_bytes: a
+ * model too big to store or to hold is refused here rather than failing (or worse) once trained.
+ * A read that fails leaves the sweep to the scheduler's own checks. */
+static void check_model_size(api_t *a, store_t *st, const api_sweep_body_t *b, api_errors_t *errs) {
+    store_error_t err;
+    json_t *d = store_dataset_get(st, b->dataset_id, &err);
+    if (!d)
+        return;
+    json_int_t features = json_integer_value(json_object_get(d, "features"));
+    size_t classes = json_array_size(json_object_get(d, "classes"));
+    json_decref(d);
+    if (features > 0)
+        api_validate_model_size(&b->spec, (size_t)features, classes, &a->limits, errs);
+}
+
 /* Answers 201 with the sweep as the store has it. */
 static void answer_sweep(api_t *a, int64_t id, unsigned status, api_response_t *res) {
     store_error_t err;
@@ -113,6 +128,8 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         check_dataset(a, st, b->test_dataset_id, "test_dataset_id", errs, res))
         goto out;
     check_test_dataset(st, b->dataset_id, b->test_dataset_id, errs);
+    if (!errs->n)
+        check_model_size(a, st, b, errs);
     if (errs->n) {
         api_h_invalid(res, errs);
         goto out;

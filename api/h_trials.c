@@ -1,9 +1,15 @@
 /*
- * api/h_trials.c - GET /api/v1/trials/{id}, its history, its model, and predictions with it.
+ * api/h_trials.c - GET /api/v1/trials/{id}, its history, its model (streamed from its file), and
+ * predictions with it (through the model cache: model_cache.h).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "handlers.h"
 #include "json_util.h"
@@ -60,18 +66,20 @@ void api_h_trial_history(api_t *a, const api_request_t *req, api_response_t *res
         api_res_json(res, 200, j);
 }
 
-/* The model bytes of a trial: 404 for an unknown trial, 409 when it has none (yet). Returns the
- * blob (malloc'd) or NULL after answering. */
-static void *trial_model(api_t *a, store_t *st, int64_t id, json_t **trial, size_t *len,
-                         api_response_t *res) {
+/* Where a trial's model is: *path (its file) or *blob (a model stored in the database before
+ * models became files). 404 for an unknown trial, 409 when it has none (yet). Returns 0, or -1
+ * after answering; *trial is the trial's JSON (new reference) on success. */
+static int model_ref(api_t *a, store_t *st, int64_t id, json_t **trial, char **path, void **blob,
+                     size_t *len, api_response_t *res) {
     store_error_t err;
-    void *blob = NULL;
+    *path = NULL;
+    *blob = NULL;
     *trial = store_trial_get(st, id, &err);
     if (!*trial) {
         api_h_fail(a, res, err.code, &err, "trial", id);
-        return NULL;
+        return -1;
     }
-    int rc = store_trial_model(st, id, &blob, len, &err);
+    int rc = store_trial_model_ref(st, id, path, blob, len, &err);
     if (rc == MLPT_ENOTFOUND) {
         const char *status = json_string_value(json_object_get(*trial, "status"));
         api_problemf(res, 409, "trial %lld has no model (status %s)", (long long)id,
@@ -82,29 +90,88 @@ static void *trial_model(api_t *a, store_t *st, int64_t id, json_t **trial, size
     if (rc) {
         json_decref(*trial);
         *trial = NULL;
-        return NULL;
+        return -1;
     }
-    return blob;
+    return 0;
 }
 
+/* The model file, or NULL with *rc set (MLPT_ENOTFOUND when it is gone: the trial's sweep was
+ * deleted meanwhile). */
+static int open_model(const char *path, uint64_t *size, int *rc) {
+    struct stat sb;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &sb) == 0) {
+        *size = (uint64_t)sb.st_size;
+        return fd;
+    }
+    *rc = errno == ENOENT ? MLPT_ENOTFOUND : MLPT_EIO;
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* Streams the model from its file (the HTTP layer sends it from the descriptor: the model is
+ * never read into memory here); a model from before the files is sent from its blob. */
 void api_h_trial_model(api_t *a, const api_request_t *req, api_response_t *res) {
     int64_t id;
     store_t *st;
     json_t *trial;
+    char *path = NULL;
+    void *blob = NULL;
     size_t len = 0;
     if (api_h_id(req, "trial", &id, res) || api_h_query(req, no_args, NULL, res) ||
-        !(st = api_h_reader(a, res)))
-        return;
-    void *blob = trial_model(a, st, id, &trial, &len, res);
-    if (!blob)
+        !(st = api_h_reader(a, res)) || model_ref(a, st, id, &trial, &path, &blob, &len, res))
         return;
     json_decref(trial);
+    if (path) {
+        int rc = 0;
+        uint64_t size = 0;
+        int fd = open_model(path, &size, &rc);
+        free(path);
+        if (fd < 0) {
+            api_problem_code(res, rc,
+                             rc == MLPT_ENOTFOUND ? "the trial's model is gone"
+                                                  : "the model cannot be read");
+            return;
+        }
+        res->kind = API_BODY_FILE;
+        res->fd = fd;
+        res->fd_size = size;
+    } else {
+        res->body = blob;
+        res->body_len = len;
+    }
     res->status = 200;
     res->content_type = "application/octet-stream";
-    res->body = blob;
-    res->body_len = len;
     snprintf(res->disposition, sizeof(res->disposition), "attachment; filename=\"trial-%lld.mlpm\"",
              (long long)id);
+}
+
+/* What the model cache loads: the file (mapped, not copied) or the blob. */
+typedef struct model_src {
+    const char *path;
+    const void *blob;
+    size_t len;
+} model_src_t;
+
+static trainer_model_t *load_model(void *user, int *err) {
+    const model_src_t *src = user;
+    if (!src->path)
+        return trainer_model_load(src->blob, src->len, err);
+    uint64_t size = 0;
+    int fd = open_model(src->path, &size, err);
+    if (fd < 0)
+        return NULL;
+    trainer_model_t *m = NULL;
+    void *map = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (map == MAP_FAILED) {
+        *err = size ? MLPT_EIO : MLPT_EFORMAT;
+        return NULL;
+    }
+    m = trainer_model_load(map, (size_t)size, err);
+    munmap(map, (size_t)size);
+    return m;
 }
 
 /* The class names of the dataset the trial's sweep trained on (new reference), or NULL after
@@ -161,10 +228,11 @@ void api_h_trial_predict(api_t *a, const api_request_t *req, api_response_t *res
     int64_t id;
     store_t *st;
     json_t *trial = NULL, *body = NULL, *names = NULL;
-    trainer_model_t *m = NULL;
+    const trainer_model_t *m = NULL;
     float *x = NULL, *probs = NULL;
     size_t len = 0, rows = 0;
     void *blob = NULL;
+    char *path = NULL;
     api_errors_t *errs = malloc(sizeof(*errs));
     if (!errs) {
         api_problem_code(res, MLPT_ENOMEM, NULL);
@@ -172,11 +240,16 @@ void api_h_trial_predict(api_t *a, const api_request_t *req, api_response_t *res
     }
     api_errors_init(errs);
     if (api_h_id(req, "trial", &id, res) || api_h_query(req, no_args, NULL, res) ||
-        !(st = api_h_reader(a, res)) || !(blob = trial_model(a, st, id, &trial, &len, res)) ||
+        !(st = api_h_reader(a, res)) || model_ref(a, st, id, &trial, &path, &blob, &len, res) ||
         !(body = api_h_body(req, res)) || !(names = class_names(a, st, trial, res)))
         goto out;
     int rc = 0;
-    m = trainer_model_load(blob, len, &rc);
+    model_src_t src = {.path = path, .blob = blob, .len = len};
+    m = api_model_cache_get(a->models, id, path ? path : "(database)", load_model, &src, &rc);
+    if (!m && rc == MLPT_ENOTFOUND) {
+        api_problem_code(res, rc, "the trial's model is gone");
+        goto out;
+    }
     if (!m) {
         api_logf(a, "trial %lld: cannot load its model: %s", (long long)id, mlpt_strerror(rc));
         api_problem_code(res, rc == MLPT_ENOMEM ? MLPT_ENOMEM : MLPT_EIO,
@@ -204,7 +277,8 @@ void api_h_trial_predict(api_t *a, const api_request_t *req, api_response_t *res
     else
         api_res_json(res, 200, j);
 out:
-    trainer_model_free(m);
+    api_model_cache_release(a->models, m);
+    free(path);
     free(probs);
     free(x);
     free(blob);

@@ -47,6 +47,7 @@ static void fill_limits(api_limits_t *l, const api_limits_t *given) {
     DEFAULT(max_layers);
     DEFAULT(max_iterations);
     DEFAULT(max_batch_size);
+    DEFAULT(max_model_bytes);
     DEFAULT(max_connections);
     DEFAULT(connection_timeout_s);
 #undef DEFAULT
@@ -119,6 +120,11 @@ api_t *api_start(const api_config_t *cfg, int *err) {
         rc = MLPT_EIO;
         goto out;
     }
+    if (!(a->models = api_model_cache_new(cfg->model_cache_bytes ? cfg->model_cache_bytes
+                                                                 : API_MODEL_CACHE_DEFAULT))) {
+        api_stop(a);
+        goto out;
+    }
     api_sse_ops_t ops = {0};
     api_http_sse_ops(&ops);
     api_sse_store_ops(a, &ops);
@@ -181,6 +187,7 @@ void api_stop(api_t *a) {
     if (a->conns_lock_ok)
         pthread_mutex_destroy(&a->conns_lock);
     api_sse_hub_free(a->hub);
+    api_model_cache_free(a->models);
     if (a->reader_key_ok)
         pthread_key_delete(a->reader_key);
     if (a->sched_lock_ok)

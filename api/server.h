@@ -13,6 +13,7 @@
 #include "api.h"
 #include "api_types.h"
 #include "origin.h"
+#include "model_cache.h"
 #include "problem.h"
 #include "router.h"
 #include "session.h"
@@ -78,6 +79,7 @@ struct api {
     pthread_key_t reader_key; /* the calling thread's STORE_READER (closed at thread exit) */
     int reader_key_ok;
     api_sse_hub_t *hub;
+    api_model_cache_t *models; /* loaded models for predictions */
     api_metrics_t metrics;
     size_t quarantined_files; /* api_config_t.quarantined_files */
 };

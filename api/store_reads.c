@@ -17,6 +17,10 @@ store_t *api_reader(api_t *a, store_error_t *err) {
     if (st)
         return st;
     st = store_open(a->db_path, STORE_READER, err);
+    if (st && store_set_data_dir(st, a->data_dir, err) != 0) { /* models are files there */
+        store_close(st);
+        return NULL;
+    }
     if (st && pthread_setspecific(a->reader_key, st) != 0) {
         store_close(st);
         st = NULL;

@@ -20,6 +20,7 @@ void api_limits_init(api_limits_t *l) {
     l->max_upload_bytes = (size_t)1 << 30;
     l->max_trials = SCHED_DEFAULT_MAX_TRIALS;
     l->max_neurons = 4096;
+    l->max_model_bytes = (size_t)1 << 30;
     l->max_layers = 8;
     l->max_iterations = 10000;
     l->max_batch_size = 8192;
@@ -445,6 +446,85 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         return 422;
     }
     return 0;
+}
+
+/* Bytes of the model file of hidden widths h[0..n) on `features` inputs and `classes` outputs:
+ * the parameters (weights and biases, 4 bytes each) and the input scaling (8 bytes a feature).
+ * In double: a hostile shape must not wrap around. */
+static double model_bytes(const size_t *h, size_t n, size_t features, size_t classes) {
+    double params = 0.0, in = (double)features;
+    for (size_t l = 0; l <= n; l++) {
+        double out = l < n ? (double)h[l] : (double)classes;
+        params += in * out + out;
+        in = out;
+    }
+    return 4.0 * params + 8.0 * (double)features;
+}
+
+static void model_too_big(api_errors_t *errs, const char *field, const char *shape, double bytes,
+                          size_t features, size_t classes, const api_limits_t *lim) {
+    api_errors_add(errs, field,
+                   "a model of %s on %zu features and %zu classes takes %.0f MiB, over the "
+                   "limit max_model_mb (%zu)",
+                   shape, features, classes, bytes / 1048576.0, lim->max_model_bytes >> 20);
+}
+
+int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t classes,
+                            const api_limits_t *lim, api_errors_t *errs) {
+    size_t before = errs->n;
+    double limit = (double)lim->max_model_bytes;
+    char field[48], shape[64];
+    if (classes < 2)
+        classes = 2; /* what the trainer builds */
+    for (size_t i = 0; i < spec->n_layers; i++) {
+        const sched_shape_t *sh = &spec->layers[i];
+        double b = model_bytes(sh->hidden, sh->n_hidden, features, classes);
+        if (b > limit) {
+            snprintf(field, sizeof field, "grid.layers[%zu]", i);
+            snprintf(shape, sizeof shape, "%zu hidden layers", sh->n_hidden);
+            model_too_big(errs, field, shape, b, features, classes, lim);
+        }
+    }
+    if (spec->n_layers)
+        return errs->n > before ? 422 : 0;
+    /* hidden_layers x neurons: a width is blamed once, at the depth that makes it largest; no
+     * hidden layer at all can only be too big by the dataset alone */
+    size_t deepest = 0;
+    for (size_t i = 0; i < spec->n_hidden_layers; i++) {
+        if (spec->hidden_layers[i] > deepest)
+            deepest = spec->hidden_layers[i];
+        if (spec->hidden_layers[i] == 0) {
+            double b = model_bytes(NULL, 0, features, classes);
+            if (b > limit) {
+                snprintf(field, sizeof field, "grid.hidden_layers[%zu]", i);
+                model_too_big(errs, field, "no hidden layer", b, features, classes, lim);
+            }
+        }
+    }
+    for (size_t j = 0; deepest > 0 && j < spec->n_neurons; j++) {
+        double worst = 0.0;
+        size_t worst_depth = 0;
+        for (size_t i = 0; i < spec->n_hidden_layers; i++) {
+            size_t d = spec->hidden_layers[i];
+            size_t h[TRAINER_MAX_HIDDEN];
+            if (d == 0 || d > TRAINER_MAX_HIDDEN)
+                continue;
+            for (size_t l = 0; l < d; l++)
+                h[l] = spec->neurons[j];
+            double b = model_bytes(h, d, features, classes);
+            if (b > worst) {
+                worst = b;
+                worst_depth = d;
+            }
+        }
+        if (worst > limit) {
+            snprintf(field, sizeof field, "grid.neurons[%zu]", j);
+            snprintf(shape, sizeof shape, "%zu hidden layers of %zu neurons", worst_depth,
+                     spec->neurons[j]);
+            model_too_big(errs, field, shape, worst, features, classes, lim);
+        }
+    }
+    return errs->n > before ? 422 : 0;
 }
 
 int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,

@@ -56,6 +56,15 @@ typedef struct api_sweep_body {
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs);
 
+/* Checks the model every trial of spec implies on a dataset of `features` features and
+ * `classes` classes (parameters x 4 bytes plus the input scaling: the model file's size, and
+ * about what a trial holds in memory for it) against lim->max_model_bytes. Returns 0, or 422 with
+ * an error per shape over the limit, naming "grid.layers[i]", "grid.neurons[j]" (at the depth
+ * of hidden_layers that makes it largest) or "grid.hidden_layers[i]" (0 hidden layers on a very
+ * wide dataset) and the limit max_model_mb. */
+int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t classes,
+                            const api_limits_t *lim, api_errors_t *errs);
+
 /* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..
  * API_MAX_PREDICT_ROWS rows of exactly `features` finite numbers within float32 range. Returns 0
  * with *x (malloc'd [rows][features], caller frees) and *rows set; 422 with errs filled; 500 when

@@ -11,6 +11,7 @@
 
 #include "loop.h"
 #include "mlpt_err.h"
+#include "save_class.h"
 #include "train.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -51,6 +52,8 @@ static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_
 }
 
 static const char *trial_status(const report_t *r) {
+    if (r->job->save_error[0]) /* a report of it could never be saved */
+        return "failed";
     switch (r->rc) {
     case 0:
         return "completed";
@@ -93,6 +96,8 @@ static int takes_row(const report_t *r, size_t length, size_t stored) {
  * end of the follower whose last iteration it is. */
 static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
     job_t *j = r->job;
+    if (r->after_failure) /* its trial has failed: its history ends where saving did */
+        return 0;
     store_metric_t rows[1 + 16];
     size_t n = 0;
     int lead = takes_row(r, j->params.iterations, j->n_stored);
@@ -141,14 +146,23 @@ static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
                                  .final_val_accuracy = r->metric.val_accuracy,
                                  .test_accuracy = r->follower_test_accuracy,
                                  .best_iteration = r->follower_best_iteration,
+                                 .model_path = r->model_path,
                                  .model = r->model,
                                  .model_len = r->model_len,
                                  .now = now};
         rc = follower_finish(s, j, f, &end, err);
         if (rc != 0)
             return rc;
+        r->model_stored = r->model_path != NULL;
     }
     return 0;
+}
+
+/* What went wrong with a report's trial: a save that can never succeed, else the worker's. */
+static const char *report_error(const report_t *r) {
+    if (r->job->save_error[0])
+        return r->job->save_error;
+    return r->error[0] ? r->error : NULL;
 }
 
 /* The job ended before some of its followers did: they end the same way, with its figures
@@ -165,7 +179,7 @@ static int end_followers(sched_t *s, report_t *r, const char *status, double now
                                  .final_val_accuracy = r->final_val_accuracy,
                                  .test_accuracy = NAN,
                                  .best_iteration = r->best_iteration,
-                                 .error = r->error[0] ? r->error : NULL,
+                                 .error = report_error(r),
                                  .now = now};
         int rc = follower_finish(s, j, f, &end, err);
         if (rc != 0)
@@ -191,13 +205,22 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
     job_t *j = r->job;
     int64_t also[64];
     size_t n = 0;
+    if (r->after_failure)
+        return 0;
     for (size_t i = 0; i < j->n_followers && n < sizeof also / sizeof also[0]; i++)
         if (!j->followers[i].done)
             also[n++] = j->followers[i].trial_id;
     if (n < j->n_followers && n == sizeof also / sizeof also[0])
         return 0; /* too many followers to note: keep the previous checkpoint */
-    return store_checkpoint_put(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration, r->model,
-                                r->model_len, also, n, err);
+    int rc =
+        r->model_path
+            ? store_checkpoint_put_file(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration,
+                                        r->model_path, also, n, err)
+            : store_checkpoint_put(s->writer, j->trial_id, (int64_t)r->checkpoint_iteration,
+                                   r->model, r->model_len, also, n, err);
+    if (rc == 0)
+        r->model_stored = r->model_path != NULL;
+    return rc;
 }
 
 /* Records one report inside the open transaction (checkpoints go in a second one: see
@@ -205,21 +228,25 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
     if (r->type == REPORT_EPOCH)
         return save_epoch(s, r, now, err);
-    if (r->type == REPORT_CHECKPOINT)
+    if (r->type == REPORT_CHECKPOINT || r->unrecorded)
         return 0;
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
+    int failed = r->job->save_error[0] != 0; /* then without its model: it may be the cause */
     store_trial_end_t end = {.status = status,
                              .best_val_accuracy = r->best_val_accuracy,
                              .final_val_accuracy = r->final_val_accuracy,
                              .test_accuracy = r->test_accuracy,
                              .best_iteration = r->best_iteration,
-                             .error = r->error[0] ? r->error : NULL,
-                             .model = r->model,
-                             .model_len = r->model_len,
+                             .error = report_error(r),
+                             .model_path = failed ? NULL : r->model_path,
+                             .model = failed ? NULL : r->model,
+                             .model_len = failed ? 0 : r->model_len,
                              .now = now};
     int rc = store_trial_finish(s->writer, r->job->trial_id, &end, err);
+    if (rc == 0)
+        r->model_stored = end.model_path != NULL;
     if (rc == 0)
         rc = end_followers(s, r, status, now, err);
     if (rc != 0)
@@ -240,12 +267,13 @@ static void apply_report(sched_t *s, report_t *r) {
         return;
     job_t *j = r->job;
     const char *status = trial_status(r);
+    const char *why = report_error(r);
     sched_logf(s, "trial %lld %s%s%s", (long long)j->trial_id, status ? status : "stopped",
-               r->error[0] ? ": " : "", r->error);
+               why ? ": " : "", why ? why : "");
     sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
     if (w) {
         w->running--;
-        if (status)
+        if (status && !r->unrecorded)
             w->ending--;
         if (w->queued == 0 && w->running == 0)
             sched_sweep_forget(s, j->sweep_id);
@@ -258,11 +286,26 @@ static void apply_report(sched_t *s, report_t *r) {
         atomic_fetch_add(&s->n_finished, 1);
 }
 
-static void free_reports(report_t *r) {
+/* Frees one report, and its model file unless a committed row names it. */
+static void report_free(sched_t *s, report_t *r) {
+    if (r->model_path && !r->model_stored) {
+        size_t n = strlen(s->data_dir) + strlen(r->model_path) + 2;
+        char *abs = malloc(n);
+        if (abs) {
+            snprintf(abs, n, "%s/%s", s->data_dir, r->model_path);
+            unlink(abs);
+        }
+        free(abs);
+    }
+    free(r->model_path);
+    free(r->model);
+    free(r);
+}
+
+static void free_reports(sched_t *s, report_t *r) {
     while (r) {
         report_t *next = r->next;
-        free(r->model);
-        free(r);
+        report_free(s, r);
         r = next;
     }
 }
@@ -271,7 +314,7 @@ static void free_reports(report_t *r) {
  * replaced by it), and none once the trial ends in the batch (its end deletes it): drops the
  * others, so a long outage holds one model's worth of checkpoint per job rather than one per
  * few iterations. A stop for shutdown is not an end: its checkpoint stays. Returns the head. */
-static report_t *drop_stale_checkpoints(report_t *head) {
+static report_t *drop_stale_checkpoints(sched_t *s, report_t *head) {
     report_t **p = &head;
     while (*p) {
         report_t *r = *p;
@@ -281,8 +324,7 @@ static report_t *drop_stale_checkpoints(report_t *head) {
                                          (q->type == REPORT_DONE && trial_status(q) != NULL));
         if (stale) {
             *p = r->next;
-            free(r->model);
-            free(r);
+            report_free(s, r);
         } else {
             p = &r->next;
         }
@@ -307,7 +349,7 @@ void sched_loop_abandon_unsaved(sched_t *s) {
             s->idle_workers++;
             atomic_fetch_sub(&s->n_running, 1);
         }
-    free_reports(batch);
+    free_reports(s, batch);
     atomic_store(&s->n_unsaved, 0);
 }
 
@@ -330,10 +372,84 @@ static void save_checkpoints(sched_t *s, report_t *batch) {
         rc = store_commit(s->writer, &err);
     if (rc != 0) {
         store_rollback(s->writer);
+        for (report_t *r = batch; r; r = r->next) /* their files go with the reports */
+            if (r->type == REPORT_CHECKPOINT)
+                r->model_stored = 0;
         sched_logf(s,
                    "store: a checkpoint could not be saved (%s); the trials keep their "
                    "previous one",
                    err.message);
+    }
+}
+
+/* Undoes the in-memory side of a transaction that rolled back. */
+static void batch_rolled_back(sched_t *s, report_t *batch) {
+    s->n_events = 0;
+    for (sweep_state_t *w = s->sweeps; w; w = w->next)
+        w->ending = 0;
+    followers_settle(s, 0);
+    for (report_t *r = batch; r; r = r->next)
+        r->model_stored = 0;
+}
+
+/* Report r of the batch can never be saved (err): its trial fails instead. The first time, the
+ * job is marked (its worker stops at the next mini-batch; its later rows and checkpoints are
+ * not saved; its end is recorded as failed with the reason, without a model) and r is dropped,
+ * unless r is that end, which then lands as failed. An end that fails even so stays unrecorded
+ * (the trial is left to the next start's recovery). Returns the batch without what was
+ * dropped. */
+static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const store_error_t *err) {
+    job_t *j = r->job;
+    int first = j->save_error[0] == 0;
+    if (first) {
+        snprintf(j->save_error, sizeof j->save_error, "cannot store the trial's %s: %.200s",
+                 r->type == REPORT_DONE ? "result" : "progress", err->message);
+        atomic_store(&j->stop, STOP_CANCEL);
+        sched_logf(s, "trial %lld fails: %s", (long long)j->trial_id, j->save_error);
+        for (report_t *q = r->next; q; q = q->next) /* what it reported before stays */
+            q->after_failure |= q->job == j;
+        if (r->type == REPORT_DONE)
+            return batch;
+    } else {
+        sched_logf(s, "trial %lld: dropping a report that cannot be saved: %s",
+                   (long long)j->trial_id, err->message);
+    }
+    if (r->type == REPORT_DONE) {
+        /* It stays in the batch, unrecorded: after the commit its job's in-memory side ends
+         * (apply_report), once the reports before it, which point at the job, are saved. */
+        r->unrecorded = 1;
+        return batch;
+    }
+    report_t **p = &batch;
+    while (*p != r)
+        p = &(*p)->next;
+    *p = r->next;
+    report_free(s, r);
+    return batch;
+}
+
+/* Saves the batch in one transaction. A report that can never be saved fails its trial
+ * (fail_report) and the rest is tried again at once; any other failure rolls everything back
+ * and is returned (*batch then holds every report for the retry). Returns 0 once committed. */
+static int save_batch(sched_t *s, report_t **batch, double now, store_error_t *err) {
+    for (;;) {
+        report_t *failed = NULL;
+        int rc = store_begin(s->writer, err);
+        for (report_t *r = *batch; r && rc == 0; r = r->next)
+            if ((rc = save_report(s, r, now, err)) != 0)
+                failed = r;
+        if (rc == 0)
+            rc = store_commit(s->writer, err);
+        if (rc == 0)
+            return 0;
+        store_rollback(s->writer);
+        batch_rolled_back(s, *batch);
+        if (!failed || sched_save_classify(err) != SCHED_SAVE_PERMANENT)
+            return rc;
+        /* Each pass marks a job or drops a report: this ends. */
+        *batch = fail_report(s, *batch, failed, err);
+        if (!*batch)
+            return 0;
     }
 }
 
@@ -342,6 +458,8 @@ void sched_loop_reports(sched_t *s) {
     report_t *fresh = s->reports;
     s->reports = s->reports_tail = NULL;
     pthread_mutex_unlock(&s->report_lock);
+    for (report_t *r = fresh; r; r = r->next)
+        r->after_failure = r->job->save_error[0] != 0;
     /* Reports a failed transaction left over go first, in their order. */
     report_t *batch = s->unsaved;
     if (batch) {
@@ -352,7 +470,7 @@ void sched_loop_reports(sched_t *s) {
     } else {
         batch = fresh;
     }
-    batch = drop_stale_checkpoints(batch);
+    batch = drop_stale_checkpoints(s, batch);
     if (s->unsaved && uv_is_active((uv_handle_t *)&s->retry)) {
         /* After a failed save the next attempt waits for the retry timer: every report wakes
          * the loop, and redoing the whole growing batch (and its log line) at each wake-up
@@ -367,18 +485,9 @@ void sched_loop_reports(sched_t *s) {
 
     store_error_t err;
     double now = sched_now();
-    int rc = store_begin(s->writer, &err);
-    for (report_t *r = batch; r && rc == 0; r = r->next)
-        rc = save_report(s, r, now, &err);
-    if (rc == 0)
-        rc = store_commit(s->writer, &err);
+    int rc = save_batch(s, &batch, now, &err);
     if (rc != 0) {
-        /* Keep every row: roll back, and retry the whole batch shortly. */
-        store_rollback(s->writer);
-        s->n_events = 0;
-        for (sweep_state_t *w = s->sweeps; w; w = w->next)
-            w->ending = 0;
-        followers_settle(s, 0);
+        /* Keep every row: the batch was rolled back; retry it shortly. */
         s->unsaved = batch;
         /* for sched_health: unhealthy until a save commits */
         atomic_store(&s->n_unsaved, count_reports(batch));
@@ -394,5 +503,5 @@ void sched_loop_reports(sched_t *s) {
     save_checkpoints(s, batch);
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
-    free_reports(batch);
+    free_reports(s, batch);
 }

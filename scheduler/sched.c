@@ -72,7 +72,8 @@ static void loop_thread_main(void *arg) {
     store_error_t err = {0};
     int64_t requeued = 0;
     s->writer = store_open(s->db_path, STORE_WRITER, &err);
-    if (s->writer && store_recover(s->writer, &requeued, &err) == 0) {
+    if (s->writer && store_set_data_dir(s->writer, s->data_dir, &err) == 0 &&
+        store_recover(s->writer, &requeued, &err) == 0) {
         rebuild_ctx_t ctx = {s, &err};
         if (store_queued_trials(s->writer, requeue_one, &ctx, &err) != 0) {
             store_close(s->writer);

@@ -47,6 +47,8 @@ typedef struct job {
                                n_stored are recomputed and checked, not written again */
     size_t n_stored;
     struct trainer_run *run; /* [work] while its worker trains it, for helpers to join */
+    char save_error[256];    /* [loop] set when one of its reports can never be saved: the
+                                trial is stopped and ends failed with this text */
     struct job *next;        /* [loop] in the queue or the running list */
     struct job *work_next;   /* [work] in the hand-off list */
     struct job *active_next; /* [work] in the list of jobs being trained */
@@ -67,8 +69,17 @@ typedef struct report {
     double best_val_accuracy, final_val_accuracy, test_accuracy;
     int64_t best_iteration;
     unsigned char *model; /* malloc'd model file (DONE, a follower's end) or checkpoint bytes
-                             (CHECKPOINT), or NULL */
+                             (CHECKPOINT), or NULL: both go to a file on the worker
+                             (model_path) and only stay here when that failed */
     size_t model_len;
+    char *model_path;  /* malloc'd: the file of the model or checkpoint, relative to the data
+                          dir, or NULL. Ours to remove unless a committed row names it */
+    int model_stored;  /* [loop] a row naming model_path is in the open or committed
+                          transaction */
+    int after_failure; /* [loop] its job's save_error was set by an earlier report: rows and
+                          checkpoints are not saved, the end is recorded as failed */
+    int unrecorded;    /* [loop] DONE whose failed end could not be saved either: not written,
+                          only its in-memory side is applied */
     size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
     char error[256];
     struct report *next;

@@ -51,6 +51,25 @@ static const follower_t *follower_ending_at(const job_t *job, size_t it) {
     return NULL;
 }
 
+/* Moves a report's model or checkpoint bytes to their file, here on the worker rather than on
+ * the loop thread (a model can be a gigabyte): the loop then only records the path. When the
+ * file cannot be written the bytes stay in the report, and the loop's save tries again (and
+ * tells a full disk, retried, from a file that can never be written, which fails the trial). */
+static void bytes_to_file(sched_t *s, store_file_kind_t kind, int64_t trial_id, report_t *r) {
+    store_error_t err;
+    if (!r->model)
+        return;
+    if (store_file_write(s->data_dir, kind, trial_id, r->model, r->model_len, &r->model_path,
+                         &err) != 0) {
+        sched_logf(s, "trial %lld: %s; the scheduler tries again", (long long)trial_id,
+                   err.message);
+        return;
+    }
+    free(r->model);
+    r->model = NULL;
+    r->model_len = 0;
+}
+
 /* A follower ends at this iteration: its outcome is the run's so far, its model this one. */
 static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_model_t *model,
                           report_t *r) {
@@ -66,6 +85,7 @@ static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_mod
         r->model = NULL; /* recorded without a model; the figures stand */
         r->model_len = 0;
     }
+    bytes_to_file(ctx->s, STORE_FILE_MODEL, f->trial_id, r);
 }
 
 /* Non-finite figures are stored as NULL and read back as NaN; finite ones must be the same bits
@@ -169,6 +189,7 @@ static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     r->model = c->bytes;
     r->model_len = c->len;
     r->checkpoint_iteration = c->iteration;
+    bytes_to_file(ctx->s, STORE_FILE_CHECKPOINT, ctx->job->trial_id, r);
     sched_report_push(ctx->s, r);
 }
 
@@ -368,6 +389,8 @@ static void run_job(sched_t *s, job_t *job) {
         done->rc = MLPT_ENOMEM;
         snprintf(done->error, sizeof done->error, "out of memory saving the model");
     }
+    if (done->rc == 0)
+        bytes_to_file(s, STORE_FILE_MODEL, job->trial_id, done);
 out:
     trainer_run_free(run); /* waits for its helpers to leave */
     free(test_labels);

@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "cli.h"
+#include "data_dir.h"
 #include "kernels.h"
 #include "log.h"
 #include "mlpt_err.h"
@@ -30,6 +31,7 @@ static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
     "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
+    "                     [--max-model-mb N] [--model-cache-mb N]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
     "                     [--allowed-hosts H1,H2]\n"
     "\n"
@@ -40,6 +42,11 @@ static const char serve_usage[] =
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
+    "  --max-model-mb N   largest model a trial of a new sweep may imply (parameters x 4\n"
+    "                     bytes, from the dataset's shape): 422 above (MLPTUNE_MAX_MODEL_MB,\n"
+    "                     default 1024)\n"
+    "  --model-cache-mb N loaded models kept for predictions, least recently used out first\n"
+    "                     (MLPTUNE_MODEL_CACHE_MB, default 256)\n"
     "  --checkpoint-every N\n"
     "                     iterations between a running trial's checkpoints, 0 for only at\n"
     "                     shutdown (MLPTUNE_CHECKPOINT_EVERY, default 5)\n"
@@ -66,6 +73,7 @@ static const char serve_usage[] =
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
+    const char *max_model_mb, *model_cache_mb;
     const char *connection_timeout;
     const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
@@ -86,6 +94,8 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
+        {"max-model-mb", "MLPTUNE_MAX_MODEL_MB", &a->max_model_mb},
+        {"model-cache-mb", "MLPTUNE_MODEL_CACHE_MB", &a->model_cache_mb},
         {"checkpoint-every", "MLPTUNE_CHECKPOINT_EVERY", &a->checkpoint_every},
         {"checkpoint-seconds", "MLPTUNE_CHECKPOINT_SECONDS", &a->checkpoint_seconds},
         {"connection-timeout", "MLPTUNE_CONNECTION_TIMEOUT", &a->connection_timeout},
@@ -177,218 +187,6 @@ static int make_dir(const char *path) {
     return -1;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void free_names(char **names, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* Appends a copy of name to the array; 0, or -1 without memory. */
-static int push_name(char ***names, size_t *n, size_t *cap, const char *name) {
-    if (*n == *cap) {
-        size_t ncap = *cap ? 2 * *cap : 64;
-        char **tmp = realloc(*names, ncap * sizeof *tmp);
-        if (!tmp)
-            return -1;
-        *names = tmp;
-        *cap = ncap;
-    }
-    if (!((*names)[*n] = strdup(name)))
-        return -1;
-    (*n)++;
-    return 0;
-}
-
-/* The file names under datasets/ that dataset rows name as their matrix, sorted, in *out
- * (malloc'd strings in a malloc'd array; free_names). Opening the writer creates and migrates a
- * new database, as sched_start would next. Returns 0, or -1 when the store cannot tell (cannot
- * open, read error, no memory): the caller then must not take any matrix for an orphan. */
-static int dataset_files(const char *db, char ***out, size_t *count) {
-    store_error_t err = {0};
-    store_t *st = store_open(db, STORE_WRITER, &err);
-    char **names = NULL, *cursor = NULL;
-    size_t n = 0, cap = 0;
-    int rc = st ? 0 : -1;
-    while (rc == 0) {
-        json_t *page = store_dataset_list(st, 1000, cursor, &err);
-        free(cursor);
-        cursor = NULL;
-        if (!page) {
-            rc = -1;
-            break;
-        }
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(page, "items"), i, d) {
-            char *path = store_dataset_storage_path(
-                st, (int64_t)json_integer_value(json_object_get(d, "id")), &err);
-            if (!path) {
-                rc = -1;
-                break;
-            }
-            const char *base = strncmp(path, "datasets/", 9) == 0 ? path + 9 : NULL;
-            if (base && push_name(&names, &n, &cap, base) != 0)
-                rc = -1;
-            free(path);
-            if (rc)
-                break;
-        }
-        const char *next = json_string_value(json_object_get(page, "next_cursor"));
-        if (rc == 0 && next && !(cursor = strdup(next)))
-            rc = -1;
-        json_decref(page);
-        if (!cursor)
-            break;
-    }
-    free(cursor);
-    store_close(st);
-    if (rc) {
-        free_names(names, n);
-        return -1;
-    }
-    if (n)
-        qsort(names, n, sizeof *names, cmp_str);
-    *out = names;
-    *count = n;
-    return 0;
-}
-
-/* Removes every file of dir (not its subfolders' contents); returns how many went. */
-static int remove_all_files(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    int removed = 0;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-            removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
-    closedir(d);
-    return removed;
-}
-
-typedef struct known_files {
-    char **names; /* sorted; NULL with ok == 0 when the store could not list them */
-    size_t n;
-    int ok;
-} known_files_t;
-
-static int is_known(const known_files_t *k, const char *name) {
-    return k->n && bsearch(&name, k->names, k->n, sizeof *k->names, cmp_str);
-}
-
-static int has_suffix(const char *name, const char *suffix) {
-    size_t n = strlen(name), m = strlen(suffix);
-    return n >= m && strcmp(name + n - m, suffix) == 0;
-}
-
-/* Where this start's quarantined files go: <data_dir>/quarantine/<UTC time>/ (relative to the
- * data dir in rel, absolute in abs), created on first use. 0, or -1 after logging why. */
-static int quarantine_dir(const char *data_dir, char *rel, size_t rel_len, char *abs,
-                          size_t abs_len) {
-    if (rel[0])
-        return 0;
-    char stamp[32], top[4096];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(top, sizeof top, "%s/quarantine", data_dir);
-    snprintf(abs, abs_len, "%s/%s", top, stamp);
-    if ((mkdir(top, 0755) != 0 && errno != EEXIST) || (mkdir(abs, 0755) != 0 && errno != EEXIST)) {
-        svc_logf("warning", "%s: cannot create the quarantine folder: %s", abs, strerror(errno));
-        return -1;
-    }
-    snprintf(rel, rel_len, "quarantine/%s", stamp);
-    return 0;
-}
-
-/* Moves dir's entry name to the absolute path to. */
-static int rename_in(DIR *dir, const char *name, const char *to) {
-    return renameat(dirfd(dir), name, AT_FDCWD, to);
-}
-
-/* What the previous process was writing when it died, and dataset files no row names:
- *  - uploads/ is emptied (uploads a crash cut while they streamed: nobody was answered 201);
- *  - in datasets/, a matrix half written ("<file>.mlds.tmp.<pid>") is removed;
- *  - a whole matrix no dataset row names is never deleted: it is moved to
- *    quarantine/<UTC time>/ and logged (a crash between writing a matrix and recording its row
- *    leaves one, but so does a database deleted or replaced by an older copy, and then these
- *    files are the user's data). A database that is new or names no dataset, next to dataset
- *    files, is said loudly, with how to put things back.
- * When the database cannot be read, only the .tmp files go. Runs before the scheduler and the
- * API start, so nothing in flight can be taken for an orphan. Returns the files quarantined. */
-static size_t clean_orphans(const char *data_dir, const char *uploads, const char *datasets,
-                            const char *db) {
-    int removed = remove_all_files(uploads);
-    if (removed)
-        svc_logf("info", "removed %d unfinished uploads", removed);
-    struct stat sb;
-    int db_new = stat(db, &sb) != 0 || sb.st_size == 0;
-    known_files_t k = {0};
-    k.ok = dataset_files(db, &k.names, &k.n) == 0;
-    DIR *d = opendir(datasets);
-    size_t quarantined = 0;
-    char rel[64] = "", qabs[4160] = "";
-    removed = 0;
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        const char *name = e->d_name;
-        if (strncmp(name, ".probe-", 7) == 0) { /* a /healthz probe a crash left */
-            unlinkat(dirfd(d), name, 0);
-            continue;
-        }
-        if (name[0] == '.')
-            continue;
-        if (strstr(name, ".mlds.tmp.")) {
-            removed += unlinkat(dirfd(d), name, 0) == 0;
-            continue;
-        }
-        if (!k.ok || !has_suffix(name, ".mlds") || is_known(&k, name))
-            continue;
-        if (quarantine_dir(data_dir, rel, sizeof rel, qabs, sizeof qabs) == 0) {
-            char to[4416];
-            snprintf(to, sizeof to, "%s/%s", qabs, name);
-            if (lstat(to, &sb) != 0 && errno == ENOENT && rename_in(d, name, to) == 0) {
-                svc_logf("warning",
-                         "dataset file datasets/%s: no dataset names it; moved to %s/%s (not "
-                         "deleted)",
-                         name, rel, name);
-                quarantined++;
-                continue;
-            }
-        }
-        svc_logf("warning", "dataset file datasets/%s: no dataset names it; left in place (%s)",
-                 name, rel[0] ? "cannot move it to quarantine" : "no quarantine folder");
-    }
-    if (d)
-        closedir(d);
-    if (removed)
-        svc_logf("info", "removed %d half-written dataset files (a crash cut their write)",
-                 removed);
-    if (quarantined && (db_new || k.n == 0))
-        svc_logf("error",
-                 "the database %s %s, yet %zu dataset files were found in %s: they were moved to "
-                 "%s and nothing was deleted. Unless this is a fresh start on purpose, the "
-                 "database was deleted or replaced: to restore, stop mlptune, put the database "
-                 "that names these files back as %s, move the files from %s back into %s and "
-                 "start mlptune again",
-                 db, db_new ? "is new (it did not exist, or was empty)" : "names no dataset",
-                 quarantined, datasets, qabs, db, qabs, datasets);
-    else if (quarantined)
-        svc_logf("warning",
-                 "%zu dataset files no dataset names were moved to %s (a crash between writing a "
-                 "dataset and recording it leaves one; a database replaced by an older copy "
-                 "leaves more): delete them once they are known not to be needed",
-                 quarantined, qabs);
-    free_names(k.names, k.n);
-    return quarantined;
-}
-
 static pthread_t serve_main_thread;
 
 /* A stop signal that reached another thread goes to the main thread, where it is blocked until
@@ -411,12 +209,17 @@ int svc_cmd_serve(int argc, char **argv) {
         return SVC_EXIT_USAGE;
     double checkpoint_seconds = 10.0;
     size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
-                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60;
+                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60,
+                 max_model_mb = 1024, model_cache_mb = 256;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
         (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
         (a.max_upload_mb &&
          svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
         (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
+        (a.max_model_mb &&
+         svc_parse_size("max-model-mb", a.max_model_mb, 1, 1 << 20, &max_model_mb)) ||
+        (a.model_cache_mb &&
+         svc_parse_size("model-cache-mb", a.model_cache_mb, 1, 1 << 20, &model_cache_mb)) ||
         (a.checkpoint_every &&
          svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
         (a.checkpoint_seconds && svc_parse_double("checkpoint-seconds", a.checkpoint_seconds, 0.0,
@@ -452,7 +255,7 @@ int svc_cmd_serve(int argc, char **argv) {
         free(token);
         return SVC_EXIT_FAILURE;
     }
-    size_t quarantined = clean_orphans(a.data_dir, uploads, datasets, db);
+    size_t quarantined = svc_data_dir_tidy(a.data_dir, db);
 
     /* Every thread started from here on inherits this mask: only sigwait below sees them. A
      * thread started before (OpenBLAS starts its pool when the library loads) does not block
@@ -502,6 +305,8 @@ int svc_cmd_serve(int argc, char **argv) {
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
     acfg.limits.max_trials = max_trials;
+    acfg.limits.max_model_bytes = max_model_mb << 20;
+    acfg.model_cache_bytes = model_cache_mb << 20;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
     int aerr = 0;
     api_t *api = api_start(&acfg, &aerr);

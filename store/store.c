@@ -272,6 +272,9 @@ void store_close(store_t *st) {
         return;
     if (st->in_tx && !sqlite3_get_autocommit(st->db))
         store_exec(st, "ROLLBACK", "rolling back", NULL);
+    store_files_pending_end(st, !st->in_tx);
+    free(st->pending);
+    free(st->data_dir);
     store_cache_clear(st);
     if (st->mode == STORE_WRITER && st->detached && !st->wal_emptied) {
         /* The detach could not empty the log (readers held it): a last try, waiting for them,
@@ -326,6 +329,9 @@ int store_commit(store_t *st, store_error_t *err) {
     if (rc && !sqlite3_get_autocommit(st->db)) /* e.g. a full disk: give the batch up */
         store_exec(st, "ROLLBACK", "rolling back", NULL);
     st->in_tx = 0;
+    store_files_pending_end(st, rc == 0);
+    if (rc == 0)
+        store_files_collect(st);
     return rc;
 }
 
@@ -335,6 +341,7 @@ int store_rollback(store_t *st) {
     if (!st->in_tx)
         return MLPT_ESTATE;
     st->in_tx = 0;
+    store_files_pending_end(st, 0);
     if (sqlite3_get_autocommit(st->db))
         return 0; /* an error already rolled it back */
     return store_exec(st, "ROLLBACK", "rolling back", NULL);

@@ -189,12 +189,18 @@ typedef struct store_trial_end {
     double best_val_accuracy, final_val_accuracy, test_accuracy; /* non-finite -> NULL */
     int64_t best_iteration;                                      /* 0 -> NULL */
     const char *error;                                           /* NULL for none */
-    const void *model;                                           /* NULL for none */
+    const char *model_path; /* a model file already written (store_file_write), relative to the
+                               data dir; NULL for none */
+    const void *model;      /* model bytes (when model_path is NULL), NULL for none */
     size_t model_len;
     double now;
 } store_trial_end_t;
 
-/* Writer. Records the end of a queued or running trial (MLPT_ESTATE once it has ended). */
+/* Writer. Records the end of a queued or running trial (MLPT_ESTATE once it has ended), with
+ * its model: the row names model_path, or, for bytes, a file this call writes first when the
+ * store has a data dir (store_set_data_dir; a blob in the database without one). A model file
+ * that cannot be written fails the call: MLPT_ENOSPC (disk full: it may work later),
+ * MLPT_ELIMIT (over the file system's file size limit: it never will), MLPT_EIO. */
 int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *end,
                        store_error_t *err);
 
@@ -204,12 +210,19 @@ int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t
                               store_error_t *err);
 
 /* Writer. Records trial_id's checkpoint taken after `iteration` reported iterations (replacing
- * the previous one) and sets checkpoint_iteration on it and on the trials in also[0..n_also)
- * (those following its shared prefix) while they run. The scheduler calls it in a transaction
- * of its own once the metric rows up to that iteration have committed, so a checkpoint never
- * covers more rows than are stored. */
+ * the previous one; with a data dir the bytes go to a file written first, like a model's, and
+ * the one replaced is removed after the commit) and sets checkpoint_iteration on it and on the
+ * trials in also[0..n_also) (those following its shared prefix) while they run. The scheduler
+ * calls it in a transaction of its own once the metric rows up to that iteration have committed,
+ * so a checkpoint never covers more rows than are stored. */
 int store_checkpoint_put(store_t *st, int64_t trial_id, int64_t iteration, const void *blob,
                          size_t len, const int64_t *also, size_t n_also, store_error_t *err);
+
+/* Writer. The same, for a checkpoint the caller already wrote to a file (store_file_write,
+ * STORE_FILE_CHECKPOINT; path relative to the data dir): the row names it. The file is the
+ * caller's to remove if this fails or the transaction does not commit. */
+int store_checkpoint_put_file(store_t *st, int64_t trial_id, int64_t iteration, const char *path,
+                              const int64_t *also, size_t n_also, store_error_t *err);
 
 /* What a trial resumes from: its checkpoint and its figures over the history kept. */
 typedef struct store_resume {
@@ -290,8 +303,46 @@ json_t *store_trial_history(store_t *st, int64_t trial_id, int64_t since, store_
  * trials by ordinal, all read in one snapshot. */
 json_t *store_sweep_history(store_t *st, int64_t sweep_id, store_error_t *err);
 
-/* The model bytes of a trial (malloc'd; caller frees). MLPT_ENOTFOUND for an unknown trial or
- * one without a model. */
+/* The model bytes of a trial (malloc'd; caller frees), read from its file when it has one (the
+ * store needs its data dir then). MLPT_ENOTFOUND for an unknown trial or one without a model
+ * (or whose file is missing). */
 int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, store_error_t *err);
+
+/* Where a trial's model is, without reading it: *path (malloc'd absolute path of its file) for a
+ * model stored as a file, else *blob and *len (malloc'd bytes of a model stored in the database by
+ * a version before migration 0003). Exactly one of *path and *blob is set on success.
+ * MLPT_ENOTFOUND for an unknown trial or one without a model; MLPT_EINVAL for a file-backed
+ * model on a store without a data dir. */
+int store_trial_model_ref(store_t *st, int64_t trial_id, char **path, void **blob, size_t *len,
+                          store_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model and checkpoint files (migration 0003). */
+
+typedef enum store_file_kind {
+    STORE_FILE_MODEL = 0,      /* models, trial-<id>-<16 hex>.mlpm */
+    STORE_FILE_CHECKPOINT = 1, /* checkpoints, trial-<id>-<16 hex>.mlpc */
+} store_file_kind_t;
+
+/* Tells a connection its data dir: models and checkpoints are then files under it (read by any
+ * connection, written and removed by the writer). On the writer it also creates models/ and
+ * checkpoints/ and removes the files whose rows were deleted (deleted_files) before a crash.
+ * 0, MLPT_ENOMEM, MLPT_EIO (a folder cannot be created). The owning thread. */
+int store_set_data_dir(store_t *st, const char *data_dir, store_error_t *err);
+
+/* Calls fn with the path (relative to the data dir) of every model and checkpoint file a row
+ * names; a non-zero return from fn stops the walk and is returned. At start-up, files under
+ * models/ and checkpoints/ that no row names were left by a crash. Reader or writer. */
+int store_files_named(store_t *st, int (*fn)(const char *rel, void *user), void *user,
+                      store_error_t *err);
+
+/* Writes bytes to a new file of that kind for trial_id under data_dir, atomically (a ".tmp"
+ * sibling, fsync, rename, fsync of the folder), so a row may name it once this returns. *rel
+ * receives its path relative to data_dir (malloc'd). The file belongs to the caller until a row
+ * names it: remove it (unlink) if none will. Returns 0, MLPT_ENOSPC (disk full or quota),
+ * MLPT_ELIMIT (over the file system's size limit), MLPT_EIO, MLPT_ENOMEM; nothing is left behind
+ * on failure. Any thread: no connection involved. */
+int store_file_write(const char *data_dir, store_file_kind_t kind, int64_t trial_id,
+                     const void *bytes, size_t len, char **rel, store_error_t *err);
 
 #endif

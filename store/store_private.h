@@ -51,6 +51,10 @@ struct store {
     char *path;
     uint64_t dev, ino;
     int has_id, detached, wal_emptied;
+    char *data_dir; /* store_set_data_dir: models and checkpoints go there as files */
+    char **pending; /* files written in the open transaction (relative), removed on rollback */
+    size_t n_pending, cap_pending;
+    int collecting; /* store_files_collect is running */
 };
 
 /* ---- the file under the connection (watch.c) ---- */
@@ -113,6 +117,31 @@ int store_lookup_status(store_t *st, const char *sql, int64_t id, const char *wh
  * the savepoint; it returns rc, or the release's failure. */
 int store_op_begin(store_t *st, store_error_t *err);
 int store_op_end(store_t *st, int rc, store_error_t *err);
+
+/* ---- files (files.c) ---- */
+
+/* Whether rel is a path this module makes: under models/ or checkpoints/, no "..". */
+int store_file_rel_ok(const char *rel);
+
+/* The absolute path of a data-dir-relative one (malloc'd), or NULL without a data dir or
+ * memory. */
+char *store_file_abs(const store_t *st, const char *rel);
+
+/* Reads a whole data-dir-relative file into *out (malloc'd). 0, MLPT_ENOTFOUND (missing),
+ * MLPT_EIO, MLPT_ENOMEM, MLPT_EINVAL (no data dir). */
+int store_file_read(const store_t *st, const char *rel, void **out, size_t *len,
+                    store_error_t *err);
+
+/* Records a file written inside the open transaction or savepoint: 0 or MLPT_ENOMEM. */
+int store_files_pending_add(store_t *st, const char *rel);
+
+/* The outermost transaction ended: committed, the pending files stay (rows name them);
+ * otherwise they are removed. */
+void store_files_pending_end(store_t *st, int committed);
+
+/* After a commit, outside any transaction: removes the files deleted_files lists, then the
+ * rows. Failures are left for the next call. Writer with a data dir only; else a no-op. */
+void store_files_collect(store_t *st);
 
 /* ---- JSON (store_json.c) ---- */
 

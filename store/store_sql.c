@@ -237,8 +237,13 @@ int store_op_begin(store_t *st, store_error_t *err) {
 int store_op_end(store_t *st, int rc, store_error_t *err) {
     if (rc == 0) {
         rc = run_cached(st, STMT_RELEASE, "committing", err);
-        if (rc == 0)
+        if (rc == 0) {
+            if (!st->in_tx && sqlite3_get_autocommit(st->db)) { /* the outermost: a commit */
+                store_files_pending_end(st, 1);
+                store_files_collect(st);
+            }
             return 0;
+        }
     }
     /* Some errors (a full disk, I/O) roll the whole transaction back by themselves: then there
      * is no savepoint left to go back to. */
@@ -248,6 +253,8 @@ int store_op_end(store_t *st, int rc, store_error_t *err) {
         if (!st->in_tx && !sqlite3_get_autocommit(st->db))
             store_exec(st, "ROLLBACK", "rolling back", NULL);
     }
+    if (!st->in_tx && sqlite3_get_autocommit(st->db))
+        store_files_pending_end(st, 0);
     return rc;
 }
 

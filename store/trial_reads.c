@@ -183,13 +183,16 @@ out:
     return obj;
 }
 
-int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, store_error_t *err) {
+/* The model row of a trial: *path (relative, malloc'd) for a file, else *blob and *len. */
+static int model_row(store_t *st, int64_t trial_id, char **path, void **blob, size_t *len,
+                     store_error_t *err) {
     sqlite3_stmt *s = NULL;
-    int rc = st && blob && len ? 0 : store_error_set(err, MLPT_EINVAL, 0, "store_trial_model");
-    if (!rc)
-        rc = store_prepare(st,
-                           "SELECT m.model FROM trials t LEFT JOIN trial_models m "
-                           "ON m.trial_id = t.id WHERE t.id = ?1",
+    *path = NULL;
+    *blob = NULL;
+    *len = 0;
+    int rc = store_prepare(st,
+                           "SELECT m.trial_id, m.path, m.model FROM trials t "
+                           "LEFT JOIN trial_models m ON m.trial_id = t.id WHERE t.id = ?1",
                            &s, err);
     if (rc)
         goto out;
@@ -202,10 +205,48 @@ int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, s
     } else if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
         rc =
             store_error_set(err, MLPT_ENOTFOUND, 0, "trial %lld has no model", (long long)trial_id);
+    } else if (sqlite3_column_type(s, 1) != SQLITE_NULL) {
+        const char *p = (const char *)sqlite3_column_text(s, 1);
+        rc = p && (*path = strdup(p)) ? 0 : store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
     } else {
-        rc = store_column_blob(s, 0, blob, len, err);
+        rc = store_column_blob(s, 2, blob, len, err);
     }
 out:
     store_release(st, s);
+    return rc;
+}
+
+int store_trial_model(store_t *st, int64_t trial_id, void **blob, size_t *len, store_error_t *err) {
+    char *path = NULL;
+    int rc = st && blob && len ? 0 : store_error_set(err, MLPT_EINVAL, 0, "store_trial_model");
+    if (!rc)
+        rc = model_row(st, trial_id, &path, blob, len, err);
+    if (!rc && path) {
+        rc = store_file_read(st, path, blob, len, err);
+        if (rc == MLPT_ENOTFOUND)
+            store_error_set(err, rc, 0, "trial %lld: its model file is missing",
+                            (long long)trial_id);
+    }
+    free(path);
+    return rc;
+}
+
+int store_trial_model_ref(store_t *st, int64_t trial_id, char **path, void **blob, size_t *len,
+                          store_error_t *err) {
+    char *rel = NULL;
+    int rc = st && path && blob && len
+                 ? 0
+                 : store_error_set(err, MLPT_EINVAL, 0, "store_trial_model_ref");
+    if (!rc)
+        rc = model_row(st, trial_id, &rel, blob, len, err);
+    if (!rc && rel && !store_file_rel_ok(rel))
+        rc = store_error_set(err, MLPT_EDB, 0,
+                             "trial %lld: the database names a model file outside models/",
+                             (long long)trial_id);
+    if (!rc && rel && !(*path = store_file_abs(st, rel)))
+        rc = store_error_set(err, st->data_dir ? MLPT_ENOMEM : MLPT_EINVAL, 0,
+                             "trial %lld: its model is a file and the store has no data dir",
+                             (long long)trial_id);
+    free(rel);
     return rc;
 }

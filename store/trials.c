@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store_private.h"
 
@@ -102,6 +103,52 @@ int store_metrics_insert(store_t *st, const store_metric_t *rows, size_t n, stor
     return store_op_end(st, rc, err);
 }
 
+/* A finished trial's model row: naming the file the caller wrote, or a file written here from
+ * the bytes (removed again if the row cannot be written), or, without a data dir, a blob. */
+static int model_put(store_t *st, int64_t id, const store_trial_end_t *end, store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    char *written = NULL;
+    const char *path = end->model_path;
+    int rc = 0;
+    if (!path && st->data_dir) {
+        rc = store_file_write(st->data_dir, STORE_FILE_MODEL, id, end->model, end->model_len,
+                              &written, err);
+        path = written;
+    }
+    if (!rc)
+        rc = store_prepare(st,
+                           "INSERT OR REPLACE INTO trial_models (trial_id, model, path) "
+                           "VALUES (?1, ?2, ?3)",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, id, &rc);
+    /* SQLITE_STATIC: the statement runs before the caller's buffer goes away. A file-backed
+     * row keeps an empty blob (the column predates the files). */
+    if (!rc)
+        rc = path ? sqlite3_bind_zeroblob(s, 2, 0)
+                  : sqlite3_bind_blob64(s, 2, end->model, end->model_len, SQLITE_STATIC);
+    store_bind_text(s, 3, path, &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "storing a model")
+            : store_step_done(st, s, "storing a model", err);
+out:
+    store_release(st, s);
+    if (written) {
+        if (rc == 0)
+            rc = store_files_pending_add(st, written)
+                     ? store_error_set(err, MLPT_ENOMEM, 0, "out of memory")
+                     : 0;
+        if (rc != 0) {
+            char *abs = store_file_abs(st, written);
+            if (abs)
+                unlink(abs);
+            free(abs);
+        }
+    }
+    free(written);
+    return rc;
+}
+
 /* The body of store_trial_finish, inside its savepoint. */
 static int trial_finish(store_t *st, int64_t id, const store_trial_end_t *end, store_error_t *err) {
     sqlite3_stmt *s = NULL;
@@ -135,18 +182,11 @@ static int trial_finish(store_t *st, int64_t id, const store_trial_end_t *end, s
     store_bind_i64(s, 1, id, &rc);
     rc = rc ? store_fail_sql(st, err, rc, "deleting a checkpoint")
             : store_step_done(st, s, "deleting a checkpoint", err);
-    if (rc || !end->model)
+    if (rc || (!end->model && !end->model_path))
         goto out;
     store_release(st, s);
-    rc = store_prepare(st, "INSERT OR REPLACE INTO trial_models (trial_id, model) VALUES (?1, ?2)",
-                       &s, err);
-    if (rc)
-        goto out;
-    store_bind_i64(s, 1, id, &rc);
-    if (!rc) /* SQLITE_STATIC: the statement runs before the caller's buffer goes away */
-        rc = sqlite3_bind_blob64(s, 2, end->model, end->model_len, SQLITE_STATIC);
-    rc = rc ? store_fail_sql(st, err, rc, "storing a model")
-            : store_step_done(st, s, "storing a model", err);
+    s = NULL;
+    rc = model_put(st, id, end, err);
 out:
     store_release(st, s);
     return rc;

@@ -335,6 +335,63 @@ static void test_configured_limits_are_named(void **state) {
     free(e);
 }
 
+/* The report's case: 65,000 features and one layer of 4096 make a 1.06 GB model; the same
+ * check on small cases with a lowered limit. */
+static void test_model_size(void **state) {
+    (void)state;
+    api_limits_t lim = limits();
+    api_sweep_body_t *b = malloc(sizeof(*b));
+    api_errors_t *e = malloc(sizeof(*e));
+    assert_int_equal(run("{\"dataset_id\": 1, \"grid\": {\"hidden_layers\": [1], \"neurons\": "
+                         "[64, 4096], \"learning_rate\": [0.1], \"iterations\": [5]}}",
+                         &lim, b, e),
+                     0);
+    /* 1,065 MB: under the default 1024 MiB (1,074 MB), so stored as a file; refused at 1000 */
+    api_errors_init(e);
+    assert_int_equal(api_validate_model_size(&b->spec, 65000, 10, &lim, e), 0);
+    lim.max_model_bytes = (size_t)1000 << 20;
+    assert_int_equal(api_validate_model_size(&b->spec, 65000, 10, &lim, e), 422);
+    assert_int_equal(e->n, 1);
+    assert_string_equal(e->items[0].field, "grid.neurons[1]");
+    assert_non_null(strstr(e->items[0].message, "over the limit max_model_mb (1000)"));
+    assert_non_null(strstr(e->items[0].message, "1 hidden layers of 4096 neurons on 65000"));
+    api_errors_init(e);
+    assert_int_equal(api_validate_model_size(&b->spec, 60000, 10, &lim, e), 0); /* 983 MB */
+    assert_int_equal(e->n, 0);
+
+    /* a neuron width is blamed once, at the depth that makes it biggest; explicit layers by
+     * their index; no hidden layer by hidden_layers */
+    lim.max_model_bytes = (size_t)1 << 20; /* 1 MiB: 262,144 floats */
+    assert_int_equal(run("{\"dataset_id\": 1, \"grid\": {\"hidden_layers\": [0, 1, 3], "
+                         "\"neurons\": [8, 300, 2000], \"learning_rate\": [0.1], "
+                         "\"iterations\": [5]}}",
+                         &lim, b, e),
+                     0);
+    api_errors_init(e);
+    /* 100 features: 8 wide is tiny; 300 wide x 3 = 100*300 + 2*300*300 = 210,000 floats, fits;
+     * 2000 wide is 4 M floats */
+    assert_int_equal(api_validate_model_size(&b->spec, 100, 3, &lim, e), 422);
+    assert_int_equal(e->n, 1);
+    assert_string_equal(e->items[0].field, "grid.neurons[2]");
+    assert_non_null(strstr(e->items[0].message, "3 hidden layers of 2000 neurons"));
+    api_errors_init(e);
+    /* 300,000 features: even no hidden layer is over (600,000 floats) */
+    assert_int_equal(api_validate_model_size(&b->spec, 300000, 2, &lim, e), 422);
+    assert_string_equal(e->items[0].field, "grid.hidden_layers[0]");
+    assert_string_equal(e->items[1].field, "grid.neurons[0]");
+    assert_int_equal(run("{\"dataset_id\": 1, \"grid\": {\"layers\": [[10, 10], [500, 600]], "
+                         "\"learning_rate\": [0.1], \"iterations\": [5]}}",
+                         &lim, b, e),
+                     0);
+    api_errors_init(e);
+    assert_int_equal(api_validate_model_size(&b->spec, 400, 1, &lim, e), 422);
+    assert_int_equal(e->n, 1);
+    assert_string_equal(e->items[0].field, "grid.layers[1]");
+    assert_non_null(strstr(e->items[0].message, "on 400 features and 2 classes"));
+    free(b);
+    free(e);
+}
+
 static void test_predict_bodies(void **state) {
     (void)state;
     api_errors_t *e = malloc(sizeof(*e));
@@ -451,6 +508,7 @@ int main(void) {
         cmocka_unit_test(test_explicit_layers_and_zero_depth),
         cmocka_unit_test(test_exploding_grid_is_refused_before_expansion),
         cmocka_unit_test(test_configured_limits_are_named),
+        cmocka_unit_test(test_model_size),
         cmocka_unit_test(test_predict_bodies),
         cmocka_unit_test(test_query_arguments),
         cmocka_unit_test(test_names),

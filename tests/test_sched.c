@@ -72,7 +72,7 @@ static void test_sweep_runs_to_completion(void **state) {
     json_decref(sw);
     /* every trial has one history row per iteration, contiguous from 1 */
     store_error_t err;
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *h = store_sweep_history(r, sweep, &err);
     assert_non_null(h);
     json_t *trials = json_object_get(h, "trials");
@@ -137,7 +137,7 @@ static void test_cancel_and_conflicts(void **state) {
     assert_int_equal(sched_sweep_cancel(f->s, sweep, &err), MLPT_ESTATE);
     assert_int_equal(sched_sweep_cancel(f->s, 999999, &err), MLPT_ENOTFOUND);
     /* the canceled trial kept its history */
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
     assert_non_null(list);
     int canceled = 0, with_history = 0;
@@ -180,7 +180,7 @@ static void test_unknown_dataset_and_stop_requeues(void **state) {
     f->s = NULL;
     {
         /* It really stopped mid-sweep: the sweep is still running. */
-        store_t *r0 = store_open(f->db, STORE_READER, &err);
+        store_t *r0 = open_reader(f, &err);
         json_t *mid = store_sweep_get(r0, sweep, &err);
         assert_string_equal(json_string_value(json_object_get(mid, "status")), "running");
         json_decref(mid);
@@ -189,7 +189,7 @@ static void test_unknown_dataset_and_stop_requeues(void **state) {
     start(f, 2);
     json_t *sw = wait_sweep(f, sweep, "completed", 120);
     json_decref(sw);
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *h = store_sweep_history(r, sweep, &err);
     json_t *trials = json_object_get(h, "trials");
     for (size_t i = 0; i < json_array_size(trials); i++) {
@@ -252,7 +252,7 @@ static void test_shared_prefixes(void **state) {
     json_decref(wait_sweep(f, alone, "completed", 60));
     free(t);
 
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *t3 = trial_of_length(r, shared, 3), *t6 = trial_of_length(r, shared, 6),
            *t12 = trial_of_length(r, shared, 12), *a6 = trial_of_length(r, alone, 6);
     json_t *r12 = rows_of(r, json_integer_value(json_object_get(t12, "id")), 1);
@@ -318,7 +318,7 @@ static void test_resume_is_exact(void **state) {
     }
     sched_stop(f->s);
     f->s = NULL;
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *mid = store_sweep_get(r, cut, &err);
     assert_string_equal(json_string_value(json_object_get(mid, "status")), "running");
     json_decref(mid);
@@ -354,7 +354,7 @@ static void test_resume_is_exact(void **state) {
     store_close(r);
     start(f, 2);
     json_decref(wait_sweep(f, cut, "completed", 120));
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     assert_same_histories(r, whole, cut);
     for (size_t i = 0; i < n_kept; i++) {
         json_t *rows = rows_of(r, ids[i], 1);

@@ -124,6 +124,7 @@ static void test_crash_keeps_every_row(void **state) {
     size_t n_running = trials_in(f->db, cut, "running", running, 4);
     store_t *w = store_open(f->db, STORE_WRITER, &err);
     assert_non_null(w);
+    assert_int_equal(store_set_data_dir(w, f->dir, &err), 0); /* checkpoints are files */
     store_resume_t old = {0};
     size_t c = 0;
     while (c < n_running && store_checkpoint_get(w, running[c], &old, &err) != 0)
@@ -142,6 +143,7 @@ static void test_crash_keeps_every_row(void **state) {
      * checkpoint (as after a kill before their first one committed). */
     w = store_open(f->db, STORE_WRITER, &err);
     assert_non_null(w);
+    assert_int_equal(store_set_data_dir(w, f->dir, &err), 0);
     json_t *tr = store_trial_get(w, lead, &err);
     assert_non_null(tr);
     int lagging = !strcmp(json_string_value(json_object_get(tr, "status")), "running") &&
@@ -161,7 +163,7 @@ static void test_crash_keeps_every_row(void **state) {
     assert_checkpoints_behind_rows(f->db);
 
     /* What clients had read. */
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     int64_t ids[4];
     json_t *seen[4];
     size_t n_ids = trials_in(f->db, cut, "running", ids, 4), seen_rows = 0;
@@ -177,7 +179,7 @@ static void test_crash_keeps_every_row(void **state) {
     f->ev.n_seen = 0;
     pthread_mutex_unlock(&f->ev.lock);
     start(f, 2); /* recovery: nothing is deleted */
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     for (size_t i = 0; i < n_ids; i++) {
         json_t *rows = rows_of(r, ids[i], 1);
         assert_prefix(rows, seen[i]);
@@ -186,7 +188,7 @@ static void test_crash_keeps_every_row(void **state) {
     store_close(r);
     json_decref(wait_sweep(f, cut, "completed", 120));
 
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     assert_same_histories(r, whole, cut);
     size_t end_rows = 0;
     for (size_t i = 0; i < n_ids; i++) {
@@ -236,7 +238,7 @@ static void test_resume_mismatch_fails_visibly(void **state) {
     int64_t ids[2] = {0}, all[2] = {0}, running[2] = {0};
     assert_int_equal(trials_in(f->db, sw, NULL, all, 2), 2);
     size_t n_running = trials_in(f->db, sw, "running", running, 2), most = 0;
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     for (size_t i = 0; i < n_running; i++) {
         json_t *rows = rows_of(r, running[i], 1);
         if (json_array_size(rows) > most) {
@@ -255,14 +257,14 @@ static void test_resume_mismatch_fails_visibly(void **state) {
              (long long)ids[0]);
     sql_exec(f->db, sql);
     sql_exec(f->db, "UPDATE trials SET checkpoint_iteration = 0"); /* recompute from 1 */
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     json_t *seen = rows_of(r, ids[0], 1);
     assert_true(json_array_size(seen) >= 2);
     store_close(r);
 
     start(f, 2);
     json_decref(wait_sweep(f, sw, "completed", 120));
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     json_t *rows = rows_of(r, ids[0], 1);
     assert_true(json_equal(rows, seen)); /* nothing deleted, nothing added */
     json_decref(rows);
@@ -310,7 +312,7 @@ static void test_cancel_while_recomputing(void **state) {
     sql_exec(f->db, "UPDATE trials SET checkpoint_iteration = 0"); /* recompute from 1 */
     int64_t ids[2];
     assert_int_equal(trials_in(f->db, sw, NULL, ids, 2), 2);
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     json_t *seen[2] = {rows_of(r, ids[0], 1), rows_of(r, ids[1], 1)};
     store_close(r);
     start(f, 2);
@@ -322,7 +324,7 @@ static void test_cancel_while_recomputing(void **state) {
             break;
         sleep_us(10000);
     }
-    r = store_open(f->db, STORE_READER, &err);
+    r = open_reader(f, &err);
     for (int k = 0; k < 2; k++) {
         json_t *rows = rows_of(r, ids[k], 1);
         assert_prefix(rows, seen[k]);

@@ -24,6 +24,11 @@
  *   MLPT_FAULT_ERRNO    ENOSPC (the default), EDQUOT, EIO, or a number.
  *   MLPT_FAULT_LOG      a file that receives one line per refused call: "<errno> <call> <path>",
  *                       so a test can check that the fault really happened.
+ *   MLPT_FAULT_SQLITE_MAX_LENGTH
+ *                       bytes: every database connection opened through sqlite3_open_v2 gets
+ *                       this SQLITE_LIMIT_LENGTH (the largest string or blob), so a test can hit
+ *                       SQLite's "string or blob too big" with a small model instead of 1 GB.
+ *                       Independent of MLPT_FAULT_PATHS; unset: connections keep SQLite's.
  *
  * Limits: stdio (fwrite, fflush) reaches the kernel through glibc's internal write, which no
  * LD_PRELOAD library sees; mmap'd writes (SQLite's -shm index) are not system calls either.
@@ -274,4 +279,23 @@ int posix_fallocate64(int fd, off64_t off, off64_t len) {
         return e;
     }
     return next_posix_fallocate64(fd, off, len);
+}
+
+/* SQLite's own limit, lowered on request (MLPT_FAULT_SQLITE_MAX_LENGTH). Looked up at run time:
+ * the shim does not link SQLite. */
+typedef struct sqlite3 sqlite3;
+int sqlite3_open_v2(const char *name, sqlite3 **db, int flags, const char *vfs) {
+    static int (*next_open)(const char *, sqlite3 **, int, const char *);
+    static int (*limit)(sqlite3 *, int, int);
+    if (!next_open)
+        *(void **)&next_open = dlsym(RTLD_NEXT, "sqlite3_open_v2");
+    if (!limit)
+        *(void **)&limit = dlsym(RTLD_NEXT, "sqlite3_limit");
+    if (!next_open)
+        return 1; /* SQLITE_ERROR */
+    int rc = next_open(name, db, flags, vfs);
+    const char *max = getenv("MLPT_FAULT_SQLITE_MAX_LENGTH");
+    if (rc == 0 && db && *db && limit && max && *max)
+        limit(*db, 0 /* SQLITE_LIMIT_LENGTH */, (int)strtol(max, NULL, 10));
+    return rc;
 }

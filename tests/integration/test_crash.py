@@ -19,8 +19,8 @@ After every restart:
     were uploaded; every upload answered 201 is listed;
   - no orphan files: the data dir holds only the database (+ WAL, SHM), the server log, an empty
     uploads/, in datasets/ exactly the files named by dataset rows (each of which exists), and
-    in quarantine/<time>/ only whole matrices no row names (moved there at a start, never
-    deleted);
+    in quarantine/<time>/<folder>/ only whole matrices, models and checkpoints no row names
+    (moved there at a start, never deleted);
   - every sweep (also those whose 201 was lost to the kill) ends 'completed' within a bounded
     wait; every sweep answered 201 exists;
   - every trial is completed with exactly `iterations` history rows, numbered 1..iterations, and
@@ -151,23 +151,51 @@ class Crash:
         orphans = []
         for dirpath, dirs, files in os.walk(root):
             rel_dir = os.path.relpath(dirpath, root)
-            # quarantine/<time>/ holds whole matrices no row named at a start (a kill between
-            # the matrix's rename and its row's commit): moved there, never deleted.
-            in_quarantine = os.path.dirname(rel_dir) == "quarantine"
+            # quarantine/<time>/<folder>/ holds whole files no row named at a start (a kill
+            # between a file's rename and its row's commit): moved there, never deleted.
+            parts = rel_dir.split(os.sep)
+            in_quarantine = len(parts) == 3 and parts[0] == "quarantine"
             for d in dirs:
-                if not ((rel_dir == "." and d in ("datasets", "uploads", "quarantine")) or
-                        rel_dir == "quarantine"):
+                ok = ((rel_dir == "." and
+                       d in ("datasets", "uploads", "models", "checkpoints", "quarantine")) or
+                      (len(parts) == 1 and parts[0] == "quarantine") or
+                      (len(parts) == 2 and parts[0] == "quarantine" and
+                       d in ("datasets", "models", "checkpoints")))
+                if not ok:
                     orphans.append(os.path.join(rel_dir, d) + "/")
             for f in files:
                 rel = os.path.normpath(os.path.join(rel_dir, f))
                 if rel in DB_FILES or rel == "server.log" or rel in paths:
                     continue
-                if in_quarantine and f.endswith(".mlds") and "datasets/" + f not in paths:
+                if rel_dir in ("models", "checkpoints"):
+                    continue  # they change while trials train: check_model_files, at the end
+                if in_quarantine and parts[2] == "datasets" and f.endswith(".mlds") and \
+                        "datasets/" + f not in paths:
+                    continue
+                if in_quarantine and parts[2] in ("models", "checkpoints") and \
+                        f.startswith("trial-"):
                     continue
                 orphans.append(rel)
         assert not orphans, "%s: orphan files in the data dir: %s" % (what, sorted(orphans))
         missing = [p for p in paths if not os.path.isfile(os.path.join(root, p))]
         assert not missing, "%s: datasets whose matrix file is missing: %s" % (what, missing)
+
+    def check_model_files(self, what):
+        """Once every sweep has ended: one model file per row naming one, nothing else (no
+        checkpoint outlives its trial, no file a crash left unnamed survives the restart)."""
+        con = self.db()
+        try:
+            named = {r[0] for r in con.execute(
+                "SELECT path FROM trial_models WHERE path IS NOT NULL UNION ALL "
+                "SELECT path FROM trial_checkpoints WHERE path IS NOT NULL")}
+        finally:
+            con.close()
+        root = self.srv.data_dir
+        found = {sub + "/" + f for sub in ("models", "checkpoints")
+                 for f in (os.listdir(os.path.join(root, sub))
+                           if os.path.isdir(os.path.join(root, sub)) else [])}
+        assert found == named, "%s: model files %s, rows name %s" % (
+            what, sorted(found - named), sorted(named - found))
 
     def list_all(self, path):
         items, cursor = [], None
@@ -266,6 +294,7 @@ class Crash:
         self.wait_sweeps(what)
         n = self.check_histories(what)
         self.check_db(what + " (after the sweeps ended)")
+        self.check_model_files(what + " (after the sweeps ended)")
         log("    checked: integrity ok, %d datasets, %d trials complete and contiguous, "
             "no orphans" % (len(paths), n))
 

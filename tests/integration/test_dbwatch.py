@@ -231,7 +231,7 @@ def test_empty_database_quarantines_dataset_files():
         qroot = os.path.join(srv.data_dir, "quarantine")
         stamps = os.listdir(qroot)
         assert len(stamps) == 1, stamps
-        assert sorted(os.listdir(os.path.join(qroot, stamps[0]))) == files
+        assert sorted(os.listdir(os.path.join(qroot, stamps[0], "datasets"))) == files
         _, _, lst = srv.json("GET", "/api/v1/datasets", expect=200)
         assert lst["items"] == []
         log = open(srv.log_path, encoding="utf-8", errors="replace").read()
@@ -263,7 +263,7 @@ def test_restore_from_quarantine():
         srv.restart()
         assert srv.terminate() == 0
         qroot = os.path.join(srv.data_dir, "quarantine")
-        qdir = os.path.join(qroot, os.listdir(qroot)[0])
+        qdir = os.path.join(qroot, os.listdir(qroot)[0], "datasets")
         for f in DB_FILES:
             if os.path.exists(os.path.join(srv.data_dir, f)):
                 os.unlink(os.path.join(srv.data_dir, f))

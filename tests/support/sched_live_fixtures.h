@@ -88,6 +88,14 @@ static inline int fixture_up(void **state) {
     return 0;
 }
 
+/* A reader that finds the models and checkpoints the scheduler keeps as files. */
+static inline store_t *open_reader(fixture_t *f, store_error_t *err) {
+    store_t *r = store_open(f->db, STORE_READER, err);
+    assert_non_null(r);
+    assert_int_equal(store_set_data_dir(r, f->dir, err), 0);
+    return r;
+}
+
 static inline void start(fixture_t *f, int workers) {
     sched_config_t cfg = {.data_dir = f->dir,
                           .db_path = f->db,
@@ -133,7 +141,7 @@ static inline int64_t add_iris(fixture_t *f) {
 
 static inline json_t *wait_sweep(fixture_t *f, int64_t id, const char *status, double seconds) {
     store_error_t err;
-    store_t *r = store_open(f->db, STORE_READER, &err);
+    store_t *r = open_reader(f, &err);
     assert_non_null(r);
     json_t *sw = NULL;
     for (int i = 0; i < (int)(seconds * 100); i++) {
