@@ -20,8 +20,10 @@
  * the server's state); the percent-decoding of paths and query strings.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "http.h"
 #include "http_conn.h"
 #include "mlpt_err.h"
@@ -58,6 +61,7 @@ typedef struct http_req {
     struct timespec t0;
     api_response_t early; /* decided on the first call, sent on the last (no body announced) */
     int has_early;
+    int started; /* on_request's first call has run (the record may come from on_uri) */
 } http_req_t;
 
 /* ---- connections (their deadlines are kept by http_conn.c) ------------------------------ */
@@ -107,7 +111,10 @@ static void sse_resume(void *conn) {
     MHD_resume_connection(conn);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+/* Queues res. close: "Connection: close", after which libmicrohttpd reads nothing more from the
+ * connection (the framing refusals: what follows their headers is not a request). */
+static enum MHD_Result send_answer_close(struct MHD_Connection *c, http_req_t *r,
+                                         api_response_t *res, int close) {
     struct MHD_Response *mr = NULL;
     char num[24];
     switch (res->kind) {
@@ -156,11 +163,58 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_
     if (res->kind == API_BODY_SSE)
         MHD_add_response_header(mr, "X-Accel-Buffering", "no");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (close)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, res->status, mr);
     MHD_destroy_response(mr);
     r->status = res->status;
     api_response_deinit(res);
     return ok;
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+    return send_answer_close(c, r, res, 0);
+}
+
+/* Writes res straight onto the socket with "Connection: close", for a refusal decided while a
+ * body is still coming that cannot wait for its end (libmicrohttpd 0.9.75 queues an answer only
+ * once the headers or the whole body are in, and closing without one leaves the client with a
+ * cut-off upload and no reason). Nothing of this request's answer has been sent (an interim
+ * "100 Continue" at most), so this is its whole answer; the caller then returns MHD_NO and
+ * libmicrohttpd closes the connection. Waits at most about a second for the socket. */
+static void answer_raw(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *reason = MHD_get_reason_phrase_for(res->status);
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+                     res->status, reason && *reason ? reason : "Error",
+                     res->content_type ? res->content_type : "text/plain", res->body_len);
+    r->status = res->status;
+    if (ci && n > 0 && (size_t)n < sizeof(head)) {
+        const char *parts[2] = {head, res->body ? res->body : ""};
+        size_t lens[2] = {(size_t)n, res->body ? res->body_len : 0};
+        for (int i = 0, waits = 0; i < 2 && waits < 20; i++) {
+            size_t off = 0;
+            while (off < lens[i] && waits < 20) {
+                ssize_t w = send(ci->connect_fd, parts[i] + off, lens[i] - off,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w > 0) {
+                    off += (size_t)w;
+                } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                    struct pollfd p = {.fd = ci->connect_fd, .events = POLLOUT};
+                    poll(&p, 1, 50);
+                    waits++;
+                } else {
+                    waits = 20; /* the client is gone */
+                }
+            }
+        }
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    api_response_deinit(res);
 }
 
 /* ---- request ---------------------------------------------------------------------------- */
@@ -187,14 +241,38 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES; /* a refused upload keeps reading (and discarding) to answer at the end */
 }
 
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    api_framing_header(cls, key, value);
+    return MHD_YES;
+}
+
+/* Whether the request line's version is HTTP/1.1 or a later 1.x (Host required). */
+static int is_http11(const char *version) {
+    return version && strncmp(version, "HTTP/1.", 7) == 0 && version[7] >= '1' && version[7] <= '9';
+}
+
 static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const char *url,
-                                  const char *method) {
+                                  const char *method, const char *version) {
     api_response_t res;
     api_response_init(&res);
     r->path = strdup(url);
     r->method = strdup(method);
     if (!r->path || !r->method)
         return MHD_NO;
+    /* Framing first, before anything acts on the request: an ambiguous one is answered now,
+     * with "Connection: close", so libmicrohttpd reads none of its body and nothing after it
+     * (framing.h). */
+    api_framing_t fr;
+    char why[160];
+    api_framing_init(&fr);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &fr);
+    unsigned bad = api_framing_verdict(&fr, is_http11(version), why, sizeof(why));
+    if (bad) {
+        api_problemf(&res, bad, "%s", why);
+        return send_answer_close(c, r, &res, 1);
+    }
     r->req.method = api_method_parse(method);
     r->req.path = r->path;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
@@ -245,14 +323,38 @@ static uint64_t discard_max(const http_req_t *r) {
     return lim > DISCARD_MAX ? lim : DISCARD_MAX;
 }
 
+/* The answer to a request refused while its body came (see on_request's last call). */
+static void refusal(http_req_t *r, api_response_t *res) {
+    if (r->has_early) {
+        *res = r->early;
+        r->has_early = 0;
+    } else if (r->too_large) {
+        api_dispatch_too_large(r->a, &r->d, res);
+    } else if (r->req.upload && api_upload_status(r->req.upload) != 0) {
+        api_upload_problem(r->req.upload, res);
+    } else {
+        api_problemf(res, 400, "the multipart/form-data body is malformed");
+    }
+}
+
 /* Consumes one piece of the body. Returns MHD_NO to close the connection. */
-static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
+static enum MHD_Result body_call(struct MHD_Connection *c, http_req_t *r, const char *data,
+                                 size_t size) {
     const api_route_t *route = r->d.route;
     int refused = r->has_early || r->too_large || r->bad_multipart ||
                   (r->req.upload && api_upload_status(r->req.upload) != 0);
     if (!route || route->body == API_IN_NONE || refused) {
         r->discarded += size;
-        return r->discarded > discard_max(r) && refused ? MHD_NO : MHD_YES;
+        if (r->discarded > discard_max(r) && refused) {
+            /* Enough has been read and dropped (a chunked body may never end): answer now
+             * and close, rather than cutting the client off with no answer. */
+            api_response_t res;
+            api_response_init(&res);
+            refusal(r, &res);
+            answer_raw(c, r, &res);
+            return MHD_NO;
+        }
+        return MHD_YES;
     }
     if (route->body == API_IN_JSON) {
         if (r->len + size > r->a->limits.max_body_bytes) {
@@ -286,28 +388,59 @@ static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
     return MHD_YES;
 }
 
+static http_req_t *new_req(api_t *a) {
+    http_req_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->a = a;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    return r;
+}
+
+/* libmicrohttpd's URI log callback: the request line is in, its headers are not, and the query
+ * string has not been split yet. libmicrohttpd 0.9.75 stores every query argument in the
+ * connection's memory pool and, when the pool runs out while it parses the request line, neither
+ * answers nor closes (the client waits for the header deadline). So a query with more arguments
+ * than a handler ever reads (API_MAX_QUERY) is cut here, in libmicrohttpd's own read buffer,
+ * which it parses right after this call (uri points into it; only the query's first byte is
+ * overwritten), and the request is marked so that the handlers answer 422 naming the limit.
+ * Returns the request record that on_request then receives. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)c;
+    http_req_t *r = new_req(cls);
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (!q || !q[1])
+        return r;
+    size_t n = 1;
+    for (const char *p = q + 1; *p; p++)
+        n += *p == '&';
+    if (n > API_MAX_QUERY) {
+        ((char *)q)[1] = '\0'; /* libmicrohttpd's buffer, writable; see above */
+        if (r)
+            r->req.query_overflow = 1;
+    }
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **con_cls) {
     api_t *a = cls;
     http_req_t *r = *con_cls;
-    (void)version;
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
+    if (!r || !r->started) {
+        if (!r && !(r = new_req(a)))
             return MHD_NO;
-        r->a = a;
-        r->conn = conn_of(c);
-        clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *con_cls = r;
-        enum MHD_Result ok = first_call(c, r, url, method);
+        r->started = 1;
+        r->conn = conn_of(c);
+        enum MHD_Result ok = first_call(c, r, url, method, version);
         /* The headers are in: the body's clock starts, unless the answer already went out. */
         api_conn_phase(a, r->conn, r->status ? API_CONN_BUSY : API_CONN_BODY);
         return ok;
     }
     if (*size) {
         double t0 = api_conn_call_begin(a, r->conn, *size);
-        enum MHD_Result ok = body_call(r, data, *size);
+        enum MHD_Result ok = body_call(c, r, data, *size);
         api_conn_call_end(a, r->conn, t0);
         *size = 0;
         return ok;
@@ -355,7 +488,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
      * successful read costs real throughput under load. */
     int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     int plain_read = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
-    if (a->log_all_requests || !plain_read || !ok || r->status >= 400 || ms >= 100.0)
+    if (r->started &&
+        (a->log_all_requests || !plain_read || !ok || r->status >= 400 || ms >= 100.0))
         api_logf(a, "http %s %s %u %.1fms%s", r->method ? r->method : "?", r->path ? r->path : "?",
                  r->status, ms, ok ? "" : " (aborted)");
     if (r->pp)
@@ -439,9 +573,9 @@ int api_http_start(api_t *a) {
         a->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         api_conn_per_ip_limit(&a->limits), MHD_OPTION_CONNECTION_TIMEOUT,
         a->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (!a->daemon) {
         api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
         return MLPT_EIO;
