@@ -62,6 +62,7 @@ typedef struct http_req {
     api_response_t early; /* decided on the first call, sent on the last (no body announced) */
     int has_early;
     int started; /* on_request's first call has run (the record may come from on_uri) */
+    int sse;     /* it holds an event-stream slot (api_conn_sse_claim) */
 } http_req_t;
 
 /* ---- connections (their deadlines are kept by http_conn.c) ------------------------------ */
@@ -117,19 +118,35 @@ static enum MHD_Result send_answer_close(struct MHD_Connection *c, http_req_t *r
                                          api_response_t *res, int close) {
     struct MHD_Response *mr = NULL;
     char num[24];
+    if (res->kind == API_BODY_SSE) {
+        char why[200];
+        unsigned st = api_conn_sse_claim(r->a, r->conn, why, sizeof(why));
+        if (st) { /* over a cap: the subscription goes, a problem answers instead */
+            api_response_deinit(res);
+            res->retry_after = 5;
+            api_problemf(res, st, "%s", why);
+        } else {
+            r->sse = 1;
+        }
+    }
     switch (res->kind) {
     case API_BODY_FILE:
         mr = MHD_create_response_from_fd(res->fd_size, res->fd);
         if (mr)
             res->fd = -1; /* MHD closes it */
         break;
-    case API_BODY_SSE:
+    case API_BODY_SSE: {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         api_sse_attach(res->sse, c);
+        if (fd)
+            api_sse_watch_fd(res->sse, fd->connect_fd);
         mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, res->sse,
                                                sse_free);
         if (mr)
             res->sse = NULL; /* the response owns the subscription now */
         break;
+    }
     default:
         if (res->body_len) {
             mr = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
@@ -483,6 +500,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     if (r->status)
         api_metrics_count(&a->metrics, r->d.slot, r->status);
+    if (r->sse)
+        api_conn_sse_release(a, conn_of(c));
     /* Every request is counted in /metrics; the log gets the ones worth reading (changes,
      * failures, slow or aborted answers) unless every request was asked for: a line per
      * successful read costs real throughput under load. */

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,6 +33,7 @@ struct api_conn {
     double server_s;   /* time spent in on_request on this body's bytes: not the client's */
     double call_start; /* > 0 while on_request runs for this connection */
     int shut;          /* the watchdog shut it down */
+    int sse;           /* it carries an event stream (api_conn_sse_claim) */
 };
 
 static double mono_s(void) {
@@ -114,6 +116,54 @@ void api_conn_call_end(api_t *a, api_conn_t *conn, double t0) {
 unsigned api_conn_per_ip_limit(const api_limits_t *limits) {
     unsigned per_ip = limits->max_connections / API_PER_IP_SHARE;
     return per_ip ? per_ip : 1u;
+}
+
+unsigned api_conn_sse_per_ip_limit(const api_limits_t *limits) {
+    unsigned n = api_conn_per_ip_limit(limits) / API_SSE_PER_IP_SHARE;
+    return n ? n : 1u;
+}
+
+unsigned api_conn_sse_limit(const api_limits_t *limits) {
+    unsigned n = limits->max_connections / API_SSE_SHARE;
+    return n ? n : 1u;
+}
+
+unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap) {
+    unsigned per_ip = api_conn_sse_per_ip_limit(&a->limits), all = api_conn_sse_limit(&a->limits);
+    unsigned n_ip = 0, n_all = 0, status = 0;
+    if (!conn)
+        return 0;
+    pthread_mutex_lock(&a->conns_lock);
+    for (const api_conn_t *o = a->conns; o; o = o->next)
+        if (o->sse && o != conn) {
+            n_all++;
+            n_ip += strcmp(o->peer, conn->peer) == 0;
+        }
+    if (n_ip >= per_ip) {
+        status = 429;
+        snprintf(why, cap,
+                 "this address has %u event streams open, the most one address may hold "
+                 "(max_sse_per_address %u); close one or retry later",
+                 n_ip, per_ip);
+    } else if (n_all >= all) {
+        status = 503;
+        snprintf(why, cap,
+                 "the server has %u event streams open, the most it serves (max_sse_streams %u); "
+                 "retry later",
+                 n_all, all);
+    } else {
+        conn->sse = 1;
+    }
+    pthread_mutex_unlock(&a->conns_lock);
+    return status;
+}
+
+void api_conn_sse_release(api_t *a, api_conn_t *conn) {
+    if (!conn)
+        return;
+    pthread_mutex_lock(&a->conns_lock);
+    conn->sse = 0;
+    pthread_mutex_unlock(&a->conns_lock);
 }
 
 /* Why a connection is over its deadline at `now`, or NULL. */

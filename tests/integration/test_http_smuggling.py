@@ -287,8 +287,8 @@ def open_stream(port, sweep_id):
 
 
 def long_sweep(s):
-    body = {"dataset_id": CTX["ds"], "grid": {"hidden_layers": [[8]], "learning_rate": [0.01],
-                                              "batch_size": [1], "iterations": [10000]}}
+    body = {"dataset_id": CTX["ds"], "grid": {"hidden_layers": [1], "neurons": [8],
+                                              "learning_rate": [0.01], "iterations": [10000]}}
     st, _, sw = s.json("POST", "/api/v1/sweeps", body)
     assert st in (201, 202), (st, sw)
     return sw["id"]
