@@ -14,6 +14,7 @@
 
 #include "json_util.h"
 #include "matrix.h"
+#include "mem_budget.h"
 #include "mlpt_err.h"
 #include "problem.h"
 #include "upload_private.h"
@@ -56,6 +57,10 @@ api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
     return up;
 }
 
+void api_upload_set_budget(api_upload_t *up, struct api_mem_budget *budget) {
+    up->budget = budget;
+}
+
 void api_upload_free(api_upload_t *up) {
     if (!up)
         return;
@@ -64,6 +69,7 @@ void api_upload_free(api_upload_t *up) {
     if (up->matrix_written && !up->keep)
         unlink(up->matrix);
     trainer_dataset_free(up->ds);
+    api_mem_budget_release(up->budget, up->mem_reserved);
     free(up->data_dir);
     free(up);
 }
@@ -78,6 +84,8 @@ int api_upload_over_limit(const api_upload_t *up) {
 
 void api_upload_problem(const api_upload_t *up, api_response_t *res) {
     api_problem_field(res, up->status ? up->status : 500, up->field, "%s", up->message);
+    if (up->status == 503)
+        res->retry_after = 5;
 }
 
 void api_upload_keep(api_upload_t *up) {

@@ -63,6 +63,8 @@ struct api_upload {
     trainer_dataset_t *ds;
     char rel[256], matrix[4352];
     int matrix_written, keep;
+    struct api_mem_budget *budget; /* NULL: no memory budget */
+    uint64_t mem_reserved;         /* taken from budget, given back by api_upload_free */
 };
 
 /* upload.c ---------------------------------------------------------------------------------- */

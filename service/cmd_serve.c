@@ -25,7 +25,8 @@
 
 static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
-    "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
+    "                     [--web-dir DIR] [--max-upload-mb N] [--max-upload-memory-mb N]\n"
+    "                     [--max-trials N]\n"
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
     "\n"
@@ -35,6 +36,10 @@ static const char serve_usage[] =
     "  --workers N        trials trained at once (MLPTUNE_WORKERS, default: the cores)\n"
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
+    "  --max-upload-memory-mb N\n"
+    "                     memory all uploads together may fill while being decompressed and\n"
+    "                     parsed; over it an upload waits up to 2 s, then gets 503\n"
+    "                     (MLPTUNE_MAX_UPLOAD_MEMORY_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
     "  --checkpoint-every N\n"
     "                     iterations between a running trial's checkpoints, 0 for only at\n"
@@ -58,7 +63,7 @@ static const char serve_usage[] =
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
-    const char *connection_timeout;
+    const char *connection_timeout, *max_upload_memory_mb;
     const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
     int insecure;
@@ -76,6 +81,7 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"workers", "MLPTUNE_WORKERS", &a->workers},
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
+        {"max-upload-memory-mb", "MLPTUNE_MAX_UPLOAD_MEMORY_MB", &a->max_upload_memory_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
         {"checkpoint-every", "MLPTUNE_CHECKPOINT_EVERY", &a->checkpoint_every},
         {"checkpoint-seconds", "MLPTUNE_CHECKPOINT_SECONDS", &a->checkpoint_seconds},
@@ -315,12 +321,14 @@ int svc_cmd_serve(int argc, char **argv) {
     if (parse(argc, argv, &a) != 0)
         return SVC_EXIT_USAGE;
     double checkpoint_seconds = 10.0;
-    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
+    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024, upload_memory_mb = 1024,
                  max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
         (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
         (a.max_upload_mb &&
          svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
+        (a.max_upload_memory_mb && svc_parse_size("max-upload-memory-mb", a.max_upload_memory_mb,
+                                                  16, 1 << 22, &upload_memory_mb)) ||
         (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
         (a.checkpoint_every &&
          svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
@@ -390,6 +398,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .log_user = "info"};
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
+    acfg.limits.max_upload_memory_bytes = upload_memory_mb << 20;
     acfg.limits.max_trials = max_trials;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
     int aerr = 0;
