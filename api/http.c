@@ -16,14 +16,16 @@
  * (MHD_OPTION_NOTIFY_CONNECTION) and reports its phase as requests go (waiting for headers,
  * receiving a body, being answered); http_conn.c's watchdog thread keeps the deadlines.
  *
+ * Framing (framing.h): every request's headers are checked on its first call, before anything
+ * acts on it; an ambiguous one is answered 400 with "Connection: close" at once.
+ *
  * The daemon (http.h): its options, start, quiescing and stop, called by server.c (which owns
- * the server's state); the percent-decoding of paths and query strings.
+ * the server's state); libmicrohttpd's callbacks for the URI (query arguments past the limit),
+ * logging and percent-decoding (api_unescape_no_nul, query.c).
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,7 @@
 #include "problem.h"
 #include "server.h"
 #include "upload.h"
+#include "validate.h"
 
 #define DISCARD_MAX ((uint64_t)64 << 20)  /* body bytes read past a refusal before closing */
 #define DISCARD_SLACK ((uint64_t)1 << 20) /* multipart framing around an upload's files */
@@ -202,35 +205,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_
 static void answer_raw(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const char *reason = MHD_get_reason_phrase_for(res->status);
-    char head[512];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: %s\r\n"
-                     "Content-Length: %zu\r\nX-Content-Type-Options: nosniff\r\n\r\n",
-                     res->status, reason && *reason ? reason : "Error",
-                     res->content_type ? res->content_type : "text/plain", res->body_len);
     r->status = res->status;
-    if (ci && n > 0 && (size_t)n < sizeof(head)) {
-        const char *parts[2] = {head, res->body ? res->body : ""};
-        size_t lens[2] = {(size_t)n, res->body ? res->body_len : 0};
-        for (int i = 0, waits = 0; i < 2 && waits < 20; i++) {
-            size_t off = 0;
-            while (off < lens[i] && waits < 20) {
-                ssize_t w = send(ci->connect_fd, parts[i] + off, lens[i] - off,
-                                 MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (w > 0) {
-                    off += (size_t)w;
-                } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-                    struct pollfd p = {.fd = ci->connect_fd, .events = POLLOUT};
-                    poll(&p, 1, 50);
-                    waits++;
-                } else {
-                    waits = 20; /* the client is gone */
-                }
-            }
-        }
-        shutdown(ci->connect_fd, SHUT_WR);
-    }
+    if (ci)
+        api_conn_answer_raw(ci->connect_fd, res, MHD_get_reason_phrase_for(res->status));
     api_response_deinit(res);
 }
 
@@ -287,6 +264,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &fr);
     unsigned bad = api_framing_verdict(&fr, is_http11(version), why, sizeof(why));
     if (bad) {
+        r->d.slot = API_SLOT_UNMATCHED;
         api_problemf(&res, bad, "%s", why);
         return send_answer_close(c, r, &res, 1);
     }
@@ -533,36 +511,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     api_logf(a, "http: %s", line);
 }
 
-static int hex_value(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decoding of paths and query strings, as libmicrohttpd's own but for "%00": a NUL would
- * end the C string the handlers see, so "/datasets/1%00x" would read as dataset 1 and
- * "?limit=1%00" as 1. It is left encoded instead, so such a path matches no route (404) and such
- * a value is not a number (422). Returns the decoded length. */
+/* libmicrohttpd's unescape callback: api_unescape_no_nul (validate.h). */
 static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s) {
     (void)cls;
     (void)c;
-    char *out = s;
-    for (const char *in = s; *in;) {
-        int hi, lo;
-        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
-            (hi | lo) != 0) {
-            *out++ = (char)(hi * 16 + lo);
-            in += 3;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-    return (size_t)(out - s);
+    return api_unescape_no_nul(s);
 }
 
 int api_http_start(api_t *a) {

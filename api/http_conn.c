@@ -8,11 +8,15 @@
  *     and headers are late, or whose body falls under the minimum rate after its grace (both
  *     capped by the connection timeout; the server's own time on the body's bytes does not
  *     count), and logs why. libmicrohttpd then closes it as if the client had gone;
- *   - the per-address connection limit handed to libmicrohttpd.
+ *   - the per-address connection limit handed to libmicrohttpd, and the event streams' own caps
+ *     (per address and for the server);
+ *   - an answer written straight onto a socket, for a refusal that cannot wait for a body's end.
  * No libmicrohttpd here: http.c is the only file of api/ that includes microhttpd.h.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,6 +168,37 @@ void api_conn_sse_release(api_t *a, api_conn_t *conn) {
     pthread_mutex_lock(&a->conns_lock);
     conn->sse = 0;
     pthread_mutex_unlock(&a->conns_lock);
+}
+
+void api_conn_answer_raw(int fd, const api_response_t *res, const char *reason) {
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+                     res->status, reason && *reason ? reason : "Error",
+                     res->content_type ? res->content_type : "text/plain",
+                     res->body ? res->body_len : 0);
+    if (n <= 0 || (size_t)n >= sizeof(head))
+        return;
+    const char *parts[2] = {head, res->body ? res->body : ""};
+    size_t lens[2] = {(size_t)n, res->body ? res->body_len : 0};
+    int waits = 0;
+    for (int i = 0; i < 2 && waits < 20; i++) {
+        size_t off = 0;
+        while (off < lens[i] && waits < 20) {
+            ssize_t w = send(fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                off += (size_t)w;
+            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                poll(&p, 1, 50);
+                waits++;
+            } else {
+                waits = 20; /* the client is gone */
+            }
+        }
+    }
+    shutdown(fd, SHUT_WR);
 }
 
 /* Why a connection is over its deadline at `now`, or NULL. */

@@ -58,6 +58,12 @@ unsigned api_conn_sse_limit(const api_limits_t *limits);
 unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap);
 void api_conn_sse_release(api_t *a, api_conn_t *conn);
 
+/* Writes an answer straight onto socket fd: "HTTP/1.1 <status> <reason>", Connection: close, the
+ * content type and length, res's buffer body; then shuts the socket down for writing. For a
+ * refusal that cannot wait for the body's end (http.c); the caller closes the connection next.
+ * Waits at most about a second for room in the socket; a client gone is ignored. */
+void api_conn_answer_raw(int fd, const api_response_t *res, const char *reason);
+
 /* Starts the watchdog thread (every 200 ms). Returns 0, or -1 when the thread or its condition
  * variable cannot be created (nothing is then running). */
 int api_conn_watchdog_start(api_t *a);
