@@ -2,6 +2,7 @@
  * api/framing.c - request framing checks against smuggling (see framing.h).
  */
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "framing.h"
@@ -42,8 +43,11 @@ void api_framing_header(api_framing_t *f, const char *name, const char *value) {
     }
 }
 
-unsigned api_framing_verdict(const api_framing_t *f, int http11, char *detail, size_t cap) {
+unsigned api_framing_verdict(const api_framing_t *f, const char *version, char *detail,
+                             size_t cap) {
     const char *why = NULL;
+    int http11 =
+        version && strncmp(version, "HTTP/1.", 7) == 0 && version[7] >= '1' && version[7] <= '9';
     if (f->n_length && f->n_encoding)
         why = "a request may not carry both Content-Length and Transfer-Encoding";
     else if (f->n_length > 1)

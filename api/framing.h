@@ -30,8 +30,8 @@ void api_framing_init(api_framing_t *f);
 void api_framing_header(api_framing_t *f, const char *name, const char *value);
 
 /* The verdict once every header is in: 0 when the framing is unambiguous, or 400 with a
- * one-sentence reason in detail (cap bytes, NUL-terminated). http11: the request line says
- * HTTP/1.1 (or a later 1.x), where Host is required. */
-unsigned api_framing_verdict(const api_framing_t *f, int http11, char *detail, size_t cap);
+ * one-sentence reason in detail (cap bytes, NUL-terminated). version: the request line's
+ * ("HTTP/1.1"; Host is required from HTTP/1.1 on; NULL taken as HTTP/1.0). */
+unsigned api_framing_verdict(const api_framing_t *f, const char *version, char *detail, size_t cap);
 
 #endif

@@ -70,6 +70,17 @@ typedef struct http_req {
 
 /* ---- connections (their deadlines are kept by http_conn.c) ------------------------------ */
 
+/* The connection whose request line this HTTP thread saw last (on_uri) and whose headers have not
+ * reached on_request yet, for mhd_log (see there). Each connection is served by one thread of the
+ * pool from its first byte to its close, so a thread's record names one of its own connections;
+ * it is cleared when that connection's request starts or the connection closes. */
+static _Thread_local struct MHD_Connection *headers_pending;
+
+static void forget_headers_pending(struct MHD_Connection *c) {
+    if (headers_pending == c)
+        headers_pending = NULL;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
     api_t *a = cls;
@@ -81,7 +92,10 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         /* without a record (no memory) this connection has only the idle timeout */
         *socket_context =
             fd ? api_conn_open(a, fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        forget_headers_pending(c);
+    }
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         /* libmicrohttpd closes the socket after this call: the watchdog, which shuts sockets
          * down under the same lock, can never reach a descriptor number already reused. */
         api_conn_close(a, *socket_context);
@@ -242,11 +256,6 @@ static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-/* Whether the request line's version is HTTP/1.1 or a later 1.x (Host required). */
-static int is_http11(const char *version) {
-    return version && strncmp(version, "HTTP/1.", 7) == 0 && version[7] >= '1' && version[7] <= '9';
-}
-
 static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const char *url,
                                   const char *method, const char *version) {
     api_response_t res;
@@ -262,7 +271,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     char why[160];
     api_framing_init(&fr);
     MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &fr);
-    unsigned bad = api_framing_verdict(&fr, is_http11(version), why, sizeof(why));
+    unsigned bad = api_framing_verdict(&fr, version, why, sizeof(why));
     if (bad) {
         r->d.slot = API_SLOT_UNMATCHED;
         api_problemf(&res, bad, "%s", why);
@@ -401,8 +410,8 @@ static http_req_t *new_req(api_t *a) {
  * overwritten), and the request is marked so that the handlers answer 422 naming the limit.
  * Returns the request record that on_request then receives. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
-    (void)c;
     http_req_t *r = new_req(cls);
+    headers_pending = c;
     const char *q = uri ? strchr(uri, '?') : NULL;
     if (!q || !q[1])
         return r;
@@ -423,6 +432,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     api_t *a = cls;
     http_req_t *r = *con_cls;
     if (!r || !r->started) {
+        forget_headers_pending(c);
         if (!r && !(r = new_req(a)))
             return MHD_NO;
         *con_cls = r;
@@ -448,14 +458,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->bad_multipart = 1;
         r->pp = NULL;
     }
-    if (r->has_early) {
-        r->has_early = 0;
-        return send_answer(c, r, &r->early);
-    }
-    if (r->too_large) {
-        api_dispatch_too_large(a, &r->d, &res);
-    } else if (r->bad_multipart && api_upload_status(r->req.upload) == 0) {
-        api_problemf(&res, 400, "the multipart/form-data body is malformed");
+    if (r->has_early || r->too_large ||
+        (r->bad_multipart && api_upload_status(r->req.upload) == 0)) {
+        refusal(r, &res);
     } else {
         r->req.body = r->body ? r->body : "";
         r->req.body_len = r->len;
@@ -503,12 +508,54 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- the daemon ------------------------------------------------------------------------- */
 
+static enum MHD_Result find_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    *(const char **)cls = value ? value : "";
+    return MHD_NO;
+}
+
+/* libmicrohttpd 0.9.75 answers a Content-Length it cannot parse itself, before any callback of
+ * ours, and sends that answer's status line and headers twice (its error path's state is
+ * overwritten by its caller): the client reads the second header block as the body. It logs the
+ * failure first, on the connection's own thread, so this is where the server can still answer:
+ * when the connection whose headers this thread is parsing (headers_pending) does carry a
+ * Content-Length that is not a number, a proper problem+json answer goes onto its socket and
+ * the socket is shut down for writing; libmicrohttpd's own answer then fails to send and it
+ * closes the connection. Nothing is done when the record is missing or does not match. */
+static void answer_bad_length(void) {
+    struct MHD_Connection *c = headers_pending;
+    const char *value = NULL;
+    uint64_t n;
+    headers_pending = NULL;
+    if (c)
+        MHD_get_connection_values(c, MHD_HEADER_KIND, find_length, &value);
+    int digits = value && *value && strspn(value, "0123456789") == strlen(value);
+    if (!value || (digits && api_parse_uint(value, UINT64_MAX, &n) == 0))
+        return; /* no Content-Length, or one that parses: not this connection's failure */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    api_response_t res;
+    api_response_init(&res);
+    if (digits)
+        api_problemf(&res, 413, "Content-Length is larger than any body this server takes");
+    else
+        api_problemf(&res, 400, "Content-Length must be a decimal number of bytes");
+    if (ci)
+        api_conn_answer_raw(ci->connect_fd, &res, MHD_get_reason_phrase_for(res.status));
+    api_response_deinit(&res);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     api_t *a = cls;
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
     api_logf(a, "http: %s", line);
+    if (strstr(line, "Content-Length' header"))
+        answer_bad_length();
 }
 
 /* libmicrohttpd's unescape callback: api_unescape_no_nul (validate.h). */

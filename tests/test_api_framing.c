@@ -17,11 +17,12 @@
 
 /* The verdict on a list of name, value pairs (NULL-terminated). */
 static unsigned verdict(int http11, const char *const *h, char *why, size_t cap) {
+    const char *version = http11 ? "HTTP/1.1" : "HTTP/1.0";
     api_framing_t f;
     api_framing_init(&f);
     for (; h[0]; h += 2)
         api_framing_header(&f, h[0], h[1]);
-    return api_framing_verdict(&f, http11, why, cap);
+    return api_framing_verdict(&f, version, why, cap);
 }
 
 static void test_unambiguous_requests_pass(void **state) {
