@@ -94,11 +94,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
             fd ? api_conn_open(a, fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
         forget_headers_pending(c);
-    }
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         /* libmicrohttpd closes the socket after this call: the watchdog, which shuts sockets
          * down under the same lock, can never reach a descriptor number already reused. */
-        api_conn_close(a, *socket_context);
+        api_conn_close(a, *socket_context); /* accepts NULL */
         *socket_context = NULL;
     }
 }
