@@ -20,20 +20,19 @@ typedef struct api api_t;
 typedef void (*api_log_fn)(void *user, const char *line);
 
 typedef struct api_limits {
-    size_t max_body_bytes;          /* JSON request bodies; 413 above (default 1 MiB) */
-    size_t max_upload_bytes;        /* dataset uploads as received; 413 above (default 1 GiB) */
-    size_t max_upload_memory_bytes; /* memory all uploads together may fill while they are
-                                       decoded and parsed (the matrices being built and the
-                                       parsers' buffers); an upload that would go over it waits
-                                       up to 2 s, then 503 with Retry-After (413 when it alone
-                                       needs more than the whole budget) (default 1 GiB) */
-    size_t max_trials;              /* per sweep; 422 above (default SCHED_DEFAULT_MAX_TRIALS) */
-    size_t max_neurons;             /* per hidden layer; 422 above (default 4096) */
-    size_t max_layers;              /* hidden layers; 422 above (default 8) */
-    size_t max_iterations;          /* per trial; 422 above (default 10000) */
-    size_t max_batch_size;          /* 422 above (default 8192) */
-    unsigned max_connections;       /* concurrent connections (default 512) */
-    unsigned connection_timeout_s;  /* idle connections are closed (default 60) */
+    size_t max_body_bytes;         /* JSON request bodies; 413 above (default 1 MiB) */
+    size_t max_upload_bytes;       /* dataset uploads as received; 413 above (default 1 GiB) */
+    size_t max_trials;             /* per sweep; 422 above (default SCHED_DEFAULT_MAX_TRIALS) */
+    size_t max_neurons;            /* per hidden layer; 422 above (default 4096) */
+    size_t max_layers;             /* hidden layers; 422 above (default 8) */
+    size_t max_iterations;         /* per trial; 422 above (default 10000) */
+    size_t max_batch_size;         /* 422 above (default 8192) */
+    unsigned max_connections;      /* concurrent connections (default 512) */
+    unsigned connection_timeout_s; /* idle connections are closed (default 60) */
+    /* Bytes all uploads together may fill while they are decoded and parsed (the matrices being
+     * built, the parsers' buffers): an upload that would go over it waits up to 2 s, then 503
+     * with Retry-After (413 when it alone needs more than all of it) (default 1 GiB). */
+    size_t max_upload_memory;
 } api_limits_t;
 
 /* Fills *l with the defaults above. A field left at 0 in api_config_t.limits also takes its

@@ -43,7 +43,7 @@ static void fill_limits(api_limits_t *l, const api_limits_t *given) {
     l->f = def.f
     DEFAULT(max_body_bytes);
     DEFAULT(max_upload_bytes);
-    DEFAULT(max_upload_memory_bytes);
+    DEFAULT(max_upload_memory);
     DEFAULT(max_trials);
     DEFAULT(max_neurons);
     DEFAULT(max_layers);
@@ -110,7 +110,7 @@ api_t *api_start(const api_config_t *cfg, int *err) {
         rc = MLPT_EIO;
         goto out;
     }
-    if (!(a->upload_budget = api_mem_budget_new(a->limits.max_upload_memory_bytes))) {
+    if (!(a->upload_budget = api_mem_budget_new(a->limits.max_upload_memory))) {
         api_stop(a);
         goto out;
     }

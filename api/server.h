@@ -81,7 +81,7 @@ struct api {
     pthread_key_t reader_key; /* the calling thread's STORE_READER (closed at thread exit) */
     int reader_key_ok;
     api_sse_hub_t *hub;
-    struct api_mem_budget *upload_budget; /* limits.max_upload_memory_bytes (mem_budget.h) */
+    struct api_mem_budget *upload_budget; /* limits.max_upload_memory (mem_budget.h) */
     api_metrics_t metrics;
 };
 

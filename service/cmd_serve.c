@@ -398,7 +398,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .log_user = "info"};
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
-    acfg.limits.max_upload_memory_bytes = upload_memory_mb << 20;
+    acfg.limits.max_upload_memory = upload_memory_mb << 20;
     acfg.limits.max_trials = max_trials;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
     int aerr = 0;
