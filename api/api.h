@@ -32,6 +32,10 @@ typedef struct api_limits {
                                       above, naming the field (default 1 GiB) */
     unsigned max_connections;      /* concurrent connections (default 512) */
     unsigned connection_timeout_s; /* idle connections are closed (default 60) */
+    /* Bytes all uploads together may fill while they are decoded and parsed (the matrices being
+     * built, the parsers' buffers): an upload that would go over it waits up to 2 s, then 503
+     * with Retry-After (413 when it alone needs more than all of it) (default 1 GiB). */
+    size_t max_upload_memory;
 } api_limits_t;
 
 /* Fills *l with the defaults above. A field left at 0 in api_config_t.limits also takes its

@@ -196,6 +196,7 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
             api_problem_code(res, MLPT_ENOMEM, NULL);
             return 1;
         }
+        api_upload_set_budget(req->upload, a->upload_budget);
         static const char *const raw_args[] = {"name", "label_column", NULL};
         static const char *const no_args[] = {NULL};
         if (api_h_query(req, multipart ? no_args : raw_args, NULL, res) != 0)

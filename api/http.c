@@ -16,8 +16,12 @@
  * (MHD_OPTION_NOTIFY_CONNECTION) and reports its phase as requests go (waiting for headers,
  * receiving a body, being answered); http_conn.c's watchdog thread keeps the deadlines.
  *
+ * Framing (framing.h): every request's headers are checked on its first call, before anything
+ * acts on it; an ambiguous one is answered 400 with "Connection: close" at once.
+ *
  * The daemon (http.h): its options, start, quiescing and stop, called by server.c (which owns
- * the server's state); the percent-decoding of paths and query strings.
+ * the server's state); libmicrohttpd's callbacks for the URI (query arguments past the limit),
+ * logging and percent-decoding (api_unescape_no_nul, query.c).
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -32,12 +36,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framing.h"
 #include "http.h"
 #include "http_conn.h"
 #include "mlpt_err.h"
 #include "problem.h"
 #include "server.h"
 #include "upload.h"
+#include "validate.h"
 
 #define DISCARD_MAX ((uint64_t)64 << 20)  /* body bytes read past a refusal before closing */
 #define DISCARD_SLACK ((uint64_t)1 << 20) /* multipart framing around an upload's files */
@@ -58,9 +64,22 @@ typedef struct http_req {
     struct timespec t0;
     api_response_t early; /* decided on the first call, sent on the last (no body announced) */
     int has_early;
+    int started; /* on_request's first call has run (the record may come from on_uri) */
+    int sse;     /* it holds an event-stream slot (api_conn_sse_claim) */
 } http_req_t;
 
 /* ---- connections (their deadlines are kept by http_conn.c) ------------------------------ */
+
+/* The connection whose request line this HTTP thread saw last (on_uri) and whose headers have not
+ * reached on_request yet, for mhd_log (see there). Each connection is served by one thread of the
+ * pool from its first byte to its close, so a thread's record names one of its own connections;
+ * it is cleared when that connection's request starts or the connection closes. */
+static _Thread_local struct MHD_Connection *headers_pending;
+
+static void forget_headers_pending(struct MHD_Connection *c) {
+    if (headers_pending == c)
+        headers_pending = NULL;
+}
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
@@ -73,10 +92,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         /* without a record (no memory) this connection has only the idle timeout */
         *socket_context =
             fd ? api_conn_open(a, fd->connect_fd, addr ? addr->client_addr : NULL) : NULL;
-    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        forget_headers_pending(c);
         /* libmicrohttpd closes the socket after this call: the watchdog, which shuts sockets
          * down under the same lock, can never reach a descriptor number already reused. */
-        api_conn_close(a, *socket_context);
+        api_conn_close(a, *socket_context); /* accepts NULL */
         *socket_context = NULL;
     }
 }
@@ -107,22 +127,41 @@ static void sse_resume(void *conn) {
     MHD_resume_connection(conn);
 }
 
-static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+/* Queues res. close: "Connection: close", after which libmicrohttpd reads nothing more from the
+ * connection (the framing refusals: what follows their headers is not a request). */
+static enum MHD_Result send_answer_close(struct MHD_Connection *c, http_req_t *r,
+                                         api_response_t *res, int close) {
     struct MHD_Response *mr = NULL;
     char num[24];
+    if (res->kind == API_BODY_SSE) {
+        char why[200];
+        unsigned st = api_conn_sse_claim(r->a, r->conn, why, sizeof(why));
+        if (st) { /* over a cap: the subscription goes, a problem answers instead */
+            api_response_deinit(res);
+            res->retry_after = 5;
+            api_problemf(res, st, "%s", why);
+        } else {
+            r->sse = 1;
+        }
+    }
     switch (res->kind) {
     case API_BODY_FILE:
         mr = MHD_create_response_from_fd(res->fd_size, res->fd);
         if (mr)
             res->fd = -1; /* MHD closes it */
         break;
-    case API_BODY_SSE:
+    case API_BODY_SSE: {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         api_sse_attach(res->sse, c);
+        if (fd)
+            api_sse_watch_fd(res->sse, fd->connect_fd);
         mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_reader, res->sse,
                                                sse_free);
         if (mr)
             res->sse = NULL; /* the response owns the subscription now */
         break;
+    }
     default:
         if (res->body_len) {
             mr = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
@@ -158,11 +197,32 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_
     if (res->kind == API_BODY_SSE)
         MHD_add_response_header(mr, "X-Accel-Buffering", "no");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    if (close)
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(c, res->status, mr);
     MHD_destroy_response(mr);
     r->status = res->status;
     api_response_deinit(res);
     return ok;
+}
+
+static enum MHD_Result send_answer(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+    return send_answer_close(c, r, res, 0);
+}
+
+/* Writes res straight onto the socket with "Connection: close", for a refusal decided while a
+ * body is still coming that cannot wait for its end (libmicrohttpd 0.9.75 queues an answer only
+ * once the headers or the whole body are in, and closing without one leaves the client with a
+ * cut-off upload and no reason). Nothing of this request's answer has been sent (an interim
+ * "100 Continue" at most), so this is its whole answer; the caller then returns MHD_NO and
+ * libmicrohttpd closes the connection. Waits at most about a second for the socket. */
+static void answer_raw(struct MHD_Connection *c, http_req_t *r, api_response_t *res) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    r->status = res->status;
+    if (ci)
+        api_conn_answer_raw(ci->connect_fd, res, MHD_get_reason_phrase_for(res->status));
+    api_response_deinit(res);
 }
 
 /* ---- request ---------------------------------------------------------------------------- */
@@ -189,14 +249,34 @@ static enum MHD_Result on_post_field(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES; /* a refused upload keeps reading (and discarding) to answer at the end */
 }
 
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    api_framing_header(cls, key, value);
+    return MHD_YES;
+}
+
 static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const char *url,
-                                  const char *method) {
+                                  const char *method, const char *version) {
     api_response_t res;
     api_response_init(&res);
     r->path = strdup(url);
     r->method = strdup(method);
     if (!r->path || !r->method)
         return MHD_NO;
+    /* Framing first, before anything acts on the request: an ambiguous one is answered now,
+     * with "Connection: close", so libmicrohttpd reads none of its body and nothing after it
+     * (framing.h). */
+    api_framing_t fr;
+    char why[160];
+    api_framing_init(&fr);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &fr);
+    unsigned bad = api_framing_verdict(&fr, version, why, sizeof(why));
+    if (bad) {
+        r->d.slot = API_SLOT_UNMATCHED;
+        api_problemf(&res, bad, "%s", why);
+        return send_answer_close(c, r, &res, 1);
+    }
     r->req.method = api_method_parse(method);
     r->req.path = r->path;
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, r);
@@ -251,14 +331,38 @@ static uint64_t discard_max(const http_req_t *r) {
     return lim > DISCARD_MAX ? lim : DISCARD_MAX;
 }
 
+/* The answer to a request refused while its body came (see on_request's last call). */
+static void refusal(http_req_t *r, api_response_t *res) {
+    if (r->has_early) {
+        *res = r->early;
+        r->has_early = 0;
+    } else if (r->too_large) {
+        api_dispatch_too_large(r->a, &r->d, res);
+    } else if (r->req.upload && api_upload_status(r->req.upload) != 0) {
+        api_upload_problem(r->req.upload, res);
+    } else {
+        api_problemf(res, 400, "the multipart/form-data body is malformed");
+    }
+}
+
 /* Consumes one piece of the body. Returns MHD_NO to close the connection. */
-static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
+static enum MHD_Result body_call(struct MHD_Connection *c, http_req_t *r, const char *data,
+                                 size_t size) {
     const api_route_t *route = r->d.route;
     int refused = r->has_early || r->too_large || r->bad_multipart ||
                   (r->req.upload && api_upload_status(r->req.upload) != 0);
     if (!route || route->body == API_IN_NONE || refused) {
         r->discarded += size;
-        return r->discarded > discard_max(r) && refused ? MHD_NO : MHD_YES;
+        if (r->discarded > discard_max(r) && refused) {
+            /* Enough has been read and dropped (a chunked body may never end): answer now
+             * and close, rather than cutting the client off with no answer. */
+            api_response_t res;
+            api_response_init(&res);
+            refusal(r, &res);
+            answer_raw(c, r, &res);
+            return MHD_NO;
+        }
+        return MHD_YES;
     }
     if (route->body == API_IN_JSON) {
         if (r->len + size > r->a->limits.max_body_bytes) {
@@ -292,28 +396,60 @@ static enum MHD_Result body_call(http_req_t *r, const char *data, size_t size) {
     return MHD_YES;
 }
 
+static http_req_t *new_req(api_t *a) {
+    http_req_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->a = a;
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
+    return r;
+}
+
+/* libmicrohttpd's URI log callback: the request line is in, its headers are not, and the query
+ * string has not been split yet. libmicrohttpd 0.9.75 stores every query argument in the
+ * connection's memory pool and, when the pool runs out while it parses the request line, neither
+ * answers nor closes (the client waits for the header deadline). So a query with more arguments
+ * than a handler ever reads (API_MAX_QUERY) is cut here, in libmicrohttpd's own read buffer,
+ * which it parses right after this call (uri points into it; only the query's first byte is
+ * overwritten), and the request is marked so that the handlers answer 422 naming the limit.
+ * Returns the request record that on_request then receives. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    http_req_t *r = new_req(cls);
+    headers_pending = c;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (!q || !q[1])
+        return r;
+    size_t n = 1;
+    for (const char *p = q + 1; *p; p++)
+        n += *p == '&';
+    if (n > API_MAX_QUERY) {
+        ((char *)q)[1] = '\0'; /* libmicrohttpd's buffer, writable; see above */
+        if (r)
+            r->req.query_overflow = 1;
+    }
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *data,
                                   size_t *size, void **con_cls) {
     api_t *a = cls;
     http_req_t *r = *con_cls;
-    (void)version;
-    if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
+    if (!r || !r->started) {
+        forget_headers_pending(c);
+        if (!r && !(r = new_req(a)))
             return MHD_NO;
-        r->a = a;
-        r->conn = conn_of(c);
-        clock_gettime(CLOCK_MONOTONIC, &r->t0);
         *con_cls = r;
-        enum MHD_Result ok = first_call(c, r, url, method);
+        r->started = 1;
+        r->conn = conn_of(c);
+        enum MHD_Result ok = first_call(c, r, url, method, version);
         /* The headers are in: the body's clock starts, unless the answer already went out. */
         api_conn_phase(a, r->conn, r->status ? API_CONN_BUSY : API_CONN_BODY);
         return ok;
     }
     if (*size) {
         double t0 = api_conn_call_begin(a, r->conn, *size);
-        enum MHD_Result ok = body_call(r, data, *size);
+        enum MHD_Result ok = body_call(c, r, data, *size);
         api_conn_call_end(a, r->conn, t0);
         *size = 0;
         return ok;
@@ -326,14 +462,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->bad_multipart = 1;
         r->pp = NULL;
     }
-    if (r->has_early) {
-        r->has_early = 0;
-        return send_answer(c, r, &r->early);
-    }
-    if (r->too_large) {
-        api_dispatch_too_large(a, &r->d, &res);
-    } else if (r->bad_multipart && api_upload_status(r->req.upload) == 0) {
-        api_problemf(&res, 400, "the multipart/form-data body is malformed");
+    if (r->has_early || r->too_large ||
+        (r->bad_multipart && api_upload_status(r->req.upload) == 0)) {
+        refusal(r, &res);
     } else {
         r->req.body = r->body ? r->body : "";
         r->req.body_len = r->len;
@@ -356,12 +487,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         (double)(t1.tv_sec - r->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e6;
     if (r->status)
         api_metrics_count(&a->metrics, r->d.slot, r->status);
+    if (r->sse)
+        api_conn_sse_release(a, conn_of(c));
     /* Every request is counted in /metrics; the log gets the ones worth reading (changes,
      * failures, slow or aborted answers) unless every request was asked for: a line per
      * successful read costs real throughput under load. */
     int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     int plain_read = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
-    if (a->log_all_requests || !plain_read || !ok || r->status >= 400 || ms >= 100.0)
+    if (r->started &&
+        (a->log_all_requests || !plain_read || !ok || r->status >= 400 || ms >= 100.0))
         api_logf(a, "http %s %s %u %.1fms%s", r->method ? r->method : "?", r->path ? r->path : "?",
                  r->status, ms, ok ? "" : " (aborted)");
     if (r->pp)
@@ -378,44 +512,61 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- the daemon ------------------------------------------------------------------------- */
 
+static enum MHD_Result find_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+        return MHD_YES;
+    *(const char **)cls = value ? value : "";
+    return MHD_NO;
+}
+
+/* libmicrohttpd 0.9.75 answers a Content-Length it cannot parse itself, before any callback of
+ * ours, and sends that answer's status line and headers twice (its error path's state is
+ * overwritten by its caller): the client reads the second header block as the body. It logs the
+ * failure first, on the connection's own thread, so this is where the server can still answer:
+ * when the connection whose headers this thread is parsing (headers_pending) does carry a
+ * Content-Length that is not a number, a proper problem+json answer goes onto its socket and
+ * the socket is shut down for writing; libmicrohttpd's own answer then fails to send and it
+ * closes the connection. Nothing is done when the record is missing or does not match. */
+static void answer_bad_length(void) {
+    struct MHD_Connection *c = headers_pending;
+    const char *value = NULL;
+    uint64_t n;
+    headers_pending = NULL;
+    if (c)
+        MHD_get_connection_values(c, MHD_HEADER_KIND, find_length, &value);
+    int digits = value && *value && strspn(value, "0123456789") == strlen(value);
+    if (!value || (digits && api_parse_uint(value, UINT64_MAX, &n) == 0))
+        return; /* no Content-Length, or one that parses: not this connection's failure */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    api_response_t res;
+    api_response_init(&res);
+    if (digits)
+        api_problemf(&res, 413, "Content-Length is larger than any body this server takes");
+    else
+        api_problemf(&res, 400, "Content-Length must be a decimal number of bytes");
+    if (ci)
+        api_conn_answer_raw(ci->connect_fd, &res, MHD_get_reason_phrase_for(res.status));
+    api_response_deinit(&res);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     api_t *a = cls;
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
     line[strcspn(line, "\n")] = '\0';
     api_logf(a, "http: %s", line);
+    if (strstr(line, "Content-Length' header"))
+        answer_bad_length();
 }
 
-static int hex_value(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decoding of paths and query strings, as libmicrohttpd's own but for "%00": a NUL would
- * end the C string the handlers see, so "/datasets/1%00x" would read as dataset 1 and
- * "?limit=1%00" as 1. It is left encoded instead, so such a path matches no route (404) and such
- * a value is not a number (422). Returns the decoded length. */
+/* libmicrohttpd's unescape callback: api_unescape_no_nul (validate.h). */
 static size_t unescape_no_nul(void *cls, struct MHD_Connection *c, char *s) {
     (void)cls;
     (void)c;
-    char *out = s;
-    for (const char *in = s; *in;) {
-        int hi, lo;
-        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
-            (hi | lo) != 0) {
-            *out++ = (char)(hi * 16 + lo);
-            in += 3;
-        } else {
-            *out++ = *in++;
-        }
-    }
-    *out = '\0';
-    return (size_t)(out - s);
+    return api_unescape_no_nul(s);
 }
 
 int api_http_start(api_t *a) {
@@ -445,9 +596,9 @@ int api_http_start(api_t *a) {
         a->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         api_conn_per_ip_limit(&a->limits), MHD_OPTION_CONNECTION_TIMEOUT,
         a->limits.connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL, MHD_OPTION_END);
     if (!a->daemon) {
         api_logf(a, "api: cannot listen on %s port %u", bind, (unsigned)a->port);
         return MLPT_EIO;

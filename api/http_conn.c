@@ -8,14 +8,19 @@
  *     and headers are late, or whose body falls under the minimum rate after its grace (both
  *     capped by the connection timeout; the server's own time on the body's bytes does not
  *     count), and logs why. libmicrohttpd then closes it as if the client had gone;
- *   - the per-address connection limit handed to libmicrohttpd.
+ *   - the per-address connection limit handed to libmicrohttpd, and the event streams' own caps
+ *     (per address and for the server);
+ *   - an answer written straight onto a socket, for a refusal that cannot wait for a body's end.
  * No libmicrohttpd here: http.c is the only file of api/ that includes microhttpd.h.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -32,6 +37,7 @@ struct api_conn {
     double server_s;   /* time spent in on_request on this body's bytes: not the client's */
     double call_start; /* > 0 while on_request runs for this connection */
     int shut;          /* the watchdog shut it down */
+    int sse;           /* it carries an event stream (api_conn_sse_claim) */
 };
 
 static double mono_s(void) {
@@ -114,6 +120,85 @@ void api_conn_call_end(api_t *a, api_conn_t *conn, double t0) {
 unsigned api_conn_per_ip_limit(const api_limits_t *limits) {
     unsigned per_ip = limits->max_connections / API_PER_IP_SHARE;
     return per_ip ? per_ip : 1u;
+}
+
+unsigned api_conn_sse_per_ip_limit(const api_limits_t *limits) {
+    unsigned n = api_conn_per_ip_limit(limits) / API_SSE_PER_IP_SHARE;
+    return n ? n : 1u;
+}
+
+unsigned api_conn_sse_limit(const api_limits_t *limits) {
+    unsigned n = limits->max_connections / API_SSE_SHARE;
+    return n ? n : 1u;
+}
+
+unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap) {
+    unsigned per_ip = api_conn_sse_per_ip_limit(&a->limits), all = api_conn_sse_limit(&a->limits);
+    unsigned n_ip = 0, n_all = 0, status = 0;
+    if (!conn)
+        return 0;
+    pthread_mutex_lock(&a->conns_lock);
+    for (const api_conn_t *o = a->conns; o; o = o->next)
+        if (o->sse && o != conn) {
+            n_all++;
+            n_ip += strcmp(o->peer, conn->peer) == 0;
+        }
+    if (n_ip >= per_ip) {
+        status = 429;
+        snprintf(why, cap,
+                 "this address has %u event streams open, the most one address may hold "
+                 "(max_sse_per_address %u); close one or retry later",
+                 n_ip, per_ip);
+    } else if (n_all >= all) {
+        status = 503;
+        snprintf(why, cap,
+                 "the server has %u event streams open, the most it serves (max_sse_streams %u); "
+                 "retry later",
+                 n_all, all);
+    } else {
+        conn->sse = 1;
+    }
+    pthread_mutex_unlock(&a->conns_lock);
+    return status;
+}
+
+void api_conn_sse_release(api_t *a, api_conn_t *conn) {
+    if (!conn)
+        return;
+    pthread_mutex_lock(&a->conns_lock);
+    conn->sse = 0;
+    pthread_mutex_unlock(&a->conns_lock);
+}
+
+void api_conn_answer_raw(int fd, const api_response_t *res, const char *reason) {
+    char head[512];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %u %s\r\nConnection: close\r\nContent-Type: %s\r\n"
+                     "Content-Length: %zu\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+                     res->status, reason && *reason ? reason : "Error",
+                     res->content_type ? res->content_type : "text/plain",
+                     res->body ? res->body_len : 0);
+    if (n <= 0 || (size_t)n >= sizeof(head))
+        return;
+    const char *parts[2] = {head, res->body ? res->body : ""};
+    size_t lens[2] = {(size_t)n, res->body ? res->body_len : 0};
+    int waits = 0;
+    for (int i = 0; i < 2 && waits < 20; i++) {
+        size_t off = 0;
+        while (off < lens[i] && waits < 20) {
+            ssize_t w = send(fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) {
+                off += (size_t)w;
+            } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                struct pollfd p = {.fd = fd, .events = POLLOUT};
+                poll(&p, 1, 50);
+                waits++;
+            } else {
+                waits = 20; /* the client is gone */
+            }
+        }
+    }
+    shutdown(fd, SHUT_WR);
 }
 
 /* Why a connection is over its deadline at `now`, or NULL. */

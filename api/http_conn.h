@@ -46,6 +46,24 @@ void api_conn_call_end(api_t *a, api_conn_t *conn, double t0);
  * least 1. */
 unsigned api_conn_per_ip_limit(const api_limits_t *limits);
 
+/* The caps on event streams (server.h): per client address and for the whole server. */
+unsigned api_conn_sse_per_ip_limit(const api_limits_t *limits);
+unsigned api_conn_sse_limit(const api_limits_t *limits);
+
+/* Marks the connection as carrying an event stream if the caps allow one more. Returns 0 (call
+ * api_conn_sse_release when the stream's request ends; closing the connection also releases
+ * it), or 429 when its address has api_conn_sse_per_ip_limit streams, 503 when the server has
+ * api_conn_sse_limit, with the reason naming the limit in why (cap bytes). A NULL conn (no
+ * record) is let through. */
+unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap);
+void api_conn_sse_release(api_t *a, api_conn_t *conn);
+
+/* Writes an answer straight onto socket fd: "HTTP/1.1 <status> <reason>", Connection: close, the
+ * content type and length, res's buffer body; then shuts the socket down for writing. For a
+ * refusal that cannot wait for the body's end (http.c); the caller closes the connection next.
+ * Waits at most about a second for room in the socket; a client gone is ignored. */
+void api_conn_answer_raw(int fd, const api_response_t *res, const char *reason);
+
 /* Starts the watchdog thread (every 200 ms). Returns 0, or -1 when the thread or its condition
  * variable cannot be created (nothing is then running). */
 int api_conn_watchdog_start(api_t *a);

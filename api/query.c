@@ -1,6 +1,6 @@
 /*
- * api/query.c - query arguments of the list and history routes (unknown ones rejected), and the
- * rule for names.
+ * api/query.c - query arguments of the list and history routes (unknown ones rejected), the
+ * rule for names, and the percent-decoding of paths and query strings.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -124,4 +124,30 @@ int api_name_check(const char *name, const char **why) {
         return -1;
     }
     return 0;
+}
+
+static int hex_value(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+size_t api_unescape_no_nul(char *s) {
+    char *out = s;
+    for (const char *in = s; *in;) {
+        int hi, lo;
+        if (in[0] == '%' && (hi = hex_value(in[1])) >= 0 && (lo = hex_value(in[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 3;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "mem_budget.h"
 #include "mlpt_err.h"
 #include "server.h"
 
@@ -42,6 +43,7 @@ static void fill_limits(api_limits_t *l, const api_limits_t *given) {
     l->f = def.f
     DEFAULT(max_body_bytes);
     DEFAULT(max_upload_bytes);
+    DEFAULT(max_upload_memory);
     DEFAULT(max_trials);
     DEFAULT(max_neurons);
     DEFAULT(max_layers);
@@ -125,6 +127,10 @@ api_t *api_start(const api_config_t *cfg, int *err) {
         api_stop(a);
         goto out;
     }
+    if (!(a->upload_budget = api_mem_budget_new(a->limits.max_upload_memory))) {
+        api_stop(a);
+        goto out;
+    }
     api_sse_ops_t ops = {0};
     api_http_sse_ops(&ops);
     api_sse_store_ops(a, &ops);
@@ -188,6 +194,7 @@ void api_stop(api_t *a) {
         pthread_mutex_destroy(&a->conns_lock);
     api_sse_hub_free(a->hub);
     api_model_cache_free(a->models);
+    api_mem_budget_free(a->upload_budget);
     if (a->reader_key_ok)
         pthread_key_delete(a->reader_key);
     if (a->sched_lock_ok)

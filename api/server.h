@@ -39,6 +39,14 @@ struct api_conn;
 #define API_BODY_MIN_RATE (8 * 1024)
 #define API_PER_IP_SHARE 4
 
+/* Event streams have caps of their own inside those (http_conn.c): one client address holds at
+ * most its connection share / API_SSE_PER_IP_SHARE streams (32 by default), so its streams never
+ * take the connections its API calls need, and the server at most max_connections /
+ * API_SSE_SHARE (256). A stream over a cap answers 429 (the address's) or 503 (the server's)
+ * with Retry-After. A stream whose client closes it frees its slot at once (sse_watch.c). */
+#define API_SSE_PER_IP_SHARE 4
+#define API_SSE_SHARE 2
+
 /* Request counters: one slot per route, plus static files and unmatched paths; one column per
  * status of api_metrics_statuses (the last column counts any other status). */
 #define API_SLOT_STATIC ((size_t)API_ROUTE_COUNT)
@@ -80,6 +88,7 @@ struct api {
     int reader_key_ok;
     api_sse_hub_t *hub;
     api_model_cache_t *models; /* loaded models for predictions */
+    struct api_mem_budget *upload_budget; /* limits.max_upload_memory (mem_budget.h) */
     api_metrics_t metrics;
     size_t quarantined_files; /* api_config_t.quarantined_files */
 };

@@ -91,8 +91,6 @@ static uint64_t now_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static void *heartbeat_main(void *arg);
-
 api_sse_hub_t *api_sse_hub_new(const api_sse_ops_t *ops, const api_sse_config_t *cfg) {
     api_sse_hub_t *hub = calloc(1, sizeof(*hub));
     if (!hub)
@@ -105,7 +103,7 @@ api_sse_hub_t *api_sse_hub_new(const api_sse_ops_t *ops, const api_sse_config_t 
     pthread_mutex_init(&hub->mu, NULL);
     pthread_cond_init(&hub->hb_cv, NULL);
     if (hub->heartbeat_s) {
-        if (pthread_create(&hub->hb_thread, NULL, heartbeat_main, hub) != 0) {
+        if (pthread_create(&hub->hb_thread, NULL, api_sse_watch_main, hub) != 0) {
             pthread_cond_destroy(&hub->hb_cv);
             pthread_mutex_destroy(&hub->mu);
             free(hub);
@@ -398,6 +396,7 @@ int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_eve
         return 500;
     sub->hub = hub;
     sub->sweep_id = sweep_id;
+    sub->fd = -1;
     pthread_mutex_lock(&hub->mu);
     if (hub->closing) {
         rc = 503;
@@ -452,7 +451,7 @@ long api_sse_read(api_sse_sub_t *sub, char *buf, size_t max) {
     long rc;
     pthread_mutex_lock(&hub->mu);
     for (;;) {
-        if (hub->closing || sub->overflow) {
+        if (hub->closing || sub->overflow || sub->gone) {
             rc = -1;
             break;
         }
@@ -505,37 +504,6 @@ void api_sse_unsubscribe(api_sse_sub_t *sub) {
     api_sse_replay_free(sub);
     free(sub->buf);
     free(sub);
-}
-
-void api_sse_heartbeat(api_sse_hub_t *hub) {
-    static const char beat[] = ": heartbeat\n\n";
-    pthread_mutex_lock(&hub->mu);
-    for (size_t i = 0; i < hub->n_ch; i++)
-        for (api_sse_sub_t *s = hub->ch[i]->subs; s; s = s->next)
-            if (s->phase != SSE_END && s->len == s->off &&
-                api_sse_append(s, beat, sizeof(beat) - 1, 0) == 0)
-                api_sse_wake(s);
-    pthread_mutex_unlock(&hub->mu);
-}
-
-static void *heartbeat_main(void *arg) {
-    api_sse_hub_t *hub = arg;
-    pthread_mutex_lock(&hub->mu);
-    while (hub->hb_running) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += hub->heartbeat_s;
-        int rc = 0;
-        while (hub->hb_running && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&hub->hb_cv, &hub->mu, &until);
-        if (!hub->hb_running)
-            break;
-        pthread_mutex_unlock(&hub->mu);
-        api_sse_heartbeat(hub);
-        pthread_mutex_lock(&hub->mu);
-    }
-    pthread_mutex_unlock(&hub->mu);
-    return NULL;
 }
 
 void api_sse_close(api_sse_hub_t *hub) {

@@ -70,8 +70,8 @@ typedef struct api_sse_config {
     unsigned heartbeat_s; /* 0: no heartbeat thread (tests call api_sse_heartbeat) */
 } api_sse_config_t;
 
-/* Creates a hub (and its heartbeat thread). Returns NULL when memory or a thread cannot be had.
- * ops is copied. */
+/* Creates a hub (and its watch thread: heartbeats, and closed clients noticed at once). Returns
+ * NULL when memory or a thread cannot be had. ops is copied. */
 api_sse_hub_t *api_sse_hub_new(const api_sse_ops_t *ops, const api_sse_config_t *cfg);
 
 /* Stops the heartbeat and frees the hub. Every subscriber must have been unsubscribed (call
@@ -93,6 +93,19 @@ int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_eve
 
 /* Sets the connection handed to ops.suspend/resume. Call before the first api_sse_read. */
 void api_sse_attach(api_sse_sub_t *sub, void *conn);
+
+/* Sets the socket of the stream's connection (fd >= 0), polled while the stream is suspended so
+ * that a stream whose client closed it ends at once (api_sse_reap) rather than at the next
+ * heartbeat's failed write. The descriptor must stay open while the connection is suspended
+ * (libmicrohttpd never closes a suspended connection). Call after api_sse_attach. */
+void api_sse_watch_fd(api_sse_sub_t *sub, int fd);
+
+/* Ends (and resumes, so their connections close) the suspended streams whose client has closed
+ * or reset the connection: one poll(2) over their sockets, no waiting. Returns how many ended.
+ * Called by the hub's watch thread every API_SSE_WATCH_MS; any thread. */
+size_t api_sse_reap(api_sse_hub_t *hub);
+
+#define API_SSE_WATCH_MS 200
 
 /* Copies up to max bytes of the stream into buf. Returns the count (> 0); 0 after suspending
  * the connection (nothing to send now; a publish resumes it); -1 when the stream has ended

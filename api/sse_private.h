@@ -71,7 +71,9 @@ struct api_sse_sub {
     api_sse_sub_t *next, *prev;
     int64_t sweep_id;
     void *conn;
+    int fd; /* the stream's socket, polled while suspended (api_sse_watch_fd); -1: none */
     int suspended, overflow;
+    int gone; /* its client closed the connection: the stream ends */
     api_sse_phase_t phase;
     char *buf; /* bytes to send: buf[off .. len) */
     size_t off, len, cap;
@@ -95,6 +97,11 @@ void api_sse_wake(api_sse_sub_t *sub);
 long api_sse_trial_index(const api_sse_sub_t *sub, int64_t trial_id);
 int api_sse_filter_pass(api_sse_sub_t *sub, sched_event_type_t type, int64_t trial_id,
                         int64_t iteration);
+
+/* sse_watch.c */
+/* The hub's watch thread: every API_SSE_WATCH_MS ends the streams whose client has gone
+ * (api_sse_reap), every heartbeat_s seconds queues a heartbeat. */
+void *api_sse_watch_main(void *arg);
 
 /* sse_replay.c */
 /* One step of the replay (mutex held on entry and return; released around store reads).

@@ -15,6 +15,7 @@
 
 #include "json_util.h"
 #include "matrix.h"
+#include "mem_budget.h"
 #include "mlpt_err.h"
 #include "problem.h"
 #include "upload_private.h"
@@ -41,12 +42,13 @@ void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *fo
     if (status == 507)
         api_upload_fail(up, 507, field, "%sthe disk is full",
                         strcmp(folder, "uploads") == 0 ? "" : "cannot store the dataset: ");
-    else if (status == 503)
+    else if (status == 503) {
+        up->retry_after = 30; /* a folder someone must fix */
         api_upload_fail(up, 503, field,
                         "the server cannot store %s right now: its %s folder cannot take new "
                         "files (see /healthz)",
                         strcmp(folder, "uploads") == 0 ? "uploads" : "datasets", folder);
-    else
+    } else
         api_upload_fail(up, 500, field, "the server cannot store the %s: %s",
                         strcmp(folder, "uploads") == 0 ? "upload" : "dataset",
                         errnum > 0 ? strerror(errnum) : "input/output error");
@@ -95,6 +97,10 @@ api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
     return up;
 }
 
+void api_upload_set_budget(api_upload_t *up, struct api_mem_budget *budget) {
+    up->budget = budget;
+}
+
 void api_upload_free(api_upload_t *up) {
     if (!up)
         return;
@@ -103,6 +109,7 @@ void api_upload_free(api_upload_t *up) {
     if (up->matrix_written && !up->keep)
         unlink(up->matrix);
     trainer_dataset_free(up->ds);
+    api_mem_budget_release(up->budget, up->mem_reserved);
     free(up->data_dir);
     free(up);
 }
@@ -118,7 +125,7 @@ int api_upload_over_limit(const api_upload_t *up) {
 void api_upload_problem(const api_upload_t *up, api_response_t *res) {
     api_problem_field(res, up->status ? up->status : 500, up->field, "%s", up->message);
     if (up->status == 503)
-        res->retry_after = 30;
+        res->retry_after = up->retry_after ? up->retry_after : 5;
 }
 
 void api_upload_keep(api_upload_t *up) {

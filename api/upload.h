@@ -65,6 +65,19 @@ typedef struct api_upload_result {
  * memory. */
 api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes);
 
+struct api_mem_budget;
+
+#define API_UPLOAD_MEMORY_STEP ((uint64_t)16 << 20) /* reserved ahead of the parser's use */
+#define API_UPLOAD_MEMORY_WAIT_MS 2000              /* for others' memory before a 503 */
+
+/* Makes the upload reserve, from budget (mem_budget.h; NULL: none), the memory its parsers fill
+ * as they grow (API_UPLOAD_MEMORY_STEP at a time), held until api_upload_free. A reservation that
+ * does not fit waits up to API_UPLOAD_MEMORY_WAIT_MS for other uploads to end, then fails the
+ * upload with 503 (Retry-After) naming max_upload_memory_mb; one that could never fit (this
+ * upload alone needs more than the whole budget) fails it with 413. On either failure the
+ * parsers are freed at once and nothing more is decoded. Call before the first bytes. */
+void api_upload_set_budget(api_upload_t *up, struct api_mem_budget *budget);
+
 /* Removes the temporary files (and the matrix unless kept) and frees everything. Accepts NULL. */
 void api_upload_free(api_upload_t *up);
 

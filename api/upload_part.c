@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mem_budget.h"
 #include "mlpt_err.h"
 #include "problem.h"
 #include "upload_private.h"
@@ -35,6 +36,48 @@ void api_upload_part_release(file_part_t *f) {
     f->idx = NULL;
 }
 
+/* Keeps the upload's reservation from the memory budget ahead of what its parsers have filled
+ * (upload.h). Returns 0, or -1 after failing the upload (503 or 413 naming
+ * max_upload_memory_mb) and freeing its parsers. */
+static int budget_keep_up(api_upload_t *up) {
+    uint64_t used = 0;
+    if (!up->budget)
+        return 0;
+    for (int i = 0; i < N_FILES; i++)
+        used += ingest_csv_mem_bytes(up->files[i].csv) + ingest_idx_mem_bytes(up->files[i].idx);
+    if (used <= up->mem_reserved)
+        return 0;
+    uint64_t total = api_mem_budget_total(up->budget);
+    uint64_t want = used + API_UPLOAD_MEMORY_STEP - up->mem_reserved;
+    if (up->mem_reserved + want > total && used <= total)
+        want = total - up->mem_reserved; /* the last step: up to the whole budget */
+    int rc = api_mem_budget_reserve(up->budget, up->mem_reserved, want, API_UPLOAD_MEMORY_WAIT_MS);
+    if (rc == 0) {
+        up->mem_reserved += want;
+        return 0;
+    }
+    int part = up->cur >= 0 && up->cur < N_FILES ? up->cur : PART_FILE;
+    if (rc == MLPT_ELIMIT)
+        api_upload_fail(up, 413, api_upload_part_names[part],
+                        "parsing this upload takes more memory than the limit max_upload_memory_mb "
+                        "(%llu MiB) allows: send a smaller dataset",
+                        (unsigned long long)(total >> 20));
+    else
+        api_upload_fail(up, 503, api_upload_part_names[part],
+                        "the memory for parsing uploads (max_upload_memory_mb, %llu MiB) is in use "
+                        "by other uploads; retry later",
+                        (unsigned long long)(total >> 20));
+    for (int i = 0; i < N_FILES; i++) { /* give the memory back now, not at the body's end */
+        ingest_csv_free(up->files[i].csv);
+        ingest_idx_free(up->files[i].idx);
+        up->files[i].csv = NULL;
+        up->files[i].idx = NULL;
+    }
+    api_mem_budget_release(up->budget, up->mem_reserved);
+    up->mem_reserved = 0;
+    return -1;
+}
+
 /* Pushes decoded bytes into the part's parser. The first parser error of a multipart CSV is
  * kept aside rather than failing the upload: a label_column sent after the file may still make
  * it parse (the temporary copy is then parsed again at the end). Returns 0, or MLPT_ESTOPPED
@@ -44,7 +87,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
     file_part_t *f = &up->files[part];
     ingest_error_t e;
     memset(&e, 0, sizeof(e));
-    if (f->parse_rc || (part == PART_FILE && up->label_late))
+    if (f->parse_rc || (part == PART_FILE && up->label_late) || up->status)
         return MLPT_ESTOPPED;
     if (len == 0)
         return 0;
@@ -57,7 +100,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
             api_upload_fail_ingest(up, part, rc, &e);
         return MLPT_ESTOPPED;
     }
-    return 0;
+    return budget_keep_up(up) == 0 ? 0 : MLPT_ESTOPPED;
 }
 
 static int gz_sink(void *ctx, const void *data, size_t len, ingest_error_t *err) {

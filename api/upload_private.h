@@ -58,12 +58,15 @@ struct api_upload {
     int has_name, has_label, label_late;
     int raw; /* a text/csv body: no label_column can come later */
     unsigned status;
-    int over_limit; /* the sticky failure is the 413 over max_bytes */
+    int over_limit;       /* the sticky failure is the 413 over max_bytes */
+    unsigned retry_after; /* seconds, for a 503: when trying again may work */
     char field[32], message[320];
     char internal[512]; /* the server-side cause of a 5xx, for the log only (api_upload_internal) */
     trainer_dataset_t *ds;
     char rel[256], matrix[4352];
     int matrix_written, keep;
+    struct api_mem_budget *budget; /* NULL: no memory budget */
+    uint64_t mem_reserved;         /* taken from budget, given back by api_upload_free */
 };
 
 /* upload.c ---------------------------------------------------------------------------------- */

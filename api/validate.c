@@ -18,6 +18,7 @@ void api_limits_init(api_limits_t *l) {
     memset(l, 0, sizeof(*l));
     l->max_body_bytes = (size_t)1 << 20;
     l->max_upload_bytes = (size_t)1 << 30;
+    l->max_upload_memory = (size_t)1 << 30;
     l->max_trials = SCHED_DEFAULT_MAX_TRIALS;
     l->max_neurons = 4096;
     l->max_model_bytes = (size_t)1 << 30;

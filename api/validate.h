@@ -72,6 +72,12 @@ int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t cl
 int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,
                          api_errors_t *errs);
 
+/* Percent-decodes s in place (paths and query strings, for the HTTP layer), as libmicrohttpd's
+ * own decoder but for "%00": a NUL would end the C string the handlers see, so "/datasets/1%00x"
+ * would read as dataset 1 and "?limit=1%00" as 1. It is left encoded instead, so such a path
+ * matches no route (404) and such a value is not a number (422). Returns the decoded length. */
+size_t api_unescape_no_nul(char *s);
+
 /* Checks that every query argument of req is among allowed (NULL-terminated list) and given at
  * most once, and that no more than API_MAX_QUERY came. Returns 0 or 422 with errs filled
  * ("query.<name>"). */

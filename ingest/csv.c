@@ -508,3 +508,11 @@ void ingest_csv_free(ingest_csv_t *c) {
     free(c->scratch);
     free(c);
 }
+
+size_t ingest_csv_mem_bytes(const ingest_csv_t *c) {
+    if (!c)
+        return 0;
+    return c->rows * (c->features * sizeof(float) + sizeof(int32_t)) + c->carry_cap +
+           c->scratch_cap + c->names_cap + c->name_off_cap * sizeof(size_t) + c->labels.arena_cap +
+           c->labels.items_cap * sizeof(ingest_label_t) + c->labels.nslots * sizeof(uint32_t);
+}

@@ -81,6 +81,12 @@ int ingest_csv_finish(ingest_csv_t *csv, trainer_dataset_t **out, ingest_error_t
 /* Release the parser and everything it still owns. Accepts NULL. */
 void ingest_csv_free(ingest_csv_t *csv);
 
+/* The bytes of memory the parser has filled so far: the rows parsed (features and label ids),
+ * the carried partial record, the header names and the label table. Grown-but-unwritten
+ * capacity is not counted (untouched pages are not resident). 0 for NULL. For a caller that
+ * keeps a budget of the memory its parsers use; same thread as the feeds. */
+size_t ingest_csv_mem_bytes(const ingest_csv_t *csv);
+
 /* Convert the text s[0..len) to float32 exactly as the parser converts a feature: optional spaces
  * and tabs around a decimal number, nearest float (ties to even).
  * Returns 0 and sets *out; MLPT_EFORMAT when the text is not a decimal number, is NaN or Inf, or

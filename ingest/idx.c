@@ -352,3 +352,9 @@ void ingest_idx_free(ingest_idx_t *ix) {
     free(ix->lab);
     free(ix);
 }
+
+size_t ingest_idx_mem_bytes(const ingest_idx_t *ix) {
+    if (!ix)
+        return 0;
+    return (size_t)ix->got * (ix->kind == INGEST_IDX_IMAGES ? sizeof(float) : 1);
+}

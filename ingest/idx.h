@@ -66,4 +66,8 @@ int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_datas
 /* Release the parser and any data it still owns. Accepts NULL. */
 void ingest_idx_free(ingest_idx_t *idx);
 
+/* The bytes of memory the parser has filled so far (images: 4 per pixel received; labels: 1 per
+ * label). 0 for NULL. Same thread as the feeds. */
+size_t ingest_idx_mem_bytes(const ingest_idx_t *idx);
+
 #endif

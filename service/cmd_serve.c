@@ -29,7 +29,8 @@
 
 static const char serve_usage[] =
     "usage: mlptune serve [--bind ADDR] [--port N] [--data-dir DIR] [--workers N]\n"
-    "                     [--web-dir DIR] [--max-upload-mb N] [--max-trials N]\n"
+    "                     [--web-dir DIR] [--max-upload-mb N] [--max-upload-memory-mb N]\n"
+    "                     [--max-trials N]\n"
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
     "                     [--max-model-mb N] [--model-cache-mb N]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
@@ -41,6 +42,10 @@ static const char serve_usage[] =
     "  --workers N        trials trained at once (MLPTUNE_WORKERS, default: the cores)\n"
     "  --web-dir DIR      the dashboard's files (MLPTUNE_WEB_DIR)\n"
     "  --max-upload-mb N  largest dataset upload (MLPTUNE_MAX_UPLOAD_MB, default 1024)\n"
+    "  --max-upload-memory-mb N\n"
+    "                     memory all uploads together may fill while being decompressed and\n"
+    "                     parsed; over it an upload waits up to 2 s, then gets 503\n"
+    "                     (MLPTUNE_MAX_UPLOAD_MEMORY_MB, default 1024)\n"
     "  --max-trials N     most trials in one sweep (MLPTUNE_MAX_TRIALS, default 1000)\n"
     "  --max-model-mb N   largest model a trial of a new sweep may imply (parameters x 4\n"
     "                     bytes, from the dataset's shape): 422 above (MLPTUNE_MAX_MODEL_MB,\n"
@@ -73,7 +78,7 @@ static const char serve_usage[] =
 
 typedef struct serve_args {
     const char *bind, *port, *data_dir, *workers, *web_dir, *max_upload_mb, *max_trials;
-    const char *max_model_mb, *model_cache_mb;
+    const char *max_model_mb, *model_cache_mb, *max_upload_memory_mb;
     const char *connection_timeout;
     const char *checkpoint_every, *checkpoint_seconds;
     const char *token_file;
@@ -93,6 +98,7 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         {"workers", "MLPTUNE_WORKERS", &a->workers},
         {"web-dir", "MLPTUNE_WEB_DIR", &a->web_dir},
         {"max-upload-mb", "MLPTUNE_MAX_UPLOAD_MB", &a->max_upload_mb},
+        {"max-upload-memory-mb", "MLPTUNE_MAX_UPLOAD_MEMORY_MB", &a->max_upload_memory_mb},
         {"max-trials", "MLPTUNE_MAX_TRIALS", &a->max_trials},
         {"max-model-mb", "MLPTUNE_MAX_MODEL_MB", &a->max_model_mb},
         {"model-cache-mb", "MLPTUNE_MODEL_CACHE_MB", &a->model_cache_mb},
@@ -208,13 +214,15 @@ int svc_cmd_serve(int argc, char **argv) {
     if (parse(argc, argv, &a) != 0)
         return SVC_EXIT_USAGE;
     double checkpoint_seconds = 10.0;
-    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024,
+    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024, upload_memory_mb = 1024,
                  max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60,
                  max_model_mb = 1024, model_cache_mb = 256;
     if (svc_parse_size("port", a.port, 0, 65535, &port) ||
         (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
         (a.max_upload_mb &&
          svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
+        (a.max_upload_memory_mb && svc_parse_size("max-upload-memory-mb", a.max_upload_memory_mb,
+                                                  16, 1 << 22, &upload_memory_mb)) ||
         (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
         (a.max_model_mb &&
          svc_parse_size("max-model-mb", a.max_model_mb, 1, 1 << 20, &max_model_mb)) ||
@@ -304,6 +312,7 @@ int svc_cmd_serve(int argc, char **argv) {
                          .quarantined_files = quarantined};
     api_limits_init(&acfg.limits);
     acfg.limits.max_upload_bytes = upload_mb << 20;
+    acfg.limits.max_upload_memory = upload_memory_mb << 20;
     acfg.limits.max_trials = max_trials;
     acfg.limits.max_model_bytes = max_model_mb << 20;
     acfg.model_cache_bytes = model_cache_mb << 20;

@@ -4,7 +4,7 @@
  * formatting (non-finite as null), live delivery with ids, suspend when idle and resume on
  * publish, exact resume from the ring by Last-Event-ID, replay from the store merged with events
  * published during the reads (no loss, no duplicate), 204 after the end, slow subscribers
- * dropped, heartbeats, and closing.
+ * dropped, heartbeats, closing, and streams whose client closed the socket ended at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "mlpt_err.h"
 #include "sse.h"
@@ -410,6 +412,33 @@ static void test_heartbeat_and_close(void **state) {
     api_sse_hub_free(NULL);
 }
 
+/* A suspended stream whose client closed its socket ends at the next reap (not at the next
+ * heartbeat): the reap resumes it and its reader reports the end. An open socket is left alone. */
+static void test_closed_client_is_reaped(void **state) {
+    (void)state;
+    static char out[4096];
+    int sv[2];
+    api_sse_hub_t *hub = hub_new(0);
+    F.n = 0;
+    api_sse_sub_t *sub;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(api_sse_subscribe(hub, 6, NULL, &sub), 0);
+    api_sse_attach(sub, &F);
+    api_sse_watch_fd(sub, sv[0]);
+    assert_int_equal(drain(sub, out, sizeof(out)), 0);
+    assert_true(F.suspended);
+    assert_int_equal(api_sse_reap(hub), 0); /* the client is still there */
+    assert_true(F.suspended);
+    close(sv[1]); /* the client goes */
+    assert_int_equal(api_sse_reap(hub), 1);
+    assert_false(F.suspended);
+    assert_int_equal(api_sse_read(sub, out, sizeof(out)), -1);
+    assert_int_equal(api_sse_reap(hub), 0);
+    unsub(sub);
+    close(sv[0]);
+    api_sse_hub_free(hub);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
@@ -419,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_finished_sweep_replays_then_ends),
         cmocka_unit_test(test_slow_subscriber_is_dropped),
         cmocka_unit_test(test_heartbeat_and_close),
+        cmocka_unit_test(test_closed_client_is_reaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
