@@ -101,17 +101,17 @@ def assert_refused(s, raw_request, what, status=400):
     assert sweep_count(s) == sweeps, "%s: a sweep was created" % what
 
 
-SMUGGLED = b"DELETE /api/v1/datasets/%d HTTP/1.1\r\nHost: x\r\n\r\n"
+SMUGGLED = b"DELETE /api/v1/datasets/%d HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 def test_duplicate_content_length():
     s = srv()
     tail = SMUGGLED % CTX["ds"]
     # the issue's reproduction: the first Content-Length wins, the rest runs as a second request
-    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 2\r\nContent-Length: %d\r\n\r\n{}" % (len(tail) + 2)) + tail
     assert_refused(s, req, "two different Content-Length")
-    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 2\r\nContent-Length: 2\r\n\r\n{}") + tail
     assert_refused(s, req, "the same Content-Length twice")
 
@@ -121,11 +121,11 @@ def test_content_length_with_chunked():
     tail = SMUGGLED % CTX["ds"]
     body = b"0\r\n\r\n" + tail
     for te in (b"chunked", b"Chunked"):
-        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                b"Content-Length: %d\r\nTransfer-Encoding: %s\r\n\r\n" % (len(body), te)) + body
         assert_refused(s, req, "Content-Length with Transfer-Encoding: " + te.decode())
     # Transfer-Encoding first, then Content-Length
-    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n") + body
     assert_refused(s, req, "Transfer-Encoding then Content-Length")
 
@@ -135,10 +135,10 @@ def test_other_transfer_codings():
     tail = SMUGGLED % CTX["ds"]
     for te in (b"gzip", b"identity", b"chunked, identity", b"gzip, chunked", b"xchunked",
                b"chunked\x0b", b"chunk"):
-        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                b"Transfer-Encoding: %s\r\n\r\n0\r\n\r\n" % te) + tail
         assert_refused(s, req, "Transfer-Encoding: %r" % te)
-    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") + tail
     assert_refused(s, req, "two Transfer-Encoding headers")
 
@@ -147,12 +147,12 @@ def test_host_header():
     s = srv()
     tail = SMUGGLED % CTX["ds"]
     assert_refused(s, b"GET /api/v1/datasets HTTP/1.1\r\n\r\n" + tail, "HTTP/1.1 without Host")
-    assert_refused(s, b"GET /api/v1/datasets HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + tail,
+    assert_refused(s, b"GET /api/v1/datasets HTTP/1.1\r\nHost: localhost\r\nHost: y\r\n\r\n" + tail,
                    "two Host headers")
     # HTTP/1.0 needs no Host; a single Host is fine
     got, _ = exchange(s.port, b"GET /api/v1/datasets HTTP/1.0\r\n\r\n")
     assert responses(got) == [200], got[:300]
-    got, _ = exchange(s.port, b"GET /api/v1/datasets HTTP/1.1\r\nHost: x\r\nConnection: close"
+    got, _ = exchange(s.port, b"GET /api/v1/datasets HTTP/1.1\r\nHost: localhost\r\nConnection: close"
                                b"\r\n\r\n")
     assert responses(got) == [200], got[:300]
 
@@ -163,23 +163,23 @@ def test_bad_content_length():
     s = srv()
     tail = SMUGGLED % CTX["ds"]
     for cl in (b"abc", b"-1", b"+2", b"2 2", b"2, 2", b"0x2", b""):
-        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                b"Content-Length: %s\r\n\r\n{}" % cl) + tail
         assert_refused(s, req, "Content-Length: %r" % cl)
-    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 99999999999999999999999\r\n\r\n{}") + tail
     assert_refused(s, req, "Content-Length past 2^64", status=413)
     # on the second request of a keep-alive connection, and with the headers sent apart from
     # the request line: still one answer, for that request
-    req = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-           b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    req = (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+           b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 2x\r\n\r\n{}") + tail
     got, closed = exchange(s.port, req)
     assert responses(got) == [200, 400] and closed, got[:600]
     sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
     sock.sendall(b"POST /api/v1/sweeps HTTP/1.1\r\n")
     time.sleep(0.3)
-    sock.sendall(b"Host: x\r\nContent-Type: application/json\r\nContent-Length: x\r\n\r\n{}")
+    sock.sendall(b"Host: localhost\r\nContent-Type: application/json\r\nContent-Length: x\r\n\r\n{}")
     got = b""
     try:
         while True:
@@ -194,7 +194,7 @@ def test_bad_content_length():
     assert dataset_exists(s, CTX["ds"])
     # with Transfer-Encoding present libmicrohttpd does not parse Content-Length: framing.c
     for cl in (b"abc", b"2, 2", b"-1"):
-        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        req = (b"POST /api/v1/sweeps HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                b"Transfer-Encoding: chunked\r\nContent-Length: %s\r\n\r\n0\r\n\r\n" % cl) + tail
         assert_refused(s, req, "Transfer-Encoding with Content-Length: %r" % cl)
 
@@ -203,7 +203,7 @@ def test_keep_alive_still_works():
     """Two honest requests on one connection both get answered (the checks refuse only bad
     framing)."""
     s = srv()
-    req = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n" \
+    req = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n" \
           b"Connection: close\r\n\r\n"
     got, closed = exchange(s.port, req)
     assert responses(got) == [200, 200], got[:400]
@@ -213,7 +213,7 @@ def test_keep_alive_still_works():
 def test_many_query_arguments():
     s = srv()
     q = "&".join("a%d=%d" % (i, i) for i in range(2000))
-    req = ("GET /api/v1/datasets?%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % q).encode()
+    req = ("GET /api/v1/datasets?%s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % q).encode()
     t0 = time.time()
     got, _ = exchange(s.port, req, read_for=20.0)
     codes = responses(got)
@@ -227,7 +227,7 @@ def test_chunked_upload_over_limit():
     s = Server(workers=1, extra=["--max-upload-mb", "1"])
     try:
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=20)
-        sock.sendall(b"POST /api/v1/datasets?name=big HTTP/1.1\r\nHost: x\r\n"
+        sock.sendall(b"POST /api/v1/datasets?name=big HTTP/1.1\r\nHost: localhost\r\n"
                      b"Content-Type: text/csv\r\nTransfer-Encoding: chunked\r\n"
                      b"Connection: close\r\n\r\n")
         row = b"1,2,3,a\n" * 8192
@@ -265,8 +265,8 @@ def test_log_escapes_control_characters():
     s = srv()
     before = os.path.getsize(s.log_path)
     exchange(s.port, b"GET /api/v1/x%0a2026-01-01T00:00:00.000Z info  forged%1b[31mred%07%7f"
-                     b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    exchange(s.port, b"DELETE /api/v1/datasets/9999?a=%0d%0aforged HTTP/1.1\r\nHost: x\r\n"
+                     b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    exchange(s.port, b"DELETE /api/v1/datasets/9999?a=%0d%0aforged HTTP/1.1\r\nHost: localhost\r\n"
                      b"Connection: close\r\n\r\n")
     time.sleep(0.3)
     with open(s.log_path, "rb") as f:
@@ -289,7 +289,7 @@ def metric(s, name):
 
 def open_stream(port, sweep_id):
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall(b"GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: x\r\n"
+    sock.sendall(b"GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: localhost\r\n"
                  b"Accept: text/event-stream\r\n\r\n" % sweep_id)
     head = b""
     while b"\r\n\r\n" not in head:
