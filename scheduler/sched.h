@@ -22,6 +22,7 @@
 
 #include "grid.h"
 #include "store.h"
+#include "strategy.h"
 
 typedef struct sched sched_t;
 
@@ -41,6 +42,8 @@ typedef struct sched_config {
     void *log_user;
     void *log_error_user; /* given to log instead of log_user for the lines that say the service
                              cannot go on (the database file lost); NULL: log_user */
+    sched_strategy_new_fn strategy_new; /* every sweep's search strategy; NULL: grid search */
+    void *strategy_user;
 } sched_config_t;
 
 /* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
