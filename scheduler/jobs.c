@@ -281,11 +281,20 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
             sched_sweep_forget(s, j->sweep_id);
     }
     list_remove(&s->running, j);
-    job_free(j);
+    j->next = s->ended; /* freed by sched_jobs_reap: its reports may still point at it */
+    s->ended = j;
     s->idle_workers++;
     atomic_fetch_sub(&s->n_running, 1);
     if (recorded)
         atomic_fetch_add(&s->n_finished, 1);
+}
+
+void sched_jobs_reap(sched_t *s) {
+    while (s->ended) {
+        job_t *j = s->ended;
+        s->ended = j->next;
+        job_free(j);
+    }
 }
 
 void sched_job_drop(sched_t *s, job_t *j) {
@@ -340,6 +349,7 @@ void sched_jobs_free(sched_t *s) {
         s->running = j->next;
         job_free(j);
     }
+    sched_jobs_reap(s);
     while (s->sweeps) {
         sweep_state_t *w = s->sweeps;
         s->sweeps = w->next;

@@ -192,6 +192,7 @@ void sched_loop_dispatch(sched_t *s) {
             sched_job_end(s, handed[i], 0);
         }
     free(handed);
+    sched_jobs_reap(s);
     for (size_t i = 0; i < s->n_events; i++)
         sched_logf(s, "trial %lld started (sweep %lld)", (long long)s->events[i].trial_id,
                    (long long)s->events[i].sweep_id);

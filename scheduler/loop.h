@@ -119,9 +119,12 @@ int sched_job_enqueue(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t 
 void sched_job_start(sched_t *s, job_t *j);
 /* running -> queued: a start whose transaction rolled back. */
 void sched_job_unstart(sched_t *s, job_t *j);
-/* running -> ended: frees the job and its slot; `recorded`: its end was saved (counts as a
- * finished trial and leaves the sweep's `ending`). Forgets a sweep with nothing left. */
+/* running -> ended: frees its slot; `recorded`: its end was saved (counts as a finished trial
+ * and leaves the sweep's `ending`). Forgets a sweep with nothing left. The job itself stays
+ * readable until sched_jobs_reap (its batch's reports still point at it). */
 void sched_job_end(sched_t *s, job_t *j, int recorded);
+/* Frees the jobs that ended. */
+void sched_jobs_reap(sched_t *s);
 /* queued -> dropped (its sweep canceled). */
 void sched_job_drop(sched_t *s, job_t *j);
 /* Asks the executor to stop a running job; the reason decides how its end is recorded. */

@@ -328,6 +328,7 @@ void sched_loop_abandon_unsaved(sched_t *s) {
         if (r->type == REPORT_DONE) /* the job's in-memory side ends without a record */
             sched_job_end(s, report_job(r), 0);
     free_reports(s, batch);
+    sched_jobs_reap(s);
     atomic_store(&s->n_unsaved, 0);
 }
 
@@ -511,18 +512,23 @@ int sched_loop_reports(sched_t *s) {
     sched_followers_settle(s, 1);
     atomic_store(&s->db_error, 0);
     atomic_store(&s->n_unsaved, 0);
+    /* The rows are committed. The strategies hear of them first (they may add trials to a
+     * sweep whose last trial just ended), then the jobs that ended end (the figures of
+     * /metrics follow the database at once), then the clients hear, before the checkpoints
+     * are written; the ended jobs are freed last (their checkpoints point at them). */
     size_t n_events = s->n_events;
     sched_event_t *seen = n_events ? malloc(n_events * sizeof *seen) : NULL;
-    if (seen)
+    if (seen) {
         memcpy(seen, s->events, n_events * sizeof *seen);
-    sched_events_flush(s); /* the rows are committed: tell the clients before the checkpoints */
-    save_checkpoints(s, batch);
-    if (seen)
         tell_strategies(s, seen, n_events);
-    free(seen);
+        free(seen);
+    }
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
+    sched_events_flush(s);
+    save_checkpoints(s, batch);
     free_reports(s, batch);
+    sched_jobs_reap(s);
     finish_idle_sweeps(s);
     return 0;
 }

@@ -107,7 +107,8 @@ struct sched {
     uv_thread_t loop_thread;
     store_t *writer;       /* [loop] */
     job_t *queue;          /* [loop] queued jobs, best first */
-    job_t *running;        /* [loop] jobs handed to workers */
+    job_t *running;        /* [loop] jobs handed to the executor */
+    job_t *ended;          /* [loop] jobs ended, not yet freed (sched_jobs_reap) */
     sweep_state_t *sweeps; /* [loop] */
     report_t *unsaved;     /* [loop] reports whose transaction failed, retried */
     int handles_closed;    /* [loop] */
