@@ -1,6 +1,7 @@
 /*
  * commands.c - the commands of other threads (datasets, sweeps, the event listener), executed on
- * the loop thread and answered through cmd_done.
+ * the loop thread and answered through cmd_done. A new sweep's trials go to its strategy
+ * (search.c); queued and running jobs change through jobs.c.
  */
 #include <math.h>
 #include <stdio.h>
@@ -54,15 +55,14 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
     int rc = MLPT_ENOMEM;
     char **params = calloc(req->n_trials, sizeof *params);
     int64_t *ids = calloc(req->n_trials, sizeof *ids);
-    if (!params || !ids)
+    sched_queued_trial_t *trials = calloc(req->n_trials, sizeof *trials);
+    if (!params || !ids || !trials)
         goto done;
-    for (size_t i = 0; i < req->n_trials; i++) {
-        json_t *o = sched_params_to_json(&req->trials[i]);
-        params[i] = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(o);
-        if (!params[i])
+    /* Every trial is split into the partitions of the whole pool, recorded in its spec: its
+     * history never depends on where (or after which restart) it runs. */
+    for (size_t i = 0; i < req->n_trials; i++)
+        if (!(params[i] = sched_trial_spec_json(&req->trials[i], s->default_partitions)))
             goto done;
-    }
     store_sweep_new_t sw = {.name = req->name ? req->name : "",
                             .dataset_id = req->dataset_id,
                             .test_dataset_id = req->test_dataset_id,
@@ -73,9 +73,11 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
                             &c->err);
     if (rc != 0)
         goto done;
-    for (size_t i = 0; i < req->n_trials && rc == 0; i++)
-        rc = sched_loop_enqueue(s, c->id, ids[i], req->dataset_id, req->test_dataset_id,
-                                &req->trials[i], &c->err);
+    for (size_t i = 0; i < req->n_trials; i++)
+        trials[i] = (sched_queued_trial_t){
+            .trial_id = ids[i], .params = req->trials[i], .partitions = s->default_partitions};
+    rc = sched_search_begin(s, c->id, req->dataset_id, req->test_dataset_id, trials, req->n_trials,
+                            &c->err);
     if (rc != 0) {
         /* Cannot happen short of memory: the datasets were just checked by the insert. */
         sched_logf(s, "sweep %lld: cannot queue: %s", (long long)c->id, c->err.message);
@@ -92,6 +94,7 @@ done:
             free(params[i]);
     free(params);
     free(ids);
+    free(trials);
     return rc;
 }
 
@@ -119,13 +122,10 @@ static int cmd_sweep_cancel(sched_t *s, command_t *c) {
         return rc;
     }
     w->canceled = 1;
-    for (job_t **p = &s->queue; *p;) {
-        job_t *j = *p;
-        if (j->sweep_id != c->id) {
-            p = &j->next;
+    for (job_t *j = s->queue, *next; j; j = next) {
+        next = j->next;
+        if (j->sweep_id != c->id)
             continue;
-        }
-        *p = j->next;
         sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
                                             .sweep_id = j->sweep_id,
                                             .trial_id = j->trial_id,
@@ -135,13 +135,11 @@ static int cmd_sweep_cancel(sched_t *s, command_t *c) {
                                                 .sweep_id = j->sweep_id,
                                                 .trial_id = j->followers[i].trial_id,
                                                 .status = "canceled"});
-        sched_job_free(j);
-        w->queued--;
-        atomic_fetch_sub(&s->n_queued, 1);
+        sched_job_drop(s, j);
     }
     for (job_t *j = s->running; j; j = j->next)
         if (j->sweep_id == c->id)
-            atomic_store(&j->stop, STOP_CANCEL);
+            sched_job_stop(s, j, SCHED_STOP_CANCEL);
     sched_logf(s, "sweep %lld canceled: %lld queued trials dropped, %d running stopping",
                (long long)c->id, (long long)n, w->running);
     if (w->running == 0) {

@@ -1,7 +1,8 @@
 /*
- * reports.c - what workers reported since the last wake-up, saved in one transaction: metric
- * rows (also for the trials that follow a job's shared prefix), trial and sweep ends; then the
- * in-memory side (jobs end, workers free up) once the commit succeeded. Loop thread only.
+ * reports.c - what the executor reported since the last wake-up, saved in one transaction:
+ * metric rows (also for the trials that follow a job's shared prefix), trial and sweep ends;
+ * once the commit succeeded, the events go out, the sweeps' strategies hear of what was saved
+ * (search.c) and the jobs that ended end (jobs.c). Loop thread only.
  */
 #include <math.h>
 #include <stdio.h>
@@ -16,14 +17,6 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reports from workers: one transaction for everything that arrived since the last wake-up. */
-
-void sched_running_remove(sched_t *s, job_t *j) {
-    for (job_t **p = &s->running; *p; p = &(*p)->next)
-        if (*p == j) {
-            *p = j->next;
-            return;
-        }
-}
 
 /* Decides a finished sweep's status from its trials' states, records it, queues the event. */
 static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_t *err) {
@@ -45,6 +38,7 @@ static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_
         if (rc != 0)
             return rc;
     }
+    w->finishing = 1;
     sched_event_add(
         s,
         &(sched_event_t){.type = SCHED_EVENT_SWEEP_FINISHED, .sweep_id = w->id, .status = status});
@@ -52,15 +46,24 @@ static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_
 }
 
 static const char *trial_status(const report_t *r) {
-    if (r->job->save_error[0]) /* a report of it could never be saved */
+    if (report_job(r)->save_error[0]) /* a report of it could never be saved */
         return "failed";
     switch (r->rc) {
     case 0:
         return "completed";
     case MLPT_EDIVERGED:
         return "diverged";
-    case MLPT_ESTOPPED:
-        return atomic_load(&r->job->stop) == STOP_CANCEL ? "canceled" : NULL;
+    case MLPT_ESTOPPED: /* why the loop asked for it; a shutdown's stays running */
+        switch (report_job(r)->stop) {
+        case SCHED_STOP_CANCEL:
+            return "canceled";
+        case SCHED_STOP_PRUNED:
+            return "pruned";
+        case SCHED_STOP_EARLY:
+            return "completed";
+        default:
+            return NULL;
+        }
     default:
         return "failed";
     }
@@ -95,7 +98,7 @@ static int takes_row(const report_t *r, size_t length, size_t stored) {
 /* One iteration of a job: its row, the same row for every follower that is that long, and the
  * end of the follower whose last iteration it is. */
 static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
-    job_t *j = r->job;
+    job_t *j = report_job(r);
     if (r->after_failure) /* its trial has failed: its history ends where saving did */
         return 0;
     store_metric_t rows[1 + 16];
@@ -160,8 +163,8 @@ static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
 
 /* What went wrong with a report's trial: a save that can never succeed, else the worker's. */
 static const char *report_error(const report_t *r) {
-    if (r->job->save_error[0])
-        return r->job->save_error;
+    if (report_job(r)->save_error[0])
+        return report_job(r)->save_error;
     return r->error[0] ? r->error : NULL;
 }
 
@@ -169,7 +172,7 @@ static const char *report_error(const report_t *r) {
  * (cut short by the same cancel, divergence or failure at the same iteration). */
 static int end_followers(sched_t *s, report_t *r, const char *status, double now,
                          store_error_t *err) {
-    job_t *j = r->job;
+    job_t *j = report_job(r);
     for (size_t i = 0; i < j->n_followers; i++) {
         follower_t *f = &j->followers[i];
         if (!follower_open(f))
@@ -188,21 +191,11 @@ static int end_followers(sched_t *s, report_t *r, const char *status, double now
     return 0;
 }
 
-/* After a commit the followers' pending ends are recorded; after a rollback they are not. */
-static void followers_settle(sched_t *s, int committed) {
-    for (job_t *j = s->running; j; j = j->next)
-        for (size_t i = 0; i < j->n_followers; i++) {
-            if (committed && j->followers[i].pending)
-                j->followers[i].done = 1;
-            j->followers[i].pending = 0;
-        }
-}
-
 /* A job's checkpoint, after the rows it covers have committed (in this batch's first transaction
  * or an earlier one, or stored before a restart). Its followers still running keep the same
  * history on a restart. */
 static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
-    job_t *j = r->job;
+    job_t *j = report_job(r);
     int64_t also[64];
     size_t n = 0;
     if (r->after_failure)
@@ -233,7 +226,8 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
-    int failed = r->job->save_error[0] != 0; /* then without its model: it may be the cause */
+    int failed =
+        report_job(r)->save_error[0] != 0; /* then without its model: it may be the cause */
     store_trial_end_t end = {.status = status,
                              .best_val_accuracy = r->best_val_accuracy,
                              .final_val_accuracy = r->final_val_accuracy,
@@ -244,7 +238,7 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
                              .model = failed ? NULL : r->model,
                              .model_len = failed ? 0 : r->model_len,
                              .now = now};
-    int rc = store_trial_finish(s->writer, r->job->trial_id, &end, err);
+    int rc = store_trial_finish(s->writer, report_job(r)->trial_id, &end, err);
     if (rc == 0)
         r->model_stored = end.model_path != NULL;
     if (rc == 0)
@@ -252,38 +246,25 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
     if (rc != 0)
         return rc;
     sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
-                                        .sweep_id = r->job->sweep_id,
-                                        .trial_id = r->job->trial_id,
+                                        .sweep_id = report_job(r)->sweep_id,
+                                        .trial_id = report_job(r)->trial_id,
                                         .status = status});
-    sweep_state_t *w = sched_sweep_find(s, r->job->sweep_id);
-    if (w && ++w->ending == w->running && w->queued == 0)
+    sweep_state_t *w = sched_sweep_find(s, report_job(r)->sweep_id);
+    if (w && ++w->ending == w->running && w->queued == 0 && sched_search_exhausted(s, w->id))
         return sweep_finalize(s, w, now, err);
     return 0;
 }
 
-/* After the commit: the in-memory side of the reports (jobs end, workers free up). */
+/* After the commit: the in-memory side of the reports (jobs end, their slots free up). */
 static void apply_report(sched_t *s, report_t *r) {
     if (r->type != REPORT_DONE)
         return;
-    job_t *j = r->job;
+    job_t *j = report_job(r);
     const char *status = trial_status(r);
     const char *why = report_error(r);
     sched_logf(s, "trial %lld %s%s%s", (long long)j->trial_id, status ? status : "stopped",
                why ? ": " : "", why ? why : "");
-    sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
-    if (w) {
-        w->running--;
-        if (status && !r->unrecorded)
-            w->ending--;
-        if (w->queued == 0 && w->running == 0)
-            sched_sweep_forget(s, j->sweep_id);
-    }
-    sched_running_remove(s, j);
-    sched_job_free(j);
-    s->idle_workers++;
-    atomic_fetch_sub(&s->n_running, 1);
-    if (status)
-        atomic_fetch_add(&s->n_finished, 1);
+    sched_job_end(s, j, status && !r->unrecorded);
 }
 
 /* Frees one report, and its model file unless a committed row names it. */
@@ -320,8 +301,9 @@ static report_t *drop_stale_checkpoints(sched_t *s, report_t *head) {
         report_t *r = *p;
         int stale = 0;
         for (report_t *q = r->next; q && !stale && r->type == REPORT_CHECKPOINT; q = q->next)
-            stale = q->job == r->job && (q->type == REPORT_CHECKPOINT ||
-                                         (q->type == REPORT_DONE && trial_status(q) != NULL));
+            stale = report_job(q) == report_job(r) &&
+                    (q->type == REPORT_CHECKPOINT ||
+                     (q->type == REPORT_DONE && trial_status(q) != NULL));
         if (stale) {
             *p = r->next;
             report_free(s, r);
@@ -343,13 +325,10 @@ void sched_loop_abandon_unsaved(sched_t *s) {
     report_t *batch = s->unsaved;
     s->unsaved = NULL;
     for (report_t *r = batch; r; r = r->next)
-        if (r->type == REPORT_DONE) { /* the job's in-memory side ends without a record */
-            sched_running_remove(s, r->job);
-            sched_job_free(r->job);
-            s->idle_workers++;
-            atomic_fetch_sub(&s->n_running, 1);
-        }
+        if (r->type == REPORT_DONE) /* the job's in-memory side ends without a record */
+            sched_job_end(s, report_job(r), 0);
     free_reports(s, batch);
+    sched_jobs_reap(s);
     atomic_store(&s->n_unsaved, 0);
 }
 
@@ -386,8 +365,8 @@ static void save_checkpoints(sched_t *s, report_t *batch) {
 static void batch_rolled_back(sched_t *s, report_t *batch) {
     s->n_events = 0;
     for (sweep_state_t *w = s->sweeps; w; w = w->next)
-        w->ending = 0;
-    followers_settle(s, 0);
+        w->ending = w->finishing = 0;
+    sched_followers_settle(s, 0);
     for (report_t *r = batch; r; r = r->next)
         r->model_stored = 0;
 }
@@ -399,15 +378,15 @@ static void batch_rolled_back(sched_t *s, report_t *batch) {
  * (the trial is left to the next start's recovery). Returns the batch without what was
  * dropped. */
 static report_t *fail_report(sched_t *s, report_t *batch, report_t *r, const store_error_t *err) {
-    job_t *j = r->job;
+    job_t *j = report_job(r);
     int first = j->save_error[0] == 0;
     if (first) {
         snprintf(j->save_error, sizeof j->save_error, "cannot store the trial's %s: %.200s",
                  r->type == REPORT_DONE ? "result" : "progress", err->message);
-        atomic_store(&j->stop, STOP_CANCEL);
+        sched_job_stop(s, j, SCHED_STOP_CANCEL);
         sched_logf(s, "trial %lld fails: %s", (long long)j->trial_id, j->save_error);
         for (report_t *q = r->next; q; q = q->next) /* what it reported before stays */
-            q->after_failure |= q->job == j;
+            q->after_failure |= report_job(q) == j;
         if (r->type == REPORT_DONE)
             return batch;
     } else {
@@ -453,13 +432,46 @@ static int save_batch(sched_t *s, report_t **batch, double now, store_error_t *e
     }
 }
 
-void sched_loop_reports(sched_t *s) {
-    pthread_mutex_lock(&s->report_lock);
-    report_t *fresh = s->reports;
-    s->reports = s->reports_tail = NULL;
-    pthread_mutex_unlock(&s->report_lock);
+/* The sweeps' strategies hear of the rows and ends this batch saved (the events of the
+ * batch: only what was newly written), before the jobs that ended leave. */
+static void tell_strategies(sched_t *s, const sched_event_t *ev, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].type == SCHED_EVENT_ITERATION)
+            sched_search_iteration(s, ev[i].sweep_id, ev[i].trial_id, &ev[i].metric);
+        else if (ev[i].type == SCHED_EVENT_TRIAL_FINISHED)
+            sched_search_trial_end(s, ev[i].sweep_id, ev[i].trial_id, ev[i].status);
+    }
+}
+
+/* A sweep whose strategy might have added trials when its last one ended, and did not: it
+ * finishes now, in a transaction of its own. */
+static void finish_idle_sweeps(sched_t *s) {
+    for (sweep_state_t *w = s->sweeps; w; w = w->next) {
+        if (w->queued || w->running || w->canceled || w->finishing)
+            continue;
+        store_error_t err;
+        int rc = store_begin(s->writer, &err);
+        if (rc == 0)
+            rc = sweep_finalize(s, w, sched_now(), &err);
+        if (rc == 0)
+            rc = store_commit(s->writer, &err);
+        if (rc != 0) {
+            store_rollback(s->writer);
+            w->finishing = 0;
+            s->n_events = 0;
+            sched_logf(s, "sweep %lld: cannot record its end: %s", (long long)w->id, err.message);
+            return; /* tried again at the next wake-up */
+        }
+        sched_events_flush(s);
+        sched_sweep_forget(s, w->id);
+        return; /* the list changed: the next wake-up looks again */
+    }
+}
+
+int sched_loop_reports(sched_t *s) {
+    report_t *fresh = sched_channel_take(s);
     for (report_t *r = fresh; r; r = r->next)
-        r->after_failure = r->job->save_error[0] != 0;
+        r->after_failure = report_job(r)->save_error[0] != 0;
     /* Reports a failed transaction left over go first, in their order. */
     report_t *batch = s->unsaved;
     if (batch) {
@@ -477,11 +489,13 @@ void sched_loop_reports(sched_t *s) {
          * would run it many times a second for as long as the disk stays full. */
         s->unsaved = batch;
         atomic_store(&s->n_unsaved, count_reports(batch));
-        return;
+        return 0;
     }
     s->unsaved = NULL;
-    if (!batch)
-        return;
+    if (!batch) {
+        finish_idle_sweeps(s);
+        return 0;
+    }
 
     store_error_t err;
     double now = sched_now();
@@ -493,15 +507,28 @@ void sched_loop_reports(sched_t *s) {
         atomic_store(&s->n_unsaved, count_reports(batch));
         atomic_store(&s->db_error, rc);
         sched_logf(s, "store: cannot save %s; retrying in 1 s", err.message);
-        sched_loop_retry_later(s);
-        return;
+        return rc;
     }
-    followers_settle(s, 1);
+    sched_followers_settle(s, 1);
     atomic_store(&s->db_error, 0);
     atomic_store(&s->n_unsaved, 0);
-    sched_events_flush(s); /* the rows are committed: tell the clients before the checkpoints */
-    save_checkpoints(s, batch);
+    /* The rows are committed. The strategies hear of them first (they may add trials to a
+     * sweep whose last trial just ended), then the jobs that ended end (the figures of
+     * /metrics follow the database at once), then the clients hear, before the checkpoints
+     * are written; the ended jobs are freed last (their checkpoints point at them). */
+    size_t n_events = s->n_events;
+    sched_event_t *seen = n_events ? malloc(n_events * sizeof *seen) : NULL;
+    if (seen) {
+        memcpy(seen, s->events, n_events * sizeof *seen);
+        tell_strategies(s, seen, n_events);
+        free(seen);
+    }
     for (report_t *r = batch; r; r = r->next)
         apply_report(s, r);
+    sched_events_flush(s);
+    save_checkpoints(s, batch);
     free_reports(s, batch);
+    sched_jobs_reap(s);
+    finish_idle_sweeps(s);
+    return 0;
 }

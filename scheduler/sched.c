@@ -1,7 +1,8 @@
 /*
- * sched.c - the scheduler's life cycle and its commands: start-up (writer, recovery, queue),
- * the command hand-over from other threads, and the graceful stop. The loop's per-wake-up work
- * (reports, transactions, events, dispatch) is in loop.c.
+ * sched.c - the scheduler's life cycle and its commands: start-up (the executor, the writer,
+ * recovery, each unfinished sweep's strategy and queue), the command hand-over from other
+ * threads, and the graceful stop. The loop's per-wake-up work is in loop.c; the layering of the
+ * files is drawn in loop.h.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,28 +13,6 @@
 #include "mlpt_err.h"
 #include "sched_private.h"
 #include "train.h"
-
-void sched_logf(sched_t *s, const char *fmt, ...) {
-    if (!s->cfg.log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s->cfg.log(s->cfg.log_user, line);
-}
-
-void sched_errorf(sched_t *s, const char *fmt, ...) {
-    if (!s->cfg.log)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s->cfg.log(s->cfg.log_error_user ? s->cfg.log_error_user : s->cfg.log_user, line);
-}
 
 static void set_err(store_error_t *err, int code, const char *msg) {
     if (!err)
@@ -46,25 +25,65 @@ static void set_err(store_error_t *err, int code, const char *msg) {
 /* ------------------------------------------------------------------------------------------ */
 /* Start-up, on the loop thread. */
 
+/* The queued trials of one sweep at a time (the store walks them by sweep, then ordinal), each
+ * sweep handed to its strategy once all its trials are read. */
 typedef struct rebuild_ctx {
     sched_t *s;
     store_error_t *err;
+    int64_t sweep_id, dataset_id, test_dataset_id;
+    sched_queued_trial_t *trials;
+    size_t n, cap;
 } rebuild_ctx_t;
+
+static int rebuild_flush(rebuild_ctx_t *ctx) {
+    int rc = 0;
+    if (ctx->n)
+        rc = sched_search_begin(ctx->s, ctx->sweep_id, ctx->dataset_id, ctx->test_dataset_id,
+                                ctx->trials, ctx->n, ctx->err);
+    ctx->n = 0;
+    return rc;
+}
+
+/* A trial's partitions: its stored spec's, or for trials stored before they were recorded the
+ * rule of that time (the local workers), so an old database resumes as it would have. */
+static size_t stored_partitions(const json_t *obj, size_t fallback) {
+    const json_t *v = json_object_get(obj, "partitions");
+    if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+        json_integer_value(v) <= TRAINER_MAX_PARTITIONS)
+        return (size_t)json_integer_value(v);
+    return fallback;
+}
 
 static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
                        int64_t test_dataset_id, const char *params_json, void *user) {
     rebuild_ctx_t *ctx = user;
-    sched_params_t p;
+    sched_queued_trial_t t = {.trial_id = trial_id};
     json_error_t jerr;
     json_t *obj = json_loads(params_json, 0, &jerr);
-    int rc = obj ? sched_params_from_json(obj, &p) : MLPT_EFORMAT;
+    int rc = obj ? sched_params_from_json(obj, &t.params) : MLPT_EFORMAT;
+    t.partitions = stored_partitions(obj, ctx->s->default_partitions);
     json_decref(obj);
     if (rc != 0) {
         sched_logf(ctx->s, "trial %lld: unreadable parameters, skipped", (long long)trial_id);
         return 0;
     }
-    return sched_loop_enqueue(ctx->s, sweep_id, trial_id, dataset_id, test_dataset_id, &p,
-                              ctx->err);
+    if (ctx->n && ctx->sweep_id != sweep_id && (rc = rebuild_flush(ctx)) != 0)
+        return rc;
+    ctx->sweep_id = sweep_id;
+    ctx->dataset_id = dataset_id;
+    ctx->test_dataset_id = test_dataset_id;
+    if (ctx->n == ctx->cap) {
+        size_t cap = ctx->cap ? 2 * ctx->cap : 64;
+        sched_queued_trial_t *tmp = realloc(ctx->trials, cap * sizeof *tmp);
+        if (!tmp) {
+            set_err(ctx->err, MLPT_ENOMEM, "out of memory");
+            return MLPT_ENOMEM;
+        }
+        ctx->trials = tmp;
+        ctx->cap = cap;
+    }
+    ctx->trials[ctx->n++] = t;
+    return 0;
 }
 
 static void loop_thread_main(void *arg) {
@@ -74,8 +93,12 @@ static void loop_thread_main(void *arg) {
     s->writer = store_open(s->db_path, STORE_WRITER, &err);
     if (s->writer && store_set_data_dir(s->writer, s->data_dir, &err) == 0 &&
         store_recover(s->writer, &requeued, &err) == 0) {
-        rebuild_ctx_t ctx = {s, &err};
-        if (store_queued_trials(s->writer, requeue_one, &ctx, &err) != 0) {
+        rebuild_ctx_t ctx = {.s = s, .err = &err};
+        int rc = store_queued_trials(s->writer, requeue_one, &ctx, &err);
+        if (rc == 0)
+            rc = rebuild_flush(&ctx);
+        free(ctx.trials);
+        if (rc != 0) {
             store_close(s->writer);
             s->writer = NULL;
         }
@@ -93,7 +116,7 @@ static void loop_thread_main(void *arg) {
     if (requeued)
         sched_logf(s, "recovery: %lld trials left running by a crash re-queued",
                    (long long)requeued);
-    sched_logf(s, "scheduler: %d workers x %d BLAS threads, %llu trials queued", s->cfg.workers,
+    sched_logf(s, "scheduler: %d workers x %d BLAS threads, %llu trials queued", s->exec->slots,
                s->blas_threads, (unsigned long long)atomic_load(&s->n_queued));
     sched_loop_watch_start(s);
     sched_loop_dispatch(s);
@@ -105,16 +128,20 @@ static void loop_thread_main(void *arg) {
 static void destroy(sched_t *s) {
     if (!s)
         return;
-    sched_loop_free_jobs(s);
-    dscache_free(s->cache);
+    sched_exec_free(s->exec); /* joins its threads */
+    /* END messages of jobs that never started (a failed start-up) */
+    for (report_t *r = s->reports, *next; r; r = next) {
+        next = r->next;
+        free(r->model_path);
+        free(r->model);
+        free(r);
+    }
+    sched_jobs_free(s);
     pthread_mutex_destroy(&s->start_lock);
     pthread_cond_destroy(&s->started);
     pthread_mutex_destroy(&s->cmd_lock);
     pthread_cond_destroy(&s->cmd_done);
-    pthread_mutex_destroy(&s->work_lock);
-    pthread_cond_destroy(&s->work_ready);
     pthread_mutex_destroy(&s->report_lock);
-    free(s->threads);
     free(s->data_dir);
     free(s->db_path);
     free(s);
@@ -135,17 +162,12 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
         s->cfg.max_trials = SCHED_DEFAULT_MAX_TRIALS;
     s->data_dir = strdup(cfg->data_dir);
     s->db_path = strdup(cfg->db_path);
-    s->cache = dscache_new();
-    s->threads = calloc((size_t)cfg->workers, sizeof *s->threads);
-    s->idle_workers = cfg->workers;
     pthread_mutex_init(&s->start_lock, NULL);
     pthread_cond_init(&s->started, NULL);
     pthread_mutex_init(&s->cmd_lock, NULL);
     pthread_cond_init(&s->cmd_done, NULL);
-    pthread_mutex_init(&s->work_lock, NULL);
-    pthread_cond_init(&s->work_ready, NULL);
     pthread_mutex_init(&s->report_lock, NULL);
-    if (!s->data_dir || !s->db_path || !s->cache || !s->threads) {
+    if (!s->data_dir || !s->db_path) {
         set_err(err, MLPT_ENOMEM, "out of memory");
         destroy(s);
         return NULL;
@@ -155,18 +177,41 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
     int cores = cfg->cores > 0 ? cfg->cores : 1;
     s->blas_threads = cores / cfg->workers > 0 ? cores / cfg->workers : 1;
     trainer_blas_set_threads(s->blas_threads);
-    /* Every run splits its mini-batches into as many partitions as there are workers, so idle
-     * workers can join the last trials (and a run's numbers never depend on how many did). */
-    s->partitions = cfg->workers < TRAINER_MAX_PARTITIONS ? cfg->workers : TRAINER_MAX_PARTITIONS;
-    atomic_init(&s->jobs_waiting, 0);
 
     if (sched_loop_init(s) != 0) {
         set_err(err, MLPT_ENOMEM, "scheduler: cannot initialise the event loop");
         destroy(s);
         return NULL;
     }
+    /* The executor's threads wait for jobs; their messages wake the loop. */
+    sched_exec_local_config_t xc = {.data_dir = s->data_dir,
+                                    .workers = cfg->workers,
+                                    .checkpoint_every = cfg->checkpoint_every,
+                                    .checkpoint_seconds = cfg->checkpoint_seconds,
+                                    .post = sched_post,
+                                    .post_user = s,
+                                    .log = cfg->log,
+                                    .log_user = cfg->log_user};
+    s->exec = sched_exec_local_new(&xc);
+    if (!s->exec) {
+        set_err(err, MLPT_ENOMEM, "scheduler: cannot start the workers");
+        sched_loop_close(s);
+        destroy(s);
+        return NULL;
+    }
+    if (s->exec->slots < cfg->workers)
+        sched_logf(s, "scheduler: only %d of %d workers could start", s->exec->slots, cfg->workers);
+    s->idle_workers = s->exec->slots;
+    /* Every trial splits its mini-batches into as many partitions as the pool has cores at
+     * work, so idle workers can join the last trials (and a run's numbers never depend on how
+     * many did). Trials record it; this is the value for new ones and for those stored before
+     * it was recorded. */
+    s->default_partitions =
+        (size_t)(s->exec->cores < TRAINER_MAX_PARTITIONS ? s->exec->cores : TRAINER_MAX_PARTITIONS);
     if (uv_thread_create(&s->loop_thread, loop_thread_main, s) != 0) {
         set_err(err, MLPT_ENOMEM, "scheduler: cannot start the loop thread");
+        sched_exec_free(s->exec);
+        s->exec = NULL;
         sched_loop_close(s);
         destroy(s);
         return NULL;
@@ -179,17 +224,11 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
         if (err)
             *err = s->start_err;
         uv_thread_join(&s->loop_thread);
+        sched_exec_free(s->exec);
+        s->exec = NULL;
         sched_loop_close(s);
         destroy(s);
         return NULL;
-    }
-    for (int w = 0; w < cfg->workers; w++) {
-        if (pthread_create(&s->threads[w], NULL, sched_worker_main, s) != 0) {
-            /* Fewer workers than asked: run with those that started. */
-            sched_logf(s, "scheduler: only %d of %d workers could start", w, cfg->workers);
-            s->cfg.workers = w;
-            break;
-        }
     }
     return s;
 }
@@ -200,12 +239,8 @@ void sched_stop(sched_t *s) {
     atomic_store(&s->stopping, 1);
     uv_async_send(&s->wake);
     uv_thread_join(&s->loop_thread); /* returns once every running trial has reported */
-    pthread_mutex_lock(&s->work_lock);
-    s->quit = 1;
-    pthread_cond_broadcast(&s->work_ready);
-    pthread_mutex_unlock(&s->work_lock);
-    for (int w = 0; w < s->cfg.workers; w++)
-        pthread_join(s->threads[w], NULL);
+    sched_exec_free(s->exec);        /* its threads are idle: every job has ended */
+    s->exec = NULL;
     sched_loop_close(s);
     destroy(s);
 }
@@ -289,7 +324,7 @@ void sched_stats(const sched_t *s, sched_stats_t *out) {
     out->iterations_trained = atomic_load(&m->n_iterations);
     out->samples_trained = atomic_load(&m->n_samples);
     out->trials_finished = atomic_load(&m->n_finished);
-    out->workers = s->cfg.workers;
+    out->workers = s->exec->slots;
 }
 
 void sched_health(const sched_t *s, sched_health_t *out) {

@@ -6,13 +6,14 @@
  *  - The loop thread (started by sched_start) owns the SQLite writer, the trial queue and the
  *    running set. It drains commands and worker reports on each wake-up (uv_async_send
  *    coalesces), writes one transaction per wake-up, then emits events.
- *  - Worker threads (sched_config_t.workers) run trials through the trainer, one at a time each,
- *    with `blas_threads` OpenBLAS threads in total spread so the cores are never oversubscribed.
+ *  - The executor's threads (the local pool: sched_config_t.workers) train the jobs the loop
+ *    hands them, one at a time each, idle ones helping running trials, with cores / workers
+ *    OpenBLAS threads each so the cores are never oversubscribed (executor.h).
  *  - Any other thread (the HTTP threads) calls the command functions below: they queue the
  *    command, wake the loop and wait for its answer (a database write, never training).
  *
- * A dataset is loaded from its matrix file once and shared read-only by all the trials that use
- * it at the same time; it is released when the last of them ends.
+ * A dataset is loaded from its matrix file once (by the executor) and shared read-only by all
+ * the trials that use it at the same time; it is released when the last of them ends.
  */
 #ifndef SCHED_SCHED_H
 #define SCHED_SCHED_H
@@ -22,6 +23,7 @@
 
 #include "grid.h"
 #include "store.h"
+#include "strategy.h"
 
 typedef struct sched sched_t;
 
@@ -41,6 +43,8 @@ typedef struct sched_config {
     void *log_user;
     void *log_error_user; /* given to log instead of log_user for the lines that say the service
                              cannot go on (the database file lost); NULL: log_user */
+    sched_strategy_new_fn strategy_new; /* every sweep's search strategy; NULL: grid search */
+    void *strategy_user;
 } sched_config_t;
 
 /* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
@@ -50,8 +54,11 @@ typedef struct sched_config {
 sched_t *sched_start(const sched_config_t *cfg, store_error_t *err);
 
 /* Graceful stop: refuses new commands (MLPT_EBUSY), asks running trials to stop at their next
- * mini-batch (they end as queued again so a restart re-runs them), waits for the workers,
- * flushes what they reported, closes the writer and joins the loop. Then frees everything.
+ * mini-batch, where each hands over a checkpoint; they stay `running` in the database with every
+ * row, and the next start re-queues them (attempt + 1) and resumes them from that checkpoint,
+ * recomputing and checking any stored row past it. Waits for the executor, flushes what it
+ * reported (for at most 10 s when the database refuses it), closes the writer and joins the
+ * loop. Then frees everything.
  * Accepts NULL. Call from the thread that started it. */
 void sched_stop(sched_t *s);
 
@@ -73,7 +80,10 @@ typedef struct sched_sweep_request {
     size_t n_trials;
 } sched_sweep_request_t;
 
-/* Creates a sweep and queues its trials, largest first. *sweep_id receives its id.
+/* Creates a sweep, records its trials (each with the pool's partition count in its params) and
+ * hands them to the sweep's search strategy (sched_config_t.strategy_new, else grid search with
+ * shared prefixes), which queues them; the queue runs the costliest first. *sweep_id receives
+ * its id.
  * MLPT_ENOTFOUND for an unknown dataset; MLPT_EINVAL when a dataset's shape cannot train (e.g.
  * a test dataset with other features); MLPT_EBUSY while stopping. */
 int sched_sweep_create(sched_t *s, const sched_sweep_request_t *req, int64_t *sweep_id,

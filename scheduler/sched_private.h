@@ -1,8 +1,8 @@
 /*
  * scheduler/sched_private.h - the scheduler's shared state (private to scheduler/).
  *
- * Ownership: fields marked [loop] are touched only by the loop thread; [work] fields are guarded
- * by work_lock; [reports] by report_lock; [cmds] by cmd_lock; atomics by nobody.
+ * Ownership: fields marked [loop] (and job_t, sweep_state_t) are touched only by the loop
+ * thread; [reports] by report_lock; [cmds] by cmd_lock; atomics by nobody.
  */
 #ifndef SCHED_PRIVATE_H
 #define SCHED_PRIVATE_H
@@ -11,16 +11,12 @@
 #include <stdatomic.h>
 #include <uv.h>
 
-#include "dscache.h"
+#include "executor.h"
 #include "sched.h"
 
-enum { STOP_NONE = 0, STOP_CANCEL = 1, STOP_SHUTDOWN = 2 };
-
-/* The nice value of worker threads: below the loop and HTTP threads (see worker.c). */
-#define SCHED_WORKER_NICE 10
-
 /* A trial that differs from its job's trial only in `iterations` (fewer): it is not run on its
- * own but takes the first `iterations` rows of the job's history (shared prefix). */
+ * own but takes the first `iterations` rows of the job's history (shared prefix; the grid
+ * strategy forms such jobs, see strategy.h). */
 typedef struct follower {
     int64_t trial_id;
     size_t iterations;
@@ -29,61 +25,38 @@ typedef struct follower {
     size_t stored; /* [loop] rows it had when the job was handed out: not written again */
 } follower_t;
 
-/* A trial the scheduler knows about: queued, then running on a worker. Trials of the same sweep
- * that differ only in `iterations` share one job: the longest runs, the others follow it. */
+/* A job: one trial run by an executor, with the trials that follow its shared prefix. Loop
+ * thread only; the executor sees a sched_exec_job_t pointing into it until it ends. */
 typedef struct job {
     int64_t trial_id, sweep_id, dataset_id, test_dataset_id;
     follower_t *followers; /* sorted by iterations, ascending; set before the job runs */
     size_t n_followers;
+    sched_exec_follower_t *exec_followers; /* the same, as the executor sees them */
     sched_params_t params;
-    double cost; /* GEMM FLOPs of the whole trial: largest first */
+    size_t partitions; /* from the trial's stored spec */
+    double cost;       /* GEMM FLOPs of the whole trial: largest first */
     char *dataset_path;
-    char *test_path;        /* NULL without a test dataset */
-    atomic_int stop;        /* STOP_*: checked by the trainer between mini-batches */
-    store_resume_t resume;  /* [loop] set at dispatch when the trial has a checkpoint; the
-                               worker takes resume.state */
-    store_metric_t *stored; /* the trial's rows when it was handed out (set by the loop at
-                               dispatch, then read only by the worker): iterations 1 ..
-                               n_stored are recomputed and checked, not written again */
+    char *test_path;          /* NULL without a test dataset */
+    sched_stop_reason_t stop; /* why the loop asked its executor to stop it, or NONE */
+    store_resume_t resume;    /* set at dispatch when the trial has a checkpoint */
+    store_metric_t *stored;   /* the trial's rows when it was handed out: iterations 1 ..
+                                 n_stored are recomputed and checked, not written again */
     size_t n_stored;
-    struct trainer_run *run; /* [work] while its worker trains it, for helpers to join */
-    char save_error[256];    /* [loop] set when one of its reports can never be saved: the
-                                trial is stopped and ends failed with this text */
-    struct job *next;        /* [loop] in the queue or the running list */
-    struct job *work_next;   /* [work] in the hand-off list */
-    struct job *active_next; /* [work] in the list of jobs being trained */
+    char save_error[256]; /* set when one of its reports can never be saved: the trial is
+                             stopped and ends failed with this text */
+    struct job *next;     /* in the queue or the running list */
 } job_t;
 
-typedef enum { REPORT_EPOCH, REPORT_CHECKPOINT, REPORT_DONE } report_type_t;
+/* What an executor tells the loop (executor.h). */
+typedef sched_msg_t report_t;
+#define REPORT_EPOCH SCHED_MSG_ITERATION
+#define REPORT_CHECKPOINT SCHED_MSG_CHECKPOINT
+#define REPORT_DONE SCHED_MSG_END
 
-/* What a worker tells the loop. DONE carries the outcome; the loop frees the report. */
-typedef struct report {
-    report_type_t type;
-    job_t *job;
-    store_metric_t metric; /* EPOCH */
-    /* EPOCH, when this iteration is the last of a follower: its outcome (model at this point). */
-    int64_t follower_id;
-    double follower_best_val, follower_test_accuracy;
-    int64_t follower_best_iteration;
-    int rc; /* DONE: trainer_train's return, or MLPT_EIO/ENOMEM/... before it */
-    double best_val_accuracy, final_val_accuracy, test_accuracy;
-    int64_t best_iteration;
-    unsigned char *model; /* malloc'd model file (DONE, a follower's end) or checkpoint bytes
-                             (CHECKPOINT), or NULL: both go to a file on the worker
-                             (model_path) and only stay here when that failed */
-    size_t model_len;
-    char *model_path;  /* malloc'd: the file of the model or checkpoint, relative to the data
-                          dir, or NULL. Ours to remove unless a committed row names it */
-    int model_stored;  /* [loop] a row naming model_path is in the open or committed
-                          transaction */
-    int after_failure; /* [loop] its job's save_error was set by an earlier report: rows and
-                          checkpoints are not saved, the end is recorded as failed */
-    int unrecorded;    /* [loop] DONE whose failed end could not be saved either: not written,
-                          only its in-memory side is applied */
-    size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
-    char error[256];
-    struct report *next;
-} report_t;
+/* The job a message is about. */
+static inline job_t *report_job(const report_t *r) {
+    return (job_t *)r->tag;
+}
 
 /* An unfinished sweep. [loop] */
 typedef struct sweep_state {
@@ -91,6 +64,10 @@ typedef struct sweep_state {
     int queued, running;
     int ending; /* trials whose end is in the open transaction */
     int canceled;
+    int finishing;     /* its end is in the open transaction */
+    size_t partitions; /* of the trials its strategy adds (their stored spec) */
+    int64_t dataset_id, test_dataset_id;
+    sched_strategy_t *strategy;
     struct sweep_state *next;
 } sweep_state_t;
 
@@ -130,7 +107,8 @@ struct sched {
     uv_thread_t loop_thread;
     store_t *writer;       /* [loop] */
     job_t *queue;          /* [loop] queued jobs, best first */
-    job_t *running;        /* [loop] jobs handed to workers */
+    job_t *running;        /* [loop] jobs handed to the executor */
+    job_t *ended;          /* [loop] jobs ended, not yet freed (sched_jobs_reap) */
     sweep_state_t *sweeps; /* [loop] */
     report_t *unsaved;     /* [loop] reports whose transaction failed, retried */
     int handles_closed;    /* [loop] */
@@ -138,7 +116,7 @@ struct sched {
     size_t n_events, cap_events;
     sched_event_fn listener;
     void *listener_user;
-    int idle_workers; /* [loop] */
+    int idle_workers; /* [loop] executor slots without a job */
     int detached;     /* [loop] the writer is detached from a lost database file */
     int detach_tries; /* [loop] */
 
@@ -155,24 +133,16 @@ struct sched {
     pthread_cond_t cmd_done;
     atomic_int stopping;
     double stop_since; /* [loop] when wind-down first ran, 0 before */
+    int stop_sent;     /* [loop] the executor was told to stop everything */
 
-    /* Work handed to workers. */
-    pthread_mutex_t work_lock;
-    pthread_cond_t work_ready;
-    job_t *handoff;          /* [work] */
-    job_t *active;           /* [work] jobs whose runs helpers may join */
-    int quit;                /* [work] */
-    atomic_int jobs_waiting; /* handoff is not empty (or quitting): helpers go back to it */
-    int partitions;          /* of every run's mini-batches: the workers, at most the trainer's
-                                limit */
-    pthread_t *threads;
+    /* The executor, and the partitions of trials stored without them (today's rule). */
+    sched_executor_t *exec;
+    size_t default_partitions;
 
     /* Reports from workers. */
     pthread_mutex_t report_lock;
     report_t *reports; /* [reports] FIFO */
     report_t *reports_tail;
-
-    dscache_t *cache;
 
     /* Figures. */
     atomic_uint_fast64_t n_queued, n_running, n_iterations, n_samples, n_finished;
@@ -184,15 +154,5 @@ struct sched {
      * (deleted or moved away) or MLPT_ESTATE (replaced). */
     atomic_int db_lost;
 };
-
-/* worker.c */
-void *sched_worker_main(void *arg);
-void sched_report_push(sched_t *s, report_t *r);
-
-/* Appends one log line (printf-style) through the configured callback. Any thread. */
-void sched_logf(sched_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* The same at error level (log_error_user). */
-void sched_errorf(sched_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -38,10 +38,7 @@ static void set_busy(store_error_t *err, int lost) {
 /* Drops what workers reported; a job whose trial ended leaves the running list and frees its
  * worker. */
 static void drop_reports(sched_t *s) {
-    pthread_mutex_lock(&s->report_lock);
-    report_t *fresh = s->reports;
-    s->reports = s->reports_tail = NULL;
-    pthread_mutex_unlock(&s->report_lock);
+    report_t *fresh = sched_channel_take(s);
     if (s->unsaved) {
         report_t *t = s->unsaved;
         while (t->next)
@@ -88,21 +85,7 @@ static void become_lost(sched_t *s, int code, const store_error_t *why) {
         "training stops, the API answers 503, /healthz says why. Restart it once the right "
         "database is back in place",
         why->message);
-    for (job_t *j = s->running; j; j = j->next)
-        atomic_store(&j->stop, STOP_SHUTDOWN);
-    pthread_mutex_lock(&s->work_lock);
-    job_t *unclaimed = s->handoff;
-    s->handoff = NULL;
-    atomic_store(&s->jobs_waiting, 0);
-    pthread_mutex_unlock(&s->work_lock);
-    while (unclaimed) {
-        job_t *j = unclaimed;
-        unclaimed = j->work_next;
-        sched_running_remove(s, j);
-        sched_job_free(j);
-        s->idle_workers++;
-        atomic_fetch_sub(&s->n_running, 1);
-    }
+    sched_jobs_stop_all(s); /* jobs not started end through the channel, dropped below */
 }
 
 int sched_loop_watch(sched_t *s) {

@@ -1,6 +1,7 @@
 /*
- * worker.c - worker threads: take a job, train it, report each iteration and the outcome.
- * A worker touches only its job, the shared read-only dataset and the report queue.
+ * worker.c - one job trained on the calling thread: load its datasets, build the model, resume
+ * or start the run, check recomputed rows, post each iteration, checkpoint and the end. It
+ * touches only its job, the shared read-only datasets and the channel back (worker.h).
  */
 #define _DEFAULT_SOURCE /* syscall(SYS_gettid): a per-thread nice value (Linux) */
 #include <errno.h>
@@ -12,26 +13,35 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "mlpt_err.h"
-#include "sched_private.h"
-#include "train.h"
+#include <stdarg.h>
+#include <time.h>
 
-void sched_report_push(sched_t *s, report_t *r) {
-    r->next = NULL;
-    pthread_mutex_lock(&s->report_lock);
-    if (s->reports_tail)
-        s->reports_tail->next = r;
-    else
-        s->reports = r;
-    s->reports_tail = r;
-    pthread_mutex_unlock(&s->report_lock);
-    uv_async_send(&s->wake);
+#include "mlpt_err.h"
+#include "worker.h"
+
+static void logf_(const sched_worker_env_t *env, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(const sched_worker_env_t *env, const char *fmt, ...) {
+    if (!env->log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    env->log(env->log_user, line);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 typedef struct run_ctx {
-    sched_t *s;
-    job_t *job;
+    const sched_worker_env_t *env;
+    const sched_exec_job_t *job;
+    sched_worker_stop_t *stop;
     size_t n_train;
     double last_val_accuracy;
     double best_val_accuracy; /* so far, NaN before any validation */
@@ -44,7 +54,7 @@ typedef struct run_ctx {
 } run_ctx_t;
 
 /* The trial of this job whose last iteration `it` is, if any (a follower's end). */
-static const follower_t *follower_ending_at(const job_t *job, size_t it) {
+static const sched_exec_follower_t *follower_ending_at(const sched_exec_job_t *job, size_t it) {
     for (size_t i = 0; i < job->n_followers; i++)
         if (job->followers[i].iterations == it)
             return &job->followers[i];
@@ -55,14 +65,14 @@ static const follower_t *follower_ending_at(const job_t *job, size_t it) {
  * the loop thread (a model can be a gigabyte): the loop then only records the path. When the
  * file cannot be written the bytes stay in the report, and the loop's save tries again (and
  * tells a full disk, retried, from a file that can never be written, which fails the trial). */
-static void bytes_to_file(sched_t *s, store_file_kind_t kind, int64_t trial_id, report_t *r) {
+static void bytes_to_file(const sched_worker_env_t *env, store_file_kind_t kind, int64_t trial_id,
+                          sched_msg_t *r) {
     store_error_t err;
     if (!r->model)
         return;
-    if (store_file_write(s->data_dir, kind, trial_id, r->model, r->model_len, &r->model_path,
+    if (store_file_write(env->data_dir, kind, trial_id, r->model, r->model_len, &r->model_path,
                          &err) != 0) {
-        sched_logf(s, "trial %lld: %s; the scheduler tries again", (long long)trial_id,
-                   err.message);
+        logf_(env, "trial %lld: %s; the scheduler tries again", (long long)trial_id, err.message);
         return;
     }
     free(r->model);
@@ -71,8 +81,8 @@ static void bytes_to_file(sched_t *s, store_file_kind_t kind, int64_t trial_id, 
 }
 
 /* A follower ends at this iteration: its outcome is the run's so far, its model this one. */
-static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_model_t *model,
-                          report_t *r) {
+static void fill_follower(run_ctx_t *ctx, const sched_exec_follower_t *f,
+                          const trainer_model_t *model, sched_msg_t *r) {
     r->follower_id = f->trial_id;
     r->follower_best_val = ctx->best_val_accuracy;
     r->follower_best_iteration = (int64_t)ctx->best_iteration;
@@ -85,7 +95,7 @@ static void fill_follower(run_ctx_t *ctx, const follower_t *f, const trainer_mod
         r->model = NULL; /* recorded without a model; the figures stand */
         r->model_len = 0;
     }
-    bytes_to_file(ctx->s, STORE_FILE_MODEL, f->trial_id, r);
+    bytes_to_file(ctx->env, STORE_FILE_MODEL, f->trial_id, r);
 }
 
 /* Non-finite figures are stored as NULL and read back as NaN; finite ones must be the same bits
@@ -149,10 +159,11 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
     }
     /* A recomputed iteration is reported too: the loop writes no row for it (nor an event), but
      * a follower whose last iteration it is still ends there. */
-    report_t *r = calloc(1, sizeof *r);
+    sched_msg_t *r = calloc(1, sizeof *r);
     if (r) { /* without memory the row is lost but training goes on; the end is still reported */
-        r->type = REPORT_EPOCH;
-        r->job = ctx->job;
+        r->type = SCHED_MSG_ITERATION;
+        r->tag = ctx->job->tag;
+        r->samples = ctx->n_train;
         r->metric = (store_metric_t){.trial_id = ctx->job->trial_id,
                                      .iteration = (int64_t)e->iteration,
                                      .train_loss = e->train_loss,
@@ -160,37 +171,37 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
                                      .val_loss = e->val_loss,
                                      .val_accuracy = e->val_accuracy,
                                      .seconds = e->seconds,
-                                     .ended_at = sched_now()};
-        const follower_t *f = follower_ending_at(ctx->job, e->iteration);
+                                     .ended_at = now_seconds()};
+        const sched_exec_follower_t *f = follower_ending_at(ctx->job, e->iteration);
         if (f && isfinite(e->train_loss))
             fill_follower(ctx, f, e->model, r);
-        sched_report_push(ctx->s, r);
+        ctx->env->post(ctx->env->post_user, r);
     }
     ctx->last_val_accuracy = e->val_accuracy;
     ctx->reported = e->iteration;
-    atomic_fetch_add(&ctx->s->n_iterations, 1);
-    atomic_fetch_add(&ctx->s->n_samples, ctx->n_train);
-    return 0;
+    /* Pruned or stopped early: the run ends on this whole iteration (its model is kept). */
+    return atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE;
 }
 
 /* A checkpoint goes to the loop, which stores it once the rows it covers have committed; one
- * taken because the trial was canceled, or failed its check, is of no use. */
+ * taken because the trial was canceled, pruned or failed its check is of no use. */
 static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     run_ctx_t *ctx = user;
-    report_t *r = atomic_load(&ctx->job->stop) == STOP_CANCEL || ctx->mismatch[0]
-                      ? NULL
-                      : calloc(1, sizeof *r);
+    sched_msg_t *r = atomic_load(&ctx->stop->hard) == SCHED_STOP_CANCEL ||
+                             atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE || ctx->mismatch[0]
+                         ? NULL
+                         : calloc(1, sizeof *r);
     if (!r) {
         free(c->bytes);
         return;
     }
-    r->type = REPORT_CHECKPOINT;
-    r->job = ctx->job;
+    r->type = SCHED_MSG_CHECKPOINT;
+    r->tag = ctx->job->tag;
     r->model = c->bytes;
     r->model_len = c->len;
     r->checkpoint_iteration = c->iteration;
-    bytes_to_file(ctx->s, STORE_FILE_CHECKPOINT, ctx->job->trial_id, r);
-    sched_report_push(ctx->s, r);
+    bytes_to_file(ctx->env, STORE_FILE_CHECKPOINT, ctx->job->trial_id, r);
+    ctx->env->post(ctx->env->post_user, r);
 }
 
 /* The trainer's rule for a sweep's scaling (auto is never asked: the dataset's own rule). */
@@ -208,23 +219,11 @@ static trainer_scaling_t trainer_rule(sched_scaling_t s) {
 }
 
 /* Trains with a run other workers may join while it lasts. */
-static int train_shared(sched_t *s, job_t *job, trainer_run_t *run, run_ctx_t *ctx,
+static int train_shared(const sched_worker_env_t *env, trainer_run_t *run, run_ctx_t *ctx,
                         trainer_result_t *res) {
-    pthread_mutex_lock(&s->work_lock);
-    job->run = run;
-    job->active_next = s->active;
-    s->active = job;
-    pthread_cond_broadcast(&s->work_ready); /* idle workers: come and help */
-    pthread_mutex_unlock(&s->work_lock);
+    env->share(env->share_user, ctx->job, run);
     int rc = trainer_run_go(run, on_epoch, on_checkpoint, ctx, res);
-    pthread_mutex_lock(&s->work_lock);
-    for (job_t **p = &s->active; *p; p = &(*p)->active_next)
-        if (*p == job) {
-            *p = job->active_next;
-            break;
-        }
-    job->run = NULL;
-    pthread_mutex_unlock(&s->work_lock);
+    env->unshare(env->share_user, ctx->job);
     return rc;
 }
 
@@ -276,8 +275,9 @@ static int test_view(const trainer_dataset_t *train, const trainer_dataset_t *te
     return rc;
 }
 
-static void run_job(sched_t *s, job_t *job) {
-    report_t *done = calloc(1, sizeof *done);
+void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *job,
+                        sched_worker_stop_t *stop) {
+    sched_msg_t *done = calloc(1, sizeof *done);
     trainer_split_t split = {0};
     trainer_model_t *model = NULL;
     trainer_run_t *run = NULL;
@@ -285,17 +285,17 @@ static void run_job(sched_t *s, job_t *job) {
     int32_t *test_labels = NULL;
     if (!done)
         return; /* cannot even report: the trial stays running and is re-queued at restart */
-    done->type = REPORT_DONE;
-    done->job = job;
+    done->type = SCHED_MSG_END;
+    done->tag = job->tag;
     done->best_val_accuracy = done->final_val_accuracy = done->test_accuracy = NAN;
     done->rc = MLPT_EIO;
 
-    ds = dscache_acquire(s->cache, job->dataset_id, job->dataset_path, done->error,
+    ds = dscache_acquire(env->cache, job->dataset.id, job->dataset.path, done->error,
                          sizeof done->error);
     if (!ds)
         goto out;
-    if (job->test_path) {
-        test = dscache_acquire(s->cache, job->test_dataset_id, job->test_path, done->error,
+    if (job->test.id) {
+        test = dscache_acquire(env->cache, job->test.id, job->test.path, done->error,
                                sizeof done->error);
         if (!test)
             goto out;
@@ -318,22 +318,24 @@ static void run_job(sched_t *s, job_t *job) {
         done->rc = MLPT_EINVAL;
         goto out;
     }
-    const store_resume_t *from = &job->resume;
+    static const store_resume_t none = {0};
+    const store_resume_t *from = job->resume ? job->resume : &none;
     trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
                              .momentum = (float)job->params.momentum,
                              .batch_size = job->params.batch_size,
                              .iterations = job->params.iterations,
                              .seed = job->params.seed,
-                             .stop = &job->stop,
-                             .partitions = (size_t)s->partitions,
-                             .checkpoint_every = (size_t)s->cfg.checkpoint_every,
-                             .checkpoint_seconds = s->cfg.checkpoint_seconds,
+                             .stop = &stop->hard,
+                             .partitions = job->partitions,
+                             .checkpoint_every = (size_t)env->checkpoint_every,
+                             .checkpoint_seconds = env->checkpoint_seconds,
                              .rescale = job->params.scaling != SCHED_SCALING_AUTO,
                              .scaling = trainer_rule(job->params.scaling)};
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
-    run_ctx_t ctx = {.s = s,
+    run_ctx_t ctx = {.env = env,
                      .job = job,
+                     .stop = stop,
                      .n_train = split.n_train,
                      .last_val_accuracy = NAN,
                      .best_val_accuracy = NAN,
@@ -357,7 +359,7 @@ static void run_job(sched_t *s, job_t *job) {
         goto out;
     }
     if (done->rc == 0)
-        done->rc = train_shared(s, job, run, &ctx, &res);
+        done->rc = train_shared(env, run, &ctx, &res);
     if (ctx.mismatch[0]) { /* failed, with the figures of the rows it keeps */
         ctx.best_val_accuracy = ctx.last_val_accuracy = NAN;
         ctx.best_iteration = 0;
@@ -381,75 +383,42 @@ static void run_job(sched_t *s, job_t *job) {
         snprintf(done->error, sizeof done->error, "training failed: %s", mlpt_strerror(done->rc));
         goto out;
     }
-    if (done->rc == 0 && test) {
+    /* A run a strategy stopped ended on a whole iteration: it keeps that model, like a run
+     * that ran every iteration. */
+    int whole = done->rc == 0 ||
+                (done->rc == MLPT_ESTOPPED && atomic_load(&stop->hard) == SCHED_STOP_NONE &&
+                 atomic_load(&stop->soft) != SCHED_STOP_NONE);
+    if (whole && test) {
         double loss;
         trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);
     }
-    if (done->rc == 0 && trainer_model_save(model, &done->model, &done->model_len) != 0) {
+    if (whole && trainer_model_save(model, &done->model, &done->model_len) != 0) {
         done->rc = MLPT_ENOMEM;
         snprintf(done->error, sizeof done->error, "out of memory saving the model");
+        whole = 0;
     }
-    if (done->rc == 0)
-        bytes_to_file(s, STORE_FILE_MODEL, job->trial_id, done);
+    if (whole)
+        bytes_to_file(env, STORE_FILE_MODEL, job->trial_id, done);
 out:
     trainer_run_free(run); /* waits for its helpers to leave */
     free(test_labels);
     trainer_model_free(model);
     trainer_split_deinit(&split);
     if (test)
-        dscache_release(s->cache, job->test_dataset_id);
+        dscache_release(env->cache, job->test.id);
     if (ds)
-        dscache_release(s->cache, job->dataset_id);
-    sched_report_push(s, done);
-}
-
-/* With no job to take, a worker helps a run that has room for it (the last trials of a sweep
- * then use every core); it goes back as soon as a job is handed off. Called with work_lock. */
-static trainer_run_t *run_to_help(sched_t *s) {
-    for (job_t *j = s->active; j; j = j->active_next)
-        if (j->run && trainer_run_join(j->run) == 0)
-            return j->run;
-    return NULL;
+        dscache_release(env->cache, job->dataset.id);
+    env->post(env->post_user, done);
 }
 
 /* Training is batch work: it yields the cores to the loop thread (which saves rows and sends
  * events) and to the HTTP threads whenever they have something to do. Linux applies a nice
  * value to the calling thread only; elsewhere this is a no-op. */
-static void lower_priority(sched_t *s) {
+void sched_worker_lower_priority(const sched_worker_env_t *env) {
 #ifdef SYS_gettid
     if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCHED_WORKER_NICE) != 0)
-        sched_logf(s, "scheduler: cannot lower a worker's priority: %s", strerror(errno));
+        logf_(env, "scheduler: cannot lower a worker's priority: %s", strerror(errno));
 #else
-    (void)s;
+    (void)env;
 #endif
-}
-
-void *sched_worker_main(void *arg) {
-    sched_t *s = arg;
-    lower_priority(s);
-    pthread_mutex_lock(&s->work_lock);
-    for (;;) {
-        job_t *job = s->handoff;
-        if (job) {
-            s->handoff = job->work_next;
-            if (!s->handoff)
-                atomic_store(&s->jobs_waiting, 0);
-            pthread_mutex_unlock(&s->work_lock);
-            run_job(s, job);
-            pthread_mutex_lock(&s->work_lock);
-            continue;
-        }
-        if (s->quit)
-            break;
-        trainer_run_t *run = run_to_help(s);
-        if (run) {
-            pthread_mutex_unlock(&s->work_lock);
-            trainer_run_help(run, &s->jobs_waiting);
-            pthread_mutex_lock(&s->work_lock);
-            continue;
-        }
-        pthread_cond_wait(&s->work_ready, &s->work_lock);
-    }
-    pthread_mutex_unlock(&s->work_lock);
-    return NULL;
 }

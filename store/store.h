@@ -150,6 +150,13 @@ typedef struct store_sweep_new {
 int store_sweep_insert(store_t *st, const store_sweep_new_t *s, const char *const *params_json,
                        size_t n, int64_t *sweep_id, int64_t *trial_ids, store_error_t *err);
 
+/* Writer. Adds n queued trials to a queued or running sweep (a search strategy growing it):
+ * their ordinals continue after the sweep's last, trials_total grows by n, created_at = now.
+ * trial_ids (n entries, may be NULL) receives their ids. MLPT_ENOTFOUND for an unknown sweep,
+ * MLPT_ESTATE for a finished one, MLPT_EINVAL when a params_json[i] is not a JSON object. */
+int store_sweep_add_trials(store_t *st, int64_t sweep_id, const char *const *params_json, size_t n,
+                           double now, int64_t *trial_ids, store_error_t *err);
+
 /* Writer. Sets a sweep's status ("running", "completed", "failed", "canceled"); "running" also
  * sets started_at (first time only), the final states finished_at and best_trial_id (the trial
  * with the highest best_val_accuracy, ties to the lowest id). error may be NULL. Only a queued

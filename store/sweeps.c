@@ -193,6 +193,65 @@ int store_sweep_insert(store_t *st, const store_sweep_new_t *s, const char *cons
     return rc;
 }
 
+/* The body of store_sweep_add_trials, inside its savepoint. */
+static int trials_add(store_t *st, int64_t sweep_id, const char *const *params_json, size_t n,
+                      double now, int64_t *trial_ids, store_error_t *err) {
+    char status[16];
+    sqlite3_stmt *s = NULL;
+    int rc = store_lookup_status(st, "SELECT status FROM sweeps WHERE id = ?1", sweep_id, "sweep",
+                                 status, sizeof(status), err);
+    if (!rc && is_finished(status))
+        rc = store_error_set(err, MLPT_ESTATE, 0, "sweep %lld has finished", (long long)sweep_id);
+    if (!rc)
+        rc = store_prepare(st,
+                           "INSERT INTO trials (sweep_id, ordinal, params, created_at) "
+                           "VALUES (?1, (SELECT coalesce(max(ordinal), -1) + 1 FROM trials "
+                           "WHERE sweep_id = ?1), ?2, ?3)",
+                           &s, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        sqlite3_reset(s);
+        store_bind_i64(s, 1, sweep_id, &rc);
+        store_bind_text(s, 2, params_json[i], &rc);
+        store_bind_real(s, 3, now, &rc);
+        rc = rc ? store_fail_sql(st, err, rc, "inserting a trial")
+                : store_step_done(st, s, "inserting a trial", err);
+        if (!rc && trial_ids)
+            trial_ids[i] = sqlite3_last_insert_rowid(st->db);
+    }
+    store_release(st, s);
+    s = NULL;
+    if (!rc)
+        rc = store_prepare(st, "UPDATE sweeps SET trials_total = trials_total + ?2 WHERE id = ?1",
+                           &s, err);
+    if (!rc) {
+        store_bind_i64(s, 1, sweep_id, &rc);
+        store_bind_i64(s, 2, (int64_t)n, &rc);
+        rc = rc ? store_fail_sql(st, err, rc, "counting a sweep's trials")
+                : store_step_done(st, s, "counting a sweep's trials", err);
+    }
+    store_release(st, s);
+    return rc;
+}
+
+int store_sweep_add_trials(store_t *st, int64_t sweep_id, const char *const *params_json, size_t n,
+                           double now, int64_t *trial_ids, store_error_t *err) {
+    int rc = store_require_writer(st, "store_sweep_add_trials", err);
+    if (!rc && !isfinite(now))
+        rc = store_error_set(err, MLPT_EINVAL, 0, "now is not finite");
+    if (!rc && n && !params_json)
+        rc = store_error_set(err, MLPT_EINVAL, 0, "params_json is missing");
+    for (size_t i = 0; !rc && i < n; i++) {
+        char what[48];
+        snprintf(what, sizeof(what), "params_json[%zu]", i);
+        rc = store_check_json(params_json[i], JSON_OBJECT, what, err);
+    }
+    if (!rc)
+        rc = store_op_begin(st, err);
+    if (rc)
+        return rc;
+    return store_op_end(st, trials_add(st, sweep_id, params_json, n, now, trial_ids, err), err);
+}
+
 /* ENOTFOUND or ESTATE for an update of sweep id that changed nothing. */
 static int explain_no_change(store_t *st, int64_t id, const char *action, store_error_t *err) {
     return store_explain_no_change(st, "SELECT status FROM sweeps WHERE id = ?1", "sweep", id,

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -412,6 +413,176 @@ static void test_database_deleted(void **state) {
     assert_int_equal(h.db_lost, MLPT_ENOTFOUND); /* sticky */
 }
 
+/* ---- a search strategy that grows its sweep and prunes a trial ------------------------------ */
+
+/* Plans each trial as a job of its own; when trial A reports iteration 1 it adds a trial C (A's
+ * parameters, 3 iterations); when trial B reports iteration 2 it prunes B. It stays
+ * unexhausted until C is added, so the sweep cannot finish before. Written on the loop thread,
+ * read by the test once the sweep has finished (atomics: no other order between them). */
+typedef struct grow_prune {
+    sched_strategy_t base;
+    int64_t a, b;
+    sched_params_t a_params;
+    atomic_llong added;      /* C's id once added */
+    atomic_int add_rc;       /* ctl->add's answer */
+    atomic_int prune_rc;     /* ctl->stop(B, PRUNED) */
+    atomic_int again_rc;     /* ctl->stop(B, PRUNED) a second time */
+    atomic_int unknown_rc;   /* ctl->stop(unknown trial) */
+    atomic_int reason_rc;    /* ctl->stop(B, CANCEL): not a strategy's reason */
+    atomic_int ends;         /* on_end calls */
+    atomic_int b_pruned_end; /* on_end(B) said "pruned" */
+} grow_prune_t;
+
+static int gp_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
+                   size_t n) {
+    grow_prune_t *g = (grow_prune_t *)st;
+    assert_int_equal(n, 2);
+    g->a = t[0].trial_id;
+    g->b = t[1].trial_id;
+    g->a_params = t[0].params;
+    for (size_t i = 0; i < n; i++) {
+        int rc = ctl->queue(ctl, &t[i], NULL, 0);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void gp_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                         const store_metric_t *m) {
+    grow_prune_t *g = (grow_prune_t *)st;
+    if (trial_id == g->a && m->iteration == 1 && atomic_load(&g->added) == 0) {
+        sched_params_t c = g->a_params;
+        c.iterations = 3;
+        int64_t id = 0;
+        atomic_store(&g->add_rc, ctl->add(ctl, &c, 1, &id));
+        atomic_store(&g->added, (long long)id);
+    }
+    if (trial_id == g->b && m->iteration == 2) {
+        atomic_store(&g->reason_rc, ctl->stop(ctl, g->b, SCHED_STOP_CANCEL));
+        atomic_store(&g->unknown_rc, ctl->stop(ctl, 999999, SCHED_STOP_PRUNED));
+        atomic_store(&g->prune_rc, ctl->stop(ctl, g->b, SCHED_STOP_PRUNED));
+        atomic_store(&g->again_rc, ctl->stop(ctl, g->b, SCHED_STOP_PRUNED));
+    }
+}
+
+static void gp_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                   const char *status) {
+    (void)ctl;
+    grow_prune_t *g = (grow_prune_t *)st;
+    atomic_fetch_add(&g->ends, 1);
+    if (trial_id == g->b && !strcmp(status, "pruned"))
+        atomic_store(&g->b_pruned_end, 1);
+}
+
+static int gp_exhausted(sched_strategy_t *st) {
+    return atomic_load(&((grow_prune_t *)st)->added) != 0;
+}
+
+static void gp_free(sched_strategy_t *st) {
+    (void)st; /* the test reads it afterwards and frees it */
+}
+
+static const sched_strategy_ops_t gp_ops = {.plan = gp_plan,
+                                            .on_iteration = gp_iteration,
+                                            .on_end = gp_end,
+                                            .exhausted = gp_exhausted,
+                                            .free = gp_free};
+
+static sched_strategy_t *gp_new(void *user, int64_t sweep_id) {
+    (void)sweep_id;
+    grow_prune_t *g = user;
+    g->base.ops = &gp_ops;
+    return &g->base;
+}
+
+static json_t *trial_by_id(store_t *r, int64_t id) {
+    store_error_t err;
+    json_t *t = store_trial_get(r, id, &err);
+    assert_non_null(t);
+    return t;
+}
+
+/* The strategy seam: a sweep that grows while it runs (ordinals continue, trials_total grows,
+ * the new trial runs and completes) and a running trial pruned by its strategy (state pruned,
+ * its history, best figures and model kept). */
+static void test_strategy_grows_and_prunes(void **state) {
+    fixture_t *f = *state;
+    grow_prune_t *g = calloc(1, sizeof *g);
+    start_with(f, (sched_config_t){.workers = 2,
+                                   .cores = 2,
+                                   .checkpoint_every = 25,
+                                   .strategy_new = gp_new,
+                                   .strategy_user = g});
+    int64_t ds = add_iris(f);
+    /* A: 5 iterations; B: far too many to finish before it is pruned */
+    sched_spec_t spec = small_spec(2, 1, (const size_t[]){5});
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 2);
+    t[1].iterations = 1000000;
+    sched_sweep_request_t req = {.dataset_id = ds, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t sweep;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &sweep, &err), 0);
+    free(t);
+    json_t *sw = wait_sweep(f, sweep, "completed", 60);
+    assert_int_equal(json_integer_value(json_object_get(sw, "trials_total")), 3);
+    json_t *counts = json_object_get(sw, "trials");
+    assert_int_equal(json_integer_value(json_object_get(counts, "completed")), 2);
+    assert_int_equal(json_integer_value(json_object_get(counts, "pruned")), 1);
+    json_decref(sw);
+
+    assert_int_equal(atomic_load(&g->add_rc), 0);
+    assert_int_equal(atomic_load(&g->prune_rc), 0);
+    assert_int_equal(atomic_load(&g->again_rc), MLPT_ESTATE);
+    assert_int_equal(atomic_load(&g->unknown_rc), MLPT_ESTATE);
+    assert_int_equal(atomic_load(&g->reason_rc), MLPT_EINVAL);
+    assert_int_equal(atomic_load(&g->ends), 3);
+    assert_int_equal(atomic_load(&g->b_pruned_end), 1);
+    int64_t c = (int64_t)atomic_load(&g->added);
+    assert_true(c > g->b);
+
+    store_t *r = open_reader(f, &err);
+    json_t *tc = trial_by_id(r, c);
+    assert_int_equal(json_integer_value(json_object_get(tc, "ordinal")), 2);
+    assert_string_equal(json_string_value(json_object_get(tc, "status")), "completed");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(tc, "params"), "iterations")), 3);
+    json_t *rc_rows = rows_of(r, c, 0);
+    assert_int_equal(json_array_size(rc_rows), 3);
+    json_decref(rc_rows);
+    json_decref(tc);
+
+    json_t *tb = trial_by_id(r, g->b);
+    assert_string_equal(json_string_value(json_object_get(tb, "status")), "pruned");
+    json_int_t done = json_integer_value(json_object_get(tb, "iterations_done"));
+    assert_true(done >= 2 && done < 1000000);
+    json_t *rb = rows_of(r, g->b, 0);
+    assert_int_equal(json_array_size(rb), (size_t)done); /* its whole history is kept */
+    json_decref(rb);
+    assert_true(json_is_number(json_object_get(tb, "best_val_accuracy")));
+    assert_true(json_is_number(json_object_get(tb, "final_val_accuracy")));
+    assert_true(json_is_true(json_object_get(tb, "has_model")));
+    json_decref(tb);
+    void *model;
+    size_t len;
+    assert_int_equal(store_trial_model(r, g->b, &model, &len, &err), 0);
+    assert_true(len > 0);
+    free(model);
+    store_close(r);
+
+    pthread_mutex_lock(&f->ev.lock);
+    assert_int_equal(f->ev.started, 3); /* C announced like the others */
+    assert_int_equal(f->ev.finished, 3);
+    assert_int_equal(f->ev.sweeps_finished, 1);
+    pthread_mutex_unlock(&f->ev.lock);
+    sched_stop(f->s);
+    f->s = NULL;
+    free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_runs_to_completion, fixture_up, fixture_down),
@@ -421,6 +592,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_shared_prefixes, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_resume_is_exact, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_database_deleted, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_strategy_grows_and_prunes, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

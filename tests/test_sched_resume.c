@@ -349,8 +349,48 @@ static void test_cancel_while_recomputing(void **state) {
     store_close(r);
 }
 
+/* A trial's partition count is part of its stored spec: a trial that resumes without a
+ * checkpoint (a crash before its first one) on a service restarted with other --workers
+ * recomputes its stored rows with the partitions it was trained with, so they check and it
+ * completes (before, it took the new worker count and failed as not reproducing its history).
+ * BLAS threads stay at one in both runs: only the workers change. */
+static void test_resume_with_other_workers(void **state) {
+    fixture_t *f = *state;
+    start_with(f, (sched_config_t){.workers = 2, .cores = 2, .checkpoint_every = 0});
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = small_spec(1, 1, (const size_t[]){1500});
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.dataset_id = ds, .spec_json = "{}", .trials = t, .n_trials = n};
+    int64_t sweep;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &sweep, &err), 0);
+    free(t);
+    wait_iterations(f, 0, 50);
+    sched_stop(f->s);
+    f->s = NULL;
+    /* a crash before the first checkpoint: rows, no checkpoint */
+    sql_exec(f->db, "DELETE FROM trial_checkpoints; UPDATE trials SET checkpoint_iteration = 0");
+    int64_t id = 0;
+    assert_int_equal(trials_in(f->db, sweep, NULL, &id, 1), 1);
+
+    start_with(f, (sched_config_t){.workers = 1, .cores = 1, .checkpoint_every = 0});
+    json_decref(wait_sweep(f, sweep, "completed", 120));
+    store_t *r = open_reader(f, &err);
+    json_t *tr = store_trial_get(r, id, &err);
+    assert_non_null(tr);
+    assert_string_equal(json_string_value(json_object_get(tr, "status")), "completed");
+    assert_int_equal(json_integer_value(json_object_get(tr, "iterations_done")), 1500);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(tr, "params"), "partitions")), 2);
+    json_decref(tr);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_resume_with_other_workers, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_crash_keeps_every_row, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_resume_mismatch_fails_visibly, fixture_up,
                                         fixture_down),

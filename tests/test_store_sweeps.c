@@ -258,6 +258,37 @@ static void test_cancel_queued(void **state) {
     store_close(st);
 }
 
+/* A search strategy grows a sweep while it runs: ordinals continue, trials_total grows, the new
+ * trials are queued (and walked at start-up); a finished or unknown sweep refuses. */
+static void test_sweep_add_trials(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[2];
+    int64_t sw = fx_sweep(st, ds, 2, NULL, t);
+    const char *more[] = {"{\"iterations\":3}", "{\"iterations\":4}"};
+    int64_t ids[2] = {0};
+    fx_assert_rc(store_sweep_add_trials(st, sw, more, 2, FX_NOW + 5, ids, &err), 0, err);
+    assert_true(ids[0] > t[1] && ids[1] == ids[0] + 1);
+    assert_int_equal(fx_sql_int(e->db, "SELECT max(ordinal) FROM trials"), 3);
+    json_t *s = store_sweep_get(st, sw, &err);
+    assert_int_equal(fx_json_int(s, "trials_total"), 4);
+    assert_int_equal(fx_json_int(json_object_get(s, "trials"), "queued"), 4);
+    json_decref(s);
+    json_t *tr = store_trial_get(st, ids[1], &err);
+    assert_int_equal(fx_json_int(tr, "ordinal"), 3);
+    assert_string_equal(fx_json_str(tr, "status"), "queued");
+    json_decref(tr);
+    const char *bad[] = {"[1]"};
+    fx_assert_rc(store_sweep_add_trials(st, sw, bad, 1, FX_NOW, NULL, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_sweep_add_trials(st, 99, more, 1, FX_NOW, NULL, &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_sweep_set_status(st, sw, "canceled", FX_NOW, NULL, &err), 0, err);
+    fx_assert_rc(store_sweep_add_trials(st, sw, more, 1, FX_NOW, NULL, &err), MLPT_ESTATE, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials"), 4); /* nothing left */
+    store_close(st);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Checkpoints. */
 
@@ -431,6 +462,7 @@ int main(void) {
         T(test_sweep_insert_and_get),      T(test_sweep_status_progress_and_best),
         T(test_trial_lifecycle_and_model), T(test_cancel_queued),
         T(test_checkpoint_put_get),        T(test_queued_trials),
+        T(test_sweep_add_trials),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -153,6 +153,8 @@ def test_sweep_to_completion_with_sse():
         assert accs == sorted(accs, reverse=True), accs
         for t in items:
             assert t["status"] == "completed" and t["params"]["iterations"] == 6, t
+            # the partitions it was trained with are part of its spec: the pool's workers
+            assert t["params"]["partitions"] == srv.workers, t["params"]
             history_ok(srv, t["id"], 6)
         _, _, h = srv.json("GET", "/api/v1/trials/%d/history?since=4" % items[0]["id"], expect=200)
         assert [r["iteration"] for r in h["history"]] == [5, 6], h

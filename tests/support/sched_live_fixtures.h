@@ -96,16 +96,18 @@ static inline store_t *open_reader(fixture_t *f, store_error_t *err) {
     return r;
 }
 
-static inline void start(fixture_t *f, int workers) {
-    sched_config_t cfg = {.data_dir = f->dir,
-                          .db_path = f->db,
-                          .workers = workers,
-                          .cores = 2,
-                          .checkpoint_every = 25};
+/* Starts the scheduler on the fixture with cfg (its paths set here). */
+static inline void start_with(fixture_t *f, sched_config_t cfg) {
+    cfg.data_dir = f->dir;
+    cfg.db_path = f->db;
     store_error_t err;
     f->s = sched_start(&cfg, &err);
     assert_non_null(f->s);
     sched_set_listener(f->s, on_event, &f->ev);
+}
+
+static inline void start(fixture_t *f, int workers) {
+    start_with(f, (sched_config_t){.workers = workers, .cores = 2, .checkpoint_every = 25});
 }
 
 static inline int fixture_down(void **state) {

@@ -99,6 +99,17 @@ export class CurveChart {
     return [this.xs, ...this.ys];
   }
 
+  /** Adds a series after the others (a trial a sweep's search added while it ran); returns its
+   * index. */
+  addSeries({label, ...style}) {
+    const i = this.labels.length;
+    this.labels.push(label);
+    this.styles.push({...seriesStyle(i), ...style});
+    this.ys.push(this.xs.map(() => null));
+    if (this.plot) this.build();
+    return i;
+  }
+
   /** Sets series i's value at iteration it (1-based); nulls make gaps. */
   set(i, it, value) {
     if (i < 0 || i >= this.ys.length || !(it >= 1)) return;

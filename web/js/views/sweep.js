@@ -269,7 +269,19 @@ export async function render({root, params, signal, query}) {
           t.final_val_accuracy = known.final_val_accuracy;
           t.seconds = known.seconds;
         }
-        if (trials.has(t.id)) addTrial(t); // a sweep's trials are fixed when it is created
+        if (trials.has(t.id)) addTrial(t);
+      }
+      // Trials the sweep's search strategy added while it ran: a row, a curve, their history so far.
+      const fresh = list.filter((t) => !trials.has(t.id)).sort((a, b) => (a.ordinal ?? a.id) - (b.ordinal ?? b.id));
+      for (const t of fresh) {
+        addTrial(t);
+        chart.addSeries({label: `Trial ${t.id}`});
+      }
+      if (fresh.length) {
+        setupAxes();
+        const past = await Promise.all(fresh.map((t) => api(`/trials/${t.id}/history`, {signal}).catch(() => null)));
+        past.forEach((h, k) => (h && h.history ? h.history : []).forEach((r) => record(fresh[k].id, r)));
+        chartCaption.textContent = `${yLabel()} per iteration, one line per trial (${trials.size}); the leaderboard lists the same trials with their colours.`;
       }
       markDirty();
     } catch (err) {
@@ -357,7 +369,7 @@ export async function render({root, params, signal, query}) {
     es.addEventListener('trial_started', (e) => {
       const d = parse(e);
       if (!d || !trials.has(d.trial_id)) {
-        refreshSoon();
+        refreshSoon(0); // a trial added while the sweep runs: the refresh brings its row and curve
         return;
       }
       const t = trials.get(d.trial_id);

@@ -1,0 +1,135 @@
+/*
+ * scheduler/executor.h - the seam between the scheduler's loop and whatever trains its jobs
+ * (private to scheduler/). The loop hands an executor a job (a trial's parameters and partition
+ * count, its datasets by id and file, an optional checkpoint to resume from, the rows to
+ * recompute and check) and hears back through one channel, the `post` callback: one message per
+ * iteration, the checkpoints, and one END per job. Stopping a job is a message to the executor
+ * too (sched_exec_stop); nothing the executor and the loop share is written by both.
+ *
+ * The first executor is the local thread pool (exec_local.c: worker threads, idle ones helping
+ * running trials; worker.c trains one job). Another (ranks on other machines) implements the
+ * same four operations and posts the same messages.
+ */
+#ifndef SCHED_EXECUTOR_H
+#define SCHED_EXECUTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grid.h"
+#include "store.h"
+#include "strategy.h" /* sched_stop_reason_t */
+
+/* A trial that takes a prefix of the job's history (shared prefix, see strategy.h). */
+typedef struct sched_exec_follower {
+    int64_t trial_id;
+    size_t iterations;
+} sched_exec_follower_t;
+
+/* A dataset as an executor finds it: its id (the key of a cache) and its matrix file. */
+typedef struct sched_dataset_ref {
+    int64_t id;       /* 0: none */
+    const char *path; /* absolute */
+} sched_dataset_ref_t;
+
+/* What an executor runs. Every pointer is borrowed from the loop until the executor posts the
+ * job's END message. */
+typedef struct sched_exec_job {
+    void *tag; /* the loop's; comes back in every message of the job */
+    int64_t trial_id;
+    sched_params_t params;
+    size_t partitions; /* of every mini-batch: part of the trial's stored spec */
+    const sched_exec_follower_t *followers; /* ascending iterations */
+    size_t n_followers;
+    sched_dataset_ref_t dataset, test;
+    const store_resume_t *resume; /* state NULL: from iteration 1 */
+    const store_metric_t *stored; /* rows 1 .. n_stored: recomputed and checked, not new */
+    size_t n_stored;
+} sched_exec_job_t;
+
+typedef enum { SCHED_MSG_ITERATION, SCHED_MSG_CHECKPOINT, SCHED_MSG_END } sched_msg_type_t;
+
+/* One message of a job. The executor allocates it (calloc) and posts it; the loop frees it. */
+typedef struct sched_msg {
+    sched_msg_type_t type;
+    void *tag;             /* the job's */
+    store_metric_t metric; /* ITERATION */
+    size_t samples;        /* ITERATION: training rows of the iteration (for /metrics) */
+    /* ITERATION, when it is a follower's last: that trial's outcome (model at this point). */
+    int64_t follower_id;
+    double follower_best_val, follower_test_accuracy;
+    int64_t follower_best_iteration;
+    int rc; /* END: 0, MLPT_EDIVERGED, MLPT_ESTOPPED (stopped, any reason) or a failure */
+    double best_val_accuracy, final_val_accuracy, test_accuracy; /* END */
+    int64_t best_iteration;
+    unsigned char *model; /* malloc'd model file (END, a follower's end) or checkpoint bytes
+                             (CHECKPOINT), or NULL: both go to a file on the executor
+                             (model_path) and only stay here when that failed */
+    size_t model_len;
+    char *model_path;            /* malloc'd: relative to the data dir, or NULL */
+    size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
+    char error[256];             /* END: why it failed, or empty */
+    /* The loop's own bookkeeping (never touched by an executor). */
+    int model_stored;  /* a row naming model_path is in the open or committed transaction */
+    int after_failure; /* its job's save_error was set by an earlier report */
+    int unrecorded;    /* END whose failed end could not be saved either */
+    struct sched_msg *next;
+} sched_msg_t;
+
+/* The one channel back: any thread, never blocks for long. Takes the message. */
+typedef void (*sched_post_fn)(void *user, sched_msg_t *msg);
+
+typedef struct sched_executor sched_executor_t;
+
+typedef struct sched_executor_ops {
+    /* Takes a job; its messages come through post, ending with one END. 0 or MLPT_ENOMEM. */
+    int (*submit)(sched_executor_t *x, const sched_exec_job_t *job);
+    /* Asks the job `tag` to stop for `why`; it still posts its END. Unknown tags are ignored. */
+    void (*stop)(sched_executor_t *x, void *tag, sched_stop_reason_t why);
+    /* Stops everything for `why` (SHUTDOWN): jobs not yet started post END (MLPT_ESTOPPED)
+     * at once, running ones stop like stop(). */
+    void (*stop_all)(sched_executor_t *x, sched_stop_reason_t why);
+    /* Waits for its threads and frees it, after every END was posted. */
+    void (*free)(sched_executor_t *x);
+} sched_executor_ops_t;
+
+struct sched_executor {
+    const sched_executor_ops_t *ops;
+    int slots; /* jobs it runs at once: the loop hands it no more */
+    int cores; /* cores at work across it: trials are split into this many partitions (at most
+                  the trainer's limit), so a history does not depend on where it runs */
+};
+
+static inline int sched_exec_submit(sched_executor_t *x, const sched_exec_job_t *job) {
+    return x->ops->submit(x, job);
+}
+static inline void sched_exec_stop(sched_executor_t *x, void *tag, sched_stop_reason_t why) {
+    x->ops->stop(x, tag, why);
+}
+static inline void sched_exec_stop_all(sched_executor_t *x, sched_stop_reason_t why) {
+    x->ops->stop_all(x, why);
+}
+static inline void sched_exec_free(sched_executor_t *x) {
+    if (x)
+        x->ops->free(x);
+}
+
+/* The local thread pool. */
+typedef void (*sched_exec_log_fn)(void *user, const char *line);
+typedef struct sched_exec_local_config {
+    const char *data_dir; /* where model and checkpoint files go */
+    int workers;          /* threads, >= 1 */
+    int checkpoint_every;
+    double checkpoint_seconds;
+    sched_post_fn post;
+    void *post_user;
+    sched_exec_log_fn log; /* may be NULL */
+    void *log_user;
+} sched_exec_local_config_t;
+
+/* Starts `workers` threads (fewer when the system refuses some: slots says how many; at least
+ * one, else NULL). Its cores are the workers asked for, so partitions stay the same when a
+ * thread could not start. */
+sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg);
+
+#endif

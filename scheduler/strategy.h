@@ -1,0 +1,93 @@
+/*
+ * scheduler/strategy.h - the seam for search strategies. A sweep has one strategy. It plans
+ * the sweep's trials into jobs when the sweep starts (and again, for the trials still queued,
+ * when the service restarts), sees every iteration saved and every trial's end, and through the
+ * control it is handed may add trials to the sweep or stop a running one as pruned or stopped
+ * early, while the sweep runs. Its callbacks run on the scheduler's loop thread, after the rows
+ * they describe are committed; they must not block.
+ *
+ * Grid search with shared prefixes is the first strategy (strategy_grid.c): it queues every
+ * trial, and trials that differ only in `iterations` share one job (the longest runs; each
+ * shorter one, a follower, takes the first rows of its history, ends at its own length with
+ * the model of that point, and ends the same way if the job ends early).
+ */
+#ifndef SCHED_STRATEGY_H
+#define SCHED_STRATEGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "grid.h"
+#include "store.h"
+
+/* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
+ * of the iteration it is training, keeping its history, figures and that iteration's model.
+ * CANCEL and SHUTDOWN are the scheduler's own (a canceled sweep, a stopping service). */
+typedef enum sched_stop_reason {
+    SCHED_STOP_NONE = 0,
+    SCHED_STOP_CANCEL,
+    SCHED_STOP_SHUTDOWN,
+    SCHED_STOP_PRUNED,
+    SCHED_STOP_EARLY,
+} sched_stop_reason_t;
+
+/* A trial as a strategy plans it. */
+typedef struct sched_strategy_trial {
+    int64_t trial_id;
+    sched_params_t params;
+    size_t partitions; /* part of its stored spec */
+} sched_strategy_trial_t;
+
+/* What a strategy may do, given to each callback. */
+typedef struct sched_search_ctl sched_search_ctl_t;
+struct sched_search_ctl {
+    int64_t sweep_id;
+    /* Queues one job: lead runs; each follower (the lead's parameters but fewer iterations,
+     * ascending, at most one per length) takes the first rows of its history. Returns 0 or an
+     * MLPT_E* code. */
+    int (*queue)(sched_search_ctl_t *c, const sched_strategy_trial_t *lead,
+                 const sched_strategy_trial_t *followers, size_t n_followers);
+    /* Adds n trials to the sweep: stored at once (ordinals continue, trials_total grows, with
+     * the sweep's partition count) and each queued as a job of its own. ids (may be NULL)
+     * receives their ids. MLPT_ESTATE once the sweep is canceled; store errors. */
+    int (*add)(sched_search_ctl_t *c, const sched_params_t *params, size_t n, int64_t *ids);
+    /* Stops a running trial with SCHED_STOP_PRUNED or SCHED_STOP_EARLY. MLPT_ESTATE when it is
+     * not the running lead of a job (queued, ended, or a follower); MLPT_EINVAL for another
+     * reason. */
+    int (*stop)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why);
+};
+
+typedef struct sched_strategy sched_strategy_t;
+
+typedef struct sched_strategy_ops {
+    /* The sweep's trials to run (ordinal order): queue them (ctl->queue), all or some. Returns
+     * 0 or an MLPT_E* code (the sweep is not created then). */
+    int (*plan)(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
+                size_t n);
+    /* An iteration of one of its trials is stored (recomputed ones after a restart are not
+     * seen again). May be NULL. */
+    void (*on_iteration)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                         const store_metric_t *m);
+    /* One of its trials ended with `status` (completed, failed, diverged, pruned, canceled).
+     * May be NULL. */
+    void (*on_end)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                   const char *status);
+    /* Whether it will add no more trials: only then does the sweep finish when its last trial
+     * ends. NULL: always. */
+    int (*exhausted)(sched_strategy_t *st);
+    /* Frees it. */
+    void (*free)(sched_strategy_t *st);
+} sched_strategy_ops_t;
+
+struct sched_strategy {
+    const sched_strategy_ops_t *ops;
+    void *user;
+};
+
+/* Makes the strategy of a new sweep (or of one resumed at start-up); NULL without memory. */
+typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id);
+
+/* Grid search with shared prefixes. NULL without memory. */
+sched_strategy_t *sched_strategy_grid_new(void);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * strategy_grid.c - grid search with shared prefixes, the first search strategy: every trial
+ * of the grid (already expanded, see grid.h) is queued; trials that differ only in
+ * `iterations` form one job, the longest leading and the shorter ones following its history
+ * (each length once; a second trial of the same length gets a job of its own). It adds and
+ * stops nothing while the sweep runs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlpt_err.h"
+#include "strategy.h"
+
+/* Equal but for the number of iterations (and so one run serves both: the trainer's weights,
+ * split and shuffles never depend on how many iterations are planned, and the learning rate is
+ * constant). */
+static int same_but_iterations(const sched_params_t *a, const sched_params_t *b) {
+    sched_params_t x = *a;
+    x.iterations = b->iterations;
+    return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
+           x.batch_size == b->batch_size && x.momentum == b->momentum &&
+           x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
+           x.scaling == b->scaling && x.init == b->init && x.seed == b->seed;
+}
+
+/* One job being formed: members[0] leads (the longest), the rest ascend. */
+typedef struct group {
+    sched_strategy_trial_t *members;
+    size_t n;
+} group_t;
+
+static int by_iterations(const void *a, const void *b) {
+    const sched_strategy_trial_t *x = a, *y = b;
+    return x->params.iterations < y->params.iterations
+               ? -1
+               : x->params.iterations > y->params.iterations;
+}
+
+/* Whether t may join g: same trial but for a length g has not got yet. */
+static int joins(const group_t *g, const sched_strategy_trial_t *t) {
+    const sched_strategy_trial_t *lead = &g->members[0];
+    if (lead->partitions != t->partitions || !same_but_iterations(&lead->params, &t->params))
+        return 0;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->members[i].params.iterations == t->params.iterations)
+            return 0; /* two trials of the same length: keep them apart */
+    return 1;
+}
+
+static int grid_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
+                     size_t n) {
+    (void)st;
+    int rc = 0;
+    group_t *groups = calloc(n ? n : 1, sizeof *groups);
+    size_t n_groups = 0;
+    if (!groups)
+        return MLPT_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        group_t *g = NULL;
+        for (size_t k = 0; k < n_groups && !g; k++)
+            if (joins(&groups[k], &t[i]))
+                g = &groups[k];
+        if (!g) {
+            g = &groups[n_groups++];
+            g->members = calloc(1, sizeof *g->members);
+            if (!g->members) {
+                rc = MLPT_ENOMEM;
+                break;
+            }
+        } else {
+            sched_strategy_trial_t *tmp = realloc(g->members, (g->n + 1) * sizeof *tmp);
+            if (!tmp) {
+                rc = MLPT_ENOMEM;
+                break;
+            }
+            g->members = tmp;
+        }
+        g->members[g->n++] = t[i];
+    }
+    for (size_t k = 0; k < n_groups && rc == 0; k++) {
+        group_t *g = &groups[k];
+        qsort(g->members, g->n, sizeof *g->members, by_iterations);
+        /* the longest leads; the others follow in ascending order */
+        rc = ctl->queue(ctl, &g->members[g->n - 1], g->members, g->n - 1);
+    }
+    for (size_t k = 0; k < n_groups; k++)
+        free(groups[k].members);
+    free(groups);
+    return rc;
+}
+
+static void grid_free(sched_strategy_t *st) {
+    free(st);
+}
+
+static const sched_strategy_ops_t grid_ops = {.plan = grid_plan, .free = grid_free};
+
+sched_strategy_t *sched_strategy_grid_new(void) {
+    sched_strategy_t *st = calloc(1, sizeof *st);
+    if (st)
+        st->ops = &grid_ops;
+    return st;
+}
