@@ -12,6 +12,7 @@
 
 #include "loop.h"
 #include "mlpt_err.h"
+#include "params.h"
 #include "train.h"
 
 double sched_now(void) {
@@ -191,12 +192,7 @@ static void queue_insert(sched_t *s, job_t *j) {
  * split and shuffles never depend on how many iterations are planned, and the learning rate is
  * constant). */
 static int same_but_iterations(const sched_params_t *a, const sched_params_t *b) {
-    sched_params_t x = *a;
-    x.iterations = b->iterations;
-    return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
-           x.batch_size == b->batch_size && x.momentum == b->momentum &&
-           x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
-           x.scaling == b->scaling && x.init == b->init && x.seed == b->seed;
+    return sched_params_same(a, b, SCHED_PARAM_RUN_LENGTH);
 }
 
 static int follower_cmp(const void *a, const void *b) {

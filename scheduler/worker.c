@@ -14,6 +14,7 @@
 
 #include "loop.h"
 #include "mlpt_err.h"
+#include "params.h"
 #include "sched_private.h"
 #include "train.h"
 
@@ -193,20 +194,6 @@ static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     sched_report_push(ctx->s, r);
 }
 
-/* The trainer's rule for a sweep's scaling (auto is never asked: the dataset's own rule). */
-static trainer_scaling_t trainer_rule(sched_scaling_t s) {
-    switch (s) {
-    case SCHED_SCALING_MINMAX:
-        return TRAINER_SCALE_MINMAX;
-    case SCHED_SCALING_GLOBAL_MINMAX:
-        return TRAINER_SCALE_GLOBAL_MINMAX;
-    case SCHED_SCALING_NONE:
-        return TRAINER_SCALE_UNIT;
-    default:
-        return TRAINER_SCALE_STANDARDIZE;
-    }
-}
-
 /* Trains with a run other workers may join while it lasts. */
 static int train_shared(sched_t *s, job_t *job, trainer_run_t *run, run_ctx_t *ctx,
                         trainer_result_t *res) {
@@ -319,17 +306,11 @@ static void run_job(sched_t *s, job_t *job) {
         goto out;
     }
     const store_resume_t *from = &job->resume;
-    trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
-                             .momentum = (float)job->params.momentum,
-                             .batch_size = job->params.batch_size,
-                             .iterations = job->params.iterations,
-                             .seed = job->params.seed,
-                             .stop = &job->stop,
+    trainer_options_t opt = {.stop = &job->stop,
                              .partitions = (size_t)s->partitions,
                              .checkpoint_every = (size_t)s->cfg.checkpoint_every,
-                             .checkpoint_seconds = s->cfg.checkpoint_seconds,
-                             .rescale = job->params.scaling != SCHED_SCALING_AUTO,
-                             .scaling = trainer_rule(job->params.scaling)};
+                             .checkpoint_seconds = s->cfg.checkpoint_seconds};
+    sched_params_trainer_options(&job->params, &opt);
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
     run_ctx_t ctx = {.s = s,
