@@ -65,6 +65,12 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
 int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t classes,
                             const api_limits_t *lim, api_errors_t *errs);
 
+/* The body of GET /api/v1/meta/parameters (new reference; NULL without memory):
+ * {"parameters": sched_param_table_json() with each "max" lowered to the configured limit the
+ * row names, "limits": {"max_trials", "max_axis"}, "sweep_states" and "trial_states": {"all",
+ * "final"}, "progress": {"planned", "done"} (how a sweep's progress is counted, in words)}. */
+json_t *api_meta_parameters(const api_limits_t *lim);
+
 /* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..
  * API_MAX_PREDICT_ROWS rows of exactly `features` finite numbers within float32 range. Returns 0
  * with *x (malloc'd [rows][features], caller frees) and *rows set; 422 with errs filled; 500 when

@@ -196,7 +196,8 @@ const sched_param_t sched_param_table[] = {
      .flag_arg = "R",
      .flag_help = "input scaling fitted on the training split: auto (the data's own:\n"
                   "IDX pixels / 255, CSV standardised), standardize, minmax (per\n"
-                  "feature), global_minmax (one range for all: pixels / 255), none",
+                  "feature), global_minmax (one range for all: pixels / 255),\n"
+                  "none",
      .label = "Input scaling",
      .hint = "auto: IDX pixels / 255, CSV standardised; minmax maps each column to 0..1; "
              "global_minmax one range for all (pixels / 255).",
