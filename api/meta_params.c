@@ -39,8 +39,12 @@ json_t *api_meta_parameters(const api_limits_t *lim) {
         else if (limit && !strcmp(limit, "max_iterations"))
             configured = lim->max_iterations;
         json_int_t max = json_integer_value(json_object_get(row, "max"));
-        if (configured && (json_int_t)configured < max)
+        if (configured && (json_int_t)configured < max) {
             json_object_set_new(row, "max", json_integer((json_int_t)configured));
+            /* as validation does: a default above the limit is lowered to it */
+            if (json_integer_value(json_object_get(row, "default")) > (json_int_t)configured)
+                json_object_set_new(row, "default", json_integer((json_int_t)configured));
+        }
         if (!strcmp(sched_param_table[i].name, "layers")) {
             if ((json_int_t)lim->max_layers <
                 json_integer_value(json_object_get(row, "max_layers")))

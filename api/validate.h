@@ -67,8 +67,9 @@ int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t cl
 
 /* The body of GET /api/v1/meta/parameters (new reference; NULL without memory):
  * {"parameters": sched_param_table_json() with each "max" lowered to the configured limit the
- * row names, "limits": {"max_trials", "max_axis"}, "sweep_states" and "trial_states": {"all",
- * "final"}, "progress": {"planned", "done"} (how a sweep's progress is counted, in words)}. */
+ * row names (and a "default" above it lowered to it, as validation does), "limits":
+ * {"max_trials", "max_axis"}, "sweep_states" and "trial_states": {"all", "final"}, "progress":
+ * {"planned", "done"} (how a sweep's progress is counted, in words)}. */
 json_t *api_meta_parameters(const api_limits_t *lim);
 
 /* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..

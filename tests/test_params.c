@@ -185,7 +185,6 @@ static void test_meta_lists_every_row(void **state) {
     (void)state;
     api_limits_t lim;
     api_limits_init(&lim);
-    lim.max_batch_size = 100;
     json_t *meta = api_meta_parameters(&lim);
     assert_non_null(meta);
     json_t *rows = json_object_get(meta, "parameters");
@@ -207,13 +206,27 @@ static void test_meta_lists_every_row(void **state) {
         assert_true(json_equal(json_object_get(row, "default"), want));
         json_decref(want);
     }
-    /* a configured limit lowers the row's maximum */
-    json_t *batch =
-        json_array_get(rows, (size_t)(sched_param_find("batch_size") - sched_param_table));
-    assert_int_equal(json_integer_value(json_object_get(batch, "max")), 100);
     json_t *fin = json_object_get(json_object_get(meta, "trial_states"), "final");
     assert_int_equal(json_array_size(fin), 5);
     json_decref(meta);
+    /* a configured limit lowers the row's maximum, and a default above it, as validation does */
+    lim.max_batch_size = 32;
+    meta = api_meta_parameters(&lim);
+    size_t at = (size_t)(sched_param_find("batch_size") - sched_param_table);
+    json_t *batch = json_array_get(json_object_get(meta, "parameters"), at);
+    assert_int_equal(json_integer_value(json_object_get(batch, "max")), 32);
+    assert_int_equal(json_integer_value(json_object_get(batch, "default")), 32);
+    api_sweep_body_t *b = malloc(sizeof *b);
+    api_errors_t *e = malloc(sizeof *e);
+    json_t *body = json_pack("{s:i, s:{s:[i], s:[f], s:[i]}}", "dataset_id", 1, "grid",
+                             "hidden_layers", 0, "learning_rate", 0.1, "iterations", 1);
+    api_errors_init(e);
+    assert_int_equal(api_validate_sweep(body, &lim, b, e), 0);
+    assert_int_equal(b->spec.batch_size[0], 32);
+    json_decref(body);
+    json_decref(meta);
+    free(b);
+    free(e);
 }
 
 /* The expansion before the table: six nested loops, outermost first. */
