@@ -60,12 +60,10 @@ typedef enum sched_real_domain {
 #define SCHED_PARAM_TRAINING 0x02u    /* may be given as training.<name> (sweep-wide) */
 #define SCHED_PARAM_REQUIRED 0x04u    /* the sweep must give grid.<name> */
 #define SCHED_PARAM_MODEL_SHAPE 0x08u /* changes the model's shape */
-#define SCHED_PARAM_RUN_LENGTH                                                                     \
-    0x10u /* a longer run answers a shorter one: trials that differ only                           \
-             in these share one run */
-#define SCHED_PARAM_LATE                                                                           \
-    0x20u /* added after sweeps were stored: may be missing from a                                 \
-             stored trial's params (the default then) */
+/* A longer run answers a shorter one: trials that differ only in these share one run. */
+#define SCHED_PARAM_RUN_LENGTH 0x10u
+/* Added after sweeps were stored: may be missing from a stored trial's params (the default). */
+#define SCHED_PARAM_LATE 0x20u
 
 typedef struct sched_choice {
     const char *name;
