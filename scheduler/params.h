@@ -16,9 +16,9 @@
  * (GET /api/v1/meta/parameters, sched_param_table_json) and the trainer options of a trial
  * (sched_params_trainer_options).
  *
- * Adding a parameter: one row in params.c, its field in sched_params_t (and an axis or a scalar in
- * sched_spec_t), and the trainer code that uses it (sched_params_trainer_options or the model's
- * initialisation). tests/test_params.c walks the table through every consumer.
+ * Adding a parameter: one row in params_table.c, its field in sched_params_t (and an axis or a
+ * scalar in sched_spec_t), and the trainer code that uses it (sched_params_trainer_options or the
+ * model's initialisation). tests/test_params.c walks the table through every consumer.
  *
  * The table is constant: any thread.
  */
