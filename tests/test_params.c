@@ -1,8 +1,9 @@
 /* test_params.c - the parameter table (scheduler/params.h) walked through every consumer: each
  * row goes from a sweep body (grid or training) through validation, expansion, the stored trial
  * params JSON and back; each refuses a value outside its domain with its field path; each has a
- * `mlptune train` flag whose text parses; each is in GET /api/v1/meta/parameters. Also pins the
- * expansion order and the stored JSON against what they were before the table. */
+ * `mlptune train` flag whose text parses; each is in GET /api/v1/meta/parameters and in the
+ * OpenAPI document's Grid and Training schemas. Also pins the expansion order and the stored
+ * JSON against what they were before the table. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,6 +330,74 @@ static void test_names_and_old_rows(void **state) {
     assert_false(sched_params_same(&a, &b, SCHED_PARAM_RUN_LENGTH));
 }
 
+/* The OpenAPI document's Grid and Training schemas name exactly the table's grid and training
+ * rows, with the same choices and defaults. */
+static void test_openapi_knows_every_row(void **state) {
+    (void)state;
+    json_error_t err;
+    json_t *doc = json_load_file(MLPT_API_OPENAPI, 0, &err);
+    if (!doc)
+        fail_msg("%s: %s", MLPT_API_OPENAPI, err.text);
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+    json_t *grid = json_object_get(json_object_get(schemas, "Grid"), "properties");
+    json_t *training = json_object_get(json_object_get(schemas, "Training"), "properties");
+    json_t *required = json_object_get(json_object_get(schemas, "Grid"), "required");
+    size_t n_grid = 0, n_training = 0, n_required = 0;
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        if (r->type == SCHED_PARAM_SHAPE) {
+            assert_non_null(json_object_get(grid, "hidden_layers"));
+            assert_non_null(json_object_get(grid, "neurons"));
+            assert_non_null(json_object_get(grid, "layers"));
+            n_grid += 3;
+            continue;
+        }
+        if (r->flags & SCHED_PARAM_GRID) {
+            if (!json_object_get(grid, r->name))
+                fail_msg("openapi.json: Grid lacks %s", r->name);
+            n_grid++;
+        }
+        if (r->flags & SCHED_PARAM_REQUIRED) {
+            size_t k, found = 0;
+            json_t *name;
+            json_array_foreach(required, k, name) found |=
+                !strcmp(json_string_value(name), r->name);
+            if (!found)
+                fail_msg("openapi.json: Grid does not require %s", r->name);
+            n_required++;
+        }
+        if (!(r->flags & SCHED_PARAM_TRAINING))
+            continue;
+        json_t *t = json_object_get(training, r->name);
+        if (!t)
+            fail_msg("openapi.json: Training lacks %s", r->name);
+        n_training++;
+        sched_params_t p;
+        sched_value_t d;
+        sched_params_defaults(&p);
+        sched_param_get(r, &p, &d);
+        json_t *want = sched_param_value_json(r, &d);
+        json_t *got = json_object_get(t, "default");
+        int same = json_is_number(want)
+                       ? json_is_number(got) && json_number_value(got) == json_number_value(want)
+                       : json_equal(got, want);
+        if (!same)
+            fail_msg("openapi.json: Training.%s has another default", r->name);
+        json_decref(want);
+        if (r->type == SCHED_PARAM_ENUM) {
+            json_t *names = json_object_get(t, "enum");
+            assert_int_equal(json_array_size(names), r->n_choices);
+            for (size_t c = 0; c < r->n_choices; c++)
+                assert_string_equal(json_string_value(json_array_get(names, c)),
+                                    r->choices[c].name);
+        }
+    }
+    assert_int_equal(json_object_size(grid), n_grid);
+    assert_int_equal(json_object_size(training), n_training);
+    assert_int_equal(json_array_size(required), n_required);
+    json_decref(doc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_row_round_trips),
@@ -337,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_meta_lists_every_row),
         cmocka_unit_test(test_order_and_json_as_before),
         cmocka_unit_test(test_names_and_old_rows),
+        cmocka_unit_test(test_openapi_knows_every_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
