@@ -9,6 +9,7 @@
  * then kept in memory and retried every second, and a monitor should hear of it rather than find
  * out later), and when the data dir's uploads/ or datasets/ folder cannot take new files.
  * /metrics adds the same as gauges, and the dataset files quarantined at start-up.
+ * /api/v1/meta/parameters is the parameter table and the rules derived from it (meta_params.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "handlers.h"
 #include "mlpt_err.h"
 #include "problem.h"
+#include "validate.h"
 
 #ifndef MLPT_VERSION
 #define MLPT_VERSION "unknown"
@@ -164,4 +166,16 @@ void api_h_openapi(api_t *a, const api_request_t *req, api_response_t *res) {
     res->content_type = "application/json";
     res->body = copy;
     res->body_len = api_openapi_json_len;
+}
+
+/* The parameter table and the rules the dashboard builds its forms and progress from. */
+void api_h_meta_parameters(api_t *a, const api_request_t *req, api_response_t *res) {
+    if (api_h_query(req, no_args, NULL, res))
+        return;
+    json_t *body = api_meta_parameters(&a->limits);
+    if (!body) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        return;
+    }
+    api_res_json(res, 200, body);
 }

@@ -39,6 +39,7 @@ typedef enum api_body_in {
     X(TRIAL_HISTORY, API_GET, "/api/v1/trials/{id}/history", API_IN_NONE, api_h_trial_history)     \
     X(TRIAL_MODEL, API_GET, "/api/v1/trials/{id}/model", API_IN_NONE, api_h_trial_model)           \
     X(TRIAL_PREDICT, API_POST, "/api/v1/trials/{id}/predict", API_IN_JSON, api_h_trial_predict)    \
+    X(META_PARAMETERS, API_GET, "/api/v1/meta/parameters", API_IN_NONE, api_h_meta_parameters)     \
     X(SESSION_GET, API_GET, "/api/v1/session", API_IN_NONE, api_h_session_get)                     \
     X(SESSION_CREATE, API_POST, "/api/v1/session", API_IN_JSON, api_h_session_create)              \
     X(SESSION_DELETE, API_DELETE, "/api/v1/session", API_IN_NONE, api_h_session_delete)            \

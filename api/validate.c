@@ -11,6 +11,7 @@
 #include "json_util.h"
 #include "mlp.h"
 #include "mlpt_err.h"
+#include "params.h"
 #include "train.h"
 #include "validate.h"
 
@@ -52,16 +53,11 @@ static void path_index(fpath_t *out, const char *parent, size_t i) {
     path_mark_truncated(out, n);
 }
 
-/* Names each member of obj that is not in allowed[0..n). json_unpack_ex in strict mode is the
- * detector (it fails when an object holds members the format does not list); the walk that
- * follows names them one by one, in the object's order. */
+/* Names each member of obj that is not in allowed[0..n), in the object's order. */
 static void check_members(const json_t *obj, const char *parent, const char *const *allowed,
-                          size_t n, int strict_failed, api_errors_t *errs) {
-    if (!strict_failed)
-        return;
+                          size_t n, api_errors_t *errs) {
     const char *key;
     json_t *v;
-    size_t named = 0;
     json_object_foreach((json_t *)obj, key, v) {
         size_t i = 0;
         while (i < n && strcmp(key, allowed[i]) != 0)
@@ -71,10 +67,7 @@ static void check_members(const json_t *obj, const char *parent, const char *con
         fpath_t p;
         path_key(&p, parent, key);
         api_errors_add(errs, p.s, "unknown field");
-        named++;
     }
-    if (named == 0)
-        api_errors_add(errs, parent[0] ? parent : "body", "unexpected members");
 }
 
 /* ---- scalars ---------------------------------------------------------------------------- */
@@ -99,49 +92,6 @@ static int get_int(const json_t *v, const char *path, long long min, long long m
         return -1;
     }
     *out = x;
-    return 0;
-}
-
-typedef enum range_kind { POSITIVE, UNIT_OPEN } range_kind_t;
-
-/* A number: POSITIVE (> 0) or UNIT_OPEN (0 <= x < 1), both also as a float32 (what the trainer
- * takes). Returns 0 or -1. */
-static int get_real(const json_t *v, const char *path, range_kind_t kind, double *out,
-                    api_errors_t *errs) {
-    double x;
-    if (api_json_get_number(v, &x) != 0) {
-        api_errors_add(errs, path, "must be a number");
-        return -1;
-    }
-    if (kind == POSITIVE && !(x > 0 && isfinite(x))) {
-        api_errors_add(errs, path, "must be > 0 (got %g)", x);
-        return -1;
-    }
-    if (kind == UNIT_OPEN && !(x >= 0 && x < 1)) {
-        api_errors_add(errs, path, "must be >= 0 and < 1 (got %g)", x);
-        return -1;
-    }
-    /* The trainer takes these as float32: a value that becomes 0, infinity or 1 there would
-     * fail every trial of the sweep ("invalid argument"), so it is refused here. */
-    if (kind == POSITIVE && !(x >= FLT_TRUE_MIN && x <= FLT_MAX)) {
-        api_errors_add(errs, path, "must be within the float32 range, %g to %g (got %g)",
-                       (double)FLT_TRUE_MIN, (double)FLT_MAX, x);
-        return -1;
-    }
-    if (kind == UNIT_OPEN && !((float)x < 1.0f)) {
-        api_errors_add(errs, path, "must be < 1 as a float32 (got %.15g, which rounds to 1)", x);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-static int get_activation(const json_t *v, const char *path, trainer_activation_t *out,
-                          api_errors_t *errs) {
-    if (!json_is_string(v) || trainer_activation_parse(json_string_value(v), out) != 0) {
-        api_errors_add(errs, path, "must be one of \"relu\", \"sigmoid\", \"tanh\"");
-        return -1;
-    }
     return 0;
 }
 
@@ -177,30 +127,6 @@ static int int_axis(const json_t *v, const char *path, long long min, long long 
             out[i] = (size_t)x;
         else
             bad++;
-    }
-    *n_out = n;
-    return n && !bad ? 0 : -1;
-}
-
-static int real_axis(const json_t *v, const char *path, range_kind_t kind, double *out,
-                     size_t *n_out, api_errors_t *errs) {
-    size_t n = axis_array(v, path, errs), bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        fpath_t p;
-        path_index(&p, path, i);
-        bad += get_real(json_array_get(v, i), p.s, kind, &out[i], errs) != 0;
-    }
-    *n_out = n;
-    return n && !bad ? 0 : -1;
-}
-
-static int act_axis(const json_t *v, const char *path, trainer_activation_t *out, size_t *n_out,
-                    api_errors_t *errs) {
-    size_t n = axis_array(v, path, errs), bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        fpath_t p;
-        path_index(&p, path, i);
-        bad += get_activation(json_array_get(v, i), p.s, &out[i], errs) != 0;
     }
     *n_out = n;
     return n && !bad ? 0 : -1;
@@ -246,28 +172,56 @@ static size_t min_size(size_t a, size_t b) {
 
 /* Effective limits: the configured ones, never above what the trainer supports. */
 typedef struct eff_limits {
-    size_t layers, neurons, iterations, batch;
+    size_t layers, neurons;
+    const api_limits_t *lim;
 } eff_limits_t;
 
-static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec,
-                          int have[3], api_errors_t *errs) {
-    static const char *const keys[] = {"hidden_layers", "neurons",    "layers",     "learning_rate",
-                                       "iterations",    "batch_size", "activation", "momentum"};
-    json_error_t e;
-    int strict = json_unpack_ex((json_t *)grid, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
-                                "{s?o s?o s?o s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2],
-                                keys[3], keys[4], keys[5], keys[6], keys[7]) != 0;
-    check_members(grid, "grid", keys, 8, strict, errs);
+/* The largest value an INT row takes under the configured limits: the limit the row names (when
+ * lower than the row's own maximum), else the row's maximum. */
+static long long row_max(const sched_param_t *r, const api_limits_t *lim) {
+    size_t configured = 0;
+    if (!r->limit)
+        return r->max;
+    if (!strcmp(r->limit, "max_batch_size"))
+        configured = lim->max_batch_size;
+    else if (!strcmp(r->limit, "max_iterations"))
+        configured = lim->max_iterations;
+    if (configured == 0 || (unsigned long long)configured > (unsigned long long)r->max)
+        return r->max;
+    return (long long)configured;
+}
 
+/* One value of row r at path: 0 with *v set, or -1 after adding the error. */
+static int row_value(const sched_param_t *r, const json_t *j, const char *path,
+                     const api_limits_t *lim, sched_value_t *v, api_errors_t *errs) {
+    char why[200];
+    if (sched_param_check_json(r, j, row_max(r, lim), r->limit, v, why, sizeof why) != 0) {
+        api_errors_add(errs, path, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+/* grid.<name> for a single-valued row: its values into the spec's axis. */
+static void row_axis(const sched_param_t *r, const json_t *j, const char *path,
+                     const api_limits_t *lim, sched_spec_t *spec, api_errors_t *errs) {
+    sched_value_t v[SCHED_MAX_AXIS];
+    size_t n = axis_array(j, path, errs);
+    for (size_t i = 0; i < n; i++) {
+        fpath_t p;
+        path_index(&p, path, i);
+        if (row_value(r, json_array_get(j, i), p.s, lim, &v[i], errs) != 0)
+            memset(&v[i], 0, sizeof v[i]);
+    }
+    sched_param_spec_set(r, spec, v, n);
+}
+
+/* The shape row: grid.layers, or grid.hidden_layers x grid.neurons. */
+static void shape_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec,
+                           api_errors_t *errs) {
     const json_t *hl = json_object_get(grid, "hidden_layers");
     const json_t *ne = json_object_get(grid, "neurons");
     const json_t *ly = json_object_get(grid, "layers");
-    const json_t *lr = json_object_get(grid, "learning_rate");
-    const json_t *it = json_object_get(grid, "iterations");
-    const json_t *bs = json_object_get(grid, "batch_size");
-    const json_t *ac = json_object_get(grid, "activation");
-    const json_t *mo = json_object_get(grid, "momentum");
-
     if (ly && (hl || ne)) {
         api_errors_add(errs, "grid.layers",
                        "give either layers or hidden_layers and neurons, "
@@ -294,78 +248,81 @@ static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_
             spec->neurons[0] = 1;
         }
     }
-    if (lr)
-        real_axis(lr, "grid.learning_rate", POSITIVE, spec->learning_rate, &spec->n_learning_rate,
-                  errs);
-    else
-        api_errors_add(errs, "grid.learning_rate", "is required");
-    if (it)
-        int_axis(it, "grid.iterations", 1, (long long)L->iterations, "max_iterations",
-                 spec->iterations, &spec->n_iterations, errs);
-    else
-        api_errors_add(errs, "grid.iterations", "is required");
-    if (bs)
-        int_axis(bs, "grid.batch_size", 1, (long long)L->batch, "max_batch_size", spec->batch_size,
-                 &spec->n_batch_size, errs);
-    if (ac)
-        act_axis(ac, "grid.activation", spec->activation, &spec->n_activation, errs);
-    if (mo)
-        real_axis(mo, "grid.momentum", UNIT_OPEN, spec->momentum, &spec->n_momentum, errs);
-    have[0] = bs != NULL;
-    have[1] = ac != NULL;
-    have[2] = mo != NULL;
 }
 
+/* The grid: the shape, then the required axes, then the optional ones (each in table order).
+ * have[i] says whether row i's axis was given. */
+static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec, int *have,
+                          api_errors_t *errs) {
+    const char *keys[3 + SCHED_PARAM_MAX] = {0};
+    size_t n_keys = 0;
+    keys[n_keys++] = "hidden_layers";
+    keys[n_keys++] = "neurons";
+    keys[n_keys++] = "layers";
+    for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
+        if ((sched_param_table[i].flags & SCHED_PARAM_GRID) &&
+            sched_param_table[i].type != SCHED_PARAM_SHAPE)
+            keys[n_keys++] = sched_param_table[i].name;
+    check_members(grid, "grid", keys, n_keys, errs);
+
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sched_param_count; i++) {
+            const sched_param_t *r = &sched_param_table[i];
+            int required = (r->flags & SCHED_PARAM_REQUIRED) != 0;
+            if (!(r->flags & SCHED_PARAM_GRID) || required != (pass == 0))
+                continue;
+            if (r->type == SCHED_PARAM_SHAPE) {
+                shape_validate(grid, L, spec, errs);
+                have[i] = 1;
+                continue;
+            }
+            fpath_t p;
+            path_key(&p, "grid", r->name);
+            const json_t *j = json_object_get(grid, r->name);
+            have[i] = j != NULL;
+            if (j)
+                row_axis(r, j, p.s, L->lim, spec, errs);
+            else if (required)
+                api_errors_add(errs, p.s, "is required");
+        }
+}
+
+/* training: the sweep-wide rows, and the single value of every axis the grid left out (the
+ * row's default when training does not name it either). */
 static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spec_t *spec,
-                              const int have[3], api_errors_t *errs) {
-    static const char *const keys[] = {"activation", "batch_size", "momentum", "validation_split",
-                                       "seed",       "scaling",    "init"};
-    trainer_activation_t act = TRAINER_ACT_RELU;
-    long long batch = (long long)min_size(API_DEFAULT_BATCH_SIZE, L->batch),
-              seed = API_DEFAULT_SEED;
-    double momentum = 0, split = API_DEFAULT_VALIDATION_SPLIT;
-    if (tr) {
-        json_error_t e;
-        int strict = json_unpack_ex((json_t *)tr, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
-                                    "{s?o s?o s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2],
-                                    keys[3], keys[4], keys[5], keys[6]) != 0;
-        check_members(tr, "training", keys, 7, strict, errs);
-        const json_t *v;
-        if ((v = json_object_get(tr, "activation")))
-            get_activation(v, "training.activation", &act, errs);
-        if ((v = json_object_get(tr, "batch_size")))
-            get_int(v, "training.batch_size", 1, (long long)L->batch, "max_batch_size", &batch,
-                    errs);
-        if ((v = json_object_get(tr, "momentum")))
-            get_real(v, "training.momentum", UNIT_OPEN, &momentum, errs);
-        if ((v = json_object_get(tr, "validation_split")))
-            get_real(v, "training.validation_split", UNIT_OPEN, &split, errs);
-        if ((v = json_object_get(tr, "seed")))
-            get_int(v, "training.seed", 0, INT64_MAX, NULL, &seed, errs);
-        if ((v = json_object_get(tr, "scaling")) &&
-            sched_scaling_parse(json_string_value(v), &spec->scaling) != 0)
-            api_errors_add(errs, "training.scaling",
-                           "must be one of \"auto\", \"standardize\", \"minmax\", "
-                           "\"global_minmax\", \"none\"");
-        if ((v = json_object_get(tr, "init")) &&
-            trainer_init_parse(json_string_value(v), &spec->init) != 0)
-            api_errors_add(errs, "training.init",
-                           "must be one of \"auto\", \"glorot\", \"he\", \"sklearn\", \"torch\"");
+                              const int *have, api_errors_t *errs) {
+    const char *keys[SCHED_PARAM_MAX] = {0};
+    size_t n_keys = 0;
+    for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
+        if (sched_param_table[i].flags & SCHED_PARAM_TRAINING)
+            keys[n_keys++] = sched_param_table[i].name;
+    if (tr)
+        check_members(tr, "training", keys, n_keys, errs);
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        if (r->type == SCHED_PARAM_SHAPE)
+            continue;
+        sched_value_t v;
+        memset(&v, 0, sizeof v);
+        if (r->type == SCHED_PARAM_REAL)
+            v.r = r->def;
+        else if (r->type == SCHED_PARAM_ENUM)
+            v.e = (int)r->def;
+        else /* a default above a configured limit is lowered to it */
+            v.i = (uint64_t)(r->def < (double)row_max(r, L->lim) ? (long long)r->def
+                                                                 : row_max(r, L->lim));
+        const json_t *j =
+            tr && (r->flags & SCHED_PARAM_TRAINING) ? json_object_get(tr, r->name) : NULL;
+        if (j) { /* checked even when the grid's axis overrides it */
+            fpath_t p;
+            sched_value_t given;
+            path_key(&p, "training", r->name);
+            if (row_value(r, j, p.s, L->lim, &given, errs) == 0)
+                v = given;
+        }
+        if (!have[i])
+            sched_param_spec_set(r, spec, &v, 1);
     }
-    if (!have[0]) {
-        spec->n_batch_size = 1;
-        spec->batch_size[0] = (size_t)batch;
-    }
-    if (!have[1]) {
-        spec->n_activation = 1;
-        spec->activation[0] = act;
-    }
-    if (!have[2]) {
-        spec->n_momentum = 1;
-        spec->momentum[0] = momentum;
-    }
-    spec->validation_split = split;
-    spec->seed = (uint64_t)seed;
 }
 
 static void id_member(const json_t *body, const char *key, int required, int64_t *out,
@@ -397,14 +354,9 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
     eff_limits_t L = {
         min_size(lim->max_layers, TRAINER_MAX_HIDDEN),
         min_size(lim->max_neurons, TRAINER_MAX_WIDTH),
-        min_size(lim->max_iterations, TRAINER_MAX_ITERATIONS),
-        min_size(lim->max_batch_size, TRAINER_MAX_BATCH),
+        lim,
     };
-    json_error_t e;
-    int strict =
-        json_unpack_ex((json_t *)body, &e, JSON_STRICT | JSON_VALIDATE_ONLY,
-                       "{s?o s?o s?o s?o s?o}", keys[0], keys[1], keys[2], keys[3], keys[4]) != 0;
-    check_members(body, "", keys, 5, strict, errs);
+    check_members(body, "", keys, 5, errs);
 
     id_member(body, "dataset_id", 1, &out->dataset_id, errs);
     const json_t *name = json_object_get(body, "name");
@@ -419,7 +371,7 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
     }
     id_member(body, "test_dataset_id", 0, &out->test_dataset_id, errs);
 
-    int have[3] = {0, 0, 0};
+    int have[SCHED_PARAM_MAX] = {0};
     const json_t *grid = json_object_get(body, "grid");
     if (!grid)
         api_errors_add(errs, "grid", "is required");
@@ -537,10 +489,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         api_errors_add(errs, "body", "must be a JSON object");
         return 422;
     }
-    json_error_t e;
-    int strict =
-        json_unpack_ex((json_t *)body, &e, JSON_STRICT | JSON_VALIDATE_ONLY, "{s?o}", keys[0]) != 0;
-    check_members(body, "", keys, 1, strict, errs);
+    check_members(body, "", keys, 1, errs);
     const json_t *list = json_object_get(body, "rows");
     size_t n = 0, before = errs->n;
     if (!list)

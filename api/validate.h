@@ -9,16 +9,19 @@
  * api_limits_t is checked and its name appears in the message ("exceeds the limit max_neurons
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
- * Sweep body (defaults in parentheses):
- *   {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
- *    "grid": {"hidden_layers": [int >= 0], "neurons": [int >= 1], or "layers": [[int >= 1]],
- *             "learning_rate": [number > 0], "iterations": [int >= 1],
- *             "batch_size"?: [int >= 1], "activation"?: [string], "momentum"?: [0 <= number < 1]},
- *    "training"?: {"activation" ("relu"), "batch_size" (64), "momentum" (0),
- *                  "validation_split" (0.2, 0 <= x < 1), "seed" (42, int >= 0)}}
- * learning_rate and momentum must keep their range as float32 (the trainer's type): 1e-320 or
- * 1e300 as a rate, 0.9999999999 as momentum are refused. A grid axis, when given, overrides the
- * training scalar of the same name. "neurons" may be left out when every hidden_layers value
+ Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
+ * "grid": {...}, "training"?: {...}}. The members of grid and training, their domains and
+ * defaults come from the parameter table (scheduler/params.h): grid holds "hidden_layers"
+ * ([int >= 0]) with "neurons" ([int >= 1]), or "layers" ([[int >= 1]]), and an array for each
+ * row flagged SCHED_PARAM_GRID (required when SCHED_PARAM_REQUIRED: learning_rate, iterations);
+ * training a value for each row flagged SCHED_PARAM_TRAINING (activation, batch_size, momentum,
+ * validation_split, seed, scaling, init). A row's value is checked by sched_param_check_json
+ * (reals keep their range as float32, the trainer's type: 1e-320 or 1e300 as a rate,
+ * 0.9999999999 as momentum are refused), an integer's maximum lowered by the configured limit
+ * the row names (max_batch_size, max_iterations; a default above it is lowered to it). A grid
+ * axis, when given, overrides the training value of the same name (which is still checked).
+ * Errors come in this order: unknown members, the shape, the required axes, the other axes,
+ * then training. "neurons" may be left out when every hidden_layers value
  * is 0. A grid expanding to more than max_trials trials
  * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
  *
@@ -40,9 +43,6 @@
 #define API_DEFAULT_LIMIT 50       /* list pages */
 #define API_MAX_LIMIT 1000         /* list pages */
 #define API_MAX_PREDICT_ROWS 10000 /* rows of one predict request */
-#define API_DEFAULT_BATCH_SIZE 64
-#define API_DEFAULT_VALIDATION_SPLIT 0.2
-#define API_DEFAULT_SEED 42
 
 typedef struct api_sweep_body {
     int64_t dataset_id;
@@ -64,6 +64,13 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
  * wide dataset) and the limit max_model_mb. */
 int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t classes,
                             const api_limits_t *lim, api_errors_t *errs);
+
+/* The body of GET /api/v1/meta/parameters (new reference; NULL without memory):
+ * {"parameters": sched_param_table_json() with each "max" lowered to the configured limit the
+ * row names (and a "default" above it lowered to it, as validation does), "limits":
+ * {"max_trials", "max_axis"}, "sweep_states" and "trial_states": {"all", "final"}, "progress":
+ * {"planned", "done"} (how a sweep's progress is counted, in words)}. */
+json_t *api_meta_parameters(const api_limits_t *lim);
 
 /* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..
  * API_MAX_PREDICT_ROWS rows of exactly `features` finite numbers within float32 range. Returns 0

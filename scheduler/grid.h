@@ -8,7 +8,9 @@
  * Expansion order (outermost first): network shape, activation, batch_size, momentum,
  * learning_rate, iterations. Shapes come either from hidden_layers x neurons (hidden_layers
  * outer; 0 hidden layers ignores neurons) or from the explicit "layers" list, in the order given.
- * A trial equal to an earlier one (same shape and values) is dropped.
+ * A trial equal to an earlier one (same shape and values) is dropped. The axes, their order and
+ * the trial params JSON all come from the parameter table (params.h): sched_spec_t and
+ * sched_params_t hold one member per row, which the table points at.
  */
 #ifndef SCHED_GRID_H
 #define SCHED_GRID_H
@@ -37,11 +39,7 @@ typedef enum sched_scaling {
     SCHED_SCALING_GLOBAL_MINMAX,
 } sched_scaling_t;
 
-/* "auto", "standardize", "minmax", "none", "global_minmax". */
-const char *sched_scaling_name(sched_scaling_t s);
-
-/* Parses one of those names. Returns 0 or MLPT_EINVAL. */
-int sched_scaling_parse(const char *name, sched_scaling_t *out);
+/* (Their names are the "scaling" row's choices in the parameter table, params.h.) */
 
 typedef struct sched_spec {
     /* Shapes: either explicit (n_layers > 0) or hidden_layers x neurons. */
@@ -92,14 +90,16 @@ size_t sched_grid_count(const sched_spec_t *spec);
  * max_trials trials would result (nothing is allocated then); MLPT_ENOMEM. */
 int sched_grid_expand(const sched_spec_t *spec, size_t max_trials, sched_params_t **out, size_t *n);
 
-/* A trial's parameters as a JSON object (new reference): {"hidden_layers", "neurons" (the width
- * when all hidden layers are equal, else null), "layers": [widths], "activation", "batch_size",
- * "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling", "init"}. NULL
- * when memory runs out. ("scaling" and "init" may be missing from objects stored before they
- * existed: auto.) */
+/* A trial's parameters as a JSON object (new reference), one member per table row in table
+ * order, the shape as {"hidden_layers", "neurons" (the width when all hidden layers are equal,
+ * else null), "layers": [widths]}: {"hidden_layers", "neurons", "layers", "activation",
+ * "batch_size", "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling",
+ * "init"}. NULL when memory runs out. (Rows flagged SCHED_PARAM_LATE, "scaling" and "init", may
+ * be missing from objects stored before they existed: their default.) */
 json_t *sched_params_to_json(const sched_params_t *p);
 
-/* Reads an object made by sched_params_to_json back. Returns 0 or MLPT_EFORMAT. */
+/* Reads an object made by sched_params_to_json back, every value checked against its row's
+ * domain. Returns 0 or MLPT_EFORMAT. */
 int sched_params_from_json(const json_t *obj, sched_params_t *p);
 
 /* The trainer architecture of a trial on a dataset of `inputs` features and `outputs` classes. */

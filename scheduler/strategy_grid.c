@@ -9,18 +9,14 @@
 #include <string.h>
 
 #include "mlpt_err.h"
+#include "params.h"
 #include "strategy.h"
 
 /* Equal but for the number of iterations (and so one run serves both: the trainer's weights,
  * split and shuffles never depend on how many iterations are planned, and the learning rate is
  * constant). */
 static int same_but_iterations(const sched_params_t *a, const sched_params_t *b) {
-    sched_params_t x = *a;
-    x.iterations = b->iterations;
-    return memcmp(&x.shape, &b->shape, sizeof x.shape) == 0 && x.activation == b->activation &&
-           x.batch_size == b->batch_size && x.momentum == b->momentum &&
-           x.learning_rate == b->learning_rate && x.validation_split == b->validation_split &&
-           x.scaling == b->scaling && x.init == b->init && x.seed == b->seed;
+    return sched_params_same(a, b, SCHED_PARAM_RUN_LENGTH);
 }
 
 /* One job being formed: members[0] leads (the longest), the rest ascend. */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "mlpt_err.h"
+#include "params.h"
 #include "worker.h"
 
 static void logf_(const sched_worker_env_t *env, const char *fmt, ...)
@@ -204,20 +205,6 @@ static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     ctx->env->post(ctx->env->post_user, r);
 }
 
-/* The trainer's rule for a sweep's scaling (auto is never asked: the dataset's own rule). */
-static trainer_scaling_t trainer_rule(sched_scaling_t s) {
-    switch (s) {
-    case SCHED_SCALING_MINMAX:
-        return TRAINER_SCALE_MINMAX;
-    case SCHED_SCALING_GLOBAL_MINMAX:
-        return TRAINER_SCALE_GLOBAL_MINMAX;
-    case SCHED_SCALING_NONE:
-        return TRAINER_SCALE_UNIT;
-    default:
-        return TRAINER_SCALE_STANDARDIZE;
-    }
-}
-
 /* Trains with a run other workers may join while it lasts. */
 static int train_shared(const sched_worker_env_t *env, trainer_run_t *run, run_ctx_t *ctx,
                         trainer_result_t *res) {
@@ -320,17 +307,11 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
     }
     static const store_resume_t none = {0};
     const store_resume_t *from = job->resume ? job->resume : &none;
-    trainer_options_t opt = {.learning_rate = (float)job->params.learning_rate,
-                             .momentum = (float)job->params.momentum,
-                             .batch_size = job->params.batch_size,
-                             .iterations = job->params.iterations,
-                             .seed = job->params.seed,
-                             .stop = &stop->hard,
+    trainer_options_t opt = {.stop = &stop->hard,
                              .partitions = job->partitions,
                              .checkpoint_every = (size_t)env->checkpoint_every,
-                             .checkpoint_seconds = env->checkpoint_seconds,
-                             .rescale = job->params.scaling != SCHED_SCALING_AUTO,
-                             .scaling = trainer_rule(job->params.scaling)};
+                             .checkpoint_seconds = env->checkpoint_seconds};
+    sched_params_trainer_options(&job->params, &opt);
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
     run_ctx_t ctx = {.env = env,

@@ -9,53 +9,98 @@
 #include "cli.h"
 #include "ingest.h"
 #include "mlpt_err.h"
+#include "params.h"
 #include "train.h"
 
-static const char train_usage[] =
-    "usage: mlptune train --data FILE [--labels FILE] [--test FILE [--test-labels FILE]]\n"
-    "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
-    "                     [--activation sigmoid|relu|tanh] [--lr F] [--iterations K] [--batch B]\n"
-    "                     [--seed S] [--validation-split F] [--momentum F] [--threads T]\n"
-    "                     [--scaling auto|standardize|minmax|global_minmax|none]\n"
-    "                     [--init auto|glorot|he|sklearn|torch]\n"
-    "                     [--label-column NAME|INDEX] [--save-model FILE] [--json]\n"
-    "\n"
-    "  --data FILE            CSV with a header row, or IDX images (then --labels is required);\n"
-    "                         gzip-compressed files are recognised by their content\n"
-    "  --labels FILE          IDX labels for IDX images\n"
-    "  --test FILE            a separate test set (same format); its accuracy is reported at the "
-    "end\n"
-    "  --layers N --neurons M N hidden layers of M units each (N may be 0)\n"
-    "  --hidden W1,W2,...     explicit hidden widths, e.g. 500,500,2000\n"
-    "  --activation A         hidden activation (default relu)\n"
-    "  --lr F                 learning rate (default 0.1)\n"
-    "  --iterations K         passes over the training split (default 10)\n"
-    "  --batch B              mini-batch size (default 64)\n"
-    "  --seed S               seeds weights, split and shuffles (default 42)\n"
-    "  --validation-split F   stratified validation fraction in [0, 1) (default 0.2)\n"
-    "  --momentum F           SGD momentum in [0, 1) (default 0)\n"
-    "  --threads T            OpenBLAS threads (default: all cores)\n"
-    "  --scaling R            input scaling fitted on the training split: auto (the data's own:\n"
-    "                         IDX pixels / 255, CSV standardised), standardize, minmax (per\n"
-    "                         feature), global_minmax (one range for all: pixels / 255), none\n"
-    "  --init I               initial weights, uniform per layer: auto (He for ReLU layers, else\n"
-    "                         Glorot; biases 0), glorot, he, sklearn (MLPClassifier's rule),\n"
-    "                         torch (nn.Linear's default) (default auto)\n"
-    "  --label-column C       CSV label column by name or 0-based index (default: \"label\", else "
-    "last)\n"
-    "  --save-model FILE      write the trained model there\n"
-    "  --json                 one JSON object per iteration, then a summary line\n"
-    "\n"
-    "exit status: 0 trained, 2 bad arguments or input (one line names file, row and column),\n"
-    "             3 diverged (NaN/Inf loss), 1 other failures\n";
+/* The help: the dataset and output options are this command's own; the parameter flags come
+ * from the parameter table (scheduler/params.h). */
+static void wrap(FILE *f, size_t *col, const char *word) {
+    size_t len = strlen(word);
+    if (*col + 1 + len > 99) {
+        fprintf(f, "\n%20s", "");
+        *col = 20;
+    }
+    fprintf(f, " %s", word);
+    *col += 1 + len;
+}
+
+static void print_usage(FILE *f) {
+    char word[160];
+    size_t col = 20;
+    fputs("usage: mlptune train --data FILE [--labels FILE] [--test FILE [--test-labels FILE]]\n"
+          "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
+          "                    ",
+          f);
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        if (r->type == SCHED_PARAM_SHAPE || !r->flag)
+            continue;
+        size_t n = (size_t)snprintf(word, sizeof word, "[--%s ", r->flag);
+        for (size_t c = 0; r->type == SCHED_PARAM_ENUM && c < r->n_choices && n < sizeof word; c++)
+            n += (size_t)snprintf(word + n, sizeof word - n, "%s%s", c ? "|" : "",
+                                  r->choices[c].name);
+        if (r->type != SCHED_PARAM_ENUM && n < sizeof word)
+            n += (size_t)snprintf(word + n, sizeof word - n, "%s", r->flag_arg);
+        if (n < sizeof word)
+            snprintf(word + n, sizeof word - n, "]");
+        wrap(f, &col, word);
+    }
+    const char *tail[] = {"[--threads T]", "[--label-column NAME|INDEX]", "[--save-model FILE]",
+                          "[--json]"};
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++)
+        wrap(f, &col, tail[i]);
+    fputs("\n\n"
+          "  --data FILE            CSV with a header row, or IDX images (then --labels is "
+          "required);\n"
+          "                         gzip-compressed files are recognised by their content\n"
+          "  --labels FILE          IDX labels for IDX images\n"
+          "  --test FILE            a separate test set (same format); its accuracy is reported "
+          "at the end\n"
+          "  --layers N --neurons M N hidden layers of M units each (N may be 0)\n",
+          f);
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        if (!r->flag)
+            continue;
+        snprintf(word, sizeof word, "%s %s", r->flag, r->flag_arg);
+        fprintf(f, "  --%-20s ", word);
+        for (const char *h = r->flag_help; *h; h++) {
+            fputc(*h, f);
+            if (*h == '\n')
+                fprintf(f, "%25s", "");
+        }
+        if (r->type != SCHED_PARAM_SHAPE) {
+            sched_value_t d;
+            sched_params_t p;
+            sched_params_defaults(&p);
+            sched_param_get(r, &p, &d);
+            if (r->type == SCHED_PARAM_ENUM)
+                fprintf(f, " (default %s)", sched_param_choice_name(r, d.e));
+            else if (r->type == SCHED_PARAM_REAL)
+                fprintf(f, " (default %g)", d.r);
+            else
+                fprintf(f, " (default %llu)", (unsigned long long)d.i);
+        }
+        fputc('\n', f);
+    }
+    fputs("  --threads T            OpenBLAS threads (default: all cores)\n"
+          "  --label-column C       CSV label column by name or 0-based index (default: "
+          "\"label\", else last)\n"
+          "  --save-model FILE      write the trained model there\n"
+          "  --json                 one JSON object per iteration, then a summary line\n"
+          "\n"
+          "exit status: 0 trained, 2 bad arguments or input (one line names file, row and "
+          "column),\n"
+          "             3 diverged (NaN/Inf loss), 1 other failures\n",
+          f);
+}
 
 typedef struct train_args {
     const char *data, *labels, *test, *test_labels, *label_column, *save_model;
     const char *layers, *neurons, *hidden;
+    sched_params_t params; /* the trial's hyperparameters, from the table's flags */
     trainer_arch_t arch;
     trainer_options_t opt;
-    trainer_init_t init;
-    double validation_split;
     int threads;
     int json;
 } train_args_t;
@@ -69,10 +114,33 @@ static const char *option_value(int argc, char **argv, int *i, const char *eq) {
     return argv[++*i];
 }
 
+/* The shape from --layers N --neurons M or --hidden W1,W2,... */
+static int parse_shape(train_args_t *a, const char *hidden_flag) {
+    sched_shape_t *sh = &a->params.shape;
+    if (a->hidden && (a->layers || a->neurons)) {
+        svc_errorf("train: give either --%s or --layers with --neurons, not both", hidden_flag);
+        return -1;
+    }
+    if (!a->hidden && (!a->layers || !a->neurons)) {
+        svc_errorf("train: the architecture needs --layers N --neurons M, or --%s W1,W2,...",
+                   hidden_flag);
+        return -1;
+    }
+    if (a->hidden)
+        return svc_parse_size_list(hidden_flag, a->hidden, 1, TRAINER_MAX_WIDTH, sh->hidden,
+                                   TRAINER_MAX_HIDDEN, &sh->n_hidden);
+    size_t width;
+    if (svc_parse_size("layers", a->layers, 0, TRAINER_MAX_HIDDEN, &sh->n_hidden) ||
+        svc_parse_size("neurons", a->neurons, 1, TRAINER_MAX_WIDTH, &width))
+        return -1;
+    for (size_t l = 0; l < sh->n_hidden; l++)
+        sh->hidden[l] = width;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, train_args_t *a) {
-    const char *act = "relu", *lr = "0.1", *iters = "10", *batch = "64", *seed = "42";
-    const char *vsplit = "0.2", *momentum = "0", *threads = NULL, *scaling = "auto";
-    const char *init = "auto";
+    const char *threads = NULL, *hidden_flag = "hidden";
+    const char *given[SCHED_PARAM_MAX] = {0}; /* a row's flag value, by row */
     struct {
         const char *name;
         const char **slot;
@@ -83,20 +151,11 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         {"test-labels", &a->test_labels},
         {"layers", &a->layers},
         {"neurons", &a->neurons},
-        {"hidden", &a->hidden},
-        {"activation", &act},
-        {"lr", &lr},
-        {"iterations", &iters},
-        {"batch", &batch},
-        {"seed", &seed},
-        {"validation-split", &vsplit},
-        {"momentum", &momentum},
         {"threads", &threads},
-        {"scaling", &scaling},
-        {"init", &init},
         {"label-column", &a->label_column},
         {"save-model", &a->save_model},
     };
+    sched_params_defaults(&a->params);
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--json")) {
@@ -109,19 +168,31 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         }
         const char *eq = strchr(arg, '=');
         size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-        size_t k = 0, n = sizeof opts / sizeof opts[0];
-        while (k < n && !(strlen(opts[k].name) == len && !strncmp(opts[k].name, arg + 2, len)))
-            k++;
-        if (k == n) {
+        const char **slot = NULL, *name = NULL;
+        for (size_t k = 0; !slot && k < sizeof opts / sizeof opts[0]; k++)
+            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, arg + 2, len)) {
+                slot = opts[k].slot;
+                name = opts[k].name;
+            }
+        for (size_t k = 0; !slot && k < sched_param_count; k++) {
+            const sched_param_t *r = &sched_param_table[k];
+            if (r->flag && strlen(r->flag) == len && !strncmp(r->flag, arg + 2, len)) {
+                slot = r->type == SCHED_PARAM_SHAPE ? &a->hidden : &given[k];
+                name = r->flag;
+                if (r->type == SCHED_PARAM_SHAPE)
+                    hidden_flag = r->flag;
+            }
+        }
+        if (!slot) {
             svc_errorf("train: unknown option \"%s\" (see mlptune train --help)", arg);
             return -1;
         }
         const char *v = option_value(argc, argv, &i, eq);
         if (!v) {
-            svc_errorf("--%s: missing value", opts[k].name);
+            svc_errorf("--%s: missing value", name);
             return -1;
         }
-        *opts[k].slot = v;
+        *slot = v;
     }
     if (!a->data) {
         svc_errorf("train: --data is required (see mlptune train --help)");
@@ -131,69 +202,24 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         svc_errorf("--test-labels: needs --test");
         return -1;
     }
-    if (a->hidden && (a->layers || a->neurons)) {
-        svc_errorf("train: give either --hidden or --layers with --neurons, not both");
+    if (parse_shape(a, hidden_flag) != 0)
         return -1;
-    }
-    if (!a->hidden && (!a->layers || !a->neurons)) {
-        svc_errorf("train: the architecture needs --layers N --neurons M, or --hidden W1,W2,...");
-        return -1;
-    }
-    if (a->hidden) {
-        if (svc_parse_size_list("hidden", a->hidden, 1, TRAINER_MAX_WIDTH, a->arch.hidden,
-                                TRAINER_MAX_HIDDEN, &a->arch.n_hidden) != 0)
+    for (size_t k = 0; k < sched_param_count; k++) {
+        const sched_param_t *r = &sched_param_table[k];
+        sched_value_t v;
+        char why[200];
+        if (!given[k])
+            continue;
+        if (sched_param_check_text(r, given[k], &v, why, sizeof why) != 0) {
+            svc_errorf("--%s: %s", r->flag, why);
             return -1;
-    } else {
-        size_t width;
-        if (svc_parse_size("layers", a->layers, 0, TRAINER_MAX_HIDDEN, &a->arch.n_hidden) ||
-            svc_parse_size("neurons", a->neurons, 1, TRAINER_MAX_WIDTH, &width))
-            return -1;
-        for (size_t l = 0; l < a->arch.n_hidden; l++)
-            a->arch.hidden[l] = width;
-    }
-    if (trainer_activation_parse(act, &a->arch.activation) != 0) {
-        svc_errorf("--activation: expected sigmoid, relu or tanh, got \"%s\"", act);
-        return -1;
-    }
-    double d;
-    size_t z;
-    if (svc_parse_double("lr", lr, 0.0, 1e6, 0, &d))
-        return -1;
-    a->opt.learning_rate = (float)d;
-    if (svc_parse_double("momentum", momentum, 0.0, 0.999999, 1, &d))
-        return -1;
-    a->opt.momentum = (float)d;
-    if (svc_parse_size("iterations", iters, 1, TRAINER_MAX_ITERATIONS, &a->opt.iterations) ||
-        svc_parse_size("batch", batch, 1, TRAINER_MAX_BATCH, &a->opt.batch_size) ||
-        svc_parse_u64("seed", seed, &a->opt.seed) ||
-        svc_parse_double("validation-split", vsplit, 0.0, 0.95, 1, &a->validation_split))
-        return -1;
-    static const struct {
-        const char *name;
-        trainer_scaling_t rule;
-    } rules[] = {{"standardize", TRAINER_SCALE_STANDARDIZE},
-                 {"minmax", TRAINER_SCALE_MINMAX},
-                 {"global_minmax", TRAINER_SCALE_GLOBAL_MINMAX},
-                 {"none", TRAINER_SCALE_UNIT}};
-    int known = !strcmp(scaling, "auto");
-    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++)
-        if (!strcmp(scaling, rules[r].name)) {
-            a->opt.rescale = 1;
-            a->opt.scaling = rules[r].rule;
-            known = 1;
         }
-    if (!known) {
-        svc_errorf("--scaling: expected auto, standardize, minmax, global_minmax or none, got "
-                   "\"%s\"",
-                   scaling);
-        return -1;
+        sched_param_set(r, &a->params, &v);
     }
-    if (trainer_init_parse(init, &a->init) != 0) {
-        svc_errorf("--init: expected auto, glorot, he, sklearn or torch, got \"%s\"", init);
-        return -1;
-    }
+    sched_params_trainer_options(&a->params, &a->opt);
     a->threads = svc_cpu_count();
     if (threads) {
+        size_t z;
         if (svc_parse_size("threads", threads, 1, 1024, &z))
             return -1;
         a->threads = (int)z;
@@ -283,7 +309,7 @@ static int save_model(const trainer_model_t *m, const char *path) {
 int svc_cmd_train(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(train_usage, stdout);
+            print_usage(stdout);
             return SVC_EXIT_OK;
         }
     train_args_t a = {0};
@@ -318,8 +344,7 @@ int svc_cmd_train(int argc, char **argv) {
             goto done;
         }
     }
-    a.arch.inputs = ds->features;
-    a.arch.outputs = ds->classes;
+    sched_params_arch(&a.params, ds->features, ds->classes, &a.arch);
     if (trainer_arch_check(&a.arch) != 0) {
         svc_errorf("train: the network %zu-...-%zu is beyond the limits (%d hidden layers of at "
                    "most %d units, %u parameters)",
@@ -328,8 +353,8 @@ int svc_cmd_train(int argc, char **argv) {
         goto done;
     }
     status = SVC_EXIT_FAILURE;
-    if (trainer_split_stratified(ds, a.validation_split, a.opt.seed, &split) != 0 ||
-        !(m = trainer_model_new_init(&a.arch, a.opt.seed, a.init))) {
+    if (trainer_split_stratified(ds, a.params.validation_split, a.opt.seed, &split) != 0 ||
+        !(m = trainer_model_new_init(&a.arch, a.opt.seed, a.params.init))) {
         svc_errorf("train: out of memory");
         goto done;
     }

@@ -59,6 +59,43 @@ def test_meta_routes():
         srv.stop()
 
 
+def test_parameter_table():
+    """GET /api/v1/meta/parameters: every row the dashboard builds its form from is one the API
+    takes, with the defaults it serves; a sweep made of them stores exactly those values."""
+    srv = Server(max_batch_size=32) if "max_batch_size" in Server.__init__.__code__.co_varnames \
+        else Server()
+    try:
+        _, _, meta = srv.json("GET", "/api/v1/meta/parameters", expect=200)
+        names = [p["name"] for p in meta["parameters"]]
+        assert names[:6] == ["layers", "activation", "batch_size", "momentum", "learning_rate",
+                             "iterations"], names
+        assert set(meta["trial_states"]["final"]) == {"completed", "failed", "diverged", "pruned",
+                                                        "canceled"}, meta["trial_states"]
+        assert meta["sweep_states"]["final"] == ["completed", "failed", "canceled"]
+        srv.json("GET", "/api/v1/meta/parameters?x=1", expect=422)
+        ds = upload_iris(srv)
+        grid = {"hidden_layers": [1], "neurons": [4]}
+        training = {}
+        for p in meta["parameters"]:
+            if p["type"] == "layers":
+                continue
+            if p["grid"] and p["required"]:
+                grid[p["name"]] = [p["default"]]
+            elif p["training"]:
+                training[p["name"]] = p["default"]
+        _, _, sw = srv.json("POST", "/api/v1/sweeps",
+                            {"dataset_id": ds["id"], "grid": grid, "training": training},
+                            expect=201)
+        _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
+        params = trials["items"][0]["params"]
+        for p in meta["parameters"]:
+            if p["type"] != "layers":
+                assert params[p["name"]] == p["default"], (p["name"], params)
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % sw["id"])
+    finally:
+        srv.stop()
+
+
 def test_uploads():
     srv = Server()
     try:
@@ -541,7 +578,7 @@ def test_graceful_stop():
 
 
 if __name__ == "__main__":
-    run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
+    run([test_meta_routes, test_parameter_table, test_uploads, test_sweep_to_completion_with_sse,
          test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
          test_kill9_resumes_from_checkpoints, test_scaling_rules, test_init_rules,
          test_readers_during_training, test_graceful_stop])

@@ -1,15 +1,6 @@
-// grid.js - the axes of a sweep's grid: how the form reads them, how many trials they make, and
-// how a trial's params are read back for tables and the heatmap.
-
-/** The axes of the New sweep form, in the API's names. */
-export const AXES = [
-  {key: 'hidden_layers', label: 'Hidden layers', kind: 'int', hint: 'Depths, e.g. 1, 2 (0 = no hidden layer)'},
-  {key: 'neurons', label: 'Neurons per layer', kind: 'int', hint: 'Widths, e.g. 32, 64'},
-  {key: 'learning_rate', label: 'Learning rate', kind: 'real', hint: 'e.g. 0.01, 0.1'},
-  {key: 'iterations', label: 'Iterations', kind: 'int', hint: 'Passes over the training split, e.g. 50'},
-  {key: 'batch_size', label: 'Batch size', kind: 'int', hint: 'Mini-batch sizes, e.g. 16, 64'},
-  {key: 'activation', label: 'Activation', kind: 'choice', choices: ['relu', 'sigmoid', 'tanh']},
-];
+// grid.js - a sweep's grid: how the form reads an axis, how many trials the axes make, and how a
+// trial's params are read back for tables and the heatmap. (The axes themselves come from the
+// server's parameter table, meta.js.)
 
 /**
  * Splits a list typed by a person ("0.1, 0.5 1e-3") into values: numbers where they parse, the
@@ -39,19 +30,20 @@ function unique(list) {
 /**
  * The number of distinct trials a grid expands to, the way the scheduler counts them after
  * removing duplicates: network shapes (hidden_layers x neurons; every depth 0 is one shape, its
- * width does not matter) times the other axes' distinct values. Returns {count, factors}.
+ * width does not matter) times the other axes' distinct values. axes: [{key, noun}] in the order
+ * the factors are listed (the form's grid rows of the parameter table, the shape left out).
+ * Returns {count, factors}.
  */
-export function trialCount(grid) {
+export function trialCount(grid, axes) {
   const hl = unique(grid.hidden_layers || []);
   const ne = unique(grid.neurons || []);
   let shapes = 0;
   for (const d of hl) shapes += d === 0 ? 1 : ne.length;
   const factors = [
     {label: shapes === 1 ? 'network shape' : 'network shapes', n: shapes},
-    ...[['learning_rate', 'learning rate'], ['iterations', 'iteration count'], ['batch_size', 'batch size'],
-      ['activation', 'activation']].map(([k, one]) => {
-      const n = unique(grid[k] || []).length;
-      return {label: n === 1 ? one : `${one}s`, n};
+    ...axes.map(({key, noun}) => {
+      const n = unique(grid[key] || []).length;
+      return {label: n === 1 ? noun : `${noun}s`, n};
     }),
   ];
   return {count: factors.reduce((a, f) => a * f.n, 1), factors};

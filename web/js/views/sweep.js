@@ -13,10 +13,12 @@ import {renderHeatmap} from '../heatmap.js';
 import {Leaderboard} from '../leaderboard.js';
 import {seriesStyle} from '../palette.js';
 import {PARAMS, paramValue, varyingParams} from '../grid.js';
+import {loadMeta, finalStates} from '../meta.js';
 import {pct, num, duration, when, secondsBetween, plural, DASH} from '../format.js';
 
-const FINAL_SWEEP = new Set(['completed', 'failed', 'canceled']);
-const FINAL_TRIAL = new Set(['completed', 'failed', 'diverged', 'pruned', 'canceled']);
+// The server's final sweep and trial states (meta.js), set before the first use.
+let FINAL_SWEEP = new Set();
+let FINAL_TRIAL = new Set();
 const SPLITS = {val: 'Validation', train: 'Training'};
 const METRICS = {accuracy: 'accuracy', loss: 'loss'};
 
@@ -31,8 +33,10 @@ export async function render({root, params, signal, query}) {
 
   let sweep;
   let trialList;
+  let rules;
   try {
-    [sweep, trialList] = await Promise.all([api(`/sweeps/${id}`, {signal}), apiAll(`/sweeps/${id}/trials`, {signal})]);
+    [sweep, trialList, rules] = await Promise.all([api(`/sweeps/${id}`, {signal}), apiAll(`/sweeps/${id}/trials`, {signal}), loadMeta()]);
+    ({sweep: FINAL_SWEEP, trial: FINAL_TRIAL} = finalStates(rules));
   } catch (err) {
     if (isAbort(err)) return;
     replace(root, h('h1', null, err.status === 404 ? 'No such sweep' : `Sweep #${id}`),

@@ -4,17 +4,29 @@ import {h, append, replace, progressBar, statusBadge} from '../dom.js';
 import {api, apiAll, isAbort} from '../api.js';
 import {setQuery} from '../router.js';
 import {pct, duration, when, secondsBetween} from '../format.js';
+import {loadMeta, finalStates} from '../meta.js';
 
-const STATES = ['queued', 'running', 'completed', 'failed', 'canceled'];
-const ACTIVE = new Set(['queued', 'running']);
+// The server's sweep states and final states (meta.js), set before the first use.
+let STATES = [];
+let FINAL = {sweep: new Set(), trial: new Set()};
 
 function trialsDone(s) {
   const t = s.trials || {};
-  return Object.entries(t).reduce((a, [k, v]) => a + (ACTIVE.has(k) ? 0 : Number(v) || 0), 0);
+  return Object.entries(t).reduce((a, [k, v]) => a + (FINAL.trial.has(k) ? Number(v) || 0 : 0), 0);
 }
 
 export async function render({root, signal, query}) {
   document.title = 'Sweeps · mlptune';
+  try {
+    const rules = await loadMeta();
+    STATES = rules.sweep_states.all;
+    FINAL = finalStates(rules);
+  } catch (err) {
+    if (isAbort(err)) return;
+    replace(root, h('h1', null, 'Sweeps'), h('p', {class: 'alert', role: 'alert'}, `The sweeps could not be loaded: ${err.message}`));
+    return;
+  }
+  if (signal.aborted) return;
   let status = STATES.includes(query.get('status')) ? query.get('status') : '';
   let items = [];
   let cursor = null;
@@ -89,7 +101,7 @@ export async function render({root, signal, query}) {
 
   function schedule() {
     if (signal.aborted || timer) return;
-    const active = items.some((s) => ACTIVE.has(s.status));
+    const active = items.some((s) => !FINAL.sweep.has(s.status));
     timer = setTimeout(poll, active ? 1000 : 5000);
   }
 

@@ -5,8 +5,10 @@ import {api, isAbort, API} from '../api.js';
 import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {OKABE_ITO} from '../palette.js';
 import {pct, num, duration, when, DASH} from '../format.js';
+import {loadMeta, finalStates} from '../meta.js';
 
-const FINAL = new Set(['completed', 'failed', 'diverged', 'pruned', 'canceled']);
+// The server's final trial states (meta.js), set before the first use.
+let FINAL = new Set();
 
 export async function render({root, params, signal}) {
   const id = /^[1-9]\d*$/.test(params.id) ? Number(params.id) : null;
@@ -18,8 +20,10 @@ export async function render({root, params, signal}) {
   append(root, [h('h1', null, `Trial #${id}`), h('p', {class: 'muted'}, 'Loading…')]);
   let trial;
   let history;
+  let rules;
   try {
-    [trial, history] = await Promise.all([api(`/trials/${id}`, {signal}), api(`/trials/${id}/history`, {signal})]);
+    [trial, history, rules] = await Promise.all([api(`/trials/${id}`, {signal}), api(`/trials/${id}/history`, {signal}), loadMeta()]);
+    FINAL = finalStates(rules).trial;
   } catch (err) {
     if (isAbort(err)) return;
     replace(root, h('h1', null, err.status === 404 ? 'No such trial' : `Trial #${id}`),
