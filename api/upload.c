@@ -332,8 +332,8 @@ static void parse_idx(api_upload_t *up) {
     int rc =
         ingest_idx_combine(up->files[PART_IMAGES].idx, up->files[PART_LABELS].idx, &up->ds, &e);
     if (rc)
-        api_upload_fail_ingest(up, strncmp(e.message, "images", 6) == 0 ? PART_IMAGES : PART_LABELS,
-                               rc, &e);
+        api_upload_fail_ingest(up, e.part == INGEST_PART_LABELS ? PART_LABELS : PART_IMAGES, rc,
+                               &e);
 }
 
 static unsigned finish(api_upload_t *up, api_upload_result_t *out);

@@ -84,6 +84,7 @@ char *ingest_escape(char *dst, size_t cap, const char *s, size_t n, size_t max) 
 static void set_common(ingest_error_t *err, int code, size_t row, size_t column,
                        const char *column_name) {
     err->code = code;
+    err->part = INGEST_PART_NONE;
     err->row = row;
     err->column = column;
     err->column_name[0] = '\0';
