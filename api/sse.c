@@ -389,17 +389,17 @@ static uint64_t parse_id(const char *s) {
 int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_event_id,
                       api_sse_sub_t **out) {
     static const char hello[] = "retry: 3000\n\n";
-    int rc = 500;
+    int rc = MLPT_ENOMEM;
     *out = NULL;
     api_sse_sub_t *sub = calloc(1, sizeof(*sub));
     if (!sub)
-        return 500;
+        return MLPT_ENOMEM;
     sub->hub = hub;
     sub->sweep_id = sweep_id;
     sub->fd = -1;
     pthread_mutex_lock(&hub->mu);
     if (hub->closing) {
-        rc = 503;
+        rc = MLPT_EBUSY;
         goto fail;
     }
     api_sse_channel_t *ch = channel_get(hub, sweep_id, 1);
@@ -407,7 +407,7 @@ int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_eve
         goto fail;
     uint64_t k = parse_id(last_event_id);
     if ((ch->finished || ch->store_final) && k && k == hub->base + ch->seq) {
-        rc = 204;
+        rc = API_SSE_SEEN_END;
         goto fail;
     }
     if (api_sse_append(sub, hello, sizeof(hello) - 1, 0) != 0)
