@@ -339,7 +339,7 @@ int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_datas
     images->x = NULL;
     images->state = ST_TAKEN;
     labels->state = ST_TAKEN;
-    rc = ingest_dataset_validate(ds);
+    rc = trainer_dataset_check(ds);
     if (rc) {
         ingest_error_set(err, rc, 0, 0, NULL,
                          "internal error: the IDX dataset breaks its invariants");

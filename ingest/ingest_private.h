@@ -29,11 +29,6 @@ void ingest_error_at(ingest_error_t *err, int code, size_t row, size_t column,
 void ingest_error_vat(ingest_error_t *err, int code, size_t row, size_t column,
                       const char *column_name, const char *fmt, va_list ap);
 
-/* Checks what trainer_dataset_check() checks, without needing the trainer: rows, features and
- * classes > 0, every array present, y in [0, classes), class_counts equal to the counts in y,
- * every name present, every value of x finite. Returns 0, MLPT_EINVAL or MLPT_EFORMAT. */
-int ingest_dataset_validate(const trainer_dataset_t *ds);
-
 /* Copies *src into *dst when both are distinct and dst is not NULL. */
 void ingest_error_copy(ingest_error_t *dst, const ingest_error_t *src);
 
