@@ -4,7 +4,6 @@
  * (the API_ROUTES table of router.h, expanded with its handlers).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +28,6 @@ static const api_handler_fn handlers[API_ROUTE_COUNT] = {
 
 /* Slack above max_upload_bytes for the multipart framing around the files. */
 #define UPLOAD_FRAMING_SLACK ((uint64_t)1 << 20)
-
-void api_logf(api_t *a, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    if (!a->log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    a->log(a->log_user, line);
-}
-
-int api_sched_acquire(api_t *a) {
-    pthread_rwlock_rdlock(&a->sched_lock);
-    if (!a->sched_closed)
-        return 0;
-    pthread_rwlock_unlock(&a->sched_lock);
-    return -1;
-}
-
-void api_sched_release(api_t *a) {
-    pthread_rwlock_unlock(&a->sched_lock);
-}
 
 int64_t api_now_s(void) {
     struct timespec ts;

@@ -69,7 +69,7 @@ struct api_upload {
     uint64_t mem_reserved;         /* taken from budget, given back by api_upload_free */
 };
 
-/* upload.c ---------------------------------------------------------------------------------- */
+/* upload_fail.c ---------------------------------------------------------------------------------- */
 
 /* Records the sticky failure (its kind, field, printf-style message); nothing once one is
  * kept. */
