@@ -1,6 +1,7 @@
 /*
  * api/validate.h - request bodies and query strings into typed values, every problem reported
- * with the path of the field to blame.
+ * with the path of the field to blame (bodies: validate.c; query strings, names and the path
+ * decoder: query.c). What a check finds wrong is a field error; the status is problem.c's.
  *
  * Field paths: object members joined with '.', array elements as [i]: "dataset_id",
  * "grid.learning_rate[1]", "grid.layers[0][2]", "training.batch_size", "rows[3][0]"; query
@@ -14,8 +15,10 @@
  *    "grid": {"hidden_layers": [int >= 0], "neurons": [int >= 1], or "layers": [[int >= 1]],
  *             "learning_rate": [number > 0], "iterations": [int >= 1],
  *             "batch_size"?: [int >= 1], "activation"?: [string], "momentum"?: [0 <= number < 1]},
- *    "training"?: {"activation" ("relu"), "batch_size" (64), "momentum" (0),
- *                  "validation_split" (0.2, 0 <= x < 1), "seed" (42, int >= 0)}}
+ *    "training"?: {"activation" ("relu"), "batch_size" (64, or max_batch_size when smaller),
+ *                  "momentum" (0), "validation_split" (0.2, 0 <= x < 1), "seed" (42, int >= 0),
+ *                  "scaling" ("auto"; or standardize, minmax, global_minmax, none),
+ *                  "init" ("auto"; or glorot, he, sklearn, torch)}}
  * learning_rate and momentum must keep their range as float32 (the trainer's type): 1e-320 or
  * 1e300 as a rate, 0.9999999999 as momentum are refused. A grid axis, when given, overrides the
  * training scalar of the same name. "neurons" may be left out when every hidden_layers value
