@@ -185,7 +185,7 @@ int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_respon
 store_t *api_h_reader(api_t *a, api_response_t *res);
 
 /* Answers a failed store read or scheduler command: MLPT_ENOTFOUND 404 "<what> <id> not found",
- * everything else through api_error_status with the store's message (logged). */
+ * everything else through api_error_kind with the store's message (logged). */
 void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err, const char *what,
                 int64_t id);
 
