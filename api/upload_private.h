@@ -1,7 +1,7 @@
 /*
- * api/upload_private.h - what the two sources of the upload sink share (upload.c: the sink, its
- * fields and sticky failure, the end of the upload; upload_part.c: the pipeline of one file
- * part). Private to api/; the contract is upload.h.
+ * api/upload_private.h - what the three sources of the upload sink share (upload.c: the sink, its
+ * fields, the end of the upload; upload_part.c: the pipeline of one file part; upload_fail.c: the
+ * sticky failure, which both record). Private to api/; the contract is upload.h.
  */
 #ifndef API_UPLOAD_PRIVATE_H
 #define API_UPLOAD_PRIVATE_H
@@ -69,7 +69,7 @@ struct api_upload {
     uint64_t mem_reserved;         /* taken from budget, given back by api_upload_free */
 };
 
-/* upload_fail.c ---------------------------------------------------------------------------------- */
+/* upload_fail.c -------------------------------------------------------------------------------- */
 
 /* Records the sticky failure (its kind, field, printf-style message); nothing once one is
  * kept. */
