@@ -11,10 +11,12 @@
  *   model  the final model's hash; test: loss/accuracy on a test set whose labels are remapped
  *          into the training set's classes; matrix: the hash of the dataset's matrix file.
  * The lines are compared with tests/data/pinned_histories.txt, which holds them once per
- * OpenBLAS core they were recorded on (Prescott, what this OpenBLAS picks on the development
- * machine's CPU; Cooperlake, what it picks there when OPENBLAS_CORETYPE is set but empty;
- * Haswell and SkylakeX, forced with OPENBLAS_CORETYPE). On a recorded core every
- * line must match exactly. OpenBLAS picks other
+ * OpenBLAS core and build they were recorded on: cores Prescott (what this OpenBLAS picks on
+ * the development machine's CPU), Cooperlake (what it picks there when OPENBLAS_CORETYPE is set
+ * but empty), Haswell and SkylakeX (forced with OPENBLAS_CORETYPE); builds Release and
+ * RelWithDebInfo+sanitize (our own kernels round differently at -O2 with the sanitizers: the
+ * relu and momentum case moves in its last bits). On a recorded core and build every line must
+ * match exactly. OpenBLAS picks other
  * kernels on other CPUs (Haswell, SkylakeX...), whose sums round differently: there the figures
  * are compared within a relative 1e-3, hashes are skipped, and the test says so.
  *
@@ -42,6 +44,10 @@
 #include "train.h"
 
 char *openblas_get_corename(void);
+
+#ifndef MLPT_PINNED_BUILD
+#define MLPT_PINNED_BUILD "unknown"
+#endif
 
 #define PINNED_FILE MLPT_TEST_DATA_DIR "/pinned_histories.txt"
 #define MAX_LINES 512
@@ -359,16 +365,19 @@ static void test_pinned_histories(void **state) {
     if (record && *record) {
         FILE *f = fopen(record, "w");
         assert_non_null(f);
-        fprintf(f, "core %s\n", core);
+        fprintf(f, "core %s build %s\n", core, MLPT_PINNED_BUILD);
         for (size_t i = 0; i < got.n; i++)
             fprintf(f, "%s\n", got.lines[i]);
         assert_int_equal(fclose(f), 0);
-        print_message("recorded %zu lines on core %s into %s\n", got.n, core, record);
+        print_message("recorded %zu lines on core %s build %s into %s\n", got.n, core,
+                      MLPT_PINNED_BUILD, record);
         return;
     }
 
-    /* The file holds one section per core it was recorded on ("core <name>" then its lines):
-     * the current core's section, else the first one. */
+    /* The file holds one section per core and build it was recorded on ("core <name> build
+     * <build>" then its lines): the current one's section, else the first one. */
+    char here[LINE_LEN];
+    snprintf(here, sizeof here, "%s build %s", core, MLPT_PINNED_BUILD);
     FILE *f = fopen(PINNED_FILE, "r");
     assert_non_null(f);
     static lines_t want;
@@ -381,7 +390,7 @@ static void test_pinned_histories(void **state) {
         if (!strncmp(buf, "core ", 5)) {
             if (found)
                 break;
-            found = !strcmp(buf + 5, core);
+            found = !strcmp(buf + 5, here);
             taking = found || core_want[0] == '\0';
             if (taking) {
                 want.n = 0;
@@ -397,11 +406,11 @@ static void test_pinned_histories(void **state) {
     fclose(f);
     assert_int_equal(got.n, want.n);
 
-    int exact = strcmp(core, core_want) == 0;
+    int exact = strcmp(here, core_want) == 0;
     if (!exact)
-        print_message("OpenBLAS core is %s, the pinned histories were recorded on %s: comparing "
-                      "figures within 1e-3 and skipping hashes, not bit for bit\n",
-                      core, core_want);
+        print_message("OpenBLAS core %s, the pinned histories were recorded on core %s: "
+                      "comparing figures within 1e-3 and skipping hashes, not bit for bit\n",
+                      here, core_want);
     size_t bad = 0;
     for (size_t i = 0; i < got.n; i++) {
         int ok = exact ? strcmp(got.lines[i], want.lines[i]) == 0
@@ -412,7 +421,7 @@ static void test_pinned_histories(void **state) {
         }
     }
     if (exact)
-        print_message("%zu pinned lines compared bit for bit on core %s\n", got.n, core);
+        print_message("%zu pinned lines compared bit for bit on core %s\n", got.n, here);
     assert_int_equal(bad, 0);
 }
 
