@@ -4,7 +4,6 @@
  * (the API_ROUTES table of router.h, expanded with its handlers).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,29 +28,6 @@ static const api_handler_fn handlers[API_ROUTE_COUNT] = {
 
 /* Slack above max_upload_bytes for the multipart framing around the files. */
 #define UPLOAD_FRAMING_SLACK ((uint64_t)1 << 20)
-
-void api_logf(api_t *a, const char *fmt, ...) {
-    char line[1024];
-    va_list ap;
-    if (!a->log)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    a->log(a->log_user, line);
-}
-
-int api_sched_acquire(api_t *a) {
-    pthread_rwlock_rdlock(&a->sched_lock);
-    if (!a->sched_closed)
-        return 0;
-    pthread_rwlock_unlock(&a->sched_lock);
-    return -1;
-}
-
-void api_sched_release(api_t *a) {
-    pthread_rwlock_unlock(&a->sched_lock);
-}
 
 int64_t api_now_s(void) {
     struct timespec ts;
@@ -101,7 +77,7 @@ static int is_session_route(api_match_status_t ms, const api_match_t *m) {
  * path, static files and /healthz included: a DNS-rebound page could read them all. */
 static int refuse_foreign(api_t *a, const api_request_t *req, api_response_t *res) {
     if (!api_host_allowed(&a->hosts, req->host)) {
-        api_problemf(res, 403,
+        api_problemf(res, API_PROBLEM_FORBIDDEN,
                      "this service does not answer for the host named in the Host header (add "
                      "it with --allowed-hosts if it is one of this machine's names)");
         return 1;
@@ -109,7 +85,7 @@ static int refuse_foreign(api_t *a, const api_request_t *req, api_response_t *re
     const char *why =
         api_cross_site_refusal(req->method, req->origin, req->fetch_site, req->host, a->tls);
     if (why) {
-        api_problemf(res, 403, "%s", why);
+        api_problemf(res, API_PROBLEM_FORBIDDEN, "%s", why);
         return 1;
     }
     return 0;
@@ -127,12 +103,12 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
         return 1;
     if (is_api && atomic_load(&a->quiescing)) {
         res->retry_after = 5;
-        api_problemf(res, 503, "the server is shutting down");
+        api_problemf(res, API_PROBLEM_UNAVAILABLE, "the server is shutting down");
         return 1;
     }
     if (is_api && !is_session_route(ms, &m) && api_authenticated(a, req, NULL) == API_AUTH_NONE) {
         res->auth_challenge = 1;
-        api_problemf(res, 401,
+        api_problemf(res, API_PROBLEM_UNAUTHORIZED,
                      "this server needs an Authorization: Bearer <token> header or a session "
                      "(sign in with POST /api/v1/session)");
         return 1;
@@ -141,18 +117,18 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
         return 1;
     if (ms == API_MATCH_NOT_ALLOWED) {
         api_allow_format(m.allow, res->allow, sizeof(res->allow));
-        api_problemf(res, 405, "%s is not allowed on %s (allowed: %s)",
+        api_problemf(res, API_PROBLEM_METHOD, "%s is not allowed on %s (allowed: %s)",
                      api_method_name(req->method), req->path, res->allow);
         return 1;
     }
     if (ms == API_MATCH_NOT_FOUND) {
         if (is_api) {
-            api_problemf(res, 404, "no such resource: %s", req->path);
+            api_problemf(res, API_PROBLEM_NOT_FOUND, "no such resource: %s", req->path);
             return 1;
         }
         if (req->method != API_GET && req->method != API_HEAD) {
             snprintf(res->allow, sizeof(res->allow), "GET, HEAD");
-            api_problemf(res, 405, "static files answer GET and HEAD only");
+            api_problemf(res, API_PROBLEM_METHOD, "static files answer GET and HEAD only");
             return 1;
         }
         d->is_static = 1;
@@ -165,7 +141,7 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
     int has_length = content_length && api_parse_uint(content_length, UINT64_MAX, &length) == 0;
     if (m.route->body == API_IN_JSON) {
         if (!media_is(req->content_type, "application/json")) {
-            api_problemf(res, 415, "the body must be application/json");
+            api_problemf(res, API_PROBLEM_MEDIA_TYPE, "the body must be application/json");
             return 1;
         }
         if (has_length && length > a->limits.max_body_bytes) {
@@ -176,12 +152,12 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
                req->content_type && !media_is(req->content_type, "application/json")) {
         /* No body is read, but a body a browser may send cross-site without asking first
          * (text/plain, a form) is refused, so such a "simple request" can never act. */
-        api_problemf(res, 415, "send no body, or an application/json one");
+        api_problemf(res, API_PROBLEM_MEDIA_TYPE, "send no body, or an application/json one");
         return 1;
     } else if (m.route->body == API_IN_UPLOAD) {
         int multipart = media_is(req->content_type, "multipart/form-data");
         if (!multipart && !media_is(req->content_type, "text/csv")) {
-            api_problemf(res, 415,
+            api_problemf(res, API_PROBLEM_MEDIA_TYPE,
                          "upload a dataset as multipart/form-data (fields file, or "
                          "images and labels) or as a text/csv body");
             return 1;
@@ -208,7 +184,7 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
             if (label)
                 api_upload_set(req->upload, "label_column", label, strlen(label));
             api_upload_field(req->upload, "file", NULL, NULL, 0, 0);
-            if (api_upload_status(req->upload)) {
+            if (api_upload_refused(req->upload)) {
                 api_upload_problem(req->upload, res);
                 return 1;
             }
@@ -219,10 +195,12 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
 
 void api_dispatch_too_large(api_t *a, const api_dispatch_t *d, api_response_t *res) {
     if (d->route && d->route->body == API_IN_UPLOAD)
-        api_problemf(res, 413, "the upload exceeds the limit max_upload_bytes (%zu bytes)",
+        api_problemf(res, API_PROBLEM_TOO_LARGE,
+                     "the upload exceeds the limit max_upload_bytes (%zu bytes)",
                      a->limits.max_upload_bytes);
     else
-        api_problemf(res, 413, "the request body exceeds the limit max_body_bytes (%zu bytes)",
+        api_problemf(res, API_PROBLEM_TOO_LARGE,
+                     "the request body exceeds the limit max_body_bytes (%zu bytes)",
                      a->limits.max_body_bytes);
 }
 
@@ -238,7 +216,7 @@ static void serve_static(api_t *a, const api_request_t *req, api_response_t *res
         }
     }
     if (fd < 0) {
-        api_problemf(res, 404, "no such file");
+        api_problemf(res, API_PROBLEM_NOT_FOUND, "no such file");
         return;
     }
     res->status = 200;
@@ -256,7 +234,7 @@ void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_
     else if (d->route)
         handlers[d->route->id](a, req, res);
     else
-        api_problemf(res, 404, "no such resource");
+        api_problemf(res, API_PROBLEM_NOT_FOUND, "no such resource");
     if (res->status == 0)
         api_problem_code(res, MLPT_EIO, "the handler gave no answer");
 }
@@ -266,7 +244,8 @@ void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_
 int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_response_t *res) {
     if (api_parse_id(req->param, id) == 0)
         return 0;
-    api_problemf(res, 404, "%s \"%s\" not found (ids are positive integers)", what, req->param);
+    api_problemf(res, API_PROBLEM_NOT_FOUND, "%s \"%s\" not found (ids are positive integers)",
+                 what, req->param);
     return -1;
 }
 
@@ -277,7 +256,7 @@ store_t *api_h_reader(api_t *a, api_response_t *res) {
     if (!st) {
         api_logf(a, "store: cannot open a reader: %s", err.message);
         res->retry_after = 5;
-        api_problemf(res, 503, "the database cannot be read right now");
+        api_problemf(res, API_PROBLEM_UNAVAILABLE, "the database cannot be read right now");
     }
     return st;
 }
@@ -287,24 +266,26 @@ void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err,
     if (rc == 0) /* a failure without a code: never answer it as a success */
         rc = MLPT_EDB;
     if (rc == MLPT_ENOTFOUND) {
-        api_problemf(res, 404, "%s %lld not found", what, (long long)id);
+        api_problemf(res, API_PROBLEM_NOT_FOUND, "%s %lld not found", what, (long long)id);
         return;
     }
-    unsigned status = api_error_status(rc);
+    api_problem_kind_t kind = api_error_kind(rc);
     const char *msg = err && err->message[0] ? err->message : mlpt_strerror(rc);
-    if (status >= 500) {
+    int unavailable = kind == API_PROBLEM_UNAVAILABLE;
+    if (unavailable || kind == API_PROBLEM_INTERNAL || kind == API_PROBLEM_NO_SPACE) {
         api_logf(a, "%s %lld: %s (%s)", what, (long long)id, msg, mlpt_strerror(rc));
-        if (status == 503)
+        if (unavailable)
             res->retry_after = 5;
-        /* A 503's message says why (shutting down, the database lost or locked); no store or
-         * scheduler message names a server path. Other 5xx say only the code's sentence. */
-        api_problemf(res, status, "%s",
-                     status != 503            ? mlpt_strerror(rc)
+        /* An unavailable's message says why (shutting down, the database lost or locked); no
+         * store or scheduler message names a server path. Other server errors say only the
+         * code's sentence. */
+        api_problemf(res, kind, "%s",
+                     !unavailable             ? mlpt_strerror(rc)
                      : err && err->message[0] ? err->message
                                               : "the server is shutting down");
         return;
     }
-    api_problemf(res, status, "%s", msg);
+    api_problemf(res, kind, "%s", msg);
 }
 
 int api_h_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs,
@@ -333,7 +314,7 @@ void api_h_invalid(api_response_t *res, const api_errors_t *errs) {
     else
         snprintf(detail, sizeof(detail), "%zu fields are invalid, first %s: %s",
                  errs->n + errs->dropped, errs->items[0].field, errs->items[0].message);
-    api_problem(res, 422, detail, errs);
+    api_problem(res, API_PROBLEM_INVALID, detail, errs);
 }
 
 int api_h_list_query(const api_request_t *req, const char *const *allowed, size_t *limit,
@@ -362,7 +343,8 @@ void api_h_page(api_t *a, api_response_t *res, json_t *page, const store_error_t
     if (page)
         api_res_json(res, 200, page);
     else if (err->code == MLPT_EINVAL)
-        api_problem_field(res, 422, "query.cursor", "is not a cursor from a previous page");
+        api_problem_field(res, API_PROBLEM_INVALID, "query.cursor",
+                          "is not a cursor from a previous page");
     else
         api_h_fail(a, res, err->code, err, what, id);
 }
@@ -371,6 +353,6 @@ json_t *api_h_body(const api_request_t *req, api_response_t *res) {
     char detail[300];
     json_t *j = api_json_parse(req->body, req->body_len, detail, sizeof(detail));
     if (!j)
-        api_problemf(res, 400, "malformed JSON: %s", detail);
+        api_problemf(res, API_PROBLEM_MALFORMED, "malformed JSON: %s", detail);
     return j;
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "framing.h"
+#include "mlpt_err.h"
 
 void api_framing_init(api_framing_t *f) {
     f->n_length = f->n_encoding = f->n_host = 0;
@@ -43,8 +44,7 @@ void api_framing_header(api_framing_t *f, const char *name, const char *value) {
     }
 }
 
-unsigned api_framing_verdict(const api_framing_t *f, const char *version, char *detail,
-                             size_t cap) {
+int api_framing_verdict(const api_framing_t *f, const char *version, char *detail, size_t cap) {
     const char *why = NULL;
     int http11 =
         version && strncmp(version, "HTTP/1.", 7) == 0 && version[7] >= '1' && version[7] <= '9';
@@ -66,5 +66,5 @@ unsigned api_framing_verdict(const api_framing_t *f, const char *version, char *
         return 0;
     if (cap)
         snprintf(detail, cap, "%s", why);
-    return 400;
+    return MLPT_EFORMAT;
 }

@@ -29,9 +29,10 @@ void api_framing_init(api_framing_t *f);
 /* Notes one request header (name case-insensitive; value as received, NULL taken as ""). */
 void api_framing_header(api_framing_t *f, const char *name, const char *value);
 
-/* The verdict once every header is in: 0 when the framing is unambiguous, or 400 with a
- * one-sentence reason in detail (cap bytes, NUL-terminated). version: the request line's
- * ("HTTP/1.1"; Host is required from HTTP/1.1 on; NULL taken as HTTP/1.0). */
-unsigned api_framing_verdict(const api_framing_t *f, const char *version, char *detail, size_t cap);
+/* The verdict once every header is in: 0 when the framing is unambiguous, or MLPT_EFORMAT (the
+ * request is malformed) with a one-sentence reason in detail (cap bytes, NUL-terminated).
+ * version: the request line's ("HTTP/1.1"; Host is required from HTTP/1.1 on; NULL taken as
+ * HTTP/1.0). */
+int api_framing_verdict(const api_framing_t *f, const char *version, char *detail, size_t cap);
 
 #endif

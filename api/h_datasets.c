@@ -137,7 +137,8 @@ void api_h_dataset_delete(api_t *a, const api_request_t *req, api_response_t *re
         api_sched_release(a);
     }
     if (rc == MLPT_ESTATE)
-        api_problemf(res, 409, "dataset %lld is used by a queued or running sweep", (long long)id);
+        api_problemf(res, API_PROBLEM_CONFLICT, "dataset %lld is used by a queued or running sweep",
+                     (long long)id);
     else if (rc)
         api_h_fail(a, res, rc, &err, "dataset", id);
     else

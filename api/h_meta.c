@@ -43,22 +43,23 @@ void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
     res->no_cache = 1;
     if (atomic_load(&a->quiescing)) {
         res->retry_after = 5;
-        api_res_json(res, 503,
-                     json_pack("{s:s, s:s}", "status", "draining", "version", MLPT_VERSION));
+        api_res_json_refused(
+            res, API_PROBLEM_UNAVAILABLE,
+            json_pack("{s:s, s:s}", "status", "draining", "version", MLPT_VERSION));
         return;
     }
     int lost = api_health_db_lost(a); /* before a reader opens whatever sits at the path now */
     if (lost) {
-        api_res_json(res, 503,
-                     json_pack("{s:s, s:s, s:s, s:s}", "status", "unavailable", "version",
-                               MLPT_VERSION, "detail", api_health_lost_detail(lost), "database",
-                               lost == MLPT_ESTATE ? "replaced" : "deleted"));
+        api_res_json_refused(res, API_PROBLEM_UNAVAILABLE,
+                             json_pack("{s:s, s:s, s:s, s:s}", "status", "unavailable", "version",
+                                       MLPT_VERSION, "detail", api_health_lost_detail(lost),
+                                       "database", lost == MLPT_ESTATE ? "replaced" : "deleted"));
         return;
     }
     if (!api_reader(a, &err)) {
-        api_res_json(res, 503,
-                     json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version", MLPT_VERSION,
-                               "detail", "the database cannot be read"));
+        api_res_json_refused(res, API_PROBLEM_UNAVAILABLE,
+                             json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version",
+                                       MLPT_VERSION, "detail", "the database cannot be read"));
         return;
     }
     sched_health_t h;
@@ -68,17 +69,17 @@ void api_h_healthz(api_t *a, const api_request_t *req, api_response_t *res) {
                  "the database cannot be written (%s): %llu training reports are kept in memory "
                  "and retried every second",
                  mlpt_strerror(h.db_error), (unsigned long long)h.unsaved);
-        api_res_json(res, 503,
-                     json_pack("{s:s, s:s, s:s, s:I}", "status", "unavailable", "version",
-                               MLPT_VERSION, "detail", detail, "unsaved_reports",
-                               (json_int_t)h.unsaved));
+        api_res_json_refused(res, API_PROBLEM_UNAVAILABLE,
+                             json_pack("{s:s, s:s, s:s, s:I}", "status", "unavailable", "version",
+                                       MLPT_VERSION, "detail", detail, "unsaved_reports",
+                                       (json_int_t)h.unsaved));
         return;
     }
     char folders[256];
     if (api_health_folders(a, folders, sizeof folders) != 0) {
-        api_res_json(res, 503,
-                     json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version", MLPT_VERSION,
-                               "detail", folders));
+        api_res_json_refused(res, API_PROBLEM_UNAVAILABLE,
+                             json_pack("{s:s, s:s, s:s}", "status", "unavailable", "version",
+                                       MLPT_VERSION, "detail", folders));
         return;
     }
     json_t *ok = json_pack("{s:s, s:s}", "status", "ok", "version", MLPT_VERSION);

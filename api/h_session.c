@@ -74,7 +74,7 @@ void api_h_session_create(api_t *a, const api_request_t *req, api_response_t *re
     int ok = api_secret_equal(a->token, json_string_value(token));
     json_decref(body);
     if (!ok) {
-        api_problem_field(res, 401, "token", "is not this server's API token");
+        api_problem_field(res, API_PROBLEM_UNAUTHORIZED, "token", "is not this server's API token");
         return;
     }
     char id[API_SESSION_ID_LEN + 1];

@@ -136,7 +136,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
     }
     int rc = sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
     if (rc == MLPT_ELIMIT || rc == MLPT_EINVAL) {
-        api_problem_field(res, 422, "grid", "%s",
+        api_problem_field(res, API_PROBLEM_INVALID, "grid", "%s",
                           rc == MLPT_ELIMIT ? "exceeds the limit max_trials" : "has an empty axis");
         goto out;
     }
@@ -159,10 +159,11 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         api_sched_release(a);
     }
     if (rc == MLPT_ENOTFOUND)
-        api_problem_field(res, 422, "dataset_id", "dataset %lld does not exist",
+        api_problem_field(res, API_PROBLEM_INVALID, "dataset_id", "dataset %lld does not exist",
                           (long long)b->dataset_id);
     else if (rc == MLPT_EINVAL)
-        api_problem_field(res, 422, b->test_dataset_id ? "test_dataset_id" : "dataset_id", "%s",
+        api_problem_field(res, API_PROBLEM_INVALID,
+                          b->test_dataset_id ? "test_dataset_id" : "dataset_id", "%s",
                           err.message[0] ? err.message : "the dataset cannot train this grid");
     else if (rc)
         api_h_fail(a, res, rc, &err, "sweep", 0);
@@ -220,7 +221,7 @@ static int sweep_command(api_t *a, const api_request_t *req, api_response_t *res
         api_sched_release(a);
     }
     if (rc == MLPT_ESTATE)
-        api_problemf(res, 409, conflict, (long long)*id);
+        api_problemf(res, API_PROBLEM_CONFLICT, conflict, (long long)*id);
     else if (rc)
         api_h_fail(a, res, rc, &err, "sweep", *id);
     return rc ? -1 : 0;
@@ -282,10 +283,11 @@ void api_h_sweep_events(api_t *a, const api_request_t *req, api_response_t *res)
     json_decref(sweep);
     api_sse_sub_t *sub = NULL;
     int rc = api_sse_subscribe(a->hub, id, req->last_event_id, &sub);
-    if (rc == 204) {
+    if (rc == API_SSE_SEEN_END) {
         res->status = 204; /* the client has seen the end: an EventSource stops reconnecting */
     } else if (rc) {
-        api_problemf(res, rc, "%s", rc == 503 ? "the server is shutting down" : "out of memory");
+        api_problemf(res, api_error_kind(rc), "%s",
+                     rc == MLPT_EBUSY ? "the server is shutting down" : "out of memory");
     } else {
         res->status = 200;
         res->kind = API_BODY_SSE;

@@ -82,8 +82,8 @@ static int model_ref(api_t *a, store_t *st, int64_t id, json_t **trial, char **p
     int rc = store_trial_model_ref(st, id, path, blob, len, &err);
     if (rc == MLPT_ENOTFOUND) {
         const char *status = json_string_value(json_object_get(*trial, "status"));
-        api_problemf(res, 409, "trial %lld has no model (status %s)", (long long)id,
-                     status ? status : "unknown");
+        api_problemf(res, API_PROBLEM_CONFLICT, "trial %lld has no model (status %s)",
+                     (long long)id, status ? status : "unknown");
     } else if (rc) {
         api_h_fail(a, res, rc, &err, "trial", id);
     }
@@ -257,12 +257,13 @@ void api_h_trial_predict(api_t *a, const api_request_t *req, api_response_t *res
         goto out;
     }
     if (json_array_size(names) != m->arch.outputs) {
-        api_problemf(res, 409, "the model has %zu outputs but its dataset has %zu classes",
-                     m->arch.outputs, json_array_size(names));
+        api_problemf(res, API_PROBLEM_CONFLICT,
+                     "the model has %zu outputs but its dataset has %zu classes", m->arch.outputs,
+                     json_array_size(names));
         goto out;
     }
     rc = api_validate_predict(body, m->arch.inputs, &x, &rows, errs);
-    if (rc == 422) {
+    if (rc == MLPT_EINVAL) {
         api_h_invalid(res, errs);
         goto out;
     }

@@ -40,7 +40,7 @@ int api_health_refuse_if_lost(api_t *a, api_response_t *res) {
     int lost = api_health_db_lost(a);
     if (!lost)
         return 0;
-    api_problemf(res, 503, "%s", api_health_lost_detail(lost));
+    api_problemf(res, API_PROBLEM_UNAVAILABLE, "%s", api_health_lost_detail(lost));
     return 1;
 }
 

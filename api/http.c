@@ -135,7 +135,7 @@ static enum MHD_Result send_answer_close(struct MHD_Connection *c, http_req_t *r
     char num[24];
     if (res->kind == API_BODY_SSE) {
         char why[200];
-        unsigned st = api_conn_sse_claim(r->a, r->conn, why, sizeof(why));
+        api_problem_kind_t st = api_conn_sse_claim(r->a, r->conn, why, sizeof(why));
         if (st) { /* over a cap: the subscription goes, a problem answers instead */
             api_response_deinit(res);
             res->retry_after = 5;
@@ -271,10 +271,9 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
     char why[160];
     api_framing_init(&fr);
     MHD_get_connection_values(c, MHD_HEADER_KIND, check_header, &fr);
-    unsigned bad = api_framing_verdict(&fr, version, why, sizeof(why));
-    if (bad) {
+    if (api_framing_verdict(&fr, version, why, sizeof(why)) != 0) {
         r->d.slot = API_SLOT_UNMATCHED;
-        api_problemf(&res, bad, "%s", why);
+        api_problemf(&res, API_PROBLEM_MALFORMED, "%s", why);
         return send_answer_close(c, r, &res, 1);
     }
     r->req.method = api_method_parse(method);
@@ -311,7 +310,8 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
         r->multipart = 1;
         r->pp = MHD_create_post_processor(c, 64 * 1024, on_post_field, r);
         if (!r->pp) {
-            api_problemf(&res, 400, "the multipart/form-data body has no boundary");
+            api_problemf(&res, API_PROBLEM_MALFORMED,
+                         "the multipart/form-data body has no boundary");
             return send_answer(c, r, &res);
         }
     }
@@ -324,8 +324,10 @@ static enum MHD_Result first_call(struct MHD_Connection *c, http_req_t *r, const
  * max_gunzip_*) came from a client entitled to send up to the upload limit, so that much is read;
  * any other refusal (over a size limit, or decided on the headers) DISCARD_MAX. */
 static uint64_t discard_max(const http_req_t *r) {
-    unsigned st = r->req.upload && !r->has_early ? api_upload_status(r->req.upload) : 0;
-    if (st == 0 || (st == 413 && r->req.upload && api_upload_over_limit(r->req.upload)))
+    api_problem_kind_t st =
+        r->req.upload && !r->has_early ? api_upload_refused(r->req.upload) : API_PROBLEM_NONE;
+    if (st == API_PROBLEM_NONE ||
+        (st == API_PROBLEM_TOO_LARGE && r->req.upload && api_upload_over_limit(r->req.upload)))
         return DISCARD_MAX;
     uint64_t lim = (uint64_t)r->a->limits.max_upload_bytes + DISCARD_SLACK;
     return lim > DISCARD_MAX ? lim : DISCARD_MAX;
@@ -338,10 +340,10 @@ static void refusal(http_req_t *r, api_response_t *res) {
         r->has_early = 0;
     } else if (r->too_large) {
         api_dispatch_too_large(r->a, &r->d, res);
-    } else if (r->req.upload && api_upload_status(r->req.upload) != 0) {
+    } else if (r->req.upload && api_upload_refused(r->req.upload) != 0) {
         api_upload_problem(r->req.upload, res);
     } else {
-        api_problemf(res, 400, "the multipart/form-data body is malformed");
+        api_problemf(res, API_PROBLEM_MALFORMED, "the multipart/form-data body is malformed");
     }
 }
 
@@ -350,7 +352,7 @@ static enum MHD_Result body_call(struct MHD_Connection *c, http_req_t *r, const 
                                  size_t size) {
     const api_route_t *route = r->d.route;
     int refused = r->has_early || r->too_large || r->bad_multipart ||
-                  (r->req.upload && api_upload_status(r->req.upload) != 0);
+                  (r->req.upload && api_upload_refused(r->req.upload) != 0);
     if (!route || route->body == API_IN_NONE || refused) {
         r->discarded += size;
         if (r->discarded > discard_max(r) && refused) {
@@ -463,7 +465,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         r->pp = NULL;
     }
     if (r->has_early || r->too_large ||
-        (r->bad_multipart && api_upload_status(r->req.upload) == 0)) {
+        (r->bad_multipart && api_upload_refused(r->req.upload) == 0)) {
         refusal(r, &res);
     } else {
         r->req.body = r->body ? r->body : "";
@@ -544,9 +546,11 @@ static void answer_bad_length(void) {
     api_response_t res;
     api_response_init(&res);
     if (digits)
-        api_problemf(&res, 413, "Content-Length is larger than any body this server takes");
+        api_problemf(&res, API_PROBLEM_TOO_LARGE,
+                     "Content-Length is larger than any body this server takes");
     else
-        api_problemf(&res, 400, "Content-Length must be a decimal number of bytes");
+        api_problemf(&res, API_PROBLEM_MALFORMED,
+                     "Content-Length must be a decimal number of bytes");
     if (ci)
         api_conn_answer_raw(ci->connect_fd, &res, MHD_get_reason_phrase_for(res.status));
     api_response_deinit(&res);

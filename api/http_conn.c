@@ -132,11 +132,12 @@ unsigned api_conn_sse_limit(const api_limits_t *limits) {
     return n ? n : 1u;
 }
 
-unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap) {
+api_problem_kind_t api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap) {
     unsigned per_ip = api_conn_sse_per_ip_limit(&a->limits), all = api_conn_sse_limit(&a->limits);
-    unsigned n_ip = 0, n_all = 0, status = 0;
+    unsigned n_ip = 0, n_all = 0;
+    api_problem_kind_t status = API_PROBLEM_NONE;
     if (!conn)
-        return 0;
+        return API_PROBLEM_NONE;
     pthread_mutex_lock(&a->conns_lock);
     for (const api_conn_t *o = a->conns; o; o = o->next)
         if (o->sse && o != conn) {
@@ -144,13 +145,13 @@ unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap) {
             n_ip += strcmp(o->peer, conn->peer) == 0;
         }
     if (n_ip >= per_ip) {
-        status = 429;
+        status = API_PROBLEM_TOO_MANY;
         snprintf(why, cap,
                  "this address has %u event streams open, the most one address may hold "
                  "(max_sse_per_address %u); close one or retry later",
                  n_ip, per_ip);
     } else if (n_all >= all) {
-        status = 503;
+        status = API_PROBLEM_UNAVAILABLE;
         snprintf(why, cap,
                  "the server has %u event streams open, the most it serves (max_sse_streams %u); "
                  "retry later",

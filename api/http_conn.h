@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "problem.h"
 #include "server.h"
 
 typedef struct api_conn api_conn_t;
@@ -52,10 +53,10 @@ unsigned api_conn_sse_limit(const api_limits_t *limits);
 
 /* Marks the connection as carrying an event stream if the caps allow one more. Returns 0 (call
  * api_conn_sse_release when the stream's request ends; closing the connection also releases
- * it), or 429 when its address has api_conn_sse_per_ip_limit streams, 503 when the server has
- * api_conn_sse_limit, with the reason naming the limit in why (cap bytes). A NULL conn (no
- * record) is let through. */
-unsigned api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap);
+ * it), or API_PROBLEM_TOO_MANY when its address has api_conn_sse_per_ip_limit streams,
+ * API_PROBLEM_UNAVAILABLE when the server has api_conn_sse_limit, with the reason naming the limit
+ * in why (cap bytes). A NULL conn (no record) is let through. */
+api_problem_kind_t api_conn_sse_claim(api_t *a, api_conn_t *conn, char *why, size_t cap);
 void api_conn_sse_release(api_t *a, api_conn_t *conn);
 
 /* Writes an answer straight onto socket fd: "HTTP/1.1 <status> <reason>", Connection: close, the

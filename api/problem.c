@@ -48,32 +48,71 @@ void api_errors_add(api_errors_t *e, const char *field, const char *fmt, ...) {
     va_end(ap);
 }
 
-unsigned api_error_status(int code) {
-    switch (code) {
-    case MLPT_OK:
+/* The one table of error statuses: everything the API refuses gets its status here. */
+unsigned api_problem_status(api_problem_kind_t kind) {
+    switch (kind) {
+    case API_PROBLEM_NONE:
         return 200;
-    case MLPT_ENOTFOUND:
+    case API_PROBLEM_MALFORMED:
+        return 400;
+    case API_PROBLEM_UNAUTHORIZED:
+        return 401;
+    case API_PROBLEM_FORBIDDEN:
+        return 403;
+    case API_PROBLEM_NOT_FOUND:
         return 404;
-    case MLPT_ESTATE:
+    case API_PROBLEM_METHOD:
+        return 405;
+    case API_PROBLEM_CONFLICT:
         return 409;
-    case MLPT_EINVAL:
-    case MLPT_EFORMAT:
-    case MLPT_ELIMIT:
+    case API_PROBLEM_TOO_LARGE:
+        return 413;
+    case API_PROBLEM_MEDIA_TYPE:
+        return 415;
+    case API_PROBLEM_INVALID:
         return 422;
-    case MLPT_EBUSY:
+    case API_PROBLEM_TOO_MANY:
+        return 429;
+    case API_PROBLEM_UNAVAILABLE:
         return 503;
-    case MLPT_ENOSPC:
+    case API_PROBLEM_NO_SPACE:
         return 507;
-    default: /* ENOMEM, EIO, EDB, EVERSION, EDIVERGED, ESTOPPED, unknown */
+    case API_PROBLEM_INTERNAL:
+    default:
         return 500;
     }
 }
 
-unsigned api_file_error_status(int errnum) {
+api_problem_kind_t api_error_kind(int code) {
+    switch (code) {
+    case MLPT_OK:
+        return API_PROBLEM_NONE;
+    case MLPT_ENOTFOUND:
+        return API_PROBLEM_NOT_FOUND;
+    case MLPT_ESTATE:
+        return API_PROBLEM_CONFLICT;
+    case MLPT_EINVAL:
+    case MLPT_EFORMAT:
+    case MLPT_ELIMIT:
+        return API_PROBLEM_INVALID;
+    case MLPT_EBUSY:
+        return API_PROBLEM_UNAVAILABLE;
+    case MLPT_ENOSPC:
+        return API_PROBLEM_NO_SPACE;
+    default: /* ENOMEM, EIO, EDB, EVERSION, EDIVERGED, ESTOPPED, unknown */
+        return API_PROBLEM_INTERNAL;
+    }
+}
+
+unsigned api_error_status(int code) {
+    return api_problem_status(api_error_kind(code));
+}
+
+api_problem_kind_t api_file_error_kind(int errnum) {
     switch (errnum) {
     case ENOSPC:
     case EDQUOT:
-        return 507;
+        return API_PROBLEM_NO_SPACE;
     case EACCES:
     case EPERM:
     case EROFS:
@@ -82,9 +121,9 @@ unsigned api_file_error_status(int errnum) {
     case EISDIR:
     case ELOOP:
     case ENAMETOOLONG:
-        return 503;
+        return API_PROBLEM_UNAVAILABLE;
     default:
-        return 500;
+        return API_PROBLEM_INTERNAL;
     }
 }
 
@@ -130,7 +169,8 @@ const char *api_problem_slug(unsigned status) {
     return status >= 500 ? "server-error" : "request-error";
 }
 
-json_t *api_problem_json(unsigned status, const char *detail, const api_errors_t *errs) {
+json_t *api_problem_json(api_problem_kind_t kind, const char *detail, const api_errors_t *errs) {
+    unsigned status = api_problem_status(kind);
     char type[96];
     snprintf(type, sizeof(type), "urn:mlptune:problem:%s", api_problem_slug(status));
     json_t *list = json_array();
@@ -184,39 +224,43 @@ static void set_body(api_response_t *res, unsigned status, const char *ctype, js
     json_decref(body);
 }
 
-void api_problem(api_response_t *res, unsigned status, const char *detail,
+void api_problem(api_response_t *res, api_problem_kind_t kind, const char *detail,
                  const api_errors_t *errs) {
-    set_body(res, status, "application/problem+json", api_problem_json(status, detail, errs));
+    set_body(res, api_problem_status(kind), "application/problem+json",
+             api_problem_json(kind, detail, errs));
 }
 
-void api_problemf(api_response_t *res, unsigned status, const char *fmt, ...) {
+void api_problemf(api_response_t *res, api_problem_kind_t kind, const char *fmt, ...) {
     char detail[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    api_problem(res, status, detail, NULL);
+    api_problem(res, kind, detail, NULL);
 }
 
-void api_problem_field(api_response_t *res, unsigned status, const char *field, const char *fmt,
-                       ...) {
+void api_problem_field(api_response_t *res, api_problem_kind_t kind, const char *field,
+                       const char *fmt, ...) {
     api_errors_t *errs = malloc(sizeof(*errs));
     va_list ap;
     if (!errs) {
-        api_problem(res, 500, NULL, NULL);
+        api_problem(res, API_PROBLEM_INTERNAL, NULL, NULL);
         return;
     }
     api_errors_init(errs);
     va_start(ap, fmt);
     api_errors_vadd(errs, field, fmt, ap);
     va_end(ap);
-    api_problem(res, status, errs->items[0].message, errs);
+    api_problem(res, kind, errs->items[0].message, errs);
     free(errs);
 }
 
 void api_problem_code(api_response_t *res, int code, const char *detail) {
-    api_problem(res, api_error_status(code), detail && *detail ? detail : mlpt_strerror(code),
-                NULL);
+    api_problem(res, api_error_kind(code), detail && *detail ? detail : mlpt_strerror(code), NULL);
+}
+
+void api_res_json_refused(api_response_t *res, api_problem_kind_t kind, json_t *body) {
+    api_res_json(res, api_problem_status(kind), body);
 }
 
 void api_res_json(api_response_t *res, unsigned status, json_t *body) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "mlpt_err.h"
 #include "router.h"
 #include "validate.h"
 
@@ -32,7 +33,7 @@ int api_validate_query(const api_request_t *req, const char *const *allowed, api
     }
     if (req->query_overflow)
         api_errors_add(errs, "query", "has more than %d parameters", API_MAX_QUERY);
-    return errs->n + errs->dropped > before ? 422 : 0;
+    return errs->n + errs->dropped > before ? MLPT_EINVAL : 0;
 }
 
 int api_query_limit(const api_request_t *req, size_t *limit, api_errors_t *errs) {
@@ -43,7 +44,7 @@ int api_query_limit(const api_request_t *req, size_t *limit, api_errors_t *errs)
         return 0;
     if (api_parse_uint(v, UINT64_MAX, &x) != 0 || x < 1 || x > API_MAX_LIMIT) {
         api_errors_add(errs, "query.limit", "must be an integer from 1 to %d", API_MAX_LIMIT);
-        return 422;
+        return MLPT_EINVAL;
     }
     *limit = (size_t)x;
     return 0;
@@ -57,7 +58,7 @@ int api_query_since(const api_request_t *req, int64_t *since, api_errors_t *errs
         return 0;
     if (api_parse_uint(v, INT64_MAX, &x) != 0) {
         api_errors_add(errs, "query.since", "must be a non-negative integer (an iteration)");
-        return 422;
+        return MLPT_EINVAL;
     }
     *since = (int64_t)x;
     return 0;
@@ -81,7 +82,7 @@ int api_query_sweep_status(const api_request_t *req, const char **status, api_er
     if (!(*status = one_of(v, states))) {
         api_errors_add(errs, "query.status",
                        "must be one of queued, running, completed, failed, canceled");
-        return 422;
+        return MLPT_EINVAL;
     }
     return 0;
 }
@@ -99,7 +100,7 @@ int api_query_trial_sort(const api_request_t *req, const char **sort, api_errors
         api_errors_add(errs, "query.sort",
                        "must be one of ordinal, best_val_accuracy, final_val_accuracy, id, "
                        "started_at, optionally prefixed by '-' for descending order");
-        return 422;
+        return MLPT_EINVAL;
     }
     return 0;
 }

@@ -128,10 +128,18 @@ void api_metrics_count(api_metrics_t *m, size_t slot, unsigned status);
  * subscribers into *out (malloc'd) and *len. Returns 0 or -1 without memory. */
 int api_metrics_render(api_t *a, char **out, size_t *len);
 
-/* dispatch.c --------------------------------------------------------------------------------- */
+/* base.c ------------------------------------------------------------------------------------ */
 
 /* One log line (printf-style) through the configured callback; nothing without one. */
 void api_logf(api_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Brackets every use of the scheduler from an HTTP thread. Returns 0 (then call
+ * api_sched_release after the call), or -1 once api_quiesce has run (the scheduler may be gone:
+ * answer 503 without touching it). */
+int api_sched_acquire(api_t *a);
+void api_sched_release(api_t *a);
+
+/* dispatch.c --------------------------------------------------------------------------------- */
 
 /* How a request will be handled, decided when its headers are in. */
 typedef struct api_dispatch {
@@ -168,12 +176,6 @@ typedef enum api_auth {
  * *expires_at (may be NULL) gets its end on api_now_s's clock. Any HTTP thread. */
 api_auth_t api_authenticated(api_t *a, const api_request_t *req, int64_t *expires_at);
 
-/* Brackets every use of the scheduler from an HTTP thread. Returns 0 (then call
- * api_sched_release after the call), or -1 once api_quiesce has run (the scheduler may be gone:
- * answer 503 without touching it). */
-int api_sched_acquire(api_t *a);
-void api_sched_release(api_t *a);
-
 /* Handler helpers ---------------------------------------------------------------------------- */
 
 /* Parses the route's {id}; on failure answers 404 "<what> <param> not found" and returns -1. */
@@ -183,7 +185,7 @@ int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_respon
 store_t *api_h_reader(api_t *a, api_response_t *res);
 
 /* Answers a failed store read or scheduler command: MLPT_ENOTFOUND 404 "<what> <id> not found",
- * everything else through api_error_status with the store's message (logged). */
+ * everything else through api_error_kind with the store's message (logged). */
 void api_h_fail(api_t *a, api_response_t *res, int rc, const store_error_t *err, const char *what,
                 int64_t id);
 

@@ -15,73 +15,6 @@
 #include "sse.h"
 #include "sse_private.h"
 
-/* ---- formatting ----------------------------------------------------------------------------- */
-
-static const char *type_name(sched_event_type_t t) {
-    switch (t) {
-    case SCHED_EVENT_TRIAL_STARTED:
-        return "trial_started";
-    case SCHED_EVENT_ITERATION:
-        return "iteration";
-    case SCHED_EVENT_TRIAL_FINISHED:
-        return "trial_finished";
-    default:
-        return "sweep_finished";
-    }
-}
-
-/* A status word safe to put in JSON unquoted-free: [a-z_]{1,15}, else "unknown". */
-static const char *safe_status(const char *s) {
-    if (!s || !*s || strlen(s) > 15)
-        return "unknown";
-    for (const char *p = s; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
-            return "unknown";
-    return s;
-}
-
-static int put_num(char *buf, size_t cap, const char *key, double v) {
-    return isfinite(v) ? snprintf(buf, cap, ",\"%s\":%.17g", key, v)
-                       : snprintf(buf, cap, ",\"%s\":null", key);
-}
-
-size_t api_sse_format(char *buf, size_t cap, uint64_t id, sched_event_type_t type, int64_t sweep_id,
-                      int64_t trial_id, const char *status, const store_metric_t *m) {
-    size_t used = 0;
-    int n;
-#define PUT(expr)                                                                                  \
-    do {                                                                                           \
-        n = (expr);                                                                                \
-        if (n < 0 || (size_t)n >= cap - used)                                                      \
-            return 0;                                                                              \
-        used += (size_t)n;                                                                         \
-    } while (0)
-    if (cap == 0)
-        return 0;
-    if (id)
-        PUT(snprintf(buf, cap, "id: %llu\n", (unsigned long long)id));
-    PUT(snprintf(buf + used, cap - used, "event: %s\ndata: {\"sweep_id\":%lld", type_name(type),
-                 (long long)sweep_id));
-    if (type != SCHED_EVENT_SWEEP_FINISHED)
-        PUT(snprintf(buf + used, cap - used, ",\"trial_id\":%lld", (long long)trial_id));
-    if (type == SCHED_EVENT_ITERATION && m) {
-        PUT(snprintf(buf + used, cap - used, ",\"iteration\":%lld", (long long)m->iteration));
-        PUT(put_num(buf + used, cap - used, "train_loss", m->train_loss));
-        PUT(put_num(buf + used, cap - used, "train_accuracy", m->train_accuracy));
-        PUT(put_num(buf + used, cap - used, "val_loss", m->val_loss));
-        PUT(put_num(buf + used, cap - used, "val_accuracy", m->val_accuracy));
-        PUT(put_num(buf + used, cap - used, "seconds", m->seconds));
-        char at[32];
-        if (m->ended_at > 0.0 && store_rfc3339(m->ended_at, at) == 0) /* live events */
-            PUT(snprintf(buf + used, cap - used, ",\"ended_at\":\"%s\"", at));
-    } else {
-        PUT(snprintf(buf + used, cap - used, ",\"status\":\"%s\"", safe_status(status)));
-    }
-    PUT(snprintf(buf + used, cap - used, "}\n\n"));
-#undef PUT
-    return used;
-}
-
 /* ---- hub, channels, ring ----------------------------------------------------------------------
  */
 
@@ -208,95 +141,6 @@ static int ring_push(api_sse_hub_t *hub, api_sse_channel_t *ch, uint64_t seq, ch
     return 0;
 }
 
-/* ---- subscriber buffers -----------------------------------------------------------------------
- */
-
-/* Appends bytes to the subscriber's buffer. live: counted against max_buffer (over it, the
- * subscriber is dropped). Mutex held. Returns 0 or -1 (dropped). */
-int api_sse_append(api_sse_sub_t *sub, const char *text, size_t len, int live) {
-    if (sub->overflow)
-        return -1;
-    if (sub->off && sub->off == sub->len)
-        sub->off = sub->len = 0;
-    if (live && sub->len - sub->off + len > sub->hub->max_buffer) {
-        sub->overflow = 1;
-        return -1;
-    }
-    if (sub->len + len > sub->cap) {
-        if (sub->off) { /* compact before growing */
-            memmove(sub->buf, sub->buf + sub->off, sub->len - sub->off);
-            sub->len -= sub->off;
-            sub->off = 0;
-        }
-        size_t cap = sub->cap ? sub->cap : 4096;
-        while (cap < sub->len + len)
-            cap *= 2;
-        if (cap > sub->cap) {
-            char *tmp = realloc(sub->buf, cap);
-            if (!tmp) {
-                sub->overflow = 1;
-                return -1;
-            }
-            sub->buf = tmp;
-            sub->cap = cap;
-        }
-    }
-    memcpy(sub->buf + sub->len, text, len);
-    sub->len += len;
-    return 0;
-}
-
-/* Resumes the subscriber's connection if the reader suspended it. Mutex held. */
-void api_sse_wake(api_sse_sub_t *sub) {
-    if (sub->suspended && sub->conn) {
-        sub->suspended = 0;
-        sub->hub->ops.resume(sub->conn);
-    }
-}
-
-/* Index of trial_id in the subscriber's replay list, or -1. */
-long api_sse_trial_index(const api_sse_sub_t *sub, int64_t trial_id) {
-    size_t lo = 0, hi = sub->n_ids;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (sub->order[mid].id < trial_id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < sub->n_ids && sub->order[lo].id == trial_id ? (long)sub->order[lo].idx : -1;
-}
-
-/* Whether a live event is new to this subscriber given what its replay sent; updates the
- * state when it is. Events of trials the replay does not know pass. */
-int api_sse_filter_pass(api_sse_sub_t *sub, sched_event_type_t type, int64_t trial_id,
-                        int64_t iteration) {
-    if (!sub->fs || type == SCHED_EVENT_SWEEP_FINISHED)
-        return 1;
-    long i = api_sse_trial_index(sub, trial_id);
-    if (i < 0)
-        return 1;
-    api_sse_trial_state_t *s = &sub->fs[i];
-    switch (type) {
-    case SCHED_EVENT_TRIAL_STARTED:
-        if (s->started)
-            return 0;
-        s->started = 1;
-        return 1;
-    case SCHED_EVENT_ITERATION:
-        if (iteration <= s->last_iter)
-            return 0;
-        s->last_iter = iteration;
-        s->started = 1;
-        return 1;
-    default:
-        if (s->finished)
-            return 0;
-        s->finished = 1;
-        return 1;
-    }
-}
-
 /* Hands one published event to a subscriber according to its phase (see sse.h). Mutex held. */
 static void deliver(api_sse_sub_t *sub, const sched_event_t *ev, const char *text, size_t len,
                     size_t id_len) {
@@ -323,7 +167,8 @@ static void deliver(api_sse_sub_t *sub, const sched_event_t *ev, const char *tex
     case SSE_STATUS:
         if (ev->type == SCHED_EVENT_SWEEP_FINISHED) {
             sub->finish_seen = 1;
-            snprintf(sub->finish_status, sizeof(sub->finish_status), "%s", safe_status(ev->status));
+            snprintf(sub->finish_status, sizeof(sub->finish_status), "%s",
+                     api_sse_safe_status(ev->status));
             return;
         }
         if (api_sse_filter_pass(sub, ev->type, ev->trial_id, iter))
@@ -389,17 +234,17 @@ static uint64_t parse_id(const char *s) {
 int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_event_id,
                       api_sse_sub_t **out) {
     static const char hello[] = "retry: 3000\n\n";
-    int rc = 500;
+    int rc = MLPT_ENOMEM;
     *out = NULL;
     api_sse_sub_t *sub = calloc(1, sizeof(*sub));
     if (!sub)
-        return 500;
+        return MLPT_ENOMEM;
     sub->hub = hub;
     sub->sweep_id = sweep_id;
     sub->fd = -1;
     pthread_mutex_lock(&hub->mu);
     if (hub->closing) {
-        rc = 503;
+        rc = MLPT_EBUSY;
         goto fail;
     }
     api_sse_channel_t *ch = channel_get(hub, sweep_id, 1);
@@ -407,7 +252,7 @@ int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_eve
         goto fail;
     uint64_t k = parse_id(last_event_id);
     if ((ch->finished || ch->store_final) && k && k == hub->base + ch->seq) {
-        rc = 204;
+        rc = API_SSE_SEEN_END;
         goto fail;
     }
     if (api_sse_append(sub, hello, sizeof(hello) - 1, 0) != 0)

@@ -84,10 +84,13 @@ uint64_t api_sse_id_base(const api_sse_hub_t *hub);
 /* Fans a scheduler event out to the sweep's subscribers and its ring. Loop thread. */
 void api_sse_publish(api_sse_hub_t *hub, const sched_event_t *ev);
 
+/* api_sse_subscribe's answer when the client has already seen the sweep's end. */
+#define API_SSE_SEEN_END 1
+
 /* Subscribes to a sweep's events; last_event_id (may be NULL) is the request's Last-Event-ID.
  * Returns 0 with *out set (owned by the caller until the stream's response frees it with
- * api_sse_unsubscribe), 204 when the client has already seen the end, 503 when the hub is
- * closing, 500 without memory. */
+ * api_sse_unsubscribe), API_SSE_SEEN_END when the client has already seen the end (nothing to
+ * stream: the route answers 204), MLPT_EBUSY when the hub is closing, MLPT_ENOMEM. */
 int api_sse_subscribe(api_sse_hub_t *hub, int64_t sweep_id, const char *last_event_id,
                       api_sse_sub_t **out);
 

@@ -1,6 +1,10 @@
 /*
- * api/sse_private.h - the hub's data structures, shared by sse.c (channels, publish, read) and
- * sse_replay.c (resume from the store). Every field is guarded by the hub mutex.
+ * api/sse_private.h - the hub's data structures, shared by sse.c (channels, publish, read),
+ * sse_replay.c (resume from the store), sse_watch.c (heartbeats, closed clients) and sse_sub.c
+ * (the wire format, a subscriber's buffer and filter). Every field is guarded by the hub mutex.
+ *
+ * Calls go one way: sse.c -> sse_replay.c -> sse_sub.c, sse.c -> sse_watch.c -> sse_sub.c,
+ * sse.c -> sse_sub.c.
  */
 #ifndef API_SSE_PRIVATE_H
 #define API_SSE_PRIVATE_H
@@ -91,10 +95,18 @@ struct api_sse_sub {
 
 #define API_SSE_MAX_PENDING 1024
 
-/* sse.c */
+/* sse_sub.c */
+/* A status word safe to put in JSON unquoted-free: [a-z_]{1,15}, else "unknown". */
+const char *api_sse_safe_status(const char *s);
+/* Appends bytes to the subscriber's buffer. live: counted against max_buffer (over it, the
+ * subscriber is dropped). Mutex held. Returns 0 or -1 (dropped). */
 int api_sse_append(api_sse_sub_t *sub, const char *text, size_t len, int live);
+/* Resumes the subscriber's connection if the reader suspended it. Mutex held. */
 void api_sse_wake(api_sse_sub_t *sub);
+/* Index of trial_id in the subscriber's replay list, or -1. */
 long api_sse_trial_index(const api_sse_sub_t *sub, int64_t trial_id);
+/* Whether a live event is new to this subscriber given what its replay sent; updates the state
+ * when it is. Events of trials the replay does not know pass. Mutex held. */
 int api_sse_filter_pass(api_sse_sub_t *sub, sched_event_type_t type, int64_t trial_id,
                         int64_t iteration);
 

@@ -2,7 +2,8 @@
  * api/upload.c - the streaming upload sink: its fields as they arrive (multipart parts or a raw
  * text/csv body; name and label_column), the sticky failure, and the end of the upload (the CSV
  * or the IDX pair parsed into a dataset, its name, sha256 and matrix file). Each file part's
- * pipeline (temporary copy and hash, gzip, the push parsers) is upload_part.c. See upload.h.
+ * pipeline (temporary copy and hash, gzip, the push parsers) is upload_part.c, the sticky
+ * failure upload_fail.c; calls go upload.c -> upload_part.c -> upload_fail.c. See upload.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,64 +21,8 @@
 #include "problem.h"
 #include "upload_private.h"
 
-const char *const api_upload_part_names[] = {"file", "images", "labels", "name", "label_column"};
-
-void api_upload_fail(api_upload_t *up, unsigned status, const char *field, const char *fmt, ...) {
-    va_list ap;
-    if (up->status)
-        return;
-    up->status = status;
-    snprintf(up->field, sizeof(up->field), "%s", field);
-    va_start(ap, fmt);
-    vsnprintf(up->message, sizeof(up->message), fmt, ap);
-    va_end(ap);
-}
-
-void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *folder,
-                          const char *internal) {
-    unsigned status = api_file_error_status(errnum);
-    const char *field = api_upload_part_names[part];
-    if (up->status)
-        return;
-    if (status == 507)
-        api_upload_fail(up, 507, field, "%sthe disk is full",
-                        strcmp(folder, "uploads") == 0 ? "" : "cannot store the dataset: ");
-    else if (status == 503) {
-        up->retry_after = 30; /* a folder someone must fix */
-        api_upload_fail(up, 503, field,
-                        "the server cannot store %s right now: its %s folder cannot take new "
-                        "files (see /healthz)",
-                        strcmp(folder, "uploads") == 0 ? "uploads" : "datasets", folder);
-    } else
-        api_upload_fail(up, 500, field, "the server cannot store the %s: %s",
-                        strcmp(folder, "uploads") == 0 ? "upload" : "dataset",
-                        errnum > 0 ? strerror(errnum) : "input/output error");
-    snprintf(up->internal, sizeof(up->internal), "%s", internal ? internal : "");
-}
-
-int api_upload_folder_probe(const char *data_dir, const char *folder) {
-    char path[4352];
-    int n = snprintf(path, sizeof(path), "%s/%s/.probe-XXXXXX", data_dir, folder);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return ENAMETOOLONG;
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return errno ? errno : EIO;
-    close(fd);
-    unlink(path);
-    return 0;
-}
-
 const char *api_upload_internal(const api_upload_t *up) {
     return up && up->internal[0] ? up->internal : NULL;
-}
-
-void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
-    const char *field = api_upload_part_names[part];
-    if (rc == MLPT_EINVAL && part == PART_FILE && up->has_label)
-        field = "label_column";
-    api_upload_fail(up, api_error_status(rc), field, "%s",
-                    e->message[0] ? e->message : mlpt_strerror(rc));
 }
 
 api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
@@ -114,8 +59,8 @@ void api_upload_free(api_upload_t *up) {
     free(up);
 }
 
-unsigned api_upload_status(const api_upload_t *up) {
-    return up ? up->status : 0;
+api_problem_kind_t api_upload_refused(const api_upload_t *up) {
+    return up ? up->problem : API_PROBLEM_NONE;
 }
 
 int api_upload_over_limit(const api_upload_t *up) {
@@ -123,8 +68,9 @@ int api_upload_over_limit(const api_upload_t *up) {
 }
 
 void api_upload_problem(const api_upload_t *up, api_response_t *res) {
-    api_problem_field(res, up->status ? up->status : 500, up->field, "%s", up->message);
-    if (up->status == 503)
+    api_problem_field(res, up->problem ? up->problem : API_PROBLEM_INTERNAL, up->field, "%s",
+                      up->message);
+    if (up->problem == API_PROBLEM_UNAVAILABLE)
         res->retry_after = up->retry_after ? up->retry_after : 5;
 }
 
@@ -139,11 +85,13 @@ static void small_append(api_upload_t *up, int part, const char *data, size_t le
     size_t *used = part == PART_NAME ? &up->name_len : &up->label_len;
     size_t cap = part == PART_NAME ? sizeof(up->name) : sizeof(up->label);
     if (*used + len >= cap) {
-        api_upload_fail(up, 422, api_upload_part_names[part], "is longer than %zu bytes", cap - 1);
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
+                        "is longer than %zu bytes", cap - 1);
         return;
     }
     if (memchr(data, '\0', len)) { /* the C string would end there: "a\0b" would become "a" */
-        api_upload_fail(up, 422, api_upload_part_names[part], "must not contain NUL bytes");
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
+                        "must not contain NUL bytes");
         return;
     }
     memcpy(buf + *used, data, len);
@@ -156,11 +104,11 @@ static void small_end(api_upload_t *up, int part) {
     if (part == PART_NAME) {
         up->has_name = 1;
         if (api_name_check(up->name, &why) != 0)
-            api_upload_fail(up, 422, "name", "%s", why);
+            api_upload_fail(up, API_PROBLEM_INVALID, "name", "%s", why);
     } else {
         up->has_label = 1;
         if (up->label_len == 0)
-            api_upload_fail(up, 422, "label_column", "must not be empty");
+            api_upload_fail(up, API_PROBLEM_INVALID, "label_column", "must not be empty");
         else if (up->files[PART_FILE].present)
             up->label_late = 1; /* the file is already being parsed: parse it again at the end */
     }
@@ -168,10 +116,10 @@ static void small_end(api_upload_t *up, int part) {
 
 void api_upload_set(api_upload_t *up, const char *field, const char *value, size_t len) {
     int part = strcmp(field, "name") == 0 ? PART_NAME : PART_LABEL;
-    if (up->status)
+    if (up->problem)
         return;
     small_append(up, part, value, len);
-    if (!up->status)
+    if (!up->problem)
         small_end(up, part);
 }
 
@@ -180,16 +128,16 @@ void api_upload_set(api_upload_t *up, const char *field, const char *value, size
 static void part_end(api_upload_t *up) {
     if (up->cur < N_FILES)
         api_upload_part_end(up, up->cur);
-    else if (up->cur != PART_NONE && !up->status)
+    else if (up->cur != PART_NONE && !up->problem)
         small_end(up, up->cur);
 }
 
 void api_upload_field(api_upload_t *up, const char *field, const char *filename, const char *data,
                       size_t off, size_t len) {
-    if (!up || up->status)
+    if (!up || up->problem)
         return;
     if (!field) { /* a part whose Content-Disposition has no name="..." */
-        api_upload_fail(up, 422, "body",
+        api_upload_fail(up, API_PROBLEM_INVALID, "body",
                         "a multipart part has no name (expected Content-Disposition: form-data; "
                         "name=\"file\", \"images\", \"labels\", \"name\" or \"label_column\")");
         return;
@@ -203,15 +151,15 @@ void api_upload_field(api_upload_t *up, const char *field, const char *filename,
         if (part == PART_NONE) {
             char f[40];
             snprintf(f, sizeof(f), "%.32s", field);
-            api_upload_fail(up, 422, f,
+            api_upload_fail(up, API_PROBLEM_INVALID, f,
                             "unknown field (expected file, or images and labels, and optionally "
                             "name and label_column)");
             return;
         }
-        if (up->status)
+        if (up->problem)
             return;
         if ((part == PART_NAME && up->has_name) || (part == PART_LABEL && up->has_label)) {
-            api_upload_fail(up, 422, api_upload_part_names[part], "is given twice");
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part], "is given twice");
             return;
         }
         up->cur = part;
@@ -230,7 +178,7 @@ void api_upload_raw(api_upload_t *up, const char *data, size_t len) {
     if (!up)
         return;
     up->raw = 1;
-    if (!up->status && up->cur < N_FILES)
+    if (!up->problem && up->cur < N_FILES)
         api_upload_part_data(up, up->cur, data, len);
 }
 
@@ -290,7 +238,7 @@ static void parse_csv(api_upload_t *up) {
     memset(&e, 0, sizeof(e));
     if (up->label_late)
         api_upload_part_reparse(up);
-    if (up->status)
+    if (up->problem)
         return;
     if (f->parse_rc) {
         rc = f->parse_rc;
@@ -314,7 +262,7 @@ static void parse_csv(api_upload_t *up) {
             n += (size_t)(name[j] < 0x80
                               ? snprintf(shown + n, sizeof(shown) - n, "%c", name[j])
                               : snprintf(shown + n, sizeof(shown) - n, "\\x%02X", name[j]));
-        api_upload_fail(up, 422, "file",
+        api_upload_fail(up, API_PROBLEM_INVALID, "file",
                         "the label \"%s\" is not valid UTF-8: save the file as UTF-8", shown);
         return;
     }
@@ -325,40 +273,41 @@ static void parse_idx(api_upload_t *up) {
     memset(&e, 0, sizeof(e));
     if (!up->files[PART_IMAGES].present || !up->files[PART_LABELS].present) {
         int missing = up->files[PART_IMAGES].present ? PART_LABELS : PART_IMAGES;
-        api_upload_fail(up, 422, api_upload_part_names[missing], "is required with %s",
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[missing],
+                        "is required with %s",
                         api_upload_part_names[missing == PART_LABELS ? PART_IMAGES : PART_LABELS]);
         return;
     }
     int rc =
         ingest_idx_combine(up->files[PART_IMAGES].idx, up->files[PART_LABELS].idx, &up->ds, &e);
     if (rc)
-        api_upload_fail_ingest(up, strncmp(e.message, "images", 6) == 0 ? PART_IMAGES : PART_LABELS,
-                               rc, &e);
+        api_upload_fail_ingest(up, e.part == INGEST_PART_LABELS ? PART_LABELS : PART_IMAGES, rc,
+                               &e);
 }
 
-static unsigned finish(api_upload_t *up, api_upload_result_t *out);
+static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out);
 
-unsigned api_upload_finish(api_upload_t *up, api_upload_result_t *out) {
-    unsigned status = finish(up, out);
+api_problem_kind_t api_upload_finish(api_upload_t *up, api_upload_result_t *out) {
+    api_problem_kind_t kind = finish(up, out);
     for (int i = 0; i < N_FILES; i++) /* the temporary copies are not needed any more */
         api_upload_part_release(&up->files[i]);
-    return status;
+    return kind;
 }
 
-static unsigned finish(api_upload_t *up, api_upload_result_t *out) {
+static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out) {
     unsigned char d[N_FILES][API_SHA256_SIZE];
     memset(out, 0, sizeof(*out));
     part_end(up);
     up->cur = PART_NONE;
     int csv = up->files[PART_FILE].present;
-    if (!up->status && !csv && !up->files[PART_IMAGES].present && !up->files[PART_LABELS].present)
-        api_upload_fail(up, 422, "file",
+    if (!up->problem && !csv && !up->files[PART_IMAGES].present && !up->files[PART_LABELS].present)
+        api_upload_fail(up, API_PROBLEM_INVALID, "file",
                         "is required: send a CSV file as file, or IDX files as images and "
                         "labels");
-    if (!up->status)
+    if (!up->problem)
         csv ? parse_csv(up) : parse_idx(up);
-    if (up->status)
-        return up->status;
+    if (up->problem)
+        return up->problem;
     if (!up->has_name)
         default_name(up);
     for (int i = 0; i < N_FILES; i++)
@@ -381,14 +330,14 @@ static unsigned finish(api_upload_t *up, api_upload_result_t *out) {
     if (rc) {
         /* The writer's message names the server's path: it goes to the log only. Its code says
          * full disk or not; for the rest, whether datasets/ takes files at all tells a folder
-         * the server cannot use (503) from a failed write (500). */
+         * the server cannot use (unavailable) from a failed write (internal). */
         int errnum = rc == MLPT_ENOSPC ? ENOSPC : api_upload_folder_probe(up->data_dir, "datasets");
         char internal[sizeof(up->internal)];
         snprintf(internal, sizeof(internal), "cannot store the dataset: %s",
                  e.message[0] ? e.message : mlpt_strerror(rc));
         api_upload_fail_file(up, csv ? PART_FILE : PART_IMAGES, errnum ? errnum : EIO, "datasets",
                              internal);
-        return up->status;
+        return up->problem;
     }
     up->matrix_written = 1;
     out->ds = up->ds;
@@ -397,5 +346,5 @@ static unsigned finish(api_upload_t *up, api_upload_result_t *out) {
     out->scaling = up->ds->scaling == TRAINER_SCALE_UNIT ? "unit" : "standardize";
     out->size_bytes = up->total;
     out->storage_path = up->rel;
-    return 0;
+    return API_PROBLEM_NONE;
 }

@@ -38,6 +38,7 @@
 
 #include "api_types.h"
 #include "dataset.h"
+#include "problem.h"
 
 typedef struct api_upload api_upload_t;
 
@@ -94,8 +95,8 @@ void api_upload_field(api_upload_t *up, const char *field, const char *filename,
  * starts it). */
 void api_upload_raw(api_upload_t *up, const char *data, size_t len);
 
-/* 0, or the HTTP status of the sticky failure. Accepts NULL (0). */
-unsigned api_upload_status(const api_upload_t *up);
+/* API_PROBLEM_NONE, or the kind of the sticky failure. Accepts NULL (NONE). */
+api_problem_kind_t api_upload_refused(const api_upload_t *up);
 
 /* 1 when the sticky failure is the upload being over max_bytes (413 max_upload_bytes), else 0.
  * Accepts NULL (0). */
@@ -114,9 +115,9 @@ const char *api_upload_internal(const api_upload_t *up);
 int api_upload_folder_probe(const char *data_dir, const char *folder);
 
 /* Ends the input: finishes the parsers (or re-parses), checks the fields, writes the matrix.
- * Returns 0 with *out filled (valid while up lives), or the failure's status (see
- * api_upload_problem). */
-unsigned api_upload_finish(api_upload_t *up, api_upload_result_t *out);
+ * Returns API_PROBLEM_NONE (0) with *out filled (valid while up lives), or the failure's kind
+ * (see api_upload_problem). */
+api_problem_kind_t api_upload_finish(api_upload_t *up, api_upload_result_t *out);
 
 /* Keeps the matrix file when the upload is freed (once the dataset is recorded). */
 void api_upload_keep(api_upload_t *up);

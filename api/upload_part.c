@@ -58,12 +58,12 @@ static int budget_keep_up(api_upload_t *up) {
     }
     int part = up->cur >= 0 && up->cur < N_FILES ? up->cur : PART_FILE;
     if (rc == MLPT_ELIMIT)
-        api_upload_fail(up, 413, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
                         "parsing this upload takes more memory than the limit max_upload_memory_mb "
                         "(%llu MiB) allows: send a smaller dataset",
                         (unsigned long long)(total >> 20));
     else
-        api_upload_fail(up, 503, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_UNAVAILABLE, api_upload_part_names[part],
                         "the memory for parsing uploads (max_upload_memory_mb, %llu MiB) is in use "
                         "by other uploads; retry later",
                         (unsigned long long)(total >> 20));
@@ -87,7 +87,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
     file_part_t *f = &up->files[part];
     ingest_error_t e;
     memset(&e, 0, sizeof(e));
-    if (f->parse_rc || (part == PART_FILE && up->label_late) || up->status)
+    if (f->parse_rc || (part == PART_FILE && up->label_late) || up->problem)
         return MLPT_ESTOPPED;
     if (len == 0)
         return 0;
@@ -116,14 +116,14 @@ static void gz_failed(api_upload_t *up, int part, int rc, const ingest_error_t *
     switch (rc == MLPT_ELIMIT ? ingest_gz_limit_hit(f->gz) : INGEST_GZ_LIMIT_NONE) {
     case INGEST_GZ_LIMIT_OUTPUT:
         api_upload_fail(
-            up, 413, api_upload_part_names[part],
+            up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
             "the file decompresses to more than the limit max_gunzip_bytes (%llu bytes: %d x "
             "max_upload_bytes, at most 4 GiB)",
             (unsigned long long)up->max_gunzip, API_UPLOAD_GUNZIP_FACTOR);
         break;
     case INGEST_GZ_LIMIT_RATIO:
         api_upload_fail(
-            up, 413, api_upload_part_names[part],
+            up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
             "the gzip data decompresses to more than %d times its size (the limit "
             "max_gunzip_ratio, checked past the first %d MiB): send the file uncompressed",
             API_UPLOAD_GUNZIP_RATIO, (int)(API_UPLOAD_GUNZIP_RATIO_FLOOR >> 20));
@@ -169,7 +169,7 @@ static void part_decide(api_upload_t *up, int part) {
         ingest_gz_set_ratio(f->gz, API_UPLOAD_GUNZIP_RATIO, API_UPLOAD_GUNZIP_RATIO_FLOOR);
     }
     if (!(f->csv || f->idx) || (gz && !f->gz))
-        api_upload_fail(up, 500, api_upload_part_names[part], "out of memory");
+        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_names[part], "out of memory");
     else
         part_feed(up, part, f->head, f->nhead);
 }
@@ -188,7 +188,7 @@ static void part_bytes(api_upload_t *up, int part, const char *data, size_t len)
             return;
         part_decide(up, part);
     }
-    if (!up->status)
+    if (!up->problem)
         part_feed(up, part, data, len);
 }
 
@@ -219,12 +219,12 @@ static void copy_failed(api_upload_t *up, int part, int errnum) {
 
 void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t len) {
     file_part_t *f = &up->files[part];
-    if (len == 0 || up->status)
+    if (len == 0 || up->problem)
         return;
     up->total += len;
     if (up->total > up->max_bytes) {
-        up->over_limit = !up->status;
-        api_upload_fail(up, 413, api_upload_part_names[part],
+        up->over_limit = !up->problem;
+        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
                         "the upload exceeds the limit max_upload_bytes (%llu "
                         "bytes)",
                         (unsigned long long)up->max_bytes);
@@ -242,12 +242,12 @@ void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t l
 void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
     file_part_t *f = &up->files[part];
     if (f->present) {
-        api_upload_fail(up, 422, api_upload_part_names[part], "is given twice");
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part], "is given twice");
         return;
     }
     if ((part == PART_FILE && (up->files[PART_IMAGES].present || up->files[PART_LABELS].present)) ||
         (part != PART_FILE && up->files[PART_FILE].present)) {
-        api_upload_fail(up, 422, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
                         "give either file (CSV) or images and labels (IDX)");
         return;
     }
@@ -264,7 +264,7 @@ void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
         f->path[0] = '\0';
         api_upload_fail_file(up, part, e, "uploads", internal);
     } else if (!(f->spool = ingest_spool_new(copy_bytes, f))) {
-        api_upload_fail(up, 500, api_upload_part_names[part], "out of memory");
+        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_names[part], "out of memory");
     }
 }
 
@@ -273,12 +273,12 @@ void api_upload_part_end(api_upload_t *up, int part) {
     ingest_error_t e;
     int rc = 0;
     memset(&e, 0, sizeof(e));
-    if (f->done || up->status)
+    if (f->done || up->problem)
         return;
     f->done = 1;
     if (!f->decided)
         part_decide(up, part);
-    if (up->status)
+    if (up->problem)
         return;
     if (f->gz && !f->gz_stopped && (rc = ingest_gz_finish(f->gz, &e)) != 0)
         gz_failed(up, part, rc, &e);
@@ -286,7 +286,7 @@ void api_upload_part_end(api_upload_t *up, int part) {
         api_upload_fail_ingest(up, part, rc, &e);
     if (f->spool && (rc = ingest_spool_close(f->spool)) != 0) /* all written and hashed */
         copy_failed(up, part, rc);
-    if (f->fd >= 0 && close(f->fd) != 0 && !up->status)
+    if (f->fd >= 0 && close(f->fd) != 0 && !up->problem)
         copy_failed(up, part, errno);
     f->fd = -1;
 }
@@ -302,9 +302,10 @@ void api_upload_part_reparse(api_upload_t *up) {
     int fd = buf ? open(f->path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0) {
         if (buf)
-            api_upload_fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+            api_upload_fail(up, API_PROBLEM_INTERNAL, "file", "cannot read the upload again: %s",
+                            strerror(errno));
         else
-            api_upload_fail(up, 500, "file", "out of memory");
+            api_upload_fail(up, API_PROBLEM_INTERNAL, "file", "out of memory");
         free(buf);
         return;
     }
@@ -315,20 +316,21 @@ void api_upload_part_reparse(api_upload_t *up) {
     f->decided = f->gz_stopped = f->parse_rc = 0;
     f->nhead = 0;
     up->label_late = 0; /* up->label is set: part_decide makes a parser for it */
-    while (!up->status && !f->parse_rc) {
+    while (!up->problem && !f->parse_rc) {
         ssize_t n = read(fd, buf, REPARSE_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            api_upload_fail(up, 500, "file", "cannot read the upload again: %s", strerror(errno));
+            api_upload_fail(up, API_PROBLEM_INTERNAL, "file", "cannot read the upload again: %s",
+                            strerror(errno));
         if (n <= 0)
             break;
         part_bytes(up, PART_FILE, buf, (size_t)n);
     }
-    if (!up->status && !f->decided)
+    if (!up->problem && !f->decided)
         part_decide(up, PART_FILE); /* a file of fewer than 2 bytes */
     int rc;
-    if (!up->status && !f->parse_rc && f->gz && !f->gz_stopped &&
+    if (!up->problem && !f->parse_rc && f->gz && !f->gz_stopped &&
         (rc = ingest_gz_finish(f->gz, &e)) != 0)
         gz_failed(up, PART_FILE, rc, &e);
     close(fd);

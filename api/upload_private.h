@@ -1,7 +1,7 @@
 /*
- * api/upload_private.h - what the two sources of the upload sink share (upload.c: the sink, its
- * fields and sticky failure, the end of the upload; upload_part.c: the pipeline of one file
- * part). Private to api/; the contract is upload.h.
+ * api/upload_private.h - what the three sources of the upload sink share (upload.c: the sink, its
+ * fields, the end of the upload; upload_part.c: the pipeline of one file part; upload_fail.c: the
+ * sticky failure, which both record). Private to api/; the contract is upload.h.
  */
 #ifndef API_UPLOAD_PRIVATE_H
 #define API_UPLOAD_PRIVATE_H
@@ -56,10 +56,10 @@ struct api_upload {
     char name[API_MAX_NAME + 1], label[256];
     size_t name_len, label_len;
     int has_name, has_label, label_late;
-    int raw; /* a text/csv body: no label_column can come later */
-    unsigned status;
-    int over_limit;       /* the sticky failure is the 413 over max_bytes */
-    unsigned retry_after; /* seconds, for a 503: when trying again may work */
+    int raw;                    /* a text/csv body: no label_column can come later */
+    api_problem_kind_t problem; /* the sticky failure's kind (API_PROBLEM_NONE: none yet) */
+    int over_limit;             /* the sticky failure is the one over max_bytes (TOO_LARGE) */
+    unsigned retry_after;       /* seconds, for UNAVAILABLE: when trying again may work */
     char field[32], message[320];
     char internal[512]; /* the server-side cause of a 5xx, for the log only (api_upload_internal) */
     trainer_dataset_t *ds;
@@ -69,21 +69,22 @@ struct api_upload {
     uint64_t mem_reserved;         /* taken from budget, given back by api_upload_free */
 };
 
-/* upload.c ---------------------------------------------------------------------------------- */
+/* upload_fail.c -------------------------------------------------------------------------------- */
 
-/* Records the sticky failure (status, field, printf-style message); nothing once one is kept. */
-void api_upload_fail(api_upload_t *up, unsigned status, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* Records the sticky failure (its kind, field, printf-style message); nothing once one is
+ * kept. */
+void api_upload_fail(api_upload_t *up, api_problem_kind_t kind, const char *field, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
 
 /* A file under the data dir that could not be created or written (errnum; what the server did,
- * with its paths, goes to `internal` for the log): 507 when the disk is full, 503 when the folder
- * cannot take files (the answer says which folder, relative to the data dir, never its path),
- * else 500. */
+ * with its paths, goes to `internal` for the log): api_file_error_kind's kind, NO_SPACE when the
+ * disk is full, UNAVAILABLE when the folder cannot take files (the answer says which folder,
+ * relative to the data dir, never its path), else INTERNAL. */
 void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *folder,
                           const char *internal);
 
-/* A parser or gzip failure of a file part: its HTTP status, the part's field (label_column for
- * MLPT_EINVAL on a CSV when label_column was given) and the parser's message. */
+/* A parser or gzip failure of a file part: its code's kind (api_error_kind), the part's field
+ * (label_column for MLPT_EINVAL on a CSV when label_column was given) and the parser's message. */
 void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_error_t *e);
 
 /* upload_part.c ----------------------------------------------------------------------------- */

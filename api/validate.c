@@ -487,7 +487,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
     *rows = 0;
     if (!json_is_object(body)) {
         api_errors_add(errs, "body", "must be a JSON object");
-        return 422;
+        return MLPT_EINVAL;
     }
     check_members(body, "", keys, 1, errs);
     const json_t *list = json_object_get(body, "rows");
@@ -502,10 +502,10 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         api_errors_add(errs, "rows", "has %zu rows; at most %d are allowed per request", n,
                        API_MAX_PREDICT_ROWS);
     if (errs->n > before)
-        return 422;
+        return MLPT_EINVAL;
     float *buf = malloc(n * features * sizeof(*buf));
     if (!buf)
-        return 500;
+        return MLPT_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(list, i);
         fpath_t p;
@@ -533,7 +533,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
     }
     if (errs->n) {
         free(buf);
-        return 422;
+        return MLPT_EINVAL;
     }
     *x = buf;
     *rows = n;

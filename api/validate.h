@@ -1,6 +1,7 @@
 /*
  * api/validate.h - request bodies and query strings into typed values, every problem reported
- * with the path of the field to blame.
+ * with the path of the field to blame (bodies: validate.c; query strings, names and the path
+ * decoder: query.c). What a check finds wrong is a field error; the status is problem.c's.
  *
  * Field paths: object members joined with '.', array elements as [i]: "dataset_id",
  * "grid.learning_rate[1]", "grid.layers[0][2]", "training.batch_size", "rows[3][0]"; query
@@ -9,7 +10,7 @@
  * api_limits_t is checked and its name appears in the message ("exceeds the limit max_neurons
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
- Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
+ * Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
  * "grid": {...}, "training"?: {...}}. The members of grid and training, their domains and
  * defaults come from the parameter table (scheduler/params.h): grid holds "hidden_layers"
  * ([int >= 0]) with "neurons" ([int >= 1]), or "layers" ([[int >= 1]]), and an array for each
@@ -74,8 +75,8 @@ json_t *api_meta_parameters(const api_limits_t *lim);
 
 /* Validates {"rows": [[number, ...], ...]} for a model of `features` inputs: 1 ..
  * API_MAX_PREDICT_ROWS rows of exactly `features` finite numbers within float32 range. Returns 0
- * with *x (malloc'd [rows][features], caller frees) and *rows set; 422 with errs filled; 500 when
- * memory runs out. */
+ * with *x (malloc'd [rows][features], caller frees) and *rows set; MLPT_EINVAL with errs filled;
+ * MLPT_ENOMEM. */
 int api_validate_predict(const json_t *body, size_t features, float **x, size_t *rows,
                          api_errors_t *errs);
 
@@ -86,21 +87,21 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
 size_t api_unescape_no_nul(char *s);
 
 /* Checks that every query argument of req is among allowed (NULL-terminated list) and given at
- * most once, and that no more than API_MAX_QUERY came. Returns 0 or 422 with errs filled
+ * most once, and that no more than API_MAX_QUERY came. Returns 0 or MLPT_EINVAL with errs filled
  * ("query.<name>"). */
 int api_validate_query(const api_request_t *req, const char *const *allowed, api_errors_t *errs);
 
-/* ?limit= (API_DEFAULT_LIMIT when absent; 1 .. API_MAX_LIMIT). Returns 0 or 422. */
+/* ?limit= (API_DEFAULT_LIMIT when absent; 1 .. API_MAX_LIMIT). Returns 0 or MLPT_EINVAL. */
 int api_query_limit(const api_request_t *req, size_t *limit, api_errors_t *errs);
 
-/* ?since= (0 when absent; a non-negative integer). Returns 0 or 422. */
+/* ?since= (0 when absent; a non-negative integer). Returns 0 or MLPT_EINVAL. */
 int api_query_since(const api_request_t *req, int64_t *since, api_errors_t *errs);
 
-/* ?status= for sweeps: NULL when absent, else one of the sweep states. Returns 0 or 422. */
+/* ?status= for sweeps: NULL when absent, else one of the sweep states. Returns 0 or MLPT_EINVAL. */
 int api_query_sweep_status(const api_request_t *req, const char **status, api_errors_t *errs);
 
 /* ?sort= for trials: NULL when absent, else a key among ordinal, best_val_accuracy,
- * final_val_accuracy, id, started_at, optionally prefixed by '-'. Returns 0 or 422. */
+ * final_val_accuracy, id, started_at, optionally prefixed by '-'. Returns 0 or MLPT_EINVAL. */
 int api_query_trial_sort(const api_request_t *req, const char **sort, api_errors_t *errs);
 
 /* A dataset name: 1 .. API_MAX_NAME bytes of valid UTF-8 without control characters. Returns 0

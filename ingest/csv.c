@@ -445,7 +445,7 @@ static int csv_build(ingest_csv_t *c, trainer_dataset_t **out) {
     c->x = NULL;
     c->y = NULL;
     c->rows = c->cap_rows = 0;
-    rc = ingest_dataset_validate(ds);
+    rc = trainer_dataset_check(ds);
     if (rc) {
         rc = ingest_csv_fail(c, rc, 0, 0, "internal error: the dataset breaks its invariants");
         goto out;

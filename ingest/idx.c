@@ -33,6 +33,10 @@ struct ingest_idx {
     float lut[256]; /* byte -> byte / 255.0f */
 };
 
+static ingest_part_t idx_part(ingest_idx_kind_t kind) {
+    return kind == INGEST_IDX_IMAGES ? INGEST_PART_IMAGES : INGEST_PART_LABELS;
+}
+
 static int idx_fail(ingest_idx_t *ix, int code, size_t row, const char *fmt, ...)
     INGEST_PRINTF(4, 5);
 static int idx_fail(ingest_idx_t *ix, int code, size_t row, const char *fmt, ...) {
@@ -42,6 +46,7 @@ static int idx_fail(ingest_idx_t *ix, int code, size_t row, const char *fmt, ...
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ingest_error_set(&ix->error, code, row, 0, NULL, "%s: %s", ix->role, msg);
+    ix->error.part = idx_part(ix->kind);
     ix->state = ST_FAILED;
     return code;
 }
@@ -249,21 +254,21 @@ int ingest_idx_finish(ingest_idx_t *ix, ingest_error_t *err) {
 
 static int combine_check(const ingest_idx_t *ix, ingest_idx_kind_t kind, ingest_error_t *err) {
     const char *role = kind == INGEST_IDX_IMAGES ? "images" : "labels";
+    int rc = MLPT_OK;
     if (ix->kind != kind) {
-        ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL,
+        rc = MLPT_EINVAL;
+        ingest_error_set(err, rc, 0, 0, NULL,
                          "%s: ingest_idx_combine got a parser of the other kind", role);
-        return MLPT_EINVAL;
+    } else if (ix->state == ST_TAKEN) {
+        rc = MLPT_ESTATE;
+        ingest_error_set(err, rc, 0, 0, NULL, "%s: the data was already combined", role);
+    } else if (ix->state != ST_DONE) {
+        rc = MLPT_ESTATE;
+        ingest_error_set(err, rc, 0, 0, NULL, "%s: the parser has not finished successfully", role);
     }
-    if (ix->state == ST_TAKEN) {
-        ingest_error_set(err, MLPT_ESTATE, 0, 0, NULL, "%s: the data was already combined", role);
-        return MLPT_ESTATE;
-    }
-    if (ix->state != ST_DONE) {
-        ingest_error_set(err, MLPT_ESTATE, 0, 0, NULL,
-                         "%s: the parser has not finished successfully", role);
-        return MLPT_ESTATE;
-    }
-    return MLPT_OK;
+    if (rc && err)
+        err->part = idx_part(kind);
+    return rc;
 }
 
 int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_dataset_t **out,
@@ -285,6 +290,8 @@ int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_datas
         ingest_error_set(err, MLPT_EFORMAT, 0, 0, NULL,
                          "images has %zu items but labels has %zu: they must match", images->items,
                          labels->items);
+        if (err)
+            err->part = INGEST_PART_IMAGES;
         return MLPT_EFORMAT;
     }
     size_t n = labels->items, count[256] = {0};
@@ -298,6 +305,8 @@ int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_datas
         ingest_error_set(err, MLPT_EFORMAT, 0, 0, NULL,
                          "labels: every item has the label %u; at least 2 classes are needed",
                          labels->lab[0]);
+        if (err)
+            err->part = INGEST_PART_LABELS;
         return MLPT_EFORMAT;
     }
     rc = MLPT_ENOMEM;
@@ -330,7 +339,7 @@ int ingest_idx_combine(ingest_idx_t *images, ingest_idx_t *labels, trainer_datas
     images->x = NULL;
     images->state = ST_TAKEN;
     labels->state = ST_TAKEN;
-    rc = ingest_dataset_validate(ds);
+    rc = trainer_dataset_check(ds);
     if (rc) {
         ingest_error_set(err, rc, 0, 0, NULL,
                          "internal error: the IDX dataset breaks its invariants");

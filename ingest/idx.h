@@ -16,7 +16,8 @@
  *     ingest_idx_combine(im, lb, &ds, &err);
  *     ingest_idx_free(im); ingest_idx_free(lb);
  *
- * Error messages start with the file role, "images: " or "labels: "; err->row is the 1-based item
+ * Error messages start with the file role, "images: " or "labels: ", and err->part names that file
+ * (callers decide from the field, never from the text); err->row is the 1-based item
  * index where that is useful, else 0; err->column is always 0.
  * Threads: a parser may be used by one thread at a time; different parsers are independent.
  */

@@ -84,6 +84,7 @@ char *ingest_escape(char *dst, size_t cap, const char *s, size_t n, size_t max) 
 static void set_common(ingest_error_t *err, int code, size_t row, size_t column,
                        const char *column_name) {
     err->code = code;
+    err->part = INGEST_PART_NONE;
     err->row = row;
     err->column = column;
     err->column_name[0] = '\0';
@@ -139,46 +140,6 @@ void ingest_error_at(ingest_error_t *err, int code, size_t row, size_t column,
     va_start(ap, fmt);
     ingest_error_vat(err, code, row, column, column_name, fmt, ap);
     va_end(ap);
-}
-
-int ingest_dataset_validate(const trainer_dataset_t *ds) {
-    if (!ds || ds->rows == 0 || ds->features == 0 || ds->classes == 0 || !ds->x || !ds->y ||
-        !ds->class_names || !ds->class_counts)
-        return MLPT_EINVAL;
-    size_t total = 0;
-    for (size_t k = 0; k < ds->classes; k++) {
-        if (!ds->class_names[k])
-            return MLPT_EINVAL;
-        total += ds->class_counts[k];
-    }
-    if (total != ds->rows)
-        return MLPT_EINVAL;
-    size_t *seen = calloc(ds->classes, sizeof(*seen));
-    if (!seen)
-        return MLPT_ENOMEM;
-    int rc = MLPT_OK;
-    for (size_t i = 0; i < ds->rows && rc == MLPT_OK; i++) {
-        if (ds->y[i] < 0 || (size_t)ds->y[i] >= ds->classes)
-            rc = MLPT_EFORMAT;
-        else
-            seen[ds->y[i]]++;
-    }
-    for (size_t k = 0; k < ds->classes && rc == MLPT_OK; k++)
-        if (seen[k] != ds->class_counts[k])
-            rc = MLPT_EINVAL;
-    free(seen);
-    if (rc != MLPT_OK)
-        return rc;
-    /* Finite means the exponent bits are not all ones; OR-ing a flag keeps the loop vectorisable.
-     */
-    size_t n = ds->rows * ds->features;
-    unsigned bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, &ds->x[i], sizeof(b));
-        bad |= (b & 0x7F800000u) == 0x7F800000u;
-    }
-    return bad ? MLPT_EFORMAT : MLPT_OK;
 }
 
 void ingest_error_copy(ingest_error_t *dst, const ingest_error_t *src) {

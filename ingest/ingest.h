@@ -20,6 +20,13 @@
 #include "dataset.h"
 #include "mlpt_err.h"
 
+/* Which file of a pair an error is about (IDX: images or labels). */
+typedef enum ingest_part {
+    INGEST_PART_NONE = 0,   /* a single file (CSV), or not about one file (a NULL argument) */
+    INGEST_PART_IMAGES = 1, /* the IDX images file; also a count mismatch between the two */
+    INGEST_PART_LABELS = 2, /* the IDX labels file */
+} ingest_part_t;
+
 /* Where and why parsing failed. */
 typedef struct ingest_error {
     int code;             /* an MLPT_E* code, the same value the function returned */
@@ -31,6 +38,8 @@ typedef struct ingest_error {
     char column_name[64]; /* CSV: the header name of `column` (truncated), "" if unknown */
     char message[256];    /* one sentence naming row and column, e.g.
                              row 17, column 3 ("petal_length"): "abc" is not a number */
+    ingest_part_t part;   /* IDX: the file at fault (callers name it from this field, never from
+                             the message); INGEST_PART_NONE otherwise */
 } ingest_error_t;
 
 /* ---- Limits and their defaults (a limit left at 0 in an options struct means the default) ---- */

@@ -1,5 +1,7 @@
 /*
- * ingest/ingest_private.h - helpers shared by the sources of mlpt_ingest; not part of its contract.
+ * ingest/ingest_private.h - helpers shared by the sources of mlpt_ingest (gz.c, idx.c, ingest.c,
+ * load.c, and the CSV parser through csv_private.h); not part of its contract. A dataset's
+ * invariants are checked by trainer_dataset_check (trainer/dataset.h), the one validation.
  */
 #ifndef INGEST_PRIVATE_H
 #define INGEST_PRIVATE_H
@@ -16,7 +18,8 @@
 #endif
 
 /* Fills *err (when not NULL): code, row, column, column_name (NULL for none; truncated to fit at
- * a UTF-8 boundary) and the message printf(fmt, ...), used as written. */
+ * a UTF-8 boundary), part INGEST_PART_NONE (the IDX code sets the part after) and the message
+ * printf(fmt, ...), used as written. */
 void ingest_error_set(ingest_error_t *err, int code, size_t row, size_t column,
                       const char *column_name, const char *fmt, ...) INGEST_PRINTF(6, 7);
 
@@ -28,11 +31,6 @@ void ingest_error_at(ingest_error_t *err, int code, size_t row, size_t column,
 /* The va_list form of ingest_error_at(). */
 void ingest_error_vat(ingest_error_t *err, int code, size_t row, size_t column,
                       const char *column_name, const char *fmt, va_list ap);
-
-/* Checks what trainer_dataset_check() checks, without needing the trainer: rows, features and
- * classes > 0, every array present, y in [0, classes), class_counts equal to the counts in y,
- * every name present, every value of x finite. Returns 0, MLPT_EINVAL or MLPT_EFORMAT. */
-int ingest_dataset_validate(const trainer_dataset_t *ds);
 
 /* Copies *src into *dst when both are distinct and dst is not NULL. */
 void ingest_error_copy(ingest_error_t *dst, const ingest_error_t *src);

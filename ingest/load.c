@@ -137,9 +137,11 @@ int ingest_load_csv_file(const char *path, const ingest_csv_options_t *opt, trai
     return rc;
 }
 
-/* Loads one IDX file into the parser ix; errors not from the parser get the role in front. */
-static int load_idx_one(const char *path, ingest_idx_t *ix, const char *role, uint64_t max_gunzip,
+/* Loads one IDX file into the parser ix; errors not from the parser get the role in front and
+ * the part set (the parser's own errors carry both). */
+static int load_idx_one(const char *path, ingest_idx_t *ix, ingest_part_t part, uint64_t max_gunzip,
                         ingest_error_t *err) {
+    const char *role = part == INGEST_PART_IMAGES ? "images" : "labels";
     load_sink_t sink = {feed_idx, ix, 0};
     ingest_error_t e;
     memset(&e, 0, sizeof(e));
@@ -149,6 +151,7 @@ static int load_idx_one(const char *path, ingest_idx_t *ix, const char *role, ui
         memcpy(msg, e.message, sizeof(msg));
         snprintf(e.message, sizeof(e.message), "%s: %.*s", role,
                  (int)(sizeof(e.message) - strlen(role) - 3), msg);
+        e.part = part;
     }
     if (rc == MLPT_OK)
         rc = ingest_idx_finish(ix, &e);
@@ -176,9 +179,9 @@ int ingest_load_idx_files(const char *images_path, const char *labels_path,
         ingest_error_set(err, MLPT_ENOMEM, 0, 0, NULL, "out of memory");
         goto out;
     }
-    rc = load_idx_one(images_path, im, "images", max_gunzip, err);
+    rc = load_idx_one(images_path, im, INGEST_PART_IMAGES, max_gunzip, err);
     if (rc == MLPT_OK)
-        rc = load_idx_one(labels_path, lb, "labels", max_gunzip, err);
+        rc = load_idx_one(labels_path, lb, INGEST_PART_LABELS, max_gunzip, err);
     if (rc == MLPT_OK)
         rc = ingest_idx_combine(im, lb, out, err);
 out:

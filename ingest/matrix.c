@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "le.h"
+
 #define MATRIX_MAGIC "MLPTDSET"
 #define MATRIX_VERSION 2u /* written; version 1 files are still read */
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -108,17 +110,16 @@ static void out_put(out_t *o, const void *data, size_t n) {
     }
 }
 
+/* Integers through trainer/le.h's codec. */
 static void out_u32(out_t *o, uint32_t v) {
     unsigned char b[4];
-    for (int i = 0; i < 4; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
+    trainer_le_put_u32(b, v);
     out_put(o, b, 4);
 }
 
 static void out_u64(out_t *o, uint64_t v) {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
+    trainer_le_put_u64(b, v);
     out_put(o, b, 8);
 }
 
@@ -210,15 +211,15 @@ static int in_u32(in_t *in, uint32_t *v) {
     unsigned char b[4];
     if (in_take(in, b, 4))
         return -1;
-    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    *v = trainer_le_get_u32(b);
     return 0;
 }
 
 static int in_u64(in_t *in, uint64_t *v) {
-    uint32_t lo, hi;
-    if (in_u32(in, &lo) || in_u32(in, &hi))
+    unsigned char b[8];
+    if (in_take(in, b, 8))
         return -1;
-    *v = (uint64_t)hi << 32 | lo;
+    *v = trainer_le_get_u64(b);
     return 0;
 }
 
@@ -244,8 +245,7 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
     if (in.left < 12 || fread(head, 1, 12, f) != 12 || memcmp(head, MATRIX_MAGIC, 8) != 0)
         goto done;
     in.left -= 12;
-    version = (uint32_t)head[8] | (uint32_t)head[9] << 8 | (uint32_t)head[10] << 16 |
-              (uint32_t)head[11] << 24;
+    version = trainer_le_get_u32(head + 8);
     if (version != 1 && version != 2) {
         rc =
             fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);

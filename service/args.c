@@ -96,3 +96,50 @@ int svc_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
+
+char *svc_token_file_read(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        svc_errorf("--token-file %s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(SVC_TOKEN_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, SVC_TOKEN_MAX_BYTES + 1, f) : 0;
+    int bad = !buf ? ENOMEM : ferror(f) ? EIO : 0;
+    fclose(f);
+    const char *why = NULL;
+    if (bad)
+        svc_errorf("--token-file %s: cannot read: %s", path, strerror(bad));
+    else if (n > SVC_TOKEN_MAX_BYTES)
+        svc_errorf("--token-file %s: longer than %d bytes", path, SVC_TOKEN_MAX_BYTES);
+    if (bad || n > SVC_TOKEN_MAX_BYTES) {
+        free(buf);
+        return NULL;
+    }
+    size_t start = 0;
+    while (start < n && (buf[start] == ' ' || (buf[start] >= '\t' && buf[start] <= '\r')))
+        start++;
+    while (n > start && (buf[n - 1] == ' ' || (buf[n - 1] >= '\t' && buf[n - 1] <= '\r')))
+        n--;
+    memmove(buf, buf + start, n - start);
+    n -= start;
+    buf[n] = '\0';
+    if (n == 0)
+        why = "is empty";
+    for (size_t i = 0; i < n && !why; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '\0')
+            why = "holds a NUL byte";
+        else if (c == '\n' || c == '\r')
+            why = "holds more than one line (the token alone is expected)";
+        else if ((c < 0x20 && c != '\t') || c == 0x7F)
+            why = "holds a control character";
+    }
+    if (why) {
+        svc_errorf("--token-file %s: %s", path, why);
+        memset(buf, 0, n);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

@@ -33,6 +33,15 @@ void svc_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number of online CPUs (>= 1). */
 int svc_cpu_count(void);
 
+#define SVC_TOKEN_MAX_BYTES 4096 /* a token file's size at most */
+
+/* Reads a token file, the one reader of `serve --token-file` and `sweep --token-file`: the
+ * file's bytes with the blanks around them (spaces, tabs, CR, LF, blank lines) dropped, which
+ * must be one line without NUL or other control characters. Returns the token, malloc'd (the
+ * caller frees it), or NULL after printing "mlptune: --token-file F: why" (cannot open or read,
+ * over SVC_TOKEN_MAX_BYTES, empty, a NUL byte, more than one line). Any thread. */
+char *svc_token_file_read(const char *path);
+
 /* `mlptune train ...`: returns the exit status. */
 int svc_cmd_train(int argc, char **argv);
 

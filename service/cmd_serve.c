@@ -64,7 +64,7 @@ static const char serve_usage[] =
     "                     default 60); headers are also due within 30 s, and a body must\n"
     "                     average 8 KiB/s after 10 s (both: or the timeout, if shorter)\n"
     "  --token-file F     every /api request then needs \"Authorization: Bearer <token>\"\n"
-    "                     (the token is the file's first line; or MLPTUNE_TOKEN)\n"
+    "                     (the file holds the token alone; or MLPTUNE_TOKEN)\n"
     "  --insecure         allow a non-loopback --bind without a token\n"
     "  --allowed-hosts H1,H2\n"
     "                     host names (NAME or NAME:PORT) this service answers for besides its\n"
@@ -147,37 +147,36 @@ static int parse(int argc, char **argv, serve_args_t *a) {
     return 0;
 }
 
-/* The token: MLPTUNE_TOKEN, or the first line of --token-file (surrounding blanks dropped).
- * Returns 0 with *out malloc'd (NULL when none is configured), or -1 after saying why. */
+/* The token: --token-file (svc_token_file_read, the reader `sweep` uses too), else
+ * MLPTUNE_TOKEN (surrounding blanks dropped); at least 16 characters. Returns 0 with *out
+ * malloc'd (NULL when none is configured), or -1 after saying why. */
 static int read_token(const char *file, char **out) {
     *out = NULL;
     const char *env = getenv("MLPTUNE_TOKEN");
     char buf[1024] = "";
+    char *p = buf;
     if (file) {
-        FILE *f = fopen(file, "r");
-        if (!f) {
-            svc_errorf("--token-file: %s: %s", file, strerror(errno));
+        if (!(p = svc_token_file_read(file)))
             return -1;
-        }
-        if (!fgets(buf, sizeof buf, f))
-            buf[0] = '\0';
-        fclose(f);
     } else if (env) {
         snprintf(buf, sizeof buf, "%s", env);
+        char *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        end = p + strlen(p);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
     } else {
         return 0;
     }
-    char *p = buf, *end;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    end = p + strlen(p);
-    while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
-        *--end = '\0';
-    if (end - p < 16) {
+    if (strlen(p) < 16)
         svc_errorf("%s: the token must be at least 16 characters", file ? file : "MLPTUNE_TOKEN");
-        return -1;
+    else
+        *out = strdup(p);
+    if (p != buf) {
+        memset(p, 0, strlen(p));
+        free(p);
     }
-    *out = strdup(p);
     memset(buf, 0, sizeof buf);
     return *out ? 0 : -1;
 }

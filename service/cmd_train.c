@@ -248,14 +248,16 @@ static int load(const char *path, const char *labels, const char *label_column,
         rc = ingest_load_csv_file(path, &copt, out, &err);
     }
     if (rc != 0) {
-        /* IDX messages start with the role of the file at fault; name that file instead. */
+        /* IDX messages start with the role of the file at fault (err.part); name that file
+         * instead. */
         const char *file = path, *msg = err.message[0] ? err.message : mlpt_strerror(rc);
-        if (labels && !strncmp(msg, "labels: ", 8)) {
+        size_t role_len = err.part == INGEST_PART_LABELS   ? strlen("labels: ")
+                          : err.part == INGEST_PART_IMAGES ? strlen("images: ")
+                                                           : 0;
+        if (labels && err.part == INGEST_PART_LABELS)
             file = labels;
-            msg += 8;
-        } else if (labels && !strncmp(msg, "images: ", 8)) {
-            msg += 8;
-        }
+        if (labels && role_len && strlen(msg) >= role_len && msg[role_len - 2] == ':')
+            msg += role_len;
         svc_errorf("%s: %s", file, msg);
     }
     return rc;

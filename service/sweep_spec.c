@@ -17,8 +17,6 @@
 #include "cli.h"
 #include "sweep_spec.h"
 
-#define MAX_TOKEN_BYTES 4096
-
 /* ---- arguments ---------------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
@@ -130,41 +128,6 @@ static int dataset_ref_init(svc_dataset_ref_t *ref, const char *option, const ch
     return 0;
 }
 
-/* Reads the token: the file's content with surrounding whitespace trimmed. Returns a malloc'd
- * string, or NULL after saying why. */
-static char *read_token(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        svc_errorf("--token-file %s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(MAX_TOKEN_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, MAX_TOKEN_BYTES + 1, f) : 0;
-    int bad = !buf ? ENOMEM : ferror(f) ? EIO : 0;
-    fclose(f);
-    if (bad || n > MAX_TOKEN_BYTES) {
-        if (bad)
-            svc_errorf("--token-file %s: cannot read: %s", path, strerror(bad));
-        else
-            svc_errorf("--token-file %s: longer than %d bytes", path, MAX_TOKEN_BYTES);
-        free(buf);
-        return NULL;
-    }
-    size_t start = 0;
-    while (start < n && (buf[start] == ' ' || (buf[start] >= '\t' && buf[start] <= '\r')))
-        start++;
-    while (n > start && (buf[n - 1] == ' ' || (buf[n - 1] >= '\t' && buf[n - 1] <= '\r')))
-        n--;
-    memmove(buf, buf + start, n - start);
-    buf[n - start] = '\0';
-    if (!buf[0] || memchr(buf, '\0', n - start)) {
-        svc_errorf("--token-file %s: %s", path, buf[0] ? "holds a NUL byte" : "is empty");
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
 /* Loads the grid file: a JSON object, the sweep body without dataset ids. Returns a new
  * reference, or NULL after saying why (file, line and column for bad JSON). */
 static json_t *load_grid(const char *path) {
@@ -232,7 +195,7 @@ int svc_sweep_prepare(int argc, char **argv, svc_sweep_args_t *a, svc_dataset_re
         svc_errorf("--label-column: applies to CSV files to upload, and none is given");
         return SVC_EXIT_USAGE;
     }
-    if (a->token_file && !(*token = read_token(a->token_file)))
+    if (a->token_file && !(*token = svc_token_file_read(a->token_file)))
         return SVC_EXIT_USAGE;
     return 0;
 }

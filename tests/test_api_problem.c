@@ -50,7 +50,7 @@ static void test_problem_shape(void **state) {
     api_errors_init(e);
     api_errors_add(e, "grid.learning_rate[1]", "must be > 0 (got %g)", -0.5);
     api_errors_add(e, "training.seed", "must be an integer");
-    api_problem(&res, 422, "2 fields are invalid", e);
+    api_problem(&res, API_PROBLEM_INVALID, "2 fields are invalid", e);
     assert_int_equal(res.status, 422);
     assert_string_equal(res.content_type, "application/problem+json");
     assert_int_equal(res.body[res.body_len - 1], '\n');
@@ -77,25 +77,30 @@ static void test_problem_shape(void **state) {
 static void test_problem_kinds(void **state) {
     (void)state;
     struct {
+        api_problem_kind_t kind;
         unsigned status;
         const char *slug;
-    } kinds[] = {{400, "malformed"},
-                 {401, "unauthorized"},
-                 {404, "not-found"},
-                 {405, "method-not-allowed"},
-                 {409, "conflict"},
-                 {413, "too-large"},
-                 {415, "unsupported-media-type"},
-                 {422, "invalid"},
-                 {500, "internal"},
-                 {503, "unavailable"},
-                 {507, "insufficient-storage"},
-                 {418, "request-error"},
-                 {599, "server-error"}};
+    } kinds[] = {{API_PROBLEM_MALFORMED, 400, "malformed"},
+                 {API_PROBLEM_UNAUTHORIZED, 401, "unauthorized"},
+                 {API_PROBLEM_FORBIDDEN, 403, "forbidden"},
+                 {API_PROBLEM_NOT_FOUND, 404, "not-found"},
+                 {API_PROBLEM_METHOD, 405, "method-not-allowed"},
+                 {API_PROBLEM_CONFLICT, 409, "conflict"},
+                 {API_PROBLEM_TOO_LARGE, 413, "too-large"},
+                 {API_PROBLEM_MEDIA_TYPE, 415, "unsupported-media-type"},
+                 {API_PROBLEM_INVALID, 422, "invalid"},
+                 {API_PROBLEM_TOO_MANY, 429, "request-error"},
+                 {API_PROBLEM_INTERNAL, 500, "internal"},
+                 {API_PROBLEM_UNAVAILABLE, 503, "unavailable"},
+                 {API_PROBLEM_NO_SPACE, 507, "insufficient-storage"}};
+    assert_string_equal(api_problem_slug(418), "request-error");
+    assert_string_equal(api_problem_slug(599), "server-error");
+    assert_int_equal(api_problem_status(API_PROBLEM_NONE), 200);
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         api_response_t res;
         api_response_init(&res);
-        api_problemf(&res, kinds[i].status, "code %d", (int)i);
+        assert_int_equal(api_problem_status(kinds[i].kind), kinds[i].status);
+        api_problemf(&res, kinds[i].kind, "code %d", (int)i);
         json_t *j = body_of(&res);
         char type[80];
         snprintf(type, sizeof(type), "urn:mlptune:problem:%s", kinds[i].slug);
@@ -113,7 +118,7 @@ static void test_problem_helpers(void **state) {
     (void)state;
     api_response_t res;
     api_response_init(&res);
-    api_problem_field(&res, 422, "file", "row %d, column %d: bad", 3, 2);
+    api_problem_field(&res, API_PROBLEM_INVALID, "file", "row %d, column %d: bad", 3, 2);
     json_t *j = body_of(&res);
     assert_string_equal(json_string_value(json_object_get(j, "detail")), "row 3, column 2: bad");
     assert_string_equal(json_string_value(json_object_get(
@@ -144,7 +149,7 @@ static void test_errors_overflow(void **state) {
     assert_int_equal(e->n, API_MAX_ERRORS);
     assert_int_equal(e->dropped, 5);
     api_response_init(&res);
-    api_problem(&res, 422, NULL, e);
+    api_problem(&res, API_PROBLEM_INVALID, NULL, e);
     json_t *j = body_of(&res);
     assert_int_equal(json_array_size(json_object_get(j, "errors")), API_MAX_ERRORS);
     assert_int_equal(json_integer_value(json_object_get(j, "errors_omitted")), 5);
@@ -193,7 +198,7 @@ static void test_strings_are_made_utf8(void **state) {
     /* a problem detail quoting the bytes of a bad upload stays valid JSON */
     api_response_t res;
     api_response_init(&res);
-    api_problemf(&res, 422, "row 2: \"%s\" is not a number", "\xff\xff");
+    api_problemf(&res, API_PROBLEM_INVALID, "row 2: \"%s\" is not a number", "\xff\xff");
     json_t *j = body_of(&res);
     assert_string_equal(json_string_value(json_object_get(j, "detail")),
                         "row 2: \"??\" is not a number");

@@ -232,7 +232,7 @@ static void test_live_stream_suspends_and_resumes(void **state) {
     unsub(sub);
     assert_int_equal(api_sse_count(hub), 0);
     /* the client reconnects with the last id: nothing more, 204 */
-    assert_int_equal(api_sse_subscribe(hub, 5, "1000005", &sub), 204);
+    assert_int_equal(api_sse_subscribe(hub, 5, "1000005", &sub), API_SSE_SEEN_END);
     assert_null(sub);
     api_sse_hub_free(hub);
 }
@@ -357,7 +357,7 @@ static void test_finished_sweep_replays_then_ends(void **state) {
                                 "\"status\":\"completed\"}"));
     assert_false(F.suspended);
     unsub(sub);
-    assert_int_equal(api_sse_subscribe(hub, 5, "1000000", &sub), 204);
+    assert_int_equal(api_sse_subscribe(hub, 5, "1000000", &sub), API_SSE_SEEN_END);
     F.fail_reads = 1; /* a store failure ends the stream */
     assert_int_equal(api_sse_subscribe(hub, 6, NULL, &sub), 0);
     api_sse_attach(sub, &F);
@@ -405,7 +405,7 @@ static void test_heartbeat_and_close(void **state) {
     assert_false(F.suspended); /* closing resumes every suspended stream */
     assert_int_equal(api_sse_read(sub, out, sizeof(out)), -1);
     api_sse_sub_t *other;
-    assert_int_equal(api_sse_subscribe(hub, 5, NULL, &other), 503);
+    assert_int_equal(api_sse_subscribe(hub, 5, NULL, &other), MLPT_EBUSY);
     unsub(sub);
     api_sse_hub_free(hub);
     api_sse_unsubscribe(NULL);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "json_util.h"
+#include "mlpt_err.h"
 #include "validate.h"
 
 #define GRID                                                                                       \
@@ -415,7 +416,7 @@ static void test_predict_bodies(void **state) {
         json_t *j = json_loads(bad[i].body, 0, NULL);
         assert_non_null(j);
         api_errors_init(e);
-        assert_int_equal(api_validate_predict(j, 3, &x, &rows, e), 422);
+        assert_int_equal(api_validate_predict(j, 3, &x, &rows, e), MLPT_EINVAL);
         assert_null(x);
         assert_string_equal(e->items[0].field, bad[i].field);
         json_decref(j);
@@ -450,12 +451,12 @@ static void test_query_arguments(void **state) {
     req.query[3] = (api_kv_t){"sort", "-params"};
     req.query[4] = (api_kv_t){"colour", "red"};
     req.n_query = 5;
-    assert_int_equal(api_validate_query(&req, allowed, e), 422);
+    assert_int_equal(api_validate_query(&req, allowed, e), MLPT_EINVAL);
     assert_string_equal(e->items[0].field, "query.colour");
-    assert_int_equal(api_query_limit(&req, &limit, e), 422);
-    assert_int_equal(api_query_since(&req, &since, e), 422);
-    assert_int_equal(api_query_sweep_status(&req, &s, e), 422);
-    assert_int_equal(api_query_trial_sort(&req, &s, e), 422);
+    assert_int_equal(api_query_limit(&req, &limit, e), MLPT_EINVAL);
+    assert_int_equal(api_query_since(&req, &since, e), MLPT_EINVAL);
+    assert_int_equal(api_query_sweep_status(&req, &s, e), MLPT_EINVAL);
+    assert_int_equal(api_query_trial_sort(&req, &s, e), MLPT_EINVAL);
     assert_int_equal(e->n, 5);
     assert_string_equal(e->items[1].field, "query.limit");
     assert_string_equal(e->items[2].field, "query.since");
@@ -477,7 +478,7 @@ static void test_query_arguments(void **state) {
     assert_int_equal(api_query_trial_sort(&req, &s, e), 0);
     assert_string_equal(s, "-best_val_accuracy");
     req.query_overflow = 1;
-    assert_int_equal(api_validate_query(&req, allowed, e), 422);
+    assert_int_equal(api_validate_query(&req, allowed, e), MLPT_EINVAL);
     assert_string_equal(e->items[0].field, "query");
     free(e);
 }

@@ -443,6 +443,56 @@ static void test_align_classes_unknown_class(void **state) {
     trainer_dataset_free(ref);
 }
 
+/* The borrowing view: the same numbering, other untouched, unknown classes and feature counts
+ * refused as by trainer_dataset_align_classes. */
+static void test_view_classes(void **state) {
+    (void)state;
+    trainer_dataset_t *ref = fx_dataset_new(3, 2, 3, TRAINER_SCALE_STANDARDIZE);
+    fx_dataset_name(ref, 0, "setosa");
+    fx_dataset_name(ref, 1, "versicolor");
+    fx_dataset_name(ref, 2, "virginica");
+    ref->y[1] = 1;
+    ref->y[2] = 2;
+    fx_dataset_recount(ref);
+    trainer_dataset_t *other = fx_dataset_new(5, 2, 2, TRAINER_SCALE_STANDARDIZE);
+    fx_dataset_name(other, 0, "virginica");
+    fx_dataset_name(other, 1, "setosa");
+    const int32_t y[] = {0, 1, 1, 0, 0};
+    memcpy(other->y, y, sizeof y);
+    fx_dataset_recount(other);
+
+    trainer_dataset_t view;
+    int32_t *labels = (int32_t *)1;
+    size_t unknown = 77;
+    assert_int_equal(trainer_dataset_view_classes(other, ref, &view, &labels, &unknown), 0);
+    const int32_t want[] = {2, 0, 0, 2, 2};
+    assert_memory_equal(labels, want, sizeof want);
+    assert_ptr_equal(view.y, labels);
+    assert_ptr_equal(view.x, other->x);
+    assert_int_equal(view.rows, 5);
+    assert_int_equal(view.classes, 3);
+    assert_ptr_equal(view.class_names, ref->class_names);
+    assert_null(view.class_counts);
+    assert_memory_equal(other->y, y, sizeof y); /* untouched */
+    assert_int_equal(other->classes, 2);
+    assert_int_equal(unknown, 77);
+    free(labels);
+
+    fx_dataset_name(other, 1, "emu");
+    assert_int_equal(trainer_dataset_view_classes(other, ref, &view, &labels, &unknown),
+                     MLPT_EFORMAT);
+    assert_int_equal(unknown, 1);
+    assert_null(labels);
+    trainer_dataset_t *narrow = fx_dataset_new(2, 1, 2, TRAINER_SCALE_STANDARDIZE);
+    narrow->y[1] = 1;
+    fx_dataset_recount(narrow);
+    assert_int_equal(trainer_dataset_view_classes(narrow, ref, &view, &labels, NULL), MLPT_EINVAL);
+    assert_null(labels);
+    trainer_dataset_free(narrow);
+    trainer_dataset_free(other);
+    trainer_dataset_free(ref);
+}
+
 static void test_align_classes_feature_mismatch(void **state) {
     (void)state;
     trainer_dataset_t *ref = fx_dataset_new(2, 3, 2, TRAINER_SCALE_STANDARDIZE);
@@ -545,6 +595,7 @@ int main(void) {
         cmocka_unit_test(test_align_classes_remaps_by_name),
         cmocka_unit_test(test_align_classes_unknown_class),
         cmocka_unit_test(test_align_classes_feature_mismatch),
+        cmocka_unit_test(test_view_classes),
         cmocka_unit_test(test_rng_pinned_values),
         cmocka_unit_test(test_rng_streams_and_ranges),
     };

@@ -236,6 +236,7 @@ static void test_idx_truncated_data(void **state) {
     ingest_error_t err;
     assert_int_equal(idx_parse(INGEST_IDX_IMAGES, NULL, im.p, im.len, 0, &ix, &err), MLPT_EFORMAT);
     assert_int_equal(err.row, 3);
+    assert_int_equal(err.part, INGEST_PART_IMAGES);
     assert_string_equal(err.message, "images: the file is truncated: it ends inside item 3 of 5 "
                                      "(15 of 30 data bytes)");
     ingest_idx_free(ix);
@@ -251,6 +252,7 @@ static void test_idx_truncated_data(void **state) {
     assert_int_equal(ingest_load_idx_files(imp, lbp, NULL, &ds, &err), MLPT_EFORMAT);
     assert_null(ds);
     assert_int_equal(err.row, 5);
+    assert_int_equal(err.part, INGEST_PART_LABELS);
     assert_string_equal(err.message, "labels: the file is truncated: it ends inside item 5 of 5 "
                                      "(4 of 5 data bytes)");
     free(im.p);
@@ -386,6 +388,7 @@ static void test_idx_label_count_mismatch(void **state) {
     assert_int_equal(idx_pair(&im, &lb, 0, &ds, &err), MLPT_EFORMAT);
     assert_null(ds);
     assert_string_equal(err.message, "images has 5 items but labels has 4: they must match");
+    assert_int_equal(err.part, INGEST_PART_IMAGES);
     free(im.p);
     free(lb.p);
 }
@@ -402,6 +405,7 @@ static void test_idx_single_class(void **state) {
     assert_null(ds);
     assert_string_equal(err.message,
                         "labels: every item has the label 3; at least 2 classes are needed");
+    assert_int_equal(err.part, INGEST_PART_LABELS);
     free(im.p);
     free(lb.p);
 }
@@ -424,6 +428,7 @@ static void test_idx_api_contract(void **state) {
     trainer_dataset_free(ds);
     assert_int_equal(ingest_idx_combine(a, b, &ds, &err), MLPT_ESTATE); /* data moved out */
     assert_string_equal(err.message, "images: the data was already combined");
+    assert_int_equal(err.part, INGEST_PART_IMAGES);
     ingest_idx_free(a);
     ingest_idx_free(b);
 
@@ -460,6 +465,7 @@ static void test_idx_loader_io_and_gzip_errors(void **state) {
     assert_int_equal(ingest_load_idx_files(imp, lbp, NULL, &ds, &err), MLPT_EFORMAT);
     assert_null(ds);
     assert_string_equal(err.message, "labels: gzip stream ends early (the file is truncated)");
+    assert_int_equal(err.part, INGEST_PART_LABELS);
 
     assert_int_equal(ingest_load_idx_files("/nonexistent/im", lbp, NULL, &ds, &err), MLPT_EIO);
     assert_string_equal(err.message,
@@ -470,6 +476,7 @@ static void test_idx_loader_io_and_gzip_errors(void **state) {
     opt.max_gunzip_bytes = 20;
     assert_int_equal(ingest_load_idx_files(imp, lbp, &opt, &ds, &err), MLPT_ELIMIT);
     assert_string_equal(err.message, "images: the decompressed data exceeds the limit of 20 bytes");
+    assert_int_equal(err.part, INGEST_PART_IMAGES);
     free(gz);
     free(im.p);
     free(lb.p);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "le.h"
 #include "mlp.h"
 #include "mlpt_err.h"
 #include "rng.h"
@@ -392,8 +393,33 @@ static void test_clone(void **state) {
     }
 }
 
+/* trainer/le.h, the codec of the model, checkpoint and matrix files: byte order, and floats as
+ * their bit patterns (a NaN's payload and -0 come back as they went). */
+static void test_le_codec(void **state) {
+    (void)state;
+    unsigned char b[16];
+    trainer_le_put_u32(b, 0x01020304u);
+    assert_memory_equal(b, "\x04\x03\x02\x01", 4);
+    assert_int_equal(trainer_le_get_u32(b), 0x01020304u);
+    trainer_le_put_u64(b, 0x0102030405060708ull);
+    assert_memory_equal(b, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
+    assert_true(trainer_le_get_u64(b) == 0x0102030405060708ull);
+    trainer_le_put_f64(b, -2.5);
+    assert_true(trainer_le_get_f64(b) == -2.5);
+    assert_int_equal(b[7], 0xC0);
+    uint32_t nan_bits = 0x7FC00123u;
+    float f[2], g[2];
+    memcpy(&f[0], &nan_bits, 4);
+    f[1] = -0.0f;
+    trainer_le_put_f32s(b, f, 2);
+    assert_memory_equal(b, "\x23\x01\xC0\x7F\x00\x00\x00\x80", 8);
+    trainer_le_get_f32s(g, b, 2);
+    assert_memory_equal(g, f, sizeof f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_le_codec),
         cmocka_unit_test(test_model_new_init),
         cmocka_unit_test(test_model_init_rules),
         cmocka_unit_test(test_save_load_round_trip),

@@ -1,13 +1,14 @@
 /*
  * checkpoint.c - a run's state as bytes: "MLPTCKPT", format version, the shape it belongs to,
  * its position, the weights and the velocity, then an FNV-1a 64 checksum of everything before it.
- * Little-endian, like the model file. Loading checks every length and the checksum before it
- * touches the run, so a torn or foreign blob is refused whole.
+ * Little-endian, like the model file, through trainer/le.h. Loading checks every length and the
+ * checksum before it touches the run, so a torn or foreign blob is refused whole.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "mlpt_err.h"
 #include "train_private.h"
 
@@ -19,46 +20,20 @@ typedef struct writer {
     unsigned char *p;
 } writer_t;
 
+/* The writer's cursor over trainer/le.h's codec. */
 static void put_u64(writer_t *w, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        *w->p++ = (unsigned char)(v >> (8 * i));
+    trainer_le_put_u64(w->p, v);
+    w->p += 8;
 }
 
 static void put_f64(writer_t *w, double d) {
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_u64(w, v);
+    trainer_le_put_f64(w->p, d);
+    w->p += 8;
 }
 
 static void put_floats(writer_t *w, const float *f, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t v;
-        memcpy(&v, &f[i], sizeof v);
-        for (int k = 0; k < 4; k++)
-            *w->p++ = (unsigned char)(v >> (8 * k));
-    }
-}
-
-static uint64_t get_u64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static double get_f64(const unsigned char *p) {
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
-
-static void get_floats(float *f, const unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i++, p += 4) {
-        uint32_t v =
-            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-        memcpy(&f[i], &v, sizeof v);
-    }
+    trainer_le_put_f32s(w->p, f, n);
+    w->p += 4 * n;
 }
 
 static uint64_t fnv1a(const unsigned char *p, size_t n) {
@@ -119,14 +94,14 @@ int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_pos
     const unsigned char *b = bytes;
     trainer_model_t *m = r->m;
     if (!b || len < blob_len(0, 0) || memcmp(b, CKPT_MAGIC, 8) != 0 ||
-        get_u64(b + 8) != CKPT_VERSION)
+        trainer_le_get_u64(b + 8) != CKPT_VERSION)
         return MLPT_EFORMAT;
-    if (fnv1a(b, len - 8) != get_u64(b + len - 8))
+    if (fnv1a(b, len - 8) != trainer_le_get_u64(b + len - 8))
         return MLPT_EFORMAT;
     const unsigned char *h = b + 16;
     uint64_t shape[8];
     for (int i = 0; i < 8; i++)
-        shape[i] = get_u64(h + 8 * i);
+        shape[i] = trainer_le_get_u64(h + 8 * i);
     int has_v = r->velocity != NULL;
     if (shape[0] != m->n_params || shape[1] != m->arch.inputs || shape[2] != m->arch.outputs ||
         shape[3] != r->split->n_train || shape[4] != r->split->n_val ||
@@ -136,22 +111,22 @@ int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_pos
         return MLPT_EFORMAT;
     const unsigned char *p = h + 8 * 8;
     run_position_t at;
-    at.iteration = (size_t)get_u64(p);
-    at.batch = (size_t)get_u64(p + 8);
+    at.iteration = (size_t)trainer_le_get_u64(p);
+    at.batch = (size_t)trainer_le_get_u64(p + 8);
     for (int i = 0; i < 4; i++)
-        at.rng.s[i] = get_u64(p + 16 + 8 * i);
-    at.loss_sum = get_f64(p + 48);
-    at.correct = get_u64(p + 56);
-    at.seen = get_u64(p + 64);
-    at.seconds = get_f64(p + 72);
+        at.rng.s[i] = trainer_le_get_u64(p + 16 + 8 * i);
+    at.loss_sum = trainer_le_get_f64(p + 48);
+    at.correct = trainer_le_get_u64(p + 56);
+    at.seen = trainer_le_get_u64(p + 64);
+    at.seconds = trainer_le_get_f64(p + 72);
     size_t batches = (r->split->n_train + r->opt.batch_size - 1) / r->opt.batch_size;
     if (at.iteration < 1 || at.iteration > r->opt.iterations + 1 || at.batch >= batches ||
         at.seen > r->split->n_train || at.correct > at.seen || !isfinite(at.seconds))
         return MLPT_EINVAL;
     p += 8 * (CKPT_HEADER_U64 - 8);
-    get_floats(m->params, p, m->n_params);
+    trainer_le_get_f32s(m->params, p, m->n_params);
     if (has_v)
-        get_floats(r->velocity, p + 4 * m->n_params, m->n_params);
+        trainer_le_get_f32s(r->velocity, p + 4 * m->n_params, m->n_params);
     *pos = at;
     return 0;
 }
@@ -159,8 +134,8 @@ int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_pos
 size_t trainer_checkpoint_partitions(const void *bytes, size_t len) {
     const unsigned char *b = bytes;
     if (!b || len < blob_len(0, 0) || memcmp(b, CKPT_MAGIC, 8) != 0 ||
-        get_u64(b + 8) != CKPT_VERSION)
+        trainer_le_get_u64(b + 8) != CKPT_VERSION)
         return 0;
-    uint64_t parts = get_u64(b + 16 + 8 * 6);
+    uint64_t parts = trainer_le_get_u64(b + 16 + 8 * 6);
     return parts >= 1 && parts <= TRAINER_MAX_PARTITIONS ? (size_t)parts : 0;
 }

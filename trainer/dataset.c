@@ -44,10 +44,16 @@ int trainer_dataset_check(const trainer_dataset_t *ds) {
     free(seen);
     if (rc != 0)
         return rc;
-    for (size_t i = 0; i < ds->rows * ds->features; i++)
-        if (!isfinite(ds->x[i]))
-            return MLPT_EFORMAT;
-    return 0;
+    /* Finite means the exponent bits are not all ones; OR-ing a flag keeps the loop
+     * vectorisable (every dataset is checked once when it is parsed and once when loaded). */
+    size_t n = ds->rows * ds->features;
+    unsigned bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &ds->x[i], sizeof b);
+        bad |= (b & 0x7F800000u) == 0x7F800000u;
+    }
+    return bad ? MLPT_EFORMAT : 0;
 }
 
 int trainer_split_stratified(const trainer_dataset_t *ds, double val_fraction, uint64_t seed,
@@ -205,6 +211,50 @@ int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, c
     return 0;
 }
 
+/* The one remapping of labels between datasets: map[c] = ref's id of other's class c, matched
+ * by name (the last equal name wins), or -1. Returns 0, or MLPT_EFORMAT with *unknown_class (when
+ * not NULL) when a class of other that has rows (every class, without class_counts) is not in
+ * ref. */
+static int class_map(const trainer_dataset_t *other, const trainer_dataset_t *ref, int32_t *map,
+                     size_t *unknown_class) {
+    for (size_t c = 0; c < other->classes; c++) {
+        map[c] = -1;
+        for (size_t r = 0; r < ref->classes; r++)
+            if (strcmp(other->class_names[c], ref->class_names[r]) == 0)
+                map[c] = (int32_t)r;
+        if (map[c] < 0 && (!other->class_counts || other->class_counts[c] > 0)) {
+            if (unknown_class)
+                *unknown_class = c;
+            return MLPT_EFORMAT;
+        }
+    }
+    return 0;
+}
+
+int trainer_dataset_view_classes(const trainer_dataset_t *other, const trainer_dataset_t *ref,
+                                 trainer_dataset_t *view, int32_t **labels, size_t *unknown_class) {
+    *labels = NULL;
+    if (other->features != ref->features)
+        return MLPT_EINVAL;
+    int32_t *map = malloc((other->classes ? other->classes : 1) * sizeof *map);
+    int32_t *y = malloc((other->rows ? other->rows : 1) * sizeof *y);
+    int rc = map && y ? class_map(other, ref, map, unknown_class) : MLPT_ENOMEM;
+    if (rc == 0) {
+        for (size_t i = 0; i < other->rows; i++)
+            y[i] = map[other->y[i]];
+        *view = *other;
+        view->y = y;
+        view->classes = ref->classes;
+        view->class_names = ref->class_names;
+        view->class_counts = NULL;
+        *labels = y;
+        y = NULL;
+    }
+    free(map);
+    free(y);
+    return rc;
+}
+
 int trainer_dataset_align_classes(trainer_dataset_t *other, const trainer_dataset_t *ref,
                                   size_t *unknown_class) {
     if (other->features != ref->features)
@@ -215,18 +265,9 @@ int trainer_dataset_align_classes(trainer_dataset_t *other, const trainer_datase
     char **names = calloc(ref->classes, sizeof *names);
     if (!map || !counts || !names)
         goto done;
-    for (size_t c = 0; c < other->classes; c++) {
-        map[c] = -1;
-        for (size_t r = 0; r < ref->classes; r++)
-            if (strcmp(other->class_names[c], ref->class_names[r]) == 0)
-                map[c] = (int32_t)r;
-        if (map[c] < 0 && other->class_counts[c] > 0) {
-            if (unknown_class)
-                *unknown_class = c;
-            rc = MLPT_EFORMAT;
-            goto done;
-        }
-    }
+    if ((rc = class_map(other, ref, map, unknown_class)) != 0)
+        goto done;
+    rc = MLPT_ENOMEM;
     for (size_t r = 0; r < ref->classes; r++)
         if (!(names[r] = strdup(ref->class_names[r])))
             goto done;

@@ -91,4 +91,14 @@ int trainer_scaler_fit_as(const trainer_dataset_t *ds, trainer_scaling_t rule, c
 int trainer_dataset_align_classes(trainer_dataset_t *other, const trainer_dataset_t *ref,
                                   size_t *unknown_class);
 
+/* The same remapping without touching `other` (a dataset shared read-only, say by every trial
+ * that tests on it): fills *view with other's matrix (borrowed: valid while other lives), ref's
+ * classes and class names (borrowed from ref), class_counts NULL, and labels renumbered into
+ * ref's ids in a new array, also returned in *labels (the caller frees it; the view must not be
+ * passed to trainer_dataset_free). Returns 0; MLPT_EINVAL when the feature counts differ;
+ * MLPT_EFORMAT when a class of other with rows is not in ref (its index in *unknown_class when
+ * not NULL); MLPT_ENOMEM. *labels is NULL on failure. Any thread. */
+int trainer_dataset_view_classes(const trainer_dataset_t *other, const trainer_dataset_t *ref,
+                                 trainer_dataset_t *view, int32_t **labels, size_t *unknown_class);
+
 #endif

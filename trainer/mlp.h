@@ -128,10 +128,13 @@ void trainer_mlp_forward(const trainer_model_t *m, trainer_scratch_t *s, size_t 
  * (n_params floats, parameter layout). The model is not changed. */
 void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t rows, float *grad);
 
-/* Backward pass after a forward with labels, updating the model by SGD:
+/* Backward pass after a forward with labels, updating the model by SGD (the whole batch on one
+ * thread: the reference the tests compare the parts below with; a run uses the parts):
  *   momentum == 0: W -= lr * dW, folded into the weight-gradient GEMM (no gradient buffer);
  *   momentum > 0:  v = momentum * v + dW; W -= lr * v, with velocity holding n_params floats.
- * Each layer's input gradient is computed before that layer's weights change. */
+ * dW is the gradient of the mean loss over the rows. Every layer's input gradient is computed
+ * first, with the weights as they were; then each layer is updated (trainer_mlp_part_update over
+ * all its columns). */
 void trainer_mlp_sgd_step(trainer_model_t *m, trainer_scratch_t *s, size_t rows, float lr,
                           float momentum, float *velocity);
 

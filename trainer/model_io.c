@@ -1,5 +1,6 @@
 /*
- * model_io.c - the model file format (version 1), all integers and floats little-endian:
+ * model_io.c - the model file format (version 1), all integers and floats little-endian
+ * (trainer/le.h):
  *   "MLPTMODL"  u32 version  u32 activation  u32 inputs  u32 outputs  u32 n_hidden
  *   u32 hidden[n_hidden]  u64 n_params  f32 input_shift[inputs]  f32 input_scale[inputs]
  *   f32 params[n_params]
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "mlp.h"
 #include "mlpt_err.h"
 
@@ -17,22 +19,20 @@ typedef struct {
     unsigned char *p;
 } writer_t;
 
+/* The writer's and the reader's cursors over trainer/le.h's codec. */
 static void put_u32(writer_t *w, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        *w->p++ = (unsigned char)(v >> (8 * i));
+    trainer_le_put_u32(w->p, v);
+    w->p += 4;
 }
 
 static void put_u64(writer_t *w, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        *w->p++ = (unsigned char)(v >> (8 * i));
+    trainer_le_put_u64(w->p, v);
+    w->p += 8;
 }
 
 static void put_floats(writer_t *w, const float *f, size_t n) {
-    for (size_t k = 0; k < n; k++) {
-        uint32_t bits;
-        memcpy(&bits, &f[k], 4);
-        put_u32(w, bits);
-    }
+    trainer_le_put_f32s(w->p, f, n);
+    w->p += 4 * n;
 }
 
 typedef struct {
@@ -42,9 +42,7 @@ typedef struct {
 static int get_u32(reader_t *r, uint32_t *v) {
     if (r->end - r->p < 4)
         return MLPT_EFORMAT;
-    *v = 0;
-    for (int i = 0; i < 4; i++)
-        *v |= (uint32_t)r->p[i] << (8 * i);
+    *v = trainer_le_get_u32(r->p);
     r->p += 4;
     return 0;
 }
@@ -52,9 +50,7 @@ static int get_u32(reader_t *r, uint32_t *v) {
 static int get_u64(reader_t *r, uint64_t *v) {
     if (r->end - r->p < 8)
         return MLPT_EFORMAT;
-    *v = 0;
-    for (int i = 0; i < 8; i++)
-        *v |= (uint64_t)r->p[i] << (8 * i);
+    *v = trainer_le_get_u64(r->p);
     r->p += 8;
     return 0;
 }
@@ -62,11 +58,8 @@ static int get_u64(reader_t *r, uint64_t *v) {
 static int get_floats(reader_t *r, float *f, size_t n) {
     if ((size_t)(r->end - r->p) / 4 < n)
         return MLPT_EFORMAT;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t bits = 0;
-        get_u32(r, &bits); /* cannot fail: the length was checked above */
-        memcpy(&f[k], &bits, 4);
-    }
+    trainer_le_get_f32s(f, r->p, n);
+    r->p += 4 * n;
     return 0;
 }
 

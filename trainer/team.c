@@ -7,7 +7,7 @@
  * anyone claims a task with a compare-and-swap on that word, runs it and counts it done. The owner
  * claims too, so a phase never waits for a helper that is not there; it only waits for tasks
  * already claimed. A helper also takes the pending validation of the previous iteration's weights,
- * if any.
+ * if any. Calls rows.c (gathering, measuring), never train.c.
  */
 #include <sched.h>
 #include <string.h>

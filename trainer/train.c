@@ -1,8 +1,14 @@
 /*
  * train.c - the owner's loop: shuffle, split each mini-batch into phases (team.c), validate
- * (inline, or overlapped on a helper), report, checkpoint. No allocation happens inside an
- * iteration: every buffer is made by trainer_run_new (checkpoints allocate their bytes, every few
- * iterations).
+ * (inline, or overlapped on a helper; rows.c), report, checkpoint (checkpoint.c). No allocation
+ * happens inside an iteration: every buffer is made by trainer_run_new (checkpoints allocate
+ * their bytes, every few iterations).
+ *
+ * trainer_run_go, step by step: run_iteration shuffles (shuffle_order), trains the pass
+ * (train_pass: train_batch per mini-batch, reporting the pending iteration as soon as a helper
+ * has validated it), then the iteration's checkpoint (periodic_checkpoint) and its report
+ * (report_iteration: validated inline, or left pending for a helper); end_go reports what is
+ * pending, checkpoints a stop and fills the result.
  */
 #include "train.h"
 
@@ -37,52 +43,8 @@ int trainer_options_check(const trainer_options_t *opt) {
     return 0;
 }
 
-/* True when the model's input map is the identity (then rows are copied as they are). */
-static int scaling_is_identity(const trainer_model_t *m) {
-    for (size_t j = 0; j < m->arch.inputs; j++)
-        if (m->input_shift[j] != 0.0f || m->input_scale[j] != 1.0f)
-            return 0;
-    return 1;
-}
-
-void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,
-                 int32_t *labels, const size_t *idx, size_t n) {
-    const float *shift = m->input_shift, *scale = m->input_scale;
-    size_t f = ds->features;
-    for (size_t i = 0; i < n; i++) {
-        const float *src = ds->x + idx[i] * f;
-        float *d = dst + i * f;
-        if (identity) {
-            memcpy(d, src, f * sizeof *d);
-        } else {
-            for (size_t j = 0; j < f; j++)
-                d[j] = (src[j] - shift[j]) * scale[j];
-        }
-        labels[i] = ds->y[idx[i]];
-    }
-}
-
 static int fits(const trainer_model_t *m, const trainer_dataset_t *ds) {
     return ds && ds->rows > 0 && ds->features == m->arch.inputs && ds->classes <= m->arch.outputs;
-}
-
-void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, int32_t *labels,
-                  size_t *tmp_idx, const trainer_dataset_t *ds, const size_t *idx, size_t n,
-                  double *loss, double *accuracy) {
-    double loss_sum = 0.0;
-    size_t correct = 0;
-    int identity = scaling_is_identity(m);
-    for (size_t r0 = 0; r0 < n; r0 += chunk) {
-        size_t k = n - r0 < chunk ? n - r0 : chunk;
-        const size_t *rows = idx ? idx + r0 : tmp_idx;
-        if (!idx)
-            for (size_t i = 0; i < k; i++)
-                tmp_idx[i] = r0 + i;
-        gather_rows(ds, m, identity, trainer_scratch_input(s), labels, rows, k);
-        trainer_mlp_forward(m, s, k, labels, &loss_sum, &correct);
-    }
-    *loss = loss_sum / (double)n;
-    *accuracy = (double)correct / (double)n;
 }
 
 int trainer_evaluate(const trainer_model_t *m, const trainer_dataset_t *ds, const size_t *idx,
@@ -134,7 +96,7 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
         free(r);
         return rc;
     }
-    r->identity = scaling_is_identity(m);
+    r->identity = run_scaling_is_identity(m);
     r->s = trainer_scratch_new(&m->arch, r->rows_cap);
     r->labels = malloc(r->rows_cap * sizeof *r->labels);
     r->order = malloc(split->n_train * sizeof *r->order);
@@ -254,129 +216,196 @@ static void checkpoint_now(trainer_run_t *r, sink_t *k, const run_position_t *po
         k->on_ckpt(&c, k->user);
 }
 
+/* trainer_run_go's state across its steps. */
+typedef struct go {
+    trainer_run_t *r;
+    sink_t k;
+    pending_t pend;
+    trainer_result_t res;
+    double t_start;
+    double last_ckpt; /* when the last periodic checkpoint was taken (or the run started) */
+    size_t samples;   /* training rows processed by this call */
+    int stop_cb;      /* a pending report's callback asked to stop */
+} go_t;
+
+typedef enum { PASS_DONE, PASS_DIVERGED, PASS_STOPPED } pass_end_t;
+
+/* r->order = the training rows in this iteration's order, drawn from *rng. */
+static void shuffle_order(trainer_run_t *r, trainer_rng_t *rng) {
+    memcpy(r->order, r->split->train, r->split->n_train * sizeof *r->order);
+    trainer_rng_shuffle(rng, r->order, r->split->n_train);
+}
+
+/* Mini-batch b (n rows of r->order) through every phase: gather, forward layer by layer, loss,
+ * then, unless the loss is not finite, the input gradients from the top and the update. Adds the
+ * batch's loss and hits to the position. Returns non-zero when the loss is not finite (the
+ * update is then not applied). */
+static int train_batch(trainer_run_t *r, size_t b, size_t n) {
+    trainer_model_t *m = r->m;
+    run_position_t *pos = &r->pos;
+    r->phase_rows = n;
+    r->phase_idx = r->order + b * r->opt.batch_size;
+    run_phase(r, PHASE_GATHER, r->parts);
+    for (r->phase_layer = 0; r->phase_layer < m->n_layers; r->phase_layer++)
+        run_phase(r, PHASE_FORWARD, r->parts);
+    run_phase(r, PHASE_LOSS, r->parts);
+    double batch_loss = 0.0;
+    for (size_t p = 0; p < r->parts; p++) {
+        batch_loss += r->part_loss[p];
+        pos->correct += r->part_correct[p];
+    }
+    pos->loss_sum += batch_loss;
+    pos->seen += n;
+    if (!isfinite(batch_loss))
+        return 1;
+    for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
+        run_phase(r, PHASE_BACKWARD, r->parts);
+    run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
+    return 0;
+}
+
+/* Trains the mini-batches of the current iteration left from pos->batch on (started at t0).
+ * Between batches: reports the pending iteration once its validation is done (a stop its
+ * callback asks for restores the weights it saw: PASS_STOPPED with stop_cb set), and honours the
+ * stop flag (PASS_STOPPED with the position where it stopped). PASS_DIVERGED when a batch's loss
+ * was not finite, else PASS_DONE. */
+static pass_end_t train_pass(go_t *g, double t0) {
+    trainer_run_t *r = g->r;
+    trainer_model_t *m = r->m;
+    run_position_t *pos = &r->pos;
+    const trainer_options_t *opt = &r->opt;
+    size_t batch = opt->batch_size, n_train = r->split->n_train;
+    size_t batches = (n_train + batch - 1) / batch;
+    for (size_t b = pos->batch; b < batches; b++) {
+        if (g->pend.active && atomic_load(&r->val_state) == VAL_DONE &&
+            finish_pending(r, &g->pend, &g->k)) {
+            /* the callback stopped at it - 1: keep the weights it saw */
+            memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
+            g->stop_cb = 1;
+            return PASS_STOPPED;
+        }
+        if (opt->stop && atomic_load(opt->stop)) {
+            pos->batch = b;
+            pos->seconds += now_seconds() - t0;
+            g->res.train_seconds += now_seconds() - t0;
+            return PASS_STOPPED;
+        }
+        size_t n = n_train - b * batch < batch ? n_train - b * batch : batch;
+        int diverged = train_batch(r, b, n);
+        g->samples += n;
+        if (diverged)
+            return PASS_DIVERGED;
+    }
+    return PASS_DONE;
+}
+
+/* The checkpoint due after iteration it, if one is (every checkpoint_every iterations but the
+ * last, once checkpoint_seconds have passed): its bytes in *ckpt, else NULL. */
+static void periodic_checkpoint(go_t *g, size_t it, unsigned char **ckpt, size_t *ckpt_len) {
+    trainer_run_t *r = g->r;
+    const trainer_options_t *opt = &r->opt;
+    *ckpt = NULL;
+    *ckpt_len = 0;
+    if (g->k.on_ckpt && opt->checkpoint_every && it % opt->checkpoint_every == 0 &&
+        it < opt->iterations && now_seconds() - g->last_ckpt >= opt->checkpoint_seconds) {
+        if (run_checkpoint_save(r, &r->pos, ckpt, ckpt_len) != 0)
+            *ckpt = NULL; /* out of memory: this checkpoint is skipped, training goes on */
+        g->last_ckpt = now_seconds();
+    }
+}
+
+/* Reports a trained iteration and then its checkpoint: validated here, or, when a helper is
+ * there to validate a snapshot of the weights while the next iteration trains, left pending.
+ * Returns 0 to go on, MLPT_ESTOPPED when the callback says stop. */
+static int report_iteration(go_t *g, trainer_epoch_t *ep, unsigned char *ckpt, size_t ckpt_len) {
+    trainer_run_t *r = g->r;
+    trainer_model_t *m = r->m;
+    const trainer_split_t *split = r->split;
+    if (split->n_val > 0) {
+        if (r->snapshot && ep->iteration < r->opt.iterations && atomic_load(&r->helpers) > 0) {
+            memcpy(r->snapshot->params, m->params, m->n_params * sizeof(float));
+            g->pend = (pending_t){.active = 1, .ep = *ep, .ckpt = ckpt, .ckpt_len = ckpt_len};
+            atomic_store_explicit(&r->val_state, VAL_PENDING, memory_order_release);
+            return 0;
+        }
+        double t = now_seconds();
+        measure_rows(m, r->s, r->rows_cap, r->labels, NULL, r->ds, split->val, split->n_val,
+                     &ep->val_loss, &ep->val_accuracy);
+        ep->seconds += now_seconds() - t;
+    }
+    return emit(&g->k, ep, m, ckpt, ckpt_len) ? MLPT_ESTOPPED : 0;
+}
+
+/* One iteration: shuffle, train, then report the pending one and this one. Returns 0 to go on,
+ * MLPT_ESTOPPED or MLPT_EDIVERGED. */
+static int run_iteration(go_t *g) {
+    trainer_run_t *r = g->r;
+    trainer_model_t *m = r->m;
+    run_position_t *pos = &r->pos;
+    const size_t it = pos->iteration;
+    trainer_rng_t rng = pos->rng;
+    shuffle_order(r, &rng);
+    double t0 = now_seconds();
+    pass_end_t end = train_pass(g, t0);
+    if (end == PASS_STOPPED)
+        return MLPT_ESTOPPED;
+    double trained = now_seconds() - t0;
+    g->res.train_seconds += trained;
+    trainer_epoch_t ep = {.iteration = it,
+                          .train_loss = pos->loss_sum / (double)pos->seen,
+                          .train_accuracy = (double)pos->correct / (double)pos->seen,
+                          .val_loss = NAN,
+                          .val_accuracy = NAN,
+                          .seconds = pos->seconds + trained};
+    if (g->pend.active)
+        g->stop_cb = finish_pending(r, &g->pend, &g->k);
+    *pos = (run_position_t){.iteration = it + 1, .rng = rng};
+    if (g->stop_cb) { /* the callback stopped at it - 1: keep the weights it saw */
+        memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
+        return MLPT_ESTOPPED;
+    }
+    if (end == PASS_DIVERGED) {
+        emit(&g->k, &ep, m, NULL, 0);
+        return MLPT_EDIVERGED;
+    }
+    unsigned char *ckpt;
+    size_t ckpt_len;
+    periodic_checkpoint(g, it, &ckpt, &ckpt_len);
+    return report_iteration(g, &ep, ckpt, ckpt_len);
+}
+
+/* Ends trainer_run_go with rc: reports what is pending (a stop it asks for changes nothing now),
+ * checkpoints a run the stop flag stopped, closes the run to helpers and fills *result. */
+static int end_go(go_t *g, int rc, trainer_result_t *result) {
+    trainer_run_t *r = g->r;
+    const trainer_options_t *opt = &r->opt;
+    if (g->pend.active)
+        finish_pending(r, &g->pend, &g->k);
+    if (rc == MLPT_ESTOPPED && !g->stop_cb && opt->stop && atomic_load(opt->stop))
+        checkpoint_now(r, &g->k, &r->pos, r->pos.iteration - 1);
+    atomic_store_explicit(&r->closed, 1, memory_order_release);
+    trainer_result_t *res = &g->res;
+    res->seconds = now_seconds() - g->t_start;
+    res->samples_per_second =
+        res->train_seconds > 0.0 ? (double)g->samples / res->train_seconds : 0.0;
+    res->helper_tasks = atomic_load(&r->helper_tasks);
+    res->overlapped = atomic_load(&r->overlapped);
+    if (result)
+        *result = *res;
+    return rc;
+}
+
 int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoint_fn on_ckpt,
                    void *user, trainer_result_t *result) {
-    const double t_start = now_seconds();
-    const trainer_options_t *opt = &r->opt;
-    const trainer_split_t *split = r->split;
-    trainer_model_t *m = r->m;
-    trainer_result_t res = {.best_val_accuracy = NAN};
-    sink_t k = {on_epoch, on_ckpt, user, &res};
-    pending_t pend = {0};
-    run_position_t *pos = &r->pos;
-    size_t batch = opt->batch_size, n_train = split->n_train;
-    size_t batches = (n_train + batch - 1) / batch;
-    size_t samples = 0;
-    int rc = 0, stop_cb = 0;
-    r->lr = opt->learning_rate;
-    r->momentum = opt->momentum;
-    double last_ckpt = t_start;
-
-    while (pos->iteration <= opt->iterations) {
-        const size_t it = pos->iteration;
-        trainer_rng_t rng = pos->rng;
-        memcpy(r->order, split->train, n_train * sizeof *r->order);
-        trainer_rng_shuffle(&rng, r->order, n_train);
-        double t0 = now_seconds();
-        int diverged = 0;
-        for (size_t b = pos->batch; b < batches; b++) {
-            if (pend.active && atomic_load(&r->val_state) == VAL_DONE &&
-                finish_pending(r, &pend, &k)) {
-                /* the callback stopped at it - 1: keep the weights it saw */
-                memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
-                stop_cb = 1;
-                rc = MLPT_ESTOPPED;
-                goto stopped;
-            }
-            if (opt->stop && atomic_load(opt->stop)) {
-                pos->batch = b;
-                pos->seconds += now_seconds() - t0;
-                res.train_seconds += now_seconds() - t0;
-                rc = MLPT_ESTOPPED;
-                goto stopped;
-            }
-            size_t n = n_train - b * batch < batch ? n_train - b * batch : batch;
-            r->phase_rows = n;
-            r->phase_idx = r->order + b * batch;
-            run_phase(r, PHASE_GATHER, r->parts);
-            for (r->phase_layer = 0; r->phase_layer < m->n_layers; r->phase_layer++)
-                run_phase(r, PHASE_FORWARD, r->parts);
-            run_phase(r, PHASE_LOSS, r->parts);
-            double batch_loss = 0.0;
-            for (size_t p = 0; p < r->parts; p++) {
-                batch_loss += r->part_loss[p];
-                pos->correct += r->part_correct[p];
-            }
-            pos->loss_sum += batch_loss;
-            pos->seen += n;
-            samples += n;
-            if (!isfinite(batch_loss)) {
-                diverged = 1;
-                break;
-            }
-            for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
-                run_phase(r, PHASE_BACKWARD, r->parts);
-            run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
-        }
-        double trained = now_seconds() - t0;
-        res.train_seconds += trained;
-        trainer_epoch_t ep = {.iteration = it,
-                              .train_loss = pos->loss_sum / (double)pos->seen,
-                              .train_accuracy = (double)pos->correct / (double)pos->seen,
-                              .val_loss = NAN,
-                              .val_accuracy = NAN,
-                              .seconds = pos->seconds + trained};
-        if (pend.active)
-            stop_cb = finish_pending(r, &pend, &k);
-        *pos = (run_position_t){.iteration = it + 1, .rng = rng};
-        if (stop_cb) { /* the callback stopped at it - 1: keep the weights it saw */
-            memcpy(m->params, r->snapshot->params, m->n_params * sizeof(float));
-            rc = MLPT_ESTOPPED;
-            goto stopped;
-        }
-        if (diverged) {
-            emit(&k, &ep, m, NULL, 0);
-            rc = MLPT_EDIVERGED;
-            goto stopped;
-        }
-        unsigned char *ckpt = NULL;
-        size_t ckpt_len = 0;
-        if (on_ckpt && opt->checkpoint_every && it % opt->checkpoint_every == 0 &&
-            it < opt->iterations && now_seconds() - last_ckpt >= opt->checkpoint_seconds) {
-            if (run_checkpoint_save(r, pos, &ckpt, &ckpt_len) != 0)
-                ckpt = NULL; /* out of memory: this checkpoint is skipped, training goes on */
-            last_ckpt = now_seconds();
-        }
-        if (split->n_val > 0) {
-            if (r->snapshot && it < opt->iterations && atomic_load(&r->helpers) > 0) {
-                memcpy(r->snapshot->params, m->params, m->n_params * sizeof(float));
-                pend = (pending_t){.active = 1, .ep = ep, .ckpt = ckpt, .ckpt_len = ckpt_len};
-                atomic_store_explicit(&r->val_state, VAL_PENDING, memory_order_release);
-                continue;
-            }
-            double t = now_seconds();
-            measure_rows(m, r->s, r->rows_cap, r->labels, NULL, r->ds, split->val, split->n_val,
-                         &ep.val_loss, &ep.val_accuracy);
-            ep.seconds += now_seconds() - t;
-        }
-        if (emit(&k, &ep, m, ckpt, ckpt_len)) {
-            rc = MLPT_ESTOPPED;
-            goto stopped;
-        }
-    }
-stopped:
-    if (pend.active) /* report it; a stop it asks for changes nothing now */
-        finish_pending(r, &pend, &k);
-    if (rc == MLPT_ESTOPPED && !stop_cb && opt->stop && atomic_load(opt->stop))
-        checkpoint_now(r, &k, pos, pos->iteration - 1);
-    atomic_store_explicit(&r->closed, 1, memory_order_release);
-    res.seconds = now_seconds() - t_start;
-    res.samples_per_second = res.train_seconds > 0.0 ? (double)samples / res.train_seconds : 0.0;
-    res.helper_tasks = atomic_load(&r->helper_tasks);
-    res.overlapped = atomic_load(&r->overlapped);
-    if (result)
-        *result = res;
-    return rc;
+    go_t g = {.r = r, .res = {.best_val_accuracy = NAN}, .t_start = now_seconds()};
+    g.k = (sink_t){on_epoch, on_ckpt, user, &g.res};
+    g.last_ckpt = g.t_start;
+    r->lr = r->opt.learning_rate;
+    r->momentum = r->opt.momentum;
+    int rc = 0;
+    while (rc == 0 && r->pos.iteration <= r->opt.iterations)
+        rc = run_iteration(&g);
+    return end_go(&g, rc, result);
 }
 
 int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,

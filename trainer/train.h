@@ -7,17 +7,20 @@
  * Same model, data, split, options and seed: the same history bit for bit (for a fixed number of
  * BLAS threads on the same machine).
  *
- * Data parallelism: each mini-batch is split into opt->partitions equal row partitions (forward,
- * loss and backward per partition), then the batch's gradient, summed over every row, is applied
- * column slice by column slice. The numbers depend on the partition count, never on how many
- * threads share the parts, so a run is reproducible whichever threads help it and whenever they
- * join or leave.
+ * Data parallelism: each mini-batch goes through stages, each cut into opt->partitions parts
+ * that any thread may take (mlp.h): gathering and the loss by row ranges of the batch; each
+ * layer's forward and each layer's input gradient by column slices of the layer; then the update,
+ * one task per layer and column slice, whose GEMM sums the gradient over all the batch's rows and
+ * writes it straight into the weights (or the velocity). The numbers depend on the partition
+ * count (OpenBLAS rounds by matrix shape), never on how many threads share the parts, so a run is
+ * reproducible whichever threads help it and whenever they join or leave.
  *
  * Threads: a run (trainer_run_go) trains on the calling thread, the owner, plus OpenBLAS's own
  * threads as configured with trainer_blas_set_threads; the callbacks run on the owner. Other
  * threads may help a run between its mini-batches (trainer_run_join + trainer_run_help): they take
- * partitions and column slices, and validate a copy of the weights of iteration k while
- * iteration k + 1 trains (then epoch k is reported once that validation ends, still in order).
+ * tasks of any stage (row ranges, column slices), and validate a copy of the weights of iteration
+ * k while iteration k + 1 trains (then epoch k is reported once that validation ends, still in
+ * order).
  * The dataset is only read, so many runs may share it.
  *
  * Checkpoints: every opt->checkpoint_every iterations (once opt->checkpoint_seconds have passed
@@ -48,8 +51,9 @@ typedef struct trainer_options {
     uint64_t seed;             /* seeds the shuffle */
     const atomic_int *stop;    /* optional: when it reads non-zero, training stops before the next
                                   mini-batch (cancel, shutdown) */
-    size_t partitions;         /* row partitions per mini-batch, 0 or 1 .. TRAINER_MAX_PARTITIONS
-                                  (0 means 1); the most threads that can share one run */
+    size_t partitions;         /* parts of each stage of a mini-batch (row ranges or column
+                                  slices, see above), 0 or 1 .. TRAINER_MAX_PARTITIONS (0 means
+                                  1); the most threads that can share one run */
     size_t checkpoint_every;   /* iterations between checkpoints; 0: only when stopped */
     double checkpoint_seconds; /* and at least this much wall time since the run's start or
                                   its last checkpoint (0: no minimum) */

@@ -1,6 +1,10 @@
 /*
  * trainer/train_private.h - a run's state, shared by train.c (the owner's loop), team.c (the
- * phases helpers share) and checkpoint.c (saving and restoring it). Private to trainer/.
+ * phases helpers share), rows.c (gathering and measuring rows) and checkpoint.c (saving and
+ * restoring it). Private to trainer/.
+ *
+ * Calls go one way: train.c -> team.c -> rows.c, train.c -> rows.c, train.c -> checkpoint.c;
+ * nothing calls back up.
  *
  * Ownership: fields marked [owner] are touched only by the thread in trainer_run_go; [phase]
  * fields are written by the owner before it publishes a phase and read by whoever claims a task
@@ -72,7 +76,9 @@ struct trainer_run {
     atomic_int closed;                      /* the owner has finished */
 };
 
-/* train.c */
+/* rows.c */
+/* True when m's input map is the identity (then rows are copied as they are). */
+int run_scaling_is_identity(const trainer_model_t *m);
 /* dst[n][f] = (x[idx[i]] - shift) * scale with m's input map (copied as is when identity);
  * labels alongside. */
 void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,

@@ -143,5 +143,24 @@ run train --data "$data/wine.csv" --label-column cultivar --hidden 64,64 --activ
 check "a huge learning rate diverges: exit 3" test "$(status)" = 3
 check "the diverged iteration is reported with a null loss" grep -q '"train_loss": null' "$tmp/out"
 
+# --- token files: serve and sweep read them alike (service/args.c) -----------------------------------
+printf '  token-0123456789abcdef\nsecond line\n' >"$tmp/token2"
+printf '\n\n   \n' >"$tmp/token0"
+echo '{"grid": {"hidden_layers": [1], "neurons": [4], "learning_rate": [0.1], "iterations": [1]}}' \
+    >"$tmp/grid.json"
+for cmd in serve sweep; do
+    if [ "$cmd" = serve ]; then extra=(--data-dir "$tmp/dd" --port 0); else
+        extra=(--server http://127.0.0.1:1 --dataset 1 --grid "$tmp/grid.json"); fi
+    run "$cmd" "${extra[@]}" --token-file "$tmp/token2"
+    check "$cmd: a token file of two lines is refused (exit 2, says so)" \
+        bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'holds more than one line' '$tmp/err'"
+    run "$cmd" "${extra[@]}" --token-file "$tmp/token0"
+    check "$cmd: a blank token file is refused (exit 2, says so)" \
+        bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'is empty' '$tmp/err'"
+    run "$cmd" "${extra[@]}" --token-file "$tmp/no-such-token"
+    check "$cmd: a missing token file is refused (exit 2, names it)" \
+        bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'no-such-token: cannot open' '$tmp/err'"
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
