@@ -314,7 +314,8 @@ def test_sse_cap_and_release():
     try:
         st, _, ds = s.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
         CTX.setdefault("ds", ds["id"])
-        sid = long_sweep(s)
+        long_sweep(s)  # takes the only worker...
+        sid = long_sweep(s)  # ...so this one waits: its streams carry no events to fall behind on
         refused = None
         for i in range(128):
             sock, head = open_stream(s.port, sid)
