@@ -229,8 +229,10 @@ static int sweep_command(api_t *a, const api_request_t *req, api_response_t *res
 void api_h_sweep_delete(api_t *a, const api_request_t *req, api_response_t *res) {
     int64_t id;
     if (sweep_command(a, req, res, sched_sweep_delete,
-                      "sweep %lld is queued or running; cancel it first", &id) == 0)
+                      "sweep %lld is queued or running; cancel it first", &id) == 0) {
+        api_sse_forget(a->hub, id); /* its open streams end rather than wait for events */
         res->status = 204;
+    }
 }
 
 void api_h_sweep_cancel(api_t *a, const api_request_t *req, api_response_t *res) {

@@ -248,6 +248,39 @@ def test_cancel_keeps_history():
         srv.stop()
 
 
+def test_deleted_ids_are_not_reused():
+    """Deleting the newest dataset or sweep never hands its id on: a deep link never opens another
+    sweep, and a new sweep's event stream is its own and ends (a reused id once froze it)."""
+    srv = Server()
+    try:
+        keep = upload_iris(srv, "keep")
+        newest = upload_iris(srv, "newest")
+        srv.json("DELETE", "/api/v1/datasets/%d" % newest["id"], expect=204)
+        again = upload_iris(srv, "again")
+        assert again["id"] > newest["id"], (newest["id"], again["id"])
+        problem(srv.request("GET", "/api/v1/datasets/%d" % newest["id"]), 404)
+        spec = {"dataset_id": keep["id"], "grid": {"hidden_layers": [1], "neurons": [4],
+                                                   "learning_rate": [0.1], "iterations": [3]}}
+        _, _, first = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        events = sse_collect(srv, first["id"], timeout=60)
+        assert events and events[-1]["event"] == "sweep_finished", events[-3:]
+        srv.json("DELETE", "/api/v1/sweeps/%d" % first["id"], expect=204)
+        _, _, second = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        assert second["id"] > first["id"], (first["id"], second["id"])
+        problem(srv.request("GET", "/api/v1/sweeps/%d" % first["id"]), 404)
+        events = sse_collect(srv, second["id"], timeout=60)
+        assert events and events[-1]["event"] == "sweep_finished", events[-3:]
+        assert all(json.loads(e["data"])["sweep_id"] == second["id"] for e in events), events
+        # and across a restart: the high-water mark is in the database
+        srv.json("DELETE", "/api/v1/sweeps/%d" % second["id"], expect=204)
+        srv.restart()
+        _, _, third = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        assert third["id"] > second["id"], (second["id"], third["id"])
+        srv.wait_sweep(third["id"])
+    finally:
+        srv.stop()
+
+
 def bad_requests(srv, ds_id):
     """(method, path, body, headers, status) that must each answer problem+json."""
     j = {"Content-Type": "application/json"}
@@ -540,6 +573,6 @@ def test_graceful_stop():
 
 if __name__ == "__main__":
     run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
-         test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
+         test_cancel_keeps_history, test_deleted_ids_are_not_reused, test_bad_requests, test_kill9_and_restart,
          test_kill9_resumes_from_checkpoints, test_scaling_rules, test_init_rules,
          test_readers_during_training, test_graceful_stop])
