@@ -13,11 +13,14 @@
 -- rows appear), then renamed (a rename rewrites the REFERENCES clauses naming it). Indexes and
 -- the deleted_files triggers went with the old tables and are created again as 0001 and 0003
 -- wrote them. Rows, ids and column values are copied unchanged.
+--
+-- While datasets is rebuilt anyway: its format is any lowercase name of the ingest registry
+-- (ingest/format.h), which the store checks, so that a new format needs no migration.
 
 CREATE TABLE datasets_new (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     name          TEXT    NOT NULL,
-    format        TEXT    NOT NULL CHECK (format IN ('csv', 'idx')),
+    format        TEXT    NOT NULL CHECK (format <> '' AND format NOT GLOB '*[^a-z0-9_]*'),
     status        TEXT    NOT NULL DEFAULT 'ready' CHECK (status IN ('uploading', 'ready')),
     rows          INTEGER NOT NULL DEFAULT 0,
     features      INTEGER NOT NULL DEFAULT 0,

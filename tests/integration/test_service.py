@@ -107,6 +107,37 @@ def test_uploads():
         srv.stop()
 
 
+def test_upload_format_messages():
+    """The upload's answers about which files to send come from the format registry
+    (ingest/format.h): they read as they always did, and an IDX pair still uploads."""
+    srv = Server()
+    try:
+        images, labels = make_idx()
+
+        def refused(fields, files, field, detail):
+            status, _, body = srv.upload(fields, files)
+            assert status == 422 and body["errors"][0]["field"] == field, (status, body)
+            assert detail in body["detail"] or detail in body["errors"][0]["message"], body
+
+        refused({"name": "x"}, {}, "file",
+                "is required: send a CSV file as file, or IDX files as images and labels")
+        refused({}, {"images": ("i.idx", images)}, "labels", "is required with images")
+        refused({}, {"labels": ("l.idx", labels)}, "images", "is required with labels")
+        refused({}, {"images": ("i.idx", images), "file": ("a.csv", read("iris.csv"))}, "file",
+                "give either file (CSV) or images and labels (IDX)")
+        refused({}, {"movie": ("m.bin", b"x")}, "movie",
+                "unknown field (expected file, or images and labels, and optionally name and "
+                "label_column)")
+        refused({}, {"labels": ("l.idx", labels[:9]), "images": ("i.idx", images)}, "labels",
+                "labels")
+        status, _, ds = srv.upload({}, {"images": ("pix.idx", images),
+                                        "labels": ("lab.idx", labels)})
+        assert status == 201 and ds["format"] == "idx" and ds["name"] == "pix", (status, ds)
+        assert ds["rows"] == 200 and ds["features"] == 36, ds
+    finally:
+        srv.stop()
+
+
 def history_ok(srv, trial_id, iterations):
     _, _, h = srv.json("GET", "/api/v1/trials/%d/history" % trial_id, expect=200)
     its = [r["iteration"] for r in h["history"]]
@@ -572,7 +603,7 @@ def test_graceful_stop():
 
 
 if __name__ == "__main__":
-    run([test_meta_routes, test_uploads, test_sweep_to_completion_with_sse,
+    run([test_meta_routes, test_uploads, test_upload_format_messages, test_sweep_to_completion_with_sse,
          test_cancel_keeps_history, test_deleted_ids_are_not_reused, test_bad_requests, test_kill9_and_restart,
          test_kill9_resumes_from_checkpoints, test_scaling_rules, test_init_rules,
          test_readers_during_training, test_graceful_stop])
