@@ -517,6 +517,8 @@ void api_sse_close(api_sse_hub_t *hub) {
 }
 
 void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id) {
+    if (!hub)
+        return;
     pthread_mutex_lock(&hub->mu);
     api_sse_channel_t *ch = channel_get(hub, sweep_id, 0);
     if (ch) {

@@ -127,7 +127,8 @@ void api_sse_close(api_sse_hub_t *hub);
  * subscriber; a reconnect then finds no sweep) and forgets its channel's events and end, so
  * nothing of the deleted sweep is resumed from the ring and a later sweep published under the
  * same id (a database from before ids only grew) is delivered, not dropped as finished. Event
- * ids keep growing. Any thread but the loop's (the HTTP thread of the delete). */
+ * ids keep growing. Accepts a NULL hub. Any thread but the loop's (the HTTP thread of the
+ * delete). */
 void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id);
 
 /* Current subscribers. */

@@ -2,8 +2,8 @@
  * api/upload.c - the streaming upload sink: its fields as they arrive (multipart parts or a raw
  * text/csv body; name and label_column), the sticky failure, and the end of the upload (the files
  * of one format of the registry, ingest/format.h, parsed into a dataset, its name, sha256 and
- * matrix file). Each file part's
- * pipeline (temporary copy and hash, gzip, the push parsers) is upload_part.c. See upload.h.
+ * matrix file). Each file part's pipeline (temporary copy and hash, gzip, the push parsers) is
+ * upload_part.c. See upload.h.
  */
 #include <errno.h>
 #include <fcntl.h>
