@@ -20,13 +20,9 @@ static const char *const no_args[] = {NULL};
 static int check_dataset(api_t *a, store_t *st, int64_t id, const char *field, api_errors_t *errs,
                          api_response_t *res) {
     store_error_t err;
-    if (!id)
+    store_dataset_shape_t shape;
+    if (!id || store_dataset_shape(st, id, &shape, &err) == 0)
         return 0;
-    json_t *d = store_dataset_get(st, id, &err);
-    if (d) {
-        json_decref(d);
-        return 0;
-    }
     if (err.code == MLPT_ENOTFOUND) {
         api_errors_add(errs, field, "dataset %lld does not exist", (long long)id);
         return 0;
@@ -77,14 +73,11 @@ static void check_test_dataset(store_t *st, int64_t train_id, int64_t test_id, a
  * A read that fails leaves the sweep to the scheduler's own checks. */
 static void check_model_size(api_t *a, store_t *st, const api_sweep_body_t *b, api_errors_t *errs) {
     store_error_t err;
-    json_t *d = store_dataset_get(st, b->dataset_id, &err);
-    if (!d)
+    store_dataset_shape_t d;
+    if (store_dataset_shape(st, b->dataset_id, &d, &err) != 0)
         return;
-    json_int_t features = json_integer_value(json_object_get(d, "features"));
-    size_t classes = json_array_size(json_object_get(d, "classes"));
-    json_decref(d);
-    if (features > 0)
-        api_validate_model_size(&b->spec, (size_t)features, classes, &a->limits, errs);
+    if (d.features > 0)
+        api_validate_model_size(&b->spec, (size_t)d.features, (size_t)d.classes, &a->limits, errs);
 }
 
 /* Answers 201 with the sweep as the store has it. */
@@ -230,8 +223,10 @@ static int sweep_command(api_t *a, const api_request_t *req, api_response_t *res
 void api_h_sweep_delete(api_t *a, const api_request_t *req, api_response_t *res) {
     int64_t id;
     if (sweep_command(a, req, res, sched_sweep_delete,
-                      "sweep %lld is queued or running; cancel it first", &id) == 0)
+                      "sweep %lld is queued or running; cancel it first", &id) == 0) {
+        api_sse_forget(a->hub, id); /* its open streams end rather than wait for events */
         res->status = 204;
+    }
 }
 
 void api_h_sweep_cancel(api_t *a, const api_request_t *req, api_response_t *res) {
@@ -275,12 +270,11 @@ void api_h_sweep_events(api_t *a, const api_request_t *req, api_response_t *res)
     store_error_t err;
     if (sweep_id(req, &id, res) || !(st = api_h_reader(a, res)))
         return;
-    json_t *sweep = store_sweep_get(st, id, &err);
-    if (!sweep) {
+    store_sweep_info_t sweep;
+    if (store_sweep_info(st, id, &sweep, &err) != 0) {
         api_h_fail(a, res, err.code, &err, "sweep", id);
         return;
     }
-    json_decref(sweep);
     api_sse_sub_t *sub = NULL;
     int rc = api_sse_subscribe(a->hub, id, req->last_event_id, &sub);
     if (rc == API_SSE_SEEN_END) {

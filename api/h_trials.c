@@ -179,13 +179,12 @@ static trainer_model_t *load_model(void *user, int *err) {
 static json_t *class_names(api_t *a, store_t *st, const json_t *trial, api_response_t *res) {
     store_error_t err;
     int64_t sweep_id = json_integer_value(json_object_get(trial, "sweep_id"));
-    json_t *sweep = store_sweep_get(st, sweep_id, &err);
-    if (!sweep) {
+    store_sweep_info_t sweep;
+    if (store_sweep_info(st, sweep_id, &sweep, &err) != 0) {
         api_h_fail(a, res, err.code, &err, "sweep", sweep_id);
         return NULL;
     }
-    int64_t ds_id = json_integer_value(json_object_get(sweep, "dataset_id"));
-    json_decref(sweep);
+    int64_t ds_id = sweep.dataset_id;
     json_t *ds = store_dataset_get(st, ds_id, &err);
     if (!ds) {
         api_h_fail(a, res, err.code, &err, "dataset", ds_id);

@@ -361,6 +361,22 @@ void api_sse_close(api_sse_hub_t *hub) {
     stop_heartbeat(hub);
 }
 
+void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id) {
+    if (!hub)
+        return;
+    pthread_mutex_lock(&hub->mu);
+    api_sse_channel_t *ch = channel_get(hub, sweep_id, 0);
+    if (ch) {
+        for (api_sse_sub_t *s = ch->subs; s; s = s->next) {
+            s->overflow = 1; /* api_sse_read ends the stream; publish skips it */
+            api_sse_wake(s);
+        }
+        ring_clear(ch);
+        ch->finished = ch->store_final = 0;
+    }
+    pthread_mutex_unlock(&hub->mu);
+}
+
 size_t api_sse_count(api_sse_hub_t *hub) {
     pthread_mutex_lock(&hub->mu);
     size_t n = hub->n_subs;

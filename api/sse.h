@@ -126,6 +126,14 @@ void api_sse_heartbeat(api_sse_hub_t *hub);
  * subscribers. Call before stopping the HTTP daemon. */
 void api_sse_close(api_sse_hub_t *hub);
 
+/* A sweep was deleted: ends its streams (they close without more bytes, like a dropped
+ * subscriber; a reconnect then finds no sweep) and forgets its channel's events and end, so
+ * nothing of the deleted sweep is resumed from the ring and a later sweep published under the
+ * same id (a database from before ids only grew) is delivered, not dropped as finished. Event
+ * ids keep growing. Accepts a NULL hub. Any thread but the loop's (the HTTP thread of the
+ * delete). */
+void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id);
+
 /* Current subscribers. */
 size_t api_sse_count(api_sse_hub_t *hub);
 

@@ -1,9 +1,10 @@
 /*
  * api/upload.c - the streaming upload sink: its fields as they arrive (multipart parts or a raw
- * text/csv body; name and label_column), the sticky failure, and the end of the upload (the CSV
- * or the IDX pair parsed into a dataset, its name, sha256 and matrix file). Each file part's
- * pipeline (temporary copy and hash, gzip, the push parsers) is upload_part.c, the sticky
- * failure upload_fail.c; calls go upload.c -> upload_part.c -> upload_fail.c. See upload.h.
+ * text/csv body; name and label_column), the sticky failure, and the end of the upload (the files
+ * of one format of the registry, ingest/format.h, parsed into a dataset, its name, sha256 and
+ * matrix file). Each file part's pipeline (temporary copy and hash, gzip, the push parsers) is
+ * upload_part.c, the sticky failure upload_fail.c; calls go upload.c -> upload_part.c ->
+ * upload_fail.c. See upload.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,16 @@
 #include "problem.h"
 #include "upload_private.h"
 
+/* The part a field name is, or PART_NONE. */
+static int part_of(const char *field) {
+    long i = ingest_field_find(field);
+    if (i >= 0 && i < N_FILES)
+        return (int)i;
+    return strcmp(field, "name") == 0           ? PART_NAME
+           : strcmp(field, "label_column") == 0 ? PART_LABEL
+                                                : PART_NONE;
+}
+
 const char *api_upload_internal(const api_upload_t *up) {
     return up && up->internal[0] ? up->internal : NULL;
 }
@@ -35,9 +46,12 @@ api_upload_t *api_upload_new(const char *data_dir, uint64_t max_bytes) {
     up->max_gunzip = api_upload_max_gunzip(max_bytes);
     up->cur = PART_NONE;
     for (int i = 0; i < N_FILES; i++) {
+        size_t k = 0;
         up->files[i].fd = -1;
         up->files[i].up = up;
         up->files[i].part = i;
+        up->files[i].fmt = ingest_field_format((size_t)i, &k);
+        up->files[i].def = up->files[i].fmt ? &up->files[i].fmt->parts[k] : NULL;
     }
     return up;
 }
@@ -85,12 +99,12 @@ static void small_append(api_upload_t *up, int part, const char *data, size_t le
     size_t *used = part == PART_NAME ? &up->name_len : &up->label_len;
     size_t cap = part == PART_NAME ? sizeof(up->name) : sizeof(up->label);
     if (*used + len >= cap) {
-        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part),
                         "is longer than %zu bytes", cap - 1);
         return;
     }
     if (memchr(data, '\0', len)) { /* the C string would end there: "a\0b" would become "a" */
-        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part),
                         "must not contain NUL bytes");
         return;
     }
@@ -137,29 +151,29 @@ void api_upload_field(api_upload_t *up, const char *field, const char *filename,
     if (!up || up->problem)
         return;
     if (!field) { /* a part whose Content-Disposition has no name="..." */
+        char list[160];
         api_upload_fail(up, API_PROBLEM_INVALID, "body",
                         "a multipart part has no name (expected Content-Disposition: form-data; "
-                        "name=\"file\", \"images\", \"labels\", \"name\" or \"label_column\")");
+                        "name=%s, \"name\" or \"label_column\")",
+                        ingest_format_list(list, sizeof(list), INGEST_LIST_QUOTED));
         return;
     }
-    int same = up->cur != PART_NONE && strcmp(field, api_upload_part_names[up->cur]) == 0;
+    int same = up->cur != PART_NONE && strcmp(field, api_upload_part_name(up->cur)) == 0;
     if (!same || (off == 0 && up->cur_bytes > 0)) {
         part_end(up);
-        int part = 0;
-        while (part < PART_NONE && strcmp(field, api_upload_part_names[part]) != 0)
-            part++;
+        int part = part_of(field);
         if (part == PART_NONE) {
-            char f[40];
+            char f[40], list[160];
             snprintf(f, sizeof(f), "%.32s", field);
             api_upload_fail(up, API_PROBLEM_INVALID, f,
-                            "unknown field (expected file, or images and labels, and optionally "
-                            "name and label_column)");
+                            "unknown field (expected %s, and optionally name and label_column)",
+                            ingest_format_list(list, sizeof(list), INGEST_LIST_FIELDS));
             return;
         }
         if (up->problem)
             return;
         if ((part == PART_NAME && up->has_name) || (part == PART_LABEL && up->has_label)) {
-            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part], "is given twice");
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part), "is given twice");
             return;
         }
         up->cur = part;
@@ -185,9 +199,8 @@ void api_upload_raw(api_upload_t *up, const char *data, size_t len) {
 /* ---- the end ------------------------------------------------------------------------------- */
 
 /* The default name: the file name without directories, up to its first '.'. */
-static void default_name(api_upload_t *up) {
-    const file_part_t *f =
-        up->files[PART_FILE].present ? &up->files[PART_FILE] : &up->files[PART_IMAGES];
+static void default_name(api_upload_t *up, int first) {
+    const file_part_t *f = &up->files[first];
     const char *base = strrchr(f->filename, '/');
     const char *why;
     base = base ? base + 1 : f->filename;
@@ -231,23 +244,58 @@ static void matrix_path(api_upload_t *up) {
     snprintf(up->matrix, sizeof(up->matrix), "%s/%s", up->data_dir, up->rel);
 }
 
-static void parse_csv(api_upload_t *up) {
-    file_part_t *f = &up->files[PART_FILE];
+/* The upload's format: that of its first file part given, or NULL (none given). *first
+ * receives the field of its first part. */
+static const ingest_format_def_t *upload_format(const api_upload_t *up, int *first) {
+    const ingest_format_def_t *fmt = NULL;
+    for (int i = 0; i < N_FILES && !fmt; i++)
+        if (up->files[i].present)
+            fmt = up->files[i].fmt;
+    for (int i = 0; fmt && i < N_FILES; i++)
+        if (up->files[i].fmt == fmt) {
+            *first = i;
+            break;
+        }
+    return fmt;
+}
+
+/* Parses the upload's files into up->ds with their format's build (ingest/format.h). */
+static void parse(api_upload_t *up, const ingest_format_def_t *fmt, int first) {
+    void *parsers[INGEST_FORMAT_MAX_PARTS] = {0};
     ingest_error_t e;
-    int rc;
+    int rc = 0, at = first;
     memset(&e, 0, sizeof(e));
-    if (up->label_late)
+    for (size_t k = 0; k < fmt->n_parts; k++)
+        if (!up->files[first + (int)k].present) {
+            char with[96] = "";
+            for (size_t j = 0, n = 0; j < fmt->n_parts; j++)
+                if (up->files[first + (int)j].present)
+                    n += (size_t)snprintf(with + n, sizeof(with) - n, "%s%s", n ? " and " : "",
+                                          api_upload_part_name(first + (int)j));
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(first + (int)k),
+                            "is required with %s", with);
+            return;
+        }
+    if (fmt->label_column && up->label_late)
         api_upload_part_reparse(up);
     if (up->problem)
         return;
-    if (f->parse_rc) {
-        rc = f->parse_rc;
-        e = f->parse_err;
-    } else {
-        rc = ingest_csv_finish(f->csv, &up->ds, &e);
+    for (size_t k = 0; k < fmt->n_parts && !rc; k++) {
+        file_part_t *f = &up->files[first + (int)k];
+        if (f->parse_rc) { /* kept aside (a CSV before a late label_column): now it is final */
+            rc = f->parse_rc;
+            e = f->parse_err;
+            at = first + (int)k;
+        }
+        parsers[k] = f->parser;
+    }
+    if (!rc) {
+        size_t k = 0;
+        rc = fmt->build(parsers, &up->ds, &k, &e);
+        at = first + (int)k;
     }
     if (rc) {
-        api_upload_fail_ingest(up, PART_FILE, rc, &e);
+        api_upload_fail_ingest(up, at, rc, &e);
         return;
     }
     /* Class names are answered as JSON strings, where bytes that are not UTF-8 would become '?':
@@ -262,27 +310,10 @@ static void parse_csv(api_upload_t *up) {
             n += (size_t)(name[j] < 0x80
                               ? snprintf(shown + n, sizeof(shown) - n, "%c", name[j])
                               : snprintf(shown + n, sizeof(shown) - n, "\\x%02X", name[j]));
-        api_upload_fail(up, API_PROBLEM_INVALID, "file",
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(first),
                         "the label \"%s\" is not valid UTF-8: save the file as UTF-8", shown);
         return;
     }
-}
-
-static void parse_idx(api_upload_t *up) {
-    ingest_error_t e;
-    memset(&e, 0, sizeof(e));
-    if (!up->files[PART_IMAGES].present || !up->files[PART_LABELS].present) {
-        int missing = up->files[PART_IMAGES].present ? PART_LABELS : PART_IMAGES;
-        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[missing],
-                        "is required with %s",
-                        api_upload_part_names[missing == PART_LABELS ? PART_IMAGES : PART_LABELS]);
-        return;
-    }
-    int rc =
-        ingest_idx_combine(up->files[PART_IMAGES].idx, up->files[PART_LABELS].idx, &up->ds, &e);
-    if (rc)
-        api_upload_fail_ingest(up, e.part == INGEST_PART_LABELS ? PART_LABELS : PART_IMAGES, rc,
-                               &e);
 }
 
 static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out);
@@ -299,29 +330,33 @@ static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out) {
     memset(out, 0, sizeof(*out));
     part_end(up);
     up->cur = PART_NONE;
-    int csv = up->files[PART_FILE].present;
-    if (!up->problem && !csv && !up->files[PART_IMAGES].present && !up->files[PART_LABELS].present)
-        api_upload_fail(up, API_PROBLEM_INVALID, "file",
-                        "is required: send a CSV file as file, or IDX files as images and "
-                        "labels");
+    int first = PART_FILE;
+    const ingest_format_def_t *fmt = upload_format(up, &first);
+    if (!up->problem && !fmt) {
+        char list[160];
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(PART_FILE),
+                        "is required: send %s",
+                        ingest_format_list(list, sizeof(list), INGEST_LIST_SEND));
+    }
     if (!up->problem)
-        csv ? parse_csv(up) : parse_idx(up);
+        parse(up, fmt, first);
     if (up->problem)
         return up->problem;
     if (!up->has_name)
-        default_name(up);
+        default_name(up, first);
     for (int i = 0; i < N_FILES; i++)
         if (up->files[i].present)
             api_sha256_final(&up->files[i].sha, d[i]);
-    if (csv) {
-        api_sha256_hex(d[PART_FILE], out->sha256);
-    } else {
-        api_sha256_t pair;
-        api_sha256_init(&pair);
-        api_sha256_update(&pair, d[PART_IMAGES], API_SHA256_SIZE);
-        api_sha256_update(&pair, d[PART_LABELS], API_SHA256_SIZE);
-        api_sha256_final(&pair, d[PART_FILE]);
-        api_sha256_hex(d[PART_FILE], out->sha256);
+    if (fmt->n_parts == 1) {
+        api_sha256_hex(d[first], out->sha256);
+    } else { /* the digest of the parts' digests, in order */
+        unsigned char all[API_SHA256_SIZE];
+        api_sha256_t parts;
+        api_sha256_init(&parts);
+        for (size_t k = 0; k < fmt->n_parts; k++)
+            api_sha256_update(&parts, d[first + (int)k], API_SHA256_SIZE);
+        api_sha256_final(&parts, all);
+        api_sha256_hex(all, out->sha256);
     }
     matrix_path(up);
     ingest_error_t e;
@@ -335,14 +370,13 @@ static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out) {
         char internal[sizeof(up->internal)];
         snprintf(internal, sizeof(internal), "cannot store the dataset: %s",
                  e.message[0] ? e.message : mlpt_strerror(rc));
-        api_upload_fail_file(up, csv ? PART_FILE : PART_IMAGES, errnum ? errnum : EIO, "datasets",
-                             internal);
+        api_upload_fail_file(up, first, errnum ? errnum : EIO, "datasets", internal);
         return up->problem;
     }
     up->matrix_written = 1;
     out->ds = up->ds;
     out->name = up->name;
-    out->format = csv ? "csv" : "idx";
+    out->format = fmt->name;
     out->scaling = up->ds->scaling == TRAINER_SCALE_UNIT ? "unit" : "standardize";
     out->size_bytes = up->total;
     out->storage_path = up->rel;

@@ -15,7 +15,14 @@
 #include "problem.h"
 #include "upload_private.h"
 
-const char *const api_upload_part_names[] = {"file", "images", "labels", "name", "label_column"};
+const char *api_upload_part_name(int part) {
+    if (part == PART_NAME)
+        return "name";
+    if (part == PART_LABEL)
+        return "label_column";
+    const char *field = part >= 0 && part < N_FILES ? ingest_field_name((size_t)part) : NULL;
+    return field ? field : "";
+}
 
 void api_upload_fail(api_upload_t *up, api_problem_kind_t kind, const char *field, const char *fmt,
                      ...) {
@@ -32,7 +39,7 @@ void api_upload_fail(api_upload_t *up, api_problem_kind_t kind, const char *fiel
 void api_upload_fail_file(api_upload_t *up, int part, int errnum, const char *folder,
                           const char *internal) {
     api_problem_kind_t kind = api_file_error_kind(errnum);
-    const char *field = api_upload_part_names[part];
+    const char *field = api_upload_part_name(part);
     if (up->problem)
         return;
     if (kind == API_PROBLEM_NO_SPACE)
@@ -65,7 +72,7 @@ int api_upload_folder_probe(const char *data_dir, const char *folder) {
 }
 
 void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
-    const char *field = api_upload_part_names[part];
+    const char *field = api_upload_part_name(part);
     if (rc == MLPT_EINVAL && part == PART_FILE && up->has_label)
         field = "label_column";
     api_upload_fail(up, api_error_kind(rc), field, "%s",

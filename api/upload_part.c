@@ -1,9 +1,10 @@
 /*
  * api/upload_part.c - one file part of an upload as it streams in: its temporary copy under
  * <data_dir>/uploads/ written and hashed (SHA-256) on a spool thread, gzip detection on the first
- * two bytes, the decoder with its limits (max_gunzip_bytes, max_gunzip_ratio), the CSV or IDX push
- * parser, the end of the part, and the re-parse of a CSV from its copy when label_column came
- * after the file. Failures go to the upload's sticky failure (upload.c). See upload.h.
+ * two bytes, the decoder with its limits (max_gunzip_bytes, max_gunzip_ratio), the push parser
+ * of the part's format (ingest/format.h), the end of the part, and the re-parse of a CSV from its
+ * copy when label_column came after the file. Failures go to the upload's sticky failure
+ * (upload_fail.c). See upload.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,22 +30,22 @@ void api_upload_part_release(file_part_t *f) {
         unlink(f->path);
     f->path[0] = '\0';
     ingest_gz_free(f->gz);
-    ingest_csv_free(f->csv);
-    ingest_idx_free(f->idx);
+    if (f->def)
+        f->def->parser_free(f->parser);
     f->gz = NULL;
-    f->csv = NULL;
-    f->idx = NULL;
+    f->parser = NULL;
 }
 
 /* Keeps the upload's reservation from the memory budget ahead of what its parsers have filled
- * (upload.h). Returns 0, or -1 after failing the upload (503 or 413 naming
+ * (upload.h). Returns 0, or -1 after failing the upload (unavailable or too large, naming
  * max_upload_memory_mb) and freeing its parsers. */
 static int budget_keep_up(api_upload_t *up) {
     uint64_t used = 0;
     if (!up->budget)
         return 0;
     for (int i = 0; i < N_FILES; i++)
-        used += ingest_csv_mem_bytes(up->files[i].csv) + ingest_idx_mem_bytes(up->files[i].idx);
+        if (up->files[i].parser)
+            used += up->files[i].def->mem_bytes(up->files[i].parser);
     if (used <= up->mem_reserved)
         return 0;
     uint64_t total = api_mem_budget_total(up->budget);
@@ -58,20 +59,19 @@ static int budget_keep_up(api_upload_t *up) {
     }
     int part = up->cur >= 0 && up->cur < N_FILES ? up->cur : PART_FILE;
     if (rc == MLPT_ELIMIT)
-        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_name(part),
                         "parsing this upload takes more memory than the limit max_upload_memory_mb "
                         "(%llu MiB) allows: send a smaller dataset",
                         (unsigned long long)(total >> 20));
     else
-        api_upload_fail(up, API_PROBLEM_UNAVAILABLE, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_UNAVAILABLE, api_upload_part_name(part),
                         "the memory for parsing uploads (max_upload_memory_mb, %llu MiB) is in use "
                         "by other uploads; retry later",
                         (unsigned long long)(total >> 20));
     for (int i = 0; i < N_FILES; i++) { /* give the memory back now, not at the body's end */
-        ingest_csv_free(up->files[i].csv);
-        ingest_idx_free(up->files[i].idx);
-        up->files[i].csv = NULL;
-        up->files[i].idx = NULL;
+        if (up->files[i].def)
+            up->files[i].def->parser_free(up->files[i].parser);
+        up->files[i].parser = NULL;
     }
     api_mem_budget_release(up->budget, up->mem_reserved);
     up->mem_reserved = 0;
@@ -91,8 +91,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
         return MLPT_ESTOPPED;
     if (len == 0)
         return 0;
-    int rc =
-        f->csv ? ingest_csv_feed(f->csv, data, len, &e) : ingest_idx_feed(f->idx, data, len, &e);
+    int rc = f->def->feed(f->parser, data, len, &e);
     if (rc) {
         f->parse_rc = rc;
         f->parse_err = e;
@@ -109,21 +108,21 @@ static int gz_sink(void *ctx, const void *data, size_t len, ingest_error_t *err)
     return parser_push(f->up, f->part, data, len);
 }
 
-/* A failure of the gzip stream itself: over one of the decompression limits (413 naming it),
- * or corrupt (422). */
+/* A failure of the gzip stream itself: over one of the decompression limits (too large, naming it),
+ * or corrupt (invalid). */
 static void gz_failed(api_upload_t *up, int part, int rc, const ingest_error_t *e) {
     file_part_t *f = &up->files[part];
     switch (rc == MLPT_ELIMIT ? ingest_gz_limit_hit(f->gz) : INGEST_GZ_LIMIT_NONE) {
     case INGEST_GZ_LIMIT_OUTPUT:
         api_upload_fail(
-            up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
+            up, API_PROBLEM_TOO_LARGE, api_upload_part_name(part),
             "the file decompresses to more than the limit max_gunzip_bytes (%llu bytes: %d x "
             "max_upload_bytes, at most 4 GiB)",
             (unsigned long long)up->max_gunzip, API_UPLOAD_GUNZIP_FACTOR);
         break;
     case INGEST_GZ_LIMIT_RATIO:
         api_upload_fail(
-            up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
+            up, API_PROBLEM_TOO_LARGE, api_upload_part_name(part),
             "the gzip data decompresses to more than %d times its size (the limit "
             "max_gunzip_ratio, checked past the first %d MiB): send the file uncompressed",
             API_UPLOAD_GUNZIP_RATIO, (int)(API_UPLOAD_GUNZIP_RATIO_FLOOR >> 20));
@@ -155,21 +154,18 @@ static void part_feed(api_upload_t *up, int part, const void *data, size_t len) 
 static void part_decide(api_upload_t *up, int part) {
     file_part_t *f = &up->files[part];
     f->decided = 1;
-    if (part == PART_FILE) {
-        ingest_csv_options_t opt;
-        ingest_csv_options_init(&opt);
+    ingest_options_t opt;
+    ingest_options_init(&opt);
+    if (f->fmt->label_column && f->def == &f->fmt->parts[0])
         opt.label_name = up->has_label ? up->label : NULL;
-        f->csv = ingest_csv_new(&opt);
-    } else {
-        f->idx = ingest_idx_new(part == PART_IMAGES ? INGEST_IDX_IMAGES : INGEST_IDX_LABELS, NULL);
-    }
+    f->parser = f->def->parser_new(&opt);
     int gz = f->nhead == 2 && f->head[0] == 0x1F && f->head[1] == 0x8B;
-    if (gz && (f->csv || f->idx)) {
+    if (gz && f->parser) {
         f->gz = ingest_gz_new(up->max_gunzip, gz_sink, f);
         ingest_gz_set_ratio(f->gz, API_UPLOAD_GUNZIP_RATIO, API_UPLOAD_GUNZIP_RATIO_FLOOR);
     }
-    if (!(f->csv || f->idx) || (gz && !f->gz))
-        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_names[part], "out of memory");
+    if (!f->parser || (gz && !f->gz))
+        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_name(part), "out of memory");
     else
         part_feed(up, part, f->head, f->nhead);
 }
@@ -224,7 +220,7 @@ void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t l
     up->total += len;
     if (up->total > up->max_bytes) {
         up->over_limit = !up->problem;
-        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_names[part],
+        api_upload_fail(up, API_PROBLEM_TOO_LARGE, api_upload_part_name(part),
                         "the upload exceeds the limit max_upload_bytes (%llu "
                         "bytes)",
                         (unsigned long long)up->max_bytes);
@@ -242,15 +238,16 @@ void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t l
 void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
     file_part_t *f = &up->files[part];
     if (f->present) {
-        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part], "is given twice");
+        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part), "is given twice");
         return;
     }
-    if ((part == PART_FILE && (up->files[PART_IMAGES].present || up->files[PART_LABELS].present)) ||
-        (part != PART_FILE && up->files[PART_FILE].present)) {
-        api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_names[part],
-                        "give either file (CSV) or images and labels (IDX)");
-        return;
-    }
+    for (int i = 0; i < N_FILES; i++)
+        if (up->files[i].present && up->files[i].fmt != f->fmt) { /* one format per upload */
+            char list[160];
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part), "give either %s",
+                            ingest_format_list(list, sizeof(list), INGEST_LIST_EITHER));
+            return;
+        }
     f->present = 1;
     snprintf(f->filename, sizeof(f->filename), "%s", filename ? filename : "");
     api_sha256_init(&f->sha);
@@ -264,7 +261,7 @@ void api_upload_part_begin(api_upload_t *up, int part, const char *filename) {
         f->path[0] = '\0';
         api_upload_fail_file(up, part, e, "uploads", internal);
     } else if (!(f->spool = ingest_spool_new(copy_bytes, f))) {
-        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_names[part], "out of memory");
+        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_name(part), "out of memory");
     }
 }
 
@@ -282,7 +279,7 @@ void api_upload_part_end(api_upload_t *up, int part) {
         return;
     if (f->gz && !f->gz_stopped && (rc = ingest_gz_finish(f->gz, &e)) != 0)
         gz_failed(up, part, rc, &e);
-    if (!rc && f->idx && !f->parse_rc && (rc = ingest_idx_finish(f->idx, &e)) != 0)
+    if (!rc && f->def->end && f->parser && !f->parse_rc && (rc = f->def->end(f->parser, &e)) != 0)
         api_upload_fail_ingest(up, part, rc, &e);
     if (f->spool && (rc = ingest_spool_close(f->spool)) != 0) /* all written and hashed */
         copy_failed(up, part, rc);
@@ -310,9 +307,9 @@ void api_upload_part_reparse(api_upload_t *up) {
         return;
     }
     ingest_gz_free(f->gz);
-    ingest_csv_free(f->csv);
+    f->def->parser_free(f->parser);
     f->gz = NULL;
-    f->csv = NULL;
+    f->parser = NULL;
     f->decided = f->gz_stopped = f->parse_rc = 0;
     f->nhead = 0;
     up->label_late = 0; /* up->label is set: part_decide makes a parser for it */

@@ -9,21 +9,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "csv.h"
+#include "format.h"
 #include "gz.h"
-#include "idx.h"
 #include "ingest.h"
 #include "sha256.h"
 #include "spool.h"
 #include "upload.h"
 #include "validate.h"
 
-/* The fields of an upload: the file parts first (they index api_upload.files), then the small
- * ones. */
-enum { PART_FILE, PART_IMAGES, PART_LABELS, N_FILES, PART_NAME = N_FILES, PART_LABEL, PART_NONE };
+/* The fields of an upload: the file parts first (they index api_upload.files: field i is the
+ * registry's field i, ingest_field_name, of the format ingest_field_format), then the small
+ * ones. PART_FILE is field 0, CSV's file: a raw text/csv body goes there, and label_column is
+ * its option. */
+enum { PART_FILE = 0, N_FILES = INGEST_FIELDS_MAX, PART_NAME = N_FILES, PART_LABEL, PART_NONE };
 
-/* The field name of each part: "file", "images", "labels", "name", "label_column". */
-extern const char *const api_upload_part_names[];
+/* The field name of a part: "file", "images", "labels" (the registry's), "name",
+ * "label_column"; "" for an unused file slot (upload_fail.c). */
+const char *api_upload_part_name(int part);
 
 /* One file part as it streams in (upload_part.c). */
 typedef struct file_part {
@@ -42,8 +44,9 @@ typedef struct file_part {
     unsigned char head[2];
     size_t nhead;
     ingest_gz_t *gz;
-    ingest_csv_t *csv;
-    ingest_idx_t *idx;
+    const ingest_format_def_t *fmt; /* the format this field belongs to (NULL: unused slot) */
+    const ingest_part_def_t *def;   /* its part there */
+    void *parser;                   /* def's push parser, made when gzip or not is decided */
 } file_part_t;
 
 struct api_upload {
@@ -89,7 +92,7 @@ void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_err
 
 /* upload_part.c ----------------------------------------------------------------------------- */
 
-/* A file part starts: 422 when it was given already or mixes CSV and IDX; otherwise its
+/* A file part starts: INVALID when it was given already or mixes formats; otherwise its
  * temporary copy under <data_dir>/uploads/ and the spool that writes and hashes it. */
 void api_upload_part_begin(api_upload_t *up, int part, const char *filename);
 
@@ -97,7 +100,7 @@ void api_upload_part_begin(api_upload_t *up, int part, const char *filename);
  * spool (copy and hash), and through gzip detection into the part's parser. */
 void api_upload_part_data(api_upload_t *up, int part, const char *data, size_t len);
 
-/* A file part ends (once; nothing after a failure): the decoder and an IDX parser are finished,
+/* A file part ends (once; nothing after a failure): the decoder and the part's parser are ended,
  * the spool is closed (everything written and hashed) and the copy's descriptor closed. */
 void api_upload_part_end(api_upload_t *up, int part);
 

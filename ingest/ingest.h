@@ -3,9 +3,10 @@
  * the options of both formats, format sniffing and the whole-file loaders used by the CLI.
  *
  * The module is built from push parsers (csv.h, idx.h, gz.h): the HTTP upload feeds them chunks of
- * any size as they arrive, and the file loaders below feed them 1 MiB reads. Nothing here prints,
- * exits or keeps global state, so every function may be called from any thread; a parser handle
- * must be used by one thread at a time.
+ * any size as they arrive, and the file loaders below feed them 1 MiB reads. The formats, what
+ * files each takes and their parsers are a registry (format.h): a new format is one entry there.
+ * Nothing here prints, exits or keeps global state, so every function may be called from any
+ * thread; a parser handle must be used by one thread at a time.
  *
  * Errors: every function returns 0 or a negative MLPT_E* code (common/mlpt_err.h) and takes an
  * optional ingest_error_t as its last parameter. When a call fails and err is not NULL, *err is
@@ -20,7 +21,8 @@
 #include "dataset.h"
 #include "mlpt_err.h"
 
-/* Which file of a pair an error is about (IDX: images or labels). */
+/* Which file of a format's several an error is about: the 1-based index of the part in its
+ * registry entry (ingest/format.h), named here for IDX, the one format with two. */
 typedef enum ingest_part {
     INGEST_PART_NONE = 0,   /* a single file (CSV), or not about one file (a NULL argument) */
     INGEST_PART_IMAGES = 1, /* the IDX images file; also a count mismatch between the two */

@@ -1,6 +1,7 @@
 /*
- * ingest/load.c - whole-file loaders for the CLI: read 1 MiB at a time and push it through the
- * parsers, through the gzip decoder first when the file starts with the gzip magic 1f 8b.
+ * ingest/load.c - whole-file loaders for the CLI: read 1 MiB at a time and push it through a
+ * format's parsers (format.h), through the gzip decoder first when the file starts with the gzip
+ * magic 1f 8b.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "csv.h"
+#include "format.h"
 #include "gz.h"
-#include "idx.h"
 #include "ingest.h"
 #include "ingest_private.h"
 
@@ -30,14 +30,6 @@ static int sink_feed(void *ctx, const void *buf, size_t len, ingest_error_t *err
     if (rc)
         s->failed = 1;
     return rc;
-}
-
-static int feed_csv(void *parser, const void *buf, size_t len, ingest_error_t *err) {
-    return ingest_csv_feed(parser, buf, len, err);
-}
-
-static int feed_idx(void *parser, const void *buf, size_t len, ingest_error_t *err) {
-    return ingest_idx_feed(parser, buf, len, err);
 }
 
 static ssize_t read_some(int fd, void *buf, size_t n) {
@@ -114,78 +106,95 @@ out:
     return rc;
 }
 
-int ingest_load_csv_file(const char *path, const ingest_csv_options_t *opt, trainer_dataset_t **out,
-                         ingest_error_t *err) {
-    if (out)
-        *out = NULL;
-    if (!path || !out) {
-        ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL, "ingest_load_csv_file: NULL argument");
-        return MLPT_EINVAL;
+/* Streams one file into its part's parser, then ends the part; errors not from the parser get
+ * the part's field in front and the part set when the format has several. */
+static int load_part(const ingest_format_def_t *fmt, size_t part, const char *path, void *parser,
+                     uint64_t max_gunzip, ingest_error_t *e) {
+    const ingest_part_def_t *def = &fmt->parts[part];
+    load_sink_t sink = {def->feed, parser, 0};
+    int rc = load_stream(path, &sink, max_gunzip, e);
+    if (rc && !sink.failed && fmt->n_parts > 1) {
+        e->part = (ingest_part_t)(part + 1); /* the parser sets its own errors' part */
+        char msg[sizeof(e->message)];
+        memcpy(msg, e->message, sizeof(msg));
+        snprintf(e->message, sizeof(e->message), "%s: %.*s", def->field,
+                 (int)(sizeof(e->message) - strlen(def->field) - 3), msg);
     }
-    ingest_csv_t *csv = ingest_csv_new(opt);
-    if (!csv) {
-        ingest_error_set(err, MLPT_ENOMEM, 0, 0, NULL, "out of memory");
-        return MLPT_ENOMEM;
-    }
-    load_sink_t sink = {feed_csv, csv, 0};
-    uint64_t max_gunzip =
-        opt && opt->max_gunzip_bytes ? opt->max_gunzip_bytes : INGEST_DEFAULT_MAX_GUNZIP_BYTES;
-    int rc = load_stream(path, &sink, max_gunzip, err);
-    if (rc == MLPT_OK)
-        rc = ingest_csv_finish(csv, out, err);
-    ingest_csv_free(csv);
+    if (rc == MLPT_OK && def->end)
+        rc = def->end(parser, e);
     return rc;
 }
 
-/* Loads one IDX file into the parser ix; errors not from the parser get the role in front and
- * the part set (the parser's own errors carry both). */
-static int load_idx_one(const char *path, ingest_idx_t *ix, ingest_part_t part, uint64_t max_gunzip,
-                        ingest_error_t *err) {
-    const char *role = part == INGEST_PART_IMAGES ? "images" : "labels";
-    load_sink_t sink = {feed_idx, ix, 0};
+int ingest_load_files(const ingest_format_def_t *fmt, const char *const *paths,
+                      const ingest_options_t *opt, trainer_dataset_t **out, ingest_error_t *err) {
+    void *parsers[INGEST_FORMAT_MAX_PARTS] = {0};
+    ingest_options_t defaults;
     ingest_error_t e;
+    int rc = MLPT_OK;
     memset(&e, 0, sizeof(e));
-    int rc = load_stream(path, &sink, max_gunzip, &e);
-    if (rc && !sink.failed) {
-        char msg[sizeof(e.message)];
-        memcpy(msg, e.message, sizeof(msg));
-        snprintf(e.message, sizeof(e.message), "%s: %.*s", role,
-                 (int)(sizeof(e.message) - strlen(role) - 3), msg);
-        e.part = part;
+    if (out)
+        *out = NULL;
+    if (!fmt || !paths || !out) {
+        ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL, "ingest_load_files: NULL argument");
+        return MLPT_EINVAL;
     }
+    for (size_t p = 0; p < fmt->n_parts; p++)
+        if (!paths[p]) {
+            ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL, "ingest_load_files: NULL argument");
+            return MLPT_EINVAL;
+        }
+    if (!opt) {
+        ingest_options_init(&defaults);
+        opt = &defaults;
+    }
+    for (size_t p = 0; p < fmt->n_parts; p++)
+        if (!(parsers[p] = fmt->parts[p].parser_new(opt))) {
+            ingest_error_set(&e, MLPT_ENOMEM, 0, 0, NULL, "out of memory");
+            rc = MLPT_ENOMEM;
+        }
+    uint64_t max_gunzip = fmt->max_gunzip(opt);
+    for (size_t p = 0; rc == MLPT_OK && p < fmt->n_parts; p++)
+        rc = load_part(fmt, p, paths[p], parsers[p], max_gunzip, &e);
+    size_t part = 0;
     if (rc == MLPT_OK)
-        rc = ingest_idx_finish(ix, &e);
+        rc = fmt->build(parsers, out, &part, &e);
+    for (size_t p = 0; p < fmt->n_parts; p++)
+        fmt->parts[p].parser_free(parsers[p]);
     if (rc)
         ingest_error_copy(err, &e);
     return rc;
 }
 
+/* The two loaders of ingest.h: the registry's CSV and IDX entries. */
+
+int ingest_load_csv_file(const char *path, const ingest_csv_options_t *opt, trainer_dataset_t **out,
+                         ingest_error_t *err) {
+    ingest_options_t o;
+    ingest_options_init(&o);
+    if (opt)
+        o.csv = *opt;
+    if (!path || !out) {
+        if (out)
+            *out = NULL;
+        ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL, "ingest_load_csv_file: NULL argument");
+        return MLPT_EINVAL;
+    }
+    return ingest_load_files(ingest_format_find("csv"), &path, &o, out, err);
+}
+
 int ingest_load_idx_files(const char *images_path, const char *labels_path,
                           const ingest_idx_options_t *opt, trainer_dataset_t **out,
                           ingest_error_t *err) {
-    int rc = MLPT_ENOMEM;
-    ingest_idx_t *im = NULL, *lb = NULL;
-    if (out)
-        *out = NULL;
+    ingest_options_t o;
+    ingest_options_init(&o);
+    if (opt)
+        o.idx = *opt;
     if (!images_path || !labels_path || !out) {
+        if (out)
+            *out = NULL;
         ingest_error_set(err, MLPT_EINVAL, 0, 0, NULL, "ingest_load_idx_files: NULL argument");
         return MLPT_EINVAL;
     }
-    uint64_t max_gunzip =
-        opt && opt->max_gunzip_bytes ? opt->max_gunzip_bytes : INGEST_DEFAULT_MAX_GUNZIP_BYTES;
-    im = ingest_idx_new(INGEST_IDX_IMAGES, opt);
-    lb = ingest_idx_new(INGEST_IDX_LABELS, opt);
-    if (!im || !lb) {
-        ingest_error_set(err, MLPT_ENOMEM, 0, 0, NULL, "out of memory");
-        goto out;
-    }
-    rc = load_idx_one(images_path, im, INGEST_PART_IMAGES, max_gunzip, err);
-    if (rc == MLPT_OK)
-        rc = load_idx_one(labels_path, lb, INGEST_PART_LABELS, max_gunzip, err);
-    if (rc == MLPT_OK)
-        rc = ingest_idx_combine(im, lb, out, err);
-out:
-    ingest_idx_free(im);
-    ingest_idx_free(lb);
-    return rc;
+    const char *paths[2] = {images_path, labels_path};
+    return ingest_load_files(ingest_format_find("idx"), paths, &o, out, err);
 }

@@ -16,7 +16,8 @@
 #include "le.h"
 
 #define MATRIX_MAGIC "MLPTDSET"
-#define MATRIX_VERSION 2u /* written; version 1 files are still read */
+#define MATRIX_VERSION 2u        /* written for a dataset without groups; 1 is still read */
+#define MATRIX_VERSION_GROUPS 3u /* written for one with groups: i32 group[rows] after y */
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -140,7 +141,7 @@ int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_er
     }
     *o = (out_t){.fd = fd, .hash = 0};
     out_put(o, MATRIX_MAGIC, 8);
-    out_u32(o, MATRIX_VERSION);
+    out_u32(o, ds->group ? MATRIX_VERSION_GROUPS : MATRIX_VERSION);
     out_u32(o, (uint32_t)ds->scaling);
     out_u64(o, ds->rows);
     out_u64(o, ds->features);
@@ -156,6 +157,8 @@ int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_er
      * this builds for (checked at compile time below). */
     out_put(o, ds->x, ds->rows * ds->features * sizeof(float));
     out_put(o, ds->y, ds->rows * sizeof(int32_t));
+    if (ds->group)
+        out_put(o, ds->group, ds->rows * sizeof(int32_t));
     out_u64(o, o->hash);
     out_flush(o);
     if (!o->error && fsync(fd) != 0)
@@ -246,7 +249,7 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
         goto done;
     in.left -= 12;
     version = trainer_le_get_u32(head + 8);
-    if (version != 1 && version != 2) {
+    if (version < 1 || version > MATRIX_VERSION_GROUPS) {
         rc =
             fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);
         goto done;
@@ -285,14 +288,17 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
             goto done;
         ds->class_counts[c] = v;
     }
-    if (in.left != rows * features * 4 + rows * 4 + 8)
+    int groups = version == MATRIX_VERSION_GROUPS;
+    if (in.left != rows * features * 4 + rows * 4 * (groups ? 2 : 1) + 8)
         goto done;
     ds->x = malloc(rows * features * sizeof(float));
     ds->y = malloc(rows * sizeof(int32_t));
-    if (!ds->x || !ds->y)
+    ds->group = groups ? malloc(rows * sizeof(int32_t)) : NULL;
+    if (!ds->x || !ds->y || (groups && !ds->group))
         goto nomem;
     if (in_take(&in, ds->x, rows * features * sizeof(float)) ||
-        in_take(&in, ds->y, rows * sizeof(int32_t)))
+        in_take(&in, ds->y, rows * sizeof(int32_t)) ||
+        (groups && in_take(&in, ds->group, rows * sizeof(int32_t))))
         goto done;
     sum = in.hash;
     if (in_u64(&in, &stored) || stored != sum || trainer_dataset_check(ds) != 0)

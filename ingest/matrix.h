@@ -9,6 +9,9 @@
  *   before it, zero-extended)
  * Version 1 is the same with FNV-1a 64 as the checksum; such files are still read. The CRC is
  * about seven times faster, which matters on the upload path (a 60,000 x 784 matrix is 188 MB).
+ * Version 3 is version 2 with the rows' group ids (trainer_dataset_t.group) after y:
+ * i32 group[rows]; it is written only for a dataset that has them, so a dataset without groups
+ * gives the same bytes as before.
  */
 #ifndef INGEST_MATRIX_H
 #define INGEST_MATRIX_H

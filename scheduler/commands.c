@@ -101,10 +101,10 @@ done:
 static int cmd_sweep_cancel(sched_t *s, command_t *c) {
     sweep_state_t *w = sched_sweep_find(s, c->id);
     if (!w || w->canceled) {
-        json_t *sw = store_sweep_get(s->writer, c->id, &c->err);
-        if (!sw)
-            return c->err.code;
-        json_decref(sw);
+        store_sweep_info_t sw;
+        int rc = store_sweep_info(s->writer, c->id, &sw, &c->err);
+        if (rc != 0)
+            return rc;
         set_error(&c->err, MLPT_ESTATE, "sweep %lld has already finished", (long long)c->id);
         return MLPT_ESTATE;
     }

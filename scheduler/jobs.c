@@ -159,16 +159,13 @@ static char *dataset_file(sched_t *s, int64_t id, store_error_t *err) {
 /* Trial cost: GEMM FLOPs over all its iterations, from the dataset's recorded shape. */
 static double trial_cost(sched_t *s, int64_t dataset_id, const sched_params_t *p) {
     store_error_t err;
-    json_t *d = store_dataset_get(s->writer, dataset_id, &err);
-    if (!d)
+    store_dataset_shape_t d;
+    if (store_dataset_shape(s->writer, dataset_id, &d, &err) != 0)
         return 0.0;
-    json_int_t rows = json_integer_value(json_object_get(d, "rows"));
-    json_int_t features = json_integer_value(json_object_get(d, "features"));
-    size_t classes = json_array_size(json_object_get(d, "classes"));
-    json_decref(d);
+    size_t classes = d.classes > 0 ? (size_t)d.classes : 0;
     trainer_arch_t arch;
-    sched_params_arch(p, (size_t)features, classes < 2 ? 2 : classes, &arch);
-    double n_train = (double)rows * (1.0 - p->validation_split);
+    sched_params_arch(p, (size_t)d.features, classes < 2 ? 2 : classes, &arch);
+    double n_train = (double)d.rows * (1.0 - p->validation_split);
     return trainer_arch_train_flops(&arch, (size_t)n_train) * (double)p->iterations;
 }
 

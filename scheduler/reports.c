@@ -24,17 +24,15 @@ static int sweep_finalize(sched_t *s, sweep_state_t *w, double now, store_error_
     if (w->canceled) {
         status = "canceled"; /* already recorded when the cancel came */
     } else {
-        json_t *sw = store_sweep_get(s->writer, w->id, err);
-        if (!sw)
-            return err->code;
-        json_t *counts = json_object_get(sw, "trials");
-        json_int_t failed = json_integer_value(json_object_get(counts, "failed"));
-        json_int_t total = json_integer_value(json_object_get(sw, "trials_total"));
-        json_decref(sw);
+        store_sweep_info_t sw;
+        int rc = store_sweep_info(s->writer, w->id, &sw, err);
+        if (rc != 0)
+            return rc;
+        int64_t failed = sw.trials[STORE_TRIAL_FAILED], total = sw.trials_total;
         if (total > 0 && failed == total)
             status = "failed";
-        int rc = store_sweep_set_status(s->writer, w->id, status, now,
-                                        failed == total ? "every trial failed" : NULL, err);
+        rc = store_sweep_set_status(s->writer, w->id, status, now,
+                                    failed == total ? "every trial failed" : NULL, err);
         if (rc != 0)
             return rc;
     }

@@ -56,34 +56,10 @@ static int known_has(const known_files_t *k, const char *rel) {
     return k->n && bsearch(&rel, k->names, k->n, sizeof *k->names, cmp_str);
 }
 
-/* Every dataset's matrix path, page by page. 0 or -1. */
-static int known_datasets(store_t *st, known_files_t *k) {
-    store_error_t err = {0};
-    char *cursor = NULL;
-    int rc = 0;
-    for (;;) {
-        json_t *page = store_dataset_list(st, 1000, cursor, &err);
-        free(cursor);
-        cursor = NULL;
-        if (!page)
-            return -1;
-        size_t i;
-        json_t *d;
-        json_array_foreach(json_object_get(page, "items"), i, d) {
-            char *path = store_dataset_storage_path(
-                st, (int64_t)json_integer_value(json_object_get(d, "id")), &err);
-            rc = path ? known_push(path, k) : -1;
-            free(path);
-            if (rc)
-                break;
-        }
-        const char *next = json_string_value(json_object_get(page, "next_cursor"));
-        if (rc == 0 && next && !(cursor = strdup(next)))
-            rc = -1;
-        json_decref(page);
-        if (rc || !cursor)
-            return rc ? -1 : 0;
-    }
+/* Records one dataset's matrix path. */
+static int known_dataset(int64_t id, const char *storage_path, void *user) {
+    (void)id;
+    return known_push(storage_path, user);
 }
 
 /* Opens the writer (creating and migrating a new database, and removing the files of rows
@@ -91,7 +67,8 @@ static int known_datasets(store_t *st, known_files_t *k) {
 static void known_collect(const char *db, const char *data_dir, known_files_t *k) {
     store_error_t err = {0};
     store_t *st = store_open(db, STORE_WRITER, &err);
-    k->ok = st && known_datasets(st, k) == 0 && store_set_data_dir(st, data_dir, &err) == 0 &&
+    k->ok = st && store_dataset_paths(st, known_dataset, k, &err) == 0 &&
+            store_set_data_dir(st, data_dir, &err) == 0 &&
             store_files_named(st, known_push, k, &err) == 0;
     store_close(st);
     if (k->n)

@@ -38,7 +38,7 @@ static int check_dataset(const store_dataset_new_t *d, store_error_t *err) {
         return store_error_set(err, MLPT_EINVAL, 0,
                                "dataset: name, sha256 and storage_path "
                                "are required");
-    if (!one_of(d->format, "csv", "idx"))
+    if (!one_of(d->format, "csv", "idx")) /* the ingest registry's names (ingest/formats.c) */
         return store_error_set(err, MLPT_EINVAL, 0, "dataset: format must be csv or idx");
     if (!one_of(d->scaling, "standardize", "unit"))
         return store_error_set(err, MLPT_EINVAL, 0, "dataset: scaling must be standardize or unit");

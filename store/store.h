@@ -324,6 +324,80 @@ int store_trial_model_ref(store_t *st, int64_t trial_id, char **path, void **blo
                           store_error_t *err);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Typed reads for internal callers (the scheduler, the event hub's replay, the service's
+ * start-up): plain structs, no JSON; the JSON reads above are for HTTP answers. Reader or
+ * writer, on the connection's owning thread. Each reads one snapshot (one statement). */
+
+typedef enum store_trial_state {
+    STORE_TRIAL_QUEUED,
+    STORE_TRIAL_RUNNING,
+    STORE_TRIAL_COMPLETED,
+    STORE_TRIAL_FAILED,
+    STORE_TRIAL_DIVERGED,
+    STORE_TRIAL_PRUNED,
+    STORE_TRIAL_CANCELED,
+    STORE_TRIAL_NSTATES
+} store_trial_state_t;
+
+typedef enum store_sweep_state {
+    STORE_SWEEP_QUEUED,
+    STORE_SWEEP_RUNNING,
+    STORE_SWEEP_COMPLETED,
+    STORE_SWEEP_FAILED,
+    STORE_SWEEP_CANCELED,
+    STORE_SWEEP_NSTATES
+} store_sweep_state_t;
+
+/* A state's name as stored and answered ("queued", ...; "unknown" out of range), and whether it
+ * is final (anything but queued and running). */
+const char *store_trial_state_name(store_trial_state_t s);
+int store_trial_state_final(store_trial_state_t s);
+const char *store_sweep_state_name(store_sweep_state_t s);
+int store_sweep_state_final(store_sweep_state_t s);
+
+typedef struct store_dataset_shape {
+    int64_t rows, features, classes;
+} store_dataset_shape_t;
+
+/* A dataset's shape. 0, MLPT_ENOTFOUND, or an SQLite failure. */
+int store_dataset_shape(store_t *st, int64_t id, store_dataset_shape_t *out, store_error_t *err);
+
+/* Calls fn with every dataset's id and matrix file (relative to the data dir), by id; the rows
+ * are read before the first call, so fn may use st. A non-zero return from fn stops the walk
+ * and is returned. */
+int store_dataset_paths(store_t *st, int (*fn)(int64_t id, const char *storage_path, void *user),
+                        void *user, store_error_t *err);
+
+typedef struct store_sweep_info {
+    int64_t id, dataset_id;
+    int64_t test_dataset_id; /* 0 for none */
+    store_sweep_state_t state;
+    int64_t trials_total;
+    int64_t trials[STORE_TRIAL_NSTATES]; /* how many of its trials are in each state */
+} store_sweep_info_t;
+
+/* A sweep's state and its trials' counts by state. 0, MLPT_ENOTFOUND, MLPT_EDB (a status the
+ * schema does not allow), or an SQLite failure. */
+int store_sweep_info(store_t *st, int64_t id, store_sweep_info_t *out, store_error_t *err);
+
+typedef struct store_trial_info {
+    int64_t id, sweep_id, ordinal, attempt, iterations_done;
+    store_trial_state_t state;
+    int has_started_at; /* it has a start time (kept when a crash re-queues it) */
+} store_trial_info_t;
+
+/* A sweep's trials by ordinal: *out (malloc'd, the caller frees; NULL when there are none) and
+ * *n. MLPT_ENOTFOUND for an unknown sweep. */
+int store_sweep_trials(store_t *st, int64_t sweep_id, store_trial_info_t **out, size_t *n,
+                       store_error_t *err);
+
+/* One trial's state and its metric rows (as store_trial_rows gives them) read together: the
+ * rows are those committed with that state. *rows is malloc'd (the caller frees; NULL when
+ * none). MLPT_ENOTFOUND for an unknown trial. */
+int store_trial_snapshot(store_t *st, int64_t trial_id, store_trial_info_t *info,
+                         store_metric_t **rows, size_t *n, store_error_t *err);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Model and checkpoint files (migration 0003). */
 
 typedef enum store_file_kind {

@@ -4,7 +4,8 @@
  * formatting (non-finite as null), live delivery with ids, suspend when idle and resume on
  * publish, exact resume from the ring by Last-Event-ID, replay from the store merged with events
  * published during the reads (no loss, no duplicate), 204 after the end, slow subscribers
- * dropped, heartbeats, closing, and streams whose client closed the socket ended at once.
+ * dropped, heartbeats, closing, streams whose client closed the socket ended at once, and the
+ * streams of a deleted sweep ended.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -367,6 +368,51 @@ static void test_finished_sweep_replays_then_ends(void **state) {
     api_sse_hub_free(hub);
 }
 
+/* A deleted sweep's streams end, and its channel no longer counts as finished: a sweep later
+ * published under the same id (databases from before ids only grew handed a deleted sweep's id
+ * on) reaches its subscribers instead of being dropped, which left a live page waiting forever. */
+static void test_deleted_sweep_streams_end(void **state) {
+    (void)state;
+    static char out[1 << 16];
+    api_sse_hub_t *hub = hub_new(0);
+    F.n = 1;
+    F.t[0] = (fake_trial_t){.id = 10, .status = "queued"};
+    api_sse_sub_t *sub, *late;
+    assert_int_equal(api_sse_subscribe(hub, 5, NULL, &sub), 0);
+    api_sse_attach(sub, &F);
+    out[0] = '\0';
+    assert_int_equal(drain(sub, out, sizeof(out)), 0); /* live, suspended */
+    assert_true(F.suspended);
+    api_sse_forget(hub, 5);
+    assert_false(F.suspended); /* resumed so that it can end */
+    assert_int_equal(drain(sub, out, sizeof(out)), -1);
+    unsub(sub);
+    api_sse_forget(hub, 77); /* a sweep nobody followed: nothing to do */
+
+    /* The first sweep 5 finishes and is deleted; a new one under id 5 starts. */
+    commit_simple(SCHED_EVENT_TRIAL_STARTED, 5, 10, "running");
+    commit_simple(SCHED_EVENT_TRIAL_FINISHED, 5, 10, "completed");
+    commit_simple(SCHED_EVENT_SWEEP_FINISHED, 5, 0, "completed");
+    api_sse_forget(hub, 5);
+    F.t[0] = (fake_trial_t){.id = 20, .status = "queued"};
+    snprintf(F.sweep_status, 16, "running");
+    assert_int_equal(api_sse_subscribe(hub, 5, NULL, &late), 0);
+    api_sse_attach(late, &F);
+    out[0] = '\0';
+    assert_int_equal(drain(late, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "id: 1000003\n")); /* ids keep growing */
+    commit_simple(SCHED_EVENT_TRIAL_STARTED, 5, 20, "running");
+    commit_iteration(5, 20, 1);
+    commit_simple(SCHED_EVENT_TRIAL_FINISHED, 5, 20, "completed");
+    commit_simple(SCHED_EVENT_SWEEP_FINISHED, 5, 0, "completed");
+    out[0] = '\0';
+    assert_int_equal(drain(late, out, sizeof(out)), -1);
+    assert_int_equal(count(out, "event: "), 4);
+    assert_non_null(strstr(out, "id: 1000007\nevent: sweep_finished\n"));
+    unsub(late);
+    api_sse_hub_free(hub);
+}
+
 static void test_slow_subscriber_is_dropped(void **state) {
     (void)state;
     static char out[1 << 16];
@@ -446,6 +492,7 @@ int main(void) {
         cmocka_unit_test(test_ring_resume_is_exact),
         cmocka_unit_test(test_replay_merges_live_events),
         cmocka_unit_test(test_finished_sweep_replays_then_ends),
+        cmocka_unit_test(test_deleted_sweep_streams_end),
         cmocka_unit_test(test_slow_subscriber_is_dropped),
         cmocka_unit_test(test_heartbeat_and_close),
         cmocka_unit_test(test_closed_client_is_reaped),

@@ -1,5 +1,6 @@
 /* test_matrix.c - ingest's files: the parsed-dataset file (round trip, atomic write, damage
- * detection, the version 2 layout and checksum, version 1 files still read) and the spool that
+ * detection, the version 2 layout and checksum, version 1 files still read, group ids in
+ * version 3) and the spool that
  * writes an upload's copy on a thread of its own (order, errors, bounded memory). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +147,41 @@ static void test_version_2_layout(void **state) {
     unlink(path);
 }
 
+/* Group ids go through the file (version 3) and come back; a dataset without them reads back
+ * without them (version 2, above). Every truncation of a version 3 file is refused. */
+static void test_groups_round_trip(void **state) {
+    (void)state;
+    char path[64];
+    temp_path(path, sizeof path);
+    trainer_dataset_t *ds = load_iris(), *back = NULL;
+    ds->group = malloc(ds->rows * sizeof(int32_t));
+    assert_non_null(ds->group);
+    for (size_t i = 0; i < ds->rows; i++)
+        ds->group[i] = (int32_t)(i / 5) - 7;
+    assert_int_equal(ingest_matrix_write(path, ds, NULL), 0);
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    assert_memory_equal(buf, "MLPTDSET\x03\0\0\0", 12);
+    assert_int_equal(le64(buf + len - 8), crc32_bitwise(buf, len - 8));
+    assert_int_equal(ingest_matrix_read(path, &back, NULL), 0);
+    assert_non_null(back->group);
+    assert_memory_equal(back->group, ds->group, ds->rows * sizeof(int32_t));
+    assert_memory_equal(back->y, ds->y, ds->rows * sizeof(int32_t));
+    trainer_dataset_free(back);
+    back = NULL;
+    for (size_t cut = len - 8 - 4 * ds->rows; cut < len; cut += 97) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(buf, 1, cut, f), cut);
+        fclose(f);
+        assert_int_equal(ingest_matrix_read(path, &back, NULL), MLPT_EFORMAT);
+        assert_null(back);
+    }
+    free(buf);
+    trainer_dataset_free(ds);
+    unlink(path);
+}
+
 /* A file written by an older mlptune (version 1: FNV-1a 64 checksum) still loads, and a damaged
  * one is still refused. */
 static void test_version_1_still_read(void **state) {
@@ -180,13 +216,13 @@ static void test_version_1_still_read(void **state) {
     assert_int_equal(ingest_matrix_read(path, &back, NULL), MLPT_EFORMAT);
     assert_null(back);
     buf[100] ^= 1;
-    buf[8] = 3; /* a version from the future */
+    buf[8] = 4; /* a version from the future (3 has group ids) */
     f = fopen(path, "wb");
     assert_int_equal(fwrite(buf, 1, len, f), len);
     fclose(f);
     ingest_error_t err;
     assert_int_equal(ingest_matrix_read(path, &back, &err), MLPT_EVERSION);
-    assert_non_null(strstr(err.message, "version 3"));
+    assert_non_null(strstr(err.message, "version 4"));
     free(buf);
     trainer_dataset_free(ds);
     unlink(path);
@@ -349,10 +385,11 @@ static void test_spool_bounded(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_damage_detected),
-        cmocka_unit_test(test_version_2_layout), cmocka_unit_test(test_version_1_still_read),
-        cmocka_unit_test(test_io_errors),        cmocka_unit_test(test_spool_order),
-        cmocka_unit_test(test_spool_error),      cmocka_unit_test(test_spool_bounded),
+        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_damage_detected),
+        cmocka_unit_test(test_version_2_layout),  cmocka_unit_test(test_version_1_still_read),
+        cmocka_unit_test(test_io_errors),         cmocka_unit_test(test_spool_order),
+        cmocka_unit_test(test_spool_error),       cmocka_unit_test(test_spool_bounded),
+        cmocka_unit_test(test_groups_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

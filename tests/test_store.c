@@ -21,25 +21,6 @@
 #include "store.h"
 #include "store_fixtures.h"
 
-/* Writes SQL by hand the way a binary that knew only migrations 0..last would have. */
-static void build_version(const char *path, size_t last) {
-    sqlite3 *db = fx_raw_open(path);
-    fx_raw_exec(db, "PRAGMA journal_mode = WAL");
-    fx_raw_exec(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, applied_at REAL NOT NULL)");
-    for (size_t i = 0; i <= last; i++) {
-        char sql[256];
-        fx_raw_exec(db, "BEGIN");
-        fx_raw_exec(db, store_migration_sql(i));
-        snprintf(sql, sizeof(sql),
-                 "INSERT INTO schema_migrations VALUES (%zu, '%s', 1000.0); "
-                 "PRAGMA user_version = %zu; COMMIT",
-                 i + 1, store_migration_name(i), i + 1);
-        fx_raw_exec(db, sql);
-    }
-    assert_int_equal(sqlite3_close(db), SQLITE_OK);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Migrations. */
 
@@ -127,7 +108,7 @@ static void test_upgrade_from_each_version(void **state) {
         char name[32];
         snprintf(name, sizeof(name), "v%zu.db", i + 1);
         const char *path = fx_dir_path(&e->dir, name);
-        build_version(path, i);
+        fx_build_version(path, i);
         fx_sql_exec(path, "INSERT INTO datasets (name, format, created_at) "
                           "VALUES ('old', 'csv', 1000.0)");
 

@@ -17,6 +17,7 @@ void trainer_dataset_free(trainer_dataset_t *ds) {
     free(ds->class_counts);
     free(ds->x);
     free(ds->y);
+    free(ds->group);
     free(ds);
 }
 

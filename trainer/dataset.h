@@ -37,6 +37,9 @@ typedef struct trainer_dataset {
     char **class_names;   /* [classes] NUL-terminated names, each malloc'd; owned */
     size_t *class_counts; /* [classes] examples per class; malloc'd, owned */
     trainer_scaling_t scaling;
+    int32_t *group; /* [rows] each row's group (rows with one id belong together: one recording,
+                       one subject), so that a split can keep a group on one side; any values;
+                       NULL for none (no format sets it yet). malloc'd, owned */
 } trainer_dataset_t;
 
 /* Frees a dataset and everything it owns (every pointer member is released with free()).

@@ -144,6 +144,37 @@ def test_uploads():
         srv.stop()
 
 
+def test_upload_format_messages():
+    """The upload's answers about which files to send come from the format registry
+    (ingest/format.h): they read as they always did, and an IDX pair still uploads."""
+    srv = Server()
+    try:
+        images, labels = make_idx()
+
+        def refused(fields, files, field, detail):
+            status, _, body = srv.upload(fields, files)
+            assert status == 422 and body["errors"][0]["field"] == field, (status, body)
+            assert detail in body["detail"] or detail in body["errors"][0]["message"], body
+
+        refused({"name": "x"}, {}, "file",
+                "is required: send a CSV file as file, or IDX files as images and labels")
+        refused({}, {"images": ("i.idx", images)}, "labels", "is required with images")
+        refused({}, {"labels": ("l.idx", labels)}, "images", "is required with labels")
+        refused({}, {"images": ("i.idx", images), "file": ("a.csv", read("iris.csv"))}, "file",
+                "give either file (CSV) or images and labels (IDX)")
+        refused({}, {"movie": ("m.bin", b"x")}, "movie",
+                "unknown field (expected file, or images and labels, and optionally name and "
+                "label_column)")
+        refused({}, {"labels": ("l.idx", labels[:9]), "images": ("i.idx", images)}, "labels",
+                "labels")
+        status, _, ds = srv.upload({}, {"images": ("pix.idx", images),
+                                        "labels": ("lab.idx", labels)})
+        assert status == 201 and ds["format"] == "idx" and ds["name"] == "pix", (status, ds)
+        assert ds["rows"] == 200 and ds["features"] == 36, ds
+    finally:
+        srv.stop()
+
+
 def history_ok(srv, trial_id, iterations):
     _, _, h = srv.json("GET", "/api/v1/trials/%d/history" % trial_id, expect=200)
     its = [r["iteration"] for r in h["history"]]
@@ -283,6 +314,39 @@ def test_cancel_keeps_history():
         history_ok(srv, ran[0]["id"], ran[0]["iterations_done"])
         problem(srv.request("POST", "/api/v1/sweeps/%d/cancel" % sw["id"]), 409)
         srv.json("DELETE", "/api/v1/sweeps/%d" % sw["id"], expect=204)
+    finally:
+        srv.stop()
+
+
+def test_deleted_ids_are_not_reused():
+    """Deleting the newest dataset or sweep never hands its id on: a deep link never opens another
+    sweep, and a new sweep's event stream is its own and ends (a reused id once froze it)."""
+    srv = Server()
+    try:
+        keep = upload_iris(srv, "keep")
+        newest = upload_iris(srv, "newest")
+        srv.json("DELETE", "/api/v1/datasets/%d" % newest["id"], expect=204)
+        again = upload_iris(srv, "again")
+        assert again["id"] > newest["id"], (newest["id"], again["id"])
+        problem(srv.request("GET", "/api/v1/datasets/%d" % newest["id"]), 404)
+        spec = {"dataset_id": keep["id"], "grid": {"hidden_layers": [1], "neurons": [4],
+                                                   "learning_rate": [0.1], "iterations": [3]}}
+        _, _, first = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        events = sse_collect(srv, first["id"], timeout=60)
+        assert events and events[-1]["event"] == "sweep_finished", events[-3:]
+        srv.json("DELETE", "/api/v1/sweeps/%d" % first["id"], expect=204)
+        _, _, second = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        assert second["id"] > first["id"], (first["id"], second["id"])
+        problem(srv.request("GET", "/api/v1/sweeps/%d" % first["id"]), 404)
+        events = sse_collect(srv, second["id"], timeout=60)
+        assert events and events[-1]["event"] == "sweep_finished", events[-3:]
+        assert all(json.loads(e["data"])["sweep_id"] == second["id"] for e in events), events
+        # and across a restart: the high-water mark is in the database
+        srv.json("DELETE", "/api/v1/sweeps/%d" % second["id"], expect=204)
+        srv.restart()
+        _, _, third = srv.json("POST", "/api/v1/sweeps", spec, expect=201)
+        assert third["id"] > second["id"], (second["id"], third["id"])
+        srv.wait_sweep(third["id"])
     finally:
         srv.stop()
 
@@ -578,7 +642,8 @@ def test_graceful_stop():
 
 
 if __name__ == "__main__":
-    run([test_meta_routes, test_parameter_table, test_uploads, test_sweep_to_completion_with_sse,
-         test_cancel_keeps_history, test_bad_requests, test_kill9_and_restart,
+    run([test_meta_routes, test_parameter_table, test_uploads, test_upload_format_messages,
+         test_sweep_to_completion_with_sse, test_cancel_keeps_history,
+         test_deleted_ids_are_not_reused, test_bad_requests, test_kill9_and_restart,
          test_kill9_resumes_from_checkpoints, test_scaling_rules, test_init_rules,
          test_readers_during_training, test_graceful_stop])

@@ -162,6 +162,25 @@ static inline int64_t fx_sql_int(const char *path, const char *sql) {
     return v;
 }
 
+/* Writes SQL by hand the way a binary that knew only migrations 0..last would have. */
+static inline void fx_build_version(const char *path, size_t last) {
+    sqlite3 *db = fx_raw_open(path);
+    fx_raw_exec(db, "PRAGMA journal_mode = WAL");
+    fx_raw_exec(db, "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at REAL NOT NULL)");
+    for (size_t i = 0; i <= last; i++) {
+        char sql[256];
+        fx_raw_exec(db, "BEGIN");
+        fx_raw_exec(db, store_migration_sql(i));
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO schema_migrations VALUES (%zu, '%s', 1000.0); "
+                 "PRAGMA user_version = %zu; COMMIT",
+                 i + 1, store_migration_name(i), i + 1);
+        fx_raw_exec(db, sql);
+    }
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
 /* ---- stores, datasets, sweeps ---- */
 
 static inline store_t *fx_open(const char *path, store_mode_t mode) {
