@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,12 +146,27 @@ void api_h_trial_model(api_t *a, const api_request_t *req, api_response_t *res) 
              (long long)id);
 }
 
-/* What the model cache loads: the file (mapped, not copied) or the blob. */
+/* What the model cache loads: the file (read straight into the model) or the blob. */
 typedef struct model_src {
     const char *path;
     const void *blob;
     size_t len;
 } model_src_t;
+
+/* trainer_model_read's source: the model file's descriptor. */
+static int from_fd(void *user, void *dst, size_t n) {
+    int fd = *(const int *)user;
+    for (char *p = dst; n > 0;) {
+        ssize_t got = read(fd, p, n > ((size_t)1 << 30) ? (size_t)1 << 30 : n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return MLPT_EIO; /* an error, or the file shrank under us */
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
 
 static trainer_model_t *load_model(void *user, int *err) {
     const model_src_t *src = user;
@@ -162,15 +176,8 @@ static trainer_model_t *load_model(void *user, int *err) {
     int fd = open_model(src->path, &size, err);
     if (fd < 0)
         return NULL;
-    trainer_model_t *m = NULL;
-    void *map = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    trainer_model_t *m = trainer_model_read(from_fd, &fd, (size_t)size, err);
     close(fd);
-    if (map == MAP_FAILED) {
-        *err = size ? MLPT_EIO : MLPT_EFORMAT;
-        return NULL;
-    }
-    m = trainer_model_load(map, (size_t)size, err);
-    munmap(map, (size_t)size);
     return m;
 }
 

@@ -309,6 +309,66 @@ static void test_load_truncated(void **state) {
     trainer_model_free(m);
 }
 
+/* trainer_model_read's test source: the bytes of buf, failing with MLPT_EIO once `fail_at`
+ * bytes have gone (SIZE_MAX: never); counts the calls and the largest one. */
+typedef struct test_source {
+    const unsigned char *buf;
+    size_t pos, fail_at, calls, largest;
+} test_source_t;
+
+static int test_read(void *user, void *dst, size_t n) {
+    test_source_t *t = user;
+    t->calls++;
+    if (n > t->largest)
+        t->largest = n;
+    if (t->pos + n > t->fail_at)
+        return MLPT_EIO;
+    memcpy(dst, t->buf + t->pos, n);
+    t->pos += n;
+    return 0;
+}
+
+/* A model read from a source is the model loaded from memory; the parameters arrive in one
+ * read straight into the model (no buffer of the whole file); a source that fails anywhere
+ * gives MLPT_EIO and nothing, and a stated length that disagrees with the header is refused
+ * before any parameter is read. */
+static void test_read_from_source(void **state) {
+    (void)state;
+    const trainer_arch_t *a = &round_trip_archs[1];
+    trainer_model_t *m = random_model(a, 11);
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(trainer_model_save(m, &buf, &len), 0);
+
+    test_source_t src = {buf, 0, SIZE_MAX, 0, 0};
+    int err = 0;
+    trainer_model_t *back = trainer_model_read(test_read, &src, len, &err);
+    assert_non_null(back);
+    assert_models_equal(m, back);
+    assert_int_equal(src.pos, len);
+    assert_int_equal(src.largest, 4 * m->n_params);
+    trainer_model_free(back);
+
+    for (size_t at = 0; at < len; at += 1 + at / 3) {
+        test_source_t f = {buf, 0, at, 0, 0};
+        err = 0;
+        assert_null(trainer_model_read(test_read, &f, len, &err));
+        assert_int_equal(err, MLPT_EIO);
+    }
+    for (size_t wrong = len - 4; wrong <= len + 4; wrong += 8) {
+        test_source_t w = {buf, 0, SIZE_MAX, 0, 0};
+        err = 0;
+        assert_null(trainer_model_read(test_read, &w, wrong, &err));
+        assert_int_equal(err, MLPT_EFORMAT);
+        assert_true(w.largest < 4 * m->n_params);
+    }
+    err = 0;
+    assert_null(trainer_model_read(NULL, NULL, len, &err));
+    assert_int_equal(err, MLPT_EFORMAT);
+    free(buf);
+    trainer_model_free(m);
+}
+
 static void test_load_wrong_version(void **state) {
     (void)state;
     trainer_model_t *m = random_model(&round_trip_archs[2], 3);
@@ -426,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_save_layout),
         cmocka_unit_test(test_load_bad_magic),
         cmocka_unit_test(test_load_truncated),
+        cmocka_unit_test(test_read_from_source),
         cmocka_unit_test(test_load_wrong_version),
         cmocka_unit_test(test_load_inconsistent_header),
         cmocka_unit_test(test_clone),

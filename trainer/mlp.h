@@ -175,4 +175,15 @@ int trainer_model_save(const trainer_model_t *m, unsigned char **buf, size_t *le
  * version this build does not know) or MLPT_ENOMEM. */
 trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err);
 
+/* A source of bytes for trainer_model_read: copies exactly the next n bytes (n > 0) to dst and
+ * returns 0, or returns MLPT_EIO (any other non-zero is taken as MLPT_EIO). The trainer does no
+ * I/O of its own: the caller's source reads a file, a socket or memory. */
+typedef int (*trainer_read_fn)(void *user, void *dst, size_t n);
+
+/* trainer_model_load over a source of `len` bytes (the whole model file): the parameters are
+ * read straight into the new model, so a model costs its own size in memory, never twice that.
+ * The header is checked against len before the model is allocated. Returns the model, or NULL
+ * with *err (when not NULL) as trainer_model_load's, or the source's MLPT_EIO. */
+trainer_model_t *trainer_model_read(trainer_read_fn fn, void *user, size_t len, int *err);
+
 #endif

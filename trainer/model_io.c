@@ -35,34 +35,6 @@ static void put_floats(writer_t *w, const float *f, size_t n) {
     w->p += 4 * n;
 }
 
-typedef struct {
-    const unsigned char *p, *end;
-} reader_t;
-
-static int get_u32(reader_t *r, uint32_t *v) {
-    if (r->end - r->p < 4)
-        return MLPT_EFORMAT;
-    *v = trainer_le_get_u32(r->p);
-    r->p += 4;
-    return 0;
-}
-
-static int get_u64(reader_t *r, uint64_t *v) {
-    if (r->end - r->p < 8)
-        return MLPT_EFORMAT;
-    *v = trainer_le_get_u64(r->p);
-    r->p += 8;
-    return 0;
-}
-
-static int get_floats(reader_t *r, float *f, size_t n) {
-    if ((size_t)(r->end - r->p) / 4 < n)
-        return MLPT_EFORMAT;
-    trainer_le_get_f32s(f, r->p, n);
-    r->p += 4 * n;
-    return 0;
-}
-
 int trainer_model_save(const trainer_model_t *m, unsigned char **buf, size_t *len) {
     const trainer_arch_t *a = &m->arch;
     size_t n = 8 + 4 * 5 + 4 * a->n_hidden + 8 + 4 * (2 * a->inputs + m->n_params);
@@ -87,26 +59,64 @@ int trainer_model_save(const trainer_model_t *m, unsigned char **buf, size_t *le
     return 0;
 }
 
-trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err) {
+/* Reads n bytes; MLPT_EFORMAT past the stated length (a short file), else the source's code. */
+typedef struct {
+    trainer_read_fn fn;
+    void *user;
+    size_t left;
+} source_t;
+
+static int take(source_t *src, void *dst, size_t n) {
+    if (n > src->left)
+        return MLPT_EFORMAT;
+    src->left -= n;
+    int rc = n ? src->fn(src->user, dst, n) : 0;
+    return rc == 0 ? 0 : rc < 0 ? rc : MLPT_EIO;
+}
+
+static int take_u32(source_t *src, uint32_t *v) {
+    unsigned char b[4];
+    int rc = take(src, b, 4);
+    if (rc == 0)
+        *v = trainer_le_get_u32(b);
+    return rc;
+}
+
+/* n little-endian floats straight into f (converted in place: no second copy of the model). */
+static int take_floats(source_t *src, float *f, size_t n) {
+    int rc = take(src, f, 4 * n);
+    if (rc == 0)
+        trainer_le_get_f32s(f, (const unsigned char *)f, n);
+    return rc;
+}
+
+trainer_model_t *trainer_model_read(trainer_read_fn fn, void *user, size_t len, int *err) {
     int rc = MLPT_EFORMAT;
     trainer_model_t *m = NULL;
-    reader_t r = {NULL, NULL}; /* set once buf is known not to be NULL (NULL + 0 is undefined) */
+    source_t src = {fn, user, len};
+    unsigned char head[8 + 8];
     uint32_t version, act, inputs, outputs, n_hidden;
     uint64_t n_params;
     trainer_arch_t arch = {0};
 
-    if (!buf || len < 8 || memcmp(buf, MODEL_MAGIC, 8) != 0)
+    if (!fn)
         goto fail;
-    r.p = (const unsigned char *)buf + 8;
-    r.end = (const unsigned char *)buf + len;
-    if (get_u32(&r, &version))
+    if ((rc = take(&src, head, 8)) != 0)
+        goto fail;
+    rc = MLPT_EFORMAT;
+    if (memcmp(head, MODEL_MAGIC, 8) != 0)
+        goto fail;
+    if ((rc = take_u32(&src, &version)) != 0)
         goto fail;
     if (version != MODEL_VERSION) {
         rc = MLPT_EVERSION;
         goto fail;
     }
-    if (get_u32(&r, &act) || get_u32(&r, &inputs) || get_u32(&r, &outputs) ||
-        get_u32(&r, &n_hidden) || n_hidden > TRAINER_MAX_HIDDEN)
+    if ((rc = take_u32(&src, &act)) || (rc = take_u32(&src, &inputs)) ||
+        (rc = take_u32(&src, &outputs)) || (rc = take_u32(&src, &n_hidden)))
+        goto fail;
+    rc = MLPT_EFORMAT;
+    if (n_hidden > TRAINER_MAX_HIDDEN)
         goto fail;
     arch.activation = (trainer_activation_t)act;
     arch.inputs = inputs;
@@ -114,23 +124,27 @@ trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err) {
     arch.n_hidden = n_hidden;
     for (size_t l = 0; l < n_hidden; l++) {
         uint32_t h;
-        if (get_u32(&r, &h))
+        if ((rc = take_u32(&src, &h)) != 0)
             goto fail;
         arch.hidden[l] = h;
     }
-    if (get_u64(&r, &n_params) || trainer_arch_check(&arch) != 0 ||
-        n_params != trainer_arch_param_count(&arch))
+    if ((rc = take(&src, head, 8)) != 0)
         goto fail;
-    if ((size_t)(r.end - r.p) != 4 * (2 * (size_t)inputs + n_params))
+    rc = MLPT_EFORMAT;
+    n_params = trainer_le_get_u64(head);
+    if (trainer_arch_check(&arch) != 0 || n_params != trainer_arch_param_count(&arch))
         goto fail;
+    if (src.left != 4 * (2 * (size_t)inputs + n_params))
+        goto fail; /* checked before the model's memory is taken */
     m = trainer_model_new(&arch, 0);
     if (!m) {
         rc = MLPT_ENOMEM;
         goto fail;
     }
-    get_floats(&r, m->input_shift, inputs);
-    get_floats(&r, m->input_scale, inputs);
-    get_floats(&r, m->params, n_params);
+    if ((rc = take_floats(&src, m->input_shift, inputs)) ||
+        (rc = take_floats(&src, m->input_scale, inputs)) ||
+        (rc = take_floats(&src, m->params, n_params)))
+        goto fail;
     return m;
 
 fail:
@@ -138,4 +152,22 @@ fail:
     if (err)
         *err = rc;
     return NULL;
+}
+
+/* trainer_model_load's source: a buffer. */
+static int from_memory(void *user, void *dst, size_t n) {
+    const unsigned char **p = user;
+    memcpy(dst, *p, n);
+    *p += n;
+    return 0;
+}
+
+trainer_model_t *trainer_model_load(const void *buf, size_t len, int *err) {
+    const unsigned char *p = buf;
+    if (!buf) {
+        if (err)
+            *err = MLPT_EFORMAT;
+        return NULL;
+    }
+    return trainer_model_read(from_memory, &p, len, err);
 }
