@@ -190,7 +190,7 @@ static void print_param(const sched_param_t *r, size_t col, const json_t *params
         printf("%-*s", c->width, buf);
     } else if (r->type == SCHED_PARAM_REAL)
         printf("%-*.6g", c->width, json_number_value(v));
-    else if (r->type == SCHED_PARAM_ENUM)
+    else if (r->type == SCHED_PARAM_ENUM) /* a name: 31 characters at most, as before */
         printf("%-*s", c->width, svc_clean(json_string_value(v), buf, 32));
     else
         printf("%*" JSON_INTEGER_FORMAT, c->width, json_integer_value(v));
