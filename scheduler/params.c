@@ -367,6 +367,22 @@ static int set_str(json_t *o, const char *key, const char *s) {
     return s ? json_object_set_new(o, key, json_string(s)) : 0;
 }
 
+static int columns_json(json_t *o, const sched_param_t *r) {
+    if (!r->n_columns)
+        return 0;
+    json_t *a = json_array();
+    int bad = !a;
+    for (size_t i = 0; a && i < r->n_columns; i++) {
+        const sched_param_column_t *c = &r->columns[i];
+        bad |= json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:i}", "key", c->key, "label",
+                                                  c->label, "head", c->head, "width", c->width));
+    }
+    bad |= json_object_set_new(o, "columns", a);
+    bad |= json_object_set_new(o, "column_order", json_integer(r->column_order));
+    bad |= json_object_set_new(o, "leaderboard", json_boolean(r->leaderboard));
+    return bad;
+}
+
 static json_t *row_json(const sched_param_t *r) {
     json_t *o = json_object(), *form = json_object();
     if (!o || !form) {
@@ -424,11 +440,30 @@ static json_t *row_json(const sched_param_t *r) {
     if (r->type == SCHED_PARAM_SHAPE)
         bad |= json_object_set_new(form, "fields", shape_fields_json());
     bad |= json_object_set_new(o, "form", form);
+    bad |= columns_json(o, r);
     if (bad) {
         json_decref(o);
         return NULL;
     }
     return o;
+}
+
+size_t sched_param_columns(const sched_param_t **rows) {
+    size_t n = 0;
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        if (!r->n_columns)
+            continue;
+        size_t k = n++;
+        for (; k > 0 && rows[k - 1]->column_order > r->column_order; k--)
+            rows[k] = rows[k - 1];
+        rows[k] = r;
+    }
+    return n;
+}
+
+int sched_param_column_left(const sched_param_t *r, size_t col) {
+    return r->type == SCHED_PARAM_SHAPE ? col > 0 : r->type != SCHED_PARAM_INT;
 }
 
 json_t *sched_param_table_json(void) {

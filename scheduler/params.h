@@ -6,15 +6,17 @@
  * trial's stored params), type (the network shape, an integer, a real, one of named choices), its
  * domain and default, where a sweep may give it (a grid axis, a sweep-wide training setting, or
  * both: a training value stands for an absent axis), the `mlptune train` flag and help line, how
- * the dashboard's New sweep form shows it, whether it changes the model's shape, and where its
- * value lives in sched_params_t (a trial) and sched_spec_t (a sweep).
+ * the dashboard's New sweep form shows it, the columns it shows as in the leaderboards, whether it
+ * changes the model's shape, and where its value lives in sched_params_t (a trial) and sched_spec_t
+ * (a sweep).
  *
  * Driven by the table: grid expansion (grid.c: the Cartesian product in table order, the shape
  * outermost), trial equality (sched_params_same, shared prefixes skip SCHED_PARAM_RUN_LENGTH), the
  * trial params JSON (sched_params_to_json / from_json), request validation (api/validate.c, with
  * field paths), the `mlptune train` flags and --help (service/cmd_train.c), the dashboard's form
- * (GET /api/v1/meta/parameters, sched_param_table_json) and the trainer options of a trial
- * (sched_params_trainer_options).
+ * (GET /api/v1/meta/parameters, sched_param_table_json), the leaderboards and the heatmap's
+ * axes (the dashboard from the same route, `mlptune sweep` from sched_param_columns) and the
+ * trainer options of a trial (sched_params_trainer_options).
  *
  * Adding a parameter: one row in params_table.c, its field in sched_params_t (and an axis or a
  * scalar in sched_spec_t), and the trainer code that uses it (sched_params_trainer_options or the
@@ -78,6 +80,15 @@ typedef union sched_value {
     int e;      /* SCHED_PARAM_ENUM: the choice's value */
 } sched_value_t;
 
+/* One column of a row in the leaderboards (the dashboard's and `mlptune sweep`'s) and among the
+ * dashboard's heatmap axes. */
+typedef struct sched_param_column {
+    const char *key;   /* the member of a trial's params it shows ("hidden_layers", "batch_size") */
+    const char *label; /* the dashboard's header ("Batch") */
+    const char *head;  /* `mlptune sweep`'s header ("batch") */
+    int width;         /* `mlptune sweep`'s column width, at least the header's */
+} sched_param_column_t;
+
 typedef struct sched_param {
     const char *name; /* JSON name: grid.<name>, training.<name>, trial params */
     sched_param_type_t type;
@@ -95,6 +106,16 @@ typedef struct sched_param {
     const char *label, *hint, *form_section;
     int form_order;
     const char *form_value, *form_min, *form_max, *form_step, *noun;
+    /* The rows that vary within a sweep (GRID rows) as columns: the columns of a value (a shape:
+     * its depth, then its widths), the row's place among the parameter columns, and whether the
+     * leaderboards show it (the heatmap offers every column). How a value prints follows from
+     * the type: integers and reals as numbers (`mlptune sweep`: integers right-aligned, reals
+     * left-aligned "%.6g"), a choice by name (left-aligned), a shape's widths as "16" or
+     * "500-500-2000" ("-" for none). */
+    const sched_param_column_t *columns;
+    size_t n_columns;
+    int column_order;
+    int leaderboard;
     /* Where the value lives. */
     sched_param_store_t store;
     size_t param_off;  /* in sched_params_t */
@@ -156,10 +177,18 @@ json_t *sched_param_value_json(const sched_param_t *r, const sched_value_t *v);
  * input scaling (other members of *opt are left as they are). */
 void sched_params_trainer_options(const sched_params_t *p, trainer_options_t *opt);
 
+/* The rows with columns (see sched_param_column_t), in column order, into rows[SCHED_PARAM_MAX];
+ * returns their count. */
+size_t sched_param_columns(const sched_param_t **rows);
+
+/* Whether `mlptune sweep` prints column `col` of row r left-aligned (text) or right (a count). */
+int sched_param_column_left(const sched_param_t *r, size_t col);
+
 /* The table as JSON for the dashboard (new reference; NULL without memory): an array of
  * {"name", "type": "layers"|"int"|"real"|"enum", "grid", "training", "required",
  * "changes_shape", "shares_run", "default", "min", "max", "limit", "choices", "flag", "help",
- * "form": {...}} in table order. */
+ * "form": {...}, and for rows with columns "columns": [{"key", "label", "head", "width"}],
+ * "column_order", "leaderboard"} in table order. */
 json_t *sched_param_table_json(void);
 
 #endif

@@ -31,7 +31,23 @@ static const sched_choice_t inits[] = {
     {"torch", TRAINER_INIT_TORCH, NULL},
 };
 
+/* The leaderboards' columns, in the rows' column order: shape, learning rate, iterations, batch,
+ * activation, momentum (the heatmap's only). */
+static const sched_param_column_t shape_columns[] = {
+    {"hidden_layers", "Layers", "layers", 6},
+    {"neurons", "Neurons", "neurons", 10},
+};
+static const sched_param_column_t activation_column[] = {
+    {"activation", "Activation", "activation", 10}};
+static const sched_param_column_t batch_column[] = {{"batch_size", "Batch", "batch", 5}};
+static const sched_param_column_t momentum_column[] = {{"momentum", "Momentum", "momentum", 8}};
+static const sched_param_column_t rate_column[] = {{"learning_rate", "Learning rate", "lr", 8}};
+static const sched_param_column_t iterations_column[] = {
+    {"iterations", "Iterations", "iterations", 10}};
+
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+#define COLUMNS(a, order, board)                                                                   \
+    .columns = a, .n_columns = N_OF(a), .column_order = order, .leaderboard = board
 #define P_AT(f) .param_off = offsetof(sched_params_t, f)
 #define AXIS_AT(f)                                                                                 \
     .spec_off = offsetof(sched_spec_t, f), .spec_n_off = offsetof(sched_spec_t, n_##f)
@@ -51,6 +67,7 @@ const sched_param_t sched_param_table[] = {
      .form_section = "grid",
      .form_order = 0,
      .noun = "network shape",
+     COLUMNS(shape_columns, 0, 1),
      .store = SCHED_STORE_SHAPE,
      P_AT(shape),
      .spec_off = SIZE_MAX,
@@ -68,6 +85,7 @@ const sched_param_t sched_param_table[] = {
      .form_section = "grid",
      .form_order = 5,
      .noun = "activation",
+     COLUMNS(activation_column, 4, 1),
      .store = SCHED_STORE_ENUM,
      P_AT(activation),
      AXIS_AT(activation)},
@@ -87,6 +105,7 @@ const sched_param_t sched_param_table[] = {
      .form_order = 4,
      .form_value = "16",
      .noun = "batch size",
+     COLUMNS(batch_column, 3, 1),
      .store = SCHED_STORE_SIZE,
      P_AT(batch_size),
      AXIS_AT(batch_size)},
@@ -106,6 +125,7 @@ const sched_param_t sched_param_table[] = {
      .form_max = "0.99",
      .form_step = "0.05",
      .noun = "momentum",
+     COLUMNS(momentum_column, 5, 0),
      .store = SCHED_STORE_DOUBLE,
      P_AT(momentum),
      AXIS_AT(momentum)},
@@ -123,6 +143,7 @@ const sched_param_t sched_param_table[] = {
      .form_order = 2,
      .form_value = "0.1",
      .noun = "learning rate",
+     COLUMNS(rate_column, 1, 1),
      .store = SCHED_STORE_DOUBLE,
      P_AT(learning_rate),
      AXIS_AT(learning_rate)},
@@ -142,6 +163,7 @@ const sched_param_t sched_param_table[] = {
      .form_order = 3,
      .form_value = "50",
      .noun = "iteration count",
+     COLUMNS(iterations_column, 2, 1),
      .store = SCHED_STORE_SIZE,
      P_AT(iterations),
      AXIS_AT(iterations)},

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "params.h"
 #include "sweep_view.h"
 
 #define PLAIN_HEARTBEAT_SECONDS 30.0 /* plain progress lines: at least this often */
@@ -134,10 +135,10 @@ void svc_progress_end(svc_progress_t *p) {
     fflush(stderr);
 }
 
-/* "16", "500-500-2000" or "-" (no hidden layer). */
-static void format_neurons(const json_t *params, char *buf, size_t size) {
-    const json_t *neurons = json_object_get(params, "neurons");
-    const json_t *layers = json_object_get(params, "layers"), *w;
+/* A shape's widths: "16", "500-500-2000" or "-" (no hidden layer). */
+static void format_widths(const sched_param_t *r, const json_t *params, char *buf, size_t size) {
+    const json_t *neurons = json_object_get(params, r->columns[1].key);
+    const json_t *layers = json_object_get(params, r->name), *w;
     size_t i, n = 0;
     if (json_is_integer(neurons)) {
         snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(neurons));
@@ -162,12 +163,68 @@ static void format_accuracy(const json_t *v, char *buf, size_t size) {
         snprintf(buf, size, "-");
 }
 
+/* The parameter columns of the leaderboard: the table's rows it shows, in column order. */
+static size_t board_rows(const sched_param_t **rows) {
+    const sched_param_t *all[SCHED_PARAM_MAX];
+    size_t n = sched_param_columns(all), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (all[i]->leaderboard)
+            rows[k++] = all[i];
+    return k;
+}
+
+/* Column `col` of row r in a trial's params (the header when params is NULL), after its
+ * separator: two spaces where text follows a number, else one. *left: whether this column is
+ * text (left-aligned). */
+static void print_param(const sched_param_t *r, size_t col, const json_t *params, int *left) {
+    const sched_param_column_t *c = &r->columns[col];
+    const json_t *v = json_object_get(params, c->key);
+    char buf[64];
+    int text = sched_param_column_left(r, col);
+    fputs(text && !*left ? "  " : " ", stdout);
+    *left = text;
+    if (!params)
+        printf(text ? "%-*s" : "%*s", c->width, c->head);
+    else if (r->type == SCHED_PARAM_SHAPE && col > 0) {
+        format_widths(r, params, buf, sizeof buf);
+        printf("%-*s", c->width, buf);
+    } else if (r->type == SCHED_PARAM_REAL)
+        printf("%-*.6g", c->width, json_number_value(v));
+    else if (r->type == SCHED_PARAM_ENUM) /* a name: 31 characters at most, as before */
+        printf("%-*s", c->width, svc_clean(json_string_value(v), buf, 32));
+    else
+        printf("%*" JSON_INTEGER_FORMAT, c->width, json_integer_value(v));
+}
+
+/* One line of the table: the header (t NULL) or trial t at `rank`. */
+static void print_board_line(const sched_param_t *const *rows, size_t n_rows, const json_t *t,
+                             size_t rank) {
+    const json_t *params = t ? json_object_get(t, "params") : NULL;
+    int left = 0;
+    char a[32], b[32], ts[32];
+    if (t)
+        printf("%4zu %6" JSON_INTEGER_FORMAT, rank, json_integer_value(json_object_get(t, "id")));
+    else
+        printf("%4s %6s", "rank", "trial");
+    for (size_t i = 0; i < n_rows; i++)
+        for (size_t col = 0; col < rows[i]->n_columns; col++)
+            print_param(rows[i], col, t ? (params ? params : json_null()) : NULL, &left);
+    if (!t) {
+        printf(" %8s %9s  %s\n", "best_val", "final_val", "status");
+        return;
+    }
+    format_accuracy(json_object_get(t, "best_val_accuracy"), a, sizeof a);
+    format_accuracy(json_object_get(t, "final_val_accuracy"), b, sizeof b);
+    printf(" %8s %9s  %s\n", a, b,
+           svc_clean(json_string_value(json_object_get(t, "status")), ts, sizeof ts));
+}
+
 /* The summary line and one row per trial, on stdout. */
 void svc_leaderboard_print(const json_t *sw, const json_t *trials, double elapsed) {
     static const char *const states[] = {"completed", "failed",  "diverged", "pruned",
                                          "canceled",  "running", "queued"};
     const json_t *counts = json_object_get(sw, "trials");
-    char el[32], st[32], tally[256] = "", a[32], b[32], nb[64], act[32], ts[32];
+    char el[32], st[32], tally[256] = "";
     size_t n = 0;
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
         json_int_t c = json_integer_value(json_object_get(counts, states[i]));
@@ -185,24 +242,11 @@ void svc_leaderboard_print(const json_t *sw, const json_t *trials, double elapse
            v.total, tally[0] ? tally : "none run");
     if (v.best >= 0)
         printf("; best val accuracy %.4f (trial %" JSON_INTEGER_FORMAT ")", v.best, v.best_id);
-    printf("\n\n%4s %6s %6s  %-10s %-8s %10s %5s  %-10s %8s %9s  %s\n", "rank", "trial", "layers",
-           "neurons", "lr", "iterations", "batch", "activation", "best_val", "final_val", "status");
+    printf("\n\n");
+    const sched_param_t *rows[SCHED_PARAM_MAX];
+    size_t n_rows = board_rows(rows);
+    print_board_line(rows, n_rows, NULL, 0);
     const json_t *t;
     size_t i;
-    json_array_foreach(trials, i, t) {
-        const json_t *params = json_object_get(t, "params");
-        format_neurons(params, nb, sizeof nb);
-        format_accuracy(json_object_get(t, "best_val_accuracy"), a, sizeof a);
-        format_accuracy(json_object_get(t, "final_val_accuracy"), b, sizeof b);
-        printf("%4zu %6" JSON_INTEGER_FORMAT " %6" JSON_INTEGER_FORMAT
-               "  %-10s %-8.6g %10" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
-               "  %-10s %8s %9s  %s\n",
-               i + 1, json_integer_value(json_object_get(t, "id")),
-               json_integer_value(json_object_get(params, "hidden_layers")), nb,
-               json_number_value(json_object_get(params, "learning_rate")),
-               json_integer_value(json_object_get(params, "iterations")),
-               json_integer_value(json_object_get(params, "batch_size")),
-               svc_clean(json_string_value(json_object_get(params, "activation")), act, sizeof act),
-               a, b, svc_clean(json_string_value(json_object_get(t, "status")), ts, sizeof ts));
-    }
+    json_array_foreach(trials, i, t) print_board_line(rows, n_rows, t, i + 1);
 }

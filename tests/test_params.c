@@ -2,7 +2,8 @@
  * row goes from a sweep body (grid or training) through validation, expansion, the stored trial
  * params JSON and back; each refuses a value outside its domain with its field path; each has a
  * `mlptune train` flag whose text parses; each is in GET /api/v1/meta/parameters and in the
- * OpenAPI document's Grid and Training schemas. Also pins the expansion order and the stored
+ * OpenAPI document's Grid and Training schemas; each row that varies within a sweep has its
+ * leaderboard columns, in the meta route too. Also pins the expansion order and the stored
  * JSON against what they were before the table. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -332,6 +333,72 @@ static void test_names_and_old_rows(void **state) {
 
 /* The OpenAPI document's Grid and Training schemas name exactly the table's grid and training
  * rows, with the same choices and defaults. */
+/* Every row that varies within a sweep (a GRID row) is a column of the leaderboards and the
+ * heatmap: its columns name members of a trial's params JSON, have both headers and a width the
+ * terminal header fits, and their places differ; sweep-wide rows have none. The meta route lists
+ * the same columns, and sched_param_columns gives them in their order. */
+static void test_every_grid_row_has_columns(void **state) {
+    (void)state;
+    sched_params_t p;
+    sched_params_defaults(&p);
+    p.shape.n_hidden = 2;
+    p.shape.hidden[0] = p.shape.hidden[1] = 4;
+    json_t *trial = sched_params_to_json(&p);
+    json_t *meta = sched_param_table_json();
+    assert_non_null(trial);
+    assert_non_null(meta);
+    unsigned orders = 0;
+    size_t n_with = 0;
+    for (size_t i = 0; i < sched_param_count; i++) {
+        const sched_param_t *r = &sched_param_table[i];
+        json_t *row = json_array_get(meta, i);
+        if (!(r->flags & SCHED_PARAM_GRID)) {
+            if (r->n_columns || json_object_get(row, "columns"))
+                fail_msg("%s: a sweep-wide row has leaderboard columns", r->name);
+            continue;
+        }
+        n_with++;
+        if (!r->n_columns || !r->columns)
+            fail_msg("%s: a grid row without leaderboard columns", r->name);
+        assert_int_equal(r->n_columns, r->type == SCHED_PARAM_SHAPE ? 2 : 1);
+        assert_true(r->column_order >= 0 && r->column_order < 32);
+        if (orders & (1u << r->column_order))
+            fail_msg("%s: column_order %d taken twice", r->name, r->column_order);
+        orders |= 1u << r->column_order;
+        json_t *cols = json_object_get(row, "columns");
+        assert_int_equal(json_array_size(cols), r->n_columns);
+        assert_int_equal(json_integer_value(json_object_get(row, "column_order")), r->column_order);
+        assert_true(json_equal(json_object_get(row, "leaderboard"), json_boolean(r->leaderboard)));
+        for (size_t c = 0; c < r->n_columns; c++) {
+            const sched_param_column_t *col = &r->columns[c];
+            if (!col->key || !col->label || !col->head)
+                fail_msg("%s: column %zu lacks a key, a label or a head", r->name, c);
+            if (!json_object_get(trial, col->key))
+                fail_msg("%s: column %s is not in a trial's params", r->name, col->key);
+            assert_true(col->width >= (int)strlen(col->head));
+            json_t *jc = json_array_get(cols, c);
+            assert_string_equal(json_string_value(json_object_get(jc, "key")), col->key);
+            assert_string_equal(json_string_value(json_object_get(jc, "label")), col->label);
+            assert_string_equal(json_string_value(json_object_get(jc, "head")), col->head);
+            assert_int_equal(json_integer_value(json_object_get(jc, "width")), col->width);
+        }
+    }
+    const sched_param_t *rows[SCHED_PARAM_MAX];
+    assert_int_equal(sched_param_columns(rows), n_with);
+    for (size_t i = 1; i < n_with; i++)
+        assert_true(rows[i - 1]->column_order < rows[i]->column_order);
+    /* today's columns, in today's order */
+    const char *want[] = {"hidden_layers", "neurons",    "learning_rate", "iterations",
+                          "batch_size",    "activation", "momentum"};
+    size_t k = 0;
+    for (size_t i = 0; i < n_with; i++)
+        for (size_t c = 0; c < rows[i]->n_columns; c++, k++)
+            assert_string_equal(rows[i]->columns[c].key, k < 7 ? want[k] : "(more)");
+    assert_int_equal(k, 7);
+    json_decref(trial);
+    json_decref(meta);
+}
+
 static void test_openapi_knows_every_row(void **state) {
     (void)state;
     json_error_t err;
@@ -392,6 +459,14 @@ static void test_openapi_knows_every_row(void **state) {
                                     r->choices[c].name);
         }
     }
+    json_t *row = json_object_get(
+        json_object_get(json_object_get(json_object_get(schemas, "Parameters"), "properties"),
+                        "parameters"),
+        "items");
+    const char *column_members[] = {"columns", "column_order", "leaderboard"};
+    for (size_t i = 0; i < 3; i++)
+        if (!json_object_get(json_object_get(row, "properties"), column_members[i]))
+            fail_msg("openapi.json: a Parameters row lacks %s", column_members[i]);
     assert_int_equal(json_object_size(grid), n_grid);
     assert_int_equal(json_object_size(training), n_training);
     assert_int_equal(json_array_size(required), n_required);
@@ -406,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_meta_lists_every_row),
         cmocka_unit_test(test_order_and_json_as_before),
         cmocka_unit_test(test_names_and_old_rows),
+        cmocka_unit_test(test_every_grid_row_has_columns),
         cmocka_unit_test(test_openapi_knows_every_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,6 +172,54 @@ def test_wait_table():
         rows = lines[lines.index(header[0]) + 1:]
         assert len(rows) == 4 and all("sigmoid" in r and "completed" in r for r in rows), out
         assert rows[0].split()[0] == "1" and rows[3].split()[0] == "4", rows
+        assert_board_lines(srv, header[0], rows)
+    finally:
+        os.unlink(grid)
+        srv.stop()
+
+
+def board_line(rank, t):
+    """A leaderboard line as `mlptune sweep` printed it before its columns came from the
+    parameter table (service/sweep_view.c, issue 12)."""
+    p = t["params"]
+    if p.get("neurons") is not None:
+        widths = "%d" % p["neurons"]
+    else:
+        widths = "-".join("%d" % w for w in p.get("layers") or []) or "-"
+    acc = lambda v: "-" if v is None else "%.4f" % v
+    return "%4d %6d %6d  %-10s %-8.6g %10d %5d  %-10s %8s %9s  %s" % (
+        rank, t["id"], p["hidden_layers"], widths, p["learning_rate"], p["iterations"],
+        p["batch_size"], p["activation"], acc(t.get("best_val_accuracy")),
+        acc(t.get("final_val_accuracy")), t["status"])
+
+
+def assert_board_lines(srv, header, rows):
+    """The table's header and rows, character for character."""
+    assert header == ("rank  trial layers  neurons    lr       iterations batch  activation"
+                      " best_val final_val  status"), header
+    for rank, line in enumerate(rows, 1):
+        tid = int(line.split()[1])
+        _, _, t = srv.json("GET", "/api/v1/trials/%d" % tid, expect=200)
+        assert line == board_line(rank, t), (line, board_line(rank, t))
+
+
+def test_wait_table_shapes():
+    """Explicit layers and no hidden layer print as "3-2" and "-"; momentum is not a column."""
+    srv = Server()
+    grid = write_json({"grid": {"layers": [[3, 2], []], "learning_rate": [0.25],
+                                "iterations": [2], "momentum": [0, 0.5],
+                                "activation": ["tanh"]},
+                       "training": {"batch_size": 8}})
+    try:
+        ds = upload_iris(srv)
+        code, out, err, _ = client(url_of(srv), "--dataset", ds, "--grid", grid, "--wait")
+        assert code == 0, (code, out, err)
+        lines = out.strip().split("\n")
+        header = [ln for ln in lines if ln.lstrip().startswith("rank")]
+        rows = lines[lines.index(header[0]) + 1:]
+        assert len(rows) == 4, out
+        assert sorted(r.split()[3] for r in rows) == ["-", "-", "3-2", "3-2"], out
+        assert_board_lines(srv, header[0], rows)
     finally:
         os.unlink(grid)
         srv.stop()
@@ -499,7 +547,7 @@ def test_token_and_server_failures():
 
 
 if __name__ == "__main__":
-    run([test_csv_wait_json, test_existing_id_without_wait, test_wait_table,
+    run([test_csv_wait_json, test_existing_id_without_wait, test_wait_table, test_wait_table_shapes,
          test_uploads_label_column_idx_and_test_set, test_bad_grid_from_server,
          test_bad_local_files, test_no_server, test_cancel_while_waiting,
          test_server_restart_and_loss_while_waiting, test_progress_bar_on_a_terminal,

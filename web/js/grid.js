@@ -49,32 +49,47 @@ export function trialCount(grid, axes) {
   return {count: factors.reduce((a, f) => a * f.n, 1), factors};
 }
 
-/** How the leaderboard and the heatmap read a trial's parameters. */
-export const PARAMS = [
-  {key: 'hidden_layers', label: 'Layers', get: (p) => p.hidden_layers},
-  {key: 'neurons', label: 'Neurons', get: (p) => (p.neurons === null || p.neurons === undefined
-    ? (Array.isArray(p.layers) && p.layers.length ? p.layers.join('-') : null) : p.neurons)},
-  {key: 'learning_rate', label: 'Learning rate', get: (p) => p.learning_rate},
-  {key: 'iterations', label: 'Iterations', get: (p) => p.iterations},
-  {key: 'batch_size', label: 'Batch', get: (p) => p.batch_size},
-  {key: 'activation', label: 'Activation', get: (p) => p.activation},
-  {key: 'momentum', label: 'Momentum', get: (p) => p.momentum},
-];
+/** A layers row's widths: "16" when every hidden layer has them, else "500-500-2000" (null: none). */
+function widths(key, name) {
+  return (p) => (p[key] === null || p[key] === undefined
+    ? (Array.isArray(p[name]) && p[name].length ? p[name].join('-') : null) : p[key]);
+}
 
-export function paramValue(trial, key) {
-  const def = PARAMS.find((d) => d.key === key);
+/**
+ * The columns of a trial's parameters in the leaderboard and the heatmap, from the server's
+ * parameter table (meta.js): the rows that vary within a sweep, in their column order, each column
+ * {key, label, type (the row's), num (a number: right-aligned), get(params), leaderboard (the
+ * leaderboard shows it), runLength (a longer run answers a shorter one: the leaderboard shows it
+ * as progress)}. A layers row gives two columns, its depth and then its widths.
+ */
+export function paramColumns(meta) {
+  return meta.parameters.filter((r) => Array.isArray(r.columns) && r.columns.length)
+    .sort((a, b) => a.column_order - b.column_order)
+    .flatMap((r) => r.columns.map((c, i) => ({
+      key: c.key,
+      label: c.label,
+      type: r.type,
+      num: r.type !== 'enum',
+      get: r.type === 'layers' && i > 0 ? widths(c.key, r.name) : (p) => p[c.key],
+      leaderboard: r.leaderboard,
+      runLength: r.shares_run,
+    })));
+}
+
+/** A trial's value of a parameter column (or of the params member named `key`), null if none. */
+export function paramValue(trial, column) {
   const p = trial.params || {};
-  const v = def ? def.get(p) : p[key];
+  const v = typeof column === 'string' ? p[column] : column.get(p);
   return v === undefined ? null : v;
 }
 
-/** The parameters that take more than one value across the trials (the grid's real axes). */
-export function varyingParams(trials) {
-  return PARAMS.filter((d) => new Set(trials.map((t) => String(paramValue(t, d.key)))).size > 1);
+/** The columns that take more than one value across the trials (the grid's real axes). */
+export function varyingParams(trials, columns) {
+  return columns.filter((d) => new Set(trials.map((t) => String(paramValue(t, d)))).size > 1);
 }
 
-/** Sorted distinct values of a parameter over the trials (numbers numerically). */
-export function axisValues(trials, key) {
-  const vals = unique(trials.map((t) => paramValue(t, key)).filter((v) => v !== null));
+/** Sorted distinct values of a parameter column over the trials (numbers numerically). */
+export function axisValues(trials, column) {
+  const vals = unique(trials.map((t) => paramValue(t, column)).filter((v) => v !== null));
   return vals.sort((a, b) => (typeof a === 'number' && typeof b === 'number' ? a - b : String(a).localeCompare(String(b), 'en', {numeric: true})));
 }

@@ -4,19 +4,21 @@
 import {h, replace} from './dom.js';
 import {rampColor} from './palette.js';
 import {pct, num} from './format.js';
-import {PARAMS, axisValues, paramValue} from './grid.js';
-
-function label(key) {
-  const d = PARAMS.find((p) => p.key === key);
-  return d ? d.label : key;
-}
+import {axisValues, paramValue} from './grid.js';
 
 function show(v) {
   return typeof v === 'number' ? num(v) : String(v);
 }
 
-/** Renders into el; trials carry params and best_val_accuracy; x and y are PARAMS keys (y may be null). */
-export function renderHeatmap(el, trials, x, y) {
+/**
+ * Renders into el; trials carry params and best_val_accuracy; x and y are keys of `columns` (the
+ * parameter columns, grid.js paramColumns; y may be null).
+ */
+export function renderHeatmap(el, trials, xKey, yKey, columns) {
+  const column = (key) => columns.find((c) => c.key === key) || {key, label: key, get: (p) => p[key]};
+  const x = column(xKey);
+  const y = yKey ? column(yKey) : null;
+  const label = (c) => c.label;
   const xs = axisValues(trials, x);
   const ys = y ? axisValues(trials, y) : [null];
   const best = new Map();

@@ -7,24 +7,28 @@ import {seriesStyle} from './palette.js';
 import {paramValue} from './grid.js';
 import {pct, num, duration, DASH} from './format.js';
 
-/** Columns: key, header, value(trial) to sort by, show(trial) to display (default: the value). */
-const COLUMNS = [
-  {key: 'trial', label: 'Trial', value: (t) => t.ordinal ?? t.id},
-  {key: 'status', label: 'Status', value: (t) => t.status},
-  {key: 'hidden_layers', label: 'Layers', num: true},
-  {key: 'neurons', label: 'Neurons', num: true},
-  {key: 'learning_rate', label: 'Learning rate', num: true},
-  {key: 'batch_size', label: 'Batch', num: true},
-  {key: 'activation', label: 'Activation'},
-  {key: 'iterations', label: 'Iterations', num: true, value: (t) => t.iterations_done ?? 0,
-    show: (t) => `${num(t.iterations_done ?? 0)} / ${num(paramValue(t, 'iterations'))}`},
-  {key: 'best_val_accuracy', label: 'Best val. acc.', num: true, better: 'desc', value: (t) => t.best_val_accuracy,
-    show: (t) => pct(t.best_val_accuracy, 2)},
-  {key: 'final_val_accuracy', label: 'Final val. acc.', num: true, better: 'desc', value: (t) => t.final_val_accuracy,
-    show: (t) => pct(t.final_val_accuracy, 2)},
-  {key: 'seconds', label: 'Time', num: true, value: (t) => t.seconds,
-    show: (t) => (t.iterations_done ? duration(t.seconds) : DASH)},
-].map((c) => ({value: (t) => paramValue(t, c.key), ...c}));
+/**
+ * The columns: key, header, value(trial) to sort by, show(trial) to display (default: the value).
+ * The parameters' come from the server's parameter table (grid.js paramColumns): those the
+ * leaderboard shows, in their order, the run length (iterations) last as "done / planned".
+ */
+function tableColumns(params) {
+  const shown = params.filter((c) => c.leaderboard);
+  const progress = shown.filter((c) => c.runLength).map((c) => ({key: c.key, label: c.label, num: true,
+    value: (t) => t.iterations_done ?? 0, show: (t) => `${num(t.iterations_done ?? 0)} / ${num(paramValue(t, c))}`}));
+  return [
+    {key: 'trial', label: 'Trial', value: (t) => t.ordinal ?? t.id},
+    {key: 'status', label: 'Status', value: (t) => t.status},
+    ...shown.filter((c) => !c.runLength).map((c) => ({key: c.key, label: c.label, num: c.num, value: (t) => paramValue(t, c)})),
+    ...progress,
+    {key: 'best_val_accuracy', label: 'Best val. acc.', num: true, better: 'desc', value: (t) => t.best_val_accuracy,
+      show: (t) => pct(t.best_val_accuracy, 2)},
+    {key: 'final_val_accuracy', label: 'Final val. acc.', num: true, better: 'desc', value: (t) => t.final_val_accuracy,
+      show: (t) => pct(t.final_val_accuracy, 2)},
+    {key: 'seconds', label: 'Time', num: true, value: (t) => t.seconds,
+      show: (t) => (t.iterations_done ? duration(t.seconds) : DASH)},
+  ];
+}
 
 const missing = (v) => v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v));
 
@@ -52,11 +56,12 @@ export function bestTrialId(trials) {
 
 export class Leaderboard {
   /**
-   * table: an empty <table>; view: {sort, dir} (read and written here); seriesOf(trialId): the
-   * trial's chart series (for its colour); onFocus(series or null): a row is pointed at or left;
-   * onSort(): the sort changed.
+   * table: an empty <table>; params: the parameter columns (grid.js paramColumns); view: {sort,
+   * dir} (read and written here); seriesOf(trialId): the trial's chart series (for its colour);
+   * onFocus(series or null): a row is pointed at or left; onSort(): the sort changed.
    */
-  constructor(table, {view, seriesOf, onFocus, onSort}) {
+  constructor(table, {params, view, seriesOf, onFocus, onSort}) {
+    this.columns = tableColumns(params);
     this.view = view;
     this.seriesOf = seriesOf;
     this.onFocus = onFocus;
@@ -65,7 +70,7 @@ export class Leaderboard {
     this.buttons = new Map();
     this.trials = [];
     const head = h('tr');
-    for (const c of COLUMNS) {
+    for (const c of this.columns) {
       const btn = h('button', {type: 'button', class: 'sort'}, c.label, h('span', {class: 'sort-icon', 'aria-hidden': 'true'}));
       btn.addEventListener('click', () => this.sortBy(c));
       this.buttons.set(c.key, btn);
@@ -92,7 +97,7 @@ export class Leaderboard {
     const style = seriesStyle(i);
     const cells = new Map();
     const tr = h('tr', {dataset: {trial: t.id}});
-    for (const c of COLUMNS) {
+    for (const c of this.columns) {
       const cell = c.key === 'trial'
         ? h('th', {scope: 'row'},
           h('span', {class: ['swatch', style.dash ? 'swatch-dashed' : null], style: {'border-color': style.color}, 'aria-hidden': 'true'}),
@@ -115,7 +120,7 @@ export class Leaderboard {
   draw(trials) {
     this.trials = [...trials];
     const best = bestTrialId(this.trials);
-    const col = COLUMNS.find((c) => c.key === this.view.sort) || COLUMNS.find((c) => c.key === 'best_val_accuracy');
+    const col = this.columns.find((c) => c.key === this.view.sort) || this.columns.find((c) => c.key === 'best_val_accuracy');
     const sign = this.view.dir === 'asc' ? 1 : -1;
     const tie = (a, b) => (a.ordinal ?? a.id) - (b.ordinal ?? b.id);
     const sorted = this.trials.sort((a, b) => {
@@ -132,7 +137,7 @@ export class Leaderboard {
     }
     for (const t of sorted) {
       const r = this.row(t);
-      for (const c of COLUMNS) {
+      for (const c of this.columns) {
         if (c.key === 'trial') continue;
         const cell = r.cells.get(c.key);
         if (c.key === 'status') {

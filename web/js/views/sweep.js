@@ -12,7 +12,7 @@ import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {renderHeatmap} from '../heatmap.js';
 import {Leaderboard} from '../leaderboard.js';
 import {seriesStyle} from '../palette.js';
-import {PARAMS, paramValue, varyingParams} from '../grid.js';
+import {paramColumns, paramValue, varyingParams} from '../grid.js';
 import {loadMeta, finalStates} from '../meta.js';
 import {pct, num, duration, when, secondsBetween, plural, DASH} from '../format.js';
 
@@ -44,6 +44,7 @@ export async function render({root, params, signal, query}) {
       h('p', null, h('a', {href: '/sweeps'}, 'All sweeps')));
     return;
   }
+  const columns = paramColumns(rules); // of the leaderboard and the heatmap, from the parameter table
   let dataset = null;
   api(`/datasets/${sweep.dataset_id}`, {signal}).then((d) => {
     dataset = d;
@@ -198,6 +199,7 @@ export async function render({root, params, signal, query}) {
 
   // ---- leaderboard --------------------------------------------------------------------------------
   const board = new Leaderboard(table, {
+    params: columns,
     view,
     seriesOf,
     onFocus: (i) => chart.focus(i),
@@ -207,14 +209,15 @@ export async function render({root, params, signal, query}) {
 
   // ---- heatmap --------------------------------------------------------------------------------------
   function setupAxes() {
-    const vary = varyingParams([...trials.values()]);
-    const pool = [...vary, ...PARAMS.filter((p) => !vary.includes(p))]; // the grid's real axes first
+    const vary = varyingParams([...trials.values()], columns);
+    const pool = [...vary, ...columns.filter((p) => !vary.includes(p))]; // the grid's real axes first
     const keys = pool.map((p) => p.key);
     const pick = (want, fallback) => (want && keys.includes(want) ? want : fallback);
     const varies = (k) => vary.some((p) => p.key === k);
-    const both = varies('neurons') && varies('hidden_layers');
-    const defX = both ? 'neurons' : (vary[0] || PARAMS[1]).key;
-    const defY = both ? 'hidden_layers' : (vary.find((p) => p.key !== defX) || {key: ''}).key;
+    const [depth, widths] = columns.filter((c) => c.type === 'layers'); // the network shape's columns
+    const both = depth && widths && varies(widths.key) && varies(depth.key);
+    const defX = both ? widths.key : (vary[0] || columns[1]).key;
+    const defY = both ? depth.key : (vary.find((p) => p.key !== defX) || {key: ''}).key;
     view.x = pick(view.x, defX);
     view.y = view.y === '' ? '' : pick(view.y, defY);
     const label = (p) => (varies(p.key) ? p.label : `${p.label} (one value)`);
@@ -223,7 +226,7 @@ export async function render({root, params, signal, query}) {
       pool.map((p) => h('option', {value: p.key, selected: p.key === view.y}, label(p))));
   }
   function drawHeatmap() {
-    renderHeatmap(heatEl, [...trials.values()], view.x, view.y && view.y !== view.x ? view.y : null);
+    renderHeatmap(heatEl, [...trials.values()], view.x, view.y && view.y !== view.x ? view.y : null, columns);
   }
   for (const sel of [xSel, ySel]) {
     sel.addEventListener('change', () => {
