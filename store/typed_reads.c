@@ -45,6 +45,20 @@ static double column_real(sqlite3_stmt *s, int col) {
 }
 
 /* Prepares sql and binds id as ?1. */
+/* Room for one more element of `size` bytes in *list (count used, *cap allocated): 0, or
+ * MLPT_ENOMEM in err with *list untouched. */
+static int grow(void **list, size_t count, size_t *cap, size_t size, store_error_t *err) {
+    if (count < *cap)
+        return 0;
+    size_t ncap = *cap ? 2 * *cap : 64;
+    void *tmp = realloc(*list, ncap * size);
+    if (!tmp)
+        return store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+    *list = tmp;
+    *cap = ncap;
+    return 0;
+}
+
 static int prepare_id(store_t *st, const char *sql, int64_t id, sqlite3_stmt **s,
                       store_error_t *err) {
     int rc = st ? store_prepare(st, sql, s, err)
@@ -216,16 +230,8 @@ int store_sweep_trials(store_t *st, int64_t sweep_id, store_trial_info_t **out, 
         found = 1;
         if (sqlite3_column_type(s, 1) == SQLITE_NULL)
             continue;
-        if (count == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            store_trial_info_t *tmp = realloc(list, ncap * sizeof(*tmp));
-            if (!tmp) {
-                rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
-                goto out;
-            }
-            list = tmp;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&list, count, &cap, sizeof(*list), err)) != 0)
+            goto out;
         if ((rc = trial_info_row(s, 1, &list[count], err)) != 0)
             goto out;
         count++;
@@ -274,16 +280,8 @@ int store_trial_snapshot(store_t *st, int64_t trial_id, store_trial_info_t *info
         found = 1;
         if (sqlite3_column_type(s, 7) == SQLITE_NULL) /* no rows */
             continue;
-        if (count == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            store_metric_t *tmp = realloc(list, ncap * sizeof(*tmp));
-            if (!tmp) {
-                rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
-                goto out;
-            }
-            list = tmp;
-            cap = ncap;
-        }
+        if ((rc = grow((void **)&list, count, &cap, sizeof(*list), err)) != 0)
+            goto out;
         list[count++] = (store_metric_t){.trial_id = trial_id,
                                          .iteration = sqlite3_column_int64(s, 7),
                                          .train_loss = column_real(s, 8),
