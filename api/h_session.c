@@ -15,9 +15,26 @@
 
 #include "handlers.h"
 #include "mlpt_err.h"
+#include "origin.h"
 #include "problem.h"
 
 static const char *const no_args[] = {NULL};
+
+api_auth_t api_authenticated(api_t *a, const api_request_t *req, int64_t *expires_at) {
+    if (!a->token)
+        return API_AUTH_OPEN;
+    const char *h = req->authorization;
+    /* "Bearer <token>" compared in time that depends only on the configured token's length */
+    if (h && strncmp(h, "Bearer ", 7) == 0 && api_secret_equal(a->token, h + 7))
+        return API_AUTH_BEARER;
+    const char *cursor = req->cookie;
+    char id[API_SESSION_ID_LEN + 2];
+    int64_t now = api_now_s();
+    while (a->sessions && api_cookie_next(&cursor, API_SESSION_COOKIE, id, sizeof(id)))
+        if (api_sessions_check(a->sessions, id, now, expires_at))
+            return API_AUTH_SESSION;
+    return API_AUTH_NONE;
+}
 
 static void set_cookie(api_t *a, api_response_t *res, const char *id, long max_age) {
     snprintf(res->set_cookie, sizeof(res->set_cookie),

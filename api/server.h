@@ -12,8 +12,8 @@
 
 #include "api.h"
 #include "api_types.h"
-#include "origin.h"
 #include "model_cache.h"
+#include "origin.h"
 #include "problem.h"
 #include "router.h"
 #include "session.h"
@@ -87,7 +87,7 @@ struct api {
     pthread_key_t reader_key; /* the calling thread's STORE_READER (closed at thread exit) */
     int reader_key_ok;
     api_sse_hub_t *hub;
-    api_model_cache_t *models; /* loaded models for predictions */
+    api_model_cache_t *models;            /* loaded models for predictions */
     struct api_mem_budget *upload_budget; /* limits.max_upload_memory (mem_budget.h) */
     api_metrics_t metrics;
     size_t quarantined_files; /* api_config_t.quarantined_files */
@@ -162,7 +162,9 @@ void api_dispatch_too_large(api_t *a, const api_dispatch_t *d, api_response_t *r
 void api_dispatch_finish(api_t *a, const api_request_t *req, const api_dispatch_t *d,
                          api_response_t *res);
 
-/* Seconds of CLOCK_MONOTONIC: the session table's clock. */
+/* h_common.c, h_session.c: below dispatch.c and the handlers ------------------------------- */
+
+/* Seconds of CLOCK_MONOTONIC: the session table's clock (h_common.c). */
 int64_t api_now_s(void);
 
 typedef enum api_auth {
@@ -172,11 +174,11 @@ typedef enum api_auth {
     API_AUTH_SESSION,  /* a live session cookie */
 } api_auth_t;
 
-/* How the request is authenticated (req->authorization and req->cookie). With a session,
- * *expires_at (may be NULL) gets its end on api_now_s's clock. Any HTTP thread. */
+/* How the request is authenticated (req->authorization and req->cookie; h_session.c). With a
+ * session, *expires_at (may be NULL) gets its end on api_now_s's clock. Any HTTP thread. */
 api_auth_t api_authenticated(api_t *a, const api_request_t *req, int64_t *expires_at);
 
-/* Handler helpers ---------------------------------------------------------------------------- */
+/* Handler helpers (h_common.c) ------------------------------------------------------------- */
 
 /* Parses the route's {id}; on failure answers 404 "<what> <param> not found" and returns -1. */
 int api_h_id(const api_request_t *req, const char *what, int64_t *id, api_response_t *res);

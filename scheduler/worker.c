@@ -214,52 +214,22 @@ static int train_shared(const sched_worker_env_t *env, trainer_run_t *run, run_c
     return rc;
 }
 
-/* A view of `test` whose labels are renumbered into `train`'s classes (matched by name); it
- * borrows test's matrix. Returns 0, or -1 with msg set when a test class is unknown. */
+/* A view of `test` whose labels are renumbered into `train`'s classes (matched by name,
+ * trainer_dataset_view_classes); it borrows test's matrix. Returns 0, or -1 with msg set when the
+ * feature counts differ or a test class with rows is unknown. */
 static int test_view(const trainer_dataset_t *train, const trainer_dataset_t *test,
                      trainer_dataset_t *view, int32_t **labels, char *msg, size_t msg_len) {
-    if (test->features != train->features) {
+    size_t unknown = 0;
+    int rc = trainer_dataset_view_classes(test, train, view, labels, &unknown);
+    if (rc == MLPT_EINVAL)
         snprintf(msg, msg_len, "the test dataset has %zu features, the training dataset %zu",
                  test->features, train->features);
-        return -1;
-    }
-    int32_t *y = malloc(test->rows * sizeof *y);
-    int32_t map[256];
-    int32_t *m = test->classes <= 256 ? map : malloc(test->classes * sizeof *m);
-    if (!y || !m) {
+    else if (rc == MLPT_EFORMAT)
+        snprintf(msg, msg_len, "the test dataset's class \"%s\" is not in the training data",
+                 test->class_names[unknown]);
+    else if (rc)
         snprintf(msg, msg_len, "out of memory");
-        free(y);
-        if (m != map)
-            free(m);
-        return -1;
-    }
-    int rc = 0;
-    for (size_t c = 0; c < test->classes && rc == 0; c++) {
-        m[c] = -1;
-        for (size_t k = 0; k < train->classes; k++)
-            if (!strcmp(test->class_names[c], train->class_names[k]))
-                m[c] = (int32_t)k;
-        if (m[c] < 0) {
-            snprintf(msg, msg_len, "the test dataset's class \"%s\" is not in the training data",
-                     test->class_names[c]);
-            rc = -1;
-        }
-    }
-    if (rc == 0) {
-        for (size_t i = 0; i < test->rows; i++)
-            y[i] = m[test->y[i]];
-        *view = *test;
-        view->y = y;
-        view->classes = train->classes;
-        view->class_names = train->class_names;
-        view->class_counts = NULL;
-        *labels = y;
-    } else {
-        free(y);
-    }
-    if (m != map)
-        free(m);
-    return rc;
+    return rc ? -1 : 0;
 }
 
 void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *job,

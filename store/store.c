@@ -1,6 +1,6 @@
 /*
  * store/store.c - connections: opening (pragmas, WAL, the schema version check), migrations,
- * closing, and the transactions the scheduler groups its writes in.
+ * closing (the transactions the scheduler groups its writes in are tx.c's).
  *
  * Versions: migration i of the embedded table (store_migrations.c) is version i + 1. A database
  * records each applied migration in schema_migrations and mirrors the highest in
@@ -298,51 +298,4 @@ int store_schema_version(store_t *st, int *version) {
     if (!rc)
         *version = (int)v;
     return rc;
-}
-
-int store_begin(store_t *st, store_error_t *err) {
-    if (!st)
-        return store_error_set(err, MLPT_EINVAL, 0, "store_begin: no store");
-    if (st->in_tx)
-        return store_error_set(err, MLPT_ESTATE, 0, "a transaction is already open");
-    if (st->mode == STORE_WRITER && store_require_attached(st, err) != 0)
-        return MLPT_EBUSY;
-    /* The writer takes the write lock now, so a later statement never waits for it mid-way. */
-    int rc = store_exec(st, st->mode == STORE_WRITER ? "BEGIN IMMEDIATE" : "BEGIN",
-                        "starting a transaction", err);
-    if (!rc)
-        st->in_tx = 1;
-    return rc;
-}
-
-int store_commit(store_t *st, store_error_t *err) {
-    if (!st)
-        return store_error_set(err, MLPT_EINVAL, 0, "store_commit: no store");
-    if (!st->in_tx)
-        return store_error_set(err, MLPT_ESTATE, 0, "no transaction is open");
-    if (sqlite3_get_autocommit(st->db)) {
-        st->in_tx = 0;
-        return store_error_set(err, MLPT_EDB, 0,
-                               "the transaction was rolled back by an earlier error");
-    }
-    int rc = store_exec(st, "COMMIT", "committing", err);
-    if (rc && !sqlite3_get_autocommit(st->db)) /* e.g. a full disk: give the batch up */
-        store_exec(st, "ROLLBACK", "rolling back", NULL);
-    st->in_tx = 0;
-    store_files_pending_end(st, rc == 0);
-    if (rc == 0)
-        store_files_collect(st);
-    return rc;
-}
-
-int store_rollback(store_t *st) {
-    if (!st)
-        return MLPT_EINVAL;
-    if (!st->in_tx)
-        return MLPT_ESTATE;
-    st->in_tx = 0;
-    store_files_pending_end(st, 0);
-    if (sqlite3_get_autocommit(st->db))
-        return 0; /* an error already rolled it back */
-    return store_exec(st, "ROLLBACK", "rolling back", NULL);
 }

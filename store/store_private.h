@@ -62,9 +62,6 @@ struct store {
 /* Records the identity (device, inode) of the file at st->path (after it is open). */
 void store_file_remember(store_t *st);
 
-/* MLPT_EBUSY with a message when st is detached (no write may start), else 0. */
-int store_require_attached(store_t *st, store_error_t *err);
-
 /* ---- errors (store_sql.c) ---- */
 
 /* Fills *err (when not NULL) with code, sqlite_code and a printf-style message; returns code. */
@@ -79,6 +76,10 @@ int store_code_from_sqlite(int sqlite_rc);
 /* Fails with the connection's current SQLite error: "<what>: <sqlite message>". Returns the
  * mapped code. */
 int store_fail_sql(store_t *st, store_error_t *err, int sqlite_rc, const char *what);
+
+/* MLPT_EBUSY with a message when st is detached (store_file_detach ran: no
+ * write may start), else 0. */
+int store_require_attached(store_t *st, store_error_t *err);
 
 /* MLPT_EINVAL unless st is a writer; MLPT_EBUSY once it is detached (store_file_detach). */
 int store_require_writer(store_t *st, const char *fn, store_error_t *err);
@@ -111,6 +112,8 @@ int store_column_blob(sqlite3_stmt *s, int col, void **out, size_t *len, store_e
  * status in out, MLPT_ENOTFOUND ("<what> <id> not found") or an SQLite failure. */
 int store_lookup_status(store_t *st, const char *sql, int64_t id, const char *what, char *out,
                         size_t outsz, store_error_t *err);
+
+/* ---- transactions (tx.c) ---- */
 
 /* Every write function runs inside a savepoint, so it is all-or-nothing on its own and nests
  * inside a store_begin transaction. store_op_end releases on rc == 0, otherwise rolls back to

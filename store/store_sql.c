@@ -1,7 +1,7 @@
 /*
  * store/store_sql.c - the SQLite plumbing every store source uses: error filling and code
- * mapping, the per-connection statement cache, bind helpers and the savepoints that make each
- * write function all-or-nothing.
+ * mapping, the checks a write starts with (a writer, still attached), the per-connection
+ * statement cache and bind helpers. The lowest file of store/: it calls no other.
  */
 #include <math.h>
 #include <stdio.h>
@@ -76,6 +76,14 @@ int store_code_from_sqlite(int sqlite_rc) {
 int store_fail_sql(store_t *st, store_error_t *err, int sqlite_rc, const char *what) {
     const char *msg = st && st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(sqlite_rc);
     return store_error_set(err, store_code_from_sqlite(sqlite_rc), sqlite_rc, "%s: %s", what, msg);
+}
+
+int store_require_attached(store_t *st, store_error_t *err) {
+    if (!st->detached)
+        return 0;
+    return store_error_set(err, MLPT_EBUSY, 0,
+                           "the database file was deleted or replaced while the service had it "
+                           "open: nothing more is written to it until a restart");
 }
 
 int store_require_writer(store_t *st, const char *fn, store_error_t *err) {
@@ -212,49 +220,6 @@ int store_lookup_status(store_t *st, const char *sql, int64_t id, const char *wh
     }
 out:
     store_release(st, s);
-    return rc;
-}
-
-/* Runs a cached statement without parameters. */
-static int run_cached(store_t *st, store_stmt_id_t id, const char *what, store_error_t *err) {
-    sqlite3_stmt *s = NULL;
-    int rc = store_cached(st, id, &s, err);
-    if (!rc)
-        rc = store_step_done(st, s, what, err);
-    store_release(st, s);
-    return rc;
-}
-
-int store_op_begin(store_t *st, store_error_t *err) {
-    if (store_require_attached(st, err) != 0)
-        return MLPT_EBUSY;
-    if (st->in_tx && sqlite3_get_autocommit(st->db))
-        return store_error_set(err, MLPT_EDB, 0,
-                               "the transaction was rolled back by an earlier error");
-    return run_cached(st, STMT_SAVEPOINT, "starting a savepoint", err);
-}
-
-int store_op_end(store_t *st, int rc, store_error_t *err) {
-    if (rc == 0) {
-        rc = run_cached(st, STMT_RELEASE, "committing", err);
-        if (rc == 0) {
-            if (!st->in_tx && sqlite3_get_autocommit(st->db)) { /* the outermost: a commit */
-                store_files_pending_end(st, 1);
-                store_files_collect(st);
-            }
-            return 0;
-        }
-    }
-    /* Some errors (a full disk, I/O) roll the whole transaction back by themselves: then there
-     * is no savepoint left to go back to. */
-    if (!sqlite3_get_autocommit(st->db)) {
-        if (run_cached(st, STMT_ROLLBACK_TO, "rolling back", NULL) == 0)
-            run_cached(st, STMT_RELEASE, "rolling back", NULL);
-        if (!st->in_tx && !sqlite3_get_autocommit(st->db))
-            store_exec(st, "ROLLBACK", "rolling back", NULL);
-    }
-    if (!st->in_tx && sqlite3_get_autocommit(st->db))
-        store_files_pending_end(st, 0);
     return rc;
 }
 

@@ -33,14 +33,6 @@ void store_file_remember(store_t *st) {
     }
 }
 
-int store_require_attached(store_t *st, store_error_t *err) {
-    if (!st->detached)
-        return 0;
-    return store_error_set(err, MLPT_EBUSY, 0,
-                           "the database file was deleted or replaced while the service had it "
-                           "open: nothing more is written to it until a restart");
-}
-
 int store_file_check(store_t *st, store_error_t *err) {
     struct stat sb;
     if (!st)
