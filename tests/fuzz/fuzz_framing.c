@@ -7,8 +7,8 @@
  * HTTP/1.1, HTTP/1.9, HTTP/2.0, "HTTP/1." or NULL.
  *
  * The oracle, written here from RFC 9112's rules as framing.h states them: a request is refused
- * (400, with a non-empty reason that fits the buffer) exactly when it has Content-Length and
- * Transfer-Encoding together, more than one of either, a Content-Length that is not 1*DIGIT, a
+ * (MLPT_EFORMAT, with a non-empty reason that fits the buffer) exactly when it has Content-Length
+ * and Transfer-Encoding together, more than one of either, a Content-Length that is not 1*DIGIT, a
  * Transfer-Encoding other than "chunked" (any case), more than one Host, or no Host on
  * HTTP/1.1 or later 1.x; otherwise the verdict is 0. Header names compare case-insensitively.
  */
@@ -20,6 +20,7 @@
 
 #include "framing.h"
 #include "fuzz_util.h"
+#include "mlpt_err.h"
 
 static int digits_only(const char *s) {
     if (!*s)
@@ -73,9 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  (http11 && n_host == 0);
     char detail[48];
     memset(detail, 'x', sizeof detail);
-    unsigned v = api_framing_verdict(&f, version, detail, sizeof detail);
-    FUZZ_CHECK(v == (refuse ? 400u : 0u), "verdict %u, oracle %d (CL %u%s, TE %u%s, Host %u, %s)",
-               v, refuse, n_len, bad_len ? " bad" : "", n_te, bad_te ? " bad" : "", n_host,
+    int v = api_framing_verdict(&f, version, detail, sizeof detail);
+    FUZZ_CHECK(v == (refuse ? MLPT_EFORMAT : 0),
+               "verdict %d, oracle %d (CL %u%s, TE %u%s, Host %u, %s)", v, refuse, n_len,
+               bad_len ? " bad" : "", n_te, bad_te ? " bad" : "", n_host,
                version ? version : "no version");
     if (v)
         FUZZ_CHECK(memchr(detail, '\0', sizeof detail) && detail[0], "reason not terminated");

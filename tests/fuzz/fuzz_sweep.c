@@ -13,7 +13,8 @@
  *   - 422: at least one error, and every error has a non-empty, terminated field path and
  *     message;
  *   - api_validate_predict (for 1 .. 4 features, chosen by the body's length) returns 0 with
- *     1 .. API_MAX_PREDICT_ROWS rows of finite values, or 422 with field paths as above.
+ *     1 .. API_MAX_PREDICT_ROWS rows of finite values, or MLPT_EINVAL with field paths as
+ *     above.
  */
 #include <math.h>
 #include <stddef.h>
@@ -26,6 +27,7 @@
 #include "grid.h"
 #include "json_util.h"
 #include "mlp.h"
+#include "mlpt_err.h"
 #include "problem.h"
 #include "train.h"
 #include "validate.h"
@@ -172,7 +174,7 @@ static void validate_predict(const json_t *body, size_t features) {
     float *x = NULL;
     size_t rows = 0;
     int rc = api_validate_predict(body, features, &x, &rows, errs);
-    FUZZ_CHECK(rc == 0 || rc == 422, "api_validate_predict returned %d", rc);
+    FUZZ_CHECK(rc == 0 || rc == MLPT_EINVAL, "api_validate_predict returned %d", rc);
     if (rc == 0) {
         FUZZ_CHECK(x && rows >= 1 && rows <= API_MAX_PREDICT_ROWS && errs->n == 0,
                    "%zu rows, %zu errors", rows, errs->n);
