@@ -11,7 +11,10 @@
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
  * Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
- * "grid": {...}, "training"?: {...}}. The members of grid and training, their domains and
+ * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null}. "pruner" is read by
+ * sched_pruner_parse (scheduler/pruner.h: {"type": "asha", "min_iterations"?,
+ * "reduction_factor"?} or {"type": "median", "warmup_iterations"?, "min_trials"?}), its errors
+ * named "pruner.<member>", after training's. The members of grid and training, their domains and
  * defaults come from the parameter table (scheduler/params.h): grid holds "hidden_layers"
  * ([int >= 0]) with "neurons" ([int >= 1]), or "layers" ([[int >= 1]]), and an array for each
  * row flagged SCHED_PARAM_GRID (required when SCHED_PARAM_REQUIRED: learning_rate, iterations);
@@ -39,6 +42,7 @@
 #include "api_types.h"
 #include "grid.h"
 #include "problem.h"
+#include "pruner.h"
 
 #define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
 #define API_DEFAULT_LIMIT 50       /* list pages */
@@ -49,7 +53,8 @@ typedef struct api_sweep_body {
     int64_t dataset_id;
     int64_t test_dataset_id; /* 0 when absent or null */
     char name[API_MAX_NAME + 1];
-    sched_spec_t spec; /* every axis has at least one value */
+    sched_spec_t spec;         /* every axis has at least one value */
+    sched_pruner_cfg_t pruner; /* type NONE without "pruner" */
 } api_sweep_body_t;
 
 /* Validates a sweep request body into *out. Returns 0, or 422 with errs filled (out is then
