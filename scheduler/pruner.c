@@ -107,6 +107,7 @@ typedef struct record {
 typedef struct run {
     int64_t id, last; /* the last iteration fed */
     double best;      /* best value so far (NaN: none) */
+    int stopped;      /* told to stop: the rows it reports meanwhile are not recorded */
 } run_t;
 
 struct sched_pruner {
@@ -234,14 +235,17 @@ int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t
     run_t *r = run_get(p, run);
     if (!r)
         return MLPT_ENOMEM;
-    if (iteration <= r->last)
+    if (iteration <= r->last || r->stopped)
         return 0;
     r->last = iteration;
     if (isnan(r->best) || value > r->best)
         r->best = value;
+    int rc = 0;
     if (p->cfg.type == SCHED_PRUNER_ASHA)
-        return asha_report(p, run, planned, iteration, value, note, note_len);
-    if (p->cfg.type == SCHED_PRUNER_MEDIAN)
-        return median_report(p, r, iteration, value, note, note_len);
-    return 0;
+        rc = asha_report(p, run, planned, iteration, value, note, note_len);
+    else if (p->cfg.type == SCHED_PRUNER_MEDIAN)
+        rc = median_report(p, r, iteration, value, note, note_len);
+    if (rc == 1)
+        r->stopped = 1;
+    return rc;
 }

@@ -92,7 +92,9 @@ void sched_pruner_free(sched_pruner_t *p);
 /* Iteration `iteration` of run `run` (planned `planned` iterations) reported `value`: records it
  * and decides. Returns 1 when the run should stop (note, when not NULL, receives why, e.g.
  * "pruned at rung 2 (iteration 9): 0.71 < 0.78"), 0 when it goes on, MLPT_ENOMEM. Iterations of
- * one run come in order; an iteration reported twice is ignored (0). */
+ * one run come in order; an iteration reported twice is ignored (0), and so is every row of a
+ * run after the one it was told to stop at (a stop takes effect at the end of the iteration the
+ * run is training when it arrives: those rows are not part of the sweep's tables). */
 int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
                         double value, char *note, size_t note_len);
 

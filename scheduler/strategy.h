@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "grid.h"
+#include "pruner.h"
 #include "store.h"
 
 /* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
@@ -55,6 +56,10 @@ struct sched_search_ctl {
      * not the running lead of a job (queued, ended, or a follower); MLPT_EINVAL for another
      * reason. */
     int (*stop)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why);
+    /* The same, with the reason the trial's row keeps in `error` (its followers' too), e.g.
+     * "pruned at rung 2 (iteration 9): 0.71 < 0.78"; note may be NULL. */
+    int (*stop_note)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
+                     const char *note);
 };
 
 typedef struct sched_strategy sched_strategy_t;
@@ -89,5 +94,24 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 
 /* Grid search with shared prefixes. NULL without memory. */
 sched_strategy_t *sched_strategy_grid_new(void);
+
+/* The same with a pruner across the sweep (pruner.h; type NONE: none). NULL without memory. */
+sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner);
+
+/* Pruning for any strategy (strategy_prune.c): the strategy tells it each job it queues (a
+ * lead and its followers) and hands it each iteration it hears of; it feeds the leads' rows
+ * (a follower's repeat its lead's) to the pruner and stops the lead the pruner says to, as
+ * pruned with the pruner's note. */
+typedef struct sched_prune sched_prune_t;
+
+/* NULL without memory, or for type NONE. */
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg);
+void sched_prune_free(sched_prune_t *p);
+/* A job queued: lead (its planned iterations are the run's) and followers. 0 or MLPT_ENOMEM. */
+int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
+                    const sched_strategy_trial_t *followers, size_t n_followers);
+/* An iteration of trial_id (a follower's is ignored). */
+void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                           const store_metric_t *m);
 
 #endif

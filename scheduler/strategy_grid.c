@@ -2,8 +2,9 @@
  * strategy_grid.c - grid search with shared prefixes, the first search strategy: every trial
  * of the grid (already expanded, see grid.h) is queued; trials that differ only in
  * `iterations` form one job, the longest leading and the shorter ones following its history
- * (each length once; a second trial of the same length gets a job of its own). It adds and
- * stops nothing while the sweep runs.
+ * (each length once; a second trial of the same length gets a job of its own). It adds nothing
+ * while the sweep runs; with a pruner (the request's "pruner"), it stops the jobs the pruner
+ * says to (strategy_prune.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ static int joins(const group_t *g, const sched_strategy_trial_t *t) {
 
 static int grid_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
                      size_t n) {
-    (void)st;
+    sched_prune_t *prune = st->user;
     int rc = 0;
     group_t *groups = calloc(n ? n : 1, sizeof *groups);
     size_t n_groups = 0;
@@ -78,6 +79,8 @@ static int grid_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_
         qsort(g->members, g->n, sizeof *g->members, by_iterations);
         /* the longest leads; the others follow in ascending order */
         rc = ctl->queue(ctl, &g->members[g->n - 1], g->members, g->n - 1);
+        if (rc == 0)
+            rc = sched_prune_job(prune, &g->members[g->n - 1], g->members, g->n - 1);
     }
     for (size_t k = 0; k < n_groups; k++)
         free(groups[k].members);
@@ -85,15 +88,31 @@ static int grid_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_
     return rc;
 }
 
+static void grid_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                           const store_metric_t *m) {
+    sched_prune_iteration(st->user, ctl, trial_id, m);
+}
+
 static void grid_free(sched_strategy_t *st) {
+    sched_prune_free(st->user);
     free(st);
 }
 
-static const sched_strategy_ops_t grid_ops = {.plan = grid_plan, .free = grid_free};
+static const sched_strategy_ops_t grid_ops = {
+    .plan = grid_plan, .on_iteration = grid_iteration, .free = grid_free};
+
+sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner) {
+    sched_strategy_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->ops = &grid_ops;
+    if (pruner && pruner->type != SCHED_PRUNER_NONE && !(st->user = sched_prune_new(pruner))) {
+        free(st);
+        return NULL;
+    }
+    return st;
+}
 
 sched_strategy_t *sched_strategy_grid_new(void) {
-    sched_strategy_t *st = calloc(1, sizeof *st);
-    if (st)
-        st->ops = &grid_ops;
-    return st;
+    return sched_strategy_grid_new_pruned(NULL);
 }

@@ -1,0 +1,81 @@
+/*
+ * strategy_prune.c - pruning as any strategy uses it (strategy.h): which trial leads which job,
+ * the leads' rows into the sweep's pruner (pruner.h), and the stop it asks for through the
+ * control. A follower's rows repeat its lead's and are not fed again: one job is one run, and
+ * stopping the lead ends its followers the same way (the control does that).
+ */
+#include <stdlib.h>
+
+#include "mlpt_err.h"
+#include "strategy.h"
+
+/* A trial of a job: the run it belongs to. */
+typedef struct member {
+    int64_t trial_id, lead_id;
+    int64_t planned; /* the lead's iterations */
+} member_t;
+
+struct sched_prune {
+    sched_pruner_t *pruner;
+    member_t *m;
+    size_t n, cap;
+};
+
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg) {
+    if (!cfg || cfg->type == SCHED_PRUNER_NONE)
+        return NULL;
+    sched_prune_t *p = calloc(1, sizeof *p);
+    if (p && !(p->pruner = sched_pruner_new(cfg))) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+void sched_prune_free(sched_prune_t *p) {
+    if (!p)
+        return;
+    sched_pruner_free(p->pruner);
+    free(p->m);
+    free(p);
+}
+
+static int member_add(sched_prune_t *p, int64_t trial_id, int64_t lead_id, int64_t planned) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 32;
+        member_t *t = realloc(p->m, cap * sizeof *t);
+        if (!t)
+            return MLPT_ENOMEM;
+        p->m = t;
+        p->cap = cap;
+    }
+    p->m[p->n++] = (member_t){.trial_id = trial_id, .lead_id = lead_id, .planned = planned};
+    return 0;
+}
+
+int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
+                    const sched_strategy_trial_t *followers, size_t n_followers) {
+    if (!p)
+        return 0;
+    int64_t planned = (int64_t)lead->params.iterations;
+    int rc = member_add(p, lead->trial_id, lead->trial_id, planned);
+    for (size_t i = 0; i < n_followers && rc == 0; i++)
+        rc = member_add(p, followers[i].trial_id, lead->trial_id, planned);
+    return rc;
+}
+
+void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                           const store_metric_t *m) {
+    if (!p)
+        return;
+    const member_t *mb = NULL;
+    for (size_t i = 0; i < p->n && !mb; i++)
+        if (p->m[i].trial_id == trial_id)
+            mb = &p->m[i];
+    if (!mb || mb->lead_id != trial_id)
+        return; /* a follower's row is its lead's */
+    char note[192];
+    if (sched_pruner_report(p->pruner, trial_id, mb->planned, m->iteration, m->val_accuracy, note,
+                            sizeof note) == 1)
+        ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, note);
+}
