@@ -75,6 +75,9 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
                        const sched_queued_trial_t *trials, size_t n, store_error_t *err);
 
 /* After a commit: the strategy of the message's sweep sees an iteration or a trial's end. */
+/* search_resume.c: before a sweep's strategy plans at start-up, its stored trials and rows
+ * (when some trial has started) go to the strategy's resume. 0 or an MLPT_E* code. */
+int sched_search_resume(sched_t *s, sched_strategy_t *st, int64_t sweep_id, store_error_t *err);
 void sched_search_iteration(sched_t *s, int64_t sweep_id, int64_t trial_id,
                             const store_metric_t *m);
 void sched_search_trial_end(sched_t *s, int64_t sweep_id, int64_t trial_id, const char *status);

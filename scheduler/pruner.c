@@ -249,3 +249,32 @@ int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t
         r->stopped = 1;
     return rc;
 }
+
+int sched_pruner_record(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
+                        double value) {
+    if (!isfinite(value))
+        return 0;
+    run_t *r = run_get(p, run);
+    if (!r)
+        return MLPT_ENOMEM;
+    if (iteration <= r->last || r->stopped)
+        return 0;
+    r->last = iteration;
+    if (isnan(r->best) || value > r->best)
+        r->best = value;
+    if (p->cfg.type == SCHED_PRUNER_ASHA && sched_asha_rung(&p->cfg, iteration, planned) < 0)
+        return 0;
+    return record_add(p, run, iteration, value);
+}
+
+int64_t sched_pruner_note_iteration(const char *note) {
+    static const char *const marks[] = {"(iteration ", "pruned at iteration "};
+    for (size_t i = 0; note && i < sizeof marks / sizeof marks[0]; i++) {
+        const char *at = strstr(note, marks[i]);
+        if (at) {
+            long long x = strtoll(at + strlen(marks[i]), NULL, 10);
+            return x > 0 ? (int64_t)x : 0;
+        }
+    }
+    return 0;
+}

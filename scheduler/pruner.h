@@ -98,4 +98,15 @@ void sched_pruner_free(sched_pruner_t *p);
 int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
                         double value, char *note, size_t note_len);
 
+/* Records a row of a run that has ended (rebuilding the tables from stored rows at a restart)
+ * without deciding anything: the values go where sched_pruner_report would put them. Rows after
+ * the one a pruned run was stopped at (sched_pruner_note_iteration) are the caller's to leave
+ * out. 0 or MLPT_ENOMEM. */
+int sched_pruner_record(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
+                        double value);
+
+/* The iteration a pruner's note names ("... (iteration 9): ..." or "pruned at iteration 9: ..."),
+ * or 0 when it names none. */
+int64_t sched_pruner_note_iteration(const char *note);
+
 #endif

@@ -39,6 +39,15 @@ typedef struct sched_strategy_trial {
     size_t partitions; /* part of its stored spec */
 } sched_strategy_trial_t;
 
+/* A trial of the sweep as stored, for a strategy resumed at start-up. */
+typedef struct sched_strategy_stored {
+    sched_strategy_trial_t trial;
+    const char *status;         /* its stored state ("queued" for one a crash re-queued) */
+    const char *error;          /* its stored error (a pruned trial's reason), NULL for none */
+    const store_metric_t *rows; /* its stored rows, by iteration */
+    size_t n_rows;
+} sched_strategy_stored_t;
+
 /* What a strategy may do, given to each callback. */
 typedef struct sched_search_ctl sched_search_ctl_t;
 struct sched_search_ctl {
@@ -69,6 +78,11 @@ typedef struct sched_strategy_ops {
      * 0 or an MLPT_E* code (the sweep is not created then). */
     int (*plan)(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
                 size_t n);
+    /* Called before plan when the service restarts with the sweep unfinished and some of its
+     * trials started: every trial of the sweep (any state, by ordinal) with its stored rows,
+     * from which it rebuilds what it decides on (a restarted sweep decides as before). 0 or an
+     * MLPT_E* code. May be NULL. */
+    int (*resume)(sched_strategy_t *st, const sched_strategy_stored_t *t, size_t n);
     /* An iteration of one of its trials is stored (recomputed ones after a restart are not
      * seen again). May be NULL. */
     void (*on_iteration)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
@@ -110,6 +124,12 @@ void sched_prune_free(sched_prune_t *p);
 /* A job queued: lead (its planned iterations are the run's) and followers. 0 or MLPT_ENOMEM. */
 int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
                     const sched_strategy_trial_t *followers, size_t n_followers);
+/* At a restart, after the jobs of every stored trial were told (sched_prune_job): the stored
+ * rows into the pruner. The rows of the runs that ended are recorded as they were (a pruned
+ * run's up to the iteration its note names); then the runs still to run are fed, iteration by
+ * iteration, ordinal order, and one the pruner stops is stopped at its first new row. The
+ * tables are then what they were before the restart, whatever order the rows came in. */
+int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_t n);
 /* An iteration of trial_id (a follower's is ignored). */
 void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
                            const store_metric_t *m);

@@ -5,6 +5,7 @@
  * stopping the lead ends its followers the same way (the control does that).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "mlpt_err.h"
 #include "strategy.h"
@@ -13,6 +14,8 @@
 typedef struct member {
     int64_t trial_id, lead_id;
     int64_t planned; /* the lead's iterations */
+    int pending;     /* a lead the pruner stopped while its rows were replayed at a restart */
+    char note[192];  /* why, then */
 } member_t;
 
 struct sched_prune {
@@ -20,6 +23,8 @@ struct sched_prune {
     member_t *m;
     size_t n, cap;
 };
+
+static member_t *member_of(sched_prune_t *p, int64_t trial_id);
 
 sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg) {
     if (!cfg || cfg->type == SCHED_PRUNER_NONE)
@@ -68,14 +73,68 @@ void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t tr
                            const store_metric_t *m) {
     if (!p)
         return;
-    const member_t *mb = NULL;
-    for (size_t i = 0; i < p->n && !mb; i++)
-        if (p->m[i].trial_id == trial_id)
-            mb = &p->m[i];
+    member_t *mb = member_of(p, trial_id);
     if (!mb || mb->lead_id != trial_id)
-        return; /* a follower's row is its lead's */
+        return;        /* a follower's row is its lead's */
+    if (mb->pending) { /* decided from the stored rows at a restart */
+        if (ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, mb->note) == 0)
+            mb->pending = 0;
+        return;
+    }
     char note[192];
     if (sched_pruner_report(p->pruner, trial_id, mb->planned, m->iteration, m->val_accuracy, note,
                             sizeof note) == 1)
         ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, note);
+}
+
+static member_t *member_of(sched_prune_t *p, int64_t trial_id) {
+    for (size_t i = 0; i < p->n; i++)
+        if (p->m[i].trial_id == trial_id)
+            return &p->m[i];
+    return NULL;
+}
+
+static int ended(const char *status) {
+    return status && strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
+}
+
+int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_t n) {
+    if (!p)
+        return 0;
+    int64_t longest = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        member_t *mb = member_of(p, t[i].trial.trial_id);
+        if (!mb || mb->lead_id != mb->trial_id)
+            continue;
+        if (!ended(t[i].status)) {
+            if (t[i].n_rows && t[i].rows[t[i].n_rows - 1].iteration > longest)
+                longest = t[i].rows[t[i].n_rows - 1].iteration;
+            continue;
+        }
+        int64_t upto = !strcmp(t[i].status, "pruned") ? sched_pruner_note_iteration(t[i].error) : 0;
+        for (size_t k = 0; k < t[i].n_rows && rc == 0; k++)
+            if (!upto || t[i].rows[k].iteration <= upto)
+                rc = sched_pruner_record(p->pruner, mb->lead_id, mb->planned,
+                                         t[i].rows[k].iteration, t[i].rows[k].val_accuracy);
+    }
+    /* the runs still to run: iteration by iteration, in ordinal order */
+    for (int64_t it = 1; it <= longest && rc == 0; it++)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            member_t *mb = member_of(p, t[i].trial.trial_id);
+            if (!mb || mb->lead_id != mb->trial_id || ended(t[i].status) || mb->pending)
+                continue;
+            for (size_t k = 0; k < t[i].n_rows; k++) {
+                if (t[i].rows[k].iteration != it)
+                    continue;
+                rc = sched_pruner_report(p->pruner, mb->lead_id, mb->planned, it,
+                                         t[i].rows[k].val_accuracy, mb->note, sizeof mb->note);
+                if (rc == 1) {
+                    mb->pending = 1;
+                    rc = 0;
+                }
+                break;
+            }
+        }
+    return rc;
 }

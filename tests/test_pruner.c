@@ -149,6 +149,35 @@ static void test_median_sweep(void **state) {
     sched_pruner_free(p);
 }
 
+/* Rebuilding from stored rows: recorded values count at their rung, and a note names the
+ * iteration a run was stopped at. */
+static void test_record_and_notes(void **state) {
+    (void)state;
+    sched_pruner_t *p = sched_pruner_new(&asha3);
+    /* two ended runs recorded at rung 0 (iteration 1) and a row that is no rung */
+    assert_int_equal(sched_pruner_record(p, 1, 27, 1, 0.9), 0);
+    assert_int_equal(sched_pruner_record(p, 2, 27, 1, 0.8), 0);
+    assert_int_equal(sched_pruner_record(p, 2, 27, 2, 0.1), 0);
+    /* the third arrival at rung 0 is compared with them: top 1 of 3 */
+    char note[160];
+    assert_int_equal(sched_pruner_report(p, 3, 27, 1, 0.5, note, sizeof note), 1);
+    assert_string_equal(note, "pruned at rung 0 (iteration 1): 0.5 < 0.9");
+    /* a stopped run's later rows are not recorded: its 0.99 at rung 1 (iteration 3) does not
+     * count, so run 5's 0.95 there is the top 1 of 0.9, 0.8, 0.95 */
+    assert_int_equal(sched_pruner_report(p, 3, 27, 3, 0.99, note, sizeof note), 0);
+    assert_int_equal(sched_pruner_record(p, 1, 27, 3, 0.9), 0);
+    assert_int_equal(sched_pruner_record(p, 2, 27, 3, 0.8), 0);
+    assert_int_equal(sched_pruner_report(p, 5, 27, 3, 0.95, note, sizeof note), 0);
+    assert_int_equal(sched_pruner_report(p, 6, 27, 3, 0.93, note, sizeof note), 1);
+    sched_pruner_free(p);
+    assert_int_equal(sched_pruner_note_iteration("pruned at rung 2 (iteration 9): 0.71 < 0.78"), 9);
+    assert_int_equal(
+        sched_pruner_note_iteration("pruned at iteration 12: best 0.4 < median 0.6 of 3 other"),
+        12);
+    assert_int_equal(sched_pruner_note_iteration("training failed"), 0);
+    assert_int_equal(sched_pruner_note_iteration(NULL), 0);
+}
+
 typedef struct errs {
     char field[8][64];
     size_t n;
@@ -206,6 +235,7 @@ int main(void) {
         cmocka_unit_test(test_asha_deterministic),
         cmocka_unit_test(test_median_sweep),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_record_and_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -105,9 +105,84 @@ static void test_asha_grid_on_iris(void **state) {
     store_close(r);
 }
 
+/* The statuses and errors of a sweep's trials, by ordinal, as one string. */
+static char *decisions(store_t *r, int64_t sweep) {
+    store_error_t err;
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    assert_non_null(list);
+    json_t *out = json_array();
+    json_t *items = json_object_get(list, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *it = json_array_get(items, i);
+        json_array_append_new(
+            out, json_pack("[O, O]", json_object_get(it, "status"), json_object_get(it, "error")));
+    }
+    char *text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    json_decref(list);
+    return text;
+}
+
+/* Restart: a sweep stopped (the service going down) after some of its trials were decided and
+ * started again decides exactly as the same sweep run without a stop: the ASHA tables are
+ * rebuilt from the stored rows (the ended runs' as they were, a pruned run's up to the iteration
+ * its reason names). */
+static void test_asha_restart_decides_the_same(void **state) {
+    fixture_t *f = *state;
+    start_with(f, (sched_config_t){.workers = 1, .cores = 1, .checkpoint_every = 25});
+    int64_t ds = add_iris(f);
+    static const double lr[] = {0.0001, 0.3, 0.0003, 0.1, 0.001, 0.03, 0.003, 1.0, 0.01};
+    sched_spec_t spec = small_spec(9, 1, (const size_t[]){ITERATIONS});
+    for (size_t i = 0; i < 9; i++)
+        spec.learning_rate[i] = lr[i];
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.dataset_id = ds,
+                                 .spec_json =
+                                     "{\"pruner\": {\"type\": \"asha\", \"reduction_factor\": 3}}",
+                                 .trials = t,
+                                 .n_trials = n};
+    int64_t whole, cut;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &whole, &err), 0);
+    json_decref(wait_sweep(f, whole, "completed", 120));
+    pthread_mutex_lock(&f->ev.lock);
+    int before = f->ev.finished;
+    pthread_mutex_unlock(&f->ev.lock);
+    assert_int_equal(sched_sweep_create(f->s, &req, &cut, &err), 0);
+    free(t);
+    for (int i = 0; i < 20000; i++) { /* stop once a few of its trials have ended */
+        pthread_mutex_lock(&f->ev.lock);
+        int ended = f->ev.finished - before;
+        pthread_mutex_unlock(&f->ev.lock);
+        if (ended >= 4)
+            break;
+        sleep_us(500);
+    }
+    sched_stop(f->s);
+    f->s = NULL;
+    store_t *r = open_reader(f, &err);
+    json_t *mid = store_sweep_get(r, cut, &err);
+    assert_string_equal(json_string_value(json_object_get(mid, "status")), "running");
+    json_decref(mid);
+    store_close(r);
+    start_with(f, (sched_config_t){.workers = 1, .cores = 1, .checkpoint_every = 25});
+    json_decref(wait_sweep(f, cut, "completed", 120));
+    r = open_reader(f, &err);
+    char *a = decisions(r, whole), *b = decisions(r, cut);
+    assert_non_null(strstr(a, "pruned at rung"));
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_asha_grid_on_iris, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_asha_restart_decides_the_same, fixture_up,
+                                        fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
