@@ -141,7 +141,9 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     if (n)
         w->partitions = trials[0].partitions;
     ctl_t c = ctl_of(s, sweep_id);
-    int rc = w->strategy->ops->plan(w->strategy, &c.base, trials, n);
+    int rc = sched_search_resume(s, w->strategy, sweep_id, &c.err);
+    if (rc == 0)
+        rc = w->strategy->ops->plan(w->strategy, &c.base, trials, n);
     if (rc != 0 && err) {
         *err = c.err;
         if (!err->code) {

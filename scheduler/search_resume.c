@@ -93,6 +93,7 @@ int sched_search_resume(sched_t *s, sched_strategy_t *st, int64_t sweep_id, stor
     }
     if (rc == 0)
         rc = st->ops->resume(st, t, m);
+
     if (rc != 0)
         sched_logf(s, "sweep %lld: its strategy cannot rebuild its state: %s", (long long)sweep_id,
                    mlpt_strerror(rc));
