@@ -12,9 +12,11 @@
  *   watch.c        the database file; once lost, drops reports (through reports.c)
  *   reports.c      the executor's messages saved in one transaction, then applied
  *   search.c       sweeps' strategies: planning, what they see, what they may do
+ *                  (search_resume.c: their stored trials and rows at a restart)
  *   jobs.c         job and sweep transitions, counters, events, the channel, log lines
  *   ---------------------------------------------------------------------------------------
- *   strategy_grid.c (strategy.h)   exec_local.c + worker.c (executor.h)
+ *   strategy_grid.c + strategy_prune.c (strategy.h; pruner.c + pruner_rules.c: pruner.h)
+ *   exec_local.c + worker.c (executor.h)
  */
 #ifndef SCHED_LOOP_H
 #define SCHED_LOOP_H
