@@ -297,6 +297,8 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
     for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
         if (sched_param_table[i].flags & SCHED_PARAM_TRAINING)
             keys[n_keys++] = sched_param_table[i].name;
+    if (n_keys < sizeof keys / sizeof keys[0])
+        keys[n_keys++] = "early_stopping"; /* not a parameter: see early_stopping_validate */
     if (tr)
         check_members(tr, "training", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count; i++) {
@@ -398,6 +400,9 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         tr = NULL;
     }
     training_validate(tr, &L, &out->spec, have, errs);
+    if (tr)
+        sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
+                               pruner_error, errs);
     pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
     if (errs->n)
         return 422;

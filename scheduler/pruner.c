@@ -95,6 +95,66 @@ int sched_pruner_parse(const json_t *j, sched_pruner_cfg_t *out, sched_pruner_er
     return rc ? -1 : 0;
 }
 
+int sched_early_stop_parse(const json_t *j, sched_early_stop_t *out, sched_pruner_err_fn err,
+                           void *user) {
+    memset(out, 0, sizeof *out);
+    if (!j || json_is_null(j))
+        return 0;
+    if (!json_is_object(j)) {
+        fail(err, user, "training.early_stopping", "must be an object");
+        return -1;
+    }
+    int rc = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j, key, v) {
+        if (strcmp(key, "metric") && strcmp(key, "patience") && strcmp(key, "min_delta")) {
+            char field[160];
+            snprintf(field, sizeof field, "training.early_stopping.%.100s", *key ? key : "\"\"");
+            fail(err, user, field, "unknown field");
+            rc = -1;
+        }
+    }
+    const json_t *m = json_object_get(j, "metric");
+    const char *name = json_is_string(m) ? json_string_value(m) : NULL;
+    out->metric = SCHED_ES_VAL_LOSS;
+    if (m && name && !strcmp(name, "val_accuracy"))
+        out->metric = SCHED_ES_VAL_ACCURACY;
+    else if (m && !(name && !strcmp(name, "val_loss"))) {
+        fail(err, user, "training.early_stopping.metric",
+             "must be one of \"val_loss\", \"val_accuracy\"");
+        rc = -1;
+    }
+    /* the field path for int_member's messages is pruner.<key>: build this one by hand */
+    const json_t *pat = json_object_get(j, "patience");
+    out->patience = 5;
+    if (pat) {
+        if (!json_is_integer(pat) || json_integer_value(pat) < 1 ||
+            json_integer_value(pat) > SCHED_PRUNER_MAX_ITERATIONS) {
+            fail(err, user, "training.early_stopping.patience",
+                 "must be an integer between 1 and 100000");
+            rc = -1;
+        } else {
+            out->patience = json_integer_value(pat);
+        }
+    }
+    const json_t *d = json_object_get(j, "min_delta");
+    out->min_delta = 0.0;
+    if (d) {
+        double x = json_is_number(d) ? json_number_value(d) : -1;
+        if (!json_is_number(d) || !(x >= 0) || !isfinite(x) || x > 1e6) {
+            fail(err, user, "training.early_stopping.min_delta",
+                 "must be a number between 0 and 1000000");
+            rc = -1;
+        } else {
+            out->min_delta = x;
+        }
+    }
+    if (rc)
+        out->metric = SCHED_ES_NONE;
+    return rc ? -1 : 0;
+}
+
 /* ---- the state --------------------------------------------------------------------------- */
 
 /* One recorded value: run's value at iteration (ASHA: a rung's iteration; median: every). */

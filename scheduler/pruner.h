@@ -81,6 +81,42 @@ double sched_median_of(double *values, size_t n);
 int sched_median_keep(const sched_pruner_cfg_t *cfg, int64_t iteration, double best, double *others,
                       size_t n, double *median);
 
+/* ---- early stopping, per trial ------------------------------------------------------------ */
+
+/* A sweep's "training": {"early_stopping": {"metric": "val_loss" | "val_accuracy", "patience":
+ * int 1..100000, "min_delta": number >= 0}} (H2O's stopping_rounds, Keras' EarlyStopping): a run
+ * stops (ending `completed`, with a note) once `patience` iterations in a row have not improved
+ * its best value by more than min_delta (val_loss lower, val_accuracy higher). A row without the
+ * value does not improve it. */
+typedef enum sched_es_metric {
+    SCHED_ES_NONE = 0,
+    SCHED_ES_VAL_LOSS,
+    SCHED_ES_VAL_ACCURACY,
+} sched_es_metric_t;
+
+typedef struct sched_early_stop {
+    sched_es_metric_t metric; /* NONE: no early stopping */
+    int64_t patience;         /* default 5 */
+    double min_delta;         /* default 0 */
+} sched_early_stop_t;
+
+/* Reads training.early_stopping (j may be NULL or null: none), defaults for what is left out
+ * ("metric" defaults to val_loss). 0, or -1 after calling err for each problem. */
+int sched_early_stop_parse(const json_t *j, sched_early_stop_t *out, sched_pruner_err_fn err,
+                           void *user);
+
+/* One run's early-stopping state: zero it to start. */
+typedef struct sched_es_state {
+    int set; /* best is set */
+    double best;
+    int64_t best_iteration;
+} sched_es_state_t;
+
+/* Iteration `iteration` of a run with its metric `value`: updates *st; returns 1 when the run
+ * should stop now (note, when not NULL, receives why), else 0. Pure. */
+int sched_early_stop_step(const sched_early_stop_t *cfg, sched_es_state_t *st, int64_t iteration,
+                          double value, char *note, size_t note_len);
+
 /* ---- the state across a sweep ------------------------------------------------------------- */
 
 typedef struct sched_pruner sched_pruner_t;

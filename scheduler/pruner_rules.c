@@ -4,6 +4,7 @@
  * value goes past its rung, the median and whether a run stays above it.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "pruner.h"
@@ -74,4 +75,31 @@ int sched_median_keep(const sched_pruner_cfg_t *cfg, int64_t iteration, double b
     if (median)
         *median = m;
     return !(best < m);
+}
+
+int sched_early_stop_step(const sched_early_stop_t *cfg, sched_es_state_t *st, int64_t iteration,
+                          double value, char *note, size_t note_len) {
+    if (cfg->metric == SCHED_ES_NONE)
+        return 0;
+    int lower = cfg->metric == SCHED_ES_VAL_LOSS;
+    if (isfinite(value)) {
+        int better = !st->set || (lower ? value < st->best - cfg->min_delta
+                                        : value > st->best + cfg->min_delta);
+        if (better) {
+            st->set = 1;
+            st->best = value;
+            st->best_iteration = iteration;
+            return 0;
+        }
+    }
+    int64_t since = iteration - st->best_iteration; /* iterations without an improvement */
+    if (since < cfg->patience)
+        return 0;
+    if (note && note_len)
+        snprintf(note, note_len,
+                 "early stopped at iteration %lld: %s did not improve by more than %g for %lld "
+                 "iterations (best %.4g at iteration %lld)",
+                 (long long)iteration, lower ? "val_loss" : "val_accuracy", cfg->min_delta,
+                 (long long)since, st->set ? st->best : NAN, (long long)st->best_iteration);
+    return 1;
 }

@@ -107,19 +107,26 @@ static ctl_t ctl_of(sched_t *s, int64_t sweep_id) {
                    .s = s};
 }
 
-/* The strategy a sweep's stored request asks for: grid search, with the pruner it names (a
- * request that no longer reads is planned without one, and logged). */
+/* The strategy a sweep's stored request asks for: grid search, with the pruner and the early
+ * stopping it names (one that no longer reads is left out, and logged). */
 static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
     store_error_t err;
     sched_pruner_cfg_t cfg = {0};
+    sched_early_stop_t es = {0};
     json_t *sw = store_sweep_get(s->writer, sweep_id, &err);
-    if (sw && sched_pruner_parse(json_object_get(json_object_get(sw, "spec"), "pruner"), &cfg, NULL,
-                                 NULL) != 0) {
+    const json_t *spec = json_object_get(sw, "spec");
+    if (sw && sched_pruner_parse(json_object_get(spec, "pruner"), &cfg, NULL, NULL) != 0) {
         sched_logf(s, "sweep %lld: its pruner does not read: none", (long long)sweep_id);
         memset(&cfg, 0, sizeof cfg);
     }
+    if (sw &&
+        sched_early_stop_parse(json_object_get(json_object_get(spec, "training"), "early_stopping"),
+                               &es, NULL, NULL) != 0) {
+        sched_logf(s, "sweep %lld: its early stopping does not read: none", (long long)sweep_id);
+        memset(&es, 0, sizeof es);
+    }
     json_decref(sw);
-    return sched_strategy_grid_new_pruned(&cfg);
+    return sched_strategy_grid_new_pruned(&cfg, &es);
 }
 
 int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t test_dataset_id,

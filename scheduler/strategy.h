@@ -109,17 +109,21 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 /* Grid search with shared prefixes. NULL without memory. */
 sched_strategy_t *sched_strategy_grid_new(void);
 
-/* The same with a pruner across the sweep (pruner.h; type NONE: none). NULL without memory. */
-sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner);
+/* The same with a pruner across the sweep and early stopping per trial (pruner.h; NULL or
+ * NONE: none). NULL without memory. */
+sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner,
+                                                 const sched_early_stop_t *es);
 
 /* Pruning for any strategy (strategy_prune.c): the strategy tells it each job it queues (a
  * lead and its followers) and hands it each iteration it hears of; it feeds the leads' rows
  * (a follower's repeat its lead's) to the pruner and stops the lead the pruner says to, as
- * pruned with the pruner's note. */
+ * pruned with the pruner's note; then to early stopping (per lead), which stops it as
+ * early_stopped (ending `completed`, the note in its error). A lead's last row decides nothing. */
 typedef struct sched_prune sched_prune_t;
 
-/* NULL without memory, or for type NONE. */
-sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg);
+/* With a pruner (cfg), early stopping (es), or both (either may be NULL); NULL without
+ * memory, or with neither. */
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es);
 void sched_prune_free(sched_prune_t *p);
 /* A job queued: lead (its planned iterations are the run's) and followers. 0 or MLPT_ENOMEM. */
 int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,

@@ -140,12 +140,14 @@ static void grid_free(sched_strategy_t *st) {
 static const sched_strategy_ops_t grid_ops = {
     .plan = grid_plan, .resume = grid_resume, .on_iteration = grid_iteration, .free = grid_free};
 
-sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner) {
+sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner,
+                                                 const sched_early_stop_t *es) {
     sched_strategy_t *st = calloc(1, sizeof *st);
     if (!st)
         return NULL;
     st->ops = &grid_ops;
-    if (pruner && pruner->type != SCHED_PRUNER_NONE && !(st->user = sched_prune_new(pruner))) {
+    int any = (pruner && pruner->type != SCHED_PRUNER_NONE) || (es && es->metric != SCHED_ES_NONE);
+    if (any && !(st->user = sched_prune_new(pruner, es))) {
         free(st);
         return NULL;
     }
@@ -153,5 +155,5 @@ sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *prune
 }
 
 sched_strategy_t *sched_strategy_grid_new(void) {
-    return sched_strategy_grid_new_pruned(NULL);
+    return sched_strategy_grid_new_pruned(NULL, NULL);
 }

@@ -14,27 +14,48 @@
 typedef struct member {
     int64_t trial_id, lead_id;
     int64_t planned; /* the lead's iterations */
-    int pending;     /* a lead the pruner stopped while its rows were replayed at a restart */
-    char note[192];  /* why, then */
+    int pending;     /* a lead stopped while its rows were replayed at a restart: its reason */
+    sched_stop_reason_t pending_why;
+    char note[192];      /* why, then */
+    sched_es_state_t es; /* early stopping (leads) */
 } member_t;
 
 struct sched_prune {
-    sched_pruner_t *pruner;
+    sched_pruner_t *pruner; /* NULL without a pruner */
+    sched_early_stop_t es;
     member_t *m;
     size_t n, cap;
 };
 
 static member_t *member_of(sched_prune_t *p, int64_t trial_id);
 
-sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg) {
-    if (!cfg || cfg->type == SCHED_PRUNER_NONE)
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es) {
+    int pruner = cfg && cfg->type != SCHED_PRUNER_NONE;
+    if (!pruner && (!es || es->metric == SCHED_ES_NONE))
         return NULL;
     sched_prune_t *p = calloc(1, sizeof *p);
-    if (p && !(p->pruner = sched_pruner_new(cfg))) {
+    if (!p)
+        return NULL;
+    if (es)
+        p->es = *es;
+    if (pruner && !(p->pruner = sched_pruner_new(cfg))) {
         free(p);
-        p = NULL;
+        return NULL;
     }
     return p;
+}
+
+/* Whether the lead mb stops at this row: the pruner first (recording the value), then early
+ * stopping. Returns the reason (NONE to go on) with the note in note. */
+static sched_stop_reason_t decide(sched_prune_t *p, member_t *mb, const store_metric_t *m,
+                                  char *note, size_t note_len) {
+    if (p->pruner && sched_pruner_report(p->pruner, mb->lead_id, mb->planned, m->iteration,
+                                         m->val_accuracy, note, note_len) == 1)
+        return SCHED_STOP_PRUNED;
+    double v = p->es.metric == SCHED_ES_VAL_LOSS ? m->val_loss : m->val_accuracy;
+    if (sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, note_len) == 1)
+        return SCHED_STOP_EARLY;
+    return SCHED_STOP_NONE;
 }
 
 void sched_prune_free(sched_prune_t *p) {
@@ -77,14 +98,14 @@ void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t tr
     if (!mb || mb->lead_id != trial_id)
         return;        /* a follower's row is its lead's */
     if (mb->pending) { /* decided from the stored rows at a restart */
-        if (ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, mb->note) == 0)
+        if (ctl->stop_note(ctl, trial_id, mb->pending_why, mb->note) == 0)
             mb->pending = 0;
         return;
     }
     char note[192];
-    if (sched_pruner_report(p->pruner, trial_id, mb->planned, m->iteration, m->val_accuracy, note,
-                            sizeof note) == 1)
-        ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, note);
+    sched_stop_reason_t why = decide(p, mb, m, note, sizeof note);
+    if (why != SCHED_STOP_NONE && m->iteration < mb->planned) /* at its last it ends anyway */
+        ctl->stop_note(ctl, trial_id, why, note);
 }
 
 static member_t *member_of(sched_prune_t *p, int64_t trial_id) {
@@ -113,7 +134,7 @@ int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_
             continue;
         }
         int64_t upto = !strcmp(t[i].status, "pruned") ? sched_pruner_note_iteration(t[i].error) : 0;
-        for (size_t k = 0; k < t[i].n_rows && rc == 0; k++)
+        for (size_t k = 0; k < t[i].n_rows && rc == 0 && p->pruner; k++)
             if (!upto || t[i].rows[k].iteration <= upto)
                 rc = sched_pruner_record(p->pruner, mb->lead_id, mb->planned,
                                          t[i].rows[k].iteration, t[i].rows[k].val_accuracy);
@@ -127,12 +148,9 @@ int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_
             for (size_t k = 0; k < t[i].n_rows; k++) {
                 if (t[i].rows[k].iteration != it)
                     continue;
-                rc = sched_pruner_report(p->pruner, mb->lead_id, mb->planned, it,
-                                         t[i].rows[k].val_accuracy, mb->note, sizeof mb->note);
-                if (rc == 1) {
-                    mb->pending = 1;
-                    rc = 0;
-                }
+                sched_stop_reason_t why = decide(p, mb, &t[i].rows[k], mb->note, sizeof mb->note);
+                mb->pending = why != SCHED_STOP_NONE && it < mb->planned;
+                mb->pending_why = why;
                 break;
             }
         }

@@ -528,6 +528,19 @@ static void test_pruner_member(void **state) {
     assert_int_equal(b.pruner.type, SCHED_PRUNER_MEDIAN);
     assert_int_equal(b.pruner.warmup_iterations, 2);
     assert_int_equal(b.pruner.min_trials, 3);
+    /* training.early_stopping: allowed in training, checked with its path */
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"early_stopping\": {\"metric\": \"val_accuracy\", "
+                         "\"patience\": 3}}}",
+                         &lim, &b, &e),
+                     0);
+    assert_int_equal(b.early_stop.metric, SCHED_ES_VAL_ACCURACY);
+    assert_int_equal(b.early_stop.patience, 3);
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"early_stopping\": {\"patience\": -1}}}",
+                         &lim, &b, &e),
+                     422);
+    assert_string_equal(e.items[0].field, "training.early_stopping.patience");
 }
 
 static void test_names(void **state) {

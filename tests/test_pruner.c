@@ -178,6 +178,34 @@ static void test_record_and_notes(void **state) {
     assert_int_equal(sched_pruner_note_iteration(NULL), 0);
 }
 
+/* Early stopping: patience iterations without an improvement larger than min_delta stop. */
+static void test_early_stop_rule(void **state) {
+    (void)state;
+    sched_early_stop_t loss = {.metric = SCHED_ES_VAL_LOSS, .patience = 2, .min_delta = 0.01};
+    sched_es_state_t st = {0};
+    char note[200];
+    /* 1.0, 0.5 improve; 0.495 is within min_delta; NaN does not improve: stop at 4 */
+    assert_int_equal(sched_early_stop_step(&loss, &st, 1, 1.0, note, sizeof note), 0);
+    assert_int_equal(sched_early_stop_step(&loss, &st, 2, 0.5, note, sizeof note), 0);
+    assert_int_equal(sched_early_stop_step(&loss, &st, 3, 0.495, note, sizeof note), 0);
+    assert_int_equal(sched_early_stop_step(&loss, &st, 4, NAN, note, sizeof note), 1);
+    assert_string_equal(note, "early stopped at iteration 4: val_loss did not improve by more "
+                              "than 0.01 for 2 iterations (best 0.5 at iteration 2)");
+    /* accuracy: higher is better; an improvement resets the count */
+    sched_early_stop_t acc = {.metric = SCHED_ES_VAL_ACCURACY, .patience = 2, .min_delta = 0};
+    sched_es_state_t sa = {0};
+    assert_int_equal(sched_early_stop_step(&acc, &sa, 1, 0.5, NULL, 0), 0);
+    assert_int_equal(sched_early_stop_step(&acc, &sa, 2, 0.5, NULL, 0), 0);
+    assert_int_equal(sched_early_stop_step(&acc, &sa, 3, 0.6, NULL, 0), 0);
+    assert_int_equal(sched_early_stop_step(&acc, &sa, 4, 0.6, NULL, 0), 0);
+    assert_int_equal(sched_early_stop_step(&acc, &sa, 5, 0.55, NULL, 0), 1);
+    /* none: never */
+    sched_early_stop_t none = {0};
+    sched_es_state_t sn = {0};
+    for (int64_t i = 1; i < 50; i++)
+        assert_int_equal(sched_early_stop_step(&none, &sn, i, 1.0, NULL, 0), 0);
+}
+
 typedef struct errs {
     char field[8][64];
     size_t n;
@@ -196,6 +224,41 @@ static int parse(const char *text, sched_pruner_cfg_t *cfg, errs_t *e) {
     int rc = sched_pruner_parse(j, cfg, collect, e);
     json_decref(j);
     return rc;
+}
+
+static int parse_es(const char *text, sched_early_stop_t *es, errs_t *e) {
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    memset(e, 0, sizeof *e);
+    int rc = sched_early_stop_parse(j, es, collect, e);
+    json_decref(j);
+    return rc;
+}
+
+static void test_parse_early_stop(void **state) {
+    (void)state;
+    sched_early_stop_t es;
+    errs_t e;
+    assert_int_equal(parse_es("null", &es, &e), 0);
+    assert_int_equal(es.metric, SCHED_ES_NONE);
+    assert_int_equal(parse_es("{}", &es, &e), 0);
+    assert_int_equal(es.metric, SCHED_ES_VAL_LOSS);
+    assert_int_equal(es.patience, 5);
+    assert_true(es.min_delta == 0.0);
+    assert_int_equal(
+        parse_es("{\"metric\": \"val_accuracy\", \"patience\": 3, \"min_delta\": 0.001}", &es, &e),
+        0);
+    assert_int_equal(es.metric, SCHED_ES_VAL_ACCURACY);
+    assert_int_equal(es.patience, 3);
+    assert_int_equal(parse_es("{\"metric\": \"loss\"}", &es, &e), -1);
+    assert_string_equal(e.field[0], "training.early_stopping.metric");
+    assert_int_equal(parse_es("{\"patience\": 0}", &es, &e), -1);
+    assert_string_equal(e.field[0], "training.early_stopping.patience");
+    assert_int_equal(parse_es("{\"min_delta\": -0.1}", &es, &e), -1);
+    assert_string_equal(e.field[0], "training.early_stopping.min_delta");
+    assert_int_equal(parse_es("{\"rounds\": 3}", &es, &e), -1);
+    assert_string_equal(e.field[0], "training.early_stopping.rounds");
+    assert_int_equal(parse_es("5", &es, &e), -1);
+    assert_string_equal(e.field[0], "training.early_stopping");
 }
 
 static void test_parse(void **state) {
@@ -235,6 +298,8 @@ int main(void) {
         cmocka_unit_test(test_asha_deterministic),
         cmocka_unit_test(test_median_sweep),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_early_stop),
+        cmocka_unit_test(test_early_stop_rule),
         cmocka_unit_test(test_record_and_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -178,11 +178,57 @@ static void test_asha_restart_decides_the_same(void **state) {
     store_close(r);
 }
 
+/* Early stopping per trial: training.early_stopping on val_accuracy with a patience of 5 ends
+ * the trials whose accuracy stopped improving early, `completed` with the reason, their whole
+ * history and model kept. */
+static void test_early_stopping_on_iris(void **state) {
+    fixture_t *f = *state;
+    start_with(f, (sched_config_t){.workers = 1, .cores = 1, .checkpoint_every = 25});
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = small_spec(2, 1, (const size_t[]){ITERATIONS});
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.dataset_id = ds,
+                                 .spec_json = "{\"training\": {\"early_stopping\": "
+                                              "{\"metric\": \"val_accuracy\", \"patience\": 5}}}",
+                                 .trials = t,
+                                 .n_trials = n};
+    int64_t sweep;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &sweep, &err), 0);
+    free(t);
+    json_t *sw = wait_sweep(f, sweep, "completed", 120);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(sw, "trials"), "completed")), 2);
+    json_decref(sw);
+    store_t *r = open_reader(f, &err);
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    json_t *items = json_object_get(list, "items");
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        int64_t id = json_integer_value(json_object_get(json_array_get(items, i), "id"));
+        json_t *tr = store_trial_get(r, id, &err);
+        json_int_t done = json_integer_value(json_object_get(tr, "iterations_done"));
+        const char *why = json_string_value(json_object_get(tr, "error"));
+        assert_true(done > 5 && done < ITERATIONS);
+        assert_non_null(why);
+        assert_non_null(strstr(why, "early stopped at iteration "));
+        json_t *rows = rows_of(r, id, 0);
+        assert_int_equal(json_array_size(rows), (size_t)done);
+        json_decref(rows);
+        assert_true(json_is_true(json_object_get(tr, "has_model")));
+        json_decref(tr);
+    }
+    json_decref(list);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_asha_grid_on_iris, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_asha_restart_decides_the_same, fixture_up,
                                         fixture_down),
+        cmocka_unit_test_setup_teardown(test_early_stopping_on_iris, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,6 +61,13 @@ def test_pruner_validation():
             body = problem(srv.request("POST", "/api/v1/sweeps",
                                        sweep_body(ds, [5], pruner)), 422)
             assert body["errors"][0]["field"] == field, (pruner, body)
+        for es, field in [({"metric": "loss"}, "training.early_stopping.metric"),
+                          ({"patience": 0}, "training.early_stopping.patience"),
+                          ({"stopping_rounds": 3}, "training.early_stopping.stopping_rounds")]:
+            req = sweep_body(ds, [5], None)
+            req["training"]["early_stopping"] = es
+            body = problem(srv.request("POST", "/api/v1/sweeps", req), 422)
+            assert body["errors"][0]["field"] == field, (es, body)
         _, _, sweeps = srv.json("GET", "/api/v1/sweeps", expect=200)
         assert sweeps["items"] == [], sweeps  # nothing was created
 
@@ -115,5 +122,21 @@ def test_shared_prefixes_pruned_with_their_lead():
         assert followers_pruned >= 1, json.dumps(trials)[:2000]
 
 
+def test_early_stopping():
+    with server() as srv:
+        ds = upload_iris(srv)
+        req = sweep_body(ds, [2000], None)
+        req["grid"]["learning_rate"] = [0.1, 0.5]
+        req["training"]["early_stopping"] = {"metric": "val_accuracy", "patience": 5}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", req, expect=201)
+        done = srv.wait_sweep(sw["id"], timeout=120)
+        assert done["trials"]["completed"] == 2, done
+        for t in trials_of(srv, sw["id"]):
+            assert t["status"] == "completed" and 5 < t["iterations_done"] < 2000, t
+            assert t["error"].startswith("early stopped at iteration "), t
+            assert t["has_model"], t
+
+
 if __name__ == "__main__":
-    run([test_pruner_validation, test_asha_grid, test_shared_prefixes_pruned_with_their_lead])
+    run([test_pruner_validation, test_asha_grid, test_shared_prefixes_pruned_with_their_lead,
+         test_early_stopping])
