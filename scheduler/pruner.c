@@ -157,11 +157,13 @@ int sched_early_stop_parse(const json_t *j, sched_early_stop_t *out, sched_prune
 
 /* ---- the state --------------------------------------------------------------------------- */
 
-/* One recorded value: run's value at iteration (ASHA: a rung's iteration; median: every). */
-typedef struct record {
-    int64_t run, iteration;
-    double value;
-} record_t;
+/* The values recorded at one iteration (ASHA: a rung's; median: every iteration's), with
+ * their runs, in arrival order. */
+typedef struct bucket {
+    int64_t *run;
+    double *value;
+    size_t n, cap;
+} bucket_t;
 
 /* What is known of one run. */
 typedef struct run {
@@ -172,8 +174,8 @@ typedef struct run {
 
 struct sched_pruner {
     sched_pruner_cfg_t cfg;
-    record_t *rec;
-    size_t n_rec, cap_rec;
+    bucket_t *at; /* at[i]: iteration i + 1 */
+    size_t n_at;
     run_t *runs;
     size_t n_runs, cap_runs;
 };
@@ -188,7 +190,11 @@ sched_pruner_t *sched_pruner_new(const sched_pruner_cfg_t *cfg) {
 void sched_pruner_free(sched_pruner_t *p) {
     if (!p)
         return;
-    free(p->rec);
+    for (size_t i = 0; i < p->n_at; i++) {
+        free(p->at[i].run);
+        free(p->at[i].value);
+    }
+    free(p->at);
     free(p->runs);
     free(p);
 }
@@ -210,15 +216,35 @@ static run_t *run_get(sched_pruner_t *p, int64_t id) {
 }
 
 static int record_add(sched_pruner_t *p, int64_t run, int64_t iteration, double value) {
-    if (p->n_rec == p->cap_rec) {
-        size_t cap = p->cap_rec ? 2 * p->cap_rec : 64;
-        record_t *t = realloc(p->rec, cap * sizeof *t);
+    if (iteration < 1)
+        return 0;
+    size_t i = (size_t)iteration - 1;
+    if (i >= p->n_at) {
+        size_t n = p->n_at ? p->n_at : 16;
+        while (n <= i)
+            n *= 2;
+        bucket_t *t = realloc(p->at, n * sizeof *t);
         if (!t)
             return MLPT_ENOMEM;
-        p->rec = t;
-        p->cap_rec = cap;
+        memset(t + p->n_at, 0, (n - p->n_at) * sizeof *t);
+        p->at = t;
+        p->n_at = n;
     }
-    p->rec[p->n_rec++] = (record_t){.run = run, .iteration = iteration, .value = value};
+    bucket_t *b = &p->at[i];
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 8;
+        int64_t *r = realloc(b->run, cap * sizeof *r);
+        if (!r)
+            return MLPT_ENOMEM;
+        b->run = r;
+        double *v = realloc(b->value, cap * sizeof *v);
+        if (!v)
+            return MLPT_ENOMEM;
+        b->value = v;
+        b->cap = cap;
+    }
+    b->run[b->n] = run;
+    b->value[b->n++] = value;
     return 0;
 }
 
@@ -228,17 +254,15 @@ static int values_at(const sched_pruner_t *p, int64_t iteration, int64_t run, in
                      double **out, size_t *n) {
     *out = NULL;
     *n = 0;
-    size_t m = 0;
-    for (size_t i = 0; i < p->n_rec; i++)
-        m += p->rec[i].iteration == iteration;
-    if (!m)
+    if (iteration < 1 || (size_t)iteration > p->n_at || !p->at[iteration - 1].n)
         return 0;
-    double *v = malloc(m * sizeof *v);
+    const bucket_t *b = &p->at[iteration - 1];
+    double *v = malloc(b->n * sizeof *v);
     if (!v)
         return MLPT_ENOMEM;
-    for (size_t i = 0; i < p->n_rec; i++)
-        if (p->rec[i].iteration == iteration && (!others_only || p->rec[i].run != run))
-            v[(*n)++] = p->rec[i].value;
+    for (size_t i = 0; i < b->n; i++)
+        if (!others_only || b->run[i] != run)
+            v[(*n)++] = b->value[i];
     *out = v;
     return 0;
 }
