@@ -122,6 +122,22 @@ def test_shared_prefixes_pruned_with_their_lead():
         assert followers_pruned >= 1, json.dumps(trials)[:2000]
 
 
+def test_median():
+    with server() as srv:
+        ds = upload_iris(srv)
+        pruner = {"type": "median", "warmup_iterations": 2, "min_trials": 2}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", sweep_body(ds, [500], pruner), expect=201)
+        done = srv.wait_sweep(sw["id"], timeout=120)
+        assert done["status"] == "completed" and done["trials"]["pruned"] >= 1, done
+        for t in trials_of(srv, sw["id"]):
+            if t["status"] == "pruned":
+                assert t["error"].startswith("pruned at iteration "), t
+                assert "< median" in t["error"], t
+                assert 2 < t["iterations_done"] < 500 and t["has_model"], t
+            else:
+                assert t["status"] == "completed" and t["iterations_done"] == 500, t
+
+
 def test_early_stopping():
     with server() as srv:
         ds = upload_iris(srv)
@@ -139,4 +155,4 @@ def test_early_stopping():
 
 if __name__ == "__main__":
     run([test_pruner_validation, test_asha_grid, test_shared_prefixes_pruned_with_their_lead,
-         test_early_stopping])
+         test_median, test_early_stopping])
