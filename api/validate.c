@@ -12,6 +12,7 @@
 #include "mlp.h"
 #include "mlpt_err.h"
 #include "params.h"
+#include "pruner.h"
 #include "train.h"
 #include "validate.h"
 
@@ -296,6 +297,8 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
     for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
         if (sched_param_table[i].flags & SCHED_PARAM_TRAINING)
             keys[n_keys++] = sched_param_table[i].name;
+    if (n_keys < sizeof keys / sizeof keys[0])
+        keys[n_keys++] = "early_stopping"; /* not a parameter: see early_stopping_validate */
     if (tr)
         check_members(tr, "training", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count; i++) {
@@ -343,9 +346,20 @@ static void id_member(const json_t *body, const char *key, int required, int64_t
         *out = x;
 }
 
+static void pruner_error(void *user, const char *field, const char *message) {
+    api_errors_add(user, field, "%s", message);
+}
+
+/* pruner: scheduler/pruner.h reads it (the sweep's strategy reads it again from the stored
+ * request); here its problems become field errors. */
+static void pruner_validate(const json_t *j, sched_pruner_cfg_t *out, api_errors_t *errs) {
+    sched_pruner_parse(j, out, pruner_error, errs);
+}
+
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs) {
-    static const char *const keys[] = {"dataset_id", "name", "test_dataset_id", "grid", "training"};
+    static const char *const keys[] = {"dataset_id", "name",     "test_dataset_id",
+                                       "grid",       "training", "pruner"};
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body)) {
         api_errors_add(errs, "body", "must be a JSON object");
@@ -356,7 +370,7 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         min_size(lim->max_neurons, TRAINER_MAX_WIDTH),
         lim,
     };
-    check_members(body, "", keys, 5, errs);
+    check_members(body, "", keys, sizeof keys / sizeof keys[0], errs);
 
     id_member(body, "dataset_id", 1, &out->dataset_id, errs);
     const json_t *name = json_object_get(body, "name");
@@ -386,6 +400,10 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         tr = NULL;
     }
     training_validate(tr, &L, &out->spec, have, errs);
+    if (tr)
+        sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
+                               pruner_error, errs);
+    pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
     if (errs->n)
         return 422;
 

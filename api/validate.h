@@ -11,8 +11,14 @@
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
  * Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
- * "grid": {...}, "training"?: {...}}. The members of grid and training, their domains and
- * defaults come from the parameter table (scheduler/params.h): grid holds "hidden_layers"
+ * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null}. "pruner" is read by
+ * sched_pruner_parse (scheduler/pruner.h: {"type": "asha", "min_iterations"?,
+ * "reduction_factor"?} or {"type": "median", "warmup_iterations"?, "min_trials"?}), its errors
+ * named "pruner.<member>", after training's. training may also hold "early_stopping"
+ * (sched_early_stop_parse: {"metric"?: "val_loss" | "val_accuracy", "patience"?: 1..100000,
+ * "min_delta"?: 0..1e6}), its errors named "training.early_stopping.<member>". The members of grid
+ * and training, their domains and defaults come from the parameter table (scheduler/params.h): grid
+ * holds "hidden_layers"
  * ([int >= 0]) with "neurons" ([int >= 1]), or "layers" ([[int >= 1]]), and an array for each
  * row flagged SCHED_PARAM_GRID (required when SCHED_PARAM_REQUIRED: learning_rate, iterations);
  * training a value for each row flagged SCHED_PARAM_TRAINING (activation, batch_size, momentum,
@@ -39,6 +45,7 @@
 #include "api_types.h"
 #include "grid.h"
 #include "problem.h"
+#include "pruner.h"
 
 #define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
 #define API_DEFAULT_LIMIT 50       /* list pages */
@@ -49,7 +56,9 @@ typedef struct api_sweep_body {
     int64_t dataset_id;
     int64_t test_dataset_id; /* 0 when absent or null */
     char name[API_MAX_NAME + 1];
-    sched_spec_t spec; /* every axis has at least one value */
+    sched_spec_t spec;             /* every axis has at least one value */
+    sched_pruner_cfg_t pruner;     /* type NONE without "pruner" */
+    sched_early_stop_t early_stop; /* metric NONE without training.early_stopping */
 } api_sweep_body_t;
 
 /* Validates a sweep request body into *out. Returns 0, or 422 with errs filled (out is then

@@ -12,9 +12,11 @@
  *   watch.c        the database file; once lost, drops reports (through reports.c)
  *   reports.c      the executor's messages saved in one transaction, then applied
  *   search.c       sweeps' strategies: planning, what they see, what they may do
+ *                  (search_resume.c: their stored trials and rows at a restart)
  *   jobs.c         job and sweep transitions, counters, events, the channel, log lines
  *   ---------------------------------------------------------------------------------------
- *   strategy_grid.c (strategy.h)   exec_local.c + worker.c (executor.h)
+ *   strategy_grid.c + strategy_prune.c (strategy.h; pruner.c + pruner_rules.c: pruner.h)
+ *   exec_local.c + worker.c (executor.h)
  */
 #ifndef SCHED_LOOP_H
 #define SCHED_LOOP_H
@@ -75,6 +77,9 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
                        const sched_queued_trial_t *trials, size_t n, store_error_t *err);
 
 /* After a commit: the strategy of the message's sweep sees an iteration or a trial's end. */
+/* search_resume.c: before a sweep's strategy plans at start-up, its stored trials and rows
+ * (when some trial has started) go to the strategy's resume. 0 or an MLPT_E* code. */
+int sched_search_resume(sched_t *s, sched_strategy_t *st, int64_t sweep_id, store_error_t *err);
 void sched_search_iteration(sched_t *s, int64_t sweep_id, int64_t trial_id,
                             const store_metric_t *m);
 void sched_search_trial_end(sched_t *s, int64_t sweep_id, int64_t trial_id, const char *status);

@@ -159,11 +159,16 @@ static int save_epoch(sched_t *s, report_t *r, double now, store_error_t *err) {
     return 0;
 }
 
-/* What went wrong with a report's trial: a save that can never succeed, else the worker's. */
+/* What went wrong with a report's trial: a save that can never succeed, else the worker's, else
+ * why its strategy stopped it. */
 static const char *report_error(const report_t *r) {
     if (report_job(r)->save_error[0])
         return report_job(r)->save_error;
-    return r->error[0] ? r->error : NULL;
+    if (r->error[0])
+        return r->error;
+    return r->type == REPORT_DONE && r->rc == MLPT_ESTOPPED && report_job(r)->stop_note[0]
+               ? report_job(r)->stop_note
+               : NULL;
 }
 
 /* The job ended before some of its followers did: they end the same way, with its figures

@@ -44,6 +44,7 @@ typedef struct job {
     size_t n_stored;
     char save_error[256]; /* set when one of its reports can never be saved: the trial is
                              stopped and ends failed with this text */
+    char stop_note[192];  /* why its strategy stopped it (ctl->stop_note), its row's error */
     struct job *next;     /* in the queue or the running list */
 } job_t;
 

@@ -78,23 +78,55 @@ done:
     return rc;
 }
 
-static int ctl_stop(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why) {
+static int ctl_stop_note(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
+                         const char *note) {
     ctl_t *x = (ctl_t *)c;
     if (why != SCHED_STOP_PRUNED && why != SCHED_STOP_EARLY)
         return MLPT_EINVAL;
     job_t *j = sched_job_running(x->s, trial_id);
     if (!j || j->trial_id != trial_id || j->sweep_id != c->sweep_id || j->stop != SCHED_STOP_NONE)
         return MLPT_ESTATE;
-    sched_logf(x->s, "trial %lld: its strategy stops it (%s)", (long long)trial_id,
-               why == SCHED_STOP_PRUNED ? "pruned" : "early_stopped");
+    sched_logf(x->s, "trial %lld: its strategy stops it (%s)%s%s", (long long)trial_id,
+               why == SCHED_STOP_PRUNED ? "pruned" : "early_stopped", note ? ": " : "",
+               note ? note : "");
+    snprintf(j->stop_note, sizeof j->stop_note, "%s", note ? note : "");
     sched_job_stop(x->s, j, why);
     return 0;
 }
 
+static int ctl_stop(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why) {
+    return ctl_stop_note(c, trial_id, why, NULL);
+}
+
 static ctl_t ctl_of(sched_t *s, int64_t sweep_id) {
-    return (ctl_t){
-        .base = {.sweep_id = sweep_id, .queue = ctl_queue, .add = ctl_add, .stop = ctl_stop},
-        .s = s};
+    return (ctl_t){.base = {.sweep_id = sweep_id,
+                            .queue = ctl_queue,
+                            .add = ctl_add,
+                            .stop = ctl_stop,
+                            .stop_note = ctl_stop_note},
+                   .s = s};
+}
+
+/* The strategy a sweep's stored request asks for: grid search, with the pruner and the early
+ * stopping it names (one that no longer reads is left out, and logged). */
+static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
+    store_error_t err;
+    sched_pruner_cfg_t cfg = {0};
+    sched_early_stop_t es = {0};
+    json_t *sw = store_sweep_get(s->writer, sweep_id, &err);
+    const json_t *spec = json_object_get(sw, "spec");
+    if (sw && sched_pruner_parse(json_object_get(spec, "pruner"), &cfg, NULL, NULL) != 0) {
+        sched_logf(s, "sweep %lld: its pruner does not read: none", (long long)sweep_id);
+        memset(&cfg, 0, sizeof cfg);
+    }
+    if (sw &&
+        sched_early_stop_parse(json_object_get(json_object_get(spec, "training"), "early_stopping"),
+                               &es, NULL, NULL) != 0) {
+        sched_logf(s, "sweep %lld: its early stopping does not read: none", (long long)sweep_id);
+        memset(&es, 0, sizeof es);
+    }
+    json_decref(sw);
+    return sched_strategy_grid_new_pruned(&cfg, &es);
 }
 
 int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t test_dataset_id,
@@ -102,7 +134,7 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     sweep_state_t *w = sched_sweep_get(s, sweep_id);
     if (w && !w->strategy)
         w->strategy = s->cfg.strategy_new ? s->cfg.strategy_new(s->cfg.strategy_user, sweep_id)
-                                          : sched_strategy_grid_new();
+                                          : strategy_of(s, sweep_id);
     if (!w || !w->strategy) {
         if (err) {
             memset(err, 0, sizeof *err);
@@ -116,7 +148,9 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     if (n)
         w->partitions = trials[0].partitions;
     ctl_t c = ctl_of(s, sweep_id);
-    int rc = w->strategy->ops->plan(w->strategy, &c.base, trials, n);
+    int rc = sched_search_resume(s, w->strategy, sweep_id, &c.err);
+    if (rc == 0)
+        rc = w->strategy->ops->plan(w->strategy, &c.base, trials, n);
     if (rc != 0 && err) {
         *err = c.err;
         if (!err->code) {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "grid.h"
+#include "pruner.h"
 #include "store.h"
 
 /* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
@@ -38,6 +39,15 @@ typedef struct sched_strategy_trial {
     size_t partitions; /* part of its stored spec */
 } sched_strategy_trial_t;
 
+/* A trial of the sweep as stored, for a strategy resumed at start-up. */
+typedef struct sched_strategy_stored {
+    sched_strategy_trial_t trial;
+    const char *status;         /* its stored state ("queued" for one a crash re-queued) */
+    const char *error;          /* its stored error (a pruned trial's reason), NULL for none */
+    const store_metric_t *rows; /* its stored rows, by iteration */
+    size_t n_rows;
+} sched_strategy_stored_t;
+
 /* What a strategy may do, given to each callback. */
 typedef struct sched_search_ctl sched_search_ctl_t;
 struct sched_search_ctl {
@@ -55,6 +65,10 @@ struct sched_search_ctl {
      * not the running lead of a job (queued, ended, or a follower); MLPT_EINVAL for another
      * reason. */
     int (*stop)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why);
+    /* The same, with the reason the trial's row keeps in `error` (its followers' too), e.g.
+     * "pruned at rung 2 (iteration 9): 0.71 < 0.78"; note may be NULL. */
+    int (*stop_note)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
+                     const char *note);
 };
 
 typedef struct sched_strategy sched_strategy_t;
@@ -64,6 +78,11 @@ typedef struct sched_strategy_ops {
      * 0 or an MLPT_E* code (the sweep is not created then). */
     int (*plan)(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
                 size_t n);
+    /* Called before plan when the service restarts with the sweep unfinished and some of its
+     * trials started: every trial of the sweep (any state, by ordinal) with its stored rows,
+     * from which it rebuilds what it decides on (a restarted sweep decides as before). 0 or an
+     * MLPT_E* code. May be NULL. */
+    int (*resume)(sched_strategy_t *st, const sched_strategy_stored_t *t, size_t n);
     /* An iteration of one of its trials is stored (recomputed ones after a restart are not
      * seen again). May be NULL. */
     void (*on_iteration)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
@@ -89,5 +108,34 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 
 /* Grid search with shared prefixes. NULL without memory. */
 sched_strategy_t *sched_strategy_grid_new(void);
+
+/* The same with a pruner across the sweep and early stopping per trial (pruner.h; NULL or
+ * NONE: none). NULL without memory. */
+sched_strategy_t *sched_strategy_grid_new_pruned(const sched_pruner_cfg_t *pruner,
+                                                 const sched_early_stop_t *es);
+
+/* Pruning for any strategy (strategy_prune.c): the strategy tells it each job it queues (a
+ * lead and its followers) and hands it each iteration it hears of; it feeds the leads' rows
+ * (a follower's repeat its lead's) to the pruner and stops the lead the pruner says to, as
+ * pruned with the pruner's note; then to early stopping (per lead), which stops it as
+ * early_stopped (ending `completed`, the note in its error). A lead's last row decides nothing. */
+typedef struct sched_prune sched_prune_t;
+
+/* With a pruner (cfg), early stopping (es), or both (either may be NULL); NULL without
+ * memory, or with neither. */
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es);
+void sched_prune_free(sched_prune_t *p);
+/* A job queued: lead (its planned iterations are the run's) and followers. 0 or MLPT_ENOMEM. */
+int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
+                    const sched_strategy_trial_t *followers, size_t n_followers);
+/* At a restart, after the jobs of every stored trial were told (sched_prune_job): the stored
+ * rows into the pruner. The rows of the runs that ended are recorded as they were (a pruned
+ * run's up to the iteration its note names); then the runs still to run are fed, iteration by
+ * iteration, ordinal order, and one the pruner stops is stopped at its first new row. The
+ * tables are then what they were before the restart, whatever order the rows came in. */
+int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_t n);
+/* An iteration of trial_id (a follower's is ignored). */
+void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                           const store_metric_t *m);
 
 #endif

@@ -483,6 +483,66 @@ static void test_query_arguments(void **state) {
     free(e);
 }
 
+/* "pruner": each member checked with its path, unknown ones refused, defaults filled. */
+static void test_pruner_member(void **state) {
+    (void)state;
+    api_limits_t lim = limits();
+    api_sweep_body_t b;
+    api_errors_t e;
+    static const bad_case_t bad[] = {
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": 3}", "pruner", "must be an object"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {}}", "pruner.type", "is required"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"hyperband\"}}", "pruner.type",
+         "must be one of"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\", \"eta\": 3}}",
+         "pruner.eta", "unknown field"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\", \"reduction_factor\": 1}}",
+         "pruner.reduction_factor", "between 2 and 100"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\", \"min_iterations\": 0}}",
+         "pruner.min_iterations", "between 1 and"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"median\", \"min_trials\": \"3\"}}",
+         "pruner.min_trials", "must be an integer"},
+        {"{\"dataset_id\": 1, " GRID
+         ", \"pruner\": {\"type\": \"median\", \"reduction_factor\": 3}}",
+         "pruner.reduction_factor", "unknown field"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(run(bad[i].body, &lim, &b, &e), 422);
+        assert_true(e.n >= 1);
+        assert_string_equal(e.items[0].field, bad[i].field);
+        assert_non_null(strstr(e.items[0].message, bad[i].message));
+    }
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID "}", &lim, &b, &e), 0);
+    assert_int_equal(b.pruner.type, SCHED_PRUNER_NONE);
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID ", \"pruner\": null}", &lim, &b, &e), 0);
+    assert_int_equal(b.pruner.type, SCHED_PRUNER_NONE);
+    assert_int_equal(
+        run("{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\"}}", &lim, &b, &e), 0);
+    assert_int_equal(b.pruner.type, SCHED_PRUNER_ASHA);
+    assert_int_equal(b.pruner.min_iterations, 1);
+    assert_int_equal(b.pruner.reduction_factor, 3);
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"pruner\": {\"type\": \"median\", \"warmup_iterations\": 2}}",
+                         &lim, &b, &e),
+                     0);
+    assert_int_equal(b.pruner.type, SCHED_PRUNER_MEDIAN);
+    assert_int_equal(b.pruner.warmup_iterations, 2);
+    assert_int_equal(b.pruner.min_trials, 3);
+    /* training.early_stopping: allowed in training, checked with its path */
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"early_stopping\": {\"metric\": \"val_accuracy\", "
+                         "\"patience\": 3}}}",
+                         &lim, &b, &e),
+                     0);
+    assert_int_equal(b.early_stop.metric, SCHED_ES_VAL_ACCURACY);
+    assert_int_equal(b.early_stop.patience, 3);
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"early_stopping\": {\"patience\": -1}}}",
+                         &lim, &b, &e),
+                     422);
+    assert_string_equal(e.items[0].field, "training.early_stopping.patience");
+}
+
 static void test_names(void **state) {
     (void)state;
     const char *why;
@@ -513,6 +573,7 @@ int main(void) {
         cmocka_unit_test(test_predict_bodies),
         cmocka_unit_test(test_query_arguments),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_pruner_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,158 @@
+/*
+ * strategy_prune.c - pruning as any strategy uses it (strategy.h): which trial leads which job,
+ * the leads' rows into the sweep's pruner (pruner.h), and the stop it asks for through the
+ * control. A follower's rows repeat its lead's and are not fed again: one job is one run, and
+ * stopping the lead ends its followers the same way (the control does that).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mlpt_err.h"
+#include "strategy.h"
+
+/* A trial of a job: the run it belongs to. */
+typedef struct member {
+    int64_t trial_id, lead_id;
+    int64_t planned; /* the lead's iterations */
+    int pending;     /* a lead stopped while its rows were replayed at a restart: its reason */
+    sched_stop_reason_t pending_why;
+    char note[192];      /* why, then */
+    sched_es_state_t es; /* early stopping (leads) */
+} member_t;
+
+struct sched_prune {
+    sched_pruner_t *pruner; /* NULL without a pruner */
+    sched_early_stop_t es;
+    member_t *m;
+    size_t n, cap;
+};
+
+static member_t *member_of(sched_prune_t *p, int64_t trial_id);
+
+sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es) {
+    int pruner = cfg && cfg->type != SCHED_PRUNER_NONE;
+    if (!pruner && (!es || es->metric == SCHED_ES_NONE))
+        return NULL;
+    sched_prune_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    if (es)
+        p->es = *es;
+    if (pruner && !(p->pruner = sched_pruner_new(cfg))) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Whether the lead mb stops at this row: the pruner first (recording the value), then early
+ * stopping. Returns the reason (NONE to go on) with the note in note. */
+static sched_stop_reason_t decide(sched_prune_t *p, member_t *mb, const store_metric_t *m,
+                                  char *note, size_t note_len) {
+    if (p->pruner && sched_pruner_report(p->pruner, mb->lead_id, mb->planned, m->iteration,
+                                         m->val_accuracy, note, note_len) == 1)
+        return SCHED_STOP_PRUNED;
+    double v = p->es.metric == SCHED_ES_VAL_LOSS ? m->val_loss : m->val_accuracy;
+    if (sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, note_len) == 1)
+        return SCHED_STOP_EARLY;
+    return SCHED_STOP_NONE;
+}
+
+void sched_prune_free(sched_prune_t *p) {
+    if (!p)
+        return;
+    sched_pruner_free(p->pruner);
+    free(p->m);
+    free(p);
+}
+
+static int member_add(sched_prune_t *p, int64_t trial_id, int64_t lead_id, int64_t planned) {
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 32;
+        member_t *t = realloc(p->m, cap * sizeof *t);
+        if (!t)
+            return MLPT_ENOMEM;
+        p->m = t;
+        p->cap = cap;
+    }
+    p->m[p->n++] = (member_t){.trial_id = trial_id, .lead_id = lead_id, .planned = planned};
+    return 0;
+}
+
+int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
+                    const sched_strategy_trial_t *followers, size_t n_followers) {
+    if (!p)
+        return 0;
+    int64_t planned = (int64_t)lead->params.iterations;
+    int rc = member_add(p, lead->trial_id, lead->trial_id, planned);
+    for (size_t i = 0; i < n_followers && rc == 0; i++)
+        rc = member_add(p, followers[i].trial_id, lead->trial_id, planned);
+    return rc;
+}
+
+void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                           const store_metric_t *m) {
+    if (!p)
+        return;
+    member_t *mb = member_of(p, trial_id);
+    if (!mb || mb->lead_id != trial_id)
+        return;        /* a follower's row is its lead's */
+    if (mb->pending) { /* decided from the stored rows at a restart */
+        if (ctl->stop_note(ctl, trial_id, mb->pending_why, mb->note) == 0)
+            mb->pending = 0;
+        return;
+    }
+    char note[192];
+    sched_stop_reason_t why = decide(p, mb, m, note, sizeof note);
+    if (why != SCHED_STOP_NONE && m->iteration < mb->planned) /* at its last it ends anyway */
+        ctl->stop_note(ctl, trial_id, why, note);
+}
+
+static member_t *member_of(sched_prune_t *p, int64_t trial_id) {
+    for (size_t i = 0; i < p->n; i++)
+        if (p->m[i].trial_id == trial_id)
+            return &p->m[i];
+    return NULL;
+}
+
+static int ended(const char *status) {
+    return status && strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
+}
+
+int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_t n) {
+    if (!p)
+        return 0;
+    int64_t longest = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        member_t *mb = member_of(p, t[i].trial.trial_id);
+        if (!mb || mb->lead_id != mb->trial_id)
+            continue;
+        if (!ended(t[i].status)) {
+            if (t[i].n_rows && t[i].rows[t[i].n_rows - 1].iteration > longest)
+                longest = t[i].rows[t[i].n_rows - 1].iteration;
+            continue;
+        }
+        int64_t upto = !strcmp(t[i].status, "pruned") ? sched_pruner_note_iteration(t[i].error) : 0;
+        for (size_t k = 0; k < t[i].n_rows && rc == 0 && p->pruner; k++)
+            if (!upto || t[i].rows[k].iteration <= upto)
+                rc = sched_pruner_record(p->pruner, mb->lead_id, mb->planned,
+                                         t[i].rows[k].iteration, t[i].rows[k].val_accuracy);
+    }
+    /* the runs still to run: iteration by iteration, in ordinal order */
+    for (int64_t it = 1; it <= longest && rc == 0; it++)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            member_t *mb = member_of(p, t[i].trial.trial_id);
+            if (!mb || mb->lead_id != mb->trial_id || ended(t[i].status) || mb->pending)
+                continue;
+            for (size_t k = 0; k < t[i].n_rows; k++) {
+                if (t[i].rows[k].iteration != it)
+                    continue;
+                sched_stop_reason_t why = decide(p, mb, &t[i].rows[k], mb->note, sizeof mb->note);
+                mb->pending = why != SCHED_STOP_NONE && it < mb->planned;
+                mb->pending_why = why;
+                break;
+            }
+        }
+    return rc;
+}
