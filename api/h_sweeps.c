@@ -127,6 +127,11 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         api_h_invalid(res, errs);
         goto out;
     }
+    if (b->sampling) { /* validated; the random strategy is not wired to sweep creation yet */
+        api_problem_field(res, API_PROBLEM_INVALID, "search.type", "%s",
+                          "random search is not yet run by this server");
+        goto out;
+    }
     int rc = sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
     if (rc == MLPT_ELIMIT || rc == MLPT_EINVAL) {
         api_problem_field(res, API_PROBLEM_INVALID, "grid", "%s",

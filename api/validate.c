@@ -14,6 +14,7 @@
 #include "params.h"
 #include "train.h"
 #include "validate.h"
+#include "validate_private.h"
 
 void api_limits_init(api_limits_t *l) {
     memset(l, 0, sizeof(*l));
@@ -30,11 +31,6 @@ void api_limits_init(api_limits_t *l) {
     l->connection_timeout_s = 60;
 }
 
-/* A field path under construction: "grid" + ".learning_rate" + "[1]". */
-typedef struct fpath {
-    char s[128];
-} fpath_t;
-
 /* A path too long for the buffer (a deeply nested or absurd key) ends in "...". */
 static void path_mark_truncated(fpath_t *out, int n) {
     if (n < 0 || (size_t)n >= sizeof(out->s))
@@ -42,20 +38,20 @@ static void path_mark_truncated(fpath_t *out, int n) {
 }
 
 /* An empty member name is written as "" so that no path is empty ("" or grid.""). */
-static void path_key(fpath_t *out, const char *parent, const char *key) {
+void api_v_path_key(fpath_t *out, const char *parent, const char *key) {
     int n =
         snprintf(out->s, sizeof(out->s), "%s%s%s", parent, *parent ? "." : "", *key ? key : "\"\"");
     path_mark_truncated(out, n);
 }
 
-static void path_index(fpath_t *out, const char *parent, size_t i) {
+void api_v_path_index(fpath_t *out, const char *parent, size_t i) {
     int n = snprintf(out->s, sizeof(out->s), "%s[%zu]", parent, i);
     path_mark_truncated(out, n);
 }
 
 /* Names each member of obj that is not in allowed[0..n), in the object's order. */
-static void check_members(const json_t *obj, const char *parent, const char *const *allowed,
-                          size_t n, api_errors_t *errs) {
+void api_v_check_members(const json_t *obj, const char *parent, const char *const *allowed,
+                         size_t n, api_errors_t *errs) {
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
@@ -65,7 +61,7 @@ static void check_members(const json_t *obj, const char *parent, const char *con
         if (i < n)
             continue;
         fpath_t p;
-        path_key(&p, parent, key);
+        api_v_path_key(&p, parent, key);
         api_errors_add(errs, p.s, "unknown field");
     }
 }
@@ -73,8 +69,8 @@ static void check_members(const json_t *obj, const char *parent, const char *con
 /* ---- scalars ---------------------------------------------------------------------------- */
 
 /* An integer in [min, max]; above max the message names the limit. Returns 0 or -1. */
-static int get_int(const json_t *v, const char *path, long long min, long long max,
-                   const char *limit, long long *out, api_errors_t *errs) {
+int api_v_get_int(const json_t *v, const char *path, long long min, long long max,
+                  const char *limit, long long *out, api_errors_t *errs) {
     if (!json_is_integer(v)) {
         api_errors_add(errs, path, "must be an integer");
         return -1;
@@ -122,8 +118,8 @@ static int int_axis(const json_t *v, const char *path, long long min, long long 
     for (size_t i = 0; i < n; i++) {
         fpath_t p;
         long long x;
-        path_index(&p, path, i);
-        if (get_int(json_array_get(v, i), p.s, min, max, limit, &x, errs) == 0)
+        api_v_path_index(&p, path, i);
+        if (api_v_get_int(json_array_get(v, i), p.s, min, max, limit, &x, errs) == 0)
             out[i] = (size_t)x;
         else
             bad++;
@@ -139,7 +135,7 @@ static void layers_axis(const json_t *v, const char *path, size_t max_layers, si
     for (size_t i = 0; i < n; i++) {
         fpath_t p;
         const json_t *shape = json_array_get(v, i);
-        path_index(&p, path, i);
+        api_v_path_index(&p, path, i);
         if (!json_is_array(shape)) {
             api_errors_add(errs, p.s, "must be an array of layer widths");
             continue;
@@ -157,9 +153,9 @@ static void layers_axis(const json_t *v, const char *path, size_t max_layers, si
         for (size_t j = 0; j < depth; j++) {
             fpath_t q;
             long long w;
-            path_index(&q, p.s, j);
-            if (get_int(json_array_get(shape, j), q.s, 1, (long long)max_neurons, "max_neurons", &w,
-                        errs) == 0)
+            api_v_path_index(&q, p.s, j);
+            if (api_v_get_int(json_array_get(shape, j), q.s, 1, (long long)max_neurons,
+                              "max_neurons", &w, errs) == 0)
                 sh->hidden[j] = (size_t)w;
         }
     }
@@ -170,15 +166,9 @@ static size_t min_size(size_t a, size_t b) {
     return a < b ? a : b;
 }
 
-/* Effective limits: the configured ones, never above what the trainer supports. */
-typedef struct eff_limits {
-    size_t layers, neurons;
-    const api_limits_t *lim;
-} eff_limits_t;
-
 /* The largest value an INT row takes under the configured limits: the limit the row names (when
  * lower than the row's own maximum), else the row's maximum. */
-static long long row_max(const sched_param_t *r, const api_limits_t *lim) {
+long long api_v_row_max(const sched_param_t *r, const api_limits_t *lim) {
     size_t configured = 0;
     if (!r->limit)
         return r->max;
@@ -192,10 +182,10 @@ static long long row_max(const sched_param_t *r, const api_limits_t *lim) {
 }
 
 /* One value of row r at path: 0 with *v set, or -1 after adding the error. */
-static int row_value(const sched_param_t *r, const json_t *j, const char *path,
-                     const api_limits_t *lim, sched_value_t *v, api_errors_t *errs) {
+int api_v_row_value(const sched_param_t *r, const json_t *j, const char *path,
+                    const api_limits_t *lim, sched_value_t *v, api_errors_t *errs) {
     char why[200];
-    if (sched_param_check_json(r, j, row_max(r, lim), r->limit, v, why, sizeof why) != 0) {
+    if (sched_param_check_json(r, j, api_v_row_max(r, lim), r->limit, v, why, sizeof why) != 0) {
         api_errors_add(errs, path, "%s", why);
         return -1;
     }
@@ -209,38 +199,42 @@ static void row_axis(const sched_param_t *r, const json_t *j, const char *path,
     size_t n = axis_array(j, path, errs);
     for (size_t i = 0; i < n; i++) {
         fpath_t p;
-        path_index(&p, path, i);
-        if (row_value(r, json_array_get(j, i), p.s, lim, &v[i], errs) != 0)
+        api_v_path_index(&p, path, i);
+        if (api_v_row_value(r, json_array_get(j, i), p.s, lim, &v[i], errs) != 0)
             memset(&v[i], 0, sizeof v[i]);
     }
     sched_param_spec_set(r, spec, v, n);
 }
 
 /* The shape row: grid.layers, or grid.hidden_layers x grid.neurons. */
-static void shape_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec,
-                           api_errors_t *errs) {
+static void shape_validate(const json_t *grid, const char *at, const eff_limits_t *L,
+                           sched_spec_t *spec, api_errors_t *errs) {
+    fpath_t p_ly, p_hl, p_ne;
+    api_v_path_key(&p_ly, at, "layers");
+    api_v_path_key(&p_hl, at, "hidden_layers");
+    api_v_path_key(&p_ne, at, "neurons");
     const json_t *hl = json_object_get(grid, "hidden_layers");
     const json_t *ne = json_object_get(grid, "neurons");
     const json_t *ly = json_object_get(grid, "layers");
     if (ly && (hl || ne)) {
-        api_errors_add(errs, "grid.layers",
+        api_errors_add(errs, p_ly.s,
                        "give either layers or hidden_layers and neurons, "
                        "not both");
     } else if (ly) {
-        layers_axis(ly, "grid.layers", L->layers, L->neurons, spec, errs);
+        layers_axis(ly, p_ly.s, L->layers, L->neurons, spec, errs);
     } else if (!hl) {
-        api_errors_add(errs, "grid.hidden_layers", "is required (or give layers)");
+        api_errors_add(errs, p_hl.s, "is required (or give layers)");
     } else {
-        int ok = int_axis(hl, "grid.hidden_layers", 0, (long long)L->layers, "max_layers",
-                          spec->hidden_layers, &spec->n_hidden_layers, errs) == 0;
+        int ok = int_axis(hl, p_hl.s, 0, (long long)L->layers, "max_layers", spec->hidden_layers,
+                          &spec->n_hidden_layers, errs) == 0;
         int deep = 0;
         for (size_t i = 0; ok && i < spec->n_hidden_layers; i++)
             deep |= spec->hidden_layers[i] > 0;
         if (ne)
-            int_axis(ne, "grid.neurons", 1, (long long)L->neurons, "max_neurons", spec->neurons,
+            int_axis(ne, p_ne.s, 1, (long long)L->neurons, "max_neurons", spec->neurons,
                      &spec->n_neurons, errs);
         else if (deep)
-            api_errors_add(errs, "grid.neurons",
+            api_errors_add(errs, p_ne.s,
                            "is required when hidden_layers has a value "
                            "above 0");
         else { /* only 0 hidden layers: the width is ignored, but no axis may be empty */
@@ -252,8 +246,8 @@ static void shape_validate(const json_t *grid, const eff_limits_t *L, sched_spec
 
 /* The grid: the shape, then the required axes, then the optional ones (each in table order).
  * have[i] says whether row i's axis was given. */
-static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec, int *have,
-                          api_errors_t *errs) {
+void api_v_grid_validate(const json_t *grid, const char *at, const eff_limits_t *L,
+                         sched_spec_t *spec, int *have, api_errors_t *errs) {
     const char *keys[3 + SCHED_PARAM_MAX] = {0};
     size_t n_keys = 0;
     keys[n_keys++] = "hidden_layers";
@@ -263,7 +257,7 @@ static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_
         if ((sched_param_table[i].flags & SCHED_PARAM_GRID) &&
             sched_param_table[i].type != SCHED_PARAM_SHAPE)
             keys[n_keys++] = sched_param_table[i].name;
-    check_members(grid, "grid", keys, n_keys, errs);
+    api_v_check_members(grid, at, keys, n_keys, errs);
 
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < sched_param_count; i++) {
@@ -272,12 +266,12 @@ static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_
             if (!(r->flags & SCHED_PARAM_GRID) || required != (pass == 0))
                 continue;
             if (r->type == SCHED_PARAM_SHAPE) {
-                shape_validate(grid, L, spec, errs);
+                shape_validate(grid, at, L, spec, errs);
                 have[i] = 1;
                 continue;
             }
             fpath_t p;
-            path_key(&p, "grid", r->name);
+            api_v_path_key(&p, at, r->name);
             const json_t *j = json_object_get(grid, r->name);
             have[i] = j != NULL;
             if (j)
@@ -297,7 +291,7 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
         if (sched_param_table[i].flags & SCHED_PARAM_TRAINING)
             keys[n_keys++] = sched_param_table[i].name;
     if (tr)
-        check_members(tr, "training", keys, n_keys, errs);
+        api_v_check_members(tr, "training", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count; i++) {
         const sched_param_t *r = &sched_param_table[i];
         if (r->type == SCHED_PARAM_SHAPE)
@@ -309,15 +303,15 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
         else if (r->type == SCHED_PARAM_ENUM)
             v.e = (int)r->def;
         else /* a default above a configured limit is lowered to it */
-            v.i = (uint64_t)(r->def < (double)row_max(r, L->lim) ? (long long)r->def
-                                                                 : row_max(r, L->lim));
+            v.i = (uint64_t)(r->def < (double)api_v_row_max(r, L->lim) ? (long long)r->def
+                                                                       : api_v_row_max(r, L->lim));
         const json_t *j =
             tr && (r->flags & SCHED_PARAM_TRAINING) ? json_object_get(tr, r->name) : NULL;
         if (j) { /* checked even when the grid's axis overrides it */
             fpath_t p;
             sched_value_t given;
-            path_key(&p, "training", r->name);
-            if (row_value(r, j, p.s, L->lim, &given, errs) == 0)
+            api_v_path_key(&p, "training", r->name);
+            if (api_v_row_value(r, j, p.s, L->lim, &given, errs) == 0)
                 v = given;
         }
         if (!have[i])
@@ -345,7 +339,8 @@ static void id_member(const json_t *body, const char *key, int required, int64_t
 
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs) {
-    static const char *const keys[] = {"dataset_id", "name", "test_dataset_id", "grid", "training"};
+    static const char *const keys[] = {"dataset_id", "name", "test_dataset_id", "grid", "training",
+                                       "search",     "space"};
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body)) {
         api_errors_add(errs, "body", "must be a JSON object");
@@ -356,7 +351,7 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         min_size(lim->max_neurons, TRAINER_MAX_WIDTH),
         lim,
     };
-    check_members(body, "", keys, 5, errs);
+    api_v_check_members(body, "", keys, sizeof keys / sizeof keys[0], errs);
 
     id_member(body, "dataset_id", 1, &out->dataset_id, errs);
     const json_t *name = json_object_get(body, "name");
@@ -373,12 +368,17 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
 
     int have[SCHED_PARAM_MAX] = {0};
     const json_t *grid = json_object_get(body, "grid");
-    if (!grid)
+    int searched = json_object_get(body, "search") || json_object_get(body, "space");
+    if (grid && searched)
+        api_errors_add(errs, "grid", "give either grid or search and space, not both");
+    else if (searched)
+        api_v_search_validate(body, &L, out, have, errs);
+    else if (!grid)
         api_errors_add(errs, "grid", "is required");
     else if (!json_is_object(grid))
         api_errors_add(errs, "grid", "must be an object");
     else
-        grid_validate(grid, &L, &out->spec, have, errs);
+        api_v_grid_validate(grid, "grid", &L, &out->spec, have, errs);
 
     const json_t *tr = json_object_get(body, "training");
     if (tr && !json_is_object(tr)) {
@@ -388,11 +388,15 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
     training_validate(tr, &L, &out->spec, have, errs);
     if (errs->n)
         return 422;
+    if (out->sampling) {
+        api_v_search_finish(out, have);
+        return 0;
+    }
 
     size_t max_trials = lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS;
     size_t count = sched_grid_count(&out->spec);
     if (count > max_trials) {
-        api_errors_add(errs, "grid",
+        api_errors_add(errs, searched ? "space" : "grid",
                        "expands to %zu trials, which exceeds the limit max_trials "
                        "(%zu)",
                        count, max_trials);
@@ -489,7 +493,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         api_errors_add(errs, "body", "must be a JSON object");
         return MLPT_EINVAL;
     }
-    check_members(body, "", keys, 1, errs);
+    api_v_check_members(body, "", keys, 1, errs);
     const json_t *list = json_object_get(body, "rows");
     size_t n = 0, before = errs->n;
     if (!list)
@@ -509,7 +513,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(list, i);
         fpath_t p;
-        path_index(&p, "rows", i);
+        api_v_path_index(&p, "rows", i);
         if (!json_is_array(row)) {
             api_errors_add(errs, p.s, "must be an array of numbers");
             continue;
@@ -522,7 +526,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         for (size_t j = 0; j < features; j++) {
             fpath_t q;
             double v;
-            path_index(&q, p.s, j);
+            api_v_path_index(&q, p.s, j);
             if (api_json_get_number(json_array_get(row, j), &v) != 0)
                 api_errors_add(errs, q.s, "must be a number");
             else if (!(fabs(v) <= FLT_MAX))

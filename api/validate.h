@@ -39,6 +39,7 @@
 #include "api_types.h"
 #include "grid.h"
 #include "problem.h"
+#include "space.h"
 
 #define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
 #define API_DEFAULT_LIMIT 50       /* list pages */
@@ -49,7 +50,11 @@ typedef struct api_sweep_body {
     int64_t dataset_id;
     int64_t test_dataset_id; /* 0 when absent or null */
     char name[API_MAX_NAME + 1];
-    sched_spec_t spec; /* every axis has at least one value */
+    sched_spec_t spec; /* every axis has at least one value (grid search) */
+    /* A sampling sweep (`search` and `space` given, search.type random): its space and budgets
+     * (validate_search.c). 0 and unused for a grid, also one given as a space of lists. */
+    int sampling;
+    sched_space_t space;
 } api_sweep_body_t;
 
 /* Validates a sweep request body into *out. Returns 0, or 422 with errs filled (out is then
