@@ -127,12 +127,8 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         api_h_invalid(res, errs);
         goto out;
     }
-    if (b->sampling) { /* validated; the random strategy is not wired to sweep creation yet */
-        api_problem_field(res, API_PROBLEM_INVALID, "search.type", "%s",
-                          "random search is not yet run by this server");
-        goto out;
-    }
-    int rc = sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
+    /* a random search adds its trials as it runs; a grid is expanded here */
+    int rc = b->sampling ? 0 : sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
     if (rc == MLPT_ELIMIT || rc == MLPT_EINVAL) {
         api_problem_field(res, API_PROBLEM_INVALID, "grid", "%s",
                           rc == MLPT_ELIMIT ? "exceeds the limit max_trials" : "has an empty axis");
@@ -149,6 +145,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         .spec_json = req->body,
         .trials = trials,
         .n_trials = n,
+        .space = b->sampling ? &b->space : NULL,
     };
     int64_t id = 0;
     rc = MLPT_EBUSY;

@@ -78,6 +78,9 @@ typedef struct sched_sweep_request {
     const char *spec_json;        /* the request body, stored as submitted */
     const sched_params_t *trials; /* expanded with sched_grid_expand */
     size_t n_trials;
+    /* A random search (type SCHED_SEARCH_RANDOM; trials must then be empty): its strategy adds
+     * the trials as the sweep runs (strategy_random.c). NULL for a grid. */
+    const sched_space_t *space;
 } sched_sweep_request_t;
 
 /* Creates a sweep, records its trials (each with the pool's partition count in its params) and

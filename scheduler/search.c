@@ -113,8 +113,7 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     }
     w->dataset_id = dataset_id;
     w->test_dataset_id = test_dataset_id;
-    if (n)
-        w->partitions = trials[0].partitions;
+    w->partitions = n ? trials[0].partitions : s->default_partitions;
     ctl_t c = ctl_of(s, sweep_id);
     int rc = w->strategy->ops->plan(w->strategy, &c.base, trials, n);
     if (rc != 0 && err) {

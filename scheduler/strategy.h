@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "grid.h"
+#include "space.h"
 #include "store.h"
 
 /* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
@@ -89,5 +90,11 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 
 /* Grid search with shared prefixes. NULL without memory. */
 sched_strategy_t *sched_strategy_grid_new(void);
+
+/* Random search over space (copied; type SCHED_SEARCH_RANDOM), keeping `slots` trials queued or
+ * running; `stored` is how many trials the sweep already has (its next draw's k). NULL without
+ * memory. See strategy_random.c. */
+sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
+                                            uint64_t stored);
 
 #endif

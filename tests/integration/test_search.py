@@ -1,0 +1,77 @@
+"""Integration tests for sampling sweeps (issue 14): `search` and `space` over HTTP.
+Usage: test_search.py MLPTUNE_BINARY TEST_DATA_DIR"""
+from harness import Server, problem, read, run
+
+SPACE = {"hidden_layers": [1, 2], "neurons": [4, 8],
+         "learning_rate": {"low": 0.01, "high": 1.0, "log": True},
+         "batch_size": [16, 32], "activation": ["relu", "sigmoid"], "iterations": [3]}
+
+
+def upload_iris(srv):
+    _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+    return ds
+
+
+def params_of(srv, sweep_id):
+    _, _, page = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=ordinal&limit=100" % sweep_id,
+                          expect=200)
+    return [t["params"] for t in page["items"]]
+
+
+def test_random_sweep_completes_with_max_trials():
+    srv = Server(workers=2)
+    try:
+        srv.start()
+        ds = upload_iris(srv)
+        body = {"dataset_id": ds["id"],
+                "search": {"type": "random", "max_trials": 5, "seed": 3}, "space": SPACE}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed", done
+        assert done["trials_total"] == 5, done
+        # the stored spec keeps search and space as submitted
+        assert done["spec"]["search"] == body["search"], done["spec"]
+        assert done["spec"]["space"] == body["space"], done["spec"]
+        p1 = params_of(srv, sw["id"])
+        assert len(p1) == 5, p1
+        for p in p1:
+            assert 0.01 <= p["learning_rate"] <= 1.0, p
+            assert p["hidden_layers"] in (1, 2) and p["neurons"] in (4, 8), p
+            assert p["batch_size"] in (16, 32) and p["iterations"] == 3, p
+        assert len({p["learning_rate"] for p in p1}) == 5, p1
+        # the same seed proposes the same trials; another seed others
+        _, _, again = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(again["id"])
+        assert params_of(srv, again["id"]) == p1
+        body["search"]["seed"] = 4
+        _, _, other = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(other["id"])
+        assert params_of(srv, other["id"]) != p1
+    finally:
+        srv.stop()
+
+
+def test_search_field_errors():
+    srv = Server(workers=1)
+    try:
+        srv.start()
+        ds = upload_iris(srv)
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                {"dataset_id": ds["id"], "search": {"type": "random"},
+                                 "space": SPACE}), 422)
+        assert b["errors"][0]["field"] == "search.max_trials", b
+        space = dict(SPACE, learning_rate={"low": 0, "high": 1, "log": True})
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                {"dataset_id": ds["id"],
+                                 "search": {"type": "random", "max_trials": 2},
+                                 "space": space}), 422)
+        assert b["errors"][0]["field"] == "space.learning_rate.low", b
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                {"dataset_id": ds["id"], "search": {"type": "tpe"},
+                                 "space": SPACE}), 422)
+        assert b["errors"][0]["field"] == "search.type", b
+    finally:
+        srv.stop()
+
+
+run([test_random_sweep_completes_with_max_trials, test_search_field_errors])
