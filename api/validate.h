@@ -26,6 +26,12 @@
  * is 0. A grid expanding to more than max_trials trials
  * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
  *
+ * Or, instead of grid, "search"?: {"type"?: "grid" (default) | "random" ("tpe": 422 not yet
+ * supported), "seed"?, "max_trials"?, "max_seconds"?, "max_iterations_total"?} and "space":
+ * {...} (validate_search.c): with type grid the space is a grid of lists (paths "space.*"),
+ * with random each grid row is a list or a range {"low", "high", "log"?} ("space.x.low"), into
+ * out->space with out->sampling set. Budgets belong to random search, which needs one.
+ *
  * Pure functions: any thread.
  */
 #ifndef API_VALIDATE_H
