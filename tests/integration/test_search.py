@@ -1,5 +1,7 @@
 """Integration tests for sampling sweeps (issue 14): `search` and `space` over HTTP.
 Usage: test_search.py MLPTUNE_BINARY TEST_DATA_DIR"""
+import time
+
 from harness import Server, problem, read, run
 
 SPACE = {"hidden_layers": [1, 2], "neurons": [4, 8],
@@ -74,4 +76,38 @@ def test_search_field_errors():
         srv.stop()
 
 
-run([test_random_sweep_completes_with_max_trials, test_search_field_errors])
+def test_restart_continues_with_the_same_proposals():
+    """kill -9 mid-sweep: after the restart the sweep goes on to max_trials with the very trials
+    an uninterrupted sweep of the same seed proposes (draws depend on the stored count only)."""
+    space = dict(SPACE, iterations=[150], neurons=[16, 32])
+    srv = Server(workers=1)
+    try:
+        srv.start()
+        ds = upload_iris(srv)
+        body = {"dataset_id": ds["id"],
+                "search": {"type": "random", "max_trials": 8, "seed": 11}, "space": space}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        deadline = time.time() + 60
+        while True:
+            _, _, cur = srv.json("GET", "/api/v1/sweeps/%d" % sw["id"], expect=200)
+            if cur["trials_total"] >= 3 or cur["status"] not in ("queued", "running"):
+                break
+            assert time.time() < deadline, cur
+            time.sleep(0.02)
+        srv.kill9()
+        killed_at = cur["trials_total"]
+        srv.restart()
+        done = srv.wait_sweep(sw["id"], timeout=180)
+        assert done["status"] == "completed", done
+        assert done["trials_total"] == 8, done
+        resumed = params_of(srv, sw["id"])
+        _, _, again = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(again["id"], timeout=180)
+        assert params_of(srv, again["id"]) == resumed, (killed_at, resumed)
+        assert killed_at < 8, "the sweep ended before the kill: the test proved nothing"
+    finally:
+        srv.stop()
+
+
+run([test_random_sweep_completes_with_max_trials, test_search_field_errors,
+     test_restart_continues_with_the_same_proposals])
