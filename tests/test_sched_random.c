@@ -192,6 +192,37 @@ static void test_iterations_budget_ends_the_sweep(void **state) {
     assert_draws(f, sweep, &sp, 3);
 }
 
+/* A spent budget stops the running trials at the end of an iteration, kept (their history). */
+static void test_budget_stops_running_trials(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    sched_space_t sp = iris_space(1000000, 50, 4);
+    sp.max_iterations_total = 40;
+    int64_t sweep = create_random(f, ds, &sp);
+    json_t *sw = wait_sweep(f, sweep, "completed", 60);
+    assert_int_equal(json_integer_value(json_object_get(sw, "trials_total")), 2);
+    json_decref(sw);
+    store_error_t err;
+    store_t *r = open_reader(f, &err);
+    json_t *page = store_trial_list(r, sweep, "ordinal", 100, NULL, &err);
+    json_t *items = json_object_get(page, "items");
+    json_int_t total = 0;
+    for (size_t i = 0; i < json_array_size(items); i++) {
+        json_t *t = json_array_get(items, i);
+        json_int_t done = json_integer_value(json_object_get(t, "iterations_done"));
+        assert_true(done >= 1 && done < 1000000);
+        json_t *rows = rows_of(r, json_integer_value(json_object_get(t, "id")), 0);
+        assert_int_equal(json_array_size(rows), (size_t)done);
+        json_decref(rows);
+        assert_true(json_is_true(json_object_get(t, "has_model")));
+        total += done;
+    }
+    assert_true(total >= 40);
+    json_decref(page);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draw_is_pure_and_in_range),
@@ -199,6 +230,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_restart_continues_the_draws, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_iterations_budget_ends_the_sweep, fixture_up,
                                         fixture_down),
+        cmocka_unit_test_setup_teardown(test_budget_stops_running_trials, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
