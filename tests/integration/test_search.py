@@ -109,5 +109,22 @@ def test_restart_continues_with_the_same_proposals():
         srv.stop()
 
 
+def test_model_size_names_the_space():
+    srv = Server(workers=1, extra=["--max-model-mb", "1"])
+    try:
+        srv.start()
+        ds = upload_iris(srv)
+        space = dict(SPACE, hidden_layers={"low": 1, "high": 8}, neurons=[8, 4096])
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                {"dataset_id": ds["id"],
+                                 "search": {"type": "random", "max_trials": 2},
+                                 "space": space}), 422)
+        assert b["errors"][0]["field"] == "space.neurons", b
+        assert "max_model_mb" in b["errors"][0]["message"], b
+    finally:
+        srv.stop()
+
+
 run([test_random_sweep_completes_with_max_trials, test_search_field_errors,
+     test_model_size_names_the_space,
      test_restart_continues_with_the_same_proposals])
