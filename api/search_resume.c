@@ -3,11 +3,30 @@
  * strategy_new): its stored spec validated again as at creation, so a random search gets the
  * same space and continues its draws at k = the trials it has stored; anything else is a grid.
  */
+#define _XOPEN_SOURCE 700 /* strptime */
+#define _DEFAULT_SOURCE   /* timegm */
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "strategy.h"
 #include "validate.h"
+
+/* Wall seconds since an RFC 3339 UTC time as the store writes it ("2026-12-06T08:20:05.866Z");
+ * 0 when it does not read. */
+static double since(const char *t) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = t ? strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!rest)
+        return 0.0;
+    double at = (double)timegm(&tm);
+    if (*rest == '.')
+        at += strtod(rest, NULL);
+    double now = (double)time(NULL);
+    return now > at ? now - at : 0.0;
+}
 
 sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
     const api_strategy_ctx_t *ctx = user;
@@ -22,8 +41,9 @@ sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
     if (b && errs && spec && json_is_integer(total)) {
         api_errors_init(errs);
         if (api_validate_sweep(spec, &ctx->limits, b, errs) == 0 && b->sampling)
-            st = sched_strategy_random_new(&b->space, ctx->workers,
-                                           (uint64_t)json_integer_value(total));
+            st = sched_strategy_random_new(
+                &b->space, ctx->workers, (uint64_t)json_integer_value(total),
+                since(json_string_value(json_object_get(sw, "created_at"))));
     }
     free(b);
     free(errs);

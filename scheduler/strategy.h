@@ -92,9 +92,10 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 sched_strategy_t *sched_strategy_grid_new(void);
 
 /* Random search over space (copied; type SCHED_SEARCH_RANDOM), keeping `slots` trials queued or
- * running; `stored` is how many trials the sweep already has (its next draw's k). NULL without
- * memory. See strategy_random.c. */
+ * running; `stored` is how many trials the sweep already has (its next draw's k) and `elapsed`
+ * the wall seconds since the sweep was created (0 for a new one; max_seconds counts from
+ * there). NULL without memory. See strategy_random.c. */
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
-                                            uint64_t stored);
+                                            uint64_t stored, double elapsed);
 
 #endif

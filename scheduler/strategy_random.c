@@ -3,7 +3,7 @@
  * sched_space_draw(space, seed, k), so the proposals depend only on the seed and on how many
  * trials the sweep has stored, never on state kept in memory. It keeps `slots` trials (the
  * workers) queued or running: plan adds the first ones, and each end adds the next, one by one,
- * until max_trials are stored or a budget is spent (max_seconds from the strategy's start,
+ * until max_trials are stored or a budget is spent (max_seconds from the sweep's creation,
  * max_iterations_total over the iterations its trials store). A spent budget adds no more
  * trials and stops its running trials at the end of the iteration they train (SCHED_STOP_EARLY:
  * kept, `completed`, with their history and model; a `stopped` state is not there yet); a
@@ -131,7 +131,7 @@ static const sched_strategy_ops_t random_ops = {.plan = random_plan,
                                                 .free = random_free};
 
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
-                                            uint64_t stored) {
+                                            uint64_t stored, double elapsed) {
     random_st_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -143,6 +143,6 @@ sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t s
         return NULL;
     }
     r->next = stored;
-    r->started = mono_now();
+    r->started = mono_now() - (elapsed > 0 ? elapsed : 0);
     return &r->base;
 }

@@ -83,6 +83,24 @@ static void test_draw_is_pure_and_in_range(void **state) {
     assert_true(below > 400 && below < 600);
 }
 
+/* max_seconds counts from the sweep's creation: a resumed strategy is handed the time spent. */
+static void test_max_seconds_counts_from_creation(void **state) {
+    (void)state;
+    sched_space_t sp = iris_space(3, 50, 1);
+    sp.max_seconds = 600;
+    sched_strategy_t *fresh = sched_strategy_random_new(&sp, 2, 0, 0.0);
+    sched_strategy_t *late = sched_strategy_random_new(&sp, 2, 4, 601.0);
+    assert_false(fresh->ops->exhausted(fresh));
+    assert_true(late->ops->exhausted(late));
+    fresh->ops->free(fresh);
+    late->ops->free(late);
+    sp.max_seconds = 0; /* and max_trials: exhausted once that many are stored */
+    sp.max_trials = 4;
+    sched_strategy_t *full = sched_strategy_random_new(&sp, 2, 4, 0.0);
+    assert_true(full->ops->exhausted(full));
+    full->ops->free(full);
+}
+
 static int64_t create_random(fixture_t *f, int64_t ds, const sched_space_t *sp) {
     sched_sweep_request_t req = {
         .dataset_id = ds, .spec_json = "{\"search\": {\"type\": \"random\"}}", .space = sp};
@@ -141,7 +159,7 @@ static sched_strategy_t *resume_new(void *user, int64_t sweep_id) {
     uint64_t stored = (uint64_t)json_integer_value(json_object_get(sw, "trials_total"));
     json_decref(sw);
     store_close(r);
-    return sched_strategy_random_new(&resume_space, 1, stored);
+    return sched_strategy_random_new(&resume_space, 1, stored, 0.0);
 }
 
 static void test_restart_continues_the_draws(void **state) {
@@ -226,6 +244,7 @@ static void test_budget_stops_running_trials(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draw_is_pure_and_in_range),
+        cmocka_unit_test(test_max_seconds_counts_from_creation),
         cmocka_unit_test_setup_teardown(test_random_sweep_of_iris, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_restart_continues_the_draws, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_iterations_budget_ends_the_sweep, fixture_up,
