@@ -28,6 +28,19 @@ static double since(const char *t) {
     return now > at ? now - at : 0.0;
 }
 
+/* The iterations a sweep's trials have stored (0 when they cannot be read). */
+static uint64_t iterations_stored(store_t *db, int64_t sweep_id) {
+    store_trial_info_t *t = NULL;
+    size_t n = 0;
+    uint64_t sum = 0;
+    store_error_t err;
+    if (store_sweep_trials(db, sweep_id, &t, &n, &err) == 0)
+        for (size_t i = 0; i < n; i++)
+            sum += t[i].iterations_done > 0 ? (uint64_t)t[i].iterations_done : 0;
+    free(t);
+    return sum;
+}
+
 sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
     const api_strategy_ctx_t *ctx = user;
     sched_strategy_t *st = NULL;
@@ -40,10 +53,13 @@ sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
     api_errors_t *errs = malloc(sizeof *errs);
     if (b && errs && spec && json_is_integer(total)) {
         api_errors_init(errs);
-        if (api_validate_sweep(spec, &ctx->limits, b, errs) == 0 && b->sampling)
-            st = sched_strategy_random_new(
-                &b->space, ctx->workers, (uint64_t)json_integer_value(total),
-                since(json_string_value(json_object_get(sw, "created_at"))));
+        if (api_validate_sweep(spec, &ctx->limits, b, errs) == 0 && b->sampling) {
+            sched_random_spent_t spent = {
+                .stored = (uint64_t)json_integer_value(total),
+                .elapsed = since(json_string_value(json_object_get(sw, "created_at"))),
+                .iterations = iterations_stored(db, sweep_id)};
+            st = sched_strategy_random_new(&b->space, ctx->workers, &spent);
+        }
     }
     free(b);
     free(errs);

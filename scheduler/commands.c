@@ -79,8 +79,8 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
             .trial_id = ids[i], .params = req->trials[i], .partitions = s->default_partitions};
     if (req->space) { /* the sweep's strategy is set before it plans */
         sweep_state_t *w = sched_sweep_get(s, c->id);
-        if (!w || !(w->strategy =
-                        sched_strategy_random_new(req->space, (size_t)s->cfg.workers, 0, 0.0))) {
+        if (!w ||
+            !(w->strategy = sched_strategy_random_new(req->space, (size_t)s->cfg.workers, NULL))) {
             rc = MLPT_ENOMEM;
             goto done;
         }

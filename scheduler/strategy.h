@@ -91,11 +91,16 @@ typedef sched_strategy_t *(*sched_strategy_new_fn)(void *user, int64_t sweep_id)
 /* Grid search with shared prefixes. NULL without memory. */
 sched_strategy_t *sched_strategy_grid_new(void);
 
+/* What a resumed random search has spent already (all 0 for a new sweep). */
+typedef struct sched_random_spent {
+    uint64_t stored;     /* trials the sweep has: its next draw's k */
+    double elapsed;      /* wall seconds since the sweep was created (max_seconds) */
+    uint64_t iterations; /* iterations its trials have stored (max_iterations_total) */
+} sched_random_spent_t;
+
 /* Random search over space (copied; type SCHED_SEARCH_RANDOM), keeping `slots` trials queued or
- * running; `stored` is how many trials the sweep already has (its next draw's k) and `elapsed`
- * the wall seconds since the sweep was created (0 for a new one; max_seconds counts from
- * there). NULL without memory. See strategy_random.c. */
+ * running, having spent *spent (NULL: nothing). NULL without memory. See strategy_random.c. */
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
-                                            uint64_t stored, double elapsed);
+                                            const sched_random_spent_t *spent);
 
 #endif

@@ -131,7 +131,7 @@ static const sched_strategy_ops_t random_ops = {.plan = random_plan,
                                                 .free = random_free};
 
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
-                                            uint64_t stored, double elapsed) {
+                                            const sched_random_spent_t *spent) {
     random_st_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -142,7 +142,11 @@ sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t s
         free(r);
         return NULL;
     }
-    r->next = stored;
-    r->started = mono_now() - (elapsed > 0 ? elapsed : 0);
+    sched_random_spent_t none = {0};
+    if (!spent)
+        spent = &none;
+    r->next = spent->stored;
+    r->iterations = spent->iterations;
+    r->started = mono_now() - (spent->elapsed > 0 ? spent->elapsed : 0);
     return &r->base;
 }

@@ -88,17 +88,25 @@ static void test_max_seconds_counts_from_creation(void **state) {
     (void)state;
     sched_space_t sp = iris_space(3, 50, 1);
     sp.max_seconds = 600;
-    sched_strategy_t *fresh = sched_strategy_random_new(&sp, 2, 0, 0.0);
-    sched_strategy_t *late = sched_strategy_random_new(&sp, 2, 4, 601.0);
+    sched_strategy_t *fresh = sched_strategy_random_new(&sp, 2, NULL);
+    sched_strategy_t *late =
+        sched_strategy_random_new(&sp, 2, &(sched_random_spent_t){.stored = 4, .elapsed = 601.0});
     assert_false(fresh->ops->exhausted(fresh));
     assert_true(late->ops->exhausted(late));
     fresh->ops->free(fresh);
     late->ops->free(late);
     sp.max_seconds = 0; /* and max_trials: exhausted once that many are stored */
     sp.max_trials = 4;
-    sched_strategy_t *full = sched_strategy_random_new(&sp, 2, 4, 0.0);
+    sched_strategy_t *full =
+        sched_strategy_random_new(&sp, 2, &(sched_random_spent_t){.stored = 4});
     assert_true(full->ops->exhausted(full));
     full->ops->free(full);
+    sp.max_trials = 50; /* and max_iterations_total with the iterations stored before */
+    sp.max_iterations_total = 100;
+    sched_strategy_t *it =
+        sched_strategy_random_new(&sp, 2, &(sched_random_spent_t){.iterations = 100});
+    assert_true(it->ops->exhausted(it));
+    it->ops->free(it);
 }
 
 static int64_t create_random(fixture_t *f, int64_t ds, const sched_space_t *sp) {
@@ -159,7 +167,7 @@ static sched_strategy_t *resume_new(void *user, int64_t sweep_id) {
     uint64_t stored = (uint64_t)json_integer_value(json_object_get(sw, "trials_total"));
     json_decref(sw);
     store_close(r);
-    return sched_strategy_random_new(&resume_space, 1, stored, 0.0);
+    return sched_strategy_random_new(&resume_space, 1, &(sched_random_spent_t){.stored = stored});
 }
 
 static void test_restart_continues_the_draws(void **state) {
