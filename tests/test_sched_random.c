@@ -204,6 +204,33 @@ static void test_restart_continues_the_draws(void **state) {
     assert_draws(f, sweep, &resume_space, 6);
 }
 
+/* A random sweep whose trials had all ended when the service died, itself left running: the
+ * start-up begins it, its strategy adds nothing (max_trials stored), and it finishes. */
+static void test_resumed_idle_sweep_finishes(void **state) {
+    fixture_t *f = *state;
+    resume_space = iris_space(2, 2, 8);
+    start_with(f, (sched_config_t){
+                      .workers = 1, .cores = 2, .strategy_new = resume_new, .strategy_user = f});
+    int64_t ds = add_iris(f);
+    int64_t sweep = create_random(f, ds, &resume_space);
+    json_decref(wait_sweep(f, sweep, "completed", 60));
+    sched_stop(f->s);
+    f->s = NULL;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE sweeps SET status = 'running', finished_at = NULL, "
+                                  "best_trial_id = NULL",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    start_with(f, (sched_config_t){
+                      .workers = 1, .cores = 2, .strategy_new = resume_new, .strategy_user = f});
+    json_t *sw = wait_sweep(f, sweep, "completed", 30);
+    assert_int_equal(json_integer_value(json_object_get(sw, "trials_total")), 2);
+    json_decref(sw);
+}
+
 /* max_iterations_total: no trial is added once the sweep's trials stored that many iterations. */
 static void test_iterations_budget_ends_the_sweep(void **state) {
     fixture_t *f = *state;
@@ -258,6 +285,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_iterations_budget_ends_the_sweep, fixture_up,
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_budget_stops_running_trials, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_resumed_idle_sweep_finishes, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
