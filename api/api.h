@@ -101,4 +101,17 @@ void api_stop(api_t *a);
  * to the Server-Sent Events subscribers of its sweep. Loop thread; never blocks. */
 void api_on_event(const sched_event_t *ev, void *user);
 
+/* The strategy of a sweep the scheduler resumes at start-up (sched_config_t.strategy_new, user:
+ * an api_strategy_ctx_t that outlives the scheduler): the sweep's stored spec is validated with
+ * the same limits as at creation; a random search continues its seeded draws after the trials
+ * it has stored (search_resume.c); for any other sweep it returns NULL, and the scheduler uses its
+ * own (grid search with the pruner and early stopping the spec names). Opens a reader of db_path.
+ */
+typedef struct api_strategy_ctx {
+    const char *db_path;
+    api_limits_t limits;
+    size_t workers;
+} api_strategy_ctx_t;
+sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id);
+
 #endif

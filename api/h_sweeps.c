@@ -76,8 +76,20 @@ static void check_model_size(api_t *a, store_t *st, const api_sweep_body_t *b, a
     store_dataset_shape_t d;
     if (store_dataset_shape(st, b->dataset_id, &d, &err) != 0)
         return;
+    size_t before = errs->n;
     if (d.features > 0)
         api_validate_model_size(&b->spec, (size_t)d.features, (size_t)d.classes, &a->limits, errs);
+    /* a random search was checked at its deepest and widest draw: blame the space's member
+     * ("grid.neurons[0]" -> "space.neurons") */
+    for (size_t i = before; b->sampling && i < errs->n; i++) {
+        api_field_error_t *e = &errs->items[i];
+        char *dot = strchr(e->field, '.'), *bracket = strchr(e->field, '[');
+        char field[sizeof e->field];
+        if (bracket)
+            *bracket = '\0';
+        snprintf(field, sizeof field, "space%s", dot ? dot : "");
+        memcpy(e->field, field, sizeof field);
+    }
 }
 
 /* Answers 201 with the sweep as the store has it. */
@@ -127,7 +139,8 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         api_h_invalid(res, errs);
         goto out;
     }
-    int rc = sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
+    /* a random search adds its trials as it runs; a grid is expanded here */
+    int rc = b->sampling ? 0 : sched_grid_expand(&b->spec, a->limits.max_trials, &trials, &n);
     if (rc == MLPT_ELIMIT || rc == MLPT_EINVAL) {
         api_problem_field(res, API_PROBLEM_INVALID, "grid", "%s",
                           rc == MLPT_ELIMIT ? "exceeds the limit max_trials" : "has an empty axis");
@@ -144,6 +157,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         .spec_json = req->body,
         .trials = trials,
         .n_trials = n,
+        .space = b->sampling ? &b->space : NULL,
     };
     int64_t id = 0;
     rc = MLPT_EBUSY;

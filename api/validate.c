@@ -15,6 +15,7 @@
 #include "pruner.h"
 #include "train.h"
 #include "validate.h"
+#include "validate_private.h"
 
 void api_limits_init(api_limits_t *l) {
     memset(l, 0, sizeof(*l));
@@ -31,261 +32,8 @@ void api_limits_init(api_limits_t *l) {
     l->connection_timeout_s = 60;
 }
 
-/* A field path under construction: "grid" + ".learning_rate" + "[1]". */
-typedef struct fpath {
-    char s[128];
-} fpath_t;
-
-/* A path too long for the buffer (a deeply nested or absurd key) ends in "...". */
-static void path_mark_truncated(fpath_t *out, int n) {
-    if (n < 0 || (size_t)n >= sizeof(out->s))
-        memcpy(out->s + sizeof(out->s) - 4, "...", 4);
-}
-
-/* An empty member name is written as "" so that no path is empty ("" or grid.""). */
-static void path_key(fpath_t *out, const char *parent, const char *key) {
-    int n =
-        snprintf(out->s, sizeof(out->s), "%s%s%s", parent, *parent ? "." : "", *key ? key : "\"\"");
-    path_mark_truncated(out, n);
-}
-
-static void path_index(fpath_t *out, const char *parent, size_t i) {
-    int n = snprintf(out->s, sizeof(out->s), "%s[%zu]", parent, i);
-    path_mark_truncated(out, n);
-}
-
-/* Names each member of obj that is not in allowed[0..n), in the object's order. */
-static void check_members(const json_t *obj, const char *parent, const char *const *allowed,
-                          size_t n, api_errors_t *errs) {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        size_t i = 0;
-        while (i < n && strcmp(key, allowed[i]) != 0)
-            i++;
-        if (i < n)
-            continue;
-        fpath_t p;
-        path_key(&p, parent, key);
-        api_errors_add(errs, p.s, "unknown field");
-    }
-}
-
-/* ---- scalars ---------------------------------------------------------------------------- */
-
-/* An integer in [min, max]; above max the message names the limit. Returns 0 or -1. */
-static int get_int(const json_t *v, const char *path, long long min, long long max,
-                   const char *limit, long long *out, api_errors_t *errs) {
-    if (!json_is_integer(v)) {
-        api_errors_add(errs, path, "must be an integer");
-        return -1;
-    }
-    long long x = json_integer_value(v);
-    if (x < min) {
-        api_errors_add(errs, path, "must be >= %lld (got %lld)", min, x);
-        return -1;
-    }
-    if (x > max) {
-        if (limit)
-            api_errors_add(errs, path, "%lld exceeds the limit %s (%lld)", x, limit, max);
-        else
-            api_errors_add(errs, path, "must be <= %lld (got %lld)", max, x);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
-/* ---- axes ------------------------------------------------------------------------------- */
-
-/* The array at grid.<key>: 1 .. SCHED_MAX_AXIS elements. Returns the count, or 0 after adding
- * an error. */
-static size_t axis_array(const json_t *v, const char *path, api_errors_t *errs) {
-    if (!json_is_array(v)) {
-        api_errors_add(errs, path, "must be an array");
-        return 0;
-    }
-    size_t n = json_array_size(v);
-    if (n == 0) {
-        api_errors_add(errs, path, "must not be empty");
-        return 0;
-    }
-    if (n > SCHED_MAX_AXIS) {
-        api_errors_add(errs, path, "has %zu values; at most %d are allowed", n, SCHED_MAX_AXIS);
-        return 0;
-    }
-    return n;
-}
-
-static int int_axis(const json_t *v, const char *path, long long min, long long max,
-                    const char *limit, size_t *out, size_t *n_out, api_errors_t *errs) {
-    size_t n = axis_array(v, path, errs), bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        fpath_t p;
-        long long x;
-        path_index(&p, path, i);
-        if (get_int(json_array_get(v, i), p.s, min, max, limit, &x, errs) == 0)
-            out[i] = (size_t)x;
-        else
-            bad++;
-    }
-    *n_out = n;
-    return n && !bad ? 0 : -1;
-}
-
-/* grid.layers: [[w, ...], ...], each list up to max_layers widths in 1 .. max_neurons. */
-static void layers_axis(const json_t *v, const char *path, size_t max_layers, size_t max_neurons,
-                        sched_spec_t *spec, api_errors_t *errs) {
-    size_t n = axis_array(v, path, errs);
-    for (size_t i = 0; i < n; i++) {
-        fpath_t p;
-        const json_t *shape = json_array_get(v, i);
-        path_index(&p, path, i);
-        if (!json_is_array(shape)) {
-            api_errors_add(errs, p.s, "must be an array of layer widths");
-            continue;
-        }
-        size_t depth = json_array_size(shape);
-        if (depth > max_layers) {
-            api_errors_add(errs, p.s,
-                           "has %zu hidden layers, which exceeds the limit max_layers "
-                           "(%zu)",
-                           depth, max_layers);
-            continue;
-        }
-        sched_shape_t *sh = &spec->layers[i];
-        sh->n_hidden = depth;
-        for (size_t j = 0; j < depth; j++) {
-            fpath_t q;
-            long long w;
-            path_index(&q, p.s, j);
-            if (get_int(json_array_get(shape, j), q.s, 1, (long long)max_neurons, "max_neurons", &w,
-                        errs) == 0)
-                sh->hidden[j] = (size_t)w;
-        }
-    }
-    spec->n_layers = n;
-}
-
 static size_t min_size(size_t a, size_t b) {
     return a < b ? a : b;
-}
-
-/* Effective limits: the configured ones, never above what the trainer supports. */
-typedef struct eff_limits {
-    size_t layers, neurons;
-    const api_limits_t *lim;
-} eff_limits_t;
-
-/* The largest value an INT row takes under the configured limits: the limit the row names (when
- * lower than the row's own maximum), else the row's maximum. */
-static long long row_max(const sched_param_t *r, const api_limits_t *lim) {
-    size_t configured = 0;
-    if (!r->limit)
-        return r->max;
-    if (!strcmp(r->limit, "max_batch_size"))
-        configured = lim->max_batch_size;
-    else if (!strcmp(r->limit, "max_iterations"))
-        configured = lim->max_iterations;
-    if (configured == 0 || (unsigned long long)configured > (unsigned long long)r->max)
-        return r->max;
-    return (long long)configured;
-}
-
-/* One value of row r at path: 0 with *v set, or -1 after adding the error. */
-static int row_value(const sched_param_t *r, const json_t *j, const char *path,
-                     const api_limits_t *lim, sched_value_t *v, api_errors_t *errs) {
-    char why[200];
-    if (sched_param_check_json(r, j, row_max(r, lim), r->limit, v, why, sizeof why) != 0) {
-        api_errors_add(errs, path, "%s", why);
-        return -1;
-    }
-    return 0;
-}
-
-/* grid.<name> for a single-valued row: its values into the spec's axis. */
-static void row_axis(const sched_param_t *r, const json_t *j, const char *path,
-                     const api_limits_t *lim, sched_spec_t *spec, api_errors_t *errs) {
-    sched_value_t v[SCHED_MAX_AXIS];
-    size_t n = axis_array(j, path, errs);
-    for (size_t i = 0; i < n; i++) {
-        fpath_t p;
-        path_index(&p, path, i);
-        if (row_value(r, json_array_get(j, i), p.s, lim, &v[i], errs) != 0)
-            memset(&v[i], 0, sizeof v[i]);
-    }
-    sched_param_spec_set(r, spec, v, n);
-}
-
-/* The shape row: grid.layers, or grid.hidden_layers x grid.neurons. */
-static void shape_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec,
-                           api_errors_t *errs) {
-    const json_t *hl = json_object_get(grid, "hidden_layers");
-    const json_t *ne = json_object_get(grid, "neurons");
-    const json_t *ly = json_object_get(grid, "layers");
-    if (ly && (hl || ne)) {
-        api_errors_add(errs, "grid.layers",
-                       "give either layers or hidden_layers and neurons, "
-                       "not both");
-    } else if (ly) {
-        layers_axis(ly, "grid.layers", L->layers, L->neurons, spec, errs);
-    } else if (!hl) {
-        api_errors_add(errs, "grid.hidden_layers", "is required (or give layers)");
-    } else {
-        int ok = int_axis(hl, "grid.hidden_layers", 0, (long long)L->layers, "max_layers",
-                          spec->hidden_layers, &spec->n_hidden_layers, errs) == 0;
-        int deep = 0;
-        for (size_t i = 0; ok && i < spec->n_hidden_layers; i++)
-            deep |= spec->hidden_layers[i] > 0;
-        if (ne)
-            int_axis(ne, "grid.neurons", 1, (long long)L->neurons, "max_neurons", spec->neurons,
-                     &spec->n_neurons, errs);
-        else if (deep)
-            api_errors_add(errs, "grid.neurons",
-                           "is required when hidden_layers has a value "
-                           "above 0");
-        else { /* only 0 hidden layers: the width is ignored, but no axis may be empty */
-            spec->n_neurons = 1;
-            spec->neurons[0] = 1;
-        }
-    }
-}
-
-/* The grid: the shape, then the required axes, then the optional ones (each in table order).
- * have[i] says whether row i's axis was given. */
-static void grid_validate(const json_t *grid, const eff_limits_t *L, sched_spec_t *spec, int *have,
-                          api_errors_t *errs) {
-    const char *keys[3 + SCHED_PARAM_MAX] = {0};
-    size_t n_keys = 0;
-    keys[n_keys++] = "hidden_layers";
-    keys[n_keys++] = "neurons";
-    keys[n_keys++] = "layers";
-    for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
-        if ((sched_param_table[i].flags & SCHED_PARAM_GRID) &&
-            sched_param_table[i].type != SCHED_PARAM_SHAPE)
-            keys[n_keys++] = sched_param_table[i].name;
-    check_members(grid, "grid", keys, n_keys, errs);
-
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < sched_param_count; i++) {
-            const sched_param_t *r = &sched_param_table[i];
-            int required = (r->flags & SCHED_PARAM_REQUIRED) != 0;
-            if (!(r->flags & SCHED_PARAM_GRID) || required != (pass == 0))
-                continue;
-            if (r->type == SCHED_PARAM_SHAPE) {
-                shape_validate(grid, L, spec, errs);
-                have[i] = 1;
-                continue;
-            }
-            fpath_t p;
-            path_key(&p, "grid", r->name);
-            const json_t *j = json_object_get(grid, r->name);
-            have[i] = j != NULL;
-            if (j)
-                row_axis(r, j, p.s, L->lim, spec, errs);
-            else if (required)
-                api_errors_add(errs, p.s, "is required");
-        }
 }
 
 /* training: the sweep-wide rows, and the single value of every axis the grid left out (the
@@ -300,7 +48,7 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
     if (n_keys < sizeof keys / sizeof keys[0])
         keys[n_keys++] = "early_stopping"; /* not a parameter: see early_stopping_validate */
     if (tr)
-        check_members(tr, "training", keys, n_keys, errs);
+        api_v_check_members(tr, "training", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count; i++) {
         const sched_param_t *r = &sched_param_table[i];
         if (r->type == SCHED_PARAM_SHAPE)
@@ -312,15 +60,15 @@ static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spe
         else if (r->type == SCHED_PARAM_ENUM)
             v.e = (int)r->def;
         else /* a default above a configured limit is lowered to it */
-            v.i = (uint64_t)(r->def < (double)row_max(r, L->lim) ? (long long)r->def
-                                                                 : row_max(r, L->lim));
+            v.i = (uint64_t)(r->def < (double)api_v_row_max(r, L->lim) ? (long long)r->def
+                                                                       : api_v_row_max(r, L->lim));
         const json_t *j =
             tr && (r->flags & SCHED_PARAM_TRAINING) ? json_object_get(tr, r->name) : NULL;
         if (j) { /* checked even when the grid's axis overrides it */
             fpath_t p;
             sched_value_t given;
-            path_key(&p, "training", r->name);
-            if (row_value(r, j, p.s, L->lim, &given, errs) == 0)
+            api_v_path_key(&p, "training", r->name);
+            if (api_v_row_value(r, j, p.s, L->lim, &given, errs) == 0)
                 v = given;
         }
         if (!have[i])
@@ -358,8 +106,8 @@ static void pruner_validate(const json_t *j, sched_pruner_cfg_t *out, api_errors
 
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs) {
-    static const char *const keys[] = {"dataset_id", "name",     "test_dataset_id",
-                                       "grid",       "training", "pruner"};
+    static const char *const keys[] = {"dataset_id", "name",   "test_dataset_id", "grid",
+                                       "training",   "search", "space",           "pruner"};
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body)) {
         api_errors_add(errs, "body", "must be a JSON object");
@@ -370,7 +118,7 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         min_size(lim->max_neurons, TRAINER_MAX_WIDTH),
         lim,
     };
-    check_members(body, "", keys, sizeof keys / sizeof keys[0], errs);
+    api_v_check_members(body, "", keys, sizeof keys / sizeof keys[0], errs);
 
     id_member(body, "dataset_id", 1, &out->dataset_id, errs);
     const json_t *name = json_object_get(body, "name");
@@ -387,12 +135,17 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
 
     int have[SCHED_PARAM_MAX] = {0};
     const json_t *grid = json_object_get(body, "grid");
-    if (!grid)
+    int searched = json_object_get(body, "search") || json_object_get(body, "space");
+    if (grid && searched)
+        api_errors_add(errs, "grid", "give either grid or search and space, not both");
+    else if (searched)
+        api_v_search_validate(body, &L, out, have, errs);
+    else if (!grid)
         api_errors_add(errs, "grid", "is required");
     else if (!json_is_object(grid))
         api_errors_add(errs, "grid", "must be an object");
     else
-        grid_validate(grid, &L, &out->spec, have, errs);
+        api_v_grid_validate(grid, "grid", &L, &out->spec, have, errs);
 
     const json_t *tr = json_object_get(body, "training");
     if (tr && !json_is_object(tr)) {
@@ -404,13 +157,22 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
                                pruner_error, errs);
     pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
+    if (out->sampling && out->pruner.type != SCHED_PRUNER_NONE)
+        api_errors_add(errs, "pruner", "is not supported with search.type random yet");
+    if (out->sampling && out->early_stop.metric != SCHED_ES_NONE)
+        api_errors_add(errs, "training.early_stopping",
+                       "is not supported with search.type random yet");
     if (errs->n)
         return 422;
+    if (out->sampling) {
+        api_v_search_finish(out, have);
+        return 0;
+    }
 
     size_t max_trials = lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS;
     size_t count = sched_grid_count(&out->spec);
     if (count > max_trials) {
-        api_errors_add(errs, "grid",
+        api_errors_add(errs, searched ? "space" : "grid",
                        "expands to %zu trials, which exceeds the limit max_trials "
                        "(%zu)",
                        count, max_trials);
@@ -507,7 +269,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         api_errors_add(errs, "body", "must be a JSON object");
         return MLPT_EINVAL;
     }
-    check_members(body, "", keys, 1, errs);
+    api_v_check_members(body, "", keys, 1, errs);
     const json_t *list = json_object_get(body, "rows");
     size_t n = 0, before = errs->n;
     if (!list)
@@ -527,7 +289,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
     for (size_t i = 0; i < n; i++) {
         const json_t *row = json_array_get(list, i);
         fpath_t p;
-        path_index(&p, "rows", i);
+        api_v_path_index(&p, "rows", i);
         if (!json_is_array(row)) {
             api_errors_add(errs, p.s, "must be an array of numbers");
             continue;
@@ -540,7 +302,7 @@ int api_validate_predict(const json_t *body, size_t features, float **x, size_t 
         for (size_t j = 0; j < features; j++) {
             fpath_t q;
             double v;
-            path_index(&q, p.s, j);
+            api_v_path_index(&q, p.s, j);
             if (api_json_get_number(json_array_get(row, j), &v) != 0)
                 api_errors_add(errs, q.s, "must be a number");
             else if (!(fabs(v) <= FLT_MAX))

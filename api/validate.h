@@ -32,6 +32,12 @@
  * is 0. A grid expanding to more than max_trials trials
  * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
  *
+ * Or, instead of grid, "search"?: {"type"?: "grid" (default) | "random" ("tpe": 422 not yet
+ * supported), "seed"?, "max_trials"?, "max_seconds"?, "max_iterations_total"?} and "space":
+ * {...} (validate_search.c): with type grid the space is a grid of lists (paths "space.*"),
+ * with random each grid row is a list or a range {"low", "high", "log"?} ("space.x.low"), into
+ * out->space with out->sampling set. Budgets belong to random search, which needs one.
+ *
  * Pure functions: any thread.
  */
 #ifndef API_VALIDATE_H
@@ -46,6 +52,7 @@
 #include "grid.h"
 #include "problem.h"
 #include "pruner.h"
+#include "space.h"
 
 #define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
 #define API_DEFAULT_LIMIT 50       /* list pages */
@@ -56,9 +63,13 @@ typedef struct api_sweep_body {
     int64_t dataset_id;
     int64_t test_dataset_id; /* 0 when absent or null */
     char name[API_MAX_NAME + 1];
-    sched_spec_t spec;             /* every axis has at least one value */
-    sched_pruner_cfg_t pruner;     /* type NONE without "pruner" */
+    sched_spec_t spec;             /* every axis has at least one value (grid search) */
+    sched_pruner_cfg_t pruner;     /* type NONE without "pruner" (grid searches only, for now) */
     sched_early_stop_t early_stop; /* metric NONE without training.early_stopping */
+    /* A sampling sweep (`search` and `space` given, search.type random): its space and budgets
+     * (validate_search.c). 0 and unused for a grid, also one given as a space of lists. */
+    int sampling;
+    sched_space_t space;
 } api_sweep_body_t;
 
 /* Validates a sweep request body into *out. Returns 0, or 422 with errs filled (out is then

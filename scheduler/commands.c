@@ -53,9 +53,10 @@ static int cmd_dataset_delete(sched_t *s, command_t *c) {
 static int cmd_sweep_create(sched_t *s, command_t *c) {
     const sched_sweep_request_t *req = c->sweep;
     int rc = MLPT_ENOMEM;
-    char **params = calloc(req->n_trials, sizeof *params);
-    int64_t *ids = calloc(req->n_trials, sizeof *ids);
-    sched_queued_trial_t *trials = calloc(req->n_trials, sizeof *trials);
+    size_t cap = req->n_trials ? req->n_trials : 1;
+    char **params = calloc(cap, sizeof *params);
+    int64_t *ids = calloc(cap, sizeof *ids);
+    sched_queued_trial_t *trials = calloc(cap, sizeof *trials);
     if (!params || !ids || !trials)
         goto done;
     /* Every trial is split into the partitions of the whole pool, recorded in its spec: its
@@ -67,7 +68,7 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
                             .dataset_id = req->dataset_id,
                             .test_dataset_id = req->test_dataset_id,
                             .spec_json = req->spec_json,
-                            .search = "grid",
+                            .search = req->space ? "random" : "grid",
                             .created_at = sched_now()};
     rc = store_sweep_insert(s->writer, &sw, (const char *const *)params, req->n_trials, &c->id, ids,
                             &c->err);
@@ -76,6 +77,14 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
     for (size_t i = 0; i < req->n_trials; i++)
         trials[i] = (sched_queued_trial_t){
             .trial_id = ids[i], .params = req->trials[i], .partitions = s->default_partitions};
+    if (req->space) { /* the sweep's strategy is set before it plans */
+        sweep_state_t *w = sched_sweep_get(s, c->id);
+        if (!w ||
+            !(w->strategy = sched_strategy_random_new(req->space, (size_t)s->cfg.workers, NULL))) {
+            rc = MLPT_ENOMEM;
+            goto done;
+        }
+    }
     rc = sched_search_begin(s, c->id, req->dataset_id, req->test_dataset_id, trials, req->n_trials,
                             &c->err);
     if (rc != 0) {

@@ -86,6 +86,41 @@ static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
     return 0;
 }
 
+/* Unfinished random searches with no trial queued (a crash between a trial's end and the next
+ * draw) begin too: their strategy adds the next trials. Grids with nothing queued are not
+ * resumed here, as before. */
+static int resume_idle_searches(sched_t *s, store_error_t *err) {
+    static const char *const states[] = {"queued", "running"};
+    int rc = 0;
+    for (size_t k = 0; k < 2 && rc == 0; k++) {
+        char cursor[128] = "";
+        do {
+            json_t *page =
+                store_sweep_list(s->writer, states[k], 100, cursor[0] ? cursor : NULL, err);
+            if (!page)
+                return err->code ? err->code : MLPT_ENOMEM;
+            size_t i;
+            json_t *sw;
+            json_array_foreach(json_object_get(page, "items"), i, sw) {
+                int64_t id = json_integer_value(json_object_get(sw, "id"));
+                const json_t *search = json_object_get(json_object_get(sw, "spec"), "search");
+                const char *type = json_string_value(json_object_get(search, "type"));
+                if (sched_sweep_find(s, id) || !type || strcmp(type, "random") != 0)
+                    continue;
+                rc = sched_search_begin(
+                    s, id, json_integer_value(json_object_get(sw, "dataset_id")),
+                    json_integer_value(json_object_get(sw, "test_dataset_id")), NULL, 0, err);
+                if (rc != 0)
+                    break;
+            }
+            const char *next = json_string_value(json_object_get(page, "next_cursor"));
+            snprintf(cursor, sizeof cursor, "%s", next && rc == 0 ? next : "");
+            json_decref(page);
+        } while (cursor[0]);
+    }
+    return rc;
+}
+
 static void loop_thread_main(void *arg) {
     sched_t *s = arg;
     store_error_t err = {0};
@@ -97,6 +132,8 @@ static void loop_thread_main(void *arg) {
         int rc = store_queued_trials(s->writer, requeue_one, &ctx, &err);
         if (rc == 0)
             rc = rebuild_flush(&ctx);
+        if (rc == 0)
+            rc = resume_idle_searches(s, &err);
         free(ctx.trials);
         if (rc != 0) {
             store_close(s->writer);

@@ -43,7 +43,8 @@ typedef struct sched_config {
     void *log_user;
     void *log_error_user; /* given to log instead of log_user for the lines that say the service
                              cannot go on (the database file lost); NULL: log_user */
-    sched_strategy_new_fn strategy_new; /* every sweep's search strategy; NULL: grid search */
+    sched_strategy_new_fn strategy_new; /* a sweep's search strategy; NULL (or it answers NULL):
+                                           grid search with the spec's pruner */
     void *strategy_user;
 } sched_config_t;
 
@@ -78,6 +79,9 @@ typedef struct sched_sweep_request {
     const char *spec_json;        /* the request body, stored as submitted */
     const sched_params_t *trials; /* expanded with sched_grid_expand */
     size_t n_trials;
+    /* A random search (type SCHED_SEARCH_RANDOM; trials must then be empty): its strategy adds
+     * the trials as the sweep runs (strategy_random.c). NULL for a grid. */
+    const sched_space_t *space;
 } sched_sweep_request_t;
 
 /* Creates a sweep, records its trials (each with the pool's partition count in its params) and

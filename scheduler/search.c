@@ -132,9 +132,10 @@ static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
 int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t test_dataset_id,
                        const sched_queued_trial_t *trials, size_t n, store_error_t *err) {
     sweep_state_t *w = sched_sweep_get(s, sweep_id);
-    if (w && !w->strategy)
-        w->strategy = s->cfg.strategy_new ? s->cfg.strategy_new(s->cfg.strategy_user, sweep_id)
-                                          : strategy_of(s, sweep_id);
+    if (w && !w->strategy && s->cfg.strategy_new)
+        w->strategy = s->cfg.strategy_new(s->cfg.strategy_user, sweep_id);
+    if (w && !w->strategy) /* none configured, or not one of the configured kind's sweeps */
+        w->strategy = strategy_of(s, sweep_id);
     if (!w || !w->strategy) {
         if (err) {
             memset(err, 0, sizeof *err);
@@ -145,8 +146,7 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     }
     w->dataset_id = dataset_id;
     w->test_dataset_id = test_dataset_id;
-    if (n)
-        w->partitions = trials[0].partitions;
+    w->partitions = n ? trials[0].partitions : s->default_partitions;
     ctl_t c = ctl_of(s, sweep_id);
     int rc = sched_search_resume(s, w->strategy, sweep_id, &c.err);
     if (rc == 0)

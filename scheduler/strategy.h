@@ -19,6 +19,7 @@
 
 #include "grid.h"
 #include "pruner.h"
+#include "space.h"
 #include "store.h"
 
 /* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
@@ -137,5 +138,16 @@ int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_
 /* An iteration of trial_id (a follower's is ignored). */
 void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
                            const store_metric_t *m);
+/* What a resumed random search has spent already (all 0 for a new sweep). */
+typedef struct sched_random_spent {
+    uint64_t stored;     /* trials the sweep has: its next draw's k */
+    double elapsed;      /* wall seconds since the sweep was created (max_seconds) */
+    uint64_t iterations; /* iterations its trials have stored (max_iterations_total) */
+} sched_random_spent_t;
+
+/* Random search over space (copied; type SCHED_SEARCH_RANDOM), keeping `slots` trials queued or
+ * running, having spent *spent (NULL: nothing). NULL without memory. See strategy_random.c. */
+sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
+                                            const sched_random_spent_t *spent);
 
 #endif

@@ -281,7 +281,14 @@ int svc_cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     store_error_t serr = {0};
-    sched_config_t scfg = {.data_dir = a.data_dir,
+    /* sweeps resumed at start-up: a random search continues its draws (api_sweep_strategy) */
+    api_strategy_ctx_t strategy_ctx = {.db_path = db, .workers = workers};
+    api_limits_init(&strategy_ctx.limits);
+    strategy_ctx.limits.max_trials = max_trials;
+    strategy_ctx.limits.max_model_bytes = max_model_mb << 20;
+    sched_config_t scfg = {.strategy_new = api_sweep_strategy,
+                           .strategy_user = &strategy_ctx,
+                           .data_dir = a.data_dir,
                            .db_path = db,
                            .workers = (int)workers,
                            .cores = svc_cpu_count(),

@@ -10,6 +10,9 @@
  *   - 0: no errors, every axis holds 1 .. SCHED_MAX_AXIS values, each value within its limit and
  *     range (learning rates and momenta also as float32), 1 <= sched_grid_count <= max_trials,
  *     and sched_grid_expand gives at most that many trials, each with values from the spec;
+ *   - 0 for a random search (`search` and `space`): every dimension a list of 1 .. SCHED_MAX_AXIS
+ *     values or a range with low <= high (low > 0 when log), 1 <= max_trials <= the limit, and
+ *     the first draws (sched_space_draw) hold values within the limits, as a grid's trials do;
  *   - 422: at least one error, and every error has a non-empty, terminated field path and
  *     message;
  *   - api_validate_predict (for 1 .. 4 features, chosen by the body's length) returns 0 with
@@ -29,6 +32,7 @@
 #include "mlp.h"
 #include "mlpt_err.h"
 #include "problem.h"
+#include "space.h"
 #include "train.h"
 #include "validate.h"
 
@@ -139,6 +143,49 @@ static void check_expand(const sched_spec_t *s, size_t max_trials) {
     free(t);
 }
 
+/* A drawn trial's values within the limits (the checks check_spec makes of a grid's axes). */
+static void check_draw(const sched_params_t *p, const api_limits_t *lim, uint64_t k) {
+    size_t layers = lim_or(lim->max_layers, TRAINER_MAX_HIDDEN);
+    size_t neurons = lim_or(lim->max_neurons, TRAINER_MAX_WIDTH);
+    size_t iters = lim_or(lim->max_iterations, TRAINER_MAX_ITERATIONS);
+    size_t batch = lim_or(lim->max_batch_size, TRAINER_MAX_BATCH);
+    FUZZ_CHECK(p->shape.n_hidden <= layers, "draw %llu: depth %zu", (unsigned long long)k,
+               p->shape.n_hidden);
+    for (size_t l = 0; l < p->shape.n_hidden; l++)
+        FUZZ_CHECK(p->shape.hidden[l] >= 1 && p->shape.hidden[l] <= neurons, "draw %llu: width %zu",
+                   (unsigned long long)k, p->shape.hidden[l]);
+    FUZZ_CHECK(p->batch_size >= 1 && p->batch_size <= batch, "draw %llu: batch_size %zu",
+               (unsigned long long)k, p->batch_size);
+    FUZZ_CHECK(p->iterations >= 1 && p->iterations <= iters, "draw %llu: iterations %zu",
+               (unsigned long long)k, p->iterations);
+    FUZZ_CHECK(p->momentum >= 0 && (float)p->momentum < 1.0f, "draw %llu: momentum %.17g",
+               (unsigned long long)k, p->momentum);
+    FUZZ_CHECK((float)p->learning_rate > 0 && isfinite((float)p->learning_rate),
+               "draw %llu: learning_rate %.17g", (unsigned long long)k, p->learning_rate);
+}
+
+static void check_space(const sched_space_t *sp, const api_limits_t *lim) {
+    size_t max_trials = lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS;
+    FUZZ_CHECK(sp->type == SCHED_SEARCH_RANDOM, "sampling with type %d", (int)sp->type);
+    FUZZ_CHECK(sp->max_trials >= 1 && sp->max_trials <= max_trials, "max_trials %zu",
+               sp->max_trials);
+    for (size_t i = 0; i < SCHED_PARAM_MAX + 2; i++) {
+        const sched_dim_t *d = i < SCHED_PARAM_MAX    ? &sp->dim[i]
+                               : i == SCHED_PARAM_MAX ? &sp->hidden_layers
+                                                      : &sp->neurons;
+        if (d->kind == SCHED_DIM_LIST)
+            FUZZ_CHECK(d->n >= 1 && d->n <= SCHED_MAX_AXIS, "dimension %zu: %zu values", i, d->n);
+        else if (d->kind == SCHED_DIM_RANGE)
+            FUZZ_CHECK(d->low <= d->high && (!d->log || d->low > 0), "dimension %zu: [%g, %g]%s", i,
+                       d->low, d->high, d->log ? " log" : "");
+    }
+    for (uint64_t k = 0; k < 16; k++) {
+        sched_params_t p;
+        sched_space_draw(sp, sp->seed, k, &p);
+        check_draw(&p, lim, k);
+    }
+}
+
 static void validate_sweep(const json_t *body, const api_limits_t *lim) {
     api_sweep_body_t *out = malloc(sizeof(*out)), *again = malloc(sizeof(*again));
     api_errors_t *errs = malloc(sizeof(*errs)), *errs2 = malloc(sizeof(*errs2));
@@ -156,8 +203,12 @@ static void validate_sweep(const json_t *body, const api_limits_t *lim) {
         const char *why;
         FUZZ_CHECK(out->name[0] == '\0' || api_name_check(out->name, &why) == 0, "name \"%s\"",
                    out->name);
-        check_spec(&out->spec, lim);
-        check_expand(&out->spec, lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS);
+        if (out->sampling) {
+            check_space(&out->space, lim);
+        } else {
+            check_spec(&out->spec, lim);
+            check_expand(&out->spec, lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS);
+        }
     } else {
         check_errors(errs, "sweep");
     }
@@ -174,6 +225,7 @@ static void validate_predict(const json_t *body, size_t features) {
     float *x = NULL;
     size_t rows = 0;
     int rc = api_validate_predict(body, features, &x, &rows, errs);
+    /* validate.h: 0, or MLPT_EINVAL with errs filled (the handler answers 422) */
     FUZZ_CHECK(rc == 0 || rc == MLPT_EINVAL, "api_validate_predict returned %d", rc);
     if (rc == 0) {
         FUZZ_CHECK(x && rows >= 1 && rows <= API_MAX_PREDICT_ROWS && errs->n == 0,

@@ -686,7 +686,7 @@ def test_unknown_fields():
     for where, key, field in [
             ((), "datasetId", "datasetId"), ((), "Dataset_id", "Dataset_id"),
             ((), "", None), ((), "__proto__", "__proto__"), ((), "constructor", "constructor"),
-            ((), "search", "search"), ((), "\u00e9t\u00e9", "\u00e9t\u00e9"),
+            ((), "sampler", "sampler"), ((), "\u00e9t\u00e9", "\u00e9t\u00e9"),
             ((), "grid ", "grid "), ((), "id", "id"), ((), "status", "status"),
             (("grid",), "learning_rates", "grid.learning_rates"), (("grid",), "lr", "grid.lr"),
             (("grid",), "hidden_layer", "grid.hidden_layer"), (("grid",), "seed", "grid.seed"),
@@ -705,6 +705,10 @@ def test_unknown_fields():
         cases.append(Case("unknown %r in %s" % (key, path_name(where) or "body"), "POST",
                           "/api/v1/sweeps", json.dumps(b), J, status=422, want="unknown field",
                           field=field))
+    # search and space are members now (issue 14): with grid they are refused on grid
+    b = base_sweep() | {"search": {"type": "random", "max_trials": 2}}
+    cases.append(Case("grid with search", "POST", "/api/v1/sweeps", json.dumps(b), J,
+                      status=422, want="either grid or search", field="grid"))
     b = base_sweep() | {"a": 1, "b": 2, "c": 3}
     b["grid"] |= {"d": 4}
     b["training"] |= {"e": 5}

@@ -1,0 +1,152 @@
+/*
+ * strategy_random.c - random search (space.h): the k-th trial of the sweep is
+ * sched_space_draw(space, seed, k), so the proposals depend only on the seed and on how many
+ * trials the sweep has stored, never on state kept in memory. It keeps `slots` trials (the
+ * workers) queued or running: plan adds the first ones, and each end adds the next, one by one,
+ * until max_trials are stored or a budget is spent (max_seconds from the sweep's creation,
+ * max_iterations_total over the iterations its trials store). A spent budget adds no more
+ * trials and stops its running trials at the end of the iteration they train (SCHED_STOP_EARLY:
+ * kept, `completed`, with their history and model; a `stopped` state is not there yet); a
+ * trial still queued then runs to its end.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlpt_err.h"
+#include "space.h"
+#include "strategy.h"
+
+typedef struct random_st {
+    sched_strategy_t base; /* first */
+    sched_space_t space;
+    size_t slots;        /* trials kept queued or running */
+    uint64_t next;       /* the next trial's k: trials stored so far */
+    size_t active;       /* its trials queued or running */
+    uint64_t iterations; /* iterations its trials stored (seen by on_iteration) */
+    double started;      /* monotonic seconds at its start */
+    int failed;          /* an add failed: it adds no more */
+    int64_t *ids;        /* its active trials' ids (slots of them) */
+} random_st_t;
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Whether max_iterations_total or max_seconds is spent (running trials stop then). */
+static int budget_spent(const random_st_t *r) {
+    const sched_space_t *sp = &r->space;
+    if (sp->max_iterations_total && r->iterations >= sp->max_iterations_total)
+        return 1;
+    return sp->max_seconds > 0 && mono_now() - r->started >= sp->max_seconds;
+}
+
+static int spent(const random_st_t *r) {
+    return r->failed || r->next >= r->space.max_trials || budget_spent(r);
+}
+
+static void active_add(random_st_t *r, int64_t id) {
+    r->ids[r->active++] = id;
+}
+
+static void active_remove(random_st_t *r, int64_t id) {
+    for (size_t i = 0; i < r->active; i++)
+        if (r->ids[i] == id) {
+            r->ids[i] = r->ids[--r->active];
+            return;
+        }
+}
+
+/* Adds trials until `slots` are active or the budget is spent. */
+static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
+    while (r->active < r->slots && !spent(r)) {
+        sched_params_t p;
+        int64_t id = 0;
+        sched_space_draw(&r->space, r->space.seed, r->next, &p);
+        int rc = ctl->add(ctl, &p, 1, &id);
+        if (rc != 0) {
+            r->failed = 1;
+            return rc;
+        }
+        r->next++;
+        active_add(r, id);
+    }
+    return 0;
+}
+
+static int random_plan(sched_strategy_t *st, sched_search_ctl_t *ctl,
+                       const sched_strategy_trial_t *t, size_t n) {
+    random_st_t *r = (random_st_t *)st;
+    if (n > r->slots) { /* resumed with more queued than slots (fewer workers now) */
+        int64_t *ids = realloc(r->ids, n * sizeof *ids);
+        if (!ids)
+            return MLPT_ENOMEM;
+        r->ids = ids;
+        r->slots = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = ctl->queue(ctl, &t[i], NULL, 0);
+        if (rc != 0)
+            return rc;
+        active_add(r, t[i].trial_id);
+    }
+    return top_up(r, ctl);
+}
+
+static void random_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                             const store_metric_t *m) {
+    random_st_t *r = (random_st_t *)st;
+    (void)trial_id;
+    (void)m;
+    r->iterations++;
+    if (!budget_spent(r))
+        return;
+    for (size_t i = 0; i < r->active; i++) /* a queued or already stopping one: MLPT_ESTATE */
+        ctl->stop(ctl, r->ids[i], SCHED_STOP_EARLY);
+}
+
+static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                       const char *status) {
+    random_st_t *r = (random_st_t *)st;
+    (void)status;
+    active_remove(r, trial_id);
+    top_up(r, ctl); /* a failure is final: the sweep then ends with its trials */
+}
+
+static int random_exhausted(sched_strategy_t *st) {
+    return spent((random_st_t *)st);
+}
+
+static void random_free(sched_strategy_t *st) {
+    free(((random_st_t *)st)->ids);
+    free(st);
+}
+
+static const sched_strategy_ops_t random_ops = {.plan = random_plan,
+                                                .on_iteration = random_iteration,
+                                                .on_end = random_end,
+                                                .exhausted = random_exhausted,
+                                                .free = random_free};
+
+sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
+                                            const sched_random_spent_t *spent) {
+    random_st_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->base.ops = &random_ops;
+    r->space = *space;
+    r->slots = slots ? slots : 1;
+    if (!(r->ids = calloc(r->slots, sizeof *r->ids))) {
+        free(r);
+        return NULL;
+    }
+    sched_random_spent_t none = {0};
+    if (!spent)
+        spent = &none;
+    r->next = spent->stored;
+    r->iterations = spent->iterations;
+    r->started = mono_now() - (spent->elapsed > 0 ? spent->elapsed : 0);
+    return &r->base;
+}
