@@ -310,21 +310,35 @@ static int median_report(sched_pruner_t *p, run_t *r, int64_t iteration, double 
     return 1;
 }
 
+/* The run's row at iteration, once: its last iteration and best value advance. Returns the run,
+ * or NULL with *rc 0 (a non-finite value, an old or repeated iteration, a stopped run: nothing
+ * to do) or MLPT_ENOMEM. */
+static run_t *run_advance(sched_pruner_t *p, int64_t run, int64_t iteration, double value,
+                          int *rc) {
+    *rc = 0;
+    if (!isfinite(value))
+        return NULL;
+    run_t *r = run_get(p, run);
+    if (!r) {
+        *rc = MLPT_ENOMEM;
+        return NULL;
+    }
+    if (iteration <= r->last || r->stopped)
+        return NULL;
+    r->last = iteration;
+    if (isnan(r->best) || value > r->best)
+        r->best = value;
+    return r;
+}
+
 int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
                         double value, char *note, size_t note_len) {
     if (note && note_len)
         note[0] = 0;
-    if (!isfinite(value))
-        return 0;
-    run_t *r = run_get(p, run);
+    int rc;
+    run_t *r = run_advance(p, run, iteration, value, &rc);
     if (!r)
-        return MLPT_ENOMEM;
-    if (iteration <= r->last || r->stopped)
-        return 0;
-    r->last = iteration;
-    if (isnan(r->best) || value > r->best)
-        r->best = value;
-    int rc = 0;
+        return rc;
     if (p->cfg.type == SCHED_PRUNER_ASHA)
         rc = asha_report(p, run, planned, iteration, value, note, note_len);
     else if (p->cfg.type == SCHED_PRUNER_MEDIAN)
@@ -336,16 +350,9 @@ int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t
 
 int sched_pruner_record(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
                         double value) {
-    if (!isfinite(value))
-        return 0;
-    run_t *r = run_get(p, run);
-    if (!r)
-        return MLPT_ENOMEM;
-    if (iteration <= r->last || r->stopped)
-        return 0;
-    r->last = iteration;
-    if (isnan(r->best) || value > r->best)
-        r->best = value;
+    int rc;
+    if (!run_advance(p, run, iteration, value, &rc))
+        return rc;
     if (p->cfg.type == SCHED_PRUNER_ASHA && sched_asha_rung(&p->cfg, iteration, planned) < 0)
         return 0;
     return record_add(p, run, iteration, value);
