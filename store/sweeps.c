@@ -108,8 +108,9 @@ static int check_sweep(const store_sweep_new_t *sw, const char *const *params_js
                        store_error_t *err) {
     if (!sw)
         return store_error_set(err, MLPT_EINVAL, 0, "sweep: missing");
-    if (!sw->search || (strcmp(sw->search, "grid") != 0 && strcmp(sw->search, "random") != 0))
-        return store_error_set(err, MLPT_EINVAL, 0, "sweep: search must be grid or random");
+    if (!sw->search || (strcmp(sw->search, "grid") != 0 && strcmp(sw->search, "random") != 0 &&
+                        strcmp(sw->search, "tpe") != 0))
+        return store_error_set(err, MLPT_EINVAL, 0, "sweep: search must be grid, random or tpe");
     if (!isfinite(sw->created_at))
         return store_error_set(err, MLPT_EINVAL, 0, "sweep: created_at is not finite");
     if (n && !params_json)

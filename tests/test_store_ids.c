@@ -162,11 +162,47 @@ static void test_old_database_keeps_its_ids(void **state) {
     store_close(st);
 }
 
+/* Migration 0005 (trial states): a database at version 4 keeps every row, gains the placement
+ * column, and takes the new 'stopped' state and strategy names it refused before. */
+static void test_0005_keeps_rows_and_takes_new_states(void **state) {
+    fx_env_t *e = *state;
+    size_t n = store_migration_count();
+    size_t v5 = 0;
+    while (v5 < n && strcmp(store_migration_name(v5), "0005_trial_states"))
+        v5++;
+    assert_true(v5 < n);
+    fx_build_version(e->db, v5 - 1);
+    fx_sql_exec(e->db, OLD_ROWS);
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials"), 2);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_metrics"), 3);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_models"), 1);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trial_checkpoints"), 1);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM deleted_files"), 0);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials WHERE placement IS NULL"), 2);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM sqlite_schema WHERE type = "
+                                       "'trigger' AND name LIKE 'trial_%_file_%'"),
+                     6);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM sqlite_schema WHERE "
+                                       "instr(sql, '_new ') OR instr(sql, '_new\"')"),
+                     0);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    fx_sql_exec(e->db, "UPDATE trials SET status = 'stopped', "
+                       "placement = '{\"rank\":1,\"host\":\"h\",\"workers\":2}' WHERE id = 15;"
+                       "UPDATE sweeps SET search = 'tpe' WHERE id = 6;");
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials WHERE status = 'stopped'"), 1);
+    /* Names outside the pattern are still refused by the table itself. */
+    assert_int_equal(fx_sql_try(e->db, "UPDATE sweeps SET search = 'Grid!' WHERE id = 6"), 0);
+    assert_int_equal(fx_sql_try(e->db, "UPDATE trials SET status = 'lost' WHERE id = 15"), 0);
+    store_close(st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_env_setup, fx_env_teardown)
         T(test_deleted_ids_are_not_reused),
         T(test_old_database_keeps_its_ids),
+        T(test_0005_keeps_rows_and_takes_new_states),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -162,6 +162,14 @@ static inline int64_t fx_sql_int(const char *path, const char *sql) {
     return v;
 }
 
+/* 1 when sql runs on the file, 0 when SQLite refuses it (a constraint, say). */
+static inline int fx_sql_try(const char *path, const char *sql) {
+    sqlite3 *db = fx_raw_open(path);
+    int ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return ok;
+}
+
 /* Writes SQL by hand the way a binary that knew only migrations 0..last would have. */
 static inline void fx_build_version(const char *path, size_t last) {
     sqlite3 *db = fx_raw_open(path);
