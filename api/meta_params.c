@@ -12,7 +12,7 @@
  * are the states store/sweeps.c and store/trials.c write. */
 static const char *const sweep_states[] = {"queued", "running", "completed", "failed", "canceled"};
 static const char *const trial_states[] = {"queued",   "running", "completed", "failed",
-                                           "diverged", "pruned",  "canceled"};
+                                           "diverged", "pruned",  "stopped",   "canceled"};
 
 static json_t *states_json(const char *const *names, size_t n, size_t first_final) {
     json_t *all = json_array(), *fin = json_array();

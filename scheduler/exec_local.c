@@ -132,7 +132,7 @@ static int local_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
 }
 
 static void set_stop(xjob_t *x, sched_stop_reason_t why) {
-    if (why == SCHED_STOP_PRUNED || why == SCHED_STOP_EARLY)
+    if (why == SCHED_STOP_PRUNED || why == SCHED_STOP_EARLY || why == SCHED_STOP_STOPPED)
         atomic_store(&x->stop.soft, (int)why);
     else
         atomic_store(&x->stop.hard, (int)why);

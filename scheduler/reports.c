@@ -59,6 +59,8 @@ static const char *trial_status(const report_t *r) {
             return "pruned";
         case SCHED_STOP_EARLY:
             return "completed";
+        case SCHED_STOP_STOPPED:
+            return "stopped";
         default:
             return NULL;
         }

@@ -81,14 +81,16 @@ done:
 static int ctl_stop_note(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
                          const char *note) {
     ctl_t *x = (ctl_t *)c;
-    if (why != SCHED_STOP_PRUNED && why != SCHED_STOP_EARLY)
+    if (why != SCHED_STOP_PRUNED && why != SCHED_STOP_EARLY && why != SCHED_STOP_STOPPED)
         return MLPT_EINVAL;
     job_t *j = sched_job_running(x->s, trial_id);
     if (!j || j->trial_id != trial_id || j->sweep_id != c->sweep_id || j->stop != SCHED_STOP_NONE)
         return MLPT_ESTATE;
     sched_logf(x->s, "trial %lld: its strategy stops it (%s)%s%s", (long long)trial_id,
-               why == SCHED_STOP_PRUNED ? "pruned" : "early_stopped", note ? ": " : "",
-               note ? note : "");
+               why == SCHED_STOP_PRUNED  ? "pruned"
+               : why == SCHED_STOP_EARLY ? "early_stopped"
+                                         : "stopped",
+               note ? ": " : "", note ? note : "");
     snprintf(j->stop_note, sizeof j->stop_note, "%s", note ? note : "");
     sched_job_stop(x->s, j, why);
     return 0;

@@ -22,8 +22,9 @@
 #include "space.h"
 #include "store.h"
 
-/* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`; both at the end
- * of the iteration it is training, keeping its history, figures and that iteration's model.
+/* Why a running trial is stopped. PRUNED ends it `pruned`, EARLY `completed`, STOPPED `stopped`
+ * (a budget of its sweep is spent); all at the end of the iteration it is training, keeping its
+ * history, figures and that iteration's model.
  * CANCEL and SHUTDOWN are the scheduler's own (a canceled sweep, a stopping service). */
 typedef enum sched_stop_reason {
     SCHED_STOP_NONE = 0,
@@ -31,6 +32,7 @@ typedef enum sched_stop_reason {
     SCHED_STOP_SHUTDOWN,
     SCHED_STOP_PRUNED,
     SCHED_STOP_EARLY,
+    SCHED_STOP_STOPPED,
 } sched_stop_reason_t;
 
 /* A trial as a strategy plans it. */
@@ -62,7 +64,7 @@ struct sched_search_ctl {
      * the sweep's partition count) and each queued as a job of its own. ids (may be NULL)
      * receives their ids. MLPT_ESTATE once the sweep is canceled; store errors. */
     int (*add)(sched_search_ctl_t *c, const sched_params_t *params, size_t n, int64_t *ids);
-    /* Stops a running trial with SCHED_STOP_PRUNED or SCHED_STOP_EARLY. MLPT_ESTATE when it is
+    /* Stops a running trial with SCHED_STOP_PRUNED, _EARLY or _STOPPED. MLPT_ESTATE when it is
      * not the running lead of a job (queued, ended, or a follower); MLPT_EINVAL for another
      * reason. */
     int (*stop)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why);
@@ -88,7 +90,8 @@ typedef struct sched_strategy_ops {
      * seen again). May be NULL. */
     void (*on_iteration)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
                          const store_metric_t *m);
-    /* One of its trials ended with `status` (completed, failed, diverged, pruned, canceled).
+    /* One of its trials ended with `status` (completed, failed, diverged, pruned, stopped,
+     * canceled).
      * May be NULL. */
     void (*on_end)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
                    const char *status);

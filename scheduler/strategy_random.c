@@ -5,10 +5,11 @@
  * workers) queued or running: plan adds the first ones, and each end adds the next, one by one,
  * until max_trials are stored or a budget is spent (max_seconds from the sweep's creation,
  * max_iterations_total over the iterations its trials store). A spent budget adds no more
- * trials and stops its running trials at the end of the iteration they train (SCHED_STOP_EARLY:
- * kept, `completed`, with their history and model; a `stopped` state is not there yet); a
- * trial still queued then runs to its end.
+ * trials and stops its running trials at the end of the iteration they train
+ * (SCHED_STOP_STOPPED: kept, `stopped`, with their history and model, the budget named in their
+ * error); a trial still queued then runs to its end.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,12 +36,29 @@ static double mono_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Whether max_iterations_total or max_seconds is spent (running trials stop then). */
-static int budget_spent(const random_st_t *r) {
+/* Whether max_iterations_total or max_seconds is spent (running trials stop then); when note
+ * is not NULL it receives the reason the stopped trials keep. */
+static int budget_spent_note(const random_st_t *r, char *note, size_t len) {
     const sched_space_t *sp = &r->space;
-    if (sp->max_iterations_total && r->iterations >= sp->max_iterations_total)
+    if (sp->max_iterations_total && r->iterations >= sp->max_iterations_total) {
+        if (note)
+            snprintf(note, len,
+                     "stopped: the sweep's max_iterations_total budget (%llu iterations) was "
+                     "spent",
+                     (unsigned long long)sp->max_iterations_total);
         return 1;
-    return sp->max_seconds > 0 && mono_now() - r->started >= sp->max_seconds;
+    }
+    if (sp->max_seconds > 0 && mono_now() - r->started >= sp->max_seconds) {
+        if (note)
+            snprintf(note, len, "stopped: the sweep's max_seconds budget (%g s) was spent",
+                     sp->max_seconds);
+        return 1;
+    }
+    return 0;
+}
+
+static int budget_spent(const random_st_t *r) {
+    return budget_spent_note(r, NULL, 0);
 }
 
 static int spent(const random_st_t *r) {
@@ -101,10 +119,11 @@ static void random_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int6
     (void)trial_id;
     (void)m;
     r->iterations++;
-    if (!budget_spent(r))
+    char note[128];
+    if (!budget_spent_note(r, note, sizeof note))
         return;
     for (size_t i = 0; i < r->active; i++) /* a queued or already stopping one: MLPT_ESTATE */
-        ctl->stop(ctl, r->ids[i], SCHED_STOP_EARLY);
+        ctl->stop_note(ctl, r->ids[i], SCHED_STOP_STOPPED, note);
 }
 
 static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,

@@ -132,7 +132,7 @@ json_t *store_dataset_list(store_t *st, size_t limit, const char *cursor, store_
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sweeps and trials. Sweep states: queued -> running -> completed | failed | canceled. Trial
- * states: queued -> running -> completed | failed | diverged | pruned | canceled. */
+ * states: queued -> running -> completed | failed | diverged | pruned | stopped | canceled. */
 
 typedef struct store_sweep_new {
     const char *name;
@@ -192,7 +192,7 @@ int store_rfc3339(double t, char out[32]);
 int store_metrics_insert(store_t *st, const store_metric_t *rows, size_t n, store_error_t *err);
 
 typedef struct store_trial_end {
-    const char *status; /* "completed", "failed", "diverged", "pruned", "canceled" */
+    const char *status; /* "completed", "failed", "diverged", "pruned", "stopped", "canceled" */
     double best_val_accuracy, final_val_accuracy, test_accuracy; /* non-finite -> NULL */
     int64_t best_iteration;                                      /* 0 -> NULL */
     const char *error;                                           /* NULL for none */
@@ -335,6 +335,7 @@ typedef enum store_trial_state {
     STORE_TRIAL_FAILED,
     STORE_TRIAL_DIVERGED,
     STORE_TRIAL_PRUNED,
+    STORE_TRIAL_STOPPED, /* a budget of its sweep ended it while it ran (kept, like pruned) */
     STORE_TRIAL_CANCELED,
     STORE_TRIAL_NSTATES
 } store_trial_state_t;

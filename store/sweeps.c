@@ -26,6 +26,7 @@
     "'failed', count(*) FILTER (WHERE status = 'failed'), "                                        \
     "'diverged', count(*) FILTER (WHERE status = 'diverged'), "                                    \
     "'pruned', count(*) FILTER (WHERE status = 'pruned'), "                                        \
+    "'stopped', count(*) FILTER (WHERE status = 'stopped'), "                                      \
     "'canceled', count(*) FILTER (WHERE status = 'canceled'), "                                    \
     "'done', coalesce(sum(CASE WHEN status IN ('queued', 'running') "                              \
     "THEN min(iterations_done, plan) ELSE plan END), 0), "                                         \

@@ -10,7 +10,8 @@
 #include "store_private.h"
 
 static int is_trial_end(const char *status) {
-    static const char *const ends[] = {"completed", "failed", "diverged", "pruned", "canceled"};
+    static const char *const ends[] = {"completed", "failed",  "diverged",
+                                       "pruned",    "stopped", "canceled"};
     for (size_t i = 0; status && i < sizeof(ends) / sizeof(ends[0]); i++)
         if (strcmp(status, ends[i]) == 0)
             return 1;
@@ -197,8 +198,8 @@ int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *e
     int rc = store_require_writer(st, "store_trial_finish", err);
     if (!rc && (!end || !is_trial_end(end->status)))
         rc = store_error_set(err, MLPT_EINVAL, 0,
-                             "trial end status must be completed, failed, diverged, pruned "
-                             "or canceled");
+                             "trial end status must be completed, failed, diverged, pruned, "
+                             "stopped or canceled");
     if (!rc && !isfinite(end->now))
         rc = store_error_set(err, MLPT_EINVAL, 0, "now is not finite");
     if (!rc)

@@ -11,7 +11,7 @@
 #include "store_private.h"
 
 static const char *const trial_states[STORE_TRIAL_NSTATES] = {
-    "queued", "running", "completed", "failed", "diverged", "pruned", "canceled"};
+    "queued", "running", "completed", "failed", "diverged", "pruned", "stopped", "canceled"};
 static const char *const sweep_states[STORE_SWEEP_NSTATES] = {"queued", "running", "completed",
                                                               "failed", "canceled"};
 

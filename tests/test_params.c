@@ -209,7 +209,7 @@ static void test_meta_lists_every_row(void **state) {
         json_decref(want);
     }
     json_t *fin = json_object_get(json_object_get(meta, "trial_states"), "final");
-    assert_int_equal(json_array_size(fin), 5);
+    assert_int_equal(json_array_size(fin), 6);
     json_decref(meta);
     /* a configured limit lowers the row's maximum, and a default above it, as validation does */
     lim.max_batch_size = 32;

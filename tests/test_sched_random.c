@@ -245,7 +245,8 @@ static void test_iterations_budget_ends_the_sweep(void **state) {
     assert_draws(f, sweep, &sp, 3);
 }
 
-/* A spent budget stops the running trials at the end of an iteration, kept (their history). */
+/* A spent budget stops the running trials at the end of an iteration, kept as `stopped` (their
+ * history and model, the budget named in their error). */
 static void test_budget_stops_running_trials(void **state) {
     fixture_t *f = *state;
     start(f, 2);
@@ -269,10 +270,19 @@ static void test_budget_stops_running_trials(void **state) {
         assert_int_equal(json_array_size(rows), (size_t)done);
         json_decref(rows);
         assert_true(json_is_true(json_object_get(t, "has_model")));
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "stopped");
+        assert_string_equal(json_string_value(json_object_get(t, "error")),
+                            "stopped: the sweep's max_iterations_total budget (40 iterations) "
+                            "was spent");
+        assert_true(json_integer_value(json_object_get(t, "best_iteration")) >= 1);
         total += done;
     }
     assert_true(total >= 40);
     json_decref(page);
+    sw = store_sweep_get(r, sweep, &err); /* counted as stopped */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(sw, "trials"), "stopped")),
+                     2);
+    json_decref(sw);
     store_close(r);
 }
 

@@ -35,14 +35,14 @@ static void test_sweep_insert_and_get(void **state) {
     json_t *s = store_sweep_get(rd, sw, &err);
     assert_non_null(s);
     char *text = json_dumps(s, JSON_COMPACT);
-    assert_string_equal(text,
-                        "{\"id\":1,\"name\":\"grid\",\"dataset_id\":1,\"test_dataset_id\":null,"
-                        "\"status\":\"queued\",\"trials_total\":3,\"trials\":{\"queued\":3,"
-                        "\"running\":0,\"completed\":0,\"failed\":0,\"diverged\":0,\"pruned\":0,"
-                        "\"canceled\":0},\"progress\":0.0,\"best_trial\":null,\"spec\":"
-                        "{\"dataset_id\":1,\"grid\":{\"neurons\":[10,20]}},\"created_at\":"
-                        "\"2026-11-23T04:31:40.000Z\",\"started_at\":null,\"finished_at\":null,"
-                        "\"error\":null}");
+    assert_string_equal(
+        text, "{\"id\":1,\"name\":\"grid\",\"dataset_id\":1,\"test_dataset_id\":null,"
+              "\"status\":\"queued\",\"trials_total\":3,\"trials\":{\"queued\":3,"
+              "\"running\":0,\"completed\":0,\"failed\":0,\"diverged\":0,\"pruned\":0,"
+              "\"stopped\":0,\"canceled\":0},\"progress\":0.0,\"best_trial\":null,\"spec\":"
+              "{\"dataset_id\":1,\"grid\":{\"neurons\":[10,20]}},\"created_at\":"
+              "\"2026-11-23T04:31:40.000Z\",\"started_at\":null,\"finished_at\":null,"
+              "\"error\":null}");
     free(text);
     json_decref(s);
 

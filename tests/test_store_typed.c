@@ -21,7 +21,7 @@
 static void test_state_names(void **state) {
     (void)state;
     const char *trial[] = {"queued",   "running", "completed", "failed",
-                           "diverged", "pruned",  "canceled"};
+                           "diverged", "pruned",  "stopped",   "canceled"};
     for (int i = 0; i < STORE_TRIAL_NSTATES; i++) {
         assert_string_equal(store_trial_state_name((store_trial_state_t)i), trial[i]);
         assert_int_equal(store_trial_state_final((store_trial_state_t)i), i >= 2);

@@ -34,7 +34,8 @@ GRIDS = [
     {"layers": [[6, 6]], "learning_rate": [0.1], "iterations": [2, 5, 7]},
 ]
 SWEEP_STATES = {"queued", "running", "completed", "failed", "canceled"}
-TRIAL_STATES = {"queued", "running", "completed", "failed", "diverged", "pruned", "canceled"}
+TRIAL_STATES = {"queued", "running", "completed", "failed", "diverged", "pruned", "stopped",
+                "canceled"}
 SSE_EVENTS = {"trial_started", "iteration", "trial_finished", "sweep_finished"}
 
 

@@ -70,7 +70,7 @@ def test_parameter_table():
         assert names[:6] == ["layers", "activation", "batch_size", "momentum", "learning_rate",
                              "iterations"], names
         assert set(meta["trial_states"]["final"]) == {"completed", "failed", "diverged", "pruned",
-                                                        "canceled"}, meta["trial_states"]
+                                                        "stopped", "canceled"}, meta["trial_states"]
         assert meta["sweep_states"]["final"] == ["completed", "failed", "canceled"]
         srv.json("GET", "/api/v1/meta/parameters?x=1", expect=422)
         ds = upload_iris(srv)

@@ -1,0 +1,99 @@
+"""Integration tests for issue 14's sweep routes and states over HTTP: the `stopped` trial state,
+POST /sweeps/{id}/extend, /retry, /trials (warm start), POST /sweeps?dry_run=true and the
+leaderboard's default order.
+Usage: test_sweep_routes.py MLPTUNE_BINARY TEST_DATA_DIR"""
+import json
+import socket
+import time
+
+from harness import Server, problem, read, run
+
+SPACE = {"hidden_layers": [1, 2], "neurons": [4, 8],
+         "learning_rate": {"low": 0.01, "high": 1.0, "log": True},
+         "batch_size": [16, 32], "activation": ["relu", "sigmoid"], "iterations": [3]}
+
+
+def upload_iris(srv):
+    _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+    return ds
+
+
+def trials_of(srv, sweep_id, sort="ordinal"):
+    _, _, page = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=%s&limit=1000"
+                          % (sweep_id, sort), expect=200)
+    return page["items"]
+
+
+def history_of(srv, trial_id):
+    _, _, h = srv.json("GET", "/api/v1/trials/%d/history" % trial_id, expect=200)
+    return h["history"]
+
+
+def sse_replay(srv, sweep_id, timeout=30):
+    """The event stream of a finished sweep (replayed from the store): [(event, data)]."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    sock.sendall(("GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: localhost\r\n"
+                  "Accept: text/event-stream\r\n\r\n" % sweep_id).encode())
+    buf = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline and b"sweep_finished" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    sock.close()
+    # wait for the whole sweep_finished block
+    out = []
+    for block in buf.decode(errors="replace").replace("\r\n", "\n").split("\n\n"):
+        ev, data = None, ""
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+        if ev:
+            out.append((ev, data))
+    return out
+
+
+def test_budget_stops_running_trials_as_stopped():
+    """max_iterations_total spent while two trials run: both end `stopped`, kept (history, best
+    values, model, the budget named), counted in the sweep, listed by the meta route, replayed
+    over SSE with that status."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        space = dict(SPACE, iterations=[10000])
+        body = {"dataset_id": ds["id"], "space": space,
+                "search": {"type": "random", "max_trials": 50, "max_iterations_total": 30,
+                           "seed": 1}}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        done = srv.wait_sweep(sw["id"], timeout=120)
+        assert done["status"] == "completed", done
+        assert done["trials"]["stopped"] == 2, done["trials"]
+        items = trials_of(srv, sw["id"])
+        assert len(items) == 2, items
+        for t in items:
+            assert t["status"] == "stopped", t
+            assert t["error"] == ("stopped: the sweep's max_iterations_total budget "
+                                  "(30 iterations) was spent"), t
+            assert t["has_model"] is True, t
+            assert 1 <= t["iterations_done"] < 10000, t
+            assert len(history_of(srv, t["id"])) == t["iterations_done"], t
+            assert t["best_iteration"] is not None and t["best_val_accuracy"] is not None, t
+        _, _, meta = srv.json("GET", "/api/v1/meta/parameters", expect=200)
+        assert "stopped" in meta["trial_states"]["final"], meta["trial_states"]
+        assert "stopped" in meta["trial_states"]["all"], meta["trial_states"]
+        events = sse_replay(srv, sw["id"])
+        ends = [json.loads(d)["status"] for e, d in events if e == "trial_finished"]
+        assert ends == ["stopped", "stopped"], events
+        _, _, page = srv.json("GET", "/api/v1/sweeps?status=completed", expect=200)
+        assert any(s["id"] == sw["id"] and s["trials"]["stopped"] == 2 for s in page["items"])
+    finally:
+        srv.stop()
+
+
+TESTS = [test_budget_stops_running_trials_as_stopped]
+
+if __name__ == "__main__":
+    run(TESTS)
