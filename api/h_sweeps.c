@@ -257,6 +257,8 @@ void api_h_sweep_trials(api_t *a, const api_request_t *req, api_response_t *res)
     if (api_h_id(req, "sweep", &id, res) ||
         api_h_list_query(req, allowed, &limit, NULL, &sort, res))
         return;
+    if (!sort) /* the leaderboard: best validation accuracy over any iteration first */
+        sort = "-best_val_accuracy";
     store_t *st = api_h_reader(a, res);
     if (!st)
         return;

@@ -16,8 +16,8 @@
 
 /* Columns: 0 id, 1 name, 2 dataset_id, 3 test_dataset_id, 4 status, 5 trials_total, 6 stats
  * (JSON: per-state counts, done, planned), 7..9 best trial, 10 spec, 11..13 times, 14 error,
- * 15 and 16 the list key and id. The best trial is best_trial_id once the sweep is finished,
- * the current leader before. */
+ * 15 and 16 the list key and id, 17 the best trial's best_iteration. The best trial is
+ * best_trial_id once the sweep is finished, the current leader before. */
 #define SWEEP_SELECT                                                                               \
     "SELECT s.id, s.name, s.dataset_id, s.test_dataset_id, s.status, s.trials_total, "             \
     "(SELECT json_object('queued', count(*) FILTER (WHERE status = 'queued'), "                    \
@@ -34,7 +34,7 @@
     "FROM (SELECT status, iterations_done, " TRIAL_PLAN " AS plan "                                \
     "FROM trials WHERE sweep_id = s.id)), "                                                        \
     "b.id, b.params, b.best_val_accuracy, "                                                        \
-    "s.spec, s.created_at, s.started_at, s.finished_at, s.error, s.id, s.id "                      \
+    "s.spec, s.created_at, s.started_at, s.finished_at, s.error, s.id, s.id, b.best_iteration "    \
     "FROM sweeps s LEFT JOIN trials b ON b.id = coalesce(s.best_trial_id, "                        \
     "(SELECT id FROM trials WHERE sweep_id = s.id AND best_val_accuracy IS NOT NULL "              \
     "ORDER BY best_val_accuracy DESC, id LIMIT 1)) "
@@ -69,7 +69,12 @@ static int is_sweep_status(const char *status) {
 static json_t *sweep_best_json(sqlite3_stmt *s, int *rc) {
     if (sqlite3_column_type(s, 7) == SQLITE_NULL)
         return json_null();
-    return store_row_json(s, 7, sweep_best, NCOLS(sweep_best), rc);
+    json_t *best = store_row_json(s, 7, sweep_best, NCOLS(sweep_best), rc);
+    if (best && store_obj_set(best, "best_iteration", store_col_json(s, 17, COL_INT, rc))) {
+        json_decref(best);
+        return NULL;
+    }
+    return best;
 }
 
 /* Builds the sweep object of the current SWEEP_SELECT row. */

@@ -93,7 +93,53 @@ def test_budget_stops_running_trials_as_stopped():
         srv.stop()
 
 
-TESTS = [test_budget_stops_running_trials_as_stopped]
+def test_leaderboard_ranks_by_best_over_any_iteration():
+    """Without sort= the trials come best validation accuracy first (over any iteration, not the
+    last), each saying at which iteration (best_iteration), nulls last; the sweep's best trial
+    says it too; sort=ordinal and the other keys still work, a bad key is 422."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        body = {"dataset_id": ds["id"],
+                "grid": {"hidden_layers": [1], "neurons": [4, 8],
+                         "learning_rate": [0.01, 0.3, 2.0], "iterations": [12]},
+                "training": {"batch_size": 8, "seed": 5}}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        done = srv.wait_sweep(sw["id"])
+        _, _, page = srv.json("GET", "/api/v1/sweeps/%d/trials?limit=100" % sw["id"], expect=200)
+        items = page["items"]
+        assert len(items) == 6, items
+        key = [(t["best_val_accuracy"] is None, -(t["best_val_accuracy"] or 0), t["id"])
+               for t in items]
+        assert key == sorted(key), [(t["id"], t["best_val_accuracy"]) for t in items]
+        for t in items:
+            if t["best_val_accuracy"] is None:
+                continue
+            h = history_of(srv, t["id"])
+            accs = [r["val_accuracy"] for r in h]
+            best = max(a for a in accs if a is not None)
+            assert t["best_val_accuracy"] == best, t
+            assert h[t["best_iteration"] - 1]["val_accuracy"] == best, t
+            assert accs.index(best) + 1 == t["best_iteration"], t
+        assert done["best_trial"]["id"] == items[0]["id"], done["best_trial"]
+        assert done["best_trial"]["best_iteration"] == items[0]["best_iteration"], done
+        by_ordinal = trials_of(srv, sw["id"], sort="ordinal")
+        assert [t["ordinal"] for t in by_ordinal] == sorted(t["ordinal"] for t in items)
+        fin = trials_of(srv, sw["id"], sort="-final_val_accuracy")
+        assert len(fin) == 6
+        problem(srv.request("GET", "/api/v1/sweeps/%d/trials?sort=best_iteration" % sw["id"]),
+                422)
+        # the default order pages with its cursor
+        _, _, p1 = srv.json("GET", "/api/v1/sweeps/%d/trials?limit=4" % sw["id"], expect=200)
+        _, _, p2 = srv.json("GET", "/api/v1/sweeps/%d/trials?limit=4&cursor=%s"
+                            % (sw["id"], p1["next_cursor"]), expect=200)
+        assert [t["id"] for t in p1["items"] + p2["items"]] == [t["id"] for t in items]
+    finally:
+        srv.stop()
+
+
+TESTS = [test_budget_stops_running_trials_as_stopped,
+         test_leaderboard_ranks_by_best_over_any_iteration]
 
 if __name__ == "__main__":
     run(TESTS)
