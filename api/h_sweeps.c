@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "estimate.h"
 #include "handlers.h"
 #include "json_util.h"
 #include "mlpt_err.h"
@@ -92,6 +93,81 @@ static void check_model_size(api_t *a, store_t *st, const api_sweep_body_t *b, a
     }
 }
 
+/* ?dry_run=: 0 when absent or "false", 1 for "true"; -1 after answering 422. */
+static int dry_run_arg(const api_request_t *req, api_response_t *res) {
+    static const char *const allowed[] = {"dry_run", NULL};
+    if (api_h_query(req, allowed, NULL, res))
+        return -1;
+    const char *v = api_query(req, "dry_run");
+    if (!v || !strcmp(v, "false"))
+        return 0;
+    if (!strcmp(v, "true"))
+        return 1;
+    api_problem_field(res, API_PROBLEM_INVALID, "query.dry_run", "must be true or false");
+    return -1;
+}
+
+static json_t *opt_int(uint64_t v) {
+    return v ? json_integer((json_int_t)v) : json_null();
+}
+
+/* Answers a dry run: what the sweep would train and how long that would take here, creating
+ * nothing. trials/n: a grid's expanded trials. */
+static void answer_dry_run(api_t *a, store_t *st, const api_sweep_body_t *b,
+                           const sched_params_t *trials, size_t n, api_response_t *res) {
+    store_error_t err;
+    store_dataset_shape_t d, t;
+    memset(&t, 0, sizeof t);
+    if (store_dataset_shape(st, b->dataset_id, &d, &err) != 0 ||
+        (b->test_dataset_id && store_dataset_shape(st, b->test_dataset_id, &t, &err) != 0)) {
+        api_h_fail(a, res, err.code, &err, "dataset", b->dataset_id);
+        return;
+    }
+    sched_estimate_shape_t shape = {.rows = (size_t)d.rows,
+                                    .features = (size_t)d.features,
+                                    .classes = (size_t)d.classes,
+                                    .test_rows = (size_t)t.rows};
+    sched_estimate_t e;
+    if (b->sampling)
+        sched_estimate_space(&b->space, &shape, &e);
+    else
+        sched_estimate_trials(trials, n, &shape, &e);
+    sched_throughput_t tp;
+    if (api_sched_acquire(a) != 0) {
+        api_h_fail(a, res, MLPT_EBUSY, NULL, "sweep", 0);
+        return;
+    }
+    sched_throughput(a->sched, &tp);
+    api_sched_release(a);
+    double gflops = tp.gflops_per_worker * (tp.workers > 0 ? tp.workers : 1);
+    double seconds = e.bounded && gflops > 0 ? e.gemm_flops / (gflops * 1e9) : 0.0;
+    const sched_space_t *sp = &b->space;
+    if (b->sampling && sp->max_seconds > 0 && (!e.bounded || seconds > sp->max_seconds))
+        seconds = sp->max_seconds;
+    json_t *budget =
+        b->sampling
+            ? json_pack("{s:o, s:o, s:o}", "max_trials", opt_int(sp->max_trials), "max_seconds",
+                        sp->max_seconds > 0 ? json_real(sp->max_seconds) : json_null(),
+                        "max_iterations_total", opt_int(sp->max_iterations_total))
+            : json_null();
+    json_t *j = json_pack(
+        "{s:b, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:i}", "dry_run", 1, "search",
+        !b->sampling                   ? "grid"
+        : sp->type == SCHED_SEARCH_TPE ? "tpe"
+                                       : "random",
+        "trials", e.trials_known ? json_integer((json_int_t)e.trials) : json_null(), "budget",
+        budget, "iterations_total",
+        e.bounded ? json_integer((json_int_t)e.iterations) : json_null(), "gemm_flops",
+        e.bounded ? api_json_num(e.gemm_flops) : json_null(), "throughput_gflops",
+        api_json_num(gflops), "throughput_gflops_per_worker", api_json_num(tp.gflops_per_worker),
+        "throughput_source", tp.learned ? "learned" : "calibration", "estimated_seconds",
+        api_json_num(seconds), "workers", tp.workers);
+    if (!j)
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+    else
+        api_res_json(res, 200, j);
+}
+
 /* Answers 201 with the sweep as the store has it. */
 static void answer_sweep(api_t *a, int64_t id, unsigned status, api_response_t *res) {
     store_error_t err;
@@ -122,7 +198,8 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         goto out;
     }
     api_errors_init(errs);
-    if (api_h_query(req, no_args, NULL, res) || !(body = api_h_body(req, res)))
+    int dry = dry_run_arg(req, res);
+    if (dry < 0 || !(body = api_h_body(req, res)))
         goto out;
     if (api_validate_sweep(body, &a->limits, b, errs) != 0) {
         api_h_invalid(res, errs);
@@ -148,6 +225,10 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
     }
     if (rc) {
         api_problem_code(res, rc, NULL);
+        goto out;
+    }
+    if (dry) {
+        answer_dry_run(a, st, b, trials, n, res);
         goto out;
     }
     sched_sweep_request_t sr = {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "estimate.h"
 #include "loop.h"
 #include "mlpt_err.h"
 #include "train.h"
@@ -57,17 +58,49 @@ void sched_post(void *user, sched_msg_t *r) {
     uv_async_send(&s->wake);
 }
 
+static double bits_double(uint64_t b) {
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static uint64_t double_bits(double d) {
+    uint64_t b;
+    memcpy(&b, &d, sizeof b);
+    return b;
+}
+
 report_t *sched_channel_take(sched_t *s) {
     pthread_mutex_lock(&s->report_lock);
     report_t *fresh = s->reports;
     s->reports = s->reports_tail = NULL;
     pthread_mutex_unlock(&s->report_lock);
+    double flops = bits_double(atomic_load(&s->learned_flops_bits));
+    double seconds = bits_double(atomic_load(&s->learned_seconds_bits));
     for (report_t *r = fresh; r; r = r->next)
         if (r->type == SCHED_MSG_ITERATION) {
             atomic_fetch_add(&s->n_iterations, 1);
             atomic_fetch_add(&s->n_samples, r->samples);
+            if (r->metric.seconds > 0 && report_job(r)->iter_flops > 0) {
+                flops += report_job(r)->iter_flops;
+                seconds += r->metric.seconds;
+            }
         }
+    atomic_store(&s->learned_flops_bits, double_bits(flops));
+    atomic_store(&s->learned_seconds_bits, double_bits(seconds));
     return fresh;
+}
+
+void sched_throughput(const sched_t *s, sched_throughput_t *out) {
+    memset(out, 0, sizeof *out);
+    out->workers = s->exec ? s->exec->slots : s->cfg.workers;
+    out->calibrated_gflops = s->calibrated_gflops;
+    out->learned_seconds = bits_double(atomic_load(&s->learned_seconds_bits));
+    double flops = bits_double(atomic_load(&s->learned_flops_bits));
+    if (out->learned_seconds > 0)
+        out->learned_gflops = flops / out->learned_seconds / 1e9;
+    out->learned = out->learned_seconds >= SCHED_LEARNED_MIN_SECONDS && out->learned_gflops > 0;
+    out->gflops_per_worker = out->learned ? out->learned_gflops : out->calibrated_gflops;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -156,16 +189,22 @@ static char *dataset_file(sched_t *s, int64_t id, store_error_t *err) {
     return abs;
 }
 
-/* Trial cost: GEMM FLOPs over all its iterations, from the dataset's recorded shape. */
-static double trial_cost(sched_t *s, int64_t dataset_id, const sched_params_t *p) {
+/* Trial cost: GEMM FLOPs over all its iterations, from the dataset's recorded shape; *iter
+ * receives one iteration's, validation included. */
+static double trial_cost(sched_t *s, int64_t dataset_id, const sched_params_t *p, double *iter) {
     store_error_t err;
     store_dataset_shape_t d;
+    *iter = 0.0;
     if (store_dataset_shape(s->writer, dataset_id, &d, &err) != 0)
         return 0.0;
     size_t classes = d.classes > 0 ? (size_t)d.classes : 0;
     trainer_arch_t arch;
     sched_params_arch(p, (size_t)d.features, classes < 2 ? 2 : classes, &arch);
     double n_train = (double)d.rows * (1.0 - p->validation_split);
+    *iter = sched_estimate_iteration_flops(
+        p, &(sched_estimate_shape_t){.rows = d.rows > 0 ? (size_t)d.rows : 0,
+                                     .features = d.features > 0 ? (size_t)d.features : 0,
+                                     .classes = classes});
     return trainer_arch_train_flops(&arch, (size_t)n_train) * (double)p->iterations;
 }
 
@@ -229,7 +268,7 @@ int sched_job_enqueue(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t 
         job_free(j);
         return rc ? rc : MLPT_ENOTFOUND;
     }
-    j->cost = trial_cost(s, dataset_id, &lead->params);
+    j->cost = trial_cost(s, dataset_id, &lead->params, &j->iter_flops);
     queue_insert(s, j);
     w->queued++;
     atomic_fetch_add(&s->n_queued, 1);

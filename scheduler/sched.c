@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "estimate.h"
 #include "loop.h"
 #include "mlpt_err.h"
 #include "sched_private.h"
@@ -214,6 +215,9 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
     int cores = cfg->cores > 0 ? cfg->cores : 1;
     s->blas_threads = cores / cfg->workers > 0 ? cores / cfg->workers : 1;
     trainer_blas_set_threads(s->blas_threads);
+    /* One worker's GEMM throughput, for dry runs' estimates until trials have taught better
+     * (about 50 ms, before the workers start). */
+    s->calibrated_gflops = sched_calibrate_sgemm(0.05);
 
     if (sched_loop_init(s) != 0) {
         set_err(err, MLPT_ENOMEM, "scheduler: cannot initialise the event loop");

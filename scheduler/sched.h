@@ -137,6 +137,21 @@ typedef struct sched_stats {
 
 void sched_stats(const sched_t *s, sched_stats_t *out);
 
+/* This server's training throughput, to turn a sweep's GEMM FLOPs into seconds (a dry run):
+ * measured once at start-up by a short sgemm calibration on a mini-batch shape (with each
+ * worker's BLAS threads), and learned from the iterations trained since (their GEMM FLOPs,
+ * validation included, over their seconds: what a trial really achieves, its other work
+ * included). The learned figure is used once SCHED_LEARNED_MIN_SECONDS of training were seen. */
+#define SCHED_LEARNED_MIN_SECONDS 2.0
+typedef struct sched_throughput {
+    double gflops_per_worker; /* the figure to use: learned when there is one, else calibrated */
+    int learned;              /* which one it is */
+    double calibrated_gflops, learned_gflops, learned_seconds;
+    int workers;
+} sched_throughput_t;
+
+void sched_throughput(const sched_t *s, sched_throughput_t *out);
+
 /* --- Health (any thread, lock-free) ------------------------------------------------------- */
 
 typedef struct sched_health {

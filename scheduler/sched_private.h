@@ -35,6 +35,7 @@ typedef struct job {
     sched_params_t params;
     size_t partitions; /* from the trial's stored spec */
     double cost;       /* GEMM FLOPs of the whole trial: largest first */
+    double iter_flops; /* GEMM FLOPs of one iteration, validation included (throughput) */
     char *dataset_path;
     char *test_path;          /* NULL without a test dataset */
     sched_stop_reason_t stop; /* why the loop asked its executor to stop it, or NONE */
@@ -147,6 +148,11 @@ struct sched {
 
     /* Figures. */
     atomic_uint_fast64_t n_queued, n_running, n_iterations, n_samples, n_finished;
+
+    /* Throughput (sched_throughput): the start-up sgemm calibration, and what iterations
+     * trained so far took (GEMM FLOPs and seconds, summed by the loop; the doubles' bits). */
+    double calibrated_gflops;
+    atomic_uint_fast64_t learned_flops_bits, learned_seconds_bits;
 
     /* Health: the last report save's failure (0 once one commits) and the reports it kept. */
     atomic_int db_error;

@@ -138,7 +138,80 @@ def test_leaderboard_ranks_by_best_over_any_iteration():
         srv.stop()
 
 
-TESTS = [test_budget_stops_running_trials_as_stopped,
+def iris_flops(hidden, iterations, split=0.2, rows=150, features=4, classes=3):
+    """GEMM FLOPs of a run on iris counted by hand: per iteration forward 2W, weight gradients
+    2W, input gradients 2(W - W_first) per training row, forward 2W per validation row."""
+    widths = [features] + hidden + [classes]
+    w = sum(widths[i] * widths[i + 1] for i in range(len(widths) - 1))
+    w_first = widths[0] * widths[1]
+    n_val = int(rows * split + 0.5)
+    return ((6 * w - 2 * w_first) * (rows - n_val) + 2 * w * n_val) * iterations
+
+
+def test_dry_run_creates_nothing_and_counts():
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)
+        grid = {"dataset_id": ds["id"],
+                "grid": {"hidden_layers": [1, 2], "neurons": [4, 8], "learning_rate": [0.1],
+                         "iterations": [5, 10]}}
+        _, _, before = srv.json("GET", "/api/v1/sweeps", expect=200)
+        _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", grid, expect=200)
+        assert dry["dry_run"] is True and dry["search"] == "grid", dry
+        assert dry["trials"] == 8 and dry["budget"] is None, dry
+        # iterations 5 and 10 of the same trial share one run: only the 10 count
+        assert dry["iterations_total"] == 4 * 10, dry
+        want = sum(iris_flops([n] * h, 10) for h in (1, 2) for n in (4, 8))
+        assert abs(dry["gemm_flops"] - want) <= 1e-9 * want, (dry["gemm_flops"], want)
+        assert dry["workers"] == 2 and dry["throughput_gflops"] > 0, dry
+        assert dry["throughput_source"] in ("calibration", "learned"), dry
+        assert abs(dry["throughput_gflops"] - 2 * dry["throughput_gflops_per_worker"]) < 1e-6 * \
+            dry["throughput_gflops"], dry
+        assert abs(dry["estimated_seconds"] - want / (dry["throughput_gflops"] * 1e9)) <= \
+            1e-6 * dry["estimated_seconds"], dry
+        _, _, after = srv.json("GET", "/api/v1/sweeps", expect=200)
+        assert after["items"] == before["items"], after
+        srv.json("POST", "/api/v1/sweeps?dry_run=false", grid, expect=201)  # false creates
+        # sampling: max_trials draws, capped by the iterations budget
+        body = {"dataset_id": ds["id"], "space": SPACE,
+                "search": {"type": "random", "max_trials": 6, "max_seconds": 900, "seed": 2}}
+        _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", body, expect=200)
+        assert dry["search"] == "random" and dry["trials"] == 6, dry
+        assert dry["budget"] == {"max_trials": 6, "max_seconds": 900.0,
+                                 "max_iterations_total": None}, dry
+        assert dry["iterations_total"] == 6 * 3, dry
+        body["search"]["max_iterations_total"] = 10
+        _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", body, expect=200)
+        assert dry["iterations_total"] == 10, dry
+        # time only: max_trials is then the server's --max-trials (1000), the estimate at most
+        # the time budget
+        body["search"] = {"type": "random", "max_seconds": 0.001}
+        _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", body, expect=200)
+        assert dry["trials"] == 1000 and dry["iterations_total"] == 3000, dry
+        assert dry["budget"]["max_trials"] == 1000, dry
+        assert dry["estimated_seconds"] == 0.001, dry
+        # hostile: validation as for creating; the query argument itself
+        b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true",
+                                dict(grid, grid=dict(grid["grid"], learning_rate=[-1]))), 422)
+        assert b["errors"][0]["field"] == "grid.learning_rate[0]", b
+        b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true",
+                                dict(grid, dataset_id=999)), 422)
+        assert b["errors"][0]["field"] == "dataset_id", b
+        for v in ["yes", "", "1", "TRUE"]:
+            b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=" + v, grid), 422)
+            assert b["errors"][0]["field"] == "query.dry_run", b
+        b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true&x=1", grid), 422)
+        assert b["errors"][0]["field"] == "query.x", b
+        problem(srv.request("POST", "/api/v1/sweeps?dry_run=true", "{",
+                            {"Content-Type": "application/json"}), 400)
+        _, _, after = srv.json("GET", "/api/v1/sweeps", expect=200)
+        assert len(after["items"]) == len(before["items"]) + 1, after
+    finally:
+        srv.stop()
+
+
+TESTS = [test_dry_run_creates_nothing_and_counts,
+         test_budget_stops_running_trials_as_stopped,
          test_leaderboard_ranks_by_best_over_any_iteration]
 
 if __name__ == "__main__":
