@@ -28,15 +28,20 @@ static double since(const char *t) {
     return now > at ? now - at : 0.0;
 }
 
-/* The iterations a sweep's trials have stored (0 when they cannot be read). */
-static uint64_t iterations_stored(store_t *db, int64_t sweep_id) {
+/* The iterations a sweep's trials have stored (0 when they cannot be read), and their highest
+ * id. */
+static uint64_t iterations_stored(store_t *db, int64_t sweep_id, int64_t *max_id) {
     store_trial_info_t *t = NULL;
     size_t n = 0;
     uint64_t sum = 0;
     store_error_t err;
+    *max_id = 0;
     if (store_sweep_trials(db, sweep_id, &t, &n, &err) == 0)
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
             sum += t[i].iterations_done > 0 ? (uint64_t)t[i].iterations_done : 0;
+            if (t[i].id > *max_id)
+                *max_id = t[i].id;
+        }
     free(t);
     return sum;
 }
@@ -56,8 +61,8 @@ sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
         if (api_validate_sweep(spec, &ctx->limits, b, errs) == 0 && b->sampling) {
             sched_random_spent_t spent = {
                 .stored = (uint64_t)json_integer_value(total),
-                .elapsed = since(json_string_value(json_object_get(sw, "created_at"))),
-                .iterations = iterations_stored(db, sweep_id)};
+                .elapsed = since(json_string_value(json_object_get(sw, "created_at")))};
+            spent.iterations = iterations_stored(db, sweep_id, &spent.max_trial_id);
             st = sched_strategy_random_new(&b->space, ctx->workers, &spent);
         }
     }

@@ -199,6 +199,15 @@ void sched_loop_commands(sched_t *s) {
             case CMD_SWEEP_DELETE:
                 c->rc = cmd_sweep_delete(s, c);
                 break;
+            case CMD_SWEEP_ADD:
+                c->rc = sched_cmd_sweep_add(s, c);
+                break;
+            case CMD_SWEEP_RETRY:
+                c->rc = sched_cmd_sweep_retry(s, c);
+                break;
+            case CMD_SWEEP_EXTEND:
+                c->rc = sched_cmd_sweep_extend(s, c);
+                break;
             case CMD_SET_LISTENER:
                 s->listener = c->listener;
                 s->listener_user = c->listener_user;

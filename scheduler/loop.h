@@ -9,6 +9,7 @@
  *   sched.c        life cycle (start-up, recovery, stop) and the command hand-over
  *   loop.c         one wake-up: watch, reports, commands, then dispatch or wind-down
  *   commands.c     the commands of other threads, run on the loop
+ *   commands_more.c  a sweep that goes on: warm start, retry, extend
  *   watch.c        the database file; once lost, drops reports (through reports.c)
  *   reports.c      the executor's messages saved in one transaction, then applied
  *   search.c       sweeps' strategies: planning, what they see, what they may do
@@ -42,6 +43,13 @@ void sched_loop_dispatch(sched_t *s);
 
 /* Runs and answers the commands of other threads. */
 void sched_loop_commands(sched_t *s);
+
+/* --- commands_more.c ---------------------------------------------------------------------- */
+
+/* CMD_SWEEP_ADD, CMD_SWEEP_RETRY, CMD_SWEEP_EXTEND (sched.h): 0 or an MLPT_E* code with c->err. */
+int sched_cmd_sweep_add(sched_t *s, command_t *c);
+int sched_cmd_sweep_retry(sched_t *s, command_t *c);
+int sched_cmd_sweep_extend(sched_t *s, command_t *c);
 
 /* --- watch.c ------------------------------------------------------------------------------ */
 
@@ -83,6 +91,17 @@ int sched_search_resume(sched_t *s, sched_strategy_t *st, int64_t sweep_id, stor
 void sched_search_iteration(sched_t *s, int64_t sweep_id, int64_t trial_id,
                             const store_metric_t *m);
 void sched_search_trial_end(sched_t *s, int64_t sweep_id, int64_t trial_id, const char *status);
+
+/* Trials stored queued from outside the sweep's strategy (warm start, retry, extend): a sweep in
+ * flight has its strategy plan them too; one that is not (finished, reopened) begins again with
+ * them (sched_search_begin). 0 or an MLPT_E* code with *err set. */
+int sched_search_more(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t test_dataset_id,
+                      const sched_queued_trial_t *trials, size_t n, store_error_t *err);
+
+/* New budgets for a sweep in flight, given to its strategy (ops->set_budget). MLPT_ESTATE when
+ * it has no budgets (or is not in flight). */
+int sched_search_budget(sched_t *s, int64_t sweep_id, size_t max_trials, double max_seconds,
+                        uint64_t max_iterations_total);
 
 /* Whether the sweep's strategy will add no more trials (the sweep may then finish). */
 int sched_search_exhausted(sched_t *s, int64_t sweep_id);

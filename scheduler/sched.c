@@ -352,6 +352,28 @@ int sched_sweep_delete(sched_t *s, int64_t sweep_id, store_error_t *err) {
     return run_command(s, &c, err);
 }
 
+int sched_sweep_add_trials(sched_t *s, int64_t sweep_id, const sched_params_t *params, size_t n,
+                           int64_t *ids, store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_ADD, .id = sweep_id, .params = params, .n = n, .ids = ids};
+    return run_command(s, &c, err);
+}
+
+int sched_sweep_retry(sched_t *s, int64_t sweep_id, int64_t **ids, size_t *n, store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_RETRY, .id = sweep_id};
+    int rc = run_command(s, &c, err);
+    *ids = rc == 0 ? c.requeued : NULL;
+    *n = rc == 0 ? c.n : 0;
+    if (rc != 0)
+        free(c.requeued);
+    return rc;
+}
+
+int sched_sweep_extend(sched_t *s, int64_t sweep_id, const sched_sweep_extend_t *x,
+                       store_error_t *err) {
+    command_t c = {.type = CMD_SWEEP_EXTEND, .id = sweep_id, .extend = x};
+    return run_command(s, &c, err);
+}
+
 void sched_set_listener(sched_t *s, sched_event_fn fn, void *user) {
     /* Through the loop, which is the only reader of the listener. */
     command_t c = {.type = CMD_SET_LISTENER, .listener = fn, .listener_user = user};

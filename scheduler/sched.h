@@ -100,6 +100,53 @@ int sched_sweep_cancel(sched_t *s, int64_t sweep_id, store_error_t *err);
 /* Deletes a finished sweep. MLPT_ENOTFOUND; MLPT_ESTATE while it is queued or running. */
 int sched_sweep_delete(sched_t *s, int64_t sweep_id, store_error_t *err);
 
+/* --- A sweep that goes on: warm start, retry, extend ------------------------------------- */
+/* Each stores its change, reopens a finished sweep (status running again) and hands the trials
+ * to the sweep's strategy: while the sweep runs, its strategy plans them like its own (plan is
+ * called again); a finished sweep begins again (its strategy made anew, resumed from the stored
+ * trials and rows, then planning them), as after a restart. A re-queued trial keeps its rows:
+ * it resumes from its checkpoint, or from iteration 1 without one, recomputing and checking its
+ * stored rows bit for bit (as after a crash), then goes on; so its history is the one a run of
+ * the new length would have made from the start. Every one: MLPT_ENOTFOUND for an unknown sweep;
+ * MLPT_ESTATE while its cancel is under way; MLPT_EBUSY while stopping. */
+
+/* Warm start: adds n trials with these parameters (each with the pool's partitions) to the
+ * sweep. ids (n entries, may be NULL) receives their ids. MLPT_ESTATE for a canceled sweep;
+ * MLPT_ELIMIT when the sweep would have more than max_trials trials. */
+int sched_sweep_add_trials(sched_t *s, int64_t sweep_id, const sched_params_t *params, size_t n,
+                           int64_t *ids, store_error_t *err);
+
+/* Retry: re-queues the sweep's failed and lost trials (store_sweep_lost_trials says which).
+ * *ids (malloc'd, NULL when none) and *n receive them; none is not an error (and reopens
+ * nothing). */
+int sched_sweep_retry(sched_t *s, int64_t sweep_id, int64_t **ids, size_t *n, store_error_t *err);
+
+typedef struct sched_extend_trial {
+    int64_t trial_id;
+    size_t iterations; /* its new length, more than its planned iterations */
+} sched_extend_trial_t;
+
+typedef struct sched_sweep_extend {
+    /* New budgets of a sampling sweep (0: unchanged), and its request rewritten with them (the
+     * stored spec, read again at a restart); NULL spec_json for no budget change. */
+    const char *spec_json;
+    size_t max_trials;
+    double max_seconds;
+    uint64_t max_iterations_total;
+    /* Trials of the sweep to continue to a larger iteration count (ended completed, pruned or
+     * stopped). */
+    const sched_extend_trial_t *trials;
+    size_t n_trials;
+} sched_sweep_extend_t;
+
+/* Extend: new budgets and/or more iterations for ended trials. MLPT_ESTATE for a canceled sweep,
+ * a trial that has not ended or ended otherwise (failed, diverged, canceled: retry is for those),
+ * or new budgets the running strategy cannot take; MLPT_ENOTFOUND also for a trial not of this
+ * sweep; MLPT_EINVAL for an iteration count not above the trial's. err's message names the
+ * trial. */
+int sched_sweep_extend(sched_t *s, int64_t sweep_id, const sched_sweep_extend_t *x,
+                       store_error_t *err);
+
 /* --- Events ------------------------------------------------------------------------------ */
 
 typedef enum sched_event_type {

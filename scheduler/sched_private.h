@@ -79,6 +79,9 @@ typedef enum {
     CMD_SWEEP_CREATE,
     CMD_SWEEP_CANCEL,
     CMD_SWEEP_DELETE,
+    CMD_SWEEP_ADD,
+    CMD_SWEEP_RETRY,
+    CMD_SWEEP_EXTEND,
     CMD_SET_LISTENER,
 } command_type_t;
 
@@ -87,6 +90,11 @@ typedef struct command {
     command_type_t type;
     const store_dataset_new_t *dataset;
     const sched_sweep_request_t *sweep;
+    const sched_params_t *params; /* CMD_SWEEP_ADD: n of them; ids receives theirs */
+    size_t n;
+    int64_t *ids;
+    int64_t *requeued; /* CMD_SWEEP_RETRY: malloc'd, n of them */
+    const sched_sweep_extend_t *extend;
     sched_event_fn listener;
     void *listener_user;
     int64_t id; /* in: the target; out: what was created */

@@ -181,6 +181,34 @@ void sched_search_trial_end(sched_t *s, int64_t sweep_id, int64_t trial_id, cons
     w->strategy->ops->on_end(w->strategy, &c.base, trial_id, status);
 }
 
+int sched_search_more(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t test_dataset_id,
+                      const sched_queued_trial_t *trials, size_t n, store_error_t *err) {
+    sweep_state_t *w = sched_sweep_find(s, sweep_id);
+    if (!w || !w->strategy)
+        return sched_search_begin(s, sweep_id, dataset_id, test_dataset_id, trials, n, err);
+    ctl_t c = ctl_of(s, sweep_id);
+    int rc = n ? w->strategy->ops->plan(w->strategy, &c.base, trials, n) : 0;
+    if (rc != 0 && err) {
+        *err = c.err;
+        if (!err->code) {
+            err->code = rc;
+            snprintf(err->message, sizeof err->message,
+                     "sweep %lld: its strategy cannot plan the trials", (long long)sweep_id);
+        }
+    }
+    return rc;
+}
+
+int sched_search_budget(sched_t *s, int64_t sweep_id, size_t max_trials, double max_seconds,
+                        uint64_t max_iterations_total) {
+    sweep_state_t *w = sched_sweep_find(s, sweep_id);
+    if (!w || !w->strategy || !w->strategy->ops->set_budget)
+        return MLPT_ESTATE;
+    ctl_t c = ctl_of(s, sweep_id);
+    return w->strategy->ops->set_budget(w->strategy, &c.base, max_trials, max_seconds,
+                                        max_iterations_total);
+}
+
 int sched_search_exhausted(sched_t *s, int64_t sweep_id) {
     sweep_state_t *w = sched_sweep_find(s, sweep_id);
     if (!w || !w->strategy || !w->strategy->ops->exhausted || w->canceled)

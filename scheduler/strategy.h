@@ -78,7 +78,10 @@ typedef struct sched_strategy sched_strategy_t;
 
 typedef struct sched_strategy_ops {
     /* The sweep's trials to run (ordinal order): queue them (ctl->queue), all or some. Returns
-     * 0 or an MLPT_E* code (the sweep is not created then). */
+     * 0 or an MLPT_E* code (the sweep is not created then). Called again while the sweep runs
+     * with trials stored from outside the strategy (a warm start, a retry, an extend: they may
+     * have stored rows, which a job recomputes and checks): plan them like its own (and count
+     * them against its max_trials). */
     int (*plan)(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
                 size_t n);
     /* Called before plan when the service restarts with the sweep unfinished and some of its
@@ -98,6 +101,10 @@ typedef struct sched_strategy_ops {
     /* Whether it will add no more trials: only then does the sweep finish when its last trial
      * ends. NULL: always. */
     int (*exhausted)(sched_strategy_t *st);
+    /* New budgets while the sweep runs (an extend): larger totals, 0 leaving one unchanged; it
+     * may add trials at once. 0, or MLPT_ESTATE when it has no budgets. May be NULL (none). */
+    int (*set_budget)(sched_strategy_t *st, sched_search_ctl_t *ctl, size_t max_trials,
+                      double max_seconds, uint64_t max_iterations_total);
     /* Frees it. */
     void (*free)(sched_strategy_t *st);
 } sched_strategy_ops_t;
@@ -143,9 +150,11 @@ void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t tr
                            const store_metric_t *m);
 /* What a resumed random search has spent already (all 0 for a new sweep). */
 typedef struct sched_random_spent {
-    uint64_t stored;     /* trials the sweep has: its next draw's k */
-    double elapsed;      /* wall seconds since the sweep was created (max_seconds) */
-    uint64_t iterations; /* iterations its trials have stored (max_iterations_total) */
+    uint64_t stored;      /* trials the sweep has: its next draw's k */
+    double elapsed;       /* wall seconds since the sweep was created (max_seconds) */
+    uint64_t iterations;  /* iterations its trials have stored (max_iterations_total) */
+    int64_t max_trial_id; /* its highest trial id: a trial planned later with a higher one is new
+                             to the sweep (a warm start) and counts against max_trials */
 } sched_random_spent_t;
 
 /* Random search over space (copied; type SCHED_SEARCH_RANDOM), keeping `slots` trials queued or

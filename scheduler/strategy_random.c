@@ -27,7 +27,10 @@ typedef struct random_st {
     uint64_t iterations; /* iterations its trials stored (seen by on_iteration) */
     double started;      /* monotonic seconds at its start */
     int failed;          /* an add failed: it adds no more */
-    int64_t *ids;        /* its active trials' ids (slots of them) */
+    int planned;         /* plan ran once: later calls bring trials from outside */
+    int64_t max_id;      /* the highest trial id it has seen (ids only grow) */
+    int64_t *ids;        /* its active trials' ids (cap of them) */
+    size_t cap;
 } random_st_t;
 
 static double mono_now(void) {
@@ -65,8 +68,19 @@ static int spent(const random_st_t *r) {
     return r->failed || r->next >= r->space.max_trials || budget_spent(r);
 }
 
-static void active_add(random_st_t *r, int64_t id) {
+static int active_add(random_st_t *r, int64_t id) {
+    if (r->active == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 4;
+        int64_t *ids = realloc(r->ids, cap * sizeof *ids);
+        if (!ids)
+            return MLPT_ENOMEM;
+        r->ids = ids;
+        r->cap = cap;
+    }
     r->ids[r->active++] = id;
+    if (id > r->max_id)
+        r->max_id = id;
+    return 0;
 }
 
 static void active_remove(random_st_t *r, int64_t id) {
@@ -89,7 +103,10 @@ static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
             return rc;
         }
         r->next++;
-        active_add(r, id);
+        if ((rc = active_add(r, id)) != 0) {
+            r->failed = 1;
+            return rc;
+        }
     }
     return 0;
 }
@@ -97,19 +114,18 @@ static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
 static int random_plan(sched_strategy_t *st, sched_search_ctl_t *ctl,
                        const sched_strategy_trial_t *t, size_t n) {
     random_st_t *r = (random_st_t *)st;
-    if (n > r->slots) { /* resumed with more queued than slots (fewer workers now) */
-        int64_t *ids = realloc(r->ids, n * sizeof *ids);
-        if (!ids)
-            return MLPT_ENOMEM;
-        r->ids = ids;
-        r->slots = n;
-    }
+    /* Later calls bring trials stored from outside (a warm start's count against max_trials,
+     * as a restart's k counts every stored trial; retried and extended ones were counted). */
     for (size_t i = 0; i < n; i++) {
+        if (r->planned && t[i].trial_id > r->max_id)
+            r->next++; /* stored after everything it knew: new to the sweep */
         int rc = ctl->queue(ctl, &t[i], NULL, 0);
+        if (rc == 0)
+            rc = active_add(r, t[i].trial_id);
         if (rc != 0)
             return rc;
-        active_add(r, t[i].trial_id);
     }
+    r->planned = 1;
     return top_up(r, ctl);
 }
 
@@ -134,6 +150,19 @@ static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t tr
     top_up(r, ctl); /* a failure is final: the sweep then ends with its trials */
 }
 
+static int random_set_budget(sched_strategy_t *st, sched_search_ctl_t *ctl, size_t max_trials,
+                             double max_seconds, uint64_t max_iterations_total) {
+    random_st_t *r = (random_st_t *)st;
+    if (max_trials)
+        r->space.max_trials = max_trials;
+    if (max_seconds > 0)
+        r->space.max_seconds = max_seconds;
+    if (max_iterations_total)
+        r->space.max_iterations_total = max_iterations_total;
+    r->failed = 0;
+    return top_up(r, ctl);
+}
+
 static int random_exhausted(sched_strategy_t *st) {
     return spent((random_st_t *)st);
 }
@@ -147,6 +176,7 @@ static const sched_strategy_ops_t random_ops = {.plan = random_plan,
                                                 .on_iteration = random_iteration,
                                                 .on_end = random_end,
                                                 .exhausted = random_exhausted,
+                                                .set_budget = random_set_budget,
                                                 .free = random_free};
 
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
@@ -157,7 +187,8 @@ sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t s
     r->base.ops = &random_ops;
     r->space = *space;
     r->slots = slots ? slots : 1;
-    if (!(r->ids = calloc(r->slots, sizeof *r->ids))) {
+    r->cap = r->slots;
+    if (!(r->ids = calloc(r->cap, sizeof *r->ids))) {
         free(r);
         return NULL;
     }
@@ -166,6 +197,7 @@ sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t s
         spent = &none;
     r->next = spent->stored;
     r->iterations = spent->iterations;
+    r->max_id = spent->max_trial_id;
     r->started = mono_now() - (spent->elapsed > 0 ? spent->elapsed : 0);
     return &r->base;
 }

@@ -164,6 +164,33 @@ int store_sweep_add_trials(store_t *st, int64_t sweep_id, const char *const *par
 int store_sweep_set_status(store_t *st, int64_t id, const char *status, double now,
                            const char *error, store_error_t *err);
 
+/* Writer. A finished sweep (completed, failed, canceled) runs again (an extend, a retry, a warm
+ * start): status running, finished_at, best_trial_id and error cleared (started_at and
+ * trials_total kept). MLPT_ENOTFOUND; MLPT_ESTATE when it is queued or running. */
+int store_sweep_reopen(store_t *st, int64_t sweep_id, store_error_t *err);
+
+/* Writer. Replaces a sweep's stored request (a JSON object: an extend's new budgets, read again
+ * when its strategy is made at a restart). MLPT_ENOTFOUND; MLPT_EINVAL for text that is not a
+ * JSON object. */
+int store_sweep_set_spec(store_t *st, int64_t sweep_id, const char *spec_json, store_error_t *err);
+
+/* Writer. An ended trial (any final state) goes back to queued (a retry, an extend): its params
+ * replaced by params_json when not NULL (more iterations), error, finished_at and
+ * test_accuracy cleared, every metric row kept and iterations_done, seconds and the live
+ * validation figures recomputed from them, checkpoint_iteration set to its checkpoint's (0
+ * without one). It then resumes as after a crash: from its checkpoint or iteration 1,
+ * recomputing and checking its stored rows bit for bit, then going on. Its model stays until
+ * its next end replaces it. MLPT_ENOTFOUND; MLPT_ESTATE while it is queued or running. */
+int store_trial_requeue(store_t *st, int64_t trial_id, const char *params_json, store_error_t *err);
+
+/* Reader or writer. The ids (by ordinal; *ids malloc'd, NULL when none) of a sweep's trials a
+ * retry takes: `failed` ones (a worker's error, a dataset that would not load, a result that
+ * could not be stored, a resumed run that did not reproduce its history) and lost ones:
+ * `canceled` before their last iteration (a cancel, or a restart that found their sweep
+ * finished): their run ended without a result. MLPT_ENOTFOUND for an unknown sweep. */
+int store_sweep_lost_trials(store_t *st, int64_t sweep_id, int64_t **ids, size_t *n,
+                            store_error_t *err);
+
 /* Writer. Deletes a finished sweep with its trials and metrics. MLPT_ENOTFOUND; MLPT_ESTATE
  * while it is queued or running. */
 int store_sweep_delete(store_t *st, int64_t id, store_error_t *err);
