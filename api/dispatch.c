@@ -117,7 +117,8 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
     memcpy(req->param, m.param, sizeof(req->param));
     uint64_t length = 0;
     int has_length = content_length && api_parse_uint(content_length, UINT64_MAX, &length) == 0;
-    if (m.route->body == API_IN_JSON) {
+    if (m.route->body == API_IN_JSON ||
+        (m.route->body == API_IN_JSON_OPT && (req->content_type || (has_length && length > 0)))) {
         if (!media_is(req->content_type, "application/json")) {
             api_problemf(res, API_PROBLEM_MEDIA_TYPE, "the body must be application/json");
             return 1;

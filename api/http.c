@@ -366,7 +366,7 @@ static enum MHD_Result body_call(struct MHD_Connection *c, http_req_t *r, const 
         }
         return MHD_YES;
     }
-    if (route->body == API_IN_JSON) {
+    if (route->body == API_IN_JSON || route->body == API_IN_JSON_OPT) {
         if (r->len + size > r->a->limits.max_body_bytes) {
             r->too_large = 1;
             free(r->body);

@@ -18,6 +18,7 @@
 typedef enum api_body_in {
     API_IN_NONE = 0, /* a body, if any, is read and ignored */
     API_IN_JSON,     /* application/json, capped at max_body_bytes, NUL-terminated */
+    API_IN_JSON_OPT, /* the same, or no body at all (then no Content-Type is needed) */
     API_IN_UPLOAD,   /* multipart/form-data or text/csv, streamed into the upload sink */
 } api_body_in_t;
 
@@ -33,6 +34,10 @@ typedef enum api_body_in {
     X(SWEEP_DELETE, API_DELETE, "/api/v1/sweeps/{id}", API_IN_NONE, api_h_sweep_delete)            \
     X(SWEEP_CANCEL, API_POST, "/api/v1/sweeps/{id}/cancel", API_IN_NONE, api_h_sweep_cancel)       \
     X(SWEEP_TRIALS, API_GET, "/api/v1/sweeps/{id}/trials", API_IN_NONE, api_h_sweep_trials)        \
+    X(SWEEP_TRIALS_ADD, API_POST, "/api/v1/sweeps/{id}/trials", API_IN_JSON,                       \
+      api_h_sweep_trials_add)                                                                      \
+    X(SWEEP_EXTEND, API_POST, "/api/v1/sweeps/{id}/extend", API_IN_JSON, api_h_sweep_extend)       \
+    X(SWEEP_RETRY, API_POST, "/api/v1/sweeps/{id}/retry", API_IN_JSON_OPT, api_h_sweep_retry)      \
     X(SWEEP_HISTORY, API_GET, "/api/v1/sweeps/{id}/history", API_IN_NONE, api_h_sweep_history)     \
     X(SWEEP_EVENTS, API_GET, "/api/v1/sweeps/{id}/events", API_IN_NONE, api_h_sweep_events)        \
     X(TRIAL_GET, API_GET, "/api/v1/trials/{id}", API_IN_NONE, api_h_trial_get)                     \

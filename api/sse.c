@@ -377,6 +377,16 @@ void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id) {
     pthread_mutex_unlock(&hub->mu);
 }
 
+void api_sse_reopen(api_sse_hub_t *hub, int64_t sweep_id) {
+    if (!hub)
+        return;
+    pthread_mutex_lock(&hub->mu);
+    api_sse_channel_t *ch = channel_get(hub, sweep_id, 0);
+    if (ch)
+        ch->finished = ch->store_final = 0;
+    pthread_mutex_unlock(&hub->mu);
+}
+
 size_t api_sse_count(api_sse_hub_t *hub) {
     pthread_mutex_lock(&hub->mu);
     size_t n = hub->n_subs;

@@ -134,6 +134,11 @@ void api_sse_close(api_sse_hub_t *hub);
  * delete). */
 void api_sse_forget(api_sse_hub_t *hub, int64_t sweep_id);
 
+/* A finished sweep goes on (extend, retry, warm start): its channel takes events again (ids
+ * continue from the last; streams that ended stay ended, a reconnect resumes). Call before the
+ * scheduler command, so no event of the reopened sweep is dropped. Accepts NULL. */
+void api_sse_reopen(api_sse_hub_t *hub, int64_t sweep_id);
+
 /* Current subscribers. */
 size_t api_sse_count(api_sse_hub_t *hub);
 

@@ -52,6 +52,7 @@
 #include "grid.h"
 #include "problem.h"
 #include "pruner.h"
+#include "sched.h"
 #include "space.h"
 
 #define API_MAX_NAME 128           /* bytes of a sweep or dataset name */
@@ -85,6 +86,35 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
  * wide dataset) and the limit max_model_mb. */
 int api_validate_model_size(const sched_spec_t *spec, size_t features, size_t classes,
                             const api_limits_t *lim, api_errors_t *errs);
+
+/* A warm start (POST /sweeps/{id}/trials): {"trials": [{<parameter>: value, ...}, ...]} (1 ..
+ * max_trials of them) for the sweep whose stored request validated into *sweep. Each member is
+ * a row of the parameter table (checked as a grid's value of that row: domain, configured
+ * limits), or the shape: "hidden_layers" and/or "neurons", or "layers" (widths); what a trial
+ * leaves out takes the sweep's first value (a grid's first trial in expansion order, a sampling
+ * space's first list value or range low, else the training value or the table default).
+ * features > 0: each model is checked against max_model_bytes on the dataset. Errors name
+ * "trials[i].<member>". Returns 0 with *out (malloc'd, *n entries), MLPT_EINVAL with errs
+ * filled, or MLPT_ENOMEM. */
+int api_validate_trials(const json_t *body, const api_sweep_body_t *sweep, size_t features,
+                        size_t classes, const api_limits_t *lim, sched_params_t **out, size_t *n,
+                        api_errors_t *errs);
+
+/* An extend (POST /sweeps/{id}/extend): {"max_trials"?: 1 .. max_trials, "max_seconds"?: (0,
+ * 1e9], "max_iterations_total"?: >= 1, "trials"?: [{"id": > 0, "iterations": 1 ..
+ * max_iterations}, ...]}, something given; each id at most once. Comparing with the sweep's
+ * current budgets and trials is the caller's. Returns 0 (out->trials malloc'd), MLPT_EINVAL or
+ * MLPT_ENOMEM. */
+typedef struct api_extend_body {
+    int budget; /* some budget given */
+    size_t max_trials;
+    double max_seconds;
+    uint64_t max_iterations_total;
+    sched_extend_trial_t *trials;
+    size_t n_trials;
+} api_extend_body_t;
+int api_validate_extend(const json_t *body, const api_limits_t *lim, api_extend_body_t *out,
+                        api_errors_t *errs);
 
 /* The body of GET /api/v1/meta/parameters (new reference; NULL without memory):
  * {"parameters": sched_param_table_json() with each "max" lowered to the configured limit the

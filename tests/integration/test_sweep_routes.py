@@ -210,7 +210,284 @@ def test_dry_run_creates_nothing_and_counts():
         srv.stop()
 
 
-TESTS = [test_dry_run_creates_nothing_and_counts,
+def strip(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def grid_body(ds, iterations, lr=(0.3,), **training):
+    return {"dataset_id": ds, "grid": {"hidden_layers": [1], "neurons": [8],
+                                       "learning_rate": list(lr), "iterations": iterations},
+            "training": dict({"batch_size": 16, "seed": 3, "momentum": 0.9}, **training)}
+
+
+def by_iterations(items):
+    return {t["params"]["iterations"]: t for t in items}
+
+
+def test_extend_trials_over_http():
+    """A completed grid whose two trials shared a prefix (3 following 6): extended to 9 and 12
+    they run again, the sweep back to running, and their histories and models equal a grid of
+    9 and 12 run from the start."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)["id"]
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [3, 6]), expect=201)
+        srv.wait_sweep(sw["id"])
+        t = by_iterations(trials_of(srv, sw["id"]))
+        before = history_of(srv, t[3]["id"])
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/extend" % sw["id"],
+                             {"trials": [{"id": t[3]["id"], "iterations": 9},
+                                         {"id": t[6]["id"], "iterations": 12}]}, expect=202)
+        assert ans["id"] == sw["id"] and ans["status"] in ("queued", "running"), ans
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 2, done
+        _, _, ref = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [9, 12]), expect=201)
+        srv.wait_sweep(ref["id"])
+        got, want = by_iterations(trials_of(srv, sw["id"])), by_iterations(trials_of(srv, ref["id"]))
+        for n in (9, 12):
+            assert got[n]["status"] == "completed" and got[n]["iterations_done"] == n, got[n]
+            assert strip(history_of(srv, got[n]["id"])) == strip(history_of(srv, want[n]["id"]))
+            assert got[n]["best_val_accuracy"] == want[n]["best_val_accuracy"]
+            assert got[n]["best_iteration"] == want[n]["best_iteration"]
+            _, _, m1 = srv.request("GET", "/api/v1/trials/%d/model" % got[n]["id"])
+            _, _, m2 = srv.request("GET", "/api/v1/trials/%d/model" % want[n]["id"])
+            assert m1 == m2 and len(m1) > 0
+        assert history_of(srv, got[9]["id"])[:3] == before  # seconds included: not rewritten
+    finally:
+        srv.stop()
+
+
+def test_extend_budget_over_http():
+    """A completed random sweep given a larger max_trials goes on with the draws it would have
+    made: the same trials as a sweep given that max_trials from the start."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)["id"]
+        body = {"dataset_id": ds, "space": SPACE,
+                "search": {"type": "random", "max_trials": 3, "seed": 7}}
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(sw["id"])
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/extend" % sw["id"], {"max_trials": 5},
+                             expect=202)
+        assert ans["spec"]["search"]["max_trials"] == 5, ans["spec"]
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 5, done
+        body["search"]["max_trials"] = 5
+        _, _, ref = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(ref["id"])
+        assert [t["params"] for t in trials_of(srv, sw["id"])] == \
+            [t["params"] for t in trials_of(srv, ref["id"])]
+        # budgets must grow, exist, and not be spent already
+        for b, field in [({"max_trials": 5}, "max_trials"), ({"max_trials": 2}, "max_trials"),
+                         ({"max_trials": 100000}, "max_trials"),
+                         ({"max_iterations_total": 50}, "max_iterations_total"),
+                         ({"max_seconds": 60}, "max_seconds"),
+                         ({"max_seconds": -1}, "max_seconds"),
+                         ({"max_seconds": "x"}, "max_seconds")]:
+            p = problem(srv.request("POST", "/api/v1/sweeps/%d/extend" % sw["id"], b), 422)
+            assert p["errors"][0]["field"] == field, (b, p)
+        body["search"] = {"type": "random", "max_trials": 50, "max_seconds": 1, "seed": 1}
+        body["space"] = dict(SPACE, iterations=[10000])
+        _, _, timed = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(timed["id"])
+        time.sleep(1.5)
+        p = problem(srv.request("POST", "/api/v1/sweeps/%d/extend" % timed["id"],
+                                {"max_seconds": 2}), 422)
+        assert p["errors"][0]["field"] == "max_seconds" and "at once" in p["detail"], p
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/extend" % timed["id"],
+                             {"max_seconds": 4}, expect=202)
+        done = srv.wait_sweep(timed["id"])
+        assert done["trials"]["stopped"] >= 1, done
+    finally:
+        srv.stop()
+
+
+def test_extend_hostile():
+    srv = Server(workers=1)
+    try:
+        ds = upload_iris(srv)["id"]
+        _, _, a = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [2]), expect=201)
+        _, _, b = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [2]), expect=201)
+        srv.wait_sweep(a["id"])
+        srv.wait_sweep(b["id"])
+        ta, tb = trials_of(srv, a["id"])[0], trials_of(srv, b["id"])[0]
+        url = "/api/v1/sweeps/%d/extend" % a["id"]
+        cases = [
+            ({}, "body"), ([], "body"), ({"x": 1}, "x"), ({"trials": []}, "trials"),
+            ({"trials": "x"}, "trials"), ({"trials": [1]}, "trials[0]"),
+            ({"trials": [{"id": tb["id"], "iterations": 5}]}, "trials[0].id"),
+            ({"trials": [{"id": 99999, "iterations": 5}]}, "trials[0].id"),
+            ({"trials": [{"id": ta["id"], "iterations": 2}]}, "trials[0].iterations"),
+            ({"trials": [{"id": ta["id"], "iterations": 10001}]}, "trials[0].iterations"),
+            ({"trials": [{"id": ta["id"]}]}, "trials[0].iterations"),
+            ({"trials": [{"id": ta["id"], "iterations": 5, "lr": 1}]}, "trials[0].lr"),
+            ({"trials": [{"id": ta["id"], "iterations": 5}, {"id": ta["id"], "iterations": 6}]},
+             "trials[1].id"),
+            ({"trials": [{"id": -1, "iterations": 5}]}, "trials[0].id"),
+            ({"trials": [{"id": ta["id"], "iterations": 5}] * 1001}, "trials"),
+        ]
+        for body, field in cases:
+            p = problem(srv.request("POST", url, body), 422)
+            assert p["errors"][0]["field"] == field, (body, p)
+        p = problem(srv.request("POST", url, {"max_trials": 9}), 409)  # a grid has no budget
+        problem(srv.request("POST", "/api/v1/sweeps/99999/extend", {"max_trials": 9}), 404)
+        problem(srv.request("POST", "/api/v1/sweeps/abc/extend", {"max_trials": 9}), 404)
+        problem(srv.request("POST", url, "{", {"Content-Type": "application/json"}), 400)
+        problem(srv.request("POST", url, "x", {"Content-Type": "text/plain"}), 415)
+        problem(srv.request("GET", url), 405)
+        # a canceled sweep, a failed trial: 409
+        _, _, c = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [10000]), expect=201)
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % c["id"], expect=200)
+        srv.wait_sweep(c["id"])
+        tc = trials_of(srv, c["id"])[0]
+        problem(srv.request("POST", "/api/v1/sweeps/%d/extend" % c["id"],
+                            {"trials": [{"id": tc["id"], "iterations": 10000}]}), 409)
+        # a sweep being deleted: gone is 404
+        srv.request("DELETE", "/api/v1/sweeps/%d" % b["id"])
+        problem(srv.request("POST", "/api/v1/sweeps/%d/extend" % b["id"],
+                            {"trials": [{"id": tb["id"], "iterations": 5}]}), 404)
+        _, _, still = srv.json("GET", "/api/v1/sweeps/%d" % a["id"], expect=200)
+        assert still["status"] == "completed", still
+    finally:
+        srv.stop()
+
+
+def find_matrix(srv):
+    import glob
+    import os
+    files = glob.glob(os.path.join(srv.data_dir, "datasets", "*.mlds"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def test_retry_over_http():
+    """Trials that failed (their dataset file gone) are re-queued once it is back; trials a
+    cancel cut short are lost and continue; an empty retry is not an error."""
+    import os
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)["id"]
+        path = find_matrix(srv)
+        os.rename(path, path + ".away")
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [4], lr=(0.1, 0.3)),
+                            expect=201)
+        assert srv.wait_sweep(sw["id"])["status"] == "failed"
+        os.rename(path + ".away", path)
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/retry" % sw["id"], expect=202)
+        ids = sorted(t["id"] for t in trials_of(srv, sw["id"]))
+        assert sorted(ans["requeued"]) == ids, ans
+        assert ans["sweep"]["status"] in ("queued", "running"), ans
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials"]["completed"] == 2, done
+        assert done["error"] is None, done
+        _, _, again = srv.json("POST", "/api/v1/sweeps/%d/retry" % sw["id"], {}, expect=202)
+        assert again["requeued"] == [] and again["sweep"]["status"] == "completed", again
+        # lost: canceled mid-run; the retry continues from the rows and equals a full run
+        _, _, c = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [3000]), expect=201)
+        deadline = time.time() + 60
+        while time.time() < deadline and trials_of(srv, c["id"])[0]["iterations_done"] < 3:
+            time.sleep(0.01)
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % c["id"], expect=200)
+        while time.time() < deadline and trials_of(srv, c["id"])[0]["status"] == "running":
+            time.sleep(0.01)
+        lost = trials_of(srv, c["id"])[0]
+        assert lost["status"] == "canceled" and lost["iterations_done"] < 3000, lost
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/retry" % c["id"], expect=202)
+        assert ans["requeued"] == [lost["id"]], ans
+        assert srv.wait_sweep(c["id"], timeout=300)["status"] == "completed"
+        _, _, ref = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [3000]), expect=201)
+        srv.wait_sweep(ref["id"], timeout=300)
+        assert strip(history_of(srv, lost["id"])) == \
+            strip(history_of(srv, trials_of(srv, ref["id"])[0]["id"]))
+        # hostile
+        url = "/api/v1/sweeps/%d/retry" % sw["id"]
+        p = problem(srv.request("POST", url, {"x": 1}), 422)
+        assert p["errors"][0]["field"] == "x", p
+        p = problem(srv.request("POST", url, [1]), 422)
+        assert p["errors"][0]["field"] == "body", p
+        problem(srv.request("POST", url, "{", {"Content-Type": "application/json"}), 400)
+        problem(srv.request("POST", "/api/v1/sweeps/99999/retry"), 404)
+        problem(srv.request("POST", "/api/v1/sweeps/0/retry"), 404)
+        problem(srv.request("GET", url), 405)
+    finally:
+        srv.stop()
+
+
+def test_warm_start_over_http():
+    srv = Server(workers=2, extra=["--max-trials", "6", "--max-model-mb", "1"])
+    try:
+        ds = upload_iris(srv)["id"]
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [3], lr=(0.1, 0.3)),
+                            expect=201)
+        srv.wait_sweep(sw["id"])
+        url = "/api/v1/sweeps/%d/trials" % sw["id"]
+        _, _, ans = srv.json("POST", url, {"trials": [
+            {"learning_rate": 0.5},
+            {"hidden_layers": 2, "neurons": 6, "activation": "tanh", "iterations": 4},
+            {"layers": [5, 3], "batch_size": 8}]}, expect=201)
+        new = ans["trials"]
+        assert len(new) == 3 and all(t["status"] == "queued" for t in new), new
+        p0, p1, p2 = (t["params"] for t in new)
+        # left out: the sweep's first values (hidden 1 x 8, lr 0.1, 3 iterations, batch 16)
+        assert p0["learning_rate"] == 0.5 and p0["layers"] == [8] and p0["iterations"] == 3, p0
+        assert p0["batch_size"] == 16 and p0["momentum"] == 0.9 and p0["seed"] == 3, p0
+        assert p1["layers"] == [6, 6] and p1["activation"] == "tanh" and p1["iterations"] == 4
+        assert p1["learning_rate"] == 0.1, p1
+        assert p2["layers"] == [5, 3] and p2["batch_size"] == 8, p2
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 5, done
+        assert done["trials"]["completed"] == 5, done
+        assert [t["ordinal"] for t in trials_of(srv, sw["id"])] == [0, 1, 2, 3, 4]
+        # hostile: each refusal names the trial's field
+        cases = [
+            ({"trials": [{"learning_rate": -1}]}, "trials[0].learning_rate"),
+            ({"trials": [{}, {"foo": 1}]}, "trials[1].foo"),
+            ({"trials": [{"layers": [4], "neurons": 4}]}, "trials[0].layers"),
+            ({"trials": [{"neurons": 5000}]}, "trials[0].neurons"),
+            ({"trials": [{"hidden_layers": 99}]}, "trials[0].hidden_layers"),
+            ({"trials": [{"activation": "nope"}]}, "trials[0].activation"),
+            ({"trials": [{"iterations": 0}]}, "trials[0].iterations"),
+            ({"trials": [{"batch_size": 1.5}]}, "trials[0].batch_size"),
+            ({"trials": [{"hidden_layers": 8, "neurons": 4096}]}, "trials[0].neurons"),
+            ({"trials": [7]}, "trials[0]"),
+            ({"trials": []}, "trials"),
+            ({"trials": {}}, "trials"),
+            ({"trials": [{}] * 7}, "trials"),
+            ({"trials": [{}], "x": 1}, "x"),
+            ({"trials": [{}, {}]}, "trials"),  # 5 + 2 > --max-trials 6
+        ]
+        for body, field in cases:
+            p = problem(srv.request("POST", url, body), 422)
+            assert p["errors"][0]["field"] == field, (body, p)
+        p = problem(srv.request("POST", url, {"trials": [{"hidden_layers": 8, "neurons": 4096}]}),
+                    422)
+        assert "max_model_mb" in p["errors"][0]["message"], p
+        problem(srv.request("POST", "/api/v1/sweeps/99999/trials", {"trials": [{}]}), 404)
+        problem(srv.request("POST", url, "{", {"Content-Type": "application/json"}), 400)
+        _, _, still = srv.json("GET", "/api/v1/sweeps/%d" % sw["id"], expect=200)
+        assert still["trials_total"] == 5 and still["status"] == "completed", still
+        # a canceled sweep takes no trials
+        _, _, c = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [10000]), expect=201)
+        srv.json("POST", "/api/v1/sweeps/%d/cancel" % c["id"], expect=200)
+        problem(srv.request("POST", "/api/v1/sweeps/%d/trials" % c["id"], {"trials": [{}]}), 409)
+        # a random sweep: the space's first values, counted against its max_trials
+        body = {"dataset_id": ds, "space": SPACE,
+                "search": {"type": "random", "max_trials": 2, "seed": 7}}
+        _, _, r = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        srv.wait_sweep(r["id"])
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/trials" % r["id"],
+                             {"trials": [{"learning_rate": 0.2}]}, expect=201)
+        p = ans["trials"][0]["params"]
+        assert p["layers"] == [4] and p["batch_size"] == 16 and p["activation"] == "relu", p
+        done = srv.wait_sweep(r["id"])
+        assert done["trials_total"] == 3 and done["status"] == "completed", done
+    finally:
+        srv.stop()
+
+
+TESTS = [test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
+         test_retry_over_http, test_warm_start_over_http,
+         test_dry_run_creates_nothing_and_counts,
          test_budget_stops_running_trials_as_stopped,
          test_leaderboard_ranks_by_best_over_any_iteration]
 
