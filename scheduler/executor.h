@@ -68,9 +68,14 @@ typedef struct sched_msg {
     size_t model_len;
     char *model_path;            /* malloc'd: relative to the data dir, or NULL */
     size_t checkpoint_iteration; /* CHECKPOINT: the history it covers */
-    char error[256];             /* END: why it failed, or empty */
+    /* END of a run that ended on a whole iteration: its state then, a checkpoint file (relative
+     * to the data dir, malloc'd) covering final_checkpoint_iteration, or NULL. */
+    char *final_checkpoint_path;
+    size_t final_checkpoint_iteration;
+    char error[256]; /* END: why it failed, or empty */
     /* The loop's own bookkeeping (never touched by an executor). */
     int model_stored;  /* a row naming model_path is in the open or committed transaction */
+    int final_stored;  /* the same for final_checkpoint_path */
     int after_failure; /* its job's save_error was set by an earlier report */
     int unrecorded;    /* END whose failed end could not be saved either */
     struct sched_msg *next;

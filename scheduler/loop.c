@@ -88,6 +88,19 @@ static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
         free(j->resume.state);
         memset(&j->resume, 0, sizeof j->resume);
     }
+    /* A follower with fewer rows than the checkpoint covers (a trial extended after it ended,
+     * now following a longer one that kept its final state) would miss the rows between: the
+     * run starts from iteration 1 so every trial of the job gets its own. */
+    for (size_t i = 0; i < j->n_followers && rc == 0 && j->resume.state; i++)
+        if ((int64_t)j->followers[i].stored < j->resume.iteration) {
+            sched_logf(s,
+                       "trial %lld: trial %lld follows it with %zu rows, fewer than its "
+                       "checkpoint covers; recomputing from iteration 1",
+                       (long long)j->trial_id, (long long)j->followers[i].trial_id,
+                       j->followers[i].stored);
+            free(j->resume.state);
+            memset(&j->resume, 0, sizeof j->resume);
+        }
     if (rc == 0 && (int64_t)j->n_stored > j->resume.iteration)
         sched_logf(s,
                    "trial %lld: resumes after iteration %lld; iterations %lld..%zu are stored: "

@@ -246,6 +246,18 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
     int rc = store_trial_finish(s->writer, report_job(r)->trial_id, &end, err);
     if (rc == 0)
         r->model_stored = end.model_path != NULL;
+    if (rc == 0 && !failed && r->final_checkpoint_path) {
+        /* its state at the end (the finish deleted its last periodic one): an extend goes on
+         * from there; without it (a failure is only logged) it recomputes from the start */
+        store_error_t cerr;
+        if (store_checkpoint_put_file(s->writer, report_job(r)->trial_id,
+                                      (int64_t)r->final_checkpoint_iteration,
+                                      r->final_checkpoint_path, NULL, 0, &cerr) == 0)
+            r->final_stored = 1;
+        else
+            sched_logf(s, "trial %lld: its final checkpoint is not kept: %s",
+                       (long long)report_job(r)->trial_id, cerr.message);
+    }
     if (rc == 0)
         rc = end_followers(s, r, status, now, err);
     if (rc != 0)
@@ -283,6 +295,16 @@ static void report_free(sched_t *s, report_t *r) {
         }
         free(abs);
     }
+    if (r->final_checkpoint_path && !r->final_stored) {
+        size_t n = strlen(s->data_dir) + strlen(r->final_checkpoint_path) + 2;
+        char *abs = malloc(n);
+        if (abs) {
+            snprintf(abs, n, "%s/%s", s->data_dir, r->final_checkpoint_path);
+            unlink(abs);
+        }
+        free(abs);
+    }
+    free(r->final_checkpoint_path);
     free(r->model_path);
     free(r->model);
     free(r);
@@ -373,7 +395,7 @@ static void batch_rolled_back(sched_t *s, report_t *batch) {
         w->ending = w->finishing = 0;
     sched_followers_settle(s, 0);
     for (report_t *r = batch; r; r = r->next)
-        r->model_stored = 0;
+        r->model_stored = r->final_stored = 0;
 }
 
 /* Report r of the batch can never be saved (err): its trial fails instead. The first time, the

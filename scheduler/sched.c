@@ -171,6 +171,7 @@ static void destroy(sched_t *s) {
     for (report_t *r = s->reports, *next; r; r = next) {
         next = r->next;
         free(r->model_path);
+        free(r->final_checkpoint_path);
         free(r->model);
         free(r);
     }

@@ -50,8 +50,10 @@ typedef struct run_ctx {
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
     const store_metric_t *stored;  /* the trial's rows: iterations 1 .. n_stored */
     size_t n_stored;
-    size_t reported;    /* the last iteration whose figures are in best_* / last_* */
-    char mismatch[256]; /* set when a recomputed iteration differs from its stored row */
+    size_t reported;           /* the last iteration whose figures are in best_* / last_* */
+    char mismatch[256];        /* set when a recomputed iteration differs from its stored row */
+    unsigned char *final_ckpt; /* the run's state at its end on a whole iteration, or NULL */
+    size_t final_len, final_iteration;
 } run_ctx_t;
 
 /* The trial of this job whose last iteration `it` is, if any (a follower's end). */
@@ -188,6 +190,15 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
  * taken because the trial was canceled, pruned or failed its check is of no use. */
 static void on_checkpoint(const trainer_checkpoint_t *c, void *user) {
     run_ctx_t *ctx = user;
+    if (c->final) { /* kept with the end, so the trial can go on later (an extend) */
+        free(ctx->final_ckpt);
+        ctx->final_ckpt = ctx->mismatch[0] ? NULL : c->bytes;
+        ctx->final_len = c->len;
+        ctx->final_iteration = c->iteration;
+        if (ctx->mismatch[0])
+            free(c->bytes);
+        return;
+    }
     sched_msg_t *r = atomic_load(&ctx->stop->hard) == SCHED_STOP_CANCEL ||
                              atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE || ctx->mismatch[0]
                          ? NULL
@@ -280,7 +291,8 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
     trainer_options_t opt = {.stop = &stop->hard,
                              .partitions = job->partitions,
                              .checkpoint_every = (size_t)env->checkpoint_every,
-                             .checkpoint_seconds = env->checkpoint_seconds};
+                             .checkpoint_seconds = env->checkpoint_seconds,
+                             .final_checkpoint = 1};
     sched_params_trainer_options(&job->params, &opt);
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
@@ -350,6 +362,19 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
     }
     if (whole)
         bytes_to_file(env, STORE_FILE_MODEL, job->trial_id, done);
+    /* its state at the end, so that it can be continued to more iterations: a file the end's
+     * row names (none when it cannot be written: an extend then recomputes from the start) */
+    if (whole && ctx.final_ckpt) {
+        store_error_t err;
+        if (store_file_write(env->data_dir, STORE_FILE_CHECKPOINT, job->trial_id, ctx.final_ckpt,
+                             ctx.final_len, &done->final_checkpoint_path, &err) == 0)
+            done->final_checkpoint_iteration = ctx.final_iteration;
+        else
+            logf_(env, "trial %lld: its final checkpoint is not kept: %s", (long long)job->trial_id,
+                  err.message);
+    }
+    free(ctx.final_ckpt);
+    ctx.final_ckpt = NULL;
 out:
     trainer_run_free(run); /* waits for its helpers to leave */
     free(test_labels);

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,12 @@ static int64_t grid_sweep(fixture_t *f, int64_t ds, sched_spec_t spec) {
 static void assert_same_run(store_t *r, int64_t a, int64_t b) {
     json_t *ra = rows_of(r, a, 0), *rb = rows_of(r, b, 0);
     assert_true(json_array_size(ra) > 0);
+    if (!json_equal(ra, rb)) { /* say where */
+        char *x = json_dumps(ra, JSON_COMPACT), *y = json_dumps(rb, JSON_COMPACT);
+        print_error("trial %lld: %s\ntrial %lld: %s\n", (long long)a, x, (long long)b, y);
+        free(x);
+        free(y);
+    }
     assert_true(json_equal(ra, rb));
     json_decref(ra);
     json_decref(rb);
@@ -120,6 +127,73 @@ static void test_extend_continues_bit_for_bit(void **state) {
     json_decref(r9);
     json_decref(r12);
     store_close(r);
+}
+
+/* Log lines of the scheduler, kept for the test to read. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[1 << 16];
+static void keep_log(void *user, const char *line) {
+    (void)user;
+    pthread_mutex_lock(&log_lock);
+    size_t n = strlen(log_text);
+    snprintf(log_text + n, sizeof log_text - n, "%s\n", line);
+    pthread_mutex_unlock(&log_lock);
+}
+
+static int checkpoint_rows(fixture_t *f, int64_t trial_id) {
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int n = -1;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT iteration FROM trial_checkpoints WHERE "
+                                        "trial_id = ?",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int64(st, 1, trial_id);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+/* A trial that ended keeps its final state (a checkpoint at its last iteration): extended, it
+ * goes on from there without recomputing anything, momentum's velocity included, and equals a
+ * run of the new length from the start bit for bit, model included. */
+static void test_extend_from_final_checkpoint(void **state) {
+    fixture_t *f = *state;
+    log_text[0] = '\0';
+    start_with(f,
+               (sched_config_t){.workers = 1, .cores = 2, .checkpoint_every = 25, .log = keep_log});
+    int64_t ds = add_iris(f);
+    sched_spec_t spec = small_spec(1, 1, (const size_t[]){4});
+    spec.momentum[0] = 0.9;
+    int64_t sw = grid_sweep(f, ds, spec);
+    json_decref(wait_sweep(f, sw, "completed", 60));
+    store_error_t err;
+    store_t *r = open_reader(f, &err);
+    json_t *t = trial_of_length(r, sw, 4);
+    int64_t id = id_of(t);
+    json_decref(t);
+    assert_int_equal(checkpoint_rows(f, id), 4);
+    sched_extend_trial_t more = {.trial_id = id, .iterations = 9};
+    sched_sweep_extend_t x = {.trials = &more, .n_trials = 1};
+    assert_int_equal(sched_sweep_extend(f->s, sw, &x, &err), 0);
+    json_decref(wait_sweep(f, sw, "completed", 60));
+    assert_int_equal(checkpoint_rows(f, id), 9);
+    spec.iterations[0] = 9;
+    int64_t ref = grid_sweep(f, ds, spec);
+    json_decref(wait_sweep(f, ref, "completed", 60));
+    t = trial_of_length(r, ref, 9);
+    assert_same_run(r, id, id_of(t));
+    json_decref(t);
+    store_close(r);
+    char want[96];
+    snprintf(want, sizeof want, "trial %lld: resumes after iteration", (long long)id);
+    pthread_mutex_lock(&log_lock);
+    assert_null(strstr(log_text, want)); /* nothing recomputed */
+    pthread_mutex_unlock(&log_lock);
 }
 
 /* What extend refuses, with the trial named. */
@@ -263,6 +337,8 @@ static void test_add_trials(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_extend_continues_bit_for_bit, fixture_up,
+                                        fixture_down),
+        cmocka_unit_test_setup_teardown(test_extend_from_final_checkpoint, fixture_up,
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_extend_refusals, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_retry_failed, fixture_up, fixture_down),

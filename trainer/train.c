@@ -209,9 +209,9 @@ static int finish_pending(trainer_run_t *r, pending_t *p, sink_t *k) {
 }
 
 /* Hands the checkpoint callback the state at *pos (covering `reported` iterations). */
-static void checkpoint_now(trainer_run_t *r, sink_t *k, const run_position_t *pos,
-                           size_t reported) {
-    trainer_checkpoint_t c = {.iteration = reported};
+static void checkpoint_now(trainer_run_t *r, sink_t *k, const run_position_t *pos, size_t reported,
+                           int final) {
+    trainer_checkpoint_t c = {.iteration = reported, .final = final};
     if (k->on_ckpt && run_checkpoint_save(r, pos, &c.bytes, &c.len) == 0)
         k->on_ckpt(&c, k->user);
 }
@@ -381,8 +381,14 @@ static int end_go(go_t *g, int rc, trainer_result_t *result) {
     const trainer_options_t *opt = &r->opt;
     if (g->pend.active)
         finish_pending(r, &g->pend, &g->k);
-    if (rc == MLPT_ESTOPPED && !g->stop_cb && opt->stop && atomic_load(opt->stop))
-        checkpoint_now(r, &g->k, &r->pos, r->pos.iteration - 1);
+    int hard = opt->stop && atomic_load(opt->stop);
+    if (rc == MLPT_ESTOPPED && !g->stop_cb && hard)
+        checkpoint_now(r, &g->k, &r->pos, r->pos.iteration - 1, 0);
+    else if (opt->final_checkpoint && !g->stop_cb && (rc == 0 || rc == MLPT_ESTOPPED))
+        /* ended on a whole iteration: the position is the next one's start, the weights and
+         * velocity those of the last reported iteration (a stop asked while a snapshot was
+         * being validated restored older weights, whose velocity is gone: no checkpoint) */
+        checkpoint_now(r, &g->k, &r->pos, r->pos.iteration - 1, 1);
     atomic_store_explicit(&r->closed, 1, memory_order_release);
     trainer_result_t *res = &g->res;
     res->seconds = now_seconds() - g->t_start;

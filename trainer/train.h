@@ -57,6 +57,9 @@ typedef struct trainer_options {
     size_t checkpoint_every;   /* iterations between checkpoints; 0: only when stopped */
     double checkpoint_seconds; /* and at least this much wall time since the run's start or
                                   its last checkpoint (0: no minimum) */
+    int final_checkpoint;      /* non-zero: also a checkpoint (final set) when the run ends on a
+                                  whole iteration (its last, or the epoch callback said stop), so
+                                  it can go on to more iterations later exactly */
     int rescale;               /* non-zero: scale inputs by `scaling`, not the dataset's rule */
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
 } trainer_options_t;
@@ -85,6 +88,7 @@ typedef int (*trainer_epoch_fn)(const trainer_epoch_t *epoch, void *user);
  * next). bytes is malloc'd and now belongs to the callback. */
 typedef struct trainer_checkpoint {
     size_t iteration;
+    int final; /* taken at the run's end (options' final_checkpoint), not during it */
     unsigned char *bytes;
     size_t len;
 } trainer_checkpoint_t;

@@ -242,7 +242,8 @@ def db_rows(srv, sql):
 
 def test_models_and_checkpoints_are_files():
     """Each completed trial's model is a file the row names (the blob column empty); checkpoints
-    are files while trials run and go when they end; a row from before (its model in a blob) is
+    are files while trials run, and when they end only each trial's final one stays (its state
+    at its last iteration, for an extend); a row from before (its model in a blob) is
     still downloaded and predicts; a sweep's delete removes its model files; orphan files are
     moved from models/ and checkpoints/ to quarantine/ at start-up, torn ones removed."""
     srv = Server(extra=["--checkpoint-every", "1", "--checkpoint-seconds", "0"])
@@ -257,8 +258,12 @@ def test_models_and_checkpoints_are_files():
                  srv.json("GET", "/api/v1/sweeps/%d" % sw["id"], expect=200)[2]["status"]
                  == "completed")
         assert srv.wait_sweep(sw["id"])["status"] == "completed"
-        assert files_in(srv, "checkpoints") == [], files_in(srv, "checkpoints")
         trials = trials_of(srv, sw["id"])
+        finals = db_rows(srv, "SELECT trial_id, iteration, path FROM trial_checkpoints "
+                              "ORDER BY trial_id")
+        assert [(r[0], r[1]) for r in finals] == sorted((t["id"], 30) for t in trials), finals
+        assert sorted("checkpoints/" + f for f in files_in(srv, "checkpoints")) == \
+            sorted(r[2] for r in finals), files_in(srv, "checkpoints")
         rows = db_rows(srv, "SELECT trial_id, path, length(model) FROM trial_models "
                             "ORDER BY trial_id")
         assert [r[0] for r in rows] == sorted(t["id"] for t in trials), rows
@@ -285,7 +290,8 @@ def test_models_and_checkpoints_are_files():
             with open(os.path.join(srv.data_dir, sub, name), "wb") as f:
                 f.write(b"x" * 10)
         srv.restart()
-        assert files_in(srv, "checkpoints") == []
+        assert sorted("checkpoints/" + f for f in files_in(srv, "checkpoints")) == \
+            sorted(r[2] for r in finals), files_in(srv, "checkpoints")
         # whole files no row names are quarantined, never deleted; the torn one is removed
         qroot = os.path.join(srv.data_dir, "quarantine")
         (stamp,) = os.listdir(qroot)
@@ -299,9 +305,10 @@ def test_models_and_checkpoints_are_files():
         _, _, pred2 = srv.json("POST", "/api/v1/trials/%d/predict" % first, rows_in, expect=200)
         assert pred2 == pred, (pred, pred2)
 
-        # deleting the sweep removes its model files
+        # deleting the sweep removes its model files and its trials' final checkpoints
         srv.json("DELETE", "/api/v1/sweeps/%d" % sw["id"], expect=204)
         wait_for("models/ emptied", lambda: files_in(srv, "models") == [], timeout=5)
+        wait_for("checkpoints/ emptied", lambda: files_in(srv, "checkpoints") == [], timeout=5)
         assert db_rows(srv, "SELECT count(*) FROM deleted_files") == [(0,)]
     finally:
         srv.stop()
