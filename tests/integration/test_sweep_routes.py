@@ -56,6 +56,73 @@ def sse_replay(srv, sweep_id, timeout=30):
     return out
 
 
+def sse_read(srv, sweep_id, last_event_id=None, timeout=60):
+    """Reads /events until sweep_finished: (status, [(event, id, data)])."""
+    sock = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
+    extra = "Last-Event-ID: %s\r\n" % last_event_id if last_event_id else ""
+    sock.sendall(("GET /api/v1/sweeps/%d/events HTTP/1.1\r\nHost: localhost\r\n"
+                  "Accept: text/event-stream\r\n%s\r\n" % (sweep_id, extra)).encode())
+    buf = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+        if b"event: sweep_finished" in buf and buf.endswith(b"\n\n"):
+            break
+        if b" 204 " in buf.split(b"\r\n")[0]:
+            break
+    sock.close()
+    head, _, body = buf.partition(b"\r\n\r\n")
+    status = int(head.split(b" ")[1]) if head else 0
+    out = []
+    for block in body.decode(errors="replace").replace("\r\n", "\n").split("\n\n"):
+        ev, eid, data = None, None, ""
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                ev = line[6:].strip()
+            elif line.startswith("id:"):
+                eid = line[3:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+        if ev:
+            out.append((ev, eid, data))
+    return status, out
+
+
+def test_extended_sweep_streams_again():
+    """A client that saw a sweep finish (its last event id) and reconnects after an extend gets
+    the new events (not 204: the sweep runs again), ids going on, then a second sweep_finished."""
+    srv = Server(workers=1)
+    try:
+        ds = upload_iris(srv)["id"]
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", grid_body(ds, [400]), expect=201)
+        status, events = sse_read(srv, sw["id"])
+        assert status == 200 and events[-1][0] == "sweep_finished", events[-3:]
+        last = events[-1][1]
+        assert last, events[-1]
+        t = trials_of(srv, sw["id"])[0]
+        # without an extend, the same id says: nothing more (204)
+        status, _ = sse_read(srv, sw["id"], last_event_id=last, timeout=10)
+        assert status == 204, status
+        srv.json("POST", "/api/v1/sweeps/%d/extend" % sw["id"],
+                 {"trials": [{"id": t["id"], "iterations": 410}]}, expect=202)
+        status, more = sse_read(srv, sw["id"], last_event_id=last)
+        assert status == 200, status
+        kinds = [e[0] for e in more]
+        assert "trial_finished" in kinds and kinds[-1] == "sweep_finished", kinds
+        iters = [json.loads(d)["iteration"] for e, _, d in more if e == "iteration"]
+        assert iters and iters[-1] == 410 and min(iters) > 400, iters
+        ids = [int(i) for _, i, _ in more if i]
+        assert ids and min(ids) > int(last), (last, ids[:3])
+    finally:
+        srv.stop()
+
+
 def test_budget_stops_running_trials_as_stopped():
     """max_iterations_total spent while two trials run: both end `stopped`, kept (history, best
     values, model, the budget named), counted in the sweep, listed by the meta route, replayed
@@ -426,7 +493,8 @@ def test_warm_start_over_http():
             {"hidden_layers": 2, "neurons": 6, "activation": "tanh", "iterations": 4},
             {"layers": [5, 3], "batch_size": 8}]}, expect=201)
         new = ans["trials"]
-        assert len(new) == 3 and all(t["status"] == "queued" for t in new), new
+        assert len(new) == 3 and all(t["status"] in ("queued", "running", "completed")
+                                     for t in new), new
         p0, p1, p2 = (t["params"] for t in new)
         # left out: the sweep's first values (hidden 1 x 8, lr 0.1, 3 iterations, batch 16)
         assert p0["learning_rate"] == 0.5 and p0["layers"] == [8] and p0["iterations"] == 3, p0
@@ -485,7 +553,7 @@ def test_warm_start_over_http():
         srv.stop()
 
 
-TESTS = [test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
+TESTS = [test_extended_sweep_streams_again, test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
          test_retry_over_http, test_warm_start_over_http,
          test_dry_run_creates_nothing_and_counts,
          test_budget_stops_running_trials_as_stopped,
