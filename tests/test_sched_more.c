@@ -301,6 +301,15 @@ static void test_retry_lost(void **state) {
     json_decref(a);
     json_decref(b);
     store_close(r);
+    /* the throughput a dry run uses: calibrated at start-up, learned from what trained since */
+    sched_throughput_t tp;
+    sched_throughput(f->s, &tp);
+    assert_true(tp.calibrated_gflops > 0);
+    assert_true(tp.learned_seconds > 0 && tp.learned_gflops > 0);
+    assert_int_equal(tp.workers, 1);
+    assert_true(tp.gflops_per_worker ==
+                (tp.learned_seconds >= SCHED_LEARNED_MIN_SECONDS ? tp.learned_gflops
+                                                                 : tp.calibrated_gflops));
 }
 
 /* Warm start: trials added to a finished sweep run; over max_trials is refused. */
