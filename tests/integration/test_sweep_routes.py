@@ -267,6 +267,10 @@ def test_dry_run_creates_nothing_and_counts():
         for v in ["yes", "", "1", "TRUE"]:
             b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=" + v, grid), 422)
             assert b["errors"][0]["field"] == "query.dry_run", b
+        huge = dict(grid, grid=dict(grid["grid"], learning_rate=[0.01 * (i + 1) for i in range(32)],
+                                    neurons=list(range(1, 33)), iterations=[1, 2]))
+        b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true", huge), 422)
+        assert b["errors"][0]["field"] == "grid", b
         b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true&x=1", grid), 422)
         assert b["errors"][0]["field"] == "query.x", b
         problem(srv.request("POST", "/api/v1/sweeps?dry_run=true", "{",
@@ -474,6 +478,11 @@ def test_retry_over_http():
         assert p["errors"][0]["field"] == "body", p
         problem(srv.request("POST", url, "{", {"Content-Type": "application/json"}), 400)
         problem(srv.request("POST", "/api/v1/sweeps/99999/retry"), 404)
+        problem(srv.request("POST", url, "x", {"Content-Type": "text/plain"}), 415)
+        srv.json("DELETE", "/api/v1/sweeps/%d" % ref["id"], expect=204)  # deleted: gone
+        problem(srv.request("POST", "/api/v1/sweeps/%d/retry" % ref["id"]), 404)
+        problem(srv.request("POST", "/api/v1/sweeps/%d/trials" % ref["id"], {"trials": [{}]}),
+                404)
         problem(srv.request("POST", "/api/v1/sweeps/0/retry"), 404)
         problem(srv.request("GET", url), 405)
     finally:
