@@ -53,7 +53,10 @@ def test_pruner_validation():
             ({"type": "asha", "min_iterations": 0}, "pruner.min_iterations"),
             ({"type": "asha", "grace": 1}, "pruner.grace"),
             ({"type": "median", "min_trials": "3"}, "pruner.min_trials"),
-            ({"type": "hyperband"}, "pruner.type"),
+            ({"type": "bohb"}, "pruner.type"),
+            ({"type": "hyperband", "min_iterations": 9, "max_iterations": 3},
+             "pruner.max_iterations"),
+            ({"type": "hyperband", "max_iterations": "27"}, "pruner.max_iterations"),
             ({}, "pruner.type"),
             ("asha", "pruner"),
         ]
