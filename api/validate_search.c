@@ -18,9 +18,8 @@
 /* search: {"type"?, "seed"?, "max_trials"?, "max_seconds"?, "max_iterations_total"?}. */
 static void search_object(const json_t *s, const api_limits_t *lim, sched_space_t *sp,
                           api_errors_t *errs) {
-    static const char *const keys[] = {"type",        "seed",
-                                       "max_trials",  "max_seconds",
-                                       "max_iterations_total", "n_startup_trials"};
+    static const char *const keys[] = {
+        "type", "seed", "max_trials", "max_seconds", "max_iterations_total", "n_startup_trials"};
     long long x;
     sp->type = SCHED_SEARCH_GRID;
     if (!s)
@@ -47,8 +46,8 @@ static void search_object(const json_t *s, const api_limits_t *lim, sched_space_
     const json_t *ns = json_object_get(s, "n_startup_trials");
     if (ns && sp->type != SCHED_SEARCH_TPE)
         api_errors_add(errs, "search.n_startup_trials", "applies to search.type tpe only");
-    else if (ns && api_v_get_int(ns, "search.n_startup_trials", 0, SCHED_TPE_MAX_STARTUP, NULL,
-                                 &x, errs) == 0)
+    else if (ns && api_v_get_int(ns, "search.n_startup_trials", 0, SCHED_TPE_MAX_STARTUP, NULL, &x,
+                                 errs) == 0)
         sp->n_startup_trials = (size_t)x;
     const json_t *v;
     if ((v = json_object_get(s, "seed")) &&

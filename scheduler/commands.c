@@ -68,9 +68,9 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
                             .dataset_id = req->dataset_id,
                             .test_dataset_id = req->test_dataset_id,
                             .spec_json = req->spec_json,
-                            .search = !req->space                         ? "grid"
+                            .search = !req->space                            ? "grid"
                                       : req->space->type == SCHED_SEARCH_TPE ? "tpe"
-                                                                              : "random",
+                                                                             : "random",
                             .created_at = sched_now()};
     rc = store_sweep_insert(s->writer, &sw, (const char *const *)params, req->n_trials, &c->id, ids,
                             &c->err);

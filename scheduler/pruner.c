@@ -332,8 +332,8 @@ static int asha_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t 
     if (keep)
         return 0;
     if (note && note_len && bracket >= 0)
-        snprintf(note, note_len, "pruned at rung %d of bracket %d (iteration %lld): %.4g < %.4g",
-                 k, bracket, (long long)iteration, value, cutoff);
+        snprintf(note, note_len, "pruned at rung %d of bracket %d (iteration %lld): %.4g < %.4g", k,
+                 bracket, (long long)iteration, value, cutoff);
     else if (note && note_len)
         snprintf(note, note_len, "pruned at rung %d (iteration %lld): %.4g < %.4g", k,
                  (long long)iteration, value, cutoff);

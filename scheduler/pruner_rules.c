@@ -107,8 +107,8 @@ int sched_early_stop_step(const sched_early_stop_t *cfg, sched_es_state_t *st, i
 int sched_hyperband_brackets(const sched_pruner_cfg_t *cfg) {
     if (cfg->min_iterations < 1 || cfg->reduction_factor < 2)
         return 1;
-    int64_t max = cfg->max_iterations > cfg->min_iterations ? cfg->max_iterations
-                                                            : cfg->min_iterations;
+    int64_t max =
+        cfg->max_iterations > cfg->min_iterations ? cfg->max_iterations : cfg->min_iterations;
     /* floor(log_rf(max / min)) + 1, in integers: the largest s with min x rf^s <= max */
     int n = 1;
     int64_t at = cfg->min_iterations;

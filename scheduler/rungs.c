@@ -160,8 +160,8 @@ static int advance(sched_rungs_t *r, int b, int k, int *moved, sched_rungs_stop_
             if (k < x->n_rungs && x->decided == k && x->stop_rung < 0 &&
                 x->last >= rung_iteration(r, b, k)) {
                 double cutoff;
-                if (!isfinite(v) || sched_asha_promote(g->v, g->n, v, r->cfg.reduction_factor,
-                                                       &cutoff)) {
+                if (!isfinite(v) ||
+                    sched_asha_promote(g->v, g->n, v, r->cfg.reduction_factor, &cutoff)) {
                     x->decided = k + 1;
                 } else {
                     char note[192];
@@ -169,11 +169,12 @@ static int advance(sched_rungs_t *r, int b, int k, int *moved, sched_rungs_stop_
                     x->stop_rung = k;
                     if (r->n_brackets > 1)
                         snprintf(note, sizeof note,
-                                 "pruned at rung %d of bracket %d (iteration %lld): %.4g < %.4g",
-                                 k, b, (long long)it, v, cutoff);
+                                 "pruned at rung %d of bracket %d (iteration %lld): %.4g < %.4g", k,
+                                 b, (long long)it, v, cutoff);
                     else
-                        snprintf(note, sizeof note, "pruned at rung %d (iteration %lld): %.4g < %.4g",
-                                 k, (long long)it, v, cutoff);
+                        snprintf(note, sizeof note,
+                                 "pruned at rung %d (iteration %lld): %.4g < %.4g", k,
+                                 (long long)it, v, cutoff);
                     if (stop)
                         stop(user, x->id, it, note);
                 }

@@ -130,8 +130,7 @@ void sched_prune_free(sched_prune_t *p);
  * (rungs.h: a function of the stored rows, whatever the workers' timing or a restart), so the
  * jobs must be told in trial ordinal order, also at a restart; a median pruner decides as
  * rows arrive. */
-sched_prune_t *sched_prune_new_ordered(const sched_pruner_cfg_t *cfg,
-                                       const sched_early_stop_t *es);
+sched_prune_t *sched_prune_new_ordered(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es);
 /* Before the first job: the sweep's longest planned iterations, Hyperband's max_iterations
  * when the request left it out. */
 void sched_prune_longest(sched_prune_t *p, int64_t iterations);
@@ -164,11 +163,11 @@ sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t s
 
 /* A sampling sweep's strategy as made for it (sched_strategy_sampling_new). */
 typedef struct sched_sampling_cfg {
-    const sched_space_t *space;         /* copied; type RANDOM or TPE */
-    size_t slots;                       /* trials kept queued or running (the workers) */
-    const sched_random_spent_t *spent;  /* NULL: nothing spent (a new sweep) */
-    const sched_pruner_cfg_t *pruner;   /* NULL or NONE: none */
-    const sched_early_stop_t *es;       /* NULL or NONE: none */
+    const sched_space_t *space;        /* copied; type RANDOM or TPE */
+    size_t slots;                      /* trials kept queued or running (the workers) */
+    const sched_random_spent_t *spent; /* NULL: nothing spent (a new sweep) */
+    const sched_pruner_cfg_t *pruner;  /* NULL or NONE: none */
+    const sched_early_stop_t *es;      /* NULL or NONE: none */
 } sched_sampling_cfg_t;
 
 /* The k-th trial (k from 0) a sampling strategy adds; NULL: sched_space_draw(space, seed, k). */

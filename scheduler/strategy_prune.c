@@ -52,8 +52,8 @@ static sched_prune_t *prune_new(const sched_pruner_cfg_t *cfg, const sched_early
         p->es = *es;
     if (pruner)
         p->cfg = *cfg;
-    p->ordered = ordered && (p->cfg.type == SCHED_PRUNER_ASHA ||
-                             p->cfg.type == SCHED_PRUNER_HYPERBAND);
+    p->ordered =
+        ordered && (p->cfg.type == SCHED_PRUNER_ASHA || p->cfg.type == SCHED_PRUNER_HYPERBAND);
     return p;
 }
 

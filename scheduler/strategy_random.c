@@ -21,14 +21,14 @@
 typedef struct random_st {
     sched_strategy_t base; /* first */
     sched_space_t space;
-    size_t slots;        /* trials kept queued or running */
-    uint64_t next;       /* the next trial's k: trials stored so far */
-    size_t active;       /* its trials queued or running */
-    uint64_t iterations; /* iterations its trials stored (seen by on_iteration) */
-    double started;      /* monotonic seconds at its start */
-    int failed;          /* an add failed: it adds no more */
-    int64_t *ids;        /* its active trials' ids (slots of them) */
-    sched_prune_t *prune; /* its pruner and early stopping (ordered), NULL for none */
+    size_t slots;             /* trials kept queued or running */
+    uint64_t next;            /* the next trial's k: trials stored so far */
+    size_t active;            /* its trials queued or running */
+    uint64_t iterations;      /* iterations its trials stored (seen by on_iteration) */
+    double started;           /* monotonic seconds at its start */
+    int failed;               /* an add failed: it adds no more */
+    int64_t *ids;             /* its active trials' ids (slots of them) */
+    sched_prune_t *prune;     /* its pruner and early stopping (ordered), NULL for none */
     sched_propose_fn propose; /* the k-th trial (TPE's), NULL: sched_space_draw */
     void *propose_user;
 } random_st_t;

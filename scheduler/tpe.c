@@ -56,8 +56,8 @@ static double ndtri(double p) {
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     if (p <= 0)
         return -INFINITY;
     if (p >= 1)
@@ -77,7 +77,7 @@ static double ndtri(double p) {
         x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
             ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
     }
-    double e = ndtr(x) - p; /* one Halley step */
+    double e = ndtr(x) - p;                                 /* one Halley step */
     double u = e * 2.50662827463100050242 * exp(x * x / 2); /* sqrt(2 pi) */
     return x - u / (1 + x * u / 2);
 }
@@ -122,8 +122,9 @@ void sched_tpe_weights(size_t n, double *w) {
     }
     size_t ramp = n - 25; /* linspace(1 / n, 1, ramp) then 25 ones */
     for (size_t i = 0; i < ramp; i++)
-        w[i] = ramp == 1 ? 1.0 / (double)n
-                         : 1.0 / (double)n + (1.0 - 1.0 / (double)n) * (double)i / (double)(ramp - 1);
+        w[i] = ramp == 1
+                   ? 1.0 / (double)n
+                   : 1.0 / (double)n + (1.0 - 1.0 / (double)n) * (double)i / (double)(ramp - 1);
     for (size_t i = ramp; i < n; i++)
         w[i] = 1.0;
 }
@@ -360,7 +361,7 @@ static int observed(const dimref_t *dr, const sched_params_t *p, double *out) {
         for (size_t j = 0; j < d->n; j++) {
             int same = !dr->row || dr->row->type == SCHED_PARAM_INT ? d->list[j].i == v.i
                        : dr->row->type == SCHED_PARAM_REAL          ? d->list[j].r == v.r
-                                                                     : d->list[j].e == v.e;
+                                                                    : d->list[j].e == v.e;
             if (same) {
                 *out = (double)j;
                 return 0;
@@ -431,8 +432,7 @@ done:
 
 /* TPE's value for dimension dr (a list's index, a range's value). */
 static int choose(const dimref_t *dr, uint64_t seed, uint64_t k, const sched_tpe_obs_t *obs,
-                  const size_t *good, size_t n_good, const size_t *bad, size_t n_bad,
-                  double *out) {
+                  const size_t *good, size_t n_good, const size_t *bad, size_t n_bad, double *out) {
     sched_tpe_pe_t l, g;
     int rc = fit(dr, obs, good, n_good, &l);
     if (rc != 0)
@@ -443,7 +443,8 @@ static int choose(const dimref_t *dr, uint64_t seed, uint64_t k, const sched_tpe
     }
     double best = -INFINITY;
     for (uint64_t c = 0; c < SCHED_TPE_N_EI_CANDIDATES; c++) {
-        double y = sched_tpe_pe_sample(&l, unit(seed, k, dr->key, c, 0), unit(seed, k, dr->key, c, 1));
+        double y =
+            sched_tpe_pe_sample(&l, unit(seed, k, dr->key, c, 0), unit(seed, k, dr->key, c, 1));
         double x = y, t = y;
         if (!l.categorical) {
             x = untransform(dr, y);
@@ -533,8 +534,8 @@ int sched_tpe_propose(const sched_space_t *sp, uint64_t seed, uint64_t k, size_t
         const sched_param_t *r = &sched_param_table[i];
         if (r->type == SCHED_PARAM_SHAPE || sp->dim[i].kind == SCHED_DIM_NONE)
             continue;
-        dims[nd++] = (dimref_t){
-            .row = r, .d = &sp->dim[i], .key = i, .integer = r->type == SCHED_PARAM_INT};
+        dims[nd++] =
+            (dimref_t){.row = r, .d = &sp->dim[i], .key = i, .integer = r->type == SCHED_PARAM_INT};
     }
     sched_params_t p = *out;
     size_t depth = out->shape.n_hidden, width = depth ? out->shape.hidden[0] : 1;

@@ -61,14 +61,14 @@ void sched_tpe_split(const sched_tpe_obs_t *obs, size_t n, size_t n_good, int *g
 /* ---- one dimension's Parzen estimator ----------------------------------------------------- */
 
 typedef struct sched_tpe_pe {
-    int categorical;   /* 1: choices; 0: truncated Gaussians */
-    size_t n_choices;  /* categorical */
-    double low, high;  /* numeric, in the transformed space */
-    double step;       /* numeric: 1 for discrete masses, 0 continuous */
-    size_t n;          /* kernels, the prior's last */
-    double *w;         /* [n] mixture weights, summing to 1 */
+    int categorical;    /* 1: choices; 0: truncated Gaussians */
+    size_t n_choices;   /* categorical */
+    double low, high;   /* numeric, in the transformed space */
+    double step;        /* numeric: 1 for discrete masses, 0 continuous */
+    size_t n;           /* kernels, the prior's last */
+    double *w;          /* [n] mixture weights, summing to 1 */
     double *mu, *sigma; /* [n] numeric */
-    double *p;         /* [n x n_choices] categorical, rows summing to 1 */
+    double *p;          /* [n x n_choices] categorical, rows summing to 1 */
 } sched_tpe_pe_t;
 
 /* Fits a categorical estimator to the observed choice indices x[0..n) (weights by

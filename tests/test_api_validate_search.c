@@ -70,7 +70,8 @@ static const bad_case_t bad_cases[] = {
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": 5, "
      "\"n_startup_trials\": 3}, " SPACE "}",
      "search.n_startup_trials", "applies to search.type tpe only"},
-    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5}, " SP("layers", "[[4]]") "}",
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5}, " SP("layers",
+                                                                                   "[[4]]") "}",
      "space.layers", "not supported by random and tpe search"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": 1}, " SPACE "}", "search.type", "must be one of"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\"}, " SPACE "}", "search.max_trials",
@@ -224,11 +225,12 @@ static void test_tpe_space_and_pruners(void **state) {
     (void)state;
     api_sweep_body_t *b = malloc(sizeof *b);
     api_errors_t e;
-    assert_int_equal(run("{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 20}, " SPACE
-                         ", \"pruner\": {\"type\": \"hyperband\", \"max_iterations\": 27}, "
-                         "\"training\": {\"early_stopping\": {\"patience\": 3}}}",
-                         b, &e),
-                     0);
+    assert_int_equal(
+        run("{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 20}, " SPACE
+            ", \"pruner\": {\"type\": \"hyperband\", \"max_iterations\": 27}, "
+            "\"training\": {\"early_stopping\": {\"patience\": 3}}}",
+            b, &e),
+        0);
     assert_true(b->sampling);
     assert_int_equal(b->space.type, SCHED_SEARCH_TPE);
     assert_int_equal(b->space.n_startup_trials, 10);
@@ -242,7 +244,8 @@ static void test_tpe_space_and_pruners(void **state) {
                      0);
     assert_int_equal(b->space.n_startup_trials, 0);
     assert_int_equal(b->pruner.type, SCHED_PRUNER_ASHA);
-    assert_int_equal(run("{\"dataset_id\": 1, " RANDOM ", " SPACE ", \"pruner\": {\"type\": \"median\"}}",
+    assert_int_equal(run("{\"dataset_id\": 1, " RANDOM ", " SPACE
+                         ", \"pruner\": {\"type\": \"median\"}}",
                          b, &e),
                      0);
     assert_int_equal(b->space.type, SCHED_SEARCH_RANDOM);
