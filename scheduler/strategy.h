@@ -70,6 +70,11 @@ struct sched_search_ctl {
      * "pruned at rung 2 (iteration 9): 0.71 < 0.78"; note may be NULL. */
     int (*stop_note)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
                      const char *note);
+    /* Records a trial of the sweep that ended `completed` as `pruned` with note (its history,
+     * figures and model kept): a pruning decision that came after the trial had run to its end
+     * (ordered pruning waits for earlier trials). MLPT_ESTATE when it did not end completed;
+     * store errors. */
+    int (*mark_pruned)(sched_search_ctl_t *c, int64_t trial_id, const char *note);
 };
 
 typedef struct sched_strategy sched_strategy_t;
@@ -147,8 +152,13 @@ int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_
 /* An iteration of trial_id (a follower's is ignored). */
 void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
                            const store_metric_t *m);
-/* Trial_id ended (ordered pruning: the runs after it may be decided now). */
-void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id);
+/* Trial_id ended with status (ordered pruning: the runs after it may be decided now; one
+ * that ended completed but is decided pruned, now or later, is marked pruned through
+ * ctl->mark_pruned: its decision waited for earlier trials while it ran to its end). */
+void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                     const char *status);
+/* After a restart (from plan): marks pruned the ended trials resume found decided pruned. */
+void sched_prune_flush(sched_prune_t *p, sched_search_ctl_t *ctl);
 /* What a resumed random search has spent already (all 0 for a new sweep). */
 typedef struct sched_random_spent {
     uint64_t stored;     /* trials the sweep has: its next draw's k */

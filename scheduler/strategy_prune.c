@@ -22,8 +22,11 @@ typedef struct member {
     int64_t planned; /* the lead's iterations */
     int pending;     /* a lead stopped while its rows were replayed at a restart: its reason */
     sched_stop_reason_t pending_why;
-    char note[192];      /* why, then */
+    char note[192];      /* why, then; ordered: the rungs' note once they stop it */
     sched_es_state_t es; /* early stopping (leads) */
+    int ended;           /* ordered: its end was heard of (completed: end_completed) */
+    int end_completed;
+    int flip; /* ordered: ended completed, then stopped by the rungs: to be marked pruned */
 } member_t;
 
 struct sched_prune {
@@ -86,18 +89,33 @@ static int make(sched_prune_t *p) {
     return p->rungs || p->pruner ? 0 : MLPT_ENOMEM;
 }
 
-/* The rungs decided run stops: now when it runs (p->ctl), else at its next row. */
+/* An ended completed lead the rungs stopped: marked pruned now (p->ctl), else at the next
+ * plan (sched_prune_flush). */
+static void flip(sched_prune_t *p, member_t *mb) {
+    if (p->ctl && p->ctl->mark_pruned && p->ctl->mark_pruned(p->ctl, mb->trial_id, mb->note) == 0)
+        mb->flip = 0;
+    else
+        mb->flip = !p->ctl; /* a refusal is final */
+}
+
+/* The rungs decided run stops: now when it runs (p->ctl), else at its next row; one that has
+ * ended completed meanwhile is marked pruned (its decision waited for earlier runs). */
 static void rungs_stop(void *user, int64_t run, int64_t iteration, const char *note) {
     sched_prune_t *p = user;
     member_t *mb = member_of(p, run);
     (void)iteration;
     if (!mb)
         return;
+    snprintf(mb->note, sizeof mb->note, "%s", note);
+    if (mb->ended) {
+        if (mb->end_completed)
+            flip(p, mb);
+        return;
+    }
     if (p->ctl && p->ctl->stop_note(p->ctl, run, SCHED_STOP_PRUNED, note) == 0)
         return;
     mb->pending = 1;
     mb->pending_why = SCHED_STOP_PRUNED;
-    snprintf(mb->note, sizeof mb->note, "%s", note);
 }
 
 /* Whether the lead mb stops at this row: the pruner first (recording the value), then early
@@ -114,8 +132,11 @@ static sched_stop_reason_t decide(sched_prune_t *p, member_t *mb, const store_me
                                          m->val_accuracy, note, note_len) == 1)
         return SCHED_STOP_PRUNED;
     double v = p->es.metric == SCHED_ES_VAL_LOSS ? m->val_loss : m->val_accuracy;
-    if (sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, note_len) == 1)
+    if (sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, note_len) == 1) {
+        if (p->rungs && m->iteration < mb->planned) /* its later rows do not reach a rung */
+            sched_rungs_end(p->rungs, mb->lead_id, rungs_stop, p);
         return SCHED_STOP_EARLY;
+    }
     return SCHED_STOP_NONE;
 }
 
@@ -182,15 +203,31 @@ void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t tr
         ctl->stop_note(ctl, trial_id, why, note);
 }
 
-void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id) {
+void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                     const char *status) {
     if (!p || !p->rungs)
         return;
     member_t *mb = member_of(p, trial_id);
     if (!mb || mb->lead_id != trial_id)
         return;
     mb->pending = 0;
+    mb->ended = 1;
+    mb->end_completed = status && !strcmp(status, "completed");
     p->ctl = ctl;
+    /* stopped while its end was on its way: it ran to its end, completed */
+    if (mb->end_completed && sched_rungs_stopped(p->rungs, trial_id, NULL))
+        flip(p, mb);
     sched_rungs_end(p->rungs, trial_id, rungs_stop, p);
+    p->ctl = NULL;
+}
+
+void sched_prune_flush(sched_prune_t *p, sched_search_ctl_t *ctl) {
+    if (!p)
+        return;
+    p->ctl = ctl;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->m[i].flip)
+            flip(p, &p->m[i]);
     p->ctl = NULL;
 }
 
@@ -205,34 +242,47 @@ static int ended(const char *status) {
     return status && strcmp(status, "queued") != 0 && strcmp(status, "running") != 0;
 }
 
-/* At a restart with rungs: every stored row, then every end; the order does not matter. */
+/* At a restart with rungs: every stored row (a lead's up to where early stopping stops it),
+ * then every end; the order does not matter. Leads that ended completed but that the rungs
+ * stop are marked pruned at the next plan (sched_prune_flush). */
 static int resume_ordered(sched_prune_t *p, const sched_strategy_stored_t *t, size_t n) {
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         member_t *mb = member_of(p, t[i].trial.trial_id);
         if (!mb || mb->lead_id != mb->trial_id)
             continue;
+        int done = ended(t[i].status);
+        memset(&mb->es, 0, sizeof mb->es);
         for (size_t k = 0; k < t[i].n_rows && rc == 0; k++) {
             const store_metric_t *m = &t[i].rows[k];
             rc = sched_rungs_row(p->rungs, mb->lead_id, m->iteration, m->val_accuracy, rungs_stop,
                                  p);
             double v = p->es.metric == SCHED_ES_VAL_LOSS ? m->val_loss : m->val_accuracy;
             char note[192];
-            if (!ended(t[i].status) && !mb->pending && p->es.metric != SCHED_ES_NONE &&
-                sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, sizeof note) == 1 &&
-                m->iteration < mb->planned) {
+            if (rc != 0 || p->es.metric == SCHED_ES_NONE ||
+                sched_early_stop_step(&p->es, &mb->es, m->iteration, v, note, sizeof note) != 1 ||
+                m->iteration >= mb->planned)
+                continue;
+            if (!done && !mb->pending) { /* stopped early before the crash took effect */
                 mb->pending = 1;
                 mb->pending_why = SCHED_STOP_EARLY;
                 snprintf(mb->note, sizeof mb->note, "%s", note);
             }
-        }
-        if (rc == 0 && ended(t[i].status))
             rc = sched_rungs_end(p->rungs, mb->lead_id, rungs_stop, p);
+            break;
+        }
+        if (rc == 0 && done) {
+            mb->ended = 1;
+            mb->end_completed = !strcmp(t[i].status, "completed");
+            rc = sched_rungs_end(p->rungs, mb->lead_id, rungs_stop, p);
+        }
     }
-    for (size_t i = 0; i < n; i++) { /* a stop decided for an ended run is moot */
-        member_t *mb = member_of(p, t[i].trial.trial_id);
-        if (mb && ended(t[i].status))
-            mb->pending = 0;
+    for (size_t i = 0; i < p->n; i++) { /* a stop decided for an ended run is moot */
+        member_t *mb = &p->m[i];
+        if (!mb->ended)
+            continue;
+        mb->pending = 0;
+        mb->flip = mb->end_completed && sched_rungs_stopped(p->rungs, mb->trial_id, NULL);
     }
     return rc;
 }

@@ -90,6 +90,7 @@ static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
 static int random_plan(sched_strategy_t *st, sched_search_ctl_t *ctl,
                        const sched_strategy_trial_t *t, size_t n) {
     random_st_t *r = (random_st_t *)st;
+    sched_prune_flush(r->prune, ctl);
     if (n > r->slots) { /* resumed with more queued than slots (fewer workers now) */
         int64_t *ids = realloc(r->ids, n * sizeof *ids);
         if (!ids)
@@ -122,8 +123,7 @@ static void random_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int6
 static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
                        const char *status) {
     random_st_t *r = (random_st_t *)st;
-    (void)status;
-    sched_prune_end(r->prune, ctl, trial_id);
+    sched_prune_end(r->prune, ctl, trial_id, status);
     active_remove(r, trial_id);
     top_up(r, ctl); /* a failure is final: the sweep then ends with its trials */
 }

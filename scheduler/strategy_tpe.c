@@ -22,9 +22,10 @@ typedef struct trial {
     uint64_t number;
     sched_params_t params;
     tstate_t state;
-    int64_t last;      /* its last iteration stored */
-    double last_value; /* validation accuracy there */
-    double best;       /* best validation accuracy (NaN: none) */
+    int64_t last;    /* its last iteration stored */
+    double best;     /* best validation accuracy (NaN: none) */
+    int64_t stop_at; /* pruned: the iteration its note names (0: none) */
+    double *vals;    /* validation accuracy by iteration - 1, `last` of them */
 } trial_t;
 
 typedef struct tpe_st {
@@ -58,18 +59,40 @@ static int trial_add(tpe_st_t *s, int64_t id, const sched_params_t *p) {
         s->t = t;
         s->cap = cap;
     }
-    s->t[s->n] = (trial_t){.id = id, .number = s->n, .params = *p, .best = NAN, .last_value = NAN};
+    s->t[s->n] = (trial_t){.id = id, .number = s->n, .params = *p, .best = NAN};
     s->n++;
     return 0;
 }
 
-static void trial_row(trial_t *t, const store_metric_t *m) {
+static int trial_row(trial_t *t, const store_metric_t *m) {
     if (m->iteration <= t->last)
-        return;
+        return 0;
+    double *v = realloc(t->vals, (size_t)m->iteration * sizeof *v);
+    if (!v)
+        return MLPT_ENOMEM;
+    for (int64_t i = t->last; i < m->iteration; i++)
+        v[i] = NAN; /* a gap: no value */
+    v[m->iteration - 1] = m->val_accuracy;
+    t->vals = v;
     t->last = m->iteration;
-    t->last_value = m->val_accuracy;
     if (isfinite(m->val_accuracy) && (isnan(t->best) || m->val_accuracy > t->best))
         t->best = m->val_accuracy;
+    return 0;
+}
+
+/* A pruned trial as Optuna sees one: its intermediate values end where it was pruned (the
+ * iteration its note names; the rows it trained while the stop took effect are left out, so
+ * the observation does not depend on timing), else at its last row. */
+static sched_tpe_obs_t obs_of(const trial_t *t) {
+    sched_tpe_obs_t o = {.params = t->params, .number = t->number};
+    if (t->state == T_COMPLETE) {
+        o.value = t->best;
+        return o;
+    }
+    o.pruned = 1;
+    o.step = t->stop_at > 0 && t->stop_at <= t->last ? t->stop_at : t->last;
+    o.value = o.step > 0 ? t->vals[o.step - 1] : NAN;
+    return o;
 }
 
 /* What an ended trial is to TPE: completed (early-stopped ones too) with its best value;
@@ -109,7 +132,22 @@ static int w_stop(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t w
 static int w_stop_note(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
                        const char *note) {
     wctl_t *w = (wctl_t *)c;
-    return w->real->stop_note(w->real, trial_id, why, note);
+    int rc = w->real->stop_note(w->real, trial_id, why, note);
+    trial_t *t = rc == 0 && why == SCHED_STOP_PRUNED ? trial_of(w->tpe, trial_id) : NULL;
+    if (t)
+        t->stop_at = sched_pruner_note_iteration(note);
+    return rc;
+}
+
+static int w_mark_pruned(sched_search_ctl_t *c, int64_t trial_id, const char *note) {
+    wctl_t *w = (wctl_t *)c;
+    int rc = w->real->mark_pruned(w->real, trial_id, note);
+    trial_t *t = rc == 0 ? trial_of(w->tpe, trial_id) : NULL;
+    if (t) { /* an observation pruned where its note says */
+        t->state = T_PRUNED;
+        t->stop_at = sched_pruner_note_iteration(note);
+    }
+    return rc;
 }
 
 static wctl_t wrap(tpe_st_t *s, sched_search_ctl_t *real) {
@@ -117,7 +155,8 @@ static wctl_t wrap(tpe_st_t *s, sched_search_ctl_t *real) {
                              .queue = w_queue,
                              .add = w_add,
                              .stop = w_stop,
-                             .stop_note = w_stop_note},
+                             .stop_note = w_stop_note,
+                             .mark_pruned = w_mark_pruned},
                     .real = real,
                     .tpe = s};
 }
@@ -131,11 +170,7 @@ static void propose(void *user, uint64_t k, sched_params_t *out) {
         const trial_t *t = &s->t[i];
         if (t->state != T_COMPLETE && t->state != T_PRUNED)
             continue;
-        obs[m++] = (sched_tpe_obs_t){.params = t->params,
-                                     .number = t->number,
-                                     .pruned = t->state == T_PRUNED,
-                                     .step = t->last,
-                                     .value = t->state == T_PRUNED ? t->last_value : t->best};
+        obs[m++] = obs_of(t);
     }
     if (!obs) /* without memory: the random draw */
         sched_space_draw(&s->space, s->space.seed, k, out);
@@ -161,8 +196,11 @@ static int tpe_resume(sched_strategy_t *st, const sched_strategy_stored_t *t, si
             return MLPT_ENOMEM;
         trial_t *x = &s->t[s->n - 1];
         for (size_t k = 0; k < t[i].n_rows; k++)
-            trial_row(x, &t[i].rows[k]);
+            if (trial_row(x, &t[i].rows[k]) != 0)
+                return MLPT_ENOMEM;
         x->state = state_of(t[i].status);
+        if (x->state == T_PRUNED)
+            x->stop_at = sched_pruner_note_iteration(t[i].error);
     }
     return s->inner->ops->resume ? s->inner->ops->resume(s->inner, t, n) : 0;
 }
@@ -171,8 +209,8 @@ static void tpe_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t
                           const store_metric_t *m) {
     tpe_st_t *s = (tpe_st_t *)st;
     trial_t *x = trial_of(s, trial_id);
-    if (x)
-        trial_row(x, m);
+    if (x && trial_row(x, m) != 0)
+        x->state = T_OUT; /* without memory: no longer an observation */
     wctl_t w = wrap(s, ctl);
     if (s->inner->ops->on_iteration)
         s->inner->ops->on_iteration(s->inner, &w.base, trial_id, m);
@@ -182,7 +220,7 @@ static void tpe_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial
                     const char *status) {
     tpe_st_t *s = (tpe_st_t *)st;
     trial_t *x = trial_of(s, trial_id);
-    if (x)
+    if (x && x->state != T_OUT)
         x->state = state_of(status);
     wctl_t w = wrap(s, ctl);
     if (s->inner->ops->on_end)
@@ -198,6 +236,8 @@ static void tpe_free(sched_strategy_t *st) {
     tpe_st_t *s = (tpe_st_t *)st;
     if (s->inner)
         s->inner->ops->free(s->inner);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->t[i].vals);
     free(s->t);
     free(s);
 }
