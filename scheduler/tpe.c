@@ -541,6 +541,10 @@ int sched_tpe_propose(const sched_space_t *sp, uint64_t seed, uint64_t k, size_t
     size_t depth = out->shape.n_hidden, width = depth ? out->shape.hidden[0] : 1;
     for (size_t i = 0; i < nd; i++) {
         double x;
+        const sched_dim_t *d = dims[i].d;
+        if ((d->kind == SCHED_DIM_LIST && d->n < 2) ||
+            (d->kind == SCHED_DIM_RANGE && !(d->high > d->low)))
+            continue; /* one value: the draw's (Optuna skips a single-valued distribution) */
         if ((rc = choose(&dims[i], seed, k, obs, good, n_good, bad, n_bad, &x)) != 0)
             goto done;
         set_dim(&dims[i], x, &p, &depth, &width);
