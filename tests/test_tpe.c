@@ -252,6 +252,26 @@ static void test_propose_startup_and_purity(void **state) {
     free(o);
 }
 
+/* A dimension with one value (a one-element list, a range with low == high) keeps the draw's
+ * value: no estimator over an empty range (no NaN). */
+static void test_propose_single_valued(void **state) {
+    (void)state;
+    sched_space_t sp = tpe_space();
+    sp.dim[row("momentum")] = (sched_dim_t){.kind = SCHED_DIM_RANGE, .low = 0.5, .high = 0.5};
+    sp.dim[row("batch_size")] = (sched_dim_t){.kind = SCHED_DIM_RANGE, .low = 16, .high = 16};
+    sp.hidden_layers = (sched_dim_t){.kind = SCHED_DIM_LIST, .n = 1, .list = {{.i = 2}}};
+    sched_tpe_obs_t *o = observe_draws(&sp, 20);
+    sched_params_t a;
+    for (uint64_t k = 20; k < 30; k++) {
+        assert_int_equal(sched_tpe_propose(&sp, 3, k, 10, o, 20, &a), 0);
+        assert_true(a.momentum == 0.5);
+        assert_int_equal(a.batch_size, 16);
+        assert_int_equal(a.shape.n_hidden, 2);
+        assert_true(isfinite(a.learning_rate) && a.learning_rate >= 0.001);
+    }
+    free(o);
+}
+
 /* Sequential TPE on the objective does better than the random draws of the same count. */
 static void test_propose_finds_the_good_region(void **state) {
     (void)state;
@@ -312,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_categorical_estimator),
         cmocka_unit_test(test_numeric_estimator),
         cmocka_unit_test(test_propose_startup_and_purity),
+        cmocka_unit_test(test_propose_single_valued),
         cmocka_unit_test(test_propose_finds_the_good_region),
         cmocka_unit_test(test_propose_with_pruned),
     };
