@@ -7,7 +7,10 @@
  * max_iterations_total over the iterations its trials store). A spent budget adds no more
  * trials and stops its running trials at the end of the iteration they train (SCHED_STOP_EARLY:
  * kept, `completed`, with their history and model; a `stopped` state is not there yet); a
- * trial still queued then runs to its end.
+ * trial still queued then runs to its end. With a pruner or early stopping it holds their state
+ * (sched_prune_new_ordered: ASHA and Hyperband decided in trial order, so from stored rows) and
+ * rebuilds it at a restart (resume). TPE (strategy_tpe.c) is this strategy with another
+ * proposal (sched_propose_fn).
  */
 #include <stdlib.h>
 #include <string.h>
