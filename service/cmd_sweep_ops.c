@@ -6,7 +6,9 @@
  *
  * A 404 is ambiguous: the sweep may not exist, or the server may predate the route. The sweep
  * itself is asked for then, so the message says which: "no such sweep" (exit 2, the caller's
- * mistake) or "this server has no POST ..." (exit 1).
+ * mistake) or "this server has no such route" (exit 1: the router's 404 "no such resource"
+ * while the sweep exists, or a 405); a route's other 404s (an unknown trial) are shown as
+ * they came (exit 2).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,8 +57,19 @@ static const char extend_usage[] =
     "             4 the sweep was canceled\n"
     "           130 interrupted\n";
 
-/* After a 404 or 405: whether the sweep exists tells a missing sweep from a missing route.
- * Says which. Returns the exit status. */
+/* Whether a 404's problem is the router's "no such resource: PATH" (no route matched), rather
+ * than a route's own 404 (an unknown trial, say). */
+static int is_no_route(const svc_http_answer_t *ans) {
+    json_t *p = json_loads(ans->body, 0, NULL);
+    const char *detail = json_string_value(json_object_get(p, "detail"));
+    int yes = detail && !strncmp(detail, "no such resource", 16);
+    json_decref(p);
+    return yes;
+}
+
+/* After a 404 or 405: whether the sweep exists tells a missing sweep from a missing route (405,
+ * or the router's 404 while the sweep exists). Says which; any other 404 is reported as the
+ * server said it. Returns the exit status. */
 static int explain_not_found(svc_sweep_client_t *cx, const svc_sweep_op_args_t *a, const char *what,
                              const svc_http_answer_t *ans) {
     char path[64];
@@ -68,7 +81,7 @@ static int explain_not_found(svc_sweep_client_t *cx, const svc_sweep_op_args_t *
         status = got.status;
         svc_http_answer_deinit(&got);
     }
-    if (status == 200 || ans->status == 405) {
+    if (ans->status == 405 || (status == 200 && is_no_route(ans))) {
         svc_errorf("%s: HTTP %ld: this server has no such route (it predates `mlptune sweep "
                    "%s`); sweep %" PRId64 " is unchanged",
                    what, ans->status, svc_sweep_op_name(a->kind), a->sweep_id);
@@ -79,8 +92,7 @@ static int explain_not_found(svc_sweep_client_t *cx, const svc_sweep_op_args_t *
                    what);
         return SVC_EXIT_USAGE;
     }
-    /* the server could not say: report what the route said */
-    json_t *none;
+    json_t *none; /* the route's own 404, or the server could not say: as it came */
     return svc_sweep_answer_json(what, ans, 202, &none);
 }
 

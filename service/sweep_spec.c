@@ -56,6 +56,11 @@ static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
             while (k < n_opts &&
                    !(strlen(opts[k].name) == len - 2 && !strncmp(opts[k].name, arg + 2, len - 2)))
                 k++;
+        if (!strcmp(arg, "extend") || !strcmp(arg, "retry")) {
+            svc_errorf("sweep: \"%s\" goes first: mlptune sweep %s --server URL SWEEP_ID ...", arg,
+                       arg);
+            return -1;
+        }
         if (strncmp(arg, "--", 2) != 0 || k == n_opts) {
             svc_errorf("sweep: unknown argument \"%s\" (see mlptune sweep --help)", arg);
             return -1;
