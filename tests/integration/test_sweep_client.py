@@ -672,7 +672,8 @@ def test_extend_retry_fake():
         code, out, err, _ = op_client(url, "retry", "5")
         assert code == 0 and "no failed or lost trial to requeue" in out, (code, out)
         # --wait follows to the end: the finished sweep, its leaderboard and what was requeued
-        done = dict(sweep, status="completed", trials={"completed": 80}, progress=1)
+        done = dict(sweep, status="completed", trials={"completed": 78, "stopped": 2},
+                    progress=1)
         FakeHandler.answers[("GET", "/api/v1/sweeps/5")] = (200, "application/json",
                                                             json.dumps(done).encode())
         FakeHandler.answers[("GET", "/api/v1/sweeps/5/trials")] = (
@@ -684,6 +685,7 @@ def test_extend_retry_fake():
         assert code == 0 and doc["requeued"] == [7] and doc["leaderboard"] == [], (code, out)
         code, out, err, _ = op_client(url, "extend", "5", "--max-trials", "90", "--wait")
         assert code == 0 and "sweep 5: extended" in out and "sweep 5 completed" in out, out
+        assert "(78 completed, 2 stopped)" in out, out  # a budget's stopped trials are counted
         # the token goes with extend and retry too
         token = write_json(None, "tok-3\n")
         code, out, err, _ = op_client(url, "retry", "5", "--token-file", token)
