@@ -82,6 +82,19 @@ static const char sweep_usage[] =
     "             4 the sweep was canceled\n"
     "           130 interrupted\n";
 
+/* Whether a refusal names the query parameter dry_run among its field errors. */
+static int blames_dry_run(const svc_http_answer_t *ans) {
+    json_t *p = json_loads(ans->body, 0, NULL), *e;
+    size_t i;
+    int yes = 0;
+    json_array_foreach(json_object_get(p, "errors"), i, e) {
+        const char *field = json_string_value(json_object_get(e, "field"));
+        yes |= field && !strcmp(field, "dry_run");
+    }
+    json_decref(p);
+    return yes;
+}
+
 /* POSTs the spec with the dataset ids (or previews it); *sweep gets the 201 (200) body. */
 static int sweep_create(svc_sweep_client_t *cx, const svc_sweep_args_t *a, json_t *body,
                         const svc_dataset_ref_t *train, const svc_dataset_ref_t *test,
@@ -97,11 +110,10 @@ static int sweep_create(svc_sweep_client_t *cx, const svc_sweep_args_t *a, json_
     if (svc_http_post_json(cx->http, path, body, &ans, &err) != 0)
         return svc_sweep_no_answer(&err);
     rc = svc_sweep_answer_json(what, &ans, a->preview ? 200 : 201, sweep);
-    long status = ans.status;
-    svc_http_answer_deinit(&ans);
-    if (rc && a->preview && (status == 400 || status == 422))
+    if (rc && a->preview && blames_dry_run(&ans))
         fprintf(stderr, "  (a server without previews refuses dry_run as an unknown query "
                         "parameter)\n");
+    svc_http_answer_deinit(&ans);
     if (rc)
         return rc;
     if (a->preview && !svc_preview_is(*sweep)) {

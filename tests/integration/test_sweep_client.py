@@ -629,6 +629,13 @@ def test_preview_fake():
                                                            json.dumps(problem).encode())
         code, out, err, _ = client(url, "--spec", spec, "--preview")
         assert code == 2 and out == "" and "dry_run" in err and "without previews" in err, err
+        # a refusal of the spec itself gets no such hint
+        problem["detail"] = "space.neurons[0]: must be >= 1"
+        problem["errors"] = [{"field": "space.neurons[0]", "message": "must be >= 1"}]
+        FakeHandler.answers[("POST", "/api/v1/sweeps")] = (422, "application/problem+json",
+                                                           json.dumps(problem).encode())
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 2 and "space.neurons[0]" in err and "without previews" not in err, err
         # an answer that is not a preview (a server that created the sweep): exit 1
         FakeHandler.answers[("POST", "/api/v1/sweeps")] = (200, "application/json",
                                                            b'{"id": 3, "status": "queued"}')
