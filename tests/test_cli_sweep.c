@@ -408,6 +408,8 @@ static void test_spec_hostile(void **state) {
         {{"--spec"}, "--spec: missing value"},
         {{"--spec", no_id_path, "--dataset", "1", "--preview=1"}, "unknown argument"},
         {{"--spec", "/nonexistent/x.json", "--dataset", "1"}, "cannot open"},
+        {{"extend", "5", "--max-trials", "9"}, "\"extend\" goes first"},
+        {{"--spec", no_id_path, "retry"}, "\"retry\" goes first"},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char *argv[12];
