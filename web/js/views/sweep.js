@@ -1,10 +1,21 @@
 // views/sweep.js - /sweeps/{id}: live curves of every trial (Server-Sent Events while the sweep
-// runs, its stored history once it has finished), the sortable leaderboard, the heatmap of best
-// validation accuracy over two grid axes, progress with an ETA, and cancel.
+// runs, its stored history once it has finished) with a hover readout, a legend, a filter and
+// top-N; the best so far against wall time; parallel coordinates of every trial (brushable: the
+// list and curves follow); each parameter's importance; the sortable leaderboard (pruned and
+// stopped trials with their rung) and its CSV; the heatmap over two axes; progress with an ETA
+// that tells finished from canceled trials; cancel, clone and delete.
 //
 // View state that is worth sharing lives in the query string: ?split=val|train&metric=accuracy|loss
 // &x=<axis>&y=<axis>&sort=<column>&dir=asc|desc.
 import {h, append, replace, progressBar, setProgress, statusBadge} from '../dom.js';
+import {confirmInline} from '../confirm.js';
+import {sweepProgress} from '../progress.js';
+import {ParallelCoordinates} from '../parcoords.js';
+import {renderImportance} from '../importance.js';
+import {BestSoFarChart, bestSoFar} from '../best-so-far.js';
+import {filterBar} from '../trial-filter.js';
+import {Selection} from '../selection.js';
+import {leaderboardCsv, download} from '../csv.js';
 import {api, apiAll, isAbort, API} from '../api.js';
 import {setQuery, navigate} from '../router.js';
 import {requireSignIn, sessionState} from '../auth.js';
@@ -83,8 +94,16 @@ export async function render({root, params, signal, query}) {
   const live = h('span', {class: 'live', 'aria-live': 'polite'});
   const cancelBtn = h('button', {type: 'button', class: 'danger'}, 'Cancel sweep');
   const cancelMsg = h('span', {class: 'note', role: 'status'});
+  const cloneLink = h('a', {class: 'button', href: `/sweeps/new?clone=${id}`}, 'Clone');
+  const deleteBtn = h('button', {type: 'button', class: 'danger', hidden: true}, 'Delete sweep');
   const chartEl = h('div', {class: 'chart', id: 'curves'});
   const chartCaption = h('figcaption');
+  const readout = h('p', {class: 'readout', 'aria-live': 'off'}, 'Point at a curve (or a leaderboard row) for its trial, parameters and value.');
+  const legendEl = h('ul', {class: 'legend curve-legend', 'aria-label': 'Curves drawn'});
+  const bestEl = h('div', {class: 'chart', id: 'best-so-far'});
+  const pcEl = h('div', {class: 'parcoords-wrap', id: 'parcoords'});
+  const impEl = h('div', {class: 'importance-wrap', id: 'importance'});
+  const csvBtn = h('button', {type: 'button', class: 'small'}, 'Download CSV');
   const table = h('table', {class: 'data leaderboard'});
   const heatEl = h('div', {class: 'heatmap-wrap'});
   const xSel = h('select', {id: 'hm-x'});
@@ -99,17 +118,29 @@ export async function render({root, params, signal, query}) {
   const metricGroup = h('fieldset', {class: 'segmented'}, h('legend', null, 'Metric'),
     radio('metric', 'accuracy', 'Accuracy', view.metric === 'accuracy'), radio('metric', 'loss', 'Loss', view.metric === 'loss'));
 
+  let onSelect = () => {};
+  const bar2 = filterBar({onChange: () => onSelect()});
   replace(root,
-    h('div', {class: 'title-row'}, title, statusBox),
+    h('div', {class: 'title-row'}, title, statusBox, h('div', {class: 'title-actions'}, cloneLink, deleteBtn)),
     meta,
     h('section', {class: 'card progress-card', 'aria-label': 'Progress'},
       bar, progressText, h('div', {class: 'actions'}, cancelBtn, cancelMsg, live)),
     h('section', {class: 'card', 'aria-labelledby': 'curves-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'curves-title'}, 'Curves'), h('div', {class: 'toolbar'}, splitGroup, metricGroup)),
-      h('figure', {class: 'chart-figure'}, chartEl, chartCaption)),
+      bar2.wrap,
+      h('figure', {class: 'chart-figure'}, chartEl, readout, legendEl, chartCaption)),
+    h('section', {class: 'card', 'aria-labelledby': 'best-title'},
+      h('h2', {id: 'best-title'}, 'Best so far'),
+      h('figure', {class: 'chart-figure'}, bestEl, h('figcaption', null, 'The best validation accuracy any trial had reached, against wall time since the sweep started.'))),
+    h('section', {class: 'card', 'aria-labelledby': 'pc-title'},
+      h('div', {class: 'card-head'}, h('h2', {id: 'pc-title'}, 'Every trial: parameters to accuracy')),
+      h('p', {class: 'muted small'}, 'One line per trial, coloured by its best validation accuracy. Drag along an axis (or focus it and use the arrow keys) to keep a band of it: the leaderboard and the curves follow. Click an axis to clear its band.'),
+      pcEl),
+    h('section', {class: 'card', 'aria-labelledby': 'imp-title'},
+      h('h2', {id: 'imp-title'}, 'Parameter importance'), impEl),
     h('section', {class: 'card', 'aria-labelledby': 'lb-title'},
-      h('h2', {id: 'lb-title'}, 'Leaderboard'),
-      h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve.'),
+      h('div', {class: 'card-head'}, h('h2', {id: 'lb-title'}, 'Leaderboard'), csvBtn),
+      h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve. Pruned and stopped trials say at which rung or iteration.'),
       h('div', {class: 'table-wrap'}, table)),
     h('section', {class: 'card', 'aria-labelledby': 'hm-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'hm-title'}, 'Heatmap'),
@@ -132,39 +163,37 @@ export async function render({root, params, signal, query}) {
       item('Started', when(sweep.started_at)),
       item('Finished', when(sweep.finished_at)));
     cancelBtn.hidden = FINAL_SWEEP.has(sweep.status);
+    deleteBtn.hidden = !FINAL_SWEEP.has(sweep.status);
   }
 
-  function progress() {
-    let done = 0;
-    let trained = 0;
-    let planned = 0;
-    const counts = {};
-    for (const t of trials.values()) {
-      const plan = Number.isInteger(paramValue(t, 'iterations')) && paramValue(t, 'iterations') > 0 ? paramValue(t, 'iterations') : 1;
-      planned += plan;
-      done += FINAL_TRIAL.has(t.status) ? plan : Math.min(t.iterations_done || 0, plan);
-      trained += Math.min(t.iterations_done || 0, plan);
-      counts[t.status] = (counts[t.status] || 0) + 1;
-    }
-    const p = FINAL_SWEEP.has(sweep.status) ? 1 : planned ? done / planned : 0;
-    return {p, trained, planned, counts};
-  }
+  // A sampling search may add trials up to its max_trials: they are part of the plan.
+  const plannedTrials = () => {
+    const sr = sweep.spec && sweep.spec.search;
+    return sr && sr.type && sr.type !== 'grid' && sr.max_trials ? sr.max_trials : null;
+  };
 
   function drawProgress() {
-    const {p, trained, planned, counts} = progress();
-    setProgress(bar, p);
+    const pr = sweepProgress(sweep, [...trials.values()], {plannedTrials: plannedTrials()});
+    setProgress(bar, pr.p);
     const elapsed = secondsBetween(sweep.started_at, sweep.finished_at);
-    const finished = Object.entries(counts).filter(([k]) => FINAL_TRIAL.has(k)).reduce((a, [, v]) => a + v, 0);
     let eta = DASH;
-    if (FINAL_SWEEP.has(sweep.status)) eta = 'finished';
+    if (FINAL_SWEEP.has(sweep.status)) eta = sweep.status === 'canceled' ? 'canceled' : 'finished';
     else if (sweep.status === 'queued' || !sweep.started_at) eta = 'waiting for a worker';
-    else if (p > 0.001 && elapsed !== null) eta = duration((elapsed * (1 - p)) / p);
-    const states = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+    else if (pr.p > 0.001 && elapsed !== null) eta = duration((elapsed * (1 - pr.p)) / pr.p);
+    const states = Object.entries(pr.counts).filter(([k]) => k !== 'canceled').map(([k, v]) => `${v} ${k}`).join(', ');
+    const canceled = pr.canceled
+      ? ` · ${pr.canceled} canceled (${pr.neverRan === pr.canceled ? 'never ran' : `${pr.canceled - pr.neverRan} while running, ${pr.neverRan} never ran`})`
+      : '';
     replace(progressText,
-      h('strong', null, pct(p, 0)),
-      ` · ${num(trained)} of ${plural(planned, 'iteration')} trained · ${finished} of ${plural(trials.size, 'trial')} finished (${states})`,
+      h('strong', null, pct(pr.p, 0)),
+      ` · ${num(pr.trained)} of ${plural(pr.planned, 'iteration')} trained · `,
+      h('span', {class: 'finished-count'}, `${pr.finished} of ${plural(trials.size, 'trial')} finished`),
+      states ? ` (${states})` : '', canceled,
       ` · elapsed ${elapsed === null ? DASH : duration(elapsed)}`,
       ' · ETA ', h('span', {class: 'eta'}, eta));
+    progressText.dataset.finished = String(pr.finished);
+    progressText.dataset.canceled = String(pr.canceled);
+    progressText.dataset.neverRan = String(pr.neverRan);
   }
 
   // ---- chart ------------------------------------------------------------------------------------
@@ -174,8 +203,13 @@ export async function render({root, params, signal, query}) {
     series: order.map((tid, i) => ({label: `Trial ${tid}`, ...seriesStyle(i)})),
     yLabel: yLabel(),
     yFormat: view.metric === 'accuracy' ? formatPercentTick : formatTick,
+    onHover: (hit) => {
+      if (hit) showReadout(order[hit.series], hit.iteration, hit.value);
+    },
   });
   await chart.init();
+  const best = new BestSoFarChart(bestEl);
+  await best.init();
   if (signal.aborted) {
     chart.destroy();
     return;
@@ -202,10 +236,73 @@ export async function render({root, params, signal, query}) {
     params: columns,
     view,
     seriesOf,
-    onFocus: (i) => chart.focus(i),
+    onFocus: (i) => {
+      chart.focus(i);
+      if (i !== null) showReadout(order[i], null, null);
+    },
     onSort: () => setQuery({sort: view.sort === 'best_val_accuracy' ? null : view.sort, dir: view.dir === 'desc' ? null : view.dir}),
   });
-  const drawTable = () => board.draw(trials.values());
+  const drawTable = () => board.draw(trials.values(), (t) => selection.matched.has(t.id));
+
+  // ---- the readout: a trial, its parameters that vary, a value -------------------------------------
+  function showReadout(tid, iteration, value) {
+    const t = trials.get(tid);
+    if (!t) return;
+    const vary = varyingParams([...trials.values()], columns);
+    const params = (vary.length ? vary : columns.filter((c) => c.leaderboard))
+      .map((c) => `${c.label} ${paramValue(t, c) === null ? DASH : paramValue(t, c)}`).join(', ');
+    const fmt = (v) => (view.metric === 'accuracy' ? pct(v, 2) : num(v));
+    replace(readout, h('strong', null, `Trial ${tid}`), ` · ${params} · `,
+      iteration ? `${yLabel()} at iteration ${iteration}: ` : 'best validation accuracy: ',
+      h('strong', null, iteration ? fmt(value) : pct(t.best_val_accuracy, 2)));
+    readout.dataset.trial = String(tid);
+    readout.dataset.iteration = iteration ? String(iteration) : '';
+  }
+
+  // ---- selection: filter words, brushed bands, top-N ------------------------------------------------
+  const pc = new ParallelCoordinates(pcEl, {onBrush: () => onSelect()});
+  const selection = new Selection({bar: bar2, pc, columns});
+  function drawSelection() {
+    const list = [...trials.values()];
+    bar2.suggest(list.length);
+    selection.update(list);
+    chart.setVisible((i) => selection.curves.has(order[i]));
+    selection.legend(legendEl, trials, seriesOf);
+    drawTable();
+  }
+  onSelect = drawSelection;
+  bar2.clear.addEventListener('click', () => {
+    bar2.text.value = '';
+    pc.clear();
+  });
+  function drawAnalysis() {
+    const list = [...trials.values()];
+    pc.draw(list, varyingParams(list, columns));
+    renderImportance(impEl, list, varyingParams(list, columns));
+    best.set(bestSoFar(sweep.started_at, list, (tid) => hist.get(tid)));
+  }
+
+  // ---- CSV, delete -------------------------------------------------------------------------------------
+  csvBtn.addEventListener('click', () => {
+    const name = `mlptune-sweep-${id}-leaderboard.csv`;
+    download(name, leaderboardCsv(board.ordered(), columns));
+  });
+  deleteBtn.addEventListener('click', async () => {
+    const n = trials.size;
+    const ok = await confirmInline(deleteBtn, {
+      text: `Delete ${sweep.name ? `sweep “${sweep.name}” (#${id})` : `sweep #${id}`} with its ${plural(n, 'trial')}, their histories and models? This cannot be undone.`,
+      action: 'Delete sweep'});
+    if (!ok) return;
+    deleteBtn.disabled = true;
+    try {
+      await api(`/sweeps/${id}`, {method: 'DELETE', signal});
+      navigate('/sweeps');
+    } catch (err) {
+      if (isAbort(err)) return;
+      cancelMsg.textContent = err.status === 409 ? 'Only a finished sweep can be deleted.' : `Delete failed: ${err.message}`;
+      deleteBtn.disabled = false;
+    }
+  });
 
   // ---- heatmap --------------------------------------------------------------------------------------
   function setupAxes() {
@@ -245,10 +342,12 @@ export async function render({root, params, signal, query}) {
     redrawTimer = 0;
     drawHeader();
     drawProgress();
-    drawTable();
-    if (Date.now() - lastHeatmap > 500 || FINAL_SWEEP.has(sweep.status)) {
+    drawSelection();
+    if (Date.now() - lastHeatmap > 1000 || FINAL_SWEEP.has(sweep.status)) {
       lastHeatmap = Date.now();
       drawHeatmap();
+      drawAnalysis();
+      drawSelection(); // the brushes' axes may have changed
     }
   }
   function markDirty() {
@@ -424,5 +523,6 @@ export async function render({root, params, signal, query}) {
     clearTimeout(refreshTimer);
     clearInterval(ticker);
     chart.destroy();
+    best.destroy();
   };
 }
