@@ -166,32 +166,31 @@ export class ParallelCoordinates {
     svg('text', {x: ax, y: y(1) - 10, 'text-anchor': 'middle', class: 'pc-axis-label'}, g).textContent = a.label;
     if (band) svg('rect', {x: ax - 9, width: 18, y: y(band[1]), height: Math.max(2, y(band[0]) - y(band[1])), class: 'pc-brush'}, g);
     const hit = svg('rect', {x: ax - 14, width: 28, y: y(1) - 4, height: innerH + 8, class: 'pc-hit'}, g);
-    const toP = (ev) => {
-      const r = hit.getBoundingClientRect();
-      return Math.max(0, Math.min(1, 1 - (ev.clientY - r.top - 4) / (r.height - 8)));
-    };
+    // A drag draws its band in place (the svg is not rebuilt under the pointer); the release
+    // keeps it, a click without a drag clears the axis's band.
     hit.addEventListener('pointerdown', (ev) => {
       ev.preventDefault();
-      hit.setPointerCapture(ev.pointerId);
+      const r = hit.getBoundingClientRect();
+      const toP = (e2) => Math.max(0, Math.min(1, 1 - (e2.clientY - r.top - 4) / (r.height - 8)));
       const start = toP(ev);
-      let moved = false;
+      let band = null;
+      let preview = null;
       const move = (e2) => {
         const p = toP(e2);
         if (Math.abs(p - start) < 0.01) return;
-        moved = true;
-        this.brush.set(a.key, [Math.min(start, p), Math.max(start, p)]);
-        this.render();
+        band = [Math.min(start, p), Math.max(start, p)];
+        if (!preview) preview = svg('rect', {x: ax - 9, width: 18, class: 'pc-brush'}, g);
+        preview.setAttribute('y', y(band[1]));
+        preview.setAttribute('height', Math.max(2, y(band[0]) - y(band[1])));
       };
       const up = (e2) => {
-        hit.removeEventListener('pointermove', move);
-        hit.removeEventListener('pointerup', up);
-        if (!moved) this.brush.delete(a.key);
-        else move(e2);
-        this.render();
-        this.onBrush();
+        window.removeEventListener('pointermove', move);
+        window.removeEventListener('pointerup', up);
+        move(e2);
+        this.setBrush(a.key, band);
       };
-      hit.addEventListener('pointermove', move);
-      hit.addEventListener('pointerup', up);
+      window.addEventListener('pointermove', move);
+      window.addEventListener('pointerup', up);
     });
     g.addEventListener('keydown', (ev) => {
       const cur = this.brush.get(a.key) || [0.34, 0.66];

@@ -37,7 +37,7 @@ export function sweepProgress(sweep, trials, {plannedTrials = null} = {}) {
       done += plan;
     } else if (t.status === 'canceled') {
       canceled += 1;
-      if (!t.iterations_done) neverRan += 1;
+      if (!t.started_at && !t.iterations_done) neverRan += 1;
       done += did;
     } else {
       active += 1;

@@ -154,13 +154,14 @@ export async function render({root, signal, query, navigate}) {
     for (const p of bad) if (!onlyKey || p.key === onlyKey || p.key.startsWith(`${onlyKey}.`)) errors.add(p.key, p.message);
   }
   root.addEventListener('input', () => update());
-  root.addEventListener('change', (e) => {
-    const bad = update();
+  root.addEventListener('change', () => update());
+  // Leaving a field shows its problems, unless for the submit button (whose answer shows them
+  // all): a message appearing under the pointer would move the button away from the click.
+  root.addEventListener('focusout', (e) => {
     const key = e.target && e.target.name;
-    if (key && axes.has(key.split('.')[0])) {
-      errors.clearField(key);
-      showProblems(bad, key);
-    }
+    if (!key || !axes.has(key.split('.')[0]) || e.relatedTarget === submit) return;
+    errors.clearField(key);
+    showProblems(problems(), key);
   });
 
   const cloneNote = h('div', {class: 'note clone-note', role: 'status', hidden: !source});
@@ -180,6 +181,13 @@ export async function render({root, signal, query, navigate}) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     errors.clear();
+    // Values the form already knows the server refuses are not sent: the same messages, at once.
+    const bad = problems();
+    if (bad.length) {
+      errors.show(new ApiError(0, {title: 'Some values cannot be sent as they are.', errors: bad.map((p) => ({field: p.key, message: p.message}))}),
+        'The sweep was not started: check the marked values.');
+      return;
+    }
     submit.disabled = true;
     submit.textContent = 'Starting…';
     try {

@@ -237,8 +237,8 @@ export async function render({root, params, signal, query}) {
     view,
     seriesOf,
     onFocus: (i) => {
-      chart.focus(i);
       if (i !== null) showReadout(order[i], null, null);
+      chart.focus(i);
     },
     onSort: () => setQuery({sort: view.sort === 'best_val_accuracy' ? null : view.sort, dir: view.dir === 'desc' ? null : view.dir}),
   });
@@ -275,8 +275,13 @@ export async function render({root, params, signal, query}) {
     bar2.text.value = '';
     pc.clear();
   });
+  let analysed = '';
   function drawAnalysis() {
     const list = [...trials.values()];
+    // unchanged trials: keep the drawing (and the keyboard focus on an axis)
+    const sig = list.map((t) => `${t.id}:${t.status}:${t.best_val_accuracy}:${t.iterations_done}`).join(',');
+    if (sig === analysed) return;
+    analysed = sig;
     pc.draw(list, varyingParams(list, columns));
     renderImportance(impEl, list, varyingParams(list, columns));
     best.set(bestSoFar(sweep.started_at, list, (tid) => hist.get(tid)));
