@@ -367,14 +367,14 @@ test('sweep: finished, with a chart, 4 leaderboard rows, the best highlighted, a
 }, 330000);
 
 test('sweep: switches between validation/training and accuracy/loss', async () => {
-  await page.getByLabel('Loss').check();
-  await page.getByLabel('Training').check();
+  await page.getByLabel('Loss', {exact: true}).check();
+  await page.getByLabel('Training', {exact: true}).check();
   await until(async () => /metric=loss/.test(page.url()) && /split=train/.test(page.url()), 'the view in the URL');
   await until(async () => (await chartPoints()) === 4 * ITERATIONS, 'the training loss curves', 10000);
   assert(/Training loss/.test(await page.locator('figcaption').first().textContent()), 'the caption names the curves');
   await shot('05-sweep-training-loss');
-  await page.getByLabel('Validation').check();
-  await page.getByLabel('Accuracy').check();
+  await page.getByLabel('Validation', {exact: true}).check();
+  await page.getByLabel('Accuracy', {exact: true}).check();
 });
 
 test('sweep: the leaderboard sorts by a column header', async () => {

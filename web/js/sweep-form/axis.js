@@ -13,7 +13,7 @@ import {listProblems, rangeProblems, readNumber} from './values.js';
 export function numberAxis({key, label, hint, value, rule, maxAxis}) {
   const list = h('input', {type: 'text', name: key, value: value || '', autocomplete: 'off', inputmode: 'decimal', spellcheck: 'false'});
   const listField = field({label, input: list, hint: `${hint}; separate values with commas.`});
-  const mode = h('select', {class: 'axis-mode', 'aria-label': 'kind of values', dataset: {axisMode: key}},
+  const mode = h('select', {class: 'axis-mode', 'aria-label': `${label}: list or range`, dataset: {axisMode: key}},
     h('option', {value: 'list'}, 'List'), h('option', {value: 'range'}, 'Range'));
   const low = h('input', {type: 'text', inputmode: 'decimal', autocomplete: 'off', name: `${key}.low`, class: 'range-low'});
   const high = h('input', {type: 'text', inputmode: 'decimal', autocomplete: 'off', name: `${key}.high`, class: 'range-high'});

@@ -25,8 +25,9 @@ export function searchPart({onChange}) {
     max_seconds: numberField('max_seconds', 'Max seconds', 'Wall time; running trials stop cleanly (kept, "stopped").', {min: 1, step: 1}),
     max_iterations_total: numberField('max_iterations_total', 'Max iterations in total', 'Iterations trained over every trial.', {min: 1, step: 1}),
     seed: numberField('search_seed', 'Sampling seed', 'The same seed draws the same trials.', {min: 0, step: 1, value: '0'}),
+    n_startup_trials: numberField('n_startup_trials', 'Startup trials', 'TPE: random draws before the model guides them.', {min: 0, step: 1, placeholder: 'server default'}),
   };
-  const budgetSet = h('fieldset', {class: 'budget', hidden: true}, h('legend', null, 'Budget: the sweep ends when one is spent'),
+  const budgetSet = h('fieldset', {class: 'budget', hidden: true}, h('legend', null, 'Budget and sampling: the sweep ends when a budget is spent'),
     h('div', {class: 'row'}, Object.values(budget).map((f) => f.wrap)));
   const wrap = h('div', {class: 'search-part'},
     h('fieldset', {class: 'segmented search-type'}, h('legend', null, 'Search'),
@@ -37,6 +38,7 @@ export function searchPart({onChange}) {
   function sync() {
     const t = type();
     budgetSet.hidden = t === 'grid';
+    budget.n_startup_trials.wrap.hidden = t !== 'tpe';
     hint.textContent = SEARCH_TYPES.find((x) => x.value === t).hint;
     onChange(t);
   }
@@ -55,6 +57,7 @@ export function searchPart({onChange}) {
       if (t === 'grid') return null;
       const s = {type: t};
       for (const [k, f] of Object.entries(budget)) {
+        if (k === 'n_startup_trials' && t !== 'tpe') continue;
         const v = readNumber(f.input.value);
         if (v !== null) s[k] = v;
       }
@@ -74,13 +77,14 @@ const PRUNERS = {
   none: {label: 'None: every trial runs to its end', fields: []},
   asha: {label: 'ASHA (asynchronous successive halving)', fields: ['min_iterations', 'reduction_factor']},
   median: {label: 'Median: stop below the median of the others', fields: ['warmup_iterations', 'min_trials']},
-  hyperband: {label: 'Hyperband (brackets of ASHA)', fields: ['min_iterations', 'reduction_factor']},
+  hyperband: {label: 'Hyperband (brackets of ASHA)', fields: ['min_iterations', 'reduction_factor', 'max_iterations']},
 };
 const PRUNER_FIELDS = {
   min_iterations: ['Min iterations', 'The first rung.', 1],
   reduction_factor: ['Reduction factor', 'Keep the top 1/factor at each rung.', 3],
   warmup_iterations: ['Warm-up iterations', 'Never stop a trial before this.', 5],
   min_trials: ['Min trials', 'Trials that must have reached an iteration first.', 3],
+  max_iterations: ['Max iterations', 'The last rung (default: the trials\' iterations).', ''],
 };
 
 /** The pruner: a choice and the chosen one's settings. */
