@@ -445,6 +445,15 @@ test('sweep: the importance panel names its method and matches eta squared', asy
   const order = await panel.locator('tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.eta2)));
   assert(order.every((v, i) => i === 0 || order[i - 1] >= v), `largest share first: ${order.join(', ')}`);
   assert(await panel.locator('tr[data-param="activation"]').count() === 0, 'a parameter that does not vary has no row');
+  // A range's many values are cut into 5 equal-count bins (ties kept together) before the ANOVA.
+  const binned = await page.evaluate(async () => {
+    const m = await import('/js/importance.js');
+    return [m.groupsOf([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).keys.join(), m.groupsOf([1, 1, 1, 1, 2, 3, 4, 5, 6, 7]).keys.join(),
+      m.groupsOf(['a', 'b']).binned, m.etaSquared(['x', 'x', 'y', 'y'], [1, 1, 3, 3]), m.etaSquared(['x', 'y', 'x', 'y'], [1, 1, 3, 3])];
+  });
+  assert(binned[0] === 'bin0,bin0,bin1,bin1,bin2,bin2,bin3,bin3,bin4,bin4', `equal-count bins: ${binned[0]}`);
+  assert(binned[1] === 'bin0,bin0,bin0,bin0,bin2,bin2,bin3,bin3,bin4,bin4', `ties stay in one bin: ${binned[1]}`);
+  assert(binned[2] === false && binned[3] === 1 && binned[4] === 0, `eta squared of clear cases: ${binned.slice(2).join()}`);
 });
 
 test('sweep: best so far against wall time, and the leaderboard as CSV with best_iteration', async () => {
@@ -463,6 +472,29 @@ test('sweep: best so far against wall time, and the leaderboard as CSV with best
   assert(Number(first.best_val_accuracy) === t.best_val_accuracy && Number(first.best_iteration) === t.best_iteration,
     `the first row matches the API: ${csv[1]}`);
   assert(t.best_val_accuracy === top, 'sorted like the leaderboard: the best first');
+});
+
+test('sweep: trials a spent budget stopped are marked (on a server that stops them)', async () => {
+  const meta = (await call('GET', '/meta/parameters')).json;
+  if (!meta.trial_states.all.includes('stopped')) {
+    console.log('# this server has no trial state "stopped" yet: only the marks above are checked');
+    return;
+  }
+  const r = await call('POST', '/sweeps', {dataset_id: state.iris, search: {type: 'random', max_trials: 4, max_iterations_total: 40, seed: 1},
+    space: {hidden_layers: [1], neurons: [8], learning_rate: {low: 0.01, high: 0.1}, iterations: [1000], batch_size: [8]}});
+  assert(r.status === 201, `created (${r.status})`);
+  await finished(r.json.id);
+  const stopped = (await trialsOf(r.json.id)).filter((t) => t.status === 'stopped');
+  assert(stopped.length > 0, 'the budget stopped a running trial');
+  await page.goto(`${base}/sweeps/${r.json.id}`);
+  const t = stopped[0];
+  const cell = page.locator(`table.leaderboard tr[data-trial="${t.id}"] td .status-cell`);
+  await cell.waitFor();
+  const text = await cell.textContent();
+  assert(/stopped/.test(text) && text.includes(`at it. ${t.iterations_done}`) && await cell.getAttribute('title') === t.error, `the cell: ${text}`);
+  const line = page.locator('.progress-line');
+  await until(async () => Number(await line.getAttribute('data-finished')) >= stopped.length, 'stopped trials count as finished');
+  await call('DELETE', `/sweeps/${r.json.id}`);
 });
 
 // ---- datasets, canceled sweeps -------------------------------------------------------------------------------

@@ -279,7 +279,7 @@ export async function render({root, params, signal, query}) {
   function drawAnalysis() {
     const list = [...trials.values()];
     // unchanged trials: keep the drawing (and the keyboard focus on an axis)
-    const sig = list.map((t) => `${t.id}:${t.status}:${t.best_val_accuracy}:${t.iterations_done}`).join(',');
+    const sig = list.map((t) => `${t.id}:${t.status}:${t.best_val_accuracy}:${hist.get(t.id).filter(Boolean).length}`).join(',');
     if (sig === analysed) return;
     analysed = sig;
     pc.draw(list, varyingParams(list, columns));
