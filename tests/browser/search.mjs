@@ -340,9 +340,11 @@ test('sweep: pruned trials are marked with their rung; stopped ones with their i
   const marks = await page.evaluate(async () => {
     const m = await import('/js/trial-state.js');
     return [m.stopMark({status: 'stopped', iterations_done: 4}), JSON.stringify(m.rungOf('pruned at rung 3 (iteration 9): 0.71 < 0.78')),
+      m.stopMark({status: 'pruned', error: 'pruned at rung 0 of bracket 1 (iteration 3): 0.7667 < 0.8'}),
       m.statusCell({status: 'stopped', iterations_done: 4, error: 'stopped: max_seconds'}).textContent];
   });
-  assert(marks[0] === 'at it. 4' && marks[1] === '{"rung":3,"iteration":9}' && /stopped at it\. 4/.test(marks[2]), `marks: ${marks.join(' | ')}`);
+  assert(marks[0] === 'at it. 4' && marks[1] === '{"rung":3,"bracket":null,"iteration":9}' &&
+    marks[2] === 'rung 0 of bracket 1, it. 3' && /stopped at it\. 4/.test(marks[3]), `marks: ${marks.join(' | ')}`);
   await shot('02-many');
 });
 

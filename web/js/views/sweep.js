@@ -10,12 +10,8 @@
 import {h, append, replace, progressBar, setProgress, statusBadge} from '../dom.js';
 import {confirmInline} from '../confirm.js';
 import {sweepProgress} from '../progress.js';
-import {ParallelCoordinates} from '../parcoords.js';
-import {renderImportance} from '../importance.js';
-import {BestSoFarChart, bestSoFar} from '../best-so-far.js';
-import {filterBar} from '../trial-filter.js';
-import {Selection} from '../selection.js';
 import {leaderboardCsv, download} from '../csv.js';
+import {SweepExplorer} from './sweep-explore.js';
 import {api, apiAll, isAbort, API} from '../api.js';
 import {setQuery, navigate} from '../router.js';
 import {requireSignIn, sessionState} from '../auth.js';
@@ -23,7 +19,7 @@ import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {renderHeatmap} from '../heatmap.js';
 import {Leaderboard} from '../leaderboard.js';
 import {seriesStyle} from '../palette.js';
-import {paramColumns, paramValue, varyingParams} from '../grid.js';
+import {paramColumns, varyingParams} from '../grid.js';
 import {loadMeta, finalStates} from '../meta.js';
 import {pct, num, duration, when, secondsBetween, plural, DASH} from '../format.js';
 
@@ -98,11 +94,6 @@ export async function render({root, params, signal, query}) {
   const deleteBtn = h('button', {type: 'button', class: 'danger', hidden: true}, 'Delete sweep');
   const chartEl = h('div', {class: 'chart', id: 'curves'});
   const chartCaption = h('figcaption');
-  const readout = h('p', {class: 'readout', 'aria-live': 'off'}, 'Point at a curve (or a leaderboard row) for its trial, parameters and value.');
-  const legendEl = h('ul', {class: 'legend curve-legend', 'aria-label': 'Curves drawn'});
-  const bestEl = h('div', {class: 'chart', id: 'best-so-far'});
-  const pcEl = h('div', {class: 'parcoords-wrap', id: 'parcoords'});
-  const impEl = h('div', {class: 'importance-wrap', id: 'importance'});
   const csvBtn = h('button', {type: 'button', class: 'small'}, 'Download CSV');
   const table = h('table', {class: 'data leaderboard'});
   const heatEl = h('div', {class: 'heatmap-wrap'});
@@ -118,8 +109,8 @@ export async function render({root, params, signal, query}) {
   const metricGroup = h('fieldset', {class: 'segmented'}, h('legend', null, 'Metric'),
     radio('metric', 'accuracy', 'Accuracy', view.metric === 'accuracy'), radio('metric', 'loss', 'Loss', view.metric === 'loss'));
 
-  let onSelect = () => {};
-  const bar2 = filterBar({onChange: () => onSelect()});
+  const explore = new SweepExplorer({trials, hist, order, columns, seriesOf, metricLabel: () => yLabel(),
+    isAccuracy: () => view.metric === 'accuracy'});
   replace(root,
     h('div', {class: 'title-row'}, title, statusBox, h('div', {class: 'title-actions'}, cloneLink, deleteBtn)),
     meta,
@@ -127,17 +118,9 @@ export async function render({root, params, signal, query}) {
       bar, progressText, h('div', {class: 'actions'}, cancelBtn, cancelMsg, live)),
     h('section', {class: 'card', 'aria-labelledby': 'curves-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'curves-title'}, 'Curves'), h('div', {class: 'toolbar'}, splitGroup, metricGroup)),
-      bar2.wrap,
-      h('figure', {class: 'chart-figure'}, chartEl, readout, legendEl, chartCaption)),
-    h('section', {class: 'card', 'aria-labelledby': 'best-title'},
-      h('h2', {id: 'best-title'}, 'Best so far'),
-      h('figure', {class: 'chart-figure'}, bestEl, h('figcaption', null, 'The best validation accuracy any trial had reached, against wall time since the sweep started.'))),
-    h('section', {class: 'card', 'aria-labelledby': 'pc-title'},
-      h('div', {class: 'card-head'}, h('h2', {id: 'pc-title'}, 'Every trial: parameters to accuracy')),
-      h('p', {class: 'muted small'}, 'One line per trial, coloured by its best validation accuracy. Drag along an axis (or focus it and use the arrow keys) to keep a band of it: the leaderboard and the curves follow. Click an axis to clear its band.'),
-      pcEl),
-    h('section', {class: 'card', 'aria-labelledby': 'imp-title'},
-      h('h2', {id: 'imp-title'}, 'Parameter importance'), impEl),
+      explore.bar.wrap,
+      h('figure', {class: 'chart-figure'}, chartEl, explore.readout, explore.legend, chartCaption)),
+    explore.sections,
     h('section', {class: 'card', 'aria-labelledby': 'lb-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'lb-title'}, 'Leaderboard'), csvBtn),
       h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve. Pruned and stopped trials say at which rung or iteration.'),
@@ -204,12 +187,10 @@ export async function render({root, params, signal, query}) {
     yLabel: yLabel(),
     yFormat: view.metric === 'accuracy' ? formatPercentTick : formatTick,
     onHover: (hit) => {
-      if (hit) showReadout(order[hit.series], hit.iteration, hit.value);
+      if (hit) explore.showReadout(order[hit.series], hit.iteration, hit.value);
     },
   });
   await chart.init();
-  const best = new BestSoFarChart(bestEl);
-  await best.init();
   if (signal.aborted) {
     chart.destroy();
     return;
@@ -237,54 +218,16 @@ export async function render({root, params, signal, query}) {
     view,
     seriesOf,
     onFocus: (i) => {
-      if (i !== null) showReadout(order[i], null, null);
+      if (i !== null) explore.showReadout(order[i], null, null);
       chart.focus(i);
     },
     onSort: () => setQuery({sort: view.sort === 'best_val_accuracy' ? null : view.sort, dir: view.dir === 'desc' ? null : view.dir}),
   });
-  const drawTable = () => board.draw(trials.values(), (t) => selection.matched.has(t.id));
-
-  // ---- the readout: a trial, its parameters that vary, a value -------------------------------------
-  function showReadout(tid, iteration, value) {
-    const t = trials.get(tid);
-    if (!t) return;
-    const vary = varyingParams([...trials.values()], columns);
-    const params = (vary.length ? vary : columns.filter((c) => c.leaderboard))
-      .map((c) => `${c.label} ${paramValue(t, c) === null ? DASH : paramValue(t, c)}`).join(', ');
-    const fmt = (v) => (view.metric === 'accuracy' ? pct(v, 2) : num(v));
-    replace(readout, h('strong', null, `Trial ${tid}`), ` · ${params} · `,
-      iteration ? `${yLabel()} at iteration ${iteration}: ` : 'best validation accuracy: ',
-      h('strong', null, iteration ? fmt(value) : pct(t.best_val_accuracy, 2)));
-    readout.dataset.trial = String(tid);
-    readout.dataset.iteration = iteration ? String(iteration) : '';
-  }
-
-  // ---- selection: filter words, brushed bands, top-N ------------------------------------------------
-  const pc = new ParallelCoordinates(pcEl, {onBrush: () => onSelect()});
-  const selection = new Selection({bar: bar2, pc, columns});
-  function drawSelection() {
-    const list = [...trials.values()];
-    bar2.suggest(list.length);
-    selection.update(list);
-    chart.setVisible((i) => selection.curves.has(order[i]));
-    selection.legend(legendEl, trials, seriesOf);
-    drawTable();
-  }
-  onSelect = drawSelection;
-  bar2.clear.addEventListener('click', () => {
-    bar2.text.value = '';
-    pc.clear();
-  });
-  let analysed = '';
-  function drawAnalysis() {
-    const list = [...trials.values()];
-    // unchanged trials: keep the drawing (and the keyboard focus on an axis)
-    const sig = list.map((t) => `${t.id}:${t.status}:${t.best_val_accuracy}:${hist.get(t.id).filter(Boolean).length}`).join(',');
-    if (sig === analysed) return;
-    analysed = sig;
-    pc.draw(list, varyingParams(list, columns));
-    renderImportance(impEl, list, varyingParams(list, columns));
-    best.set(bestSoFar(sweep.started_at, list, (tid) => hist.get(tid)));
+  await explore.init(chart, board);
+  if (signal.aborted) {
+    chart.destroy();
+    explore.destroy();
+    return;
   }
 
   // ---- CSV, delete -------------------------------------------------------------------------------------
@@ -347,12 +290,11 @@ export async function render({root, params, signal, query}) {
     redrawTimer = 0;
     drawHeader();
     drawProgress();
-    drawSelection();
+    explore.drawSelection();
     if (Date.now() - lastHeatmap > 1000 || FINAL_SWEEP.has(sweep.status)) {
       lastHeatmap = Date.now();
       drawHeatmap();
-      drawAnalysis();
-      drawSelection(); // the brushes' axes may have changed
+      explore.drawAnalysis(sweep.started_at);
     }
   }
   function markDirty() {
@@ -528,6 +470,6 @@ export async function render({root, params, signal, query}) {
     clearTimeout(refreshTimer);
     clearInterval(ticker);
     chart.destroy();
-    best.destroy();
+    explore.destroy();
   };
 }
