@@ -499,6 +499,21 @@ test('sweep: trials a spent budget stopped are marked (on a server that stops th
   await call('DELETE', `/sweeps/${r.json.id}`);
 });
 
+test('heatmap: an axis of many sampled values is cut into equal-count bins', async () => {
+  const r = await page.evaluate(async () => {
+    const m = await import('/js/heatmap.js');
+    const col = {key: 'learning_rate', get: (p) => p.learning_rate};
+    const trials = Array.from({length: 40}, (_, i) => ({params: {learning_rate: 0.01 * (i + 1)}}));
+    const bins = m.axisBins(trials, col);
+    const few = m.axisBins(trials.slice(0, 5), col);
+    const counts = {};
+    for (const t of trials) counts[bins.keyOf(t)] = (counts[bins.keyOf(t)] || 0) + 1;
+    return {n: bins.items.length, first: bins.items[0].label, counts: Object.values(counts), few: few.items.map((x) => x.label).join()};
+  });
+  assert(r.n === 8 && r.counts.every((c) => c === 5), `8 bins of 5: ${JSON.stringify(r)}`);
+  assert(r.first === '0.01–0.05' && r.few === '0.01,0.02,0.03,0.04,0.05', `labels: ${JSON.stringify(r)}`);
+});
+
 // ---- datasets, canceled sweeps -------------------------------------------------------------------------------
 test('dataset delete: the confirmation says, visibly, how many sweeps go with it', async () => {
   const wine = await page.request.post(`${base}/api/v1/datasets`, {multipart: {label_column: 'cultivar', name: 'wine',
