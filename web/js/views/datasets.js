@@ -173,7 +173,7 @@ export async function render({root, signal, query, navigate}) {
     const ids = sweeps.map((s) => `#${s.id}`);
     const text = sweeps.length
       ? `Delete dataset “${ds.name}”? This also deletes ${plural(sweeps.length, 'sweep')} that use${sweeps.length === 1 ? 's' : ''} it ` +
-        `(${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}), with their trials, histories and models. This cannot be undone.`
+        `(${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}), with ${sweeps.length === 1 ? 'its' : 'their'} trials, histories and models. This cannot be undone.`
       : `Delete dataset “${ds.name}”? No sweep uses it. This cannot be undone.`;
     if (!(await confirmInline(btn, {text, action: sweeps.length ? `Delete dataset and ${plural(sweeps.length, 'sweep')}` : 'Delete dataset'}))) return;
     btn.disabled = true;
