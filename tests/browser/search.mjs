@@ -566,6 +566,15 @@ test('canceled sweep: progress counts finished trials, not canceled ones, and sa
   assert(new RegExp(`${done} / 8`).test(lt) && /canceled\)/.test(lt) && !/100 %/.test(lt), `the list row: ${lt}`);
   await page.goto(`${base}/`);
   await page.waitForURL(/\/sweeps$/); // with sweeps, the first page is the list
+  // A sampling sweep ends with its first spent budget: its progress is the furthest budget's.
+  const ps = await page.evaluate(async () => {
+    const m = await import('/js/progress.js');
+    const t = {status: 'running', iterations_done: 5, params: {iterations: 10}};
+    return [m.sweepProgress({status: 'running'}, [t], {budget: {max_seconds: 100}, elapsed: 80}).p,
+      m.sweepProgress({status: 'running'}, [t], {budget: {max_iterations_total: 4}, elapsed: 1}).p,
+      m.sweepProgress({status: 'running'}, [t], {plannedTrials: 4}).p];
+  });
+  assert(ps[0] === 0.8 && ps[1] === 0.99 && ps[2] === 0.125, `budget progress: ${ps.join(', ')}`);
 });
 
 test('no console errors, and the views\' controls are labelled', async () => {

@@ -15,9 +15,12 @@ export function planOf(t) {
  * The progress of a sweep from its trials: {p (0..1), trained, planned, finished, canceled,
  * neverRan, active, counts (by status)}. A trial that ended counts its whole plan as done, a
  * canceled one what it trained; the sweep is done (p = 1) only when it ended by itself.
- * plannedTrials: trials a sampling search may still add (its max_trials), else trials.length.
+ * plannedTrials: trials a sampling search may still add (its max_trials), else trials.length;
+ * budget: a sampling search's {max_seconds, max_iterations_total} and elapsed (seconds): the
+ * sweep ends when the first budget is spent, so its progress is the furthest budget's (below
+ * 100 % until it has ended).
  */
-export function sweepProgress(sweep, trials, {plannedTrials = null} = {}) {
+export function sweepProgress(sweep, trials, {plannedTrials = null, budget = null, elapsed = null} = {}) {
   let done = 0;
   let trained = 0;
   let planned = 0;
@@ -48,6 +51,11 @@ export function sweepProgress(sweep, trials, {plannedTrials = null} = {}) {
   const more = plannedTrials && plannedTrials > trials.length ? plannedTrials - trials.length : 0;
   if (more && sweep.status !== 'canceled') planned += more * (trials.length ? planned / trials.length : 1);
   let p = planned ? done / planned : 0;
+  if (budget) {
+    if (budget.max_seconds && elapsed !== null) p = Math.max(p, elapsed / budget.max_seconds);
+    if (budget.max_iterations_total) p = Math.max(p, trained / budget.max_iterations_total);
+    if (sweep.status !== 'completed' && sweep.status !== 'failed') p = Math.min(p, 0.99);
+  }
   if (sweep.status === 'completed' || sweep.status === 'failed') p = 1;
   return {p, trained, planned: Math.round(planned), finished, canceled, neverRan, active, counts};
 }

@@ -37,13 +37,17 @@ export class Selection {
     this.bar.summary.dataset.curves = String(this.curves.size);
   }
 
-  /** The legend of the drawn curves into el. seriesOf(id): the series index; trials by id. */
-  legend(el, trials, seriesOf) {
+  /**
+   * The legend of the drawn curves into el. seriesOf(id): the series index; trials by id;
+   * onFocus(series or null): the pointer is on an entry (its curve stands out) or left it.
+   */
+  legend(el, trials, seriesOf, onFocus = () => {}) {
     const shown = [...this.curves].map((id) => trials.get(id)).filter(Boolean)
       .sort((a, b) => (b.best_val_accuracy ?? -1) - (a.best_val_accuracy ?? -1) || a.id - b.id);
     replace(el, shown.map((t) => {
       const st = seriesStyle(seriesOf(t.id));
-      return h('li', {class: 'legend-item', dataset: {trial: t.id}},
+      return h('li', {class: 'legend-item', dataset: {trial: t.id},
+        on: {mouseenter: () => onFocus(seriesOf(t.id)), mouseleave: () => onFocus(null)}},
         h('span', {class: ['swatch', st.dash ? 'swatch-dashed' : null], style: {'border-color': st.color}, 'aria-hidden': 'true'}),
         ` Trial ${t.id} `, h('span', {class: 'muted'}, pct(t.best_val_accuracy, 1)));
     }));

@@ -82,7 +82,7 @@ export class SweepExplorer {
     this.bar.suggest(list.length);
     this.selection.update(list);
     this.chart.setVisible((i) => this.selection.curves.has(this.order[i]));
-    this.selection.legend(this.legend, this.trials, this.seriesOf);
+    this.selection.legend(this.legend, this.trials, this.seriesOf, (i) => this.chart.focus(i));
     this.board.draw(this.trials.values(), (t) => this.shows(t));
   }
 

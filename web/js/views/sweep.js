@@ -149,16 +149,18 @@ export async function render({root, params, signal, query}) {
     deleteBtn.hidden = !FINAL_SWEEP.has(sweep.status);
   }
 
-  // A sampling search may add trials up to its max_trials: they are part of the plan.
-  const plannedTrials = () => {
+  // A sampling search may add trials up to its max_trials (they are part of the plan), and ends
+  // when its first budget is spent.
+  const sampling = () => {
     const sr = sweep.spec && sweep.spec.search;
-    return sr && sr.type && sr.type !== 'grid' && sr.max_trials ? sr.max_trials : null;
+    return sr && sr.type && sr.type !== 'grid' ? sr : null;
   };
 
   function drawProgress() {
-    const pr = sweepProgress(sweep, [...trials.values()], {plannedTrials: plannedTrials()});
-    setProgress(bar, pr.p);
     const elapsed = secondsBetween(sweep.started_at, sweep.finished_at);
+    const sr = sampling();
+    const pr = sweepProgress(sweep, [...trials.values()], {plannedTrials: sr ? sr.max_trials : null, budget: sr, elapsed});
+    setProgress(bar, pr.p);
     let eta = DASH;
     if (FINAL_SWEEP.has(sweep.status)) eta = sweep.status === 'canceled' ? 'canceled' : 'finished';
     else if (sweep.status === 'queued' || !sweep.started_at) eta = 'waiting for a worker';
