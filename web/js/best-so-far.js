@@ -41,9 +41,15 @@ export class BestSoFarChart {
     this.el = el;
     this.plot = null;
     this.data = [[], []];
+    this.empty = document.createElement('p');
+    this.empty.className = 'muted chart-empty';
+    this.empty.textContent = 'No trial has a validation accuracy yet.';
+    this.empty.hidden = true;
   }
 
+  /** Call once the element is in the page. */
   async init() {
+    this.el.before(this.empty);
     const UPlot = await loadUPlot();
     if (!UPlot) {
       this.el.textContent = 'Charts are unavailable: the uPlot package is not installed (npm ci --prefix web).';
@@ -70,6 +76,8 @@ export class BestSoFarChart {
     this.data = [xs, ys];
     this.el.dataset.points = String(xs.length);
     this.el.dataset.best = ys.length ? String(ys[ys.length - 1]) : '';
+    this.empty.hidden = xs.length > 0;
+    this.el.hidden = !xs.length;
     if (this.plot) this.plot.setData(this.data, true);
   }
 
