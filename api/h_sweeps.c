@@ -239,6 +239,8 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         .trials = trials,
         .n_trials = n,
         .space = b->sampling ? &b->space : NULL,
+        .pruner = b->sampling ? &b->pruner : NULL,
+        .early_stop = b->sampling ? &b->early_stop : NULL,
     };
     int64_t id = 0;
     rc = MLPT_EBUSY;

@@ -1,7 +1,8 @@
 /*
  * api/search_resume.c - the strategy of a sweep resumed at start-up (sched_config_t.
- * strategy_new): its stored spec validated again as at creation, so a random search gets the
- * same space and continues its draws at k = the trials it has stored; anything else is a grid.
+ * strategy_new): its stored spec validated again as at creation, so a random or TPE search gets
+ * the same space, pruner and early stopping and continues at k = the trials it has stored (TPE
+ * from the observations its strategy rebuilds from the stored rows); anything else is a grid.
  */
 #define _XOPEN_SOURCE 700 /* strptime */
 #define _DEFAULT_SOURCE   /* timegm */
@@ -63,7 +64,12 @@ sched_strategy_t *api_sweep_strategy(void *user, int64_t sweep_id) {
                 .stored = (uint64_t)json_integer_value(total),
                 .elapsed = since(json_string_value(json_object_get(sw, "created_at")))};
             spent.iterations = iterations_stored(db, sweep_id, &spent.max_trial_id);
-            st = sched_strategy_random_new(&b->space, ctx->workers, &spent);
+            sched_sampling_cfg_t sc = {.space = &b->space,
+                                       .slots = ctx->workers,
+                                       .spent = &spent,
+                                       .pruner = &b->pruner,
+                                       .es = &b->early_stop};
+            st = sched_strategy_sampling_new(&sc);
         }
     }
     free(b);

@@ -157,11 +157,6 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
                                pruner_error, errs);
     pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
-    if (out->sampling && out->pruner.type != SCHED_PRUNER_NONE)
-        api_errors_add(errs, "pruner", "is not supported with search.type random yet");
-    if (out->sampling && out->early_stop.metric != SCHED_ES_NONE)
-        api_errors_add(errs, "training.early_stopping",
-                       "is not supported with search.type random yet");
     if (errs->n)
         return 422;
     if (out->sampling) {

@@ -32,11 +32,13 @@
  * is 0. A grid expanding to more than max_trials trials
  * (sched_grid_count, before duplicates are removed) is refused before it is expanded.
  *
- * Or, instead of grid, "search"?: {"type"?: "grid" (default) | "random" ("tpe": 422 not yet
- * supported), "seed"?, "max_trials"?, "max_seconds"?, "max_iterations_total"?} and "space":
- * {...} (validate_search.c): with type grid the space is a grid of lists (paths "space.*"),
- * with random each grid row is a list or a range {"low", "high", "log"?} ("space.x.low"), into
- * out->space with out->sampling set. Budgets belong to random search, which needs one.
+ * Or, instead of grid, "search"?: {"type"?: "grid" (default) | "random" | "tpe", "seed"?,
+ * "max_trials"?, "max_seconds"?, "max_iterations_total"?, "n_startup_trials"? (tpe only:
+ * 0..100000, default 10)} and "space": {...} (validate_search.c): with type grid the space is a
+ * grid of lists (paths "space.*"), with random or tpe each grid row is a list or a range
+ * {"low", "high", "log"?} ("space.x.low"), into out->space with out->sampling set. Budgets
+ * belong to random and tpe search, which need one. Pruners and early stopping apply to every
+ * search type.
  *
  * Pure functions: any thread.
  */
@@ -65,7 +67,7 @@ typedef struct api_sweep_body {
     int64_t test_dataset_id; /* 0 when absent or null */
     char name[API_MAX_NAME + 1];
     sched_spec_t spec;             /* every axis has at least one value (grid search) */
-    sched_pruner_cfg_t pruner;     /* type NONE without "pruner" (grid searches only, for now) */
+    sched_pruner_cfg_t pruner;     /* type NONE without "pruner" */
     sched_early_stop_t early_stop; /* metric NONE without training.early_stopping */
     /* A sampling sweep (`search` and `space` given, search.type random): its space and budgets
      * (validate_search.c). 0 and unused for a grid, also one given as a space of lists. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mlp.h"
+#include "tpe.h"
 #include "validate_private.h"
 
 #define MAX_SECONDS (7.0 * 24 * 3600)        /* search.max_seconds: a week */
@@ -17,8 +18,8 @@
 /* search: {"type"?, "seed"?, "max_trials"?, "max_seconds"?, "max_iterations_total"?}. */
 static void search_object(const json_t *s, const api_limits_t *lim, sched_space_t *sp,
                           api_errors_t *errs) {
-    static const char *const keys[] = {"type", "seed", "max_trials", "max_seconds",
-                                       "max_iterations_total"};
+    static const char *const keys[] = {
+        "type", "seed", "max_trials", "max_seconds", "max_iterations_total", "n_startup_trials"};
     long long x;
     sp->type = SCHED_SEARCH_GRID;
     if (!s)
@@ -36,10 +37,18 @@ static void search_object(const json_t *s, const api_limits_t *lim, sched_space_
         else if (!strcmp(name, "random"))
             sp->type = SCHED_SEARCH_RANDOM;
         else if (!strcmp(name, "tpe"))
-            api_errors_add(errs, "search.type", "tpe is not yet supported; use grid or random");
+            sp->type = SCHED_SEARCH_TPE;
         else
-            api_errors_add(errs, "search.type", "must be one of grid, random");
+            api_errors_add(errs, "search.type", "must be one of grid, random, tpe");
     }
+    int sampling = sp->type == SCHED_SEARCH_RANDOM || sp->type == SCHED_SEARCH_TPE;
+    sp->n_startup_trials = SCHED_TPE_DEFAULT_STARTUP;
+    const json_t *ns = json_object_get(s, "n_startup_trials");
+    if (ns && sp->type != SCHED_SEARCH_TPE)
+        api_errors_add(errs, "search.n_startup_trials", "applies to search.type tpe only");
+    else if (ns && api_v_get_int(ns, "search.n_startup_trials", 0, SCHED_TPE_MAX_STARTUP, NULL, &x,
+                                 errs) == 0)
+        sp->n_startup_trials = (size_t)x;
     const json_t *v;
     if ((v = json_object_get(s, "seed")) &&
         api_v_get_int(v, "search.seed", 0, MAX_SEED, NULL, &x, errs) == 0)
@@ -66,12 +75,13 @@ static void search_object(const json_t *s, const api_limits_t *lim, sched_space_
     int budget = json_object_get(s, "max_trials") || json_object_get(s, "max_seconds") ||
                  json_object_get(s, "max_iterations_total");
     if (sp->type == SCHED_SEARCH_GRID && budget)
-        api_errors_add(errs, "search", "budgets apply to random search; a grid runs every trial");
-    else if (sp->type == SCHED_SEARCH_RANDOM && !budget)
+        api_errors_add(errs, "search",
+                       "budgets apply to random and tpe search; a grid runs every trial");
+    else if (sampling && !budget)
         api_errors_add(errs, "search.max_trials",
-                       "is required for random search (or give max_seconds or "
+                       "is required for random and tpe search (or give max_seconds or "
                        "max_iterations_total)");
-    if (sp->type == SCHED_SEARCH_RANDOM && !sp->max_trials)
+    if (sampling && !sp->max_trials)
         sp->max_trials = max_trials; /* another budget ends it; the server's limit bounds it */
 }
 
@@ -187,7 +197,8 @@ static void space_random(const json_t *space, const eff_limits_t *L, sched_space
             keys[n_keys++] = sched_param_table[i].name;
     if (json_object_get(space, "layers"))
         api_errors_add(errs, "space.layers",
-                       "is not supported by random search; give hidden_layers and neurons");
+                       "is not supported by random and tpe search; give hidden_layers and "
+                       "neurons");
     else
         api_v_check_members(space, "space", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count && i < SCHED_PARAM_MAX; i++) {
@@ -236,7 +247,7 @@ void api_v_search_validate(const json_t *body, const eff_limits_t *L, api_sweep_
         api_errors_add(errs, "space", "must be an object");
         return;
     }
-    if (sp->type == SCHED_SEARCH_RANDOM) {
+    if (sp->type == SCHED_SEARCH_RANDOM || sp->type == SCHED_SEARCH_TPE) {
         out->sampling = 1;
         space_random(space, L, sp, have, errs);
     } else /* a grid given as a space: lists only, exactly a grid */

@@ -68,7 +68,9 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
                             .dataset_id = req->dataset_id,
                             .test_dataset_id = req->test_dataset_id,
                             .spec_json = req->spec_json,
-                            .search = req->space ? "random" : "grid",
+                            .search = !req->space                            ? "grid"
+                                      : req->space->type == SCHED_SEARCH_TPE ? "tpe"
+                                                                             : "random",
                             .created_at = sched_now()};
     rc = store_sweep_insert(s->writer, &sw, (const char *const *)params, req->n_trials, &c->id, ids,
                             &c->err);
@@ -79,8 +81,11 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
             .trial_id = ids[i], .params = req->trials[i], .partitions = s->default_partitions};
     if (req->space) { /* the sweep's strategy is set before it plans */
         sweep_state_t *w = sched_sweep_get(s, c->id);
-        if (!w ||
-            !(w->strategy = sched_strategy_random_new(req->space, (size_t)s->cfg.workers, NULL))) {
+        sched_sampling_cfg_t sc = {.space = req->space,
+                                   .slots = (size_t)s->cfg.workers,
+                                   .pruner = req->pruner,
+                                   .es = req->early_stop};
+        if (!w || !(w->strategy = sched_strategy_sampling_new(&sc))) {
             rc = MLPT_ENOMEM;
             goto done;
         }

@@ -57,8 +57,10 @@ int sched_pruner_parse(const json_t *j, sched_pruner_cfg_t *out, sched_pruner_er
         fail(err, user, "pruner.type", "is required");
         return -1;
     }
-    static const char *const asha_keys[] = {"type", "min_iterations", "reduction_factor"};
-    static const char *const median_keys[] = {"type", "warmup_iterations", "min_trials"};
+    static const char *const asha_keys[] = {"type", "min_iterations", "reduction_factor", NULL};
+    static const char *const median_keys[] = {"type", "warmup_iterations", "min_trials", NULL};
+    static const char *const hyperband_keys[] = {"type", "min_iterations", "reduction_factor",
+                                                 "max_iterations"};
     const char *const *keys;
     if (name && strcmp(name, "asha") == 0) {
         out->type = SCHED_PRUNER_ASHA;
@@ -66,27 +68,45 @@ int sched_pruner_parse(const json_t *j, sched_pruner_cfg_t *out, sched_pruner_er
     } else if (name && strcmp(name, "median") == 0) {
         out->type = SCHED_PRUNER_MEDIAN;
         keys = median_keys;
+    } else if (name && strcmp(name, "hyperband") == 0) {
+        out->type = SCHED_PRUNER_HYPERBAND;
+        keys = hyperband_keys;
     } else {
-        fail(err, user, "pruner.type", "must be one of \"asha\", \"median\"");
+        fail(err, user, "pruner.type", "must be one of \"asha\", \"median\", \"hyperband\"");
         return -1;
     }
     int rc = 0;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)j, key, v) {
-        if (strcmp(key, keys[0]) && strcmp(key, keys[1]) && strcmp(key, keys[2])) {
+        int known = 0;
+        for (size_t k = 0; k < 4 && keys[k]; k++)
+            known |= !strcmp(key, keys[k]);
+        if (!known) {
             char field[160];
             snprintf(field, sizeof field, "pruner.%.100s", *key ? key : "\"\"");
             fail(err, user, field, "unknown field");
             rc = -1;
         }
     }
-    if (out->type == SCHED_PRUNER_ASHA) {
+    if (out->type == SCHED_PRUNER_ASHA || out->type == SCHED_PRUNER_HYPERBAND) {
         rc |= int_member(j, "min_iterations", 1, SCHED_PRUNER_MAX_ITERATIONS, 1,
                          &out->min_iterations, err, user);
         rc |= int_member(j, "reduction_factor", 2, SCHED_PRUNER_MAX_FACTOR, 3,
                          &out->reduction_factor, err, user);
-    } else {
+    }
+    if (out->type == SCHED_PRUNER_HYPERBAND) {
+        int bad = int_member(j, "max_iterations", 1, SCHED_PRUNER_MAX_ITERATIONS, 0,
+                             &out->max_iterations, err, user);
+        if (!bad && out->max_iterations && out->max_iterations < out->min_iterations) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "must be >= min_iterations (%lld)",
+                     (long long)out->min_iterations);
+            fail(err, user, "pruner.max_iterations", msg);
+            bad = -1;
+        }
+        rc |= bad;
+    } else if (out->type == SCHED_PRUNER_MEDIAN) {
         rc |= int_member(j, "warmup_iterations", 0, SCHED_PRUNER_MAX_ITERATIONS, 5,
                          &out->warmup_iterations, err, user);
         rc |=
@@ -251,6 +271,30 @@ static int record_add(sched_pruner_t *p, int64_t run, int64_t iteration, double 
 /* The values recorded at iteration: all (others_only 0) or those of runs other than run.
  * *out is malloc'd (NULL when none). */
 static int values_at(const sched_pruner_t *p, int64_t iteration, int64_t run, int others_only,
+                     double **out, size_t *n);
+
+/* The ASHA a run reports to: the pruner's, or (Hyperband) its bracket's (by the run's id). */
+static sched_pruner_cfg_t asha_of(const sched_pruner_t *p, int64_t run, int *bracket) {
+    *bracket = -1;
+    if (p->cfg.type != SCHED_PRUNER_HYPERBAND)
+        return p->cfg;
+    *bracket = sched_hyperband_bracket(&p->cfg, (uint64_t)run);
+    return sched_hyperband_asha(&p->cfg, *bracket);
+}
+
+/* Keeps in v[0..*n) only the values of bracket's runs (bracket -1: all). */
+static void only_bracket(const sched_pruner_t *p, const bucket_t *b, int bracket, double *v,
+                         size_t *n) {
+    if (bracket < 0)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (sched_hyperband_bracket(&p->cfg, (uint64_t)b->run[i]) == bracket)
+            v[m++] = b->value[i];
+    *n = m;
+}
+
+static int values_at(const sched_pruner_t *p, int64_t iteration, int64_t run, int others_only,
                      double **out, size_t *n) {
     *out = NULL;
     *n = 0;
@@ -269,7 +313,9 @@ static int values_at(const sched_pruner_t *p, int64_t iteration, int64_t run, in
 
 static int asha_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t iteration,
                        double value, char *note, size_t note_len) {
-    int k = sched_asha_rung(&p->cfg, iteration, planned);
+    int bracket;
+    sched_pruner_cfg_t asha = asha_of(p, run, &bracket);
+    int k = sched_asha_rung(&asha, iteration, planned);
     if (k < 0)
         return 0;
     int rc = record_add(p, run, iteration, value);
@@ -279,11 +325,16 @@ static int asha_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t 
         rc = values_at(p, iteration, run, 0, &v, &n);
     if (rc != 0)
         return rc;
+    if (v) /* values_at allocated the whole bucket's size */
+        only_bracket(p, &p->at[iteration - 1], bracket, v, &n);
     int keep = sched_asha_promote(v, n, value, p->cfg.reduction_factor, &cutoff);
     free(v);
     if (keep)
         return 0;
-    if (note && note_len)
+    if (note && note_len && bracket >= 0)
+        snprintf(note, note_len, "pruned at rung %d of bracket %d (iteration %lld): %.4g < %.4g", k,
+                 bracket, (long long)iteration, value, cutoff);
+    else if (note && note_len)
         snprintf(note, note_len, "pruned at rung %d (iteration %lld): %.4g < %.4g", k,
                  (long long)iteration, value, cutoff);
     return 1;
@@ -339,7 +390,7 @@ int sched_pruner_report(sched_pruner_t *p, int64_t run, int64_t planned, int64_t
     run_t *r = run_advance(p, run, iteration, value, &rc);
     if (!r)
         return rc;
-    if (p->cfg.type == SCHED_PRUNER_ASHA)
+    if (p->cfg.type == SCHED_PRUNER_ASHA || p->cfg.type == SCHED_PRUNER_HYPERBAND)
         rc = asha_report(p, run, planned, iteration, value, note, note_len);
     else if (p->cfg.type == SCHED_PRUNER_MEDIAN)
         rc = median_report(p, r, iteration, value, note, note_len);
@@ -353,7 +404,9 @@ int sched_pruner_record(sched_pruner_t *p, int64_t run, int64_t planned, int64_t
     int rc;
     if (!run_advance(p, run, iteration, value, &rc))
         return rc;
-    if (p->cfg.type == SCHED_PRUNER_ASHA && sched_asha_rung(&p->cfg, iteration, planned) < 0)
+    int bracket;
+    sched_pruner_cfg_t asha = asha_of(p, run, &bracket);
+    if (p->cfg.type != SCHED_PRUNER_MEDIAN && sched_asha_rung(&asha, iteration, planned) < 0)
         return 0;
     return record_add(p, run, iteration, value);
 }

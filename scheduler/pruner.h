@@ -17,6 +17,12 @@
  * that rung so far, itself included (ties go on). While n < reduction_factor it goes on (Ray's
  * semantics: the first arrivals are promoted; Optuna's would compare them with the best).
  *
+ * Hyperband (as Optuna's HyperbandPruner): n_brackets = floor(log_rf(max_iterations /
+ * min_iterations)) + 1 brackets, bracket b an ASHA whose first rung is min_iterations x rf^b;
+ * a run goes to a bracket by a hash of a number of its own (sched_hyperband_bracket), weighted
+ * by the brackets' budgets ceil(n x rf^s / (s + 1)), s = n - 1 - b; values are compared only
+ * within a bracket.
+ *
  * Median (as Optuna's MedianPruner and Katib's median stop): at an iteration past
  * warmup_iterations, a run stops when its best value so far is below the median of the values
  * the other runs reported at that same iteration, once at least min_trials other runs have
@@ -35,6 +41,7 @@ typedef enum sched_pruner_type {
     SCHED_PRUNER_NONE = 0,
     SCHED_PRUNER_ASHA,
     SCHED_PRUNER_MEDIAN,
+    SCHED_PRUNER_HYPERBAND,
 } sched_pruner_type_t;
 
 #define SCHED_PRUNER_MAX_ITERATIONS 100000 /* min_iterations, warmup_iterations */
@@ -43,8 +50,9 @@ typedef enum sched_pruner_type {
 
 typedef struct sched_pruner_cfg {
     sched_pruner_type_t type;
-    int64_t min_iterations;    /* asha: >= 1, default 1 */
-    int64_t reduction_factor;  /* asha: >= 2, default 3 */
+    int64_t min_iterations;    /* asha, hyperband: >= 1, default 1 */
+    int64_t reduction_factor;  /* asha, hyperband: >= 2, default 3 */
+    int64_t max_iterations;    /* hyperband: >= min_iterations; 0: the sweep's longest trial */
     int64_t warmup_iterations; /* median: >= 0, default 5 */
     int64_t min_trials;        /* median: >= 1, default 3 */
 } sched_pruner_cfg_t;
@@ -54,8 +62,10 @@ typedef void (*sched_pruner_err_fn)(void *user, const char *field, const char *m
 
 /* Reads a request's "pruner" member (j may be NULL or JSON null: no pruner) into *out, with
  * defaults for the members left out. {"type": "asha", "min_iterations"?: int 1..100000,
- * "reduction_factor"?: int 2..100} or {"type": "median", "warmup_iterations"?: int 0..100000,
- * "min_trials"?: int 1..100000}; unknown members (and a member of the other type) are refused.
+ * "reduction_factor"?: int 2..100}, {"type": "hyperband", "min_iterations"?, "max_iterations"?:
+ * int 1..100000 (not below min_iterations), "reduction_factor"?} or {"type": "median",
+ * "warmup_iterations"?: int 0..100000, "min_trials"?: int 1..100000}; unknown members (and a
+ * member of another type) are refused.
  * Returns 0, or -1 after calling err (which may be NULL) for each problem. */
 int sched_pruner_parse(const json_t *j, sched_pruner_cfg_t *out, sched_pruner_err_fn err,
                        void *user);
@@ -71,6 +81,16 @@ int sched_asha_rung(const sched_pruner_cfg_t *cfg, int64_t iteration, int64_t pl
  * value that goes on (NaN while n < reduction_factor). */
 int sched_asha_promote(const double *values, size_t n, double value, int64_t reduction_factor,
                        double *cutoff);
+
+/* Hyperband: its number of brackets (>= 1; max_iterations 0 counts as min_iterations). */
+int sched_hyperband_brackets(const sched_pruner_cfg_t *cfg);
+
+/* The bracket (0 .. brackets - 1) of the run numbered `key` (a trial's ordinal or id): a hash of
+ * key into the brackets' total budget, each bracket taking its budget's share. Pure. */
+int sched_hyperband_bracket(const sched_pruner_cfg_t *cfg, uint64_t key);
+
+/* Bracket b as an ASHA configuration (type ASHA, min_iterations x rf^b). */
+sched_pruner_cfg_t sched_hyperband_asha(const sched_pruner_cfg_t *cfg, int bracket);
 
 /* The median of values[0..n) (NaN when n is 0). values is reordered. */
 double sched_median_of(double *values, size_t n);

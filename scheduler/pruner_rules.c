@@ -103,3 +103,58 @@ int sched_early_stop_step(const sched_early_stop_t *cfg, sched_es_state_t *st, i
                  (long long)since, st->set ? st->best : NAN, (long long)st->best_iteration);
     return 1;
 }
+
+int sched_hyperband_brackets(const sched_pruner_cfg_t *cfg) {
+    if (cfg->min_iterations < 1 || cfg->reduction_factor < 2)
+        return 1;
+    int64_t max =
+        cfg->max_iterations > cfg->min_iterations ? cfg->max_iterations : cfg->min_iterations;
+    /* floor(log_rf(max / min)) + 1, in integers: the largest s with min x rf^s <= max */
+    int n = 1;
+    int64_t at = cfg->min_iterations;
+    while (at <= max / cfg->reduction_factor) {
+        at *= cfg->reduction_factor;
+        n++;
+    }
+    return n;
+}
+
+/* Bracket b's trial budget: ceil(n x rf^s / (s + 1)), s = n - 1 - b (Optuna's), saturating. */
+static uint64_t bracket_budget(const sched_pruner_cfg_t *cfg, int n, int b) {
+    int s = n - 1 - b;
+    uint64_t num = (uint64_t)n;
+    for (int i = 0; i < s; i++)
+        num = num > UINT64_MAX / 1024 ? UINT64_MAX / 1024 : num * (uint64_t)cfg->reduction_factor;
+    return (num + (uint64_t)s) / (uint64_t)(s + 1);
+}
+
+/* SplitMix64's finaliser. */
+static uint64_t mix64(uint64_t z) {
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+int sched_hyperband_bracket(const sched_pruner_cfg_t *cfg, uint64_t key) {
+    int n = sched_hyperband_brackets(cfg);
+    uint64_t total = 0;
+    for (int b = 0; b < n; b++)
+        total += bracket_budget(cfg, n, b);
+    uint64_t x = mix64(key) % (total ? total : 1);
+    for (int b = 0; b < n; b++) {
+        uint64_t w = bracket_budget(cfg, n, b);
+        if (x < w)
+            return b;
+        x -= w;
+    }
+    return n - 1;
+}
+
+sched_pruner_cfg_t sched_hyperband_asha(const sched_pruner_cfg_t *cfg, int bracket) {
+    sched_pruner_cfg_t a = *cfg;
+    a.type = SCHED_PRUNER_ASHA;
+    for (int i = 0; i < bracket && a.min_iterations <= INT64_MAX / a.reduction_factor; i++)
+        a.min_iterations *= a.reduction_factor;
+    return a;
+}

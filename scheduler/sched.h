@@ -79,9 +79,14 @@ typedef struct sched_sweep_request {
     const char *spec_json;        /* the request body, stored as submitted */
     const sched_params_t *trials; /* expanded with sched_grid_expand */
     size_t n_trials;
-    /* A random search (type SCHED_SEARCH_RANDOM; trials must then be empty): its strategy adds
-     * the trials as the sweep runs (strategy_random.c). NULL for a grid. */
+    /* A sampling search (type SCHED_SEARCH_RANDOM or TPE; trials must then be empty): its
+     * strategy adds the trials as the sweep runs (strategy_random.c, strategy_tpe.c). NULL for
+     * a grid. */
     const sched_space_t *space;
+    /* A sampling sweep's pruner and early stopping (NULL: none; a grid's strategy reads them
+     * from the stored request). */
+    const sched_pruner_cfg_t *pruner;
+    const sched_early_stop_t *early_stop;
 } sched_sweep_request_t;
 
 /* Creates a sweep, records its trials (each with the pool's partition count in its params) and

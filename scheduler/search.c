@@ -100,12 +100,28 @@ static int ctl_stop(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t
     return ctl_stop_note(c, trial_id, why, NULL);
 }
 
+static int ctl_mark_pruned(sched_search_ctl_t *c, int64_t trial_id, const char *note) {
+    ctl_t *x = (ctl_t *)c;
+    int rc = store_trial_mark_pruned(x->s->writer, trial_id, note, &x->err); /* its own trial */
+    if (rc != 0)
+        return rc;
+    sched_logf(x->s,
+               "trial %lld: pruned after its end (its decision waited for earlier trials): %s",
+               (long long)trial_id, note ? note : "");
+    sched_event_add(x->s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_FINISHED,
+                                           .sweep_id = c->sweep_id,
+                                           .trial_id = trial_id,
+                                           .status = "pruned"});
+    return 0;
+}
+
 static ctl_t ctl_of(sched_t *s, int64_t sweep_id) {
     return (ctl_t){.base = {.sweep_id = sweep_id,
                             .queue = ctl_queue,
                             .add = ctl_add,
                             .stop = ctl_stop,
-                            .stop_note = ctl_stop_note},
+                            .stop_note = ctl_stop_note,
+                            .mark_pruned = ctl_mark_pruned},
                    .s = s};
 }
 

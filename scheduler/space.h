@@ -49,6 +49,7 @@ typedef struct sched_space {
     size_t max_trials;             /* 0: not given */
     double max_seconds;            /* 0: not given */
     uint64_t max_iterations_total; /* 0: not given */
+    size_t n_startup_trials;       /* TPE: random trials before its proposals (default 10) */
     sched_params_t base;
     sched_dim_t dim[SCHED_PARAM_MAX];   /* by table index; the SHAPE row's entry is unused */
     sched_dim_t hidden_layers, neurons; /* the shape (INT values) */

@@ -72,6 +72,11 @@ struct sched_search_ctl {
      * "pruned at rung 2 (iteration 9): 0.71 < 0.78"; note may be NULL. */
     int (*stop_note)(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reason_t why,
                      const char *note);
+    /* Records a trial of the sweep that ended `completed` as `pruned` with note (its history,
+     * figures and model kept): a pruning decision that came after the trial had run to its end
+     * (ordered pruning waits for earlier trials). MLPT_ESTATE when it did not end completed;
+     * store errors. */
+    int (*mark_pruned)(sched_search_ctl_t *c, int64_t trial_id, const char *note);
 };
 
 typedef struct sched_strategy sched_strategy_t;
@@ -136,7 +141,16 @@ typedef struct sched_prune sched_prune_t;
  * memory, or with neither. */
 sched_prune_t *sched_prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es);
 void sched_prune_free(sched_prune_t *p);
-/* A job queued: lead (its planned iterations are the run's) and followers. 0 or MLPT_ENOMEM. */
+/* The same for a sampling sweep: ASHA and Hyperband decide in the order the jobs are told
+ * (rungs.h: a function of the stored rows, whatever the workers' timing or a restart), so the
+ * jobs must be told in trial ordinal order, also at a restart; a median pruner decides as
+ * rows arrive. */
+sched_prune_t *sched_prune_new_ordered(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es);
+/* Before the first job: the sweep's longest planned iterations, Hyperband's max_iterations
+ * when the request left it out. */
+void sched_prune_longest(sched_prune_t *p, int64_t iterations);
+/* A job queued: lead (its planned iterations are the run's) and followers; a lead told before
+ * is not told again. 0 or MLPT_ENOMEM. */
 int sched_prune_job(sched_prune_t *p, const sched_strategy_trial_t *lead,
                     const sched_strategy_trial_t *followers, size_t n_followers);
 /* At a restart, after the jobs of every stored trial were told (sched_prune_job): the stored
@@ -148,6 +162,13 @@ int sched_prune_resume(sched_prune_t *p, const sched_strategy_stored_t *t, size_
 /* An iteration of trial_id (a follower's is ignored). */
 void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
                            const store_metric_t *m);
+/* Trial_id ended with status (ordered pruning: the runs after it may be decided now; one
+ * that ended completed but is decided pruned, now or later, is marked pruned through
+ * ctl->mark_pruned: its decision waited for earlier trials while it ran to its end). */
+void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                     const char *status);
+/* After a restart (from plan): marks pruned the ended trials resume found decided pruned. */
+void sched_prune_flush(sched_prune_t *p, sched_search_ctl_t *ctl);
 /* What a resumed random search has spent already (all 0 for a new sweep). */
 typedef struct sched_random_spent {
     uint64_t stored;      /* trials the sweep has: its next draw's k */
@@ -161,5 +182,30 @@ typedef struct sched_random_spent {
  * running, having spent *spent (NULL: nothing). NULL without memory. See strategy_random.c. */
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
                                             const sched_random_spent_t *spent);
+
+/* A sampling sweep's strategy as made for it (sched_strategy_sampling_new). */
+typedef struct sched_sampling_cfg {
+    const sched_space_t *space;        /* copied; type RANDOM or TPE */
+    size_t slots;                      /* trials kept queued or running (the workers) */
+    const sched_random_spent_t *spent; /* NULL: nothing spent (a new sweep) */
+    const sched_pruner_cfg_t *pruner;  /* NULL or NONE: none */
+    const sched_early_stop_t *es;      /* NULL or NONE: none */
+} sched_sampling_cfg_t;
+
+/* The k-th trial (k from 0) a sampling strategy adds; NULL: sched_space_draw(space, seed, k). */
+typedef void (*sched_propose_fn)(void *user, uint64_t k, sched_params_t *out);
+
+/* Random search as cfg says, its trials proposed by propose (NULL: the seeded draw), with the
+ * pruner and early stopping decided in trial order (sched_prune_new_ordered). NULL without
+ * memory. */
+sched_strategy_t *sched_strategy_random_new_with(const sched_sampling_cfg_t *cfg,
+                                                 sched_propose_fn propose, void *propose_user);
+
+/* TPE (strategy_tpe.c, tpe.h): random search whose trials past the startup ones are TPE's
+ * proposals from the observations stored so far. NULL without memory. */
+sched_strategy_t *sched_strategy_tpe_new(const sched_sampling_cfg_t *cfg);
+
+/* The strategy of a sampling sweep: TPE or random by cfg->space->type. NULL without memory. */
+sched_strategy_t *sched_strategy_sampling_new(const sched_sampling_cfg_t *cfg);
 
 #endif

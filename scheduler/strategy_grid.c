@@ -88,11 +88,21 @@ static void groups_free(group_t *groups, size_t n_groups) {
     free(groups);
 }
 
+/* The longest of t[0..n) (Hyperband's default max_iterations). */
+static int64_t longest(const sched_strategy_trial_t *t, size_t n) {
+    int64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int64_t)t[i].params.iterations > m)
+            m = (int64_t)t[i].params.iterations;
+    return m;
+}
+
 static int grid_plan(sched_strategy_t *st, sched_search_ctl_t *ctl, const sched_strategy_trial_t *t,
                      size_t n) {
     sched_prune_t *prune = st->user;
     group_t *groups = NULL;
     size_t n_groups = 0;
+    sched_prune_longest(prune, longest(t, n));
     int rc = group_trials(t, n, &groups, &n_groups);
     for (size_t k = 0; k < n_groups && rc == 0; k++) {
         group_t *g = &groups[k];
@@ -118,6 +128,7 @@ static int grid_resume(sched_strategy_t *st, const sched_strategy_stored_t *t, s
         all[i] = t[i].trial;
     group_t *groups = NULL;
     size_t n_groups = 0;
+    sched_prune_longest(prune, longest(all, n));
     int rc = group_trials(all, n, &groups, &n_groups);
     for (size_t k = 0; k < n_groups && rc == 0; k++)
         rc = sched_prune_job(prune, &groups[k].members[groups[k].n - 1], groups[k].members,

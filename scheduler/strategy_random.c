@@ -7,7 +7,12 @@
  * max_iterations_total over the iterations its trials store). A spent budget adds no more
  * trials and stops its running trials at the end of the iteration they train
  * (SCHED_STOP_STOPPED: kept, `stopped`, with their history and model, the budget named in their
- * error); a trial still queued then runs to its end.
+ * error); a trial still queued then runs to its end. plan is called again for trials stored from
+ * outside while the sweep runs (warm start, retry, extend), and set_budget takes an extend's
+ * larger budgets. With a pruner or early stopping it holds their state
+ * (sched_prune_new_ordered: ASHA and Hyperband decided in trial order, so from stored rows) and
+ * rebuilds it at a restart (resume). TPE (strategy_tpe.c) is this strategy with another
+ * proposal (sched_propose_fn).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +20,7 @@
 #include <time.h>
 
 #include "mlpt_err.h"
+#include "params.h"
 #include "space.h"
 #include "strategy.h"
 
@@ -31,6 +37,9 @@ typedef struct random_st {
     int64_t max_id;      /* the highest trial id it has seen (ids only grow) */
     int64_t *ids;        /* its active trials' ids (cap of them) */
     size_t cap;
+    sched_prune_t *prune;     /* its pruner and early stopping (ordered), NULL for none */
+    sched_propose_fn propose; /* the k-th trial (TPE's), NULL: sched_space_draw */
+    void *propose_user;
 } random_st_t;
 
 static double mono_now(void) {
@@ -96,8 +105,15 @@ static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
     while (r->active < r->slots && !spent(r)) {
         sched_params_t p;
         int64_t id = 0;
-        sched_space_draw(&r->space, r->space.seed, r->next, &p);
+        if (r->propose)
+            r->propose(r->propose_user, r->next, &p);
+        else
+            sched_space_draw(&r->space, r->space.seed, r->next, &p);
         int rc = ctl->add(ctl, &p, 1, &id);
+        if (rc == 0) {
+            sched_strategy_trial_t t = {.trial_id = id, .params = p};
+            rc = sched_prune_job(r->prune, &t, NULL, 0);
+        }
         if (rc != 0) {
             r->failed = 1;
             return rc;
@@ -114,12 +130,15 @@ static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
 static int random_plan(sched_strategy_t *st, sched_search_ctl_t *ctl,
                        const sched_strategy_trial_t *t, size_t n) {
     random_st_t *r = (random_st_t *)st;
+    sched_prune_flush(r->prune, ctl);
     /* Later calls bring trials stored from outside (a warm start's count against max_trials,
      * as a restart's k counts every stored trial; retried and extended ones were counted). */
     for (size_t i = 0; i < n; i++) {
         if (r->planned && t[i].trial_id > r->max_id)
             r->next++; /* stored after everything it knew: new to the sweep */
         int rc = ctl->queue(ctl, &t[i], NULL, 0);
+        if (rc == 0) /* told already when resumed */
+            rc = sched_prune_job(r->prune, &t[i], NULL, 0);
         if (rc == 0)
             rc = active_add(r, t[i].trial_id);
         if (rc != 0)
@@ -132,8 +151,7 @@ static int random_plan(sched_strategy_t *st, sched_search_ctl_t *ctl,
 static void random_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
                              const store_metric_t *m) {
     random_st_t *r = (random_st_t *)st;
-    (void)trial_id;
-    (void)m;
+    sched_prune_iteration(r->prune, ctl, trial_id, m);
     r->iterations++;
     char note[128];
     if (!budget_spent_note(r, note, sizeof note))
@@ -145,9 +163,18 @@ static void random_iteration(sched_strategy_t *st, sched_search_ctl_t *ctl, int6
 static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
                        const char *status) {
     random_st_t *r = (random_st_t *)st;
-    (void)status;
+    sched_prune_end(r->prune, ctl, trial_id, status);
     active_remove(r, trial_id);
     top_up(r, ctl); /* a failure is final: the sweep then ends with its trials */
+}
+
+/* At a restart: every stored trial's job, in ordinal order, then their rows into the pruner. */
+static int random_resume(sched_strategy_t *st, const sched_strategy_stored_t *t, size_t n) {
+    random_st_t *r = (random_st_t *)st;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = sched_prune_job(r->prune, &t[i].trial, NULL, 0);
+    return rc == 0 ? sched_prune_resume(r->prune, t, n) : rc;
 }
 
 static int random_set_budget(sched_strategy_t *st, sched_search_ctl_t *ctl, size_t max_trials,
@@ -168,11 +195,13 @@ static int random_exhausted(sched_strategy_t *st) {
 }
 
 static void random_free(sched_strategy_t *st) {
+    sched_prune_free(((random_st_t *)st)->prune);
     free(((random_st_t *)st)->ids);
     free(st);
 }
 
 static const sched_strategy_ops_t random_ops = {.plan = random_plan,
+                                                .resume = random_resume,
                                                 .on_iteration = random_iteration,
                                                 .on_end = random_end,
                                                 .exhausted = random_exhausted,
@@ -181,14 +210,46 @@ static const sched_strategy_ops_t random_ops = {.plan = random_plan,
 
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,
                                             const sched_random_spent_t *spent) {
+    sched_sampling_cfg_t cfg = {.space = space, .slots = slots, .spent = spent};
+    return sched_strategy_random_new_with(&cfg, NULL, NULL);
+}
+
+/* The longest trial the space draws (Hyperband's default max_iterations). */
+static int64_t longest(const sched_space_t *sp) {
+    const sched_dim_t *d = &sp->dim[sched_param_find("iterations") - sched_param_table];
+    if (d->kind == SCHED_DIM_RANGE)
+        return (int64_t)d->high;
+    if (d->kind != SCHED_DIM_LIST)
+        return (int64_t)sp->base.iterations;
+    uint64_t m = 0;
+    for (size_t i = 0; i < d->n; i++)
+        m = d->list[i].i > m ? d->list[i].i : m;
+    return (int64_t)m;
+}
+
+sched_strategy_t *sched_strategy_random_new_with(const sched_sampling_cfg_t *cfg,
+                                                 sched_propose_fn propose, void *propose_user) {
+    const sched_space_t *space = cfg->space;
+    size_t slots = cfg->slots;
+    const sched_random_spent_t *spent = cfg->spent;
     random_st_t *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    r->propose = propose;
+    r->propose_user = propose_user;
+    int pruned = (cfg->pruner && cfg->pruner->type != SCHED_PRUNER_NONE) ||
+                 (cfg->es && cfg->es->metric != SCHED_ES_NONE);
+    if (pruned && !(r->prune = sched_prune_new_ordered(cfg->pruner, cfg->es))) {
+        free(r);
+        return NULL;
+    }
+    sched_prune_longest(r->prune, longest(space));
     r->base.ops = &random_ops;
     r->space = *space;
     r->slots = slots ? slots : 1;
     r->cap = r->slots;
     if (!(r->ids = calloc(r->cap, sizeof *r->ids))) {
+        sched_prune_free(r->prune);
         free(r);
         return NULL;
     }

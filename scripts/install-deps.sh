@@ -23,7 +23,7 @@ for arg in "$@"; do
         packages+=(clang libclang-rt-14-dev llvm)
         ;;
     --bench) packages+=(libcmocka-dev python3 python3-numpy python3-torch python3-sklearn
-                        python3-threadpoolctl) ;;
+                        python3-threadpoolctl python3-optuna) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

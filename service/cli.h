@@ -53,4 +53,9 @@ int svc_cmd_serve(int argc, char **argv);
  * 4 canceled). */
 int svc_cmd_sweep(int argc, char **argv);
 
+/* `mlptune sweep extend|retry ...` (argv[0] is "extend" or "retry"): asks a running service to
+ * extend a sweep or re-queue its failed and lost trials (and follows it with --wait); returns
+ * the exit status as svc_cmd_sweep does. */
+int svc_cmd_sweep_op(int argc, char **argv);
+
 #endif

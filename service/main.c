@@ -13,7 +13,8 @@ static const char usage[] =
     "  train    train one MLP on a dataset and print its history (mlptune train --help)\n"
 #ifdef MLPT_HAVE_SERVE
     "  serve    run the HTTP service (mlptune serve --help)\n"
-    "  sweep    submit a grid sweep to a running service and follow it (mlptune sweep --help)\n"
+    "  sweep    submit, preview, extend or retry a sweep on a running service and follow it\n"
+    "           (mlptune sweep --help)\n"
 #endif
     ;
 

@@ -1,8 +1,9 @@
 /*
  * sweep_spec.c - what `mlptune sweep` is asked to do: its arguments, the datasets it names, the
- * token file and the grid file. Everything here is checked before the first request, so a
- * mistake on the command line or in a local file costs no upload and leaves nothing on the
- * server (exit status 2, one message naming the option and the file).
+ * token file and the spec file (the body of POST /api/v1/sweeps: a grid, or search + space +
+ * pruner + training; --grid is the older name of --spec). Everything here is checked before the
+ * first request, so a mistake on the command line or in a local file costs no upload and leaves
+ * nothing on the server (exit status 2, one message naming the option and the file).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 /* ---- arguments ---------------------------------------------------------------------------- */
 
 static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
+    const char *grid = NULL, *spec = NULL;
     struct {
         const char *name, *env;
         const char **slot;
@@ -27,7 +29,8 @@ static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
         {"server", "MLPTUNE_SERVER", &a->server},
         {"dataset", NULL, &a->dataset},
         {"labels", NULL, &a->labels},
-        {"grid", NULL, &a->grid},
+        {"spec", NULL, &spec},
+        {"grid", NULL, &grid},
         {"test-dataset", NULL, &a->test_dataset},
         {"test-labels", NULL, &a->test_labels},
         {"name", NULL, &a->name},
@@ -43,8 +46,8 @@ static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
     }
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
-        if (!strcmp(arg, "--wait") || !strcmp(arg, "--json")) {
-            *(arg[2] == 'w' ? &a->wait : &a->json) = 1;
+        if (!strcmp(arg, "--wait") || !strcmp(arg, "--json") || !strcmp(arg, "--preview")) {
+            *(arg[2] == 'w' ? &a->wait : arg[2] == 'j' ? &a->json : &a->preview) = 1;
             continue;
         }
         const char *eq = strchr(arg, '=');
@@ -53,6 +56,11 @@ static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
             while (k < n_opts &&
                    !(strlen(opts[k].name) == len - 2 && !strncmp(opts[k].name, arg + 2, len - 2)))
                 k++;
+        if (!strcmp(arg, "extend") || !strcmp(arg, "retry")) {
+            svc_errorf("sweep: \"%s\" goes first: mlptune sweep %s --server URL SWEEP_ID ...", arg,
+                       arg);
+            return -1;
+        }
         if (strncmp(arg, "--", 2) != 0 || k == n_opts) {
             svc_errorf("sweep: unknown argument \"%s\" (see mlptune sweep --help)", arg);
             return -1;
@@ -64,13 +72,24 @@ static int parse_args(int argc, char **argv, svc_sweep_args_t *a) {
         }
         *opts[k].slot = v;
     }
-    static const char *const required[] = {"server", "dataset", "grid"};
-    const char *given[] = {a->server, a->dataset, a->grid};
-    for (size_t k = 0; k < 3; k++)
-        if (!given[k]) {
-            svc_errorf("sweep: --%s is required (see mlptune sweep --help)", required[k]);
-            return -1;
-        }
+    if (grid && spec) {
+        svc_errorf("--grid: is the older name of --spec; give one of them");
+        return -1;
+    }
+    a->spec = spec ? spec : grid;
+    a->spec_option = spec ? "--spec" : "--grid";
+    if (!a->server) {
+        svc_errorf("sweep: --server is required (see mlptune sweep --help)");
+        return -1;
+    }
+    if (!a->spec) {
+        svc_errorf("sweep: --spec is required (see mlptune sweep --help)");
+        return -1;
+    }
+    if (a->preview && a->wait) {
+        svc_errorf("--preview: creates nothing, so there is nothing to --wait for");
+        return -1;
+    }
     return 0;
 }
 
@@ -128,17 +147,18 @@ static int dataset_ref_init(svc_dataset_ref_t *ref, const char *option, const ch
     return 0;
 }
 
-/* Loads the grid file: a JSON object, the sweep body without dataset ids. Returns a new
- * reference, or NULL after saying why (file, line and column for bad JSON). */
-static json_t *load_grid(const char *path) {
+/* Loads the spec file: a JSON object, the sweep body (dataset ids optional). `option` names
+ * the flag in messages. Returns a new reference, or NULL after saying why (file, line and
+ * column for bad JSON). */
+static json_t *load_spec(const char *option, const char *path) {
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f) {
-        svc_errorf("--grid %s: cannot open: %s", path, strerror(errno));
+        svc_errorf("%s %s: cannot open: %s", option, path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-        svc_errorf("--grid %s: not a file", path);
+        svc_errorf("%s %s: not a file", option, path);
         fclose(f);
         return NULL;
     }
@@ -148,32 +168,57 @@ static json_t *load_grid(const char *path) {
     fclose(f);
     if (!g) {
         if (read_failed)
-            svc_errorf("--grid %s: cannot read", path);
+            svc_errorf("%s %s: cannot read", option, path);
         else
-            svc_errorf("--grid %s:%d:%d: %s", path, je.line, je.column, je.text);
+            svc_errorf("%s %s:%d:%d: %s", option, path, je.line, je.column, je.text);
         return NULL;
     }
     if (!json_is_object(g)) {
-        svc_errorf("--grid %s: expected a JSON object {\"grid\": {...}, \"training\": {...}}",
-                   path);
+        svc_errorf("%s %s: expected a JSON object {\"grid\": {...}, \"training\": {...}} or "
+                   "{\"search\": {...}, \"space\": {...}, ...}",
+                   option, path);
         json_decref(g);
         return NULL;
     }
-    if (!json_object_get(g, "grid") &&
+    if (!json_object_get(g, "grid") && !json_object_get(g, "space") &&
         (json_object_get(g, "hidden_layers") || json_object_get(g, "layers"))) {
-        svc_errorf("--grid %s: put the axes under \"grid\": {\"grid\": {\"hidden_layers\": "
-                   "...}, \"training\": {...}}",
-                   path);
+        svc_errorf("%s %s: put the axes under \"grid\": {\"grid\": {\"hidden_layers\": "
+                   "...}, \"training\": {...}} (or the ranges under \"space\")",
+                   option, path);
         json_decref(g);
         return NULL;
     }
     return g;
 }
 
+/* The spec file's dataset_id when --dataset is not given: a positive integer. Returns 0, or -1
+ * after saying why. */
+static int spec_dataset_id(const svc_sweep_args_t *a, const json_t *spec, svc_dataset_ref_t *ref) {
+    const json_t *id = json_object_get(spec, "dataset_id");
+    memset(ref, 0, sizeof *ref);
+    ref->option = "--dataset";
+    if (!id) {
+        svc_errorf("sweep: --dataset is required (%s %s has no \"dataset_id\")", a->spec_option,
+                   a->spec);
+        return -1;
+    }
+    if (!json_is_integer(id) || json_integer_value(id) <= 0) {
+        svc_errorf("%s %s: \"dataset_id\" must be a positive integer (or give --dataset)",
+                   a->spec_option, a->spec);
+        return -1;
+    }
+    if (a->labels) {
+        svc_errorf("--labels: only goes with IDX images given as --dataset");
+        return -1;
+    }
+    ref->id = (int64_t)json_integer_value(id);
+    return 0;
+}
+
 /* ---- everything up to the network --------------------------------------------------------- */
 
 int svc_sweep_prepare(int argc, char **argv, svc_sweep_args_t *a, svc_dataset_ref_t *train,
-                      svc_dataset_ref_t *test, json_t **grid, char **token, long *timeout_s) {
+                      svc_dataset_ref_t *test, json_t **spec, char **token, long *timeout_s) {
     size_t timeout = 30;
     if (parse_args(argc, argv, a) != 0 ||
         (a->timeout && svc_parse_size("timeout", a->timeout, 1, 86400, &timeout) != 0))
@@ -183,9 +228,10 @@ int svc_sweep_prepare(int argc, char **argv, svc_sweep_args_t *a, svc_dataset_re
         svc_errorf("--test-labels: needs --test-dataset");
         return SVC_EXIT_USAGE;
     }
-    if (!(*grid = load_grid(a->grid)))
+    if (!(*spec = load_spec(a->spec_option, a->spec)))
         return SVC_EXIT_USAGE;
-    if (dataset_ref_init(train, "--dataset", a->dataset, "--labels", a->labels) != 0 ||
+    if ((a->dataset ? dataset_ref_init(train, "--dataset", a->dataset, "--labels", a->labels)
+                    : spec_dataset_id(a, *spec, train)) != 0 ||
         (a->test_dataset && dataset_ref_init(test, "--test-dataset", a->test_dataset,
                                              "--test-labels", a->test_labels) != 0))
         return SVC_EXIT_USAGE;

@@ -221,8 +221,8 @@ static void print_board_line(const sched_param_t *const *rows, size_t n_rows, co
 
 /* The summary line and one row per trial, on stdout. */
 void svc_leaderboard_print(const json_t *sw, const json_t *trials, double elapsed) {
-    static const char *const states[] = {"completed", "failed",  "diverged", "pruned",
-                                         "canceled",  "running", "queued"};
+    static const char *const states[] = {"completed", "failed",   "diverged", "pruned",
+                                         "stopped",   "canceled", "running",  "queued"};
     const json_t *counts = json_object_get(sw, "trials");
     char el[32], st[32], tally[256] = "";
     size_t n = 0;

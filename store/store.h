@@ -238,6 +238,12 @@ typedef struct store_trial_end {
 int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *end,
                        store_error_t *err);
 
+/* Writer. A trial that ended `completed` is recorded `pruned` with `note` in its error, the
+ * rest of its row (history, figures, model) kept: a pruning decision that waited for earlier
+ * trials came after the trial had run to its end. MLPT_ENOTFOUND; MLPT_ESTATE when it is not
+ * completed. */
+int store_trial_mark_pruned(store_t *st, int64_t trial_id, const char *note, store_error_t *err);
+
 /* Writer. Cancels what is still queued of a sweep (trials -> canceled). Running trials are the
  * scheduler's to stop. *n_canceled (may be NULL) receives the count. */
 int store_sweep_cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t *n_canceled,

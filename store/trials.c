@@ -209,6 +209,40 @@ int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *e
     return store_op_end(st, trial_finish(st, trial_id, end, err), err);
 }
 
+/* The body of store_trial_mark_pruned, inside its savepoint. */
+static int mark_pruned(store_t *st, int64_t trial_id, const char *note, store_error_t *err) {
+    char status[16];
+    sqlite3_stmt *s = NULL;
+    int rc = store_lookup_status(st, "SELECT status FROM trials WHERE id = ?1", trial_id, "trial",
+                                 status, sizeof(status), err);
+    if (!rc && strcmp(status, "completed") != 0)
+        rc = store_error_set(err, MLPT_ESTATE, 0, "trial %lld is %s, not completed",
+                             (long long)trial_id, status);
+    if (!rc)
+        rc = store_prepare(st,
+                           "UPDATE trials SET status = 'pruned', error = ?2 "
+                           "WHERE id = ?1 AND status = 'completed'",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    store_bind_text(s, 2, note ? note : "", &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "marking a trial pruned")
+            : store_step_done(st, s, "marking a trial pruned", err);
+out:
+    store_release(st, s);
+    return rc;
+}
+
+int store_trial_mark_pruned(store_t *st, int64_t trial_id, const char *note, store_error_t *err) {
+    int rc = store_require_writer(st, "store_trial_mark_pruned", err);
+    if (!rc)
+        rc = store_op_begin(st, err);
+    if (rc)
+        return rc;
+    return store_op_end(st, mark_pruned(st, trial_id, note, err), err);
+}
+
 /* The body of store_sweep_cancel_queued, inside its savepoint. */
 static int cancel_queued(store_t *st, int64_t sweep_id, double now, int64_t *n,
                          store_error_t *err) {

@@ -492,8 +492,13 @@ static void test_pruner_member(void **state) {
     static const bad_case_t bad[] = {
         {"{\"dataset_id\": 1, " GRID ", \"pruner\": 3}", "pruner", "must be an object"},
         {"{\"dataset_id\": 1, " GRID ", \"pruner\": {}}", "pruner.type", "is required"},
-        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"hyperband\"}}", "pruner.type",
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"bohb\"}}", "pruner.type",
          "must be one of"},
+        {"{\"dataset_id\": 1, " GRID
+         ", \"pruner\": {\"type\": \"hyperband\", \"min_iterations\": 4, \"max_iterations\": 2}}",
+         "pruner.max_iterations", "must be >= min_iterations (4)"},
+        {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"hyperband\", \"eta\": 3}}",
+         "pruner.eta", "unknown field"},
         {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\", \"eta\": 3}}",
          "pruner.eta", "unknown field"},
         {"{\"dataset_id\": 1, " GRID ", \"pruner\": {\"type\": \"asha\", \"reduction_factor\": 1}}",

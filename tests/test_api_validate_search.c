@@ -54,13 +54,28 @@ static const bad_case_t bad_cases[] = {
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": 5, \"x\": 1}, " SPACE
      "}",
      "search.x", "unknown field"},
-    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5}, " SPACE "}",
-     "search.type", "not yet supported"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"bayes\"}, " SPACE "}", "search.type",
-     "must be one of grid, random"},
+     "must be one of grid, random, tpe"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\"}, " SPACE "}", "search.max_trials",
+     "is required for random and tpe search"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5, "
+     "\"n_startup_trials\": -1}, " SPACE "}",
+     "search.n_startup_trials", "must be >= 0"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5, "
+     "\"n_startup_trials\": 1.5}, " SPACE "}",
+     "search.n_startup_trials", "integer"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5, "
+     "\"n_startup_trials\": 100001}, " SPACE "}",
+     "search.n_startup_trials", "<= 100000"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": 5, "
+     "\"n_startup_trials\": 3}, " SPACE "}",
+     "search.n_startup_trials", "applies to search.type tpe only"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5}, " SP("layers",
+                                                                                   "[[4]]") "}",
+     "space.layers", "not supported by random and tpe search"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": 1}, " SPACE "}", "search.type", "must be one of"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\"}, " SPACE "}", "search.max_trials",
-     "is required for random search"},
+     "is required for random and tpe search"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": 0}, " SPACE "}",
      "search.max_trials", "must be >= 1"},
     {"{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": 101}, " SPACE "}",
@@ -76,7 +91,7 @@ static const bad_case_t bad_cases[] = {
      "-1}, " SPACE "}",
      "search.seed", "must be >= 0"},
     {"{\"dataset_id\": 1, \"search\": {\"max_trials\": 3}, " SPACE "}", "search",
-     "budgets apply to random search"},
+     "budgets apply to random and tpe search"},
     {"{\"dataset_id\": 1, " RANDOM ", \"space\": {\"neurons\": [8], \"learning_rate\": [0.1], "
      "\"iterations\": [5]}}",
      "space.hidden_layers", "is required"},
@@ -88,7 +103,7 @@ static const bad_case_t bad_cases[] = {
      "space.learning_rate", "is required"},
     {"{\"dataset_id\": 1, " RANDOM ", " SP("foo", "[1]") "}", "space.foo", "unknown field"},
     {"{\"dataset_id\": 1, " RANDOM ", " SP("layers", "[[4]]") "}", "space.layers",
-     "not supported by random search"},
+     "not supported by random and tpe search"},
     {"{\"dataset_id\": 1, " RANDOM ", " SP("momentum", "[]") "}", "space.momentum",
      "must not be empty"},
     {"{\"dataset_id\": 1, " RANDOM ", " SP("momentum", "[0.5, 1.5]") "}", "space.momentum[1]", ""},
@@ -141,12 +156,15 @@ static const bad_case_t bad_cases[] = {
      "\"neurons\": [8], \"learning_rate\": [0.1, 0.2, 0.3, 0.4, 0.5], \"iterations\": [1, 2, 3, 4, "
      "5], \"batch_size\": [1, 2, 3, 4, 5]}}",
      "space", "expands to 125 trials"},
-    /* pruning and early stopping work on grid searches only, so far: never silently ignored */
-    {"{\"dataset_id\": 1, " RANDOM ", " SPACE ", \"pruner\": {\"type\": \"asha\"}}", "pruner",
-     "not supported with search.type random"},
+    /* pruners with sampling searches: the same member errors as on a grid */
+    {"{\"dataset_id\": 1, " RANDOM ", " SPACE ", \"pruner\": {\"type\": \"asha\", \"x\": 1}}",
+     "pruner.x", "unknown field"},
+    {"{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 5}, " SPACE
+     ", \"pruner\": {\"type\": \"hyperband\", \"reduction_factor\": 1}}",
+     "pruner.reduction_factor", "between 2 and 100"},
     {"{\"dataset_id\": 1, " RANDOM ", " SPACE
-     ", \"training\": {\"early_stopping\": {\"metric\": \"val_loss\"}}}",
-     "training.early_stopping", "not supported with search.type random"},
+     ", \"training\": {\"early_stopping\": {\"patience\": 0}}}",
+     "training.early_stopping.patience", "between 1 and"},
 };
 
 static void test_field_errors(void **state) {
@@ -202,6 +220,39 @@ static void test_random_space(void **state) {
     free(b);
 }
 
+/* TPE: the type, its startup trials (default 10), and pruners and early stopping with it. */
+static void test_tpe_space_and_pruners(void **state) {
+    (void)state;
+    api_sweep_body_t *b = malloc(sizeof *b);
+    api_errors_t e;
+    assert_int_equal(
+        run("{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 20}, " SPACE
+            ", \"pruner\": {\"type\": \"hyperband\", \"max_iterations\": 27}, "
+            "\"training\": {\"early_stopping\": {\"patience\": 3}}}",
+            b, &e),
+        0);
+    assert_true(b->sampling);
+    assert_int_equal(b->space.type, SCHED_SEARCH_TPE);
+    assert_int_equal(b->space.n_startup_trials, 10);
+    assert_int_equal(b->space.max_trials, 20);
+    assert_int_equal(b->pruner.type, SCHED_PRUNER_HYPERBAND);
+    assert_int_equal(b->pruner.max_iterations, 27);
+    assert_int_equal(b->early_stop.patience, 3);
+    assert_int_equal(run("{\"dataset_id\": 1, \"search\": {\"type\": \"tpe\", \"max_trials\": 20, "
+                         "\"n_startup_trials\": 0}, " SPACE ", \"pruner\": {\"type\": \"asha\"}}",
+                         b, &e),
+                     0);
+    assert_int_equal(b->space.n_startup_trials, 0);
+    assert_int_equal(b->pruner.type, SCHED_PRUNER_ASHA);
+    assert_int_equal(run("{\"dataset_id\": 1, " RANDOM ", " SPACE
+                         ", \"pruner\": {\"type\": \"median\"}}",
+                         b, &e),
+                     0);
+    assert_int_equal(b->space.type, SCHED_SEARCH_RANDOM);
+    assert_int_equal(b->pruner.type, SCHED_PRUNER_MEDIAN);
+    free(b);
+}
+
 /* A grid given as a space of lists (search absent or type grid) is exactly that grid. */
 static void test_grid_as_space(void **state) {
     (void)state;
@@ -225,6 +276,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_field_errors),
         cmocka_unit_test(test_random_space),
+        cmocka_unit_test(test_tpe_space_and_pruners),
         cmocka_unit_test(test_grid_as_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -281,7 +281,27 @@ static void test_parse(void **state) {
     assert_string_equal(e.field[0], "pruner.min_iterations");
     assert_int_equal(parse("{\"type\": \"asha\", \"warmup_iterations\": 1}", &c, &e), -1);
     assert_string_equal(e.field[0], "pruner.warmup_iterations");
-    assert_int_equal(parse("{\"type\": \"hyperband\"}", &c, &e), -1);
+    assert_int_equal(parse("{\"type\": \"hyperband\"}", &c, &e), 0);
+    assert_int_equal(c.type, SCHED_PRUNER_HYPERBAND);
+    assert_int_equal(c.min_iterations, 1);
+    assert_int_equal(c.reduction_factor, 3);
+    assert_int_equal(c.max_iterations, 0); /* the sweep's longest trial */
+    assert_int_equal(parse("{\"type\": \"hyperband\", \"min_iterations\": 3, "
+                           "\"max_iterations\": 81, \"reduction_factor\": 3}",
+                           &c, &e),
+                     0);
+    assert_int_equal(c.max_iterations, 81);
+    assert_int_equal(
+        parse("{\"type\": \"hyperband\", \"min_iterations\": 9, \"max_iterations\": 3}", &c, &e),
+        -1);
+    assert_string_equal(e.field[0], "pruner.max_iterations");
+    assert_int_equal(parse("{\"type\": \"hyperband\", \"max_iterations\": 0}", &c, &e), -1);
+    assert_string_equal(e.field[0], "pruner.max_iterations");
+    assert_int_equal(parse("{\"type\": \"hyperband\", \"warmup_iterations\": 1}", &c, &e), -1);
+    assert_string_equal(e.field[0], "pruner.warmup_iterations");
+    assert_int_equal(parse("{\"type\": \"asha\", \"max_iterations\": 9}", &c, &e), -1);
+    assert_string_equal(e.field[0], "pruner.max_iterations");
+    assert_int_equal(parse("{\"type\": \"sha\"}", &c, &e), -1);
     assert_string_equal(e.field[0], "pruner.type");
     assert_int_equal(parse("{}", &c, &e), -1);
     assert_string_equal(e.field[0], "pruner.type");

@@ -1,4 +1,5 @@
-/* test_sched_random.c - random search (scheduler/space.h, strategy_random.c): the seeded draw is a
+/* test_sched_random.c - random search (scheduler/space.h, strategy_random.c) and TPE on it
+ * (strategy_tpe.c: its trials are the proposals from the stored trials): the seeded draw is a
  * pure function of (seed, k) within the space; a random sweep of iris with max_trials 6 stores 6
  * distinct trials equal to the draws, the same seed the same ones; a sweep stopped mid-way and
  * resumed continues with the same proposals; max_iterations_total ends it early. */
@@ -28,6 +29,7 @@
 #include "sched_fixtures.h"
 #include "sched_live_fixtures.h"
 #include "space.h"
+#include "tpe.h"
 
 static size_t row(const char *name) {
     return (size_t)(sched_param_find(name) - sched_param_table);
@@ -286,6 +288,62 @@ static void test_budget_stops_running_trials(void **state) {
     store_close(r);
 }
 
+/* TPE with one worker: trial k (past the startup ones) is sched_tpe_propose over the trials
+ * 0 .. k-1 as stored (completed, with their best validation accuracy): the strategy's
+ * observations are the stored state. */
+static void test_tpe_sweep_proposes_from_stored_trials(void **state) {
+    fixture_t *f = *state;
+    start(f, 1);
+    int64_t ds = add_iris(f);
+    sched_space_t sp = iris_space(4, 9, 6);
+    sp.type = SCHED_SEARCH_TPE;
+    sp.n_startup_trials = 3;
+    sched_sweep_request_t req = {
+        .dataset_id = ds, .spec_json = "{\"search\": {\"type\": \"tpe\"}}", .space = &sp};
+    int64_t sweep = 0;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &sweep, &err), 0);
+    json_t *sw = wait_sweep(f, sweep, "completed", 60);
+    assert_int_equal(json_integer_value(json_object_get(sw, "trials_total")), 9);
+    json_decref(sw);
+    sqlite3 *db; /* stored as a tpe search (the resource does not show it) */
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT search FROM sweeps WHERE id = ?1", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_int64(q, 1, sweep);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "tpe");
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    store_t *r = open_reader(f, &err);
+    json_t *page = store_trial_list(r, sweep, "ordinal", 100, NULL, &err);
+    json_t *items = json_object_get(page, "items");
+    assert_int_equal(json_array_size(items), 9);
+    sched_tpe_obs_t obs[9];
+    size_t differ = 0;
+    for (size_t k = 0; k < 9; k++) {
+        json_t *t = json_array_get(items, k);
+        sched_params_t got, want;
+        assert_int_equal(sched_params_from_json(json_object_get(t, "params"), &got), 0);
+        assert_int_equal(sched_tpe_propose(&sp, sp.seed, k, 3, obs, k, &want), 0);
+        assert_true(sched_params_same(&want, &got, 0));
+        sched_space_draw(&sp, sp.seed, k, &want);
+        if (k < 3)
+            assert_true(sched_params_same(&want, &got, 0)); /* startup: the random draws */
+        else
+            differ += !sched_params_same(&want, &got, 0);
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
+        memset(&obs[k], 0, sizeof obs[k]);
+        obs[k].params = got;
+        obs[k].number = k;
+        obs[k].value = json_real_value(json_object_get(t, "best_val_accuracy"));
+    }
+    assert_true(differ >= 4);
+    json_decref(page);
+    store_close(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_draw_is_pure_and_in_range),
@@ -296,6 +354,8 @@ int main(void) {
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_budget_stops_running_trials, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_resumed_idle_sweep_finishes, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_tpe_sweep_proposes_from_stored_trials, fixture_up,
+                                        fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -229,6 +229,52 @@ static void test_trial_lifecycle_and_model(void **state) {
     store_close(st);
 }
 
+/* A completed trial marked pruned after its end (ordered pruning): status and error change,
+ * the rest of its row (figures, model, history) stays; only a completed trial can be. */
+static void test_trial_mark_pruned(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[3];
+    fx_sweep(st, ds, 3, NULL, t);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    fx_metrics(st, t[0], 1, 4);
+    unsigned char model[64] = {1, 2, 3};
+    store_trial_end_t end = {.status = "completed",
+                             .best_val_accuracy = 0.75,
+                             .final_val_accuracy = 0.5,
+                             .test_accuracy = NAN,
+                             .best_iteration = 3,
+                             .model = model,
+                             .model_len = sizeof(model),
+                             .now = FX_NOW + 1};
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), 0, err);
+    const char *note = "pruned at rung 1 (iteration 3): 0.5 < 0.6";
+    fx_assert_rc(store_trial_mark_pruned(st, t[0], note, &err), 0, err);
+    fx_assert_rc(store_trial_mark_pruned(st, t[0], note, &err), MLPT_ESTATE, err); /* pruned */
+    fx_assert_rc(store_trial_mark_pruned(st, t[1], note, &err), MLPT_ESTATE, err); /* queued */
+    assert_non_null(strstr(err.message, "queued"));
+    end.status = "failed";
+    fx_assert_rc(store_trial_finish(st, t[2], &end, &err), 0, err);
+    fx_assert_rc(store_trial_mark_pruned(st, t[2], note, &err), MLPT_ESTATE, err);
+    fx_assert_rc(store_trial_mark_pruned(st, 99, note, &err), MLPT_ENOTFOUND, err);
+
+    store_t *rd = fx_open(e->db, STORE_READER);
+    json_t *tr = store_trial_get(rd, t[0], &err);
+    assert_string_equal(fx_json_str(tr, "status"), "pruned");
+    assert_string_equal(fx_json_str(tr, "error"), note);
+    assert_int_equal(fx_json_int(tr, "iterations_done"), 4);
+    assert_int_equal(fx_json_int(tr, "best_iteration"), 3);
+    assert_true(json_is_true(json_object_get(tr, "has_model")));
+    json_decref(tr);
+    tr = store_trial_get(rd, t[2], &err);
+    assert_string_equal(fx_json_str(tr, "status"), "failed");
+    json_decref(tr);
+    store_close(rd);
+    store_close(st);
+}
+
 static void test_cancel_queued(void **state) {
     fx_env_t *e = *state;
     store_error_t err = {0};
@@ -462,7 +508,7 @@ int main(void) {
         T(test_sweep_insert_and_get),      T(test_sweep_status_progress_and_best),
         T(test_trial_lifecycle_and_model), T(test_cancel_queued),
         T(test_checkpoint_put_get),        T(test_queued_trials),
-        T(test_sweep_add_trials),
+        T(test_sweep_add_trials),          T(test_trial_mark_pruned),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

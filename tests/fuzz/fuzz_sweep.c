@@ -33,6 +33,7 @@
 #include "mlpt_err.h"
 #include "problem.h"
 #include "space.h"
+#include "tpe.h"
 #include "train.h"
 #include "validate.h"
 
@@ -166,7 +167,8 @@ static void check_draw(const sched_params_t *p, const api_limits_t *lim, uint64_
 
 static void check_space(const sched_space_t *sp, const api_limits_t *lim) {
     size_t max_trials = lim->max_trials ? lim->max_trials : SCHED_DEFAULT_MAX_TRIALS;
-    FUZZ_CHECK(sp->type == SCHED_SEARCH_RANDOM, "sampling with type %d", (int)sp->type);
+    FUZZ_CHECK(sp->type == SCHED_SEARCH_RANDOM || sp->type == SCHED_SEARCH_TPE,
+               "sampling with type %d", (int)sp->type);
     FUZZ_CHECK(sp->max_trials >= 1 && sp->max_trials <= max_trials, "max_trials %zu",
                sp->max_trials);
     for (size_t i = 0; i < SCHED_PARAM_MAX + 2; i++) {
@@ -182,6 +184,23 @@ static void check_space(const sched_space_t *sp, const api_limits_t *lim) {
     for (uint64_t k = 0; k < 16; k++) {
         sched_params_t p;
         sched_space_draw(sp, sp->seed, k, &p);
+        check_draw(&p, lim, k);
+    }
+    /* TPE over the same space: proposals from observations of the first draws (values from
+     * the draw's learning rate, some pruned) stay within the space, as the draws do */
+    sched_tpe_obs_t obs[12];
+    for (uint64_t k = 0; k < 12; k++) {
+        memset(&obs[k], 0, sizeof obs[k]);
+        sched_space_draw(sp, sp->seed, k, &obs[k].params);
+        obs[k].number = k;
+        obs[k].pruned = k % 3 == 2;
+        obs[k].step = (int64_t)(k % 4);
+        obs[k].value = k == 5 ? NAN : fmod(obs[k].params.learning_rate * 7.3 + (double)k, 1.0);
+    }
+    for (uint64_t k = 12; k < 14; k++) {
+        sched_params_t p;
+        FUZZ_CHECK(sched_tpe_propose(sp, sp->seed, k, 3, obs, 12, &p) == 0, "tpe %llu",
+                   (unsigned long long)k);
         check_draw(&p, lim, k);
     }
 }

@@ -5,6 +5,7 @@ their lead.
 Usage: test_pruning.py MLPTUNE_BINARY TEST_DATA_DIR"""
 import contextlib
 import json
+import re
 
 from harness import Server, problem, read, run
 
@@ -53,7 +54,10 @@ def test_pruner_validation():
             ({"type": "asha", "min_iterations": 0}, "pruner.min_iterations"),
             ({"type": "asha", "grace": 1}, "pruner.grace"),
             ({"type": "median", "min_trials": "3"}, "pruner.min_trials"),
-            ({"type": "hyperband"}, "pruner.type"),
+            ({"type": "bohb"}, "pruner.type"),
+            ({"type": "hyperband", "min_iterations": 9, "max_iterations": 3},
+             "pruner.max_iterations"),
+            ({"type": "hyperband", "max_iterations": "27"}, "pruner.max_iterations"),
             ({}, "pruner.type"),
             ("asha", "pruner"),
         ]
@@ -153,6 +157,61 @@ def test_early_stopping():
             assert t["has_model"], t
 
 
+def test_hyperband_grid():
+    with server() as srv:
+        ds = upload_iris(srv)
+        pruner = {"type": "hyperband", "min_iterations": 1, "reduction_factor": 3}
+        req = sweep_body(ds, [300], pruner)
+        req["grid"]["learning_rate"] = LRS + [0.05, 0.5, 0.002, 0.02, 0.2, 0.7, 0.007, 0.07]
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", req, expect=201)
+        done = srv.wait_sweep(sw["id"], timeout=120)
+        assert done["status"] == "completed" and done["trials"]["pruned"] >= 1, done
+        for t in trials_of(srv, sw["id"]):
+            if t["status"] == "pruned":  # brackets of 300 // 27 ... : 6 brackets, named
+                assert re.match(r"pruned at rung \d+ of bracket \d+ \(iteration \d+\): ",
+                                t["error"]), t
+                assert t["has_model"] and t["iterations_done"] < 300, t
+
+
+def sampling_body(ds, search, pruner, **training):
+    return {"dataset_id": ds, "search": search, "pruner": pruner,
+            "space": {"hidden_layers": [1], "neurons": [8],
+                      "learning_rate": {"low": 0.0001, "high": 1.0, "log": True},
+                      "iterations": [200]},
+            "training": dict({"batch_size": 16, "seed": 42, "validation_split": 0.2}, **training)}
+
+
+def test_pruners_on_sampling_sweeps():
+    """random + hyperband, tpe + median, random + early stopping: each stops trials as on a
+    grid, keeping history, figures and model, with the reason in error."""
+    with server() as srv:
+        ds = upload_iris(srv)
+        cases = [({"type": "random", "max_trials": 14, "seed": 1},
+                  {"type": "hyperband", "min_iterations": 1, "max_iterations": 200}, {},
+                  r"pruned at rung \d+ of bracket \d+ \(iteration \d+\): "),
+                 ({"type": "tpe", "max_trials": 14, "seed": 1, "n_startup_trials": 4},
+                  {"type": "median", "warmup_iterations": 2, "min_trials": 2}, {},
+                  r"pruned at iteration \d+: best .* < median "),
+                 ({"type": "random", "max_trials": 4, "seed": 2}, None,
+                  {"early_stopping": {"metric": "val_accuracy", "patience": 5}},
+                  r"early stopped at iteration \d+")]
+        for search, pruner, training, note in cases:
+            _, _, sw = srv.json("POST", "/api/v1/sweeps",
+                                sampling_body(ds, search, pruner, **training), expect=201)
+            done = srv.wait_sweep(sw["id"], timeout=120)
+            assert done["status"] == "completed", done
+            assert done["trials_total"] == search["max_trials"], done
+            stopped = 0
+            for t in trials_of(srv, sw["id"]):
+                _, _, hist = srv.json("GET", "/api/v1/trials/%d/history" % t["id"], expect=200)
+                assert len(hist["history"]) == t["iterations_done"] >= 1, t
+                assert t["has_model"] and t["best_val_accuracy"] is not None, t
+                if t["error"]:
+                    assert re.match(note, t["error"]), (search, t["error"])
+                    stopped += 1
+            assert stopped >= 1, (search, pruner, training)
+
+
 if __name__ == "__main__":
     run([test_pruner_validation, test_asha_grid, test_shared_prefixes_pruned_with_their_lead,
-         test_median, test_early_stopping])
+         test_median, test_early_stopping, test_hyperband_grid, test_pruners_on_sampling_sweeps])

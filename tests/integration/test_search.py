@@ -71,7 +71,13 @@ def test_search_field_errors():
         b = problem(srv.request("POST", "/api/v1/sweeps",
                                 {"dataset_id": ds["id"], "search": {"type": "tpe"},
                                  "space": SPACE}), 422)
-        assert b["errors"][0]["field"] == "search.type", b
+        assert b["errors"][0]["field"] == "search.max_trials", b
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                {"dataset_id": ds["id"],
+                                 "search": {"type": "tpe", "max_trials": 3,
+                                            "n_startup_trials": "2"},
+                                 "space": SPACE}), 422)
+        assert b["errors"][0]["field"] == "search.n_startup_trials", b
     finally:
         srv.stop()
 

@@ -546,9 +546,232 @@ def test_token_and_server_failures():
         os.unlink(token)
 
 
+# ---- issue 14: the whole spec, --preview, extend, retry ----------------------------------------
+
+def op_client(url, op, *args, timeout=180):
+    """Runs `mlptune sweep extend|retry --server URL ...`; returns as client() does."""
+    t0 = time.time()
+    p = subprocess.run([BIN, "sweep", op, "--server", url] + [str(a) for a in args],
+                       capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(), sane(p.stderr), time.time() - t0
+
+
+SEARCH_SPEC = {"search": {"type": "random", "max_trials": 3, "seed": 5},
+               "space": {"hidden_layers": [1, 2], "neurons": [4, 8],
+                         "learning_rate": {"low": 0.05, "high": 1.0, "log": True},
+                         "iterations": [3]},
+               "training": {"activation": "sigmoid", "batch_size": 16, "seed": 7}}
+PREVIEW = {"dry_run": True, "search": "random", "trials": 60,
+           "budget": {"max_trials": 60, "max_seconds": 600, "max_iterations_total": None},
+           "iterations_total": 1620, "gemm_flops": 4.5e13, "throughput_gflops": 190.5,
+           "estimated_seconds": 238.2, "workers": 2}
+
+
+def test_search_spec_real_server():
+    """A search spec (search + space) through --spec, its dataset_id taken from the file."""
+    srv = Server()
+    try:
+        ds = upload_iris(srv)
+        spec = write_json(dict(SEARCH_SPEC, dataset_id=ds))
+        code, out, err, _ = client(url_of(srv), "--spec", spec, "--wait", "--json")
+        os.unlink(spec)
+        assert code == 0, (code, out, err)
+        doc = one_json(out)
+        assert doc["status"] == "completed" and doc["dataset_id"] == ds, doc
+        assert doc["spec"]["search"] == SEARCH_SPEC["search"], doc["spec"]
+        assert len(doc["leaderboard"]) == 3, doc["leaderboard"]
+        assert all(0.05 <= t["params"]["learning_rate"] <= 1.0 for t in doc["leaderboard"])
+        # a spec without dataset_id and no --dataset: refused before anything is sent
+        spec = write_json(SEARCH_SPEC)
+        code, out, err, _ = client(url_of(srv), "--spec", spec)
+        assert code == 2 and out == "" and "--dataset is required" in err, (code, err)
+        # the server's field errors for a bad space, exit 2
+        bad = json.loads(json.dumps(SEARCH_SPEC))
+        bad["space"]["learning_rate"] = {"low": 1.0, "high": 0.1}
+        bad_path = write_json(bad)
+        code, out, err, _ = client(url_of(srv), "--spec", bad_path, "--dataset", ds)
+        os.unlink(bad_path)
+        assert code == 2 and "422" in err and "space.learning_rate" in err, (code, err)
+        _, _, lst = srv.json("GET", "/api/v1/sweeps", expect=200)
+        assert len(lst["items"]) == 1, lst
+        os.unlink(spec)
+    finally:
+        srv.stop()
+
+
+def test_preview_fake():
+    httpd, url = fake_server({("POST", "/api/v1/sweeps"): (200, "application/json",
+                                                           json.dumps(PREVIEW).encode())})
+    spec = write_json(dict(SEARCH_SPEC, dataset_id=9))
+    try:
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 0 and err == "", (code, out, err)
+        method, path, _, body = FakeHandler.seen[-1]
+        assert (method, path) == ("POST", "/api/v1/sweeps?dry_run=true"), FakeHandler.seen
+        sent = json.loads(body)
+        assert sent["dataset_id"] == 9 and sent["space"] == SEARCH_SPEC["space"], sent
+        assert "preview (nothing was created): random search" in out, out
+        assert "trials       60 (budget: max_trials 60, max_seconds 600)" in out, out
+        assert "at most 1620" in out and "4.5e+13" in out and "238 s (3:58)" in out, out
+        # --json: the server's answer, whole; --dataset wins over the file's id
+        code, out, err, _ = client(url, "--spec", spec, "--preview", "--json", "--dataset", "4")
+        assert code == 0 and one_json(out) == PREVIEW, (code, out, err)
+        assert json.loads(FakeHandler.seen[-1][3])["dataset_id"] == 4
+        # --preview --wait makes no sense; nothing is sent
+        n = len(FakeHandler.seen)
+        code, out, err, _ = client(url, "--spec", spec, "--preview", "--wait")
+        assert code == 2 and "--preview" in err and len(FakeHandler.seen) == n, (code, err)
+        # a server without previews refuses the query parameter (422): exit 2, said clearly
+        problem = {"type": "urn:mlptune:problem:invalid", "title": "Unprocessable", "status": 422,
+                   "detail": "dry_run: unknown query parameter",
+                   "errors": [{"field": "dry_run", "message": "unknown query parameter"}]}
+        FakeHandler.answers[("POST", "/api/v1/sweeps")] = (422, "application/problem+json",
+                                                           json.dumps(problem).encode())
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 2 and out == "" and "dry_run" in err and "without previews" in err, err
+        # a refusal of the spec itself gets no such hint
+        problem["detail"] = "space.neurons[0]: must be >= 1"
+        problem["errors"] = [{"field": "space.neurons[0]", "message": "must be >= 1"}]
+        FakeHandler.answers[("POST", "/api/v1/sweeps")] = (422, "application/problem+json",
+                                                           json.dumps(problem).encode())
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 2 and "space.neurons[0]" in err and "without previews" not in err, err
+        # an answer that is not a preview (a server that created the sweep): exit 1
+        FakeHandler.answers[("POST", "/api/v1/sweeps")] = (200, "application/json",
+                                                           b'{"id": 3, "status": "queued"}')
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 1 and "not a preview" in err, (code, err)
+        FakeHandler.answers[("POST", "/api/v1/sweeps")] = (500, "text/plain", b"boom")
+        code, out, err, _ = client(url, "--spec", spec, "--preview")
+        assert code == 1 and "500" in err and "boom" in err, (code, err)
+    finally:
+        httpd.shutdown()
+        os.unlink(spec)
+
+
+def test_extend_retry_fake():
+    sweep = {"id": 5, "status": "queued", "trials_total": 80}
+    httpd, url = fake_server({
+        ("POST", "/api/v1/sweeps/5/extend"): (202, "application/json", json.dumps(sweep).encode()),
+        ("POST", "/api/v1/sweeps/5/retry"): (
+            202, "application/json",
+            json.dumps({"requeued": [12, 14], "sweep": dict(sweep, status="running")}).encode()),
+        ("GET", "/api/v1/sweeps/5"): (200, "application/json", json.dumps(sweep).encode())})
+    try:
+        code, out, err, _ = op_client(url, "extend", "5", "--max-trials", "80", "--max-seconds",
+                                   "900")
+        assert code == 0 and out == "sweep 5: extended; queued, 80 trials\n", (code, out, err)
+        method, path, headers, body = FakeHandler.seen[-1]
+        assert (method, path) == ("POST", "/api/v1/sweeps/5/extend"), FakeHandler.seen
+        assert headers.get("Content-Type") == "application/json", headers
+        assert json.loads(body) == {"max_trials": 80, "max_seconds": 900.0}, body
+        code, out, err, _ = op_client(url, "extend", "--trial", "12:54", "--trial", "13:27", "5",
+                                   "--json")
+        assert code == 0 and one_json(out) == sweep, (code, out, err)
+        assert json.loads(FakeHandler.seen[-1][3]) == {
+            "trials": [{"id": 12, "iterations": 54}, {"id": 13, "iterations": 27}]}
+        code, out, err, _ = op_client(url, "retry", "5")
+        assert code == 0 and out == "sweep 5: requeued 2 trials (12, 14); running\n", (code, out)
+        assert FakeHandler.seen[-1][:2] == ("POST", "/api/v1/sweeps/5/retry")
+        assert json.loads(FakeHandler.seen[-1][3]) == {}
+        FakeHandler.answers[("POST", "/api/v1/sweeps/5/retry")] = (
+            202, "application/json", json.dumps({"requeued": [], "sweep": sweep}).encode())
+        code, out, err, _ = op_client(url, "retry", "5")
+        assert code == 0 and "no failed or lost trial to requeue" in out, (code, out)
+        # --wait follows to the end: the finished sweep, its leaderboard and what was requeued
+        done = dict(sweep, status="completed", trials={"completed": 78, "stopped": 2},
+                    progress=1)
+        FakeHandler.answers[("GET", "/api/v1/sweeps/5")] = (200, "application/json",
+                                                            json.dumps(done).encode())
+        FakeHandler.answers[("GET", "/api/v1/sweeps/5/trials")] = (
+            200, "application/json", json.dumps({"items": [], "next_cursor": None}).encode())
+        FakeHandler.answers[("POST", "/api/v1/sweeps/5/retry")] = (
+            202, "application/json", json.dumps({"requeued": [7], "sweep": sweep}).encode())
+        code, out, err, _ = op_client(url, "retry", "5", "--wait", "--json")
+        doc = one_json(out)
+        assert code == 0 and doc["requeued"] == [7] and doc["leaderboard"] == [], (code, out)
+        code, out, err, _ = op_client(url, "extend", "5", "--max-trials", "90", "--wait")
+        assert code == 0 and "sweep 5: extended" in out and "sweep 5 completed" in out, out
+        assert "(78 completed, 2 stopped)" in out, out  # a budget's stopped trials are counted
+        # the token goes with extend and retry too
+        token = write_json(None, "tok-3\n")
+        code, out, err, _ = op_client(url, "retry", "5", "--token-file", token)
+        os.unlink(token)
+        assert code == 0 and FakeHandler.seen[-1][2].get("Authorization") == "Bearer tok-3"
+    finally:
+        httpd.shutdown()
+
+
+def test_extend_retry_failures_fake():
+    """An unknown sweep (404 from the server), a server that predates the routes (404 while the
+    sweep exists, or 405), server errors, bad flags."""
+    httpd, url = fake_server({})
+    try:
+        for op in (["extend", "999", "--max-trials", "3"], ["retry", "999"]):
+            code, out, err, _ = op_client(url, *op)
+            assert code == 2 and out == "", (op, code, out, err)
+            assert "sweep 999: no such sweep on the server" in err and "404" in err, err
+            assert FakeHandler.seen[-1][:2] == ("GET", "/api/v1/sweeps/999"), FakeHandler.seen
+        FakeHandler.answers[("GET", "/api/v1/sweeps/6")] = (200, "application/json",
+                                                            b'{"id": 6, "status": "completed"}')
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/retry")] = (
+            404, "application/problem+json",
+            b'{"status": 404, "title": "Not Found", '
+            b'"detail": "no such resource: /api/v1/sweeps/6/retry"}')
+        code, out, err, _ = op_client(url, "retry", "6")
+        assert code == 1 and "has no such route" in err and "unchanged" in err, (code, err)
+        # a route's own 404 (a trial that is not of this sweep): as the server said, exit 2
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/extend")] = (
+            404, "application/problem+json",
+            b'{"status": 404, "title": "Not Found", "detail": "trials[0].id: no trial 77 in '
+            b'sweep 6"}')
+        code, out, err, _ = op_client(url, "extend", "6", "--trial", "77:9")
+        assert code == 2 and "no trial 77 in sweep 6" in err, (code, err)
+        assert "no such route" not in err and "no such sweep" not in err, err
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/extend")] = (
+            405, "application/problem+json", b'{"status": 405, "title": "Method Not Allowed"}')
+        code, out, err, _ = op_client(url, "extend", "6", "--trial", "1:2")
+        assert code == 1 and "405" in err and "has no such route" in err, (code, err)
+        # the server's own 4xx (a budget that is not larger, say): exit 2 with its words
+        problem = {"type": "urn:mlptune:problem:invalid", "title": "Unprocessable", "status": 422,
+                   "detail": "max_trials: must be larger than the current 60",
+                   "errors": [{"field": "max_trials",
+                               "message": "must be larger than the current 60"}]}
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/extend")] = (
+            422, "application/problem+json", json.dumps(problem).encode())
+        code, out, err, _ = op_client(url, "extend", "6", "--max-trials", "10")
+        assert code == 2 and "larger than the current 60" in err, (code, err)
+        # server errors: exit 1, control characters cleaned
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/retry")] = (503, "text/plain",
+                                                                   b"down\x1b[2J")
+        code, out, err, _ = op_client(url, "retry", "6")
+        assert code == 1 and "503" in err and "\x1b" not in err, (code, err)
+        FakeHandler.answers[("POST", "/api/v1/sweeps/6/retry")] = (202, "application/json",
+                                                                   b'{"requeued": []}')
+        code, out, err, _ = op_client(url, "retry", "6")
+        assert code == 1 and "the answer has no sweep" in err, (code, err)
+        # bad flags never reach the server
+        n = len(FakeHandler.seen)
+        for args in (["extend", "6"], ["extend", "6", "--trial", "x"], ["retry"],
+                     ["retry", "6", "7"], ["retry", "6", "--max-trials", "3"],
+                     ["extend", "6", "--max-trials", "3", "--trial", "1:2"],
+                     ["extend", "0", "--max-trials", "3"], ["retry", "6", "--timeout", "0"],
+                     ["extend", "6", "--max-seconds"]):
+            code, out, err, _ = op_client(url, *args)
+            assert code == 2 and out == "" and err.startswith("mlptune: "), (args, code, err)
+        assert len(FakeHandler.seen) == n, FakeHandler.seen[n:]
+        p = subprocess.run([BIN, "sweep", "extend", "--help"], capture_output=True)
+        assert p.returncode == 0 and b"--trial ID:ITERATIONS" in p.stdout
+        p = subprocess.run([BIN, "sweep", "--help"], capture_output=True)
+        assert p.returncode == 0 and b"--preview" in p.stdout and b"--spec" in p.stdout
+    finally:
+        httpd.shutdown()
+
+
 if __name__ == "__main__":
     run([test_csv_wait_json, test_existing_id_without_wait, test_wait_table, test_wait_table_shapes,
          test_uploads_label_column_idx_and_test_set, test_bad_grid_from_server,
          test_bad_local_files, test_no_server, test_cancel_while_waiting,
          test_server_restart_and_loss_while_waiting, test_progress_bar_on_a_terminal,
-         test_token_and_server_failures])
+         test_token_and_server_failures, test_search_spec_real_server, test_preview_fake,
+         test_extend_retry_fake, test_extend_retry_failures_fake])

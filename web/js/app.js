@@ -2,9 +2,7 @@
 import {route, start, navigate} from './router.js';
 import {signOut, updateSessionControl} from './auth.js';
 
-route('/', async () => ({
-  render: () => navigate('/sweeps', {replace: true}),
-}), {name: 'home'});
+route('/', () => import('./views/home.js'), {name: 'home'});
 route('/datasets', () => import('./views/datasets.js'), {name: 'datasets'});
 route('/sweeps', () => import('./views/sweeps.js'), {name: 'sweeps'});
 route('/sweeps/new', () => import('./views/new-sweep.js'), {name: 'new'});

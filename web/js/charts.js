@@ -1,5 +1,7 @@
 // charts.js - iteration curves on uPlot (the npm package, served from /node_modules). One chart
 // holds many series that fill in as iterations arrive; redraws are batched per animation frame.
+// Series can be hidden (a page's top-N and filter); the pointer reports the nearest shown curve
+// at its iteration (onHover), for a readout beside the chart.
 import {seriesStyle} from './palette.js';
 
 let uPlotPromise = null;
@@ -28,7 +30,9 @@ export class CurveChart {
    * el: the element the chart fills; series: [{label, color?, dash?}]; yLabel: the y axis.
    * Call await init() once before the first set().
    */
-  constructor(el, {series = [], yLabel = '', xLabel = 'Iteration', height = 320, yFormat = formatTick} = {}) {
+  constructor(el, {series = [], yLabel = '', xLabel = 'Iteration', height = 320, yFormat = formatTick, onHover = null} = {}) {
+    this.onHover = onHover;
+    this.shown = series.map(() => true);
     this.el = el;
     this.yFormat = yFormat;
     this.labels = series.map((s) => s.label);
@@ -76,6 +80,7 @@ export class CurveChart {
       legend: {show: false},
       cursor: {focus: {prox: 24}, drag: {x: true, y: false}},
       focus: {alpha: 0.25},
+      hooks: {setCursor: [(u) => this.hover(u)]},
       axes: [
         {label: this.xLabel, values: (u, splits) => splits.map(formatTick), incrs: ITERATION_STEPS},
         {label: this.yLabel, values: (u, splits) => splits.map((v) => this.yFormat(v)), size: 64},
@@ -88,6 +93,7 @@ export class CurveChart {
           width: 2,
           dash: this.styles[i].dash || undefined,
           spanGaps: false,
+          show: this.shown[i] !== false,
         })),
       ],
     };
@@ -106,8 +112,41 @@ export class CurveChart {
     this.labels.push(label);
     this.styles.push({...seriesStyle(i), ...style});
     this.ys.push(this.xs.map(() => null));
+    this.shown.push(true);
     if (this.plot) this.build();
     return i;
+  }
+
+  /** Shows the series for which show(i) is true, hides the others. */
+  setVisible(show) {
+    const next = this.ys.map((_, i) => !!show(i));
+    if (next.every((v, i) => v === this.shown[i])) return;
+    this.shown = next;
+    if (this.plot) {
+      this.plot.batch(() => next.forEach((v, i) => {
+        if (this.plot.series[i + 1].show !== v) this.plot.setSeries(i + 1, {show: v});
+      }));
+    }
+    this.el.dataset.shown = String(next.filter(Boolean).length);
+  }
+
+  /** The pointer moved: the nearest shown curve at its iteration, or null (left the plot). */
+  hover(u) {
+    if (!this.onHover) return;
+    const idx = u.cursor.idx;
+    const top = u.cursor.top;
+    if (idx === null || idx === undefined || !(top >= 0)) {
+      this.onHover(null);
+      return;
+    }
+    let best = null;
+    this.ys.forEach((y, i) => {
+      const v = y[idx];
+      if (!this.shown[i] || v === null || v === undefined) return;
+      const d = Math.abs(u.valToPos(v, 'y') - top);
+      if (!best || d < best.d) best = {d, series: i, iteration: this.xs[idx], value: v};
+    });
+    this.onHover(best);
   }
 
   /** Sets series i's value at iteration it (1-based); nulls make gaps. */

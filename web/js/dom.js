@@ -86,7 +86,7 @@ export function setProgress(bar, fraction) {
 /** A status word as a badge: a shape and the word, colour only as a third cue. */
 export function statusBadge(status) {
   const icons = {
-    queued: '○', running: '▶', completed: '✓', failed: '✕', canceled: '■', diverged: '⚠', pruned: '✂',
+    queued: '○', running: '▶', completed: '✓', failed: '✕', canceled: '■', diverged: '⚠', pruned: '✂', stopped: '⏸',
   };
   return h('span', {class: `status status-${status || 'unknown'}`},
     h('span', {'aria-hidden': 'true', class: 'status-icon'}, icons[status] || '?'), ' ', status || 'unknown');

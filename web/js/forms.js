@@ -1,5 +1,6 @@
 // forms.js - showing the API's field errors next to the fields they name, and the rest in a
-// summary at the top of the form.
+// summary at the top of the form. A field's error goes away as soon as its value is edited (the
+// message was about the old value); the summary goes once every field it named is edited.
 import {h, replace} from './dom.js';
 import {splitField} from './api.js';
 
@@ -9,9 +10,34 @@ export class FormErrors {
    * null (an error the form has no field for); summary: the element for those and the headline.
    */
   constructor(fields, summary, resolve) {
-    this.fields = fields;
+    this.fields = {};
     this.summary = summary;
     this.resolve = resolve;
+    for (const [key, f] of Object.entries(fields)) this.register(key, f);
+  }
+
+  /** Adds a field (or replaces one): key -> {input, error, boxes?}; editing it clears its error. */
+  register(key, f) {
+    this.fields[key] = f;
+    const edited = () => this.clearField(key);
+    for (const el of f.boxes || [f.input]) {
+      el.addEventListener('input', edited);
+      el.addEventListener('change', edited);
+    }
+  }
+
+  /** Removes one field's message (and the summary once no field has one left). */
+  clearField(key) {
+    const f = this.fields[key];
+    if (!f || f.error.hidden) return;
+    f.error.hidden = true;
+    f.error.replaceChildren();
+    f.input.removeAttribute('aria-invalid');
+    const left = Object.values(this.fields).some((x) => !x.error.hidden);
+    if (!left && this.summaryFieldsOnly) {
+      this.summary.hidden = true;
+      this.summary.replaceChildren();
+    }
   }
 
   clear() {
@@ -22,6 +48,7 @@ export class FormErrors {
     }
     this.summary.hidden = true;
     this.summary.replaceChildren();
+    this.summaryFieldsOnly = false;
   }
 
   /** One message on one field (client-side checks use it too). */
@@ -61,6 +88,7 @@ export class FormErrors {
       h('p', {class: 'summary-title'}, title, err.status ? ` (HTTP ${err.status})` : ''),
       items.length && !(items.length === 1 && loose.length === 1 && loose[0] === title) ? h('ul', null, items) : null);
     this.summary.hidden = false;
+    this.summaryFieldsOnly = loose.length === 0 && placed.length > 0;
     if (placed.length) this.fields[placed[0].key].input.focus();
     else this.summary.focus();
   }

@@ -1,8 +1,10 @@
 // leaderboard.js - the trials of a sweep as a sortable table, one row per trial, the best one
-// highlighted (a background, a bar and the word "best", not colour alone). Rows are kept and
+// highlighted (a background, a bar and the word "best", not colour alone); pruned and stopped
+// trials carry their rung (trial-state.js); rows outside the page's filter are hidden. Rows are kept and
 // updated in place as events arrive, and only moved when the order changes, so keyboard focus
 // inside the table survives live updates.
-import {h, append, replace, statusBadge} from './dom.js';
+import {h, append, replace} from './dom.js';
+import {statusCell, stopMark} from './trial-state.js';
 import {seriesStyle} from './palette.js';
 import {paramValue} from './grid.js';
 import {pct, num, duration, DASH} from './format.js';
@@ -23,6 +25,7 @@ function tableColumns(params) {
     ...progress,
     {key: 'best_val_accuracy', label: 'Best val. acc.', num: true, better: 'desc', value: (t) => t.best_val_accuracy,
       show: (t) => pct(t.best_val_accuracy, 2)},
+    {key: 'best_iteration', label: 'Best at it.', num: true, value: (t) => t.best_iteration},
     {key: 'final_val_accuracy', label: 'Final val. acc.', num: true, better: 'desc', value: (t) => t.final_val_accuracy,
       show: (t) => pct(t.final_val_accuracy, 2)},
     {key: 'seconds', label: 'Time', num: true, value: (t) => t.seconds,
@@ -53,6 +56,8 @@ export function bestTrialId(trials) {
   }
   return best ? best.id : null;
 }
+
+export {tableColumns};
 
 export class Leaderboard {
   /**
@@ -90,6 +95,11 @@ export class Leaderboard {
     this.draw(this.trials);
   }
 
+  /** The trials in the table's order (shown rows only). */
+  ordered() {
+    return this.trials.filter((t) => this.shown(t));
+  }
+
   row(t) {
     let r = this.rows.get(t.id);
     if (r) return r;
@@ -116,8 +126,9 @@ export class Leaderboard {
     return r;
   }
 
-  /** Shows the trials (an iterable of trial objects) in the current sort. */
-  draw(trials) {
+  /** Shows the trials (an iterable of trial objects) in the current sort; shown(t) false hides a row. */
+  draw(trials, shown = this.shown) {
+    this.shown = shown || (() => true);
     this.trials = [...trials];
     const best = bestTrialId(this.trials);
     const col = this.columns.find((c) => c.key === this.view.sort) || this.columns.find((c) => c.key === 'best_val_accuracy');
@@ -141,15 +152,18 @@ export class Leaderboard {
         if (c.key === 'trial') continue;
         const cell = r.cells.get(c.key);
         if (c.key === 'status') {
-          if (cell.dataset.status !== t.status) {
-            replace(cell, statusBadge(t.status));
+          const mark = `${t.status}|${stopMark(t)}`;
+          if (cell.dataset.mark !== mark) {
+            replace(cell, statusCell(t));
             cell.dataset.status = t.status;
+            cell.dataset.mark = mark;
           }
           continue;
         }
         const text = display(c, t);
         if (cell.textContent !== text) cell.textContent = text;
       }
+      r.tr.hidden = !this.shown(t);
       r.tr.classList.toggle('best', t.id === best);
       r.cells.get('trial').querySelector('.best-tag').hidden = t.id !== best;
     }

@@ -5,6 +5,7 @@ import {api, apiAll, upload, isAbort, ApiError} from '../api.js';
 import {FormErrors} from '../forms.js';
 import {bytes, when, num, plural} from '../format.js';
 import {OKABE_ITO} from '../palette.js';
+import {confirmInline} from '../confirm.js';
 
 function balanceBar(ds) {
   const names = Array.isArray(ds.classes) ? ds.classes : [];
@@ -25,7 +26,7 @@ function classSummary(ds) {
   return h('span', null, String(names.length), h('span', {class: 'muted small'}, names.length ? ` (${preview})` : ''));
 }
 
-export async function render({root, signal}) {
+export async function render({root, signal, query, navigate}) {
   document.title = 'Datasets · mlptune';
   const listEl = h('div', {class: 'table-wrap', 'aria-live': 'polite', 'aria-busy': 'true'}, h('p', {class: 'muted'}, 'Loading datasets…'));
 
@@ -155,18 +156,26 @@ export async function render({root, signal}) {
   });
 
   // ---- list ---------------------------------------------------------------------------------
+  // Deleting a dataset deletes every sweep that trains or tests on it: the confirmation says so,
+  // with their count, before anything goes.
   async function remove(ds, btn, status) {
-    if (btn.dataset.armed !== 'yes') {
-      btn.dataset.armed = 'yes';
-      btn.textContent = 'Confirm delete';
-      btn.setAttribute('aria-label', `Confirm: delete dataset ${ds.name} and its finished sweeps`);
-      setTimeout(() => {
-        btn.dataset.armed = '';
-        btn.textContent = 'Delete';
-        btn.removeAttribute('aria-label');
-      }, 5000);
+    btn.disabled = true;
+    status.textContent = '';
+    let sweeps;
+    try {
+      sweeps = (await apiAll('/sweeps', {signal})).filter((s) => s.dataset_id === ds.id || s.test_dataset_id === ds.id);
+    } catch (err) {
+      if (isAbort(err)) return;
+      status.textContent = `The sweeps using it could not be counted: ${err.message}`;
+      btn.disabled = false;
       return;
     }
+    const ids = sweeps.map((s) => `#${s.id}`);
+    const text = sweeps.length
+      ? `Delete dataset “${ds.name}”? This also deletes ${plural(sweeps.length, 'sweep')} that use${sweeps.length === 1 ? 's' : ''} it ` +
+        `(${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}), with ${sweeps.length === 1 ? 'its' : 'their'} trials, histories and models. This cannot be undone.`
+      : `Delete dataset “${ds.name}”? No sweep uses it. This cannot be undone.`;
+    if (!(await confirmInline(btn, {text, action: sweeps.length ? `Delete dataset and ${plural(sweeps.length, 'sweep')}` : 'Delete dataset'}))) return;
     btn.disabled = true;
     try {
       await api(`/datasets/${ds.id}`, {method: 'DELETE', signal});
@@ -189,8 +198,9 @@ export async function render({root, signal}) {
       return;
     }
     listEl.setAttribute('aria-busy', 'false');
+    sampleCard.hidden = items.length > 0;
     if (!items.length) {
-      replace(listEl, h('p', {class: 'empty'}, 'No datasets yet: upload a CSV above (tests/data/iris.csv is a good first one).'));
+      replace(listEl, h('p', {class: 'empty'}, 'No datasets yet: upload a CSV above, or add the sample.'));
       return;
     }
     const rows = items.map((ds) => {
@@ -217,8 +227,34 @@ export async function render({root, signal}) {
       h('tbody', null, rows)));
   }
 
+  // ---- the sample: one click from an empty server to a sweep form -----------------------------
+  const sampleBtn = h('button', {type: 'button', class: 'primary'}, 'Add the Iris sample and start a sweep');
+  const sampleMsg = h('span', {class: 'note', role: 'status'});
+  const sampleCard = h('section', {class: 'card sample', 'aria-labelledby': 'sample-title', hidden: true},
+    h('h2', {id: 'sample-title'}, query && query.get('welcome') ? 'Welcome: start with a dataset' : 'No data yet?'),
+    h('p', null, 'Upload your own CSV below, or add the sample: Fisher\'s Iris (150 rows, 4 features, 3 classes), trained in seconds.'),
+    h('div', {class: 'actions'}, sampleBtn, sampleMsg));
+  sampleBtn.addEventListener('click', async () => {
+    sampleBtn.disabled = true;
+    sampleMsg.textContent = 'Adding the sample…';
+    try {
+      const res = await fetch('/samples/iris.csv', {signal});
+      if (!res.ok) throw new Error(`the sample is missing (HTTP ${res.status})`);
+      const fd = new FormData();
+      fd.append('name', 'iris (sample)');
+      fd.append('file', new File([await res.blob()], 'iris.csv', {type: 'text/csv'}));
+      const ds = await upload('/datasets', fd, {signal});
+      navigate(`/sweeps/new?dataset=${ds.id}`);
+    } catch (err) {
+      if (signal.aborted) return;
+      sampleMsg.textContent = `The sample could not be added: ${err.message}`;
+      sampleBtn.disabled = false;
+    }
+  });
+
   append(root, [
     h('h1', null, 'Datasets'),
+    sampleCard,
     form,
     h('section', {'aria-labelledby': 'ds-list-title'}, h('h2', {id: 'ds-list-title'}, 'Datasets on this server'), listEl),
   ]);

@@ -1,10 +1,17 @@
 // views/sweep.js - /sweeps/{id}: live curves of every trial (Server-Sent Events while the sweep
-// runs, its stored history once it has finished), the sortable leaderboard, the heatmap of best
-// validation accuracy over two grid axes, progress with an ETA, and cancel.
+// runs, its stored history once it has finished) with a hover readout, a legend, a filter and
+// top-N; the best so far against wall time; parallel coordinates of every trial (brushable: the
+// list and curves follow); each parameter's importance; the sortable leaderboard (pruned and
+// stopped trials with their rung) and its CSV; the heatmap over two axes; progress with an ETA
+// that tells finished from canceled trials; cancel, clone and delete.
 //
 // View state that is worth sharing lives in the query string: ?split=val|train&metric=accuracy|loss
 // &x=<axis>&y=<axis>&sort=<column>&dir=asc|desc.
 import {h, append, replace, progressBar, setProgress, statusBadge} from '../dom.js';
+import {confirmInline} from '../confirm.js';
+import {sweepProgress} from '../progress.js';
+import {leaderboardCsv, download} from '../csv.js';
+import {SweepExplorer} from './sweep-explore.js';
 import {api, apiAll, isAbort, API} from '../api.js';
 import {setQuery, navigate} from '../router.js';
 import {requireSignIn, sessionState} from '../auth.js';
@@ -12,7 +19,7 @@ import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {renderHeatmap} from '../heatmap.js';
 import {Leaderboard} from '../leaderboard.js';
 import {seriesStyle} from '../palette.js';
-import {paramColumns, paramValue, varyingParams} from '../grid.js';
+import {paramColumns, varyingParams} from '../grid.js';
 import {loadMeta, finalStates} from '../meta.js';
 import {pct, num, duration, when, secondsBetween, plural, DASH} from '../format.js';
 
@@ -83,8 +90,11 @@ export async function render({root, params, signal, query}) {
   const live = h('span', {class: 'live', 'aria-live': 'polite'});
   const cancelBtn = h('button', {type: 'button', class: 'danger'}, 'Cancel sweep');
   const cancelMsg = h('span', {class: 'note', role: 'status'});
+  const cloneLink = h('a', {class: 'button', href: `/sweeps/new?clone=${id}`}, 'Clone');
+  const deleteBtn = h('button', {type: 'button', class: 'danger', hidden: true}, 'Delete sweep');
   const chartEl = h('div', {class: 'chart', id: 'curves'});
   const chartCaption = h('figcaption');
+  const csvBtn = h('button', {type: 'button', class: 'small'}, 'Download CSV');
   const table = h('table', {class: 'data leaderboard'});
   const heatEl = h('div', {class: 'heatmap-wrap'});
   const xSel = h('select', {id: 'hm-x'});
@@ -99,17 +109,21 @@ export async function render({root, params, signal, query}) {
   const metricGroup = h('fieldset', {class: 'segmented'}, h('legend', null, 'Metric'),
     radio('metric', 'accuracy', 'Accuracy', view.metric === 'accuracy'), radio('metric', 'loss', 'Loss', view.metric === 'loss'));
 
+  const explore = new SweepExplorer({trials, hist, order, columns, seriesOf, metricLabel: () => yLabel(),
+    isAccuracy: () => view.metric === 'accuracy'});
   replace(root,
-    h('div', {class: 'title-row'}, title, statusBox),
+    h('div', {class: 'title-row'}, title, statusBox, h('div', {class: 'title-actions'}, cloneLink, deleteBtn)),
     meta,
     h('section', {class: 'card progress-card', 'aria-label': 'Progress'},
       bar, progressText, h('div', {class: 'actions'}, cancelBtn, cancelMsg, live)),
     h('section', {class: 'card', 'aria-labelledby': 'curves-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'curves-title'}, 'Curves'), h('div', {class: 'toolbar'}, splitGroup, metricGroup)),
-      h('figure', {class: 'chart-figure'}, chartEl, chartCaption)),
+      explore.bar.wrap,
+      h('figure', {class: 'chart-figure'}, chartEl, explore.readout, explore.legend, chartCaption)),
+    explore.sections,
     h('section', {class: 'card', 'aria-labelledby': 'lb-title'},
-      h('h2', {id: 'lb-title'}, 'Leaderboard'),
-      h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve.'),
+      h('div', {class: 'card-head'}, h('h2', {id: 'lb-title'}, 'Leaderboard'), csvBtn),
+      h('p', {class: 'muted small'}, 'Sort by a column with its header button. Hover or focus a row to pick out its curve. Pruned and stopped trials say at which rung or iteration.'),
       h('div', {class: 'table-wrap'}, table)),
     h('section', {class: 'card', 'aria-labelledby': 'hm-title'},
       h('div', {class: 'card-head'}, h('h2', {id: 'hm-title'}, 'Heatmap'),
@@ -132,39 +146,39 @@ export async function render({root, params, signal, query}) {
       item('Started', when(sweep.started_at)),
       item('Finished', when(sweep.finished_at)));
     cancelBtn.hidden = FINAL_SWEEP.has(sweep.status);
+    deleteBtn.hidden = !FINAL_SWEEP.has(sweep.status);
   }
 
-  function progress() {
-    let done = 0;
-    let trained = 0;
-    let planned = 0;
-    const counts = {};
-    for (const t of trials.values()) {
-      const plan = Number.isInteger(paramValue(t, 'iterations')) && paramValue(t, 'iterations') > 0 ? paramValue(t, 'iterations') : 1;
-      planned += plan;
-      done += FINAL_TRIAL.has(t.status) ? plan : Math.min(t.iterations_done || 0, plan);
-      trained += Math.min(t.iterations_done || 0, plan);
-      counts[t.status] = (counts[t.status] || 0) + 1;
-    }
-    const p = FINAL_SWEEP.has(sweep.status) ? 1 : planned ? done / planned : 0;
-    return {p, trained, planned, counts};
-  }
+  // A sampling search may add trials up to its max_trials (they are part of the plan), and ends
+  // when its first budget is spent.
+  const sampling = () => {
+    const sr = sweep.spec && sweep.spec.search;
+    return sr && sr.type && sr.type !== 'grid' ? sr : null;
+  };
 
   function drawProgress() {
-    const {p, trained, planned, counts} = progress();
-    setProgress(bar, p);
     const elapsed = secondsBetween(sweep.started_at, sweep.finished_at);
-    const finished = Object.entries(counts).filter(([k]) => FINAL_TRIAL.has(k)).reduce((a, [, v]) => a + v, 0);
+    const sr = sampling();
+    const pr = sweepProgress(sweep, [...trials.values()], {plannedTrials: sr ? sr.max_trials : null, budget: sr, elapsed});
+    setProgress(bar, pr.p);
     let eta = DASH;
-    if (FINAL_SWEEP.has(sweep.status)) eta = 'finished';
+    if (FINAL_SWEEP.has(sweep.status)) eta = sweep.status === 'canceled' ? 'canceled' : 'finished';
     else if (sweep.status === 'queued' || !sweep.started_at) eta = 'waiting for a worker';
-    else if (p > 0.001 && elapsed !== null) eta = duration((elapsed * (1 - p)) / p);
-    const states = Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ');
+    else if (pr.p > 0.001 && elapsed !== null) eta = duration((elapsed * (1 - pr.p)) / pr.p);
+    const states = Object.entries(pr.counts).filter(([k]) => k !== 'canceled').map(([k, v]) => `${v} ${k}`).join(', ');
+    const canceled = pr.canceled
+      ? ` · ${pr.canceled} canceled (${pr.neverRan === pr.canceled ? 'never ran' : `${pr.canceled - pr.neverRan} while running, ${pr.neverRan} never ran`})`
+      : '';
     replace(progressText,
-      h('strong', null, pct(p, 0)),
-      ` · ${num(trained)} of ${plural(planned, 'iteration')} trained · ${finished} of ${plural(trials.size, 'trial')} finished (${states})`,
+      h('strong', null, pct(pr.p, 0)),
+      ` · ${num(pr.trained)} of ${plural(pr.planned, 'iteration')} trained · `,
+      h('span', {class: 'finished-count'}, `${pr.finished} of ${plural(trials.size, 'trial')} finished`),
+      states ? ` (${states})` : '', canceled,
       ` · elapsed ${elapsed === null ? DASH : duration(elapsed)}`,
       ' · ETA ', h('span', {class: 'eta'}, eta));
+    progressText.dataset.finished = String(pr.finished);
+    progressText.dataset.canceled = String(pr.canceled);
+    progressText.dataset.neverRan = String(pr.neverRan);
   }
 
   // ---- chart ------------------------------------------------------------------------------------
@@ -174,6 +188,9 @@ export async function render({root, params, signal, query}) {
     series: order.map((tid, i) => ({label: `Trial ${tid}`, ...seriesStyle(i)})),
     yLabel: yLabel(),
     yFormat: view.metric === 'accuracy' ? formatPercentTick : formatTick,
+    onHover: (hit) => {
+      if (hit) explore.showReadout(order[hit.series], hit.iteration, hit.value);
+    },
   });
   await chart.init();
   if (signal.aborted) {
@@ -202,10 +219,40 @@ export async function render({root, params, signal, query}) {
     params: columns,
     view,
     seriesOf,
-    onFocus: (i) => chart.focus(i),
+    onFocus: (i) => {
+      if (i !== null) explore.showReadout(order[i], null, null);
+      chart.focus(i);
+    },
     onSort: () => setQuery({sort: view.sort === 'best_val_accuracy' ? null : view.sort, dir: view.dir === 'desc' ? null : view.dir}),
   });
-  const drawTable = () => board.draw(trials.values());
+  await explore.init(chart, board);
+  if (signal.aborted) {
+    chart.destroy();
+    explore.destroy();
+    return;
+  }
+
+  // ---- CSV, delete -------------------------------------------------------------------------------------
+  csvBtn.addEventListener('click', () => {
+    const name = `mlptune-sweep-${id}-leaderboard.csv`;
+    download(name, leaderboardCsv(board.ordered(), columns));
+  });
+  deleteBtn.addEventListener('click', async () => {
+    const n = trials.size;
+    const ok = await confirmInline(deleteBtn, {
+      text: `Delete ${sweep.name ? `sweep “${sweep.name}” (#${id})` : `sweep #${id}`} with its ${plural(n, 'trial')}, their histories and models? This cannot be undone.`,
+      action: 'Delete sweep'});
+    if (!ok) return;
+    deleteBtn.disabled = true;
+    try {
+      await api(`/sweeps/${id}`, {method: 'DELETE', signal});
+      navigate('/sweeps');
+    } catch (err) {
+      if (isAbort(err)) return;
+      cancelMsg.textContent = err.status === 409 ? 'Only a finished sweep can be deleted.' : `Delete failed: ${err.message}`;
+      deleteBtn.disabled = false;
+    }
+  });
 
   // ---- heatmap --------------------------------------------------------------------------------------
   function setupAxes() {
@@ -245,10 +292,11 @@ export async function render({root, params, signal, query}) {
     redrawTimer = 0;
     drawHeader();
     drawProgress();
-    drawTable();
-    if (Date.now() - lastHeatmap > 500 || FINAL_SWEEP.has(sweep.status)) {
+    explore.drawSelection();
+    if (Date.now() - lastHeatmap > 1000 || FINAL_SWEEP.has(sweep.status)) {
       lastHeatmap = Date.now();
       drawHeatmap();
+      explore.drawAnalysis(sweep.started_at);
     }
   }
   function markDirty() {
@@ -424,5 +472,6 @@ export async function render({root, params, signal, query}) {
     clearTimeout(refreshTimer);
     clearInterval(ticker);
     chart.destroy();
+    explore.destroy();
   };
 }

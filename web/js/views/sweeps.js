@@ -5,15 +5,12 @@ import {api, apiAll, isAbort} from '../api.js';
 import {setQuery} from '../router.js';
 import {pct, duration, when, secondsBetween} from '../format.js';
 import {loadMeta, finalStates} from '../meta.js';
+import {listProgress} from '../progress.js';
 
 // The server's sweep states and final states (meta.js), set before the first use.
 let STATES = [];
 let FINAL = {sweep: new Set(), trial: new Set()};
 
-function trialsDone(s) {
-  const t = s.trials || {};
-  return Object.entries(t).reduce((a, [k, v]) => a + (FINAL.trial.has(k) ? Number(v) || 0 : 0), 0);
-}
 
 export async function render({root, signal, query}) {
   document.title = 'Sweeps · mlptune';
@@ -42,13 +39,14 @@ export async function render({root, signal, query}) {
   function row(s) {
     const elapsed = secondsBetween(s.started_at, s.finished_at);
     const ds = datasets.get(s.dataset_id);
+    const pr = listProgress(s);
     const best = s.best_trial && Number.isFinite(s.best_trial.best_val_accuracy) ? s.best_trial.best_val_accuracy : null;
     return h('tr', {dataset: {id: s.id, status: s.status}},
       h('th', {scope: 'row'}, h('a', {href: `/sweeps/${s.id}`}, s.name || `Sweep #${s.id}`), s.name ? h('span', {class: 'muted small'}, ` #${s.id}`) : null),
       h('td', null, ds ? ds.name : `#${s.dataset_id}`),
       h('td', null, statusBadge(s.status)),
-      h('td', {class: 'progress-cell'}, progressBar(s.progress, {label: `Progress of sweep ${s.id}`}), h('span', {class: 'num small'}, pct(s.progress, 0))),
-      h('td', {class: 'num'}, `${trialsDone(s)} / ${s.trials_total}`),
+      h('td', {class: 'progress-cell'}, progressBar(pr.p, {label: `Progress of sweep ${s.id}`}), h('span', {class: 'num small'}, pct(pr.p, 0))),
+      h('td', {class: 'num'}, `${pr.finished} / ${pr.total}`, pr.canceled ? h('span', {class: 'muted small'}, ` (${pr.canceled} canceled)`) : null),
       h('td', {class: 'num'}, best === null ? '—' : h('a', {href: `/trials/${s.best_trial.id}`}, pct(best, 2))),
       h('td', {class: 'num'}, elapsed === null ? '—' : duration(elapsed)),
       h('td', null, when(s.created_at)));
@@ -57,13 +55,17 @@ export async function render({root, signal, query}) {
   function draw() {
     listEl.setAttribute('aria-busy', 'false');
     if (!items.length) {
-      replace(listEl, h('p', {class: 'empty'}, status ? `No ${status} sweeps.` : 'No sweeps yet. ', status ? null : h('a', {href: '/sweeps/new'}, 'Start one'), status ? null : '.'));
+      if (status) replace(listEl, h('p', {class: 'empty'}, `No ${status} sweeps.`));
+      else if (!datasets.size) {
+        replace(listEl, h('p', {class: 'empty'}, 'No sweeps yet, and no dataset to train on: ',
+          h('a', {href: '/datasets?welcome=1'}, 'upload one or add the sample'), ', then start a sweep on it.'));
+      } else replace(listEl, h('p', {class: 'empty'}, 'No sweeps yet. ', h('a', {href: '/sweeps/new'}, 'Start one'), '.'));
       more.hidden = true;
       return;
     }
     replace(listEl, h('table', {class: 'data sweeps'},
       h('caption', {class: 'sr-only'}, 'Sweeps, newest first'),
-      h('thead', null, h('tr', null, ['Sweep', 'Dataset', 'Status', 'Progress', 'Trials done', 'Best val. accuracy', 'Elapsed', 'Created']
+      h('thead', null, h('tr', null, ['Sweep', 'Dataset', 'Status', 'Progress', 'Trials finished', 'Best val. accuracy', 'Elapsed', 'Created']
         .map((t) => h('th', {scope: 'col'}, t)))),
       h('tbody', null, items.map(row))));
     more.hidden = !cursor;

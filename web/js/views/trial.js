@@ -138,7 +138,7 @@ export async function render({root, params, signal}) {
       item('Created', when(trial.created_at)),
       item('Started', when(trial.started_at)),
       item('Finished', when(trial.finished_at)),
-      trial.error ? item('Error', trial.error) : null);
+      trial.error ? item(['failed', 'diverged'].includes(trial.status) ? 'Error' : 'Why it stopped', trial.error) : null);
     if (trial.has_model) {
       replace(download, h('a', {class: 'button primary', href: `${API}/trials/${id}/model`, download: `mlptune-trial-${id}.model`}, 'Download model'),
         h('span', {class: 'muted small'}, ' mlptune model file (weights and input scaling)'));
