@@ -373,6 +373,38 @@ def test_extend_budget_over_http():
         srv.stop()
 
 
+def test_tpe_sweep_goes_on():
+    """A TPE sweep (with ASHA) is previewed as tpe, extended to more trials after it completed,
+    takes a warm-start trial and an extended trial, and completes each time."""
+    srv = Server(workers=2)
+    try:
+        ds = upload_iris(srv)["id"]
+        body = {"dataset_id": ds, "space": dict(SPACE, iterations=[6]),
+                "search": {"type": "tpe", "max_trials": 4, "n_startup_trials": 2, "seed": 5},
+                "pruner": {"type": "asha", "min_iterations": 1, "reduction_factor": 3}}
+        _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", body, expect=200)
+        assert dry["search"] == "tpe" and dry["trials"] == 4, dry
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+        assert srv.wait_sweep(sw["id"])["status"] == "completed"
+        srv.json("POST", "/api/v1/sweeps/%d/extend" % sw["id"], {"max_trials": 6}, expect=202)
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 6, done
+        _, _, ans = srv.json("POST", "/api/v1/sweeps/%d/trials" % sw["id"],
+                             {"trials": [{"learning_rate": 0.3, "neurons": 8}]}, expect=201)
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 7, done
+        ended = [t for t in trials_of(srv, sw["id"]) if t["status"] in ("completed", "pruned")]
+        t = ended[0]
+        srv.json("POST", "/api/v1/sweeps/%d/extend" % sw["id"],
+                 {"trials": [{"id": t["id"], "iterations": 9}]}, expect=202)
+        done = srv.wait_sweep(sw["id"])
+        assert done["status"] == "completed" and done["trials_total"] == 7, done
+        _, _, again = srv.json("GET", "/api/v1/trials/%d" % t["id"], expect=200)
+        assert again["params"]["iterations"] == 9 and again["status"] in ("completed", "pruned")
+    finally:
+        srv.stop()
+
+
 def test_extend_hostile():
     srv = Server(workers=1)
     try:
@@ -562,7 +594,7 @@ def test_warm_start_over_http():
         srv.stop()
 
 
-TESTS = [test_extended_sweep_streams_again, test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
+TESTS = [test_tpe_sweep_goes_on, test_extended_sweep_streams_again, test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
          test_retry_over_http, test_warm_start_over_http,
          test_dry_run_creates_nothing_and_counts,
          test_budget_stops_running_trials_as_stopped,
