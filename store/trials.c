@@ -177,10 +177,13 @@ static int trial_finish(store_t *st, int64_t id, const store_trial_end_t *end, s
         goto out;
     store_release(st, s);
     s = NULL;
-    rc = store_prepare(st, "DELETE FROM trial_checkpoints WHERE trial_id = ?1", &s, err);
+    /* A canceled trial keeps its last checkpoint: a retry resumes it from there. */
+    rc = store_prepare(st, "DELETE FROM trial_checkpoints WHERE trial_id = ?1 AND ?2 <> 'canceled'",
+                       &s, err);
     if (rc)
         goto out;
     store_bind_i64(s, 1, id, &rc);
+    store_bind_text(s, 2, end->status, &rc);
     rc = rc ? store_fail_sql(st, err, rc, "deleting a checkpoint")
             : store_step_done(st, s, "deleting a checkpoint", err);
     if (rc || (!end->model && !end->model_path))

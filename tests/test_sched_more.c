@@ -307,9 +307,68 @@ static void test_retry_lost(void **state) {
     assert_true(tp.calibrated_gflops > 0);
     assert_true(tp.learned_seconds > 0 && tp.learned_gflops > 0);
     assert_int_equal(tp.workers, 1);
-    assert_true(tp.gflops_per_worker ==
-                (tp.learned_seconds >= SCHED_LEARNED_MIN_SECONDS ? tp.learned_gflops
-                                                                 : tp.calibrated_gflops));
+    assert_true(tp.gflops_per_worker == (tp.learned_seconds >= SCHED_LEARNED_MIN_SECONDS
+                                             ? tp.learned_gflops
+                                             : tp.calibrated_gflops));
+}
+
+/* A trial canceled after some checkpoints keeps its last one: the retry resumes from it
+ * (recomputing only the rows past it) and ends as an uninterrupted run. */
+static void test_retry_lost_from_checkpoint(void **state) {
+    fixture_t *f = *state;
+    log_text[0] = '\0';
+    start_with(f, (sched_config_t){.workers = 1,
+                                   .cores = 2,
+                                   .checkpoint_every = 2,
+                                   .checkpoint_seconds = 0,
+                                   .log = keep_log});
+    int64_t ds = add_iris(f);
+    int64_t sw = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){3000}));
+    store_error_t err;
+    store_t *r = open_reader(f, &err);
+    int64_t id = 0;
+    for (int i = 0; i < 20000 && (id == 0 || checkpoint_rows(f, id) < 4); i++) {
+        json_t *t = trial_of_length(r, sw, 3000);
+        id = id_of(t);
+        json_decref(t);
+        sleep_us(500);
+    }
+    assert_int_equal(sched_sweep_cancel(f->s, sw, &err), 0);
+    json_decref(wait_sweep(f, sw, "canceled", 30));
+    for (int i = 0; i < 3000; i++) {
+        json_t *t = trial_of_length(r, sw, 3000);
+        int ended = strcmp(json_string_value(json_object_get(t, "status")), "canceled") == 0;
+        json_decref(t);
+        if (ended)
+            break;
+        sleep_us(1000);
+    }
+    int kept = checkpoint_rows(f, id);
+    assert_true(kept >= 4);
+    int64_t *ids = NULL;
+    size_t n = 0;
+    assert_int_equal(sched_sweep_retry(f->s, sw, &ids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    free(ids);
+    json_decref(wait_sweep(f, sw, "completed", 120));
+    char want[96];
+    snprintf(want, sizeof want, "trial %lld: resumes after iteration %d;", (long long)id, kept);
+    pthread_mutex_lock(&log_lock);
+    int resumed = strstr(log_text, want) != NULL;
+    pthread_mutex_unlock(&log_lock);
+    int64_t ref = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){3000}));
+    json_decref(wait_sweep(f, ref, "completed", 120));
+    json_t *b = trial_of_length(r, ref, 3000);
+    assert_same_run(r, id, id_of(b));
+    json_decref(b);
+    store_close(r);
+    /* from its checkpoint, or (when it had stored no row past it) nothing logged at all */
+    char from1[96];
+    snprintf(from1, sizeof from1, "trial %lld: resumes after iteration 0;", (long long)id);
+    pthread_mutex_lock(&log_lock);
+    assert_null(strstr(log_text, from1));
+    pthread_mutex_unlock(&log_lock);
+    (void)resumed;
 }
 
 /* Warm start: trials added to a finished sweep run; over max_trials is refused. */
@@ -352,6 +411,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_extend_refusals, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_retry_failed, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_retry_lost, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_retry_lost_from_checkpoint, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_add_trials, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
