@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import BIN, Server, read, run  # noqa: E402
+from test_service import sse_collect  # noqa: E402
 
 MODE = sys.argv[3] if len(sys.argv) > 3 else "shm"
 HAVE_MPI = (sys.argv[4] if len(sys.argv) > 4 else "1") in ("1", "ON", "on", "TRUE")
@@ -93,10 +94,14 @@ class MpiServer(Server):
         shutil.rmtree(self.own_dir, ignore_errors=True)
 
 
-def sweep(srv, ds_id, name):
+def sweep(srv, ds_id, name, events=None):
+    """Runs the grid to completion; its trials by id. events: a list that receives the sweep's
+    event stream (SSE) from its creation to sweep_finished."""
     _, _, sw = srv.json("POST", "/api/v1/sweeps", {"dataset_id": ds_id, "name": name,
                                                     "grid": GRID, "training": TRAINING},
                         expect=201)
+    if events is not None:
+        events.extend(sse_collect(srv, sw["id"], timeout=60))
     done = srv.wait_sweep(sw["id"], timeout=60)
     assert done["status"] == "completed", done
     _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=id&limit=100" % sw["id"],
@@ -124,7 +129,8 @@ def test_sweep_across_ranks():
             assert re.search(r"mpi: 3 ranks, link to rank %d: [0-9.]+ MB/s, [0-9.]+ us" % r,
                              log), log
         _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
-        first = sweep(srv, ds["id"], "first")
+        events = []
+        first = sweep(srv, ds["id"], "first", events)
         second = sweep(srv, ds["id"], "second")
         host = socket.gethostname()
         ranks = {}
@@ -137,6 +143,10 @@ def test_sweep_across_ranks():
         # every rank trained some (a rank that holds the dataset first, then the most free
         # slots: rank 0 fills, then rank 1, then rank 2)
         assert sorted(ranks) == [0, 1, 2], ranks
+        # the event stream shows remote trials like local ones: every start, iteration and end
+        kinds = [e["event"] for e in events]
+        assert kinds.count("trial_started") == 8 and kinds.count("trial_finished") == 8, kinds
+        assert kinds.count("iteration") == 8 * 6 and kinds[-1] == "sweep_finished", kinds
         # reports and models came back to rank 0, which stored them (models downloadable)
         remote = [t for t in first if t["placement"]["rank"] != 0]
         for t in remote:
