@@ -37,6 +37,19 @@ WORKERS = 2
 TRAINING = {"activation": "sigmoid", "batch_size": 16, "validation_split": 0.2, "seed": 42}
 
 
+def mpi_env():
+    """The environment of a process that runs MPI. Sanitizer builds: LeakSanitizer ignores what
+    Open MPI keeps until exit (full stacks, plugins kept loaded so their frames have names);
+    mlptune's own leaks still count."""
+    env = dict(os.environ)
+    env["OMPI_MCA_mca_base_component_disable_dlclose"] = "1"
+    supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
+    env["LSAN_OPTIONS"] = ":".join(
+        x for x in (env.get("LSAN_OPTIONS"), "suppressions=" + supp, "fast_unwind_on_malloc=0",
+                    "print_suppressions=0") if x)
+    return env
+
+
 class MpiServer(Server):
     """mpirun -np 3 mlptune serve --mpi; rank 0's stdout names the port."""
 
@@ -54,16 +67,8 @@ class MpiServer(Server):
         serve = [BIN, "serve", "--mpi", "--port", "0", "--workers", str(WORKERS)] + self.extra
         cmd += (["-np", "2"] + serve + ["--data-dir", self.data_dir] + [":"] +
                 ["-np", "1"] + serve + ["--data-dir", self.own_dir])
-        # Sanitizer builds: LeakSanitizer ignores what Open MPI keeps until exit (full stacks,
-        # plugins kept loaded so their frames have names); mlptune's own leaks still count.
-        env = dict(os.environ)
-        env["OMPI_MCA_mca_base_component_disable_dlclose"] = "1"
-        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
-        env["LSAN_OPTIONS"] = ":".join(
-            x for x in (env.get("LSAN_OPTIONS"), "suppressions=" + supp,
-                        "fast_unwind_on_malloc=0", "print_suppressions=0") if x)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.DEVNULL, env=mpi_env())
         line = self.proc.stdout.readline().decode()
         if "listening on http://" not in line:
             self.proc.kill()
@@ -265,7 +270,13 @@ def test_flags_and_singleton():
                 bad if bad[0] == "--mpi=yes" else ["--mpi"] + bad)
             p = subprocess.run(args, capture_output=True, timeout=30)
             assert p.returncode == 2 and word in p.stderr.decode(), (bad, p.returncode, p.stderr)
-        srv = Server(workers=1, data_dir=d, extra=["--mpi"])
+        saved = dict(os.environ)
+        os.environ.update(mpi_env())
+        try:
+            srv = Server(workers=1, data_dir=d, extra=["--mpi"])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         try:
             _, _, body = srv.request("GET", "/metrics")
             assert metric(body.decode(), "mlptune_mpi_ranks") == 1, body[-500:]
