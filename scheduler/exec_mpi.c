@@ -15,11 +15,15 @@
  * Locking: `lock` guards jobs, ops, the per-rank counts and datasets; the wire buffers and the
  * link's callbacks are the link thread's.
  */
+#include <errno.h>
+#include <mpi.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "executor.h"
 #include "matrix.h"
@@ -28,6 +32,8 @@
 #include "mpi_link.h"
 #include "mpi_world.h"
 #include "wire.h"
+
+#define SHUTDOWN_WAIT_S 60 /* for every rank's BYE at the end */
 
 typedef struct rjob {
     uint64_t no;
@@ -86,7 +92,6 @@ static mx_t *of(sched_executor_t *x) {
 }
 
 static void logf_(mx_t *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static void logf_(mx_t *m, const char *fmt, ...) {
     if (!m->log)
         return;
@@ -521,10 +526,23 @@ static void mx_free(sched_executor_t *xe) {
         }
         pthread_mutex_unlock(&m->lock);
         sched_link_wake(m->link);
+        /* A rank that died ends the job through Open MPI; one that is alive but never answers
+         * (stuck) would hold this process forever: after SHUTDOWN_WAIT_S the job is aborted
+         * (the database is closed by now, and crash-safe anyway). */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SHUTDOWN_WAIT_S;
+        int late = 0;
         pthread_mutex_lock(&m->lock);
-        while (o && m->byes < m->n - 1)
-            pthread_cond_wait(&m->changed, &m->lock);
+        while (o && m->byes < m->n - 1 && !late)
+            late = pthread_cond_timedwait(&m->changed, &m->lock, &until) == ETIMEDOUT;
+        int missing = m->n - 1 - m->byes;
         pthread_mutex_unlock(&m->lock);
+        if (late) {
+            logf_(m, "mpi: %d rank(s) did not answer the shutdown within %d s: aborting the job",
+                  missing, SHUTDOWN_WAIT_S);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
         sched_link_quit(m->link);
         pthread_join(m->thread, NULL);
         if (o)
