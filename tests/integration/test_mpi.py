@@ -205,9 +205,9 @@ def test_stop_and_resume_remote_trials():
     (recomputing and checking the rows past each checkpoint) and their histories equal a fresh
     single-process run's, bit for bit."""
     import sqlite3
-    # 5 trials of one cost (they progress alike): rank 0 takes 2, rank 1 2, rank 2 1
+    # 5 trials of one cost: rank 0 takes 2, rank 1 2, rank 2 1
     grid = {"hidden_layers": [2], "neurons": [128], "learning_rate": [0.05, 0.1, 0.2, 0.3, 0.4],
-            "iterations": [20]}
+            "iterations": [30]}
     training = dict(TRAINING)
     srv = MpiServer(extra=["--checkpoint-every", "2", "--checkpoint-seconds", "0"])
     data_dir = srv.data_dir
@@ -215,17 +215,21 @@ def test_stop_and_resume_remote_trials():
         _, _, ds = srv.upload({"name": "digits"}, {"file": ("digits.csv", read("digits.csv"))})
         _, _, sw = srv.json("POST", "/api/v1/sweeps", {"dataset_id": ds["id"], "grid": grid,
                                                         "training": training}, expect=201)
+        # stop once every rank trains a trial well inside its run (2..20 of 30 iterations), so
+        # none of those ends before the stop lands
         deadline = time.time() + 40
         while True:
             _, _, page = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=id" % sw["id"],
                                   expect=200)
             items = page["items"]
-            if all(t["status"] == "running" and t["iterations_done"] >= 3 for t in items):
+            inside = {}
+            for t in items:
+                if t["status"] == "running" and 2 <= t["iterations_done"] <= 20:
+                    inside.setdefault(t["placement"]["rank"], t["id"])
+            if sorted(inside) == [0, 1, 2]:
                 break
-            assert time.time() < deadline and not any(
-                t["status"] == "completed" for t in items), items
-            time.sleep(0.05)
-        assert {t["placement"]["rank"] for t in items} == {0, 1, 2}, items
+            assert time.time() < deadline, items
+            time.sleep(0.02)
         srv.graceful_stop()
     finally:
         srv.stop(keep_data=True)
@@ -234,9 +238,10 @@ def test_stop_and_resume_remote_trials():
                 db.execute("SELECT trial_id, iteration, path FROM trial_checkpoints"))
     status = dict(db.execute("SELECT id, status FROM trials"))
     db.close()
-    for t in items:
-        assert status[t["id"]] == "running", status  # re-queued at the next start
-        it, path = rows[t["id"]]
+    for rank, trial in inside.items():
+        # stopped mid-run, re-queued at the next start, with a checkpoint file from its rank
+        assert status[trial] == "running", (rank, status)
+        it, path = rows[trial]
         assert it >= 2 and path and os.path.getsize(os.path.join(data_dir, path)) > 0, rows
     again = Server(workers=WORKERS, data_dir=data_dir)
     fresh = Server(workers=WORKERS)
@@ -251,7 +256,9 @@ def test_stop_and_resume_remote_trials():
         _, _, a = again.json("GET", "/api/v1/sweeps/%d/trials?sort=id" % sw["id"], expect=200)
         _, _, b = fresh.json("GET", "/api/v1/sweeps/%d/trials?sort=id" % sw1["id"], expect=200)
         for x, y in zip(a["items"], b["items"]):
-            assert x["status"] == "completed" and x["attempt"] == 2, x
+            assert x["status"] == "completed", x
+            if x["id"] in inside.values():  # resumed once, from its remote checkpoint
+                assert x["attempt"] == 2, x
             assert x["params"] == y["params"]
             assert history(again, x["id"]) == history(fresh, y["id"]), x["id"]
     finally:
