@@ -11,6 +11,8 @@
 // token, refuses a wrong one, signs in (a session cookie), every page works with it (live curves
 // over the event stream included) while a page of the first server's origin cannot cancel or
 // upload there through the browser, and after "Sign out" every page asks for the token again.
+// Where trials ran: no placement column on one machine, one when the API reports two ranks (the
+// trial list answered through page.route), and the trial page's "Ran on".
 // Screenshots of each view go to <artifacts dir>/*.png (their paths are printed), with the
 // servers' logs. The last line is "N passed, M failed".
 //
@@ -392,6 +394,39 @@ test('sweep: the bookmarked URL shows the finished sweep after a reload', async 
   assert(await leaderboardRows() === 4, 'four leaderboard rows after a reload');
 });
 
+test('sweep: one machine shows no placement column; trials on two ranks show where each ran', async () => {
+  const col = page.locator('table.leaderboard thead th[data-col="placement"]');
+  assert(await col.count() === 0, 'no "Ran on" column when every trial ran on rank 0');
+  // The same sweep as a cluster would report it (this machine has one rank): the odd trials on
+  // rank 1 of another host. The dashboard reads the placement the API gives.
+  const pattern = new RegExp(`/api/v1/sweeps/${state.sweepId}/trials(\\?|$)`);
+  await page.route(pattern, async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    for (const t of body.items || []) {
+      if (t.ordinal % 2) t.placement = {rank: 1, host: 'node-b', workers: 1};
+    }
+    await route.fulfill({response: res, json: body});
+  });
+  try {
+    await page.goto(`${base}/sweeps/${state.sweepId}`);
+    await until(async () => (await leaderboardRows()) === 4, 'the leaderboard rows');
+    await col.waitFor();
+    assert(/Ran on/.test(await col.textContent()), 'the column is headed "Ran on"');
+    const where = await page.locator('table.leaderboard tbody tr td:last-child').allTextContents();
+    assert(where.filter((w) => w === 'rank 1 · node-b · 1 worker').length === 2,
+      `two trials on rank 1: ${where.join(' | ')}`);
+    assert(where.filter((w) => w === `rank 0 · ${os.hostname()} · 2 workers`).length === 2,
+      `two trials on rank 0 of this host: ${where.join(' | ')}`);
+    await shot('05b-sweep-two-ranks');
+  } finally {
+    await page.unroute(pattern);
+  }
+  await page.goto(`${base}/sweeps/${state.sweepId}`);
+  await until(async () => (await leaderboardRows()) === 4, 'the leaderboard rows');
+  assert(await col.count() === 0, 'without trials on two ranks the column is gone again');
+});
+
 test('trial: curves, parameters, timings and the model download', async () => {
   const best = page.locator('table.leaderboard tr.best th a');
   state.bestTrial = Number((await best.getAttribute('href')).split('/').pop());
@@ -402,6 +437,9 @@ test('trial: curves, parameters, timings and the model download', async () => {
   await until(async () => (await chartPoints('#trial-accuracy')) === 2 * ITERATIONS, 'training and validation accuracy', 20000);
   const params = await page.locator('dl.params').textContent();
   assert(/Learning rate\s*0\.01/.test(params) && /Batch size\s*2/.test(params), `the parameters: ${params}`);
+  const facts = await page.locator('dl.meta').textContent();
+  const here = `rank 0 · ${os.hostname()} · 2 workers`;
+  assert(facts.includes(`Ran on${here}`), `where it ran ("${here}"): ${facts}`);
   const link = page.getByRole('link', {name: 'Download model'});
   const href = await link.getAttribute('href');
   assert(href === `/api/v1/trials/${state.bestTrial}/model`, `model link ${href}`);
