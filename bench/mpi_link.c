@@ -72,9 +72,10 @@ int main(int argc, char **argv) {
         if (rank == 0) {
             qsort(t, (size_t)r, sizeof *t, cmp_double);
             double med = t[r / 2];
-            printf("%s{\"bytes\": %d, \"reps\": %d, \"one_way_us\": %.3f, \"one_way_us_min\": %.3f, "
-                   "\"mb_per_s\": %.3f}",
-                   s ? ", " : "", n, r, med * 1e6, t[0] * 1e6, med > 0 ? n / med / 1e6 : 0.0);
+            printf(
+                "%s{\"bytes\": %d, \"reps\": %d, \"one_way_us\": %.3f, \"one_way_us_min\": %.3f, "
+                "\"mb_per_s\": %.3f}",
+                s ? ", " : "", n, r, med * 1e6, t[0] * 1e6, med > 0 ? n / med / 1e6 : 0.0);
         }
     }
     if (rank == 0)
