@@ -39,8 +39,9 @@ typedef struct local {
     atomic_int jobs_waiting; /* handoff is not empty: helpers go back to it */
     pthread_t *threads;
     int n_threads;
-    int rank;      /* what PLACED names */
-    char host[64]; /* gethostname, or "localhost" when it fails */
+    int rank;           /* what PLACED names */
+    int borrowed_cache; /* env.cache is the config's */
+    char host[64];      /* gethostname, or "localhost" when it fails */
 } local_t;
 
 static local_t *of(sched_executor_t *x) {
@@ -207,7 +208,8 @@ static void local_free(sched_executor_t *xe) {
         p->handoff = x->next;
         free(x);
     }
-    dscache_free(p->env.cache);
+    if (!p->borrowed_cache)
+        dscache_free(p->env.cache);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->ready);
     free(p->threads);
@@ -227,7 +229,7 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
     p->env = (sched_worker_env_t){.data_dir = cfg->data_dir,
                                   .checkpoint_every = cfg->checkpoint_every,
                                   .checkpoint_seconds = cfg->checkpoint_seconds,
-                                  .cache = dscache_new(),
+                                  .cache = cfg->cache ? cfg->cache : dscache_new(),
                                   .post = cfg->post,
                                   .post_user = cfg->post_user,
                                   .log = cfg->log,
@@ -235,8 +237,10 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
                                   .share = share,
                                   .unshare = unshare,
                                   .share_user = p};
+    p->borrowed_cache = cfg->cache != NULL;
     if (!p->threads || !p->env.cache) {
-        dscache_free(p->env.cache);
+        if (!p->borrowed_cache)
+            dscache_free(p->env.cache);
         free(p->threads);
         free(p);
         return NULL;

@@ -104,9 +104,21 @@ typedef struct sched_executor_ops {
     void (*free)(sched_executor_t *x);
 } sched_executor_ops_t;
 
+/* One MPI rank of an executor that spans several (exec_mpi.c): its workers and host, and how
+ * fast rank 0 reaches it (measured at start-up by a ping-pong; 0 for rank 0 itself), for
+ * whoever plans communication (data-parallel training across ranks). */
+typedef struct sched_exec_rank {
+    int workers;
+    char host[64];
+    double bytes_per_second; /* rank 0 -> this rank, 1 MiB messages */
+    double latency_seconds;  /* one way, half a 1-byte round trip */
+} sched_exec_rank_t;
+
 struct sched_executor {
     const sched_executor_ops_t *ops;
-    int slots; /* jobs it runs at once: the loop hands it no more */
+    const sched_exec_rank_t *ranks; /* every rank, index = rank; NULL for a single process */
+    int n_ranks;                    /* 0 for a single process */
+    int slots;                      /* jobs it runs at once: the loop hands it no more */
     int cores; /* cores at work across it: trials are split into this many partitions (at most
                   the trainer's limit), so a history does not depend on where it runs */
 };
@@ -136,7 +148,9 @@ typedef struct sched_exec_local_config {
     void *post_user;
     sched_exec_log_fn log; /* may be NULL */
     void *log_user;
-    int rank; /* the rank its PLACED messages name: 0 in a single process */
+    int rank;              /* the rank its PLACED messages name: 0 in a single process */
+    struct dscache *cache; /* datasets shared with its owner (an MPI rank puts the ones it
+                              received there), borrowed; NULL: its own cache */
 } sched_exec_local_config_t;
 
 /* Starts `workers` threads (fewer when the system refuses some: slots says how many; at least
@@ -144,5 +158,11 @@ typedef struct sched_exec_local_config {
  * (gethostname) and the pool's slots. Its cores are the workers asked for, so partitions stay the
  * same when a thread could not start. */
 sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg);
+
+/* Rank 0 under `serve --mpi` (exec_mpi.c; MLPTUNE_MPI builds only, after sched_mpi_hello): a
+ * local pool of cfg->workers plus every other rank's pool; slots are all their workers, cores
+ * the largest --workers of any rank, ranks what sched_mpi_hello measured. NULL when this is not
+ * rank 0 of a started world, or without memory. */
+sched_executor_t *sched_exec_mpi_new(const sched_exec_local_config_t *cfg);
 
 #endif
