@@ -15,6 +15,7 @@ Without MPI (no mpirun, or a binary without `serve --mpi`) it prints why and exi
 ctest counts as skipped. Usage: test_mpi_faults.py MLPTUNE_BINARY TEST_DATA_DIR
 """
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -106,7 +107,15 @@ class MpiServer(Server):
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            # SIGTERM to rank 0 (it logs its pid) stops the service gracefully; mpirun itself,
+            # signalled, would kill the ranks one after another
+            with open(self.log_path, errors="replace") as f:
+                m = re.findall(r"mpi: rank 0 is pid (\d+)", f.read())
+            try:
+                os.kill(int(m[-1]), signal.SIGTERM) if m else self.proc.send_signal(
+                    signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(timeout=60)
                 self.log.close()
