@@ -129,7 +129,19 @@ class MpiServer(Server):
                 self.log.close()
             except subprocess.TimeoutExpired:
                 self.kill_all()
+        try:
+            with open(self.log_path, errors="replace") as f:
+                self.final_log = f.read()
+        except OSError:
+            self.final_log = ""
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def assert_clean(self):
+        """Stops it; no sanitizer report in any rank's log (a sanitizer build)."""
+        self.stop()
+        bad = re.findall(r"ERROR: (?:Address|Leak|Thread|UndefinedBehavior)Sanitizer.*|"
+                         r"runtime error:.*", self.final_log)
+        assert not bad, "\n".join(bad[:5])
 
 
 def upload_digits(srv):
@@ -196,6 +208,7 @@ def test_cancel_reaches_remote_trials():
                                              "learning_rate": [0.1], "iterations": [3]}},
             expect=201)
         assert srv.wait_sweep(again["id"])["status"] == "completed"
+        srv.assert_clean()
     finally:
         srv.stop()
 
@@ -278,6 +291,7 @@ def test_killed_rank_then_restart():
             if status == "running" and t["id"] in kept:
                 assert t["attempt"] == 2, t
         assert any(t["placement"]["rank"] != 0 for t in after), after
+        srv.assert_clean()
     finally:
         srv.stop()
 
