@@ -158,6 +158,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         .trials = trials,
         .n_trials = n,
         .space = b->sampling ? &b->space : NULL,
+        .ranks = b->ranks,
     };
     int64_t id = 0;
     rc = MLPT_EBUSY;

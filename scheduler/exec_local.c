@@ -226,6 +226,7 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
     atomic_init(&p->jobs_waiting, 0);
     p->base.ops = &local_ops;
     p->base.cores = cfg->workers;
+    p->base.ranks = 1; /* one process: a job of more ranks ends failed (worker.c) */
     for (; p->n_threads < cfg->workers; p->n_threads++)
         if (pthread_create(&p->threads[p->n_threads], NULL, worker_main, p) != 0)
             break; /* fewer workers than asked: run with those that started */

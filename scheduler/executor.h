@@ -39,6 +39,10 @@ typedef struct sched_exec_job {
     int64_t trial_id;
     sched_params_t params;
     size_t partitions; /* of every mini-batch: part of the trial's stored spec */
+    /* Ranks training it together (trainer/train.h's trainer_sync_t) and the mini-batches between
+     * their averagings: part of its stored spec, decided (>= 1) before it is handed over. An
+     * executor with fewer ranks ends it failed, saying so. */
+    size_t ranks, sync_every;
     const sched_exec_follower_t *followers; /* ascending iterations */
     size_t n_followers;
     sched_dataset_ref_t dataset, test;
@@ -98,6 +102,8 @@ struct sched_executor {
     int slots; /* jobs it runs at once: the loop hands it no more */
     int cores; /* cores at work across it: trials are split into this many partitions (at most
                   the trainer's limit), so a history does not depend on where it runs */
+    int ranks; /* processes it trains on, its slots spread evenly over them (the local pool: 1;
+                  0 reads as 1): "ranks": "auto" takes idle ones (loop.c) */
 };
 
 static inline int sched_exec_submit(sched_executor_t *x, const sched_exec_job_t *job) {

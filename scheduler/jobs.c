@@ -89,6 +89,7 @@ sweep_state_t *sched_sweep_get(sched_t *s, int64_t id) {
         return NULL;
     w->id = id;
     w->partitions = s->default_partitions;
+    w->ranks = SCHED_RANKS_DEFAULT;
     w->next = s->sweeps;
     s->sweeps = w;
     return w;
@@ -218,6 +219,7 @@ int sched_job_enqueue(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t 
     j->test_dataset_id = test_dataset_id;
     j->params = lead->params;
     j->partitions = lead->partitions;
+    j->ranks = lead->ranks;
     for (size_t i = 0; i < n_followers; i++)
         j->followers[i] = (follower_t){.trial_id = followers[i].trial_id,
                                        .iterations = followers[i].params.iterations};

@@ -62,6 +62,7 @@ static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
     json_t *obj = json_loads(params_json, 0, &jerr);
     int rc = obj ? sched_params_from_json(obj, &t.params) : MLPT_EFORMAT;
     t.partitions = stored_partitions(obj, ctx->s->default_partitions);
+    sched_ranks_from_json(obj, &t.ranks);
     json_decref(obj);
     if (rc != 0) {
         sched_logf(ctx->s, "trial %lld: unreadable parameters, skipped", (long long)trial_id);

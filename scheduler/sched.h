@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "grid.h"
+#include "ranks.h"
 #include "store.h"
 #include "strategy.h"
 
@@ -46,7 +47,18 @@ typedef struct sched_config {
     sched_strategy_new_fn strategy_new; /* a sweep's search strategy; NULL (or it answers NULL):
                                            grid search with the spec's pruner */
     void *strategy_user;
+    /* What "sync_every": "auto" weighs (ranks.h, sched_sync_every_auto): a rank's measured
+     * throughput and the link between ranks as measured at start-up. 0: this machine's guess
+     * (SCHED_GUESS_GFLOPS, and the research cluster's 1 Gb/s link, SCHED_GUESS_BANDWIDTH and
+     * SCHED_GUESS_LATENCY). */
+    double rank_gflops;    /* GFLOP/s of one rank's training */
+    double link_bandwidth; /* bytes per second */
+    double link_latency;   /* seconds per message */
 } sched_config_t;
+
+#define SCHED_GUESS_GFLOPS 20.0
+#define SCHED_GUESS_BANDWIDTH 125e6
+#define SCHED_GUESS_LATENCY 50e-6
 
 /* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
  * migrations), re-queues trials left running by a crash and rebuilds the queue; then the worker
@@ -82,6 +94,9 @@ typedef struct sched_sweep_request {
     /* A random search (type SCHED_SEARCH_RANDOM; trials must then be empty): its strategy adds
      * the trials as the sweep runs (strategy_random.c). NULL for a grid. */
     const sched_space_t *space;
+    /* training.ranks and sync_every (ranks.h): recorded in every trial's params, "auto" decided
+     * when the trial first starts. */
+    sched_ranks_t ranks;
 } sched_sweep_request_t;
 
 /* Creates a sweep, records its trials (each with the pool's partition count in its params) and
