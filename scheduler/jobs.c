@@ -247,7 +247,7 @@ void sched_job_start(sched_t *s, job_t *j) {
     list_remove(&s->queue, j);
     j->next = s->running;
     s->running = j;
-    s->idle_workers--;
+    s->idle_workers -= j->held > 0 ? j->held : 1;
     atomic_fetch_sub(&s->n_queued, 1);
     atomic_fetch_add(&s->n_running, 1);
 }
@@ -260,7 +260,7 @@ void sched_job_unstart(sched_t *s, job_t *j) {
         w->queued++;
         w->running--;
     }
-    s->idle_workers++;
+    s->idle_workers += j->held > 0 ? j->held : 1;
     atomic_fetch_add(&s->n_queued, 1);
     atomic_fetch_sub(&s->n_running, 1);
 }
@@ -282,7 +282,7 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
     list_remove(&s->running, j);
     j->next = s->ended; /* freed by sched_jobs_reap: its reports may still point at it */
     s->ended = j;
-    s->idle_workers++;
+    s->idle_workers += j->held > 0 ? j->held : 1;
     atomic_fetch_sub(&s->n_running, 1);
     if (recorded)
         atomic_fetch_add(&s->n_finished, 1);

@@ -121,20 +121,24 @@ static size_t auto_interval(sched_t *s, const job_t *j, size_t ranks) {
 }
 
 /* Decides job j's "auto" rank count and interval as it first starts (ranks.h), with `queued`
- * jobs waiting (itself included), into j->decided, and records what it decided in the params
- * of its trial and followers (inside the dispatch's transaction), so a resume uses the same.
- * Idle ranks: the executor's idle slots over its slots per rank. */
-static int decide_ranks(sched_t *s, job_t *j, size_t queued, store_error_t *err) {
+ * jobs waiting (itself included), into j->decided. Idle ranks: the executor's idle slots over
+ * its slots per rank. */
+static void decide_ranks(sched_t *s, job_t *j, size_t queued) {
     sched_ranks_t r = j->ranks;
     int xr = s->exec->ranks > 1 ? s->exec->ranks : 1;
     if (r.ranks == 0) {
-        size_t per_rank = s->exec->slots > xr ? (size_t)(s->exec->slots / xr) : 1;
-        size_t idle = (size_t)(s->idle_workers > 0 ? s->idle_workers : 0) / per_rank;
+        size_t idle = sched_ranks_idle(s->idle_workers, s->exec->slots, xr);
         r.ranks = sched_ranks_auto(queued, idle ? idle : 1, (size_t)xr);
     }
     if (r.ranks > 1 && r.sync_every == 0)
         r.sync_every = auto_interval(s, j, r.ranks);
     j->decided = r;
+}
+
+/* Records what decide_ranks decided, when it decided anything, in the params of j's trial and
+ * followers (inside the dispatch's transaction), so a resume uses the same. */
+static int record_ranks(sched_t *s, const job_t *j, store_error_t *err) {
+    sched_ranks_t r = j->decided;
     if (r.ranks == j->ranks.ranks && r.sync_every == j->ranks.sync_every)
         return 0;
     int rc = 0;
@@ -200,12 +204,20 @@ void sched_loop_dispatch(sched_t *s) {
         if (!tmp)
             break;
         handed = tmp;
+        decide_ranks(s, j, queued--);
+        j->held = sched_ranks_slots(j->decided.ranks, s->exec->slots, s->exec->ranks);
+        /* A job across ranks holds their slots (their other workers help it); until they are
+         * all free it waits, and the jobs behind it too (largest first). */
+        if (j->held > s->idle_workers) {
+            j->held = 0;
+            break;
+        }
         if (resume_point(s, j, &err) != 0) {
             sched_logf(s, "trial %lld: cannot read its checkpoint or rows: %s",
                        (long long)j->trial_id, err.message);
             break;
         }
-        if (decide_ranks(s, j, queued--, &err) != 0) {
+        if (record_ranks(s, j, &err) != 0) {
             sched_logf(s, "trial %lld: cannot record its ranks: %s", (long long)j->trial_id,
                        err.message);
             break;

@@ -83,6 +83,22 @@ size_t sched_ranks_auto(size_t queued, size_t idle, size_t max) {
     return n ? n : 1;
 }
 
+static int per_rank(int slots, int ranks) {
+    return ranks > 1 && slots > ranks ? slots / ranks : 1;
+}
+
+size_t sched_ranks_idle(int idle, int slots, int ranks) {
+    if (idle <= 0)
+        return 0;
+    return ranks > 1 ? (size_t)(idle / per_rank(slots, ranks)) : 1;
+}
+
+int sched_ranks_slots(size_t job_ranks, int slots, int ranks) {
+    if (job_ranks <= 1 || ranks <= 1 || job_ranks > (size_t)ranks)
+        return 1;
+    return (int)job_ranks * per_rank(slots, ranks);
+}
+
 double sched_sync_seconds(const sched_sync_cost_t *c) {
     double r = (double)c->ranks, hops = 2.0 * (r - 1.0);
     double vote = hops * c->latency + hops / r * 16.0 / c->bandwidth;

@@ -58,6 +58,15 @@ void sched_ranks_from_json(const json_t *params, sched_ranks_t *out);
  * max (0: no bound). */
 size_t sched_ranks_auto(size_t queued, size_t idle, size_t max);
 
+/* An executor of `ranks` ranks (<= 0 reads as 1) and `slots` slots spread evenly over them:
+ * its ranks whose slots are all idle, counted from `idle` idle slots (idle / slots per rank). */
+size_t sched_ranks_idle(int idle, int slots, int ranks);
+
+/* The slots a job across `job_ranks` ranks holds on such an executor: 1 for one rank; the slots
+ * of its ranks for more (their other workers help it); 1 when it asks for more ranks than the
+ * executor has (it is handed over to fail at once, saying so, rather than wait for ever). */
+int sched_ranks_slots(size_t job_ranks, int slots, int ranks);
+
 /* The figures sched_sync_every_auto weighs. */
 typedef struct sched_sync_cost {
     double model_bytes; /* bytes averaged: 4 x the trial's parameters */

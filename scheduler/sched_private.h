@@ -36,6 +36,8 @@ typedef struct job {
     size_t partitions;     /* from the trial's stored spec */
     sched_ranks_t ranks;   /* from the trial's stored spec; "auto" until recorded */
     sched_ranks_t decided; /* [loop] at dispatch: ranks with "auto" decided (what it runs with) */
+    int held;              /* [loop] executor slots it holds while it runs (0 reads as 1): a job
+                              across R ranks holds those ranks' slots (loop.c) */
     double cost;           /* GEMM FLOPs of the whole trial: largest first */
     char *dataset_path;
     char *test_path;          /* NULL without a test dataset */

@@ -132,6 +132,24 @@ static void test_auto_ranks(void **state) {
     assert_int_equal(sched_ranks_auto(0, 0, 0), 1);
 }
 
+/* An executor's idle ranks and the slots a job across ranks holds (3 ranks x 2 workers). */
+static void test_slots(void **state) {
+    (void)state;
+    assert_int_equal(sched_ranks_idle(6, 6, 3), 3);
+    assert_int_equal(sched_ranks_idle(5, 6, 3), 2); /* a rank with a busy worker is not idle */
+    assert_int_equal(sched_ranks_idle(1, 6, 3), 0);
+    assert_int_equal(sched_ranks_idle(0, 6, 3), 0);
+    assert_int_equal(sched_ranks_idle(4, 4, 1), 1); /* the local pool: one rank */
+    assert_int_equal(sched_ranks_idle(2, 2, 0), 1);
+    assert_int_equal(sched_ranks_idle(2, 2, 4), 2); /* fewer slots than ranks: one each */
+    assert_int_equal(sched_ranks_slots(1, 6, 3), 1);
+    assert_int_equal(sched_ranks_slots(2, 6, 3), 4);
+    assert_int_equal(sched_ranks_slots(3, 6, 3), 6);
+    assert_int_equal(sched_ranks_slots(4, 6, 3), 1); /* more than it has: handed over to fail */
+    assert_int_equal(sched_ranks_slots(2, 4, 1), 1);
+    assert_int_equal(sched_ranks_slots(0, 4, 2), 1);
+}
+
 static void test_auto_sync_every(void **state) {
     (void)state;
     /* 1 MB of parameters over 1 Gb/s with 50 us latency between 2 ranks: about 8.2 ms an
@@ -187,9 +205,8 @@ static void test_auto_sync_every(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),
-        cmocka_unit_test(test_params_json),
-        cmocka_unit_test(test_auto_ranks),
+        cmocka_unit_test(test_parse),           cmocka_unit_test(test_params_json),
+        cmocka_unit_test(test_auto_ranks),      cmocka_unit_test(test_slots),
         cmocka_unit_test(test_auto_sync_every),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
