@@ -125,10 +125,11 @@ static size_t auto_interval(sched_t *s, const job_t *j, size_t ranks) {
  * its slots per rank. */
 static void decide_ranks(sched_t *s, job_t *j, size_t queued) {
     sched_ranks_t r = j->ranks;
-    int xr = s->exec->ranks > 1 ? s->exec->ranks : 1;
+    int xr = s->exec->n_ranks > 1 ? s->exec->n_ranks : 1;
+    int group = s->exec->group_ranks > 1 ? s->exec->group_ranks : 1;
     if (r.ranks == 0) {
         size_t idle = sched_ranks_idle(s->idle_workers, s->exec->slots, xr);
-        r.ranks = sched_ranks_auto(queued, idle ? idle : 1, (size_t)xr);
+        r.ranks = sched_ranks_auto(queued, idle ? idle : 1, (size_t)group);
     }
     if (r.ranks > 1 && r.sync_every == 0)
         r.sync_every = auto_interval(s, j, r.ranks);
@@ -205,7 +206,8 @@ void sched_loop_dispatch(sched_t *s) {
             break;
         handed = tmp;
         decide_ranks(s, j, queued--);
-        j->held = sched_ranks_slots(j->decided.ranks, s->exec->slots, s->exec->ranks);
+        j->held = sched_ranks_slots(j->decided.ranks, s->exec->slots, s->exec->n_ranks,
+                                    s->exec->group_ranks);
         /* A job across ranks holds their slots (their other workers help it); until they are
          * all free it waits, and the jobs behind it too (largest first). */
         if (j->held > s->idle_workers) {

@@ -93,8 +93,9 @@ size_t sched_ranks_idle(int idle, int slots, int ranks) {
     return ranks > 1 ? (size_t)(idle / per_rank(slots, ranks)) : 1;
 }
 
-int sched_ranks_slots(size_t job_ranks, int slots, int ranks) {
-    if (job_ranks <= 1 || ranks <= 1 || job_ranks > (size_t)ranks)
+int sched_ranks_slots(size_t job_ranks, int slots, int ranks, int group) {
+    if (job_ranks <= 1 || ranks <= 1 || group <= 1 || job_ranks > (size_t)group ||
+        job_ranks > (size_t)ranks)
         return 1;
     return (int)job_ranks * per_rank(slots, ranks);
 }

@@ -63,9 +63,10 @@ size_t sched_ranks_auto(size_t queued, size_t idle, size_t max);
 size_t sched_ranks_idle(int idle, int slots, int ranks);
 
 /* The slots a job across `job_ranks` ranks holds on such an executor: 1 for one rank; the slots
- * of its ranks for more (their other workers help it); 1 when it asks for more ranks than the
- * executor has (it is handed over to fail at once, saying so, rather than wait for ever). */
-int sched_ranks_slots(size_t job_ranks, int slots, int ranks);
+ * of its ranks for more (their other workers help it); 1 when it asks for more ranks than one
+ * job may have there (`group`, the executor's group_ranks: it is handed over to fail at once,
+ * saying so, rather than wait for ever). */
+int sched_ranks_slots(size_t job_ranks, int slots, int ranks, int group);
 
 /* The figures sched_sync_every_auto weighs. */
 typedef struct sched_sync_cost {

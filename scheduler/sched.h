@@ -44,6 +44,8 @@ typedef struct sched_config {
     void *log_user;
     void *log_error_user; /* given to log instead of log_user for the lines that say the service
                              cannot go on (the database file lost); NULL: log_user */
+    int mpi; /* rank 0 of `serve --mpi`: the executor spans every MPI rank (sched_mpi.h);
+                MLPTUNE_MPI builds only */
     sched_strategy_new_fn strategy_new; /* a sweep's search strategy; NULL (or it answers NULL):
                                            grid search with the spec's pruner */
     void *strategy_user;
@@ -148,6 +150,9 @@ typedef struct sched_stats {
     uint64_t samples_trained;
     uint64_t trials_finished;
     int workers;
+    /* Under `serve --mpi` (0 otherwise): the ranks, and rank 0's wire traffic since start. */
+    int mpi_ranks;
+    uint64_t mpi_messages_sent, mpi_messages_received, mpi_bytes_sent, mpi_bytes_received;
 } sched_stats_t;
 
 void sched_stats(const sched_t *s, sched_stats_t *out);

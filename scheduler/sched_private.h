@@ -57,6 +57,7 @@ typedef sched_msg_t report_t;
 #define REPORT_EPOCH SCHED_MSG_ITERATION
 #define REPORT_CHECKPOINT SCHED_MSG_CHECKPOINT
 #define REPORT_DONE SCHED_MSG_END
+#define REPORT_PLACED SCHED_MSG_PLACED
 
 /* The job a message is about. */
 static inline job_t *report_job(const report_t *r) {

@@ -69,7 +69,7 @@ static const sched_exec_follower_t *follower_ending_at(const sched_exec_job_t *j
 static void bytes_to_file(const sched_worker_env_t *env, store_file_kind_t kind, int64_t trial_id,
                           sched_msg_t *r) {
     store_error_t err;
-    if (!r->model)
+    if (!r->model || !env->data_dir) /* an MPI rank: the bytes travel to rank 0 */
         return;
     if (store_file_write(env->data_dir, kind, trial_id, r->model, r->model_len, &r->model_path,
                          &err) != 0) {

@@ -25,7 +25,8 @@ typedef struct sched_worker_stop {
 } sched_worker_stop_t;
 
 typedef struct sched_worker_env {
-    const char *data_dir;
+    const char *data_dir; /* model and checkpoint files go there; NULL (an MPI rank): their bytes
+                             stay in the messages */
     int checkpoint_every;
     double checkpoint_seconds;
     dscache_t *cache;

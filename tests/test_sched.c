@@ -89,6 +89,20 @@ static void test_sweep_runs_to_completion(void **state) {
         assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
     }
     json_decref(h);
+    /* each ran here: rank 0, this host, the pool's 2 workers */
+    char host[64] = {0};
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    assert_non_null(list);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *where =
+            json_object_get(json_array_get(json_object_get(list, "items"), i), "placement");
+        assert_true(json_is_object(where));
+        assert_int_equal(json_integer_value(json_object_get(where, "rank")), 0);
+        assert_string_equal(json_string_value(json_object_get(where, "host")), host);
+        assert_int_equal(json_integer_value(json_object_get(where, "workers")), 2);
+    }
+    json_decref(list);
     store_close(r);
     pthread_mutex_lock(&f->ev.lock);
     assert_int_equal(f->ev.started, 8);
@@ -147,6 +161,9 @@ static void test_cancel_and_conflicts(void **state) {
         json_t *t = json_array_get(items, i);
         canceled += !strcmp(json_string_value(json_object_get(t, "status")), "canceled");
         with_history += json_integer_value(json_object_get(t, "iterations_done")) > 0;
+        /* placed once it ran; a trial canceled while queued never ran: null */
+        int ran = json_integer_value(json_object_get(t, "attempt")) > 0;
+        assert_int_equal(json_is_object(json_object_get(t, "placement")), ran);
     }
     assert_int_equal(canceled, 8);
     assert_true(with_history >= 1);

@@ -142,12 +142,15 @@ static void test_slots(void **state) {
     assert_int_equal(sched_ranks_idle(4, 4, 1), 1); /* the local pool: one rank */
     assert_int_equal(sched_ranks_idle(2, 2, 0), 1);
     assert_int_equal(sched_ranks_idle(2, 2, 4), 2); /* fewer slots than ranks: one each */
-    assert_int_equal(sched_ranks_slots(1, 6, 3), 1);
-    assert_int_equal(sched_ranks_slots(2, 6, 3), 4);
-    assert_int_equal(sched_ranks_slots(3, 6, 3), 6);
-    assert_int_equal(sched_ranks_slots(4, 6, 3), 1); /* more than it has: handed over to fail */
-    assert_int_equal(sched_ranks_slots(2, 4, 1), 1);
-    assert_int_equal(sched_ranks_slots(0, 4, 2), 1);
+    assert_int_equal(sched_ranks_slots(1, 6, 3, 3), 1);
+    assert_int_equal(sched_ranks_slots(2, 6, 3, 3), 4);
+    assert_int_equal(sched_ranks_slots(3, 6, 3, 3), 6);
+    assert_int_equal(sched_ranks_slots(4, 6, 3, 3), 1); /* more than it has: handed over to fail */
+    assert_int_equal(sched_ranks_slots(2, 4, 1, 1), 1);
+    assert_int_equal(sched_ranks_slots(0, 4, 2, 2), 1);
+    /* under --mpi rank 0 joins no group: 3 ranks, groups of 2 at most */
+    assert_int_equal(sched_ranks_slots(2, 6, 3, 2), 4);
+    assert_int_equal(sched_ranks_slots(3, 6, 3, 2), 1);
 }
 
 static void test_auto_sync_every(void **state) {

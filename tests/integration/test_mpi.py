@@ -1,0 +1,184 @@
+"""`mlptune serve --mpi` under mpirun: 3 ranks on this machine, 1 worker each.
+
+usage: test_mpi.py MLPTUNE DATA_DIR shm|tcp HAVE_MPI(0|1) MPIRUN
+  shm: Open MPI's defaults (shared memory between ranks of one node); tcp: --mca btl self,tcp,
+  the path between hosts. Exits 77 (ctest: skipped) when the build has no MPI, after checking
+  that --mpi is refused there as contracts say.
+
+Rank 0 and rank 1 share a data dir; rank 2 has an empty one of its own (mpirun's MPMD syntax),
+so rank 1 reads the dataset file itself and rank 2 gets it from rank 0 over MPI.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+from harness import BIN, Server, read, run  # noqa: E402
+
+MODE = sys.argv[3] if len(sys.argv) > 3 else "shm"
+HAVE_MPI = (sys.argv[4] if len(sys.argv) > 4 else "1") in ("1", "ON", "on", "TRUE")
+MPIRUN = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else shutil.which("mpirun")
+
+GRID = {"hidden_layers": [1, 2], "neurons": [8, 16], "learning_rate": [0.1, 0.5],
+        "iterations": [6]}
+TRAINING = {"activation": "sigmoid", "batch_size": 16, "validation_split": 0.2, "seed": 42}
+
+
+class MpiServer(Server):
+    """mpirun -np 3 mlptune serve --mpi; rank 0's stdout names the port."""
+
+    def __init__(self):
+        self.own_dir = tempfile.mkdtemp(prefix="mlpt-mpi-r2-")
+        super().__init__(workers=1)
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        cmd = [MPIRUN, "--oversubscribe", "--mca", "odls_base_sigkill_timeout", "60"]
+        if os.geteuid() == 0:
+            cmd.append("--allow-run-as-root")
+        if MODE == "tcp":
+            cmd += ["--mca", "btl", "self,tcp"]
+        serve = [BIN, "serve", "--mpi", "--port", "0", "--workers", "1"]
+        cmd += (["-np", "2"] + serve + ["--data-dir", self.data_dir] + [":"] +
+                ["-np", "1"] + serve + ["--data-dir", self.own_dir])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode()
+        if "listening on http://" not in line:
+            self.proc.kill()
+            raise RuntimeError("mpirun did not start: %r\n%s" % (line, self.logs()))
+        self.port = int(line.rsplit(":", 1)[1].strip().strip("/"))
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def full_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        shutil.rmtree(self.own_dir, ignore_errors=True)
+
+
+def sweep(srv, ds_id, name):
+    _, _, sw = srv.json("POST", "/api/v1/sweeps", {"dataset_id": ds_id, "name": name,
+                                                    "grid": GRID, "training": TRAINING},
+                        expect=201)
+    done = srv.wait_sweep(sw["id"], timeout=60)
+    assert done["status"] == "completed", done
+    _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=id&limit=100" % sw["id"],
+                            expect=200)
+    return trials["items"]
+
+
+def history(srv, trial_id):
+    _, _, h = srv.json("GET", "/api/v1/trials/%d/history" % trial_id, expect=200)
+    return [(r["iteration"], r["train_loss"], r["train_accuracy"], r["val_loss"],
+             r["val_accuracy"]) for r in h["history"]]
+
+
+def metric(text, name):
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    assert m, (name, text[-2000:])
+    return int(m.group(1))
+
+
+def test_sweep_across_ranks():
+    srv = MpiServer()
+    try:
+        log = srv.full_log()
+        for r in (1, 2):
+            assert re.search(r"mpi: 3 ranks, link to rank %d: [0-9.]+ MB/s, [0-9.]+ us" % r,
+                             log), log
+        _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+        first = sweep(srv, ds["id"], "first")
+        second = sweep(srv, ds["id"], "second")
+        host = socket.gethostname()
+        ranks = {}
+        for t in first + second:
+            assert t["status"] == "completed", t
+            assert t["params"]["partitions"] == 1, t["params"]
+            p = t["placement"]
+            assert p["host"] == host and p["workers"] == 1 and 0 <= p["rank"] <= 2, p
+            ranks.setdefault(p["rank"], []).append(t["id"])
+        # the first round hands one trial to each rank's only worker
+        assert sorted(ranks) == [0, 1, 2], ranks
+        # reports and models came back to rank 0, which stored them (models downloadable)
+        remote = [t for t in first if t["placement"]["rank"] != 0]
+        for t in remote:
+            st, hdrs, body = srv.request("GET", "/api/v1/trials/%d/model" % t["id"])
+            assert st == 200 and len(body) > 0, (st, body[:200])
+        # the dataset reached each rank once although several trials used it: rank 1 read the
+        # shared file, rank 2 (its own data dir) got it from rank 0
+        log = srv.full_log()
+        read_shared = re.findall(r"mpi rank 1: dataset %d \(sha256 [0-9a-f]{16}\) read from the "
+                                 r"shared data dir" % ds["id"], log)
+        received = re.findall(r"mpi rank 2: dataset %d \(sha256 [0-9a-f]{16}\) received from "
+                              r"rank 0" % ds["id"], log)
+        sent = re.findall(r"mpi: dataset %d \(sha256 [0-9a-f]{16}\) sent to rank 2" % ds["id"],
+                          log)
+        assert len(read_shared) == 1 and len(received) == 1 and len(sent) == 1, \
+            (read_shared, received, sent, len(ranks[1]), len(ranks[2]))
+        assert "sent to rank 1" not in log, log
+        assert len(ranks[1]) + len(ranks[2]) > 2, ranks
+        # rank 0's traffic in /metrics
+        _, _, body = srv.request("GET", "/metrics")
+        text = body.decode()
+        assert metric(text, "mlptune_mpi_ranks") == 3, text
+        for d in ("sent", "received"):
+            assert metric(text, 'mlptune_mpi_messages_total{direction="%s"}' % d) > 0, text
+            assert metric(text, 'mlptune_mpi_bytes_total{direction="%s"}' % d) > 0, text
+        assert metric(text, "mlptune_workers") == 3, text
+
+        # the same sweep in one process with one worker (the same partitions): every history,
+        # remote ones included, bit for bit (JSON carries doubles exactly)
+        one = Server(workers=1)
+        try:
+            _, _, ds1 = one.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
+            alone = sweep(one, ds1["id"], "first")
+            assert [t["params"] for t in alone] == [t["params"] for t in first]
+            for a, b in zip(first, alone):
+                assert history(srv, a["id"]) == history(one, b["id"]), (a["placement"], a["id"])
+                assert a["best_val_accuracy"] == b["best_val_accuracy"], (a, b)
+        finally:
+            one.stop()
+
+        # SIGTERM to rank 0 (its pid is logged): it stops gracefully, releases the other ranks
+        # (which ignore signals), every rank finalizes and mpirun ends with 0
+        pid = int(re.search(r"mpi: rank 0 is pid (\d+)", log).group(1))
+        os.kill(pid, signal.SIGTERM)
+        assert srv.proc.wait(timeout=50) == 0
+        log = srv.full_log()
+        assert re.search(r"info\s+stopped", log), log[-3000:]
+    finally:
+        srv.stop()
+
+
+def main():
+    if not HAVE_MPI:
+        # --mpi in a build without MPI: refused with the contract's words, exit 2
+        p = subprocess.run([BIN, "serve", "--mpi", "--port", "0", "--data-dir",
+                            tempfile.mkdtemp(prefix="mlpt-nompi-")],
+                           capture_output=True, timeout=30)
+        err = p.stderr.decode()
+        assert p.returncode == 2, (p.returncode, err)
+        assert "serve: --mpi: this mlptune was built without MPI (cmake -DMLPTUNE_MPI=ON)" in err
+        print("skipped: this mlptune was built without MPI")
+        sys.exit(77)
+    if not MPIRUN:
+        print("skipped: no mpirun")
+        sys.exit(77)
+    run([test_sweep_across_ranks])
+
+
+main()
