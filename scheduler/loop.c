@@ -98,7 +98,7 @@ static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
 }
 
 /* "sync_every": "auto" for job j across `ranks` ranks (ranks.h): from its model's bytes, the
- * FLOPs of a mini-batch, and the throughput and link the configuration gives (else guesses). */
+ * FLOPs of a mini-batch, a rank's throughput (configured, else a guess) and the link. */
 static size_t auto_interval(sched_t *s, const job_t *j, size_t ranks) {
     store_error_t err;
     store_dataset_shape_t d;
@@ -109,14 +109,27 @@ static size_t auto_interval(sched_t *s, const job_t *j, size_t ranks) {
     sched_params_arch(&j->params, (size_t)d.features, classes, &arch);
     double share = (double)d.rows * (1.0 - j->params.validation_split) / (double)ranks;
     const sched_config_t *c = &s->cfg;
-    sched_sync_cost_t cost = {
-        .model_bytes = 4.0 * (double)trainer_arch_param_count(&arch),
-        .batch_flops = trainer_arch_train_flops(&arch, j->params.batch_size),
-        .gflops = c->rank_gflops > 0 ? c->rank_gflops : SCHED_GUESS_GFLOPS,
-        .bandwidth = c->link_bandwidth > 0 ? c->link_bandwidth : SCHED_GUESS_BANDWIDTH,
-        .latency = c->link_latency > 0 ? c->link_latency : SCHED_GUESS_LATENCY,
-        .ranks = ranks,
-        .batches = (size_t)ceil(share / (double)j->params.batch_size)};
+    /* The link: the configuration's, else the slowest rank 0 measured at start-up (its link to
+     * each rank stands for the links between them), else the guess. */
+    double bandwidth = 0.0, latency = 0.0;
+    for (int r = 1; s->exec->ranks && r < s->exec->n_ranks; r++) {
+        const sched_exec_rank_t *x = &s->exec->ranks[r];
+        if (x->bytes_per_second > 0 && (bandwidth == 0.0 || x->bytes_per_second < bandwidth))
+            bandwidth = x->bytes_per_second;
+        if (x->latency_seconds > latency)
+            latency = x->latency_seconds;
+    }
+    if (c->link_bandwidth > 0)
+        bandwidth = c->link_bandwidth;
+    if (c->link_latency > 0)
+        latency = c->link_latency;
+    sched_sync_cost_t cost = {.model_bytes = 4.0 * (double)trainer_arch_param_count(&arch),
+                              .batch_flops = trainer_arch_train_flops(&arch, j->params.batch_size),
+                              .gflops = c->rank_gflops > 0 ? c->rank_gflops : SCHED_GUESS_GFLOPS,
+                              .bandwidth = bandwidth > 0 ? bandwidth : SCHED_GUESS_BANDWIDTH,
+                              .latency = latency > 0 ? latency : SCHED_GUESS_LATENCY,
+                              .ranks = ranks,
+                              .batches = (size_t)ceil(share / (double)j->params.batch_size)};
     return sched_sync_every_auto(&cost);
 }
 

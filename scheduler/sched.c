@@ -371,6 +371,7 @@ void sched_stats(const sched_t *s, sched_stats_t *out) {
     out->trials_finished = atomic_load(&m->n_finished);
     out->workers = s->exec->slots;
     out->mpi_ranks = s->exec->n_ranks;
+    out->group_ranks = s->exec->group_ranks > 1 ? s->exec->group_ranks : 1;
 #ifdef MLPT_HAVE_MPI
     if (s->exec->n_ranks) {
         sched_mpi_counters_t c;

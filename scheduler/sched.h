@@ -152,6 +152,7 @@ typedef struct sched_stats {
     int workers;
     /* Under `serve --mpi` (0 otherwise): the ranks, and rank 0's wire traffic since start. */
     int mpi_ranks;
+    int group_ranks; /* the most ranks one trial may train on (a sweep's training.ranks): 1 */
     uint64_t mpi_messages_sent, mpi_messages_received, mpi_bytes_sent, mpi_bytes_received;
 } sched_stats_t;
 
