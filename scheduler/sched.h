@@ -49,10 +49,10 @@ typedef struct sched_config {
     sched_strategy_new_fn strategy_new; /* a sweep's search strategy; NULL (or it answers NULL):
                                            grid search with the spec's pruner */
     void *strategy_user;
-    /* What "sync_every": "auto" weighs (ranks.h, sched_sync_every_auto): a rank's measured
-     * throughput and the link between ranks as measured at start-up. 0: this machine's guess
-     * (SCHED_GUESS_GFLOPS, and the research cluster's 1 Gb/s link, SCHED_GUESS_BANDWIDTH and
-     * SCHED_GUESS_LATENCY). */
+    /* What "sync_every": "auto" weighs (ranks.h, sched_sync_every_auto): a rank's throughput
+     * and the link between ranks. 0: the link rank 0 measured at start-up under --mpi (the
+     * slowest), else the guesses (SCHED_GUESS_GFLOPS, and the research cluster's 1 Gb/s link,
+     * SCHED_GUESS_BANDWIDTH and SCHED_GUESS_LATENCY). */
     double rank_gflops;    /* GFLOP/s of one rank's training */
     double link_bandwidth; /* bytes per second */
     double link_latency;   /* seconds per message */

@@ -12,7 +12,9 @@ them with the interval it chose; a cancel reaches both members (and the ranks ta
 trial); more ranks than the service can give are refused, 422 naming the field.
 """
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,8 +36,8 @@ class MpiServer(Server):
     """mpirun -np 3 mlptune serve --mpi --workers 1 (one data dir); rank 0's stdout names the
     port."""
 
-    def __init__(self):
-        super().__init__(workers=1)
+    def __init__(self, data_dir=None, extra=()):
+        super().__init__(workers=1, data_dir=data_dir, extra=extra)
 
     def start(self):
         self.log = open(self.log_path, "ab")
@@ -45,7 +47,7 @@ class MpiServer(Server):
         if MODE == "tcp":
             cmd += ["--mca", "btl", "self,tcp"]
         cmd += ["-np", "3", BIN, "serve", "--mpi", "--port", "0", "--workers", "1",
-                "--data-dir", self.data_dir]
+                "--data-dir", self.data_dir] + self.extra
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode()
@@ -54,6 +56,13 @@ class MpiServer(Server):
             raise RuntimeError("mpirun did not start: %r\n%s" % (line, self.logs()))
         self.port = int(line.rsplit(":", 1)[1].strip().strip("/"))
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def terminate(self):
+        """SIGTERM to rank 0 (its pid is logged): a graceful stop of every rank."""
+        with open(self.log_path, "rb") as f:
+            pids = re.findall(r"mpi: rank 0 is pid (\d+)", f.read().decode(errors="replace"))
+        os.kill(int(pids[-1]), signal.SIGTERM)
+        assert self.proc.wait(timeout=60) == 0
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -139,6 +148,54 @@ def test_trial_across_two_ranks():
         srv.stop()
 
 
+def wait_rows(srv, sweep_id, n, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        _, _, t = srv.json("GET", "/api/v1/sweeps/%d/trials" % sweep_id, expect=200)
+        if t["items"] and t["items"][0]["iterations_done"] >= n:
+            return t["items"][0]
+        time.sleep(0.05)
+    raise AssertionError("sweep %d: fewer than %d rows after %ds" % (sweep_id, n, timeout))
+
+
+def test_resume_across_two_ranks():
+    """Stopped mid-run (rank 0's SIGTERM) and started again, a trial across two ranks resumes
+    on both from the lead's checkpoint: the rows after it are recomputed and checked bit for bit
+    by both members, and its history is an uninterrupted run's."""
+    srv = MpiServer(extra=["--checkpoint-every", "2", "--checkpoint-seconds", "0"])
+    data_dir = srv.data_dir
+    try:
+        _, _, ds = srv.upload({"name": "digits"}, {"file": ("digits.csv", read("digits.csv"))})
+        dp = dict(TRAINING, ranks=2, sync_every=4)
+        long = dict(GRID, iterations=[5000])
+        sw = one_trial(srv, ds["id"], dp, grid=long, wait=False)
+        t = wait_rows(srv, sw["id"], 7)
+        srv.terminate()
+        srv.start()
+        _, _, t = srv.json("GET", "/api/v1/trials/%d" % t["id"], expect=200)
+        cut = t["iterations_done"]
+
+        assert t["status"] in ("queued", "running"), t
+        t = wait_rows(srv, sw["id"], cut + 6)
+        assert t["status"] == "running", t  # its recomputed rows matched on both members
+        st, _, _ = srv.json("POST", "/api/v1/sweeps/%d/cancel" % sw["id"])
+        assert st in (200, 202), st
+        srv.wait_sweep(sw["id"], timeout=60)
+        got = history(srv, t["id"])
+        n = len(got)
+        ref = one_trial(srv, ds["id"], dp, grid=dict(GRID, iterations=[n]))
+        assert history(srv, ref["id"]) == got, (cut, n)
+        print("  stopped after %d rows, resumed, %d rows as an uninterrupted run's" % (cut, n))
+        # from a checkpoint (every 2 iterations), not from iteration 1
+        with open(srv.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        assert "trial %d: resumes after iteration 0;" % t["id"] not in log, log[-3000:]
+        assert log.count("trial %d: across ranks" % t["id"]) == 2, log[-3000:]
+    finally:
+        srv.data_dir = data_dir
+        srv.stop()
+
+
 def main():
     if not HAVE_MPI:
         print("skipped: this mlptune was built without MPI")
@@ -146,7 +203,7 @@ def main():
     if not MPIRUN:
         print("skipped: no mpirun")
         sys.exit(77)
-    run([test_trial_across_two_ranks])
+    run([test_trial_across_two_ranks, test_resume_across_two_ranks])
 
 
 main()
