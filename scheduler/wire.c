@@ -221,8 +221,13 @@ int sched_wire_peek(const void *msg, size_t len, sched_wire_type_t *type, uint64
     unsigned t = (unsigned)(p[6] | p[7] << 8);
     if (t < SCHED_WIRE_JOB || t > SCHED_WIRE_BYE)
         return MLPT_EFORMAT;
+    uint64_t j = trainer_le_get_u64(p + 8);
+    /* a job number exactly where a message is about one job */
+    int about_job = t == SCHED_WIRE_JOB || t == SCHED_WIRE_STOP || t == SCHED_WIRE_MSG;
+    if (about_job != (j != 0))
+        return MLPT_EFORMAT;
     *type = (sched_wire_type_t)t;
-    *job = trainer_le_get_u64(p + 8);
+    *job = j;
     return 0;
 }
 

@@ -5,7 +5,8 @@
  *
  *   u32 magic "MLPW"  u16 version (1)  u16 type  u64 job   (all little-endian, trainer/le.h)
  *
- * `job` is rank 0's number for a job it handed to a rank (0 when the message is about no job).
+ * `job` is rank 0's number for a job it handed to a rank: never 0 in JOB, STOP and MSG, always 0
+ * in the others (a header that breaks this is refused).
  * Bodies, by type (str = u32 length + bytes, bytes = u64 length + bytes, f64 as IEEE bits):
  *
  *   JOB      rank 0 -> r  i64 trial, str params JSON (sched_params_to_json), u64 partitions,

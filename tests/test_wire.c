@@ -9,12 +9,27 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mlpt_err.h"
 #include "sched_fixtures.h"
 #include "wire.h"
+
+/* MLPT_WIRE_SEEDS=<dir> writes the messages these tests encode as fuzz_wire's seed corpus
+ * (tests/fuzz/corpus/fuzz_wire). */
+static void seed(const char *name, const sched_wire_buf_t *b) {
+    const char *dir = getenv("MLPT_WIRE_SEEDS");
+    if (!dir)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b->p, 1, b->len, f), b->len);
+    fclose(f);
+}
 
 static sched_params_t some_params(void) {
     sched_spec_t spec = fx_seed_grid();
@@ -83,6 +98,7 @@ static void job_round_trip(void **state) {
     fill(&f);
     sched_wire_buf_t b = {0};
     assert_int_equal(sched_wire_encode_job(&b, 77, &f.job, &f.ds, &f.test), 0);
+    seed("job_full", &b);
     sched_wire_type_t type;
     uint64_t no;
     assert_int_equal(sched_wire_peek(b.p, b.len, &type, &no), 0);
@@ -124,6 +140,7 @@ static void job_round_trip(void **state) {
     f.job.test.id = 0;
     f.job.n_stored = 0;
     assert_int_equal(sched_wire_encode_job(&b, 1, &f.job, &f.ds, NULL), 0);
+    seed("job_plain", &b);
     assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), 0);
     assert_null(j.job.resume);
     assert_null(j.job.followers);
@@ -224,6 +241,8 @@ static void job_group(void **state) {
 static sched_msg_t *round_msg(const sched_msg_t *m) {
     sched_wire_buf_t b = {0};
     assert_int_equal(sched_wire_encode_msg(&b, 9, m), 0);
+    static const char *const names[] = {"msg_iteration", "msg_checkpoint", "msg_end", "msg_placed"};
+    seed(names[m->type], &b);
     sched_msg_t *out = NULL;
     assert_int_equal(sched_wire_decode_msg(b.p, b.len, &out), 0);
     for (size_t n = 0; n < b.len; n++) {
@@ -376,6 +395,7 @@ static void dataset_round_trip(void **state) {
         trainer_dataset_t *d = small_dataset(groups);
         sched_wire_buf_t b = {0};
         assert_int_equal(sched_wire_encode_dataset(&b, 8, hash, d, NULL), 0);
+        seed(groups ? "dataset_groups" : "dataset", &b);
         int64_t id = 0;
         trainer_dataset_t *o = NULL;
         char error[64];
@@ -415,6 +435,7 @@ static void dataset_refusal_and_lies(void **state) {
     unsigned char hash[SCHED_WIRE_HASH] = {1}, got[SCHED_WIRE_HASH];
     sched_wire_buf_t b = {0};
     assert_int_equal(sched_wire_encode_dataset(&b, 3, hash, NULL, "cannot load dataset 3"), 0);
+    seed("dataset_refused", &b);
     int64_t id;
     trainer_dataset_t *o = (trainer_dataset_t *)1;
     char error[64];
@@ -442,6 +463,7 @@ static void small_messages(void **state) {
     sched_wire_buf_t b = {0};
     sched_stop_reason_t why;
     assert_int_equal(sched_wire_encode_stop(&b, SCHED_WIRE_STOP, 4, SCHED_STOP_PRUNED), 0);
+    seed("stop", &b);
     assert_int_equal(sched_wire_decode_stop(b.p, b.len, &why), 0);
     assert_int_equal(why, SCHED_STOP_PRUNED);
     assert_int_equal(sched_wire_decode_stop(b.p, b.len - 1, &why), MLPT_EFORMAT);
@@ -457,6 +479,7 @@ static void small_messages(void **state) {
     memset(hash, 7, sizeof hash);
     int64_t id;
     assert_int_equal(sched_wire_encode_want(&b, 12, hash), 0);
+    seed("want", &b);
     assert_int_equal(sched_wire_decode_want(b.p, b.len, &id, got), 0);
     assert_int_equal(id, 12);
     assert_memory_equal(got, hash, sizeof hash);
@@ -467,6 +490,7 @@ static void small_messages(void **state) {
     sched_wire_type_t type;
     uint64_t no;
     assert_int_equal(sched_wire_encode_empty(&b, SCHED_WIRE_BYE), 0);
+    seed("bye", &b);
     assert_int_equal(b.len, SCHED_WIRE_HEADER);
     assert_int_equal(sched_wire_peek(b.p, b.len, &type, &no), 0);
     assert_int_equal(type, SCHED_WIRE_BYE);
@@ -476,6 +500,12 @@ static void small_messages(void **state) {
     assert_int_equal(sched_wire_peek(b.p, b.len, &type, &no), MLPT_EFORMAT);
     assert_int_equal(sched_wire_peek(b.p, 3, &type, &no), MLPT_EFORMAT);
     assert_int_equal(sched_wire_peek(NULL, 0, &type, &no), MLPT_EFORMAT);
+    /* a job number where none belongs, none where one does */
+    b.p[6] = SCHED_WIRE_BYE;
+    b.p[8] = 1;
+    assert_int_equal(sched_wire_peek(b.p, b.len, &type, &no), MLPT_EFORMAT);
+    assert_int_equal(sched_wire_encode_stop(&b, SCHED_WIRE_STOP, 0, SCHED_STOP_CANCEL), 0);
+    assert_int_equal(sched_wire_decode_stop(b.p, b.len, &why), MLPT_EFORMAT);
     free(b.p);
 }
 
