@@ -36,7 +36,7 @@
 typedef struct rjob {
     uint64_t no;
     sched_wire_job_t w;
-    int parked; /* waiting for a dataset (link thread) */
+    int parked; /* [lock] waiting for a dataset (set by the link thread) */
     /* A job across ranks (i13-dp): this rank's place in its group and the averaging the worker
      * hands the trainer (mpi_sync.h); NULL for one rank. */
     sched_mpi_group_t *group;
@@ -145,6 +145,12 @@ static void rank_post(void *user, sched_msg_t *msg) {
     free(msg);
 }
 
+static void set_parked(rk_t *k, rjob_t *j, int parked) {
+    pthread_mutex_lock(&k->lock);
+    j->parked = parked;
+    pthread_mutex_unlock(&k->lock);
+}
+
 /* Ends a job that never reached the pool. */
 static void end_now(rk_t *k, rjob_t *j, int rc, const char *error) {
     sched_msg_t *e = calloc(1, sizeof *e);
@@ -242,21 +248,22 @@ static int64_t resolve(rk_t *k, const sched_wire_ds_t *ref, char *error, size_t 
     return d->state > 0 ? d->local_id : d->state == 0 ? 0 : -1;
 }
 
-/* Hands a job to the pool once its datasets are here. */
-static void try_start(rk_t *k, rjob_t *j) {
+/* Hands a job to the pool once its datasets are here. Returns 1 when it is (still) parked; 0
+ * when it went to the pool or ended (either way j may be gone: only a worker's END frees it). */
+static int try_start(rk_t *k, rjob_t *j) {
     char error[256] = "";
     int64_t ds = resolve(k, &j->w.ds, error, sizeof error);
     int64_t test = ds > 0 && j->w.test.id ? resolve(k, &j->w.test, error, sizeof error) : 0;
     if (ds < 0 || test < 0) {
-        j->parked = 0;
+        set_parked(k, j, 0);
         end_now(k, j, MLPT_EIO, error);
-        return;
+        return 0;
     }
     if (ds == 0 || (j->w.test.id && test == 0)) {
-        j->parked = 1;
-        return;
+        set_parked(k, j, 1);
+        return 1;
     }
-    j->parked = 0;
+    set_parked(k, j, 0);
     j->w.job.tag = j;
     j->w.job.dataset = (sched_dataset_ref_t){ds, ""};
     j->w.job.test = (sched_dataset_ref_t){test, ""};
@@ -264,13 +271,17 @@ static void try_start(rk_t *k, rjob_t *j) {
         end_now(k, j, MLPT_ENOMEM, "the rank's workers could not start");
     else if (sched_exec_submit(k->local, &j->w.job) != 0)
         end_now(k, j, MLPT_ENOMEM, "out of memory");
+    return 0;
 }
 
-static rjob_t *find_job(rk_t *k, uint64_t no) {
+/* The job `no` and whether it is parked (read under the lock: a job in the pool may end and be
+ * freed by a worker at any time, so the pointer is then only a tag for the pool). */
+static rjob_t *find_job(rk_t *k, uint64_t no, int *parked) {
     pthread_mutex_lock(&k->lock);
     rjob_t *j = k->jobs;
     while (j && j->no != no)
         j = j->next;
+    *parked = j && j->parked;
     pthread_mutex_unlock(&k->lock);
     return j;
 }
@@ -356,13 +367,20 @@ static void on_dataset(rk_t *k, const unsigned char *msg, size_t len) {
     size_t n;
     while ((n = parked(k, waiting, 1024)) > 0) {
         size_t still = 0;
-        for (size_t i = 0; i < n; i++) {
-            try_start(k, waiting[i]);
-            still += find_job(k, waiting[i]->no) == waiting[i] && waiting[i]->parked;
-        }
+        for (size_t i = 0; i < n; i++)
+            still += (size_t)try_start(k, waiting[i]);
         if (still == n)
             break; /* the rest wait for another dataset */
     }
+}
+
+/* abandon() for the job `no`, under the lock (a worker's END may free it any time after). */
+static void abandon_no(rk_t *k, uint64_t no, sched_stop_reason_t why) {
+    pthread_mutex_lock(&k->lock);
+    for (rjob_t *j = k->jobs; j; j = j->next)
+        if (j->no == no)
+            abandon(j, why);
+    pthread_mutex_unlock(&k->lock);
 }
 
 static void abandon_all(rk_t *k, sched_stop_reason_t why) {
@@ -392,10 +410,10 @@ static void recv_cb(void *user, int source, unsigned char *msg, size_t len) {
     } else if (type == SCHED_WIRE_DATASET) {
         on_dataset(k, msg, len);
     } else if (type == SCHED_WIRE_STOP && sched_wire_decode_stop(msg, len, &why) == 0) {
-        rjob_t *j = find_job(k, no);
-        if (j)
-            abandon(j, why);
-        if (j && j->parked)
+        int parked;
+        abandon_no(k, no, why);
+        rjob_t *j = find_job(k, no, &parked);
+        if (j && parked) /* only this thread starts or ends a parked job */
             end_now(k, j, MLPT_ESTOPPED, NULL);
         else if (j && k->local)
             sched_exec_stop(k->local, j, why);
