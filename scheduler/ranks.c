@@ -101,10 +101,8 @@ int sched_ranks_slots(size_t job_ranks, int slots, int ranks, int group) {
 }
 
 double sched_sync_seconds(const sched_sync_cost_t *c) {
-    double r = (double)c->ranks, hops = 2.0 * (r - 1.0);
-    double vote = hops * c->latency + hops / r * 16.0 / c->bandwidth;
-    double params = hops * c->latency + hops / r * c->model_bytes / c->bandwidth;
-    return vote + params;
+    double hops = 2.0 * ((double)c->ranks - 1.0); /* in to the first member, then out again */
+    return hops * (2.0 * c->latency + (16.0 + c->model_bytes) / c->bandwidth);
 }
 
 size_t sched_sync_every_auto(const sched_sync_cost_t *c) {

@@ -80,8 +80,9 @@ typedef struct sched_sync_cost {
                            averages at the pass's end only (0: no bound) */
 } sched_sync_cost_t;
 
-/* Seconds of one averaging: the four-float vote then the parameters, each an allreduce modelled
- * as a ring: 2 (R - 1) messages of latency and 2 (R - 1) / R of the bytes over the link. */
+/* Seconds of one averaging as mpi_sync.c does it: the four-float vote then the parameters, each
+ * R - 1 messages into the group's first member and R - 1 back out, one after another through its
+ * link: 2 (R - 1) x (2 latencies + (16 + model bytes) / bandwidth). */
 double sched_sync_seconds(const sched_sync_cost_t *c);
 
 /* The smallest interval k >= 1 with sched_sync_seconds <= SCHED_SYNC_BUDGET x k x (a
