@@ -146,6 +146,18 @@ def test_trial_across_two_ranks():
         assert done["status"] == "canceled", done
         d = one_trial(srv, ds["id"], dp)
         assert history(srv, d["id"]) == ha
+        # two trials of two ranks each (and rank 0 free): the second waits for the ranks, both
+        # complete, the first as alone
+        _, _, sw = srv.json("POST", "/api/v1/sweeps",
+                            {"dataset_id": ds["id"], "training": dp,
+                             "grid": dict(GRID, learning_rate=[0.05, 0.1])}, expect=201)
+        done = srv.wait_sweep(sw["id"], timeout=120)
+        assert done["status"] == "completed", done
+        _, _, page = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=ordinal" % sw["id"],
+                              expect=200)
+        assert [t["status"] for t in page["items"]] == ["completed", "completed"], page
+        same = [t for t in page["items"] if t["params"]["learning_rate"] == 0.05]
+        assert history(srv, same[0]["id"]) == ha
         # more ranks than the service gives a trial (the ranks other than 0): refused
         body = problem(srv.request("POST", "/api/v1/sweeps",
                                    {"dataset_id": ds["id"], "grid": GRID,
