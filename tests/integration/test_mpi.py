@@ -22,6 +22,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import BIN, Server, read, run  # noqa: E402
+from test_service import sse_collect  # noqa: E402
 
 MODE = sys.argv[3] if len(sys.argv) > 3 else "shm"
 HAVE_MPI = (sys.argv[4] if len(sys.argv) > 4 else "1") in ("1", "ON", "on", "TRUE")
@@ -34,6 +35,19 @@ GRID = {"hidden_layers": [1, 2], "neurons": [8, 16], "learning_rate": [0.1, 0.5]
 # its thread count, so a history is the same for the same partitions and BLAS threads).
 WORKERS = 2
 TRAINING = {"activation": "sigmoid", "batch_size": 16, "validation_split": 0.2, "seed": 42}
+
+
+def mpi_env():
+    """The environment of a process that runs MPI. Sanitizer builds: LeakSanitizer ignores what
+    Open MPI keeps until exit (full stacks, plugins kept loaded so their frames have names);
+    mlptune's own leaks still count."""
+    env = dict(os.environ)
+    env["OMPI_MCA_mca_base_component_disable_dlclose"] = "1"
+    supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
+    env["LSAN_OPTIONS"] = ":".join(
+        x for x in (env.get("LSAN_OPTIONS"), "suppressions=" + supp, "fast_unwind_on_malloc=0",
+                    "print_suppressions=0") if x)
+    return env
 
 
 class MpiServer(Server):
@@ -53,16 +67,8 @@ class MpiServer(Server):
         serve = [BIN, "serve", "--mpi", "--port", "0", "--workers", str(WORKERS)] + self.extra
         cmd += (["-np", "2"] + serve + ["--data-dir", self.data_dir] + [":"] +
                 ["-np", "1"] + serve + ["--data-dir", self.own_dir])
-        # Sanitizer builds: LeakSanitizer ignores what Open MPI keeps until exit (full stacks,
-        # plugins kept loaded so their frames have names); mlptune's own leaks still count.
-        env = dict(os.environ)
-        env["OMPI_MCA_mca_base_component_disable_dlclose"] = "1"
-        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan_mpi.supp")
-        env["LSAN_OPTIONS"] = ":".join(
-            x for x in (env.get("LSAN_OPTIONS"), "suppressions=" + supp,
-                        "fast_unwind_on_malloc=0", "print_suppressions=0") if x)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.DEVNULL, env=mpi_env())
         line = self.proc.stdout.readline().decode()
         if "listening on http://" not in line:
             self.proc.kill()
@@ -93,10 +99,14 @@ class MpiServer(Server):
         shutil.rmtree(self.own_dir, ignore_errors=True)
 
 
-def sweep(srv, ds_id, name):
+def sweep(srv, ds_id, name, events=None):
+    """Runs the grid to completion; its trials by id. events: a list that receives the sweep's
+    event stream (SSE) from its creation to sweep_finished."""
     _, _, sw = srv.json("POST", "/api/v1/sweeps", {"dataset_id": ds_id, "name": name,
                                                     "grid": GRID, "training": TRAINING},
                         expect=201)
+    if events is not None:
+        events.extend(sse_collect(srv, sw["id"], timeout=60))
     done = srv.wait_sweep(sw["id"], timeout=60)
     assert done["status"] == "completed", done
     _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials?sort=id&limit=100" % sw["id"],
@@ -124,7 +134,8 @@ def test_sweep_across_ranks():
             assert re.search(r"mpi: 3 ranks, link to rank %d: [0-9.]+ MB/s, [0-9.]+ us" % r,
                              log), log
         _, _, ds = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
-        first = sweep(srv, ds["id"], "first")
+        events = []
+        first = sweep(srv, ds["id"], "first", events)
         second = sweep(srv, ds["id"], "second")
         host = socket.gethostname()
         ranks = {}
@@ -137,6 +148,10 @@ def test_sweep_across_ranks():
         # every rank trained some (a rank that holds the dataset first, then the most free
         # slots: rank 0 fills, then rank 1, then rank 2)
         assert sorted(ranks) == [0, 1, 2], ranks
+        # the event stream shows remote trials like local ones: every start, iteration and end
+        kinds = [e["event"] for e in events]
+        assert kinds.count("trial_started") == 8 and kinds.count("trial_finished") == 8, kinds
+        assert kinds.count("iteration") == 8 * 6 and kinds[-1] == "sweep_finished", kinds
         # reports and models came back to rank 0, which stored them (models downloadable)
         remote = [t for t in first if t["placement"]["rank"] != 0]
         for t in remote:
@@ -255,7 +270,13 @@ def test_flags_and_singleton():
                 bad if bad[0] == "--mpi=yes" else ["--mpi"] + bad)
             p = subprocess.run(args, capture_output=True, timeout=30)
             assert p.returncode == 2 and word in p.stderr.decode(), (bad, p.returncode, p.stderr)
-        srv = Server(workers=1, data_dir=d, extra=["--mpi"])
+        saved = dict(os.environ)
+        os.environ.update(mpi_env())
+        try:
+            srv = Server(workers=1, data_dir=d, extra=["--mpi"])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         try:
             _, _, body = srv.request("GET", "/metrics")
             assert metric(body.decode(), "mlptune_mpi_ranks") == 1, body[-500:]
