@@ -112,7 +112,7 @@ static void *worker_main(void *arg) {
             p->started = x;
             pthread_mutex_unlock(&p->lock);
             post_placed(p, x);
-            sched_worker_train(&p->env, &x->job, &x->stop);
+            sched_worker_train_rank(&p->env, &x->job, &x->stop, x->job.sync);
             pthread_mutex_lock(&p->lock);
             unlink_started(p, x);
             free(x);
@@ -250,6 +250,8 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
     atomic_init(&p->jobs_waiting, 0);
     p->base.ops = &local_ops;
     p->base.cores = cfg->workers;
+    p->base.group_ranks = 1; /* a job of more ranks ends failed, unless its executor gave it
+                                a sync (worker.c) */
     p->rank = cfg->rank;
     if (gethostname(p->host, sizeof p->host - 1) != 0 || !p->host[0])
         snprintf(p->host, sizeof p->host, "localhost");

@@ -20,6 +20,7 @@
 #include "grid.h"
 #include "store.h"
 #include "strategy.h" /* sched_stop_reason_t */
+#include "train.h"    /* trainer_sync_t */
 
 /* A trial that takes a prefix of the job's history (shared prefix, see strategy.h). */
 typedef struct sched_exec_follower {
@@ -40,6 +41,16 @@ typedef struct sched_exec_job {
     int64_t trial_id;
     sched_params_t params;
     size_t partitions; /* of every mini-batch: part of the trial's stored spec */
+    /* Ranks training it together (trainer/train.h's trainer_sync_t) and the mini-batches between
+     * their averagings: part of its stored spec, decided (>= 1) before it is handed over. An
+     * executor with fewer ranks ends it failed, saying so. */
+    size_t ranks, sync_every;
+    /* The executor's own, for a job across ranks (never the loop's): the world ranks of its
+     * group (members[0] leads: only its messages reach the loop) and which of them this copy
+     * runs, and the averaging its worker hands the trainer (NULL: one rank). */
+    const int *members;
+    size_t member;
+    const trainer_sync_t *sync;
     const sched_exec_follower_t *followers; /* ascending iterations */
     size_t n_followers;
     sched_dataset_ref_t dataset, test;
@@ -119,8 +130,10 @@ struct sched_executor {
     const sched_exec_rank_t *ranks; /* every rank, index = rank; NULL for a single process */
     int n_ranks;                    /* 0 for a single process */
     int slots;                      /* jobs it runs at once: the loop hands it no more */
-    int cores; /* cores at work across it: trials are split into this many partitions (at most
-                  the trainer's limit), so a history does not depend on where it runs */
+    int cores;       /* cores at work across it: trials are split into this many partitions (at most
+                        the trainer's limit), so a history does not depend on where it runs */
+    int group_ranks; /* the most ranks one job may train on together (a trial's "ranks"; the
+                        local pool: 1, 0 reads as 1; under --mpi the ranks other than 0) */
 };
 
 static inline int sched_exec_submit(sched_executor_t *x, const sched_exec_job_t *job) {

@@ -27,6 +27,7 @@
 #include "mlpt_err.h"
 #include "mpi_hash.h"
 #include "mpi_link.h"
+#include "mpi_sync.h"
 #include "mpi_world.h"
 #include "sched_mpi.h"
 #include "train.h"
@@ -36,6 +37,10 @@ typedef struct rjob {
     uint64_t no;
     sched_wire_job_t w;
     int parked; /* [lock] waiting for a dataset (set by the link thread) */
+    /* A job across ranks (i13-dp): this rank's place in its group and the averaging the worker
+     * hands the trainer (mpi_sync.h); NULL for one rank. */
+    sched_mpi_group_t *group;
+    trainer_sync_t sync;
     struct rjob *next;
 } rjob_t;
 
@@ -72,14 +77,40 @@ static void logf_(rk_t *k, const char *fmt, ...) {
 }
 
 static void job_free(rjob_t *j) {
+    sched_mpi_group_free(j->group);
     sched_wire_job_free(&j->w);
     free(j);
+}
+
+/* A member of a job's group other than its first: its history is the first's, so only its END
+ * goes to rank 0 (without the model: rank 0 keeps the first member's). */
+static int follows(const rjob_t *j) {
+    return j->w.job.ranks > 1 && j->w.job.member != 0;
+}
+
+/* A cancel or shutdown of a job across ranks: its averagings give up rather than wait for
+ * members that stop too (a strategy's stop, PRUNED or EARLY, ends every member together at an
+ * iteration's end instead: the trainer's vote). */
+static void abandon(rjob_t *j, sched_stop_reason_t why) {
+    if (j->group && (why == SCHED_STOP_CANCEL || why == SCHED_STOP_SHUTDOWN))
+        sched_mpi_group_abandon(j->group);
 }
 
 /* The pool's (and this file's) messages, to rank 0. Any thread. */
 static void rank_post(void *user, sched_msg_t *msg) {
     rk_t *k = user;
     rjob_t *j = msg->tag;
+    if (follows(j) && msg->type != SCHED_MSG_END) {
+        free(msg->model);
+        free(msg->model_path);
+        free(msg);
+        return;
+    }
+    if (follows(j)) {
+        free(msg->model);
+        msg->model = NULL;
+        msg->model_len = 0;
+    }
     sched_wire_buf_t b = {0};
     int rc = sched_wire_encode_msg(&b, j->no, msg);
     if (rc == 0)
@@ -280,6 +311,26 @@ static void on_job(rk_t *k, const unsigned char *msg, size_t len, uint64_t no) {
     j->next = k->jobs;
     k->jobs = j;
     pthread_mutex_unlock(&k->lock);
+    const sched_exec_job_t *x = &j->w.job;
+    if (x->ranks > 1) { /* one of a group: the averaging with the others */
+        const char *why = "";
+        char error[256];
+        if (x->members[x->member] != k->rank)
+            why = "a group that does not name this rank";
+        else
+            j->group = sched_mpi_group_new(x->members, x->ranks, x->member, no, &why);
+        if (!j->group) {
+            snprintf(error, sizeof error, "rank %d: %s", k->rank, why);
+            end_now(k, j, MLPT_EINVAL, error);
+            return;
+        }
+        j->sync = (trainer_sync_t){.rank = (int)x->member,
+                                   .ranks = (int)x->ranks,
+                                   .every = x->sync_every,
+                                   .average = sched_mpi_group_average,
+                                   .user = j->group};
+        j->w.job.sync = &j->sync;
+    }
     try_start(k, j);
 }
 
@@ -323,6 +374,22 @@ static void on_dataset(rk_t *k, const unsigned char *msg, size_t len) {
     }
 }
 
+/* abandon() for the job `no`, under the lock (a worker's END may free it any time after). */
+static void abandon_no(rk_t *k, uint64_t no, sched_stop_reason_t why) {
+    pthread_mutex_lock(&k->lock);
+    for (rjob_t *j = k->jobs; j; j = j->next)
+        if (j->no == no)
+            abandon(j, why);
+    pthread_mutex_unlock(&k->lock);
+}
+
+static void abandon_all(rk_t *k, sched_stop_reason_t why) {
+    pthread_mutex_lock(&k->lock);
+    for (rjob_t *j = k->jobs; j; j = j->next)
+        abandon(j, why);
+    pthread_mutex_unlock(&k->lock);
+}
+
 static void stop_parked(rk_t *k) {
     rjob_t *waiting[1024];
     size_t n;
@@ -344,16 +411,19 @@ static void recv_cb(void *user, int source, unsigned char *msg, size_t len) {
         on_dataset(k, msg, len);
     } else if (type == SCHED_WIRE_STOP && sched_wire_decode_stop(msg, len, &why) == 0) {
         int parked;
+        abandon_no(k, no, why);
         rjob_t *j = find_job(k, no, &parked);
         if (j && parked) /* only this thread starts or ends a parked job */
             end_now(k, j, MLPT_ESTOPPED, NULL);
         else if (j && k->local)
             sched_exec_stop(k->local, j, why);
     } else if (type == SCHED_WIRE_STOP_ALL && sched_wire_decode_stop(msg, len, &why) == 0) {
+        abandon_all(k, why);
         stop_parked(k);
         if (k->local)
             sched_exec_stop_all(k->local, why);
     } else if (type == SCHED_WIRE_SHUTDOWN) {
+        abandon_all(k, SCHED_STOP_SHUTDOWN);
         stop_parked(k);
         if (k->local)
             sched_exec_stop_all(k->local, SCHED_STOP_SHUTDOWN);

@@ -65,6 +65,7 @@ static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
     json_t *obj = json_loads(params_json, 0, &jerr);
     int rc = obj ? sched_params_from_json(obj, &t.params) : MLPT_EFORMAT;
     t.partitions = stored_partitions(obj, ctx->s->default_partitions);
+    sched_ranks_from_json(obj, &t.ranks);
     json_decref(obj);
     if (rc != 0) {
         sched_logf(ctx->s, "trial %lld: unreadable parameters, skipped", (long long)trial_id);
@@ -370,6 +371,7 @@ void sched_stats(const sched_t *s, sched_stats_t *out) {
     out->trials_finished = atomic_load(&m->n_finished);
     out->workers = s->exec->slots;
     out->mpi_ranks = s->exec->n_ranks;
+    out->group_ranks = s->exec->group_ranks > 1 ? s->exec->group_ranks : 1;
 #ifdef MLPT_HAVE_MPI
     if (s->exec->n_ranks) {
         sched_mpi_counters_t c;

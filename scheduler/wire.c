@@ -12,6 +12,7 @@
 #include "grid.h"
 #include "le.h"
 #include "mlpt_err.h"
+#include "ranks.h"
 #include "train.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -299,6 +300,13 @@ int sched_wire_encode_job(sched_wire_buf_t *b, uint64_t job_no, const sched_exec
     put_u32(b, (uint32_t)job->n_stored);
     for (size_t i = 0; i < job->n_stored; i++)
         put_row(b, &job->stored[i]);
+    /* a job across ranks: its group (i13-dp) */
+    size_t ranks = job->ranks > 1 && job->members ? job->ranks : 1;
+    put_u64(b, ranks);
+    put_u64(b, ranks > 1 ? job->sync_every : 0);
+    put_u32(b, ranks > 1 ? (uint32_t)job->member : 0);
+    for (size_t i = 0; ranks > 1 && i < ranks; i++)
+        put_u32(b, (uint32_t)job->members[i]);
     return done(b);
 }
 
@@ -310,6 +318,7 @@ void sched_wire_job_free(sched_wire_job_t *j) {
     free(j->followers);
     free(j->stored);
     free(j->resume.state);
+    free(j->members);
     memset(j, 0, sizeof *j);
 }
 
@@ -385,6 +394,26 @@ int sched_wire_decode_job(const void *msg, size_t len, sched_wire_job_t *out) {
     }
     if (!r.bad && j.resume.state && j.resume.iteration > (int64_t)ns)
         r.bad = 1; /* the stored rows reach the resume point (the loop checks it too) */
+    uint64_t ranks = get_u64(&r), every = get_u64(&r);
+    uint32_t member = get_u32(&r);
+    if (!r.bad && (ranks < 1 || ranks > TRAINER_MAX_RANKS || ranks > r.left / 4 + 1 ||
+                   (ranks > 1 && (every < 1 || every > SCHED_MAX_SYNC_EVERY || member >= ranks)) ||
+                   (ranks == 1 && (every != 0 || member != 0))))
+        r.bad = 1;
+    if (!r.bad && ranks > 1 && !(j.members = calloc((size_t)ranks, sizeof *j.members)))
+        r.bad = 2;
+    for (uint64_t i = 0; !r.bad && ranks > 1 && i < ranks; i++) {
+        uint32_t m = get_u32(&r);
+        for (uint64_t k = 0; k < i && !r.bad; k++)
+            if ((uint32_t)j.members[k] == m)
+                r.bad = 1; /* distinct ranks */
+        if (m > INT32_MAX)
+            r.bad = 1;
+        j.members[i] = (int)m;
+    }
+    j.job.ranks = (size_t)ranks;
+    j.job.sync_every = (size_t)every;
+    j.job.member = member;
     int rc = rd_end(&r);
     if (rc != 0) {
         sched_wire_job_free(&j);
@@ -393,6 +422,7 @@ int sched_wire_decode_job(const void *msg, size_t len, sched_wire_job_t *out) {
     *out = j;
     out->job.followers = out->followers;
     out->job.stored = out->stored;
+    out->job.members = out->members;
     out->job.resume = out->resume.state ? &out->resume : NULL;
     out->job.dataset.id = out->ds.id;
     out->job.test.id = out->test.id;

@@ -13,7 +13,9 @@
  *                         u32 n x {i64 trial, u64 iterations} followers, 2 x dataset ref
  *                         {i64 id, 32-byte content hash, str path relative to the data dir},
  *                         u8 resume?, {i64 iteration, f64 best, f64 final, i64 best_iteration,
- *                         bytes state}, u32 n x stored row {i64 iteration, 5 x f64}
+ *                         bytes state}, u32 n x stored row {i64 iteration, 5 x f64},
+ *                         u64 ranks, u64 sync_every, u32 member, ranks > 1: ranks x u32 world
+ *                         rank (the job's group, member its place; one rank: 1, 0, 0)
  *   STOP     rank 0 -> r  u32 reason (sched_stop_reason_t)   the job `job`
  *   STOP_ALL rank 0 -> r  u32 reason                          every job of the rank
  *   DATASET  rank 0 -> r  i64 id, hash, u8 ok, then the parsed dataset (u64 rows, features,
@@ -81,6 +83,7 @@ typedef struct sched_wire_job {
     sched_exec_follower_t *followers;
     store_metric_t *stored;
     store_resume_t resume; /* state NULL: none */
+    int *members;          /* a job across ranks: its group's world ranks (job.members) */
 } sched_wire_job_t;
 
 /* Reads the header of a message of len bytes. Returns 0 with *type and *job, or MLPT_EFORMAT

@@ -372,6 +372,8 @@ static int serve(const serve_args_t *a_, const serve_opts_t *o, int mpi_workers)
                                        .workers = mpi_workers ? (size_t)mpi_workers : workers};
     api_limits_init(&strategy_ctx.limits);
     strategy_ctx.limits.max_trials = max_trials;
+    /* a stored sweep's ranks read back whatever this start gives (its trials say if they can) */
+    strategy_ctx.limits.max_ranks = TRAINER_MAX_RANKS;
     strategy_ctx.limits.max_model_bytes = max_model_mb << 20;
     sched_config_t scfg = {.strategy_new = api_sweep_strategy,
                            .strategy_user = &strategy_ctx,
@@ -411,6 +413,9 @@ static int serve(const serve_args_t *a_, const serve_opts_t *o, int mpi_workers)
     acfg.limits.max_model_bytes = max_model_mb << 20;
     acfg.model_cache_bytes = model_cache_mb << 20;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
+    sched_stats_t st;
+    sched_stats(sched, &st);
+    acfg.limits.max_ranks = (size_t)st.group_ranks; /* a new sweep's training.ranks, at most */
     int aerr = 0;
     api_t *api = api_start(&acfg, &aerr);
     if (!api) {

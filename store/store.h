@@ -172,6 +172,12 @@ int store_sweep_delete(store_t *st, int64_t id, store_error_t *err);
  * queued. */
 int store_trial_start(store_t *st, int64_t trial_id, double now, store_error_t *err);
 
+/* Writer. Replaces a queued trial's params JSON (a decision recorded when it first starts, e.g.
+ * its rank count: the scheduler's ranks.h). MLPT_EINVAL for text that is not a JSON object;
+ * MLPT_ESTATE unless it is queued; MLPT_ENOTFOUND. */
+int store_trial_set_params(store_t *st, int64_t trial_id, const char *params_json,
+                           store_error_t *err);
+
 /* Where a trial's run is: the MPI rank (0 in a single process), that rank's host name and the
  * worker threads it has. */
 typedef struct store_placement {

@@ -46,6 +46,30 @@ out:
     return rc;
 }
 
+int store_trial_set_params(store_t *st, int64_t trial_id, const char *params_json,
+                           store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    int rc = store_require_writer(st, "store_trial_set_params", err);
+    json_t *o = !rc && params_json ? json_loads(params_json, 0, NULL) : NULL;
+    if (!rc && !json_is_object(o))
+        rc = store_error_set(err, MLPT_EINVAL, 0, "params must be a JSON object");
+    json_decref(o);
+    if (!rc)
+        rc = store_prepare(st, "UPDATE trials SET params = ?2 WHERE id = ?1 AND status = 'queued'",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    store_bind_text(s, 2, params_json, &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "recording a trial's params")
+            : store_step_done(st, s, "recording a trial's params", err);
+    if (!rc && sqlite3_changes(st->db) == 0)
+        rc = explain_no_change(st, trial_id, "record the params of", err);
+out:
+    store_release(st, s);
+    return rc;
+}
+
 int store_trial_set_placement(store_t *st, int64_t trial_id, const store_placement_t *where,
                               store_error_t *err) {
     sqlite3_stmt *s = NULL;

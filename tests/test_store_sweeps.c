@@ -376,6 +376,36 @@ static void test_cancel_queued(void **state) {
     store_close(st);
 }
 
+/* A decision recorded in a queued trial's params (its rank count, at its first start): the
+ * params are replaced whole; text that is no object, a started trial and an unknown one are
+ * refused, and nothing changes then. */
+static void test_trial_set_params(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t t[2];
+    fx_sweep(st, fx_dataset(st, "iris"), 2, NULL, t);
+    fx_assert_rc(store_trial_set_params(st, t[0], "{\"ranks\": 2, \"sync_every\": 7}", &err), 0,
+                 err);
+    json_t *tr = store_trial_get(st, t[0], &err);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "ranks"), 2);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "sync_every"), 7);
+    json_decref(tr);
+    fx_assert_rc(store_trial_set_params(st, t[0], "[1]", &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, t[0], "{", &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, t[0], NULL, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, 99, "{}", &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
+    fx_assert_rc(store_trial_set_params(st, t[1], "{\"ranks\": 3}", &err), MLPT_ESTATE, err);
+    tr = store_trial_get(st, t[0], &err);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "ranks"), 2);
+    json_decref(tr);
+    store_close(st);
+    store_t *rd = fx_open(e->db, STORE_READER);
+    fx_assert_rc(store_trial_set_params(rd, t[0], "{}", &err), MLPT_EINVAL, err);
+    store_close(rd);
+}
+
 /* A search strategy grows a sweep while it runs: ordinals continue, trials_total grows, the new
  * trials are queued (and walked at start-up); a finished or unknown sweep refuses. */
 static void test_sweep_add_trials(void **state) {
@@ -581,7 +611,7 @@ int main(void) {
         T(test_trial_lifecycle_and_model), T(test_cancel_queued),
         T(test_checkpoint_put_get),        T(test_queued_trials),
         T(test_sweep_add_trials),          T(test_trial_placement),
-        T(test_trial_mark_pruned),
+        T(test_trial_mark_pruned),         T(test_trial_set_params),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

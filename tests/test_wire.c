@@ -192,6 +192,52 @@ static void job_refused(void **state) {
     free(b.p);
 }
 
+/* A job across ranks carries its group: the ranks, the interval, its members and this copy's
+ * place; truncations, repeated members and a place outside the group are refused. */
+static void job_group(void **state) {
+    (void)state;
+    fixture_t f;
+    fill(&f);
+    static const int members[3] = {1, 4, 2};
+    f.job.ranks = 3;
+    f.job.sync_every = 8;
+    f.job.members = members;
+    f.job.member = 2;
+    sched_wire_buf_t b = {0};
+    assert_int_equal(sched_wire_encode_job(&b, 5, &f.job, &f.ds, &f.test), 0);
+    sched_wire_job_t j;
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), 0);
+    assert_int_equal(j.job.ranks, 3);
+    assert_int_equal(j.job.sync_every, 8);
+    assert_int_equal(j.job.member, 2);
+    assert_non_null(j.job.members);
+    assert_memory_equal(j.job.members, members, sizeof members);
+    sched_wire_job_free(&j);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_equal(sched_wire_decode_job(b.p, n, &j), MLPT_EFORMAT);
+    /* the trailer: u64 ranks, u64 every, u32 member, 3 x u32 member ranks */
+    unsigned char *t = b.p + b.len - 32;
+    t[28] = 4; /* the last member repeats the second */
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), MLPT_EFORMAT);
+    t[28] = 2;
+    t[16] = 3; /* place 3 of 3 */
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), MLPT_EFORMAT);
+    t[16] = 2;
+    t[8] = 0; /* no interval */
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), MLPT_EFORMAT);
+    t[8] = 8;
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), 0);
+    sched_wire_job_free(&j);
+    /* one rank: no group on the wire, whatever the job's members say */
+    f.job.ranks = 1;
+    assert_int_equal(sched_wire_encode_job(&b, 5, &f.job, &f.ds, &f.test), 0);
+    assert_int_equal(sched_wire_decode_job(b.p, b.len, &j), 0);
+    assert_int_equal(j.job.ranks, 1);
+    assert_null(j.job.members);
+    sched_wire_job_free(&j);
+    free(b.p);
+}
+
 static sched_msg_t *round_msg(const sched_msg_t *m) {
     sched_wire_buf_t b = {0};
     assert_int_equal(sched_wire_encode_msg(&b, 9, m), 0);
@@ -465,9 +511,13 @@ static void small_messages(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(job_round_trip),     cmocka_unit_test(job_refused),
-        cmocka_unit_test(msg_round_trip),     cmocka_unit_test(msg_refused),
-        cmocka_unit_test(dataset_round_trip), cmocka_unit_test(dataset_refusal_and_lies),
+        cmocka_unit_test(job_round_trip),
+        cmocka_unit_test(job_refused),
+        cmocka_unit_test(job_group),
+        cmocka_unit_test(msg_round_trip),
+        cmocka_unit_test(msg_refused),
+        cmocka_unit_test(dataset_round_trip),
+        cmocka_unit_test(dataset_refusal_and_lies),
         cmocka_unit_test(small_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@
  *     MSG, SHUTDOWN, BYE), or for a JOB (whose parameters are JSON, re-dumped canonically) to
  *     bytes that decode again into the same job and re-encode to themselves;
  *   - a decoded JOB keeps the ranges the executor relies on (partitions 1..64, followers
- *     ascending, stored rows numbered 1..n reaching the resume point), a decoded DATASET passes
+ *     ascending, stored rows numbered 1..n reaching the resume point, a group of distinct ranks
+ *     with its place in it when ranks > 1), a decoded DATASET passes
  *     trainer_dataset_check.
  */
 #include <stddef.h>
@@ -47,6 +48,15 @@ static void job(const uint8_t *data, size_t size, uint64_t no) {
         FUZZ_CHECK(j.job.stored[i].iteration == (int64_t)i + 1, "row %zu", i);
     FUZZ_CHECK(!j.job.resume || j.job.resume->iteration <= (int64_t)j.job.n_stored,
                "resume past the rows");
+    /* a group (i13-dp): 1 rank with none, or 2.. ranks, distinct members, a place among them */
+    FUZZ_CHECK(j.job.ranks >= 1 && (j.job.ranks == 1) == (j.job.members == NULL), "ranks %zu",
+               j.job.ranks);
+    FUZZ_CHECK(j.job.ranks == 1 || (j.job.member < j.job.ranks && j.job.sync_every >= 1),
+               "member %zu of %zu, every %zu", j.job.member, j.job.ranks, j.job.sync_every);
+    for (size_t a = 0; j.job.members && a < j.job.ranks; a++)
+        for (size_t c = 0; c < a; c++)
+            FUZZ_CHECK(j.job.members[a] != j.job.members[c] && j.job.members[a] >= 0,
+                       "members %zu and %zu", a, c);
     sched_wire_buf_t b1 = {0}, b2 = {0};
     FUZZ_CHECK(sched_wire_encode_job(&b1, no, &j.job, &j.ds, j.test.id ? &j.test : NULL) == 0,
                "encode_job");
