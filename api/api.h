@@ -36,6 +36,9 @@ typedef struct api_limits {
      * built, the parsers' buffers): an upload that would go over it waits up to 2 s, then 503
      * with Retry-After (413 when it alone needs more than all of it) (default 1 GiB). */
     size_t max_upload_memory;
+    /* Ranks this service trains on: a sweep's training.ranks above it is refused, 422 naming the
+     * field (default 1, one process; `mlptune serve --mpi` sets its rank count). */
+    size_t max_ranks;
 } api_limits_t;
 
 /* Fills *l with the defaults above. A field left at 0 in api_config_t.limits also takes its

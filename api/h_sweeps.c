@@ -241,6 +241,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         .space = b->sampling ? &b->space : NULL,
         .pruner = b->sampling ? &b->pruner : NULL,
         .early_stop = b->sampling ? &b->early_stop : NULL,
+        .ranks = b->ranks,
     };
     int64_t id = 0;
     rc = MLPT_EBUSY;

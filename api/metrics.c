@@ -87,6 +87,22 @@ int api_metrics_render(api_t *a, char **out, size_t *len) {
     gauge(f, "mlptune_workers", "gauge", "Trial worker threads.", (unsigned long long)st.workers);
     gauge(f, "mlptune_sse_subscribers", "gauge", "Open event streams.",
           a->hub ? api_sse_count(a->hub) : 0);
+    if (st.mpi_ranks > 0) { /* serve --mpi: rank 0's wire traffic */
+        gauge(f, "mlptune_mpi_ranks", "gauge", "MPI ranks training (rank 0 included).",
+              (unsigned long long)st.mpi_ranks);
+        fprintf(f,
+                "# HELP mlptune_mpi_messages_total Wire messages between rank 0 and the other "
+                "ranks.\n# TYPE mlptune_mpi_messages_total counter\n"
+                "mlptune_mpi_messages_total{direction=\"sent\"} %llu\n"
+                "mlptune_mpi_messages_total{direction=\"received\"} %llu\n"
+                "# HELP mlptune_mpi_bytes_total Bytes of those messages.\n"
+                "# TYPE mlptune_mpi_bytes_total counter\n"
+                "mlptune_mpi_bytes_total{direction=\"sent\"} %llu\n"
+                "mlptune_mpi_bytes_total{direction=\"received\"} %llu\n",
+                (unsigned long long)st.mpi_messages_sent,
+                (unsigned long long)st.mpi_messages_received, (unsigned long long)st.mpi_bytes_sent,
+                (unsigned long long)st.mpi_bytes_received);
+    }
     if (fclose(f) != 0) {
         free(buf);
         return -1;

@@ -52,6 +52,7 @@ static void fill_limits(api_limits_t *l, const api_limits_t *given) {
     DEFAULT(max_model_bytes);
     DEFAULT(max_connections);
     DEFAULT(connection_timeout_s);
+    DEFAULT(max_ranks);
 #undef DEFAULT
 }
 

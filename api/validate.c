@@ -13,6 +13,7 @@
 #include "mlpt_err.h"
 #include "params.h"
 #include "pruner.h"
+#include "ranks.h"
 #include "train.h"
 #include "validate.h"
 #include "validate_private.h"
@@ -30,6 +31,7 @@ void api_limits_init(api_limits_t *l) {
     l->max_batch_size = 8192;
     l->max_connections = 512;
     l->connection_timeout_s = 60;
+    l->max_ranks = 1;
 }
 
 static size_t min_size(size_t a, size_t b) {
@@ -40,13 +42,15 @@ static size_t min_size(size_t a, size_t b) {
  * row's default when training does not name it either). */
 static void training_validate(const json_t *tr, const eff_limits_t *L, sched_spec_t *spec,
                               const int *have, api_errors_t *errs) {
-    const char *keys[SCHED_PARAM_MAX] = {0};
+    const char *keys[SCHED_PARAM_MAX + 3] = {0};
     size_t n_keys = 0;
     for (size_t i = 0; i < sched_param_count && n_keys < sizeof keys / sizeof keys[0]; i++)
         if (sched_param_table[i].flags & SCHED_PARAM_TRAINING)
             keys[n_keys++] = sched_param_table[i].name;
-    if (n_keys < sizeof keys / sizeof keys[0])
-        keys[n_keys++] = "early_stopping"; /* not a parameter: see early_stopping_validate */
+    /* not parameters: early_stopping (pruner.h), ranks and sync_every (ranks.h) */
+    static const char *const extra[] = {"early_stopping", "ranks", "sync_every"};
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0] && n_keys < SCHED_PARAM_MAX + 3; i++)
+        keys[n_keys++] = extra[i];
     if (tr)
         api_v_check_members(tr, "training", keys, n_keys, errs);
     for (size_t i = 0; i < sched_param_count; i++) {
@@ -156,6 +160,7 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
     if (tr)
         sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
                                pruner_error, errs);
+    sched_ranks_parse(tr, lim->max_ranks ? lim->max_ranks : 1, &out->ranks, pruner_error, errs);
     pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
     if (errs->n)
         return 422;

@@ -16,7 +16,10 @@
  * "reduction_factor"?} or {"type": "median", "warmup_iterations"?, "min_trials"?}), its errors
  * named "pruner.<member>", after training's. training may also hold "early_stopping"
  * (sched_early_stop_parse: {"metric"?: "val_loss" | "val_accuracy", "patience"?: 1..100000,
- * "min_delta"?: 0..1e6}), its errors named "training.early_stopping.<member>". The members of grid
+ * "min_delta"?: 0..1e6}), its errors named "training.early_stopping.<member>", and "ranks"?:
+ * 1..max_ranks | "auto" and "sync_every"?: 1..65536 | "auto" (sched_ranks_parse, scheduler/
+ * ranks.h: one trial across ranks; default 1 and "auto"), named "training.ranks" and
+ * "training.sync_every". The members of grid
  * and training, their domains and defaults come from the parameter table (scheduler/params.h): grid
  * holds "hidden_layers"
  * ([int >= 0]) with "neurons" ([int >= 1]), or "layers" ([[int >= 1]]), and an array for each
@@ -54,6 +57,7 @@
 #include "grid.h"
 #include "problem.h"
 #include "pruner.h"
+#include "ranks.h"
 #include "sched.h"
 #include "space.h"
 
@@ -69,6 +73,7 @@ typedef struct api_sweep_body {
     sched_spec_t spec;             /* every axis has at least one value (grid search) */
     sched_pruner_cfg_t pruner;     /* type NONE without "pruner" */
     sched_early_stop_t early_stop; /* metric NONE without training.early_stopping */
+    sched_ranks_t ranks; /* training.ranks and sync_every (ranks.h); one rank, "auto" when absent */
     /* A sampling sweep (`search` and `space` given, search.type random): its space and budgets
      * (validate_search.c). 0 and unused for a grid, also one given as a space of lists. */
     int sampling;

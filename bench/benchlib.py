@@ -254,15 +254,17 @@ def env_info():
 
 # ------------------------------------------------------------------------------------ server
 class Server:
-    """`mlptune serve --port 0 --data-dir DIR [extra]`; stderr goes to <data_dir>.log (a file:
-    the server logs every request, and a pipe nobody reads would block it)."""
+    """`[launcher] mlptune serve --port 0 --data-dir DIR [extra]`; stderr goes to <data_dir>.log (a
+    file: the server logs every request, and a pipe nobody reads would block it). `launcher` is a
+    command the server runs under (`mpirun -np 2 ...` for `serve --mpi`); pid is then the
+    launcher's."""
 
-    def __init__(self, exe, data_dir, extra=()):
+    def __init__(self, exe, data_dir, extra=(), launcher=()):
         self.exe, self.data_dir = exe, data_dir
         os.makedirs(data_dir, exist_ok=True)
         self.log_path = data_dir.rstrip("/") + ".log"
         self.errf = open(self.log_path, "a")
-        cmd = [exe, "serve", "--port", "0", "--data-dir", data_dir, *extra]
+        cmd = [*launcher, exe, "serve", "--port", "0", "--data-dir", data_dir, *extra]
         log("$ " + " ".join(cmd) + f"  (log {self.log_path})")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errf, text=True)
         self.pid = self.proc.pid

@@ -62,7 +62,8 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
     /* Every trial is split into the partitions of the whole pool, recorded in its spec: its
      * history never depends on where (or after which restart) it runs. */
     for (size_t i = 0; i < req->n_trials; i++)
-        if (!(params[i] = sched_trial_spec_json(&req->trials[i], s->default_partitions)))
+        if (!(params[i] =
+                  sched_trial_spec_json(&req->trials[i], s->default_partitions, &req->ranks)))
             goto done;
     store_sweep_new_t sw = {.name = req->name ? req->name : "",
                             .dataset_id = req->dataset_id,
@@ -77,8 +78,10 @@ static int cmd_sweep_create(sched_t *s, command_t *c) {
     if (rc != 0)
         goto done;
     for (size_t i = 0; i < req->n_trials; i++)
-        trials[i] = (sched_queued_trial_t){
-            .trial_id = ids[i], .params = req->trials[i], .partitions = s->default_partitions};
+        trials[i] = (sched_queued_trial_t){.trial_id = ids[i],
+                                           .params = req->trials[i],
+                                           .partitions = s->default_partitions,
+                                           .ranks = req->ranks};
     if (req->space) { /* the sweep's strategy is set before it plans */
         sweep_state_t *w = sched_sweep_get(s, c->id);
         sched_sampling_cfg_t sc = {.space = req->space,

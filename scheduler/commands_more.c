@@ -66,6 +66,7 @@ static int queued_of(sched_t *s, int64_t trial_id, sched_queued_trial_t *t, stor
                             json_integer_value(parts) <= TRAINER_MAX_PARTITIONS
                         ? (size_t)json_integer_value(parts)
                         : s->default_partitions;
+    sched_ranks_from_json(params, &t->ranks);
     json_decref(tr);
     return rc == 0 ? 0 : fail(err, MLPT_EFORMAT, "trial %lld: unreadable parameters", trial_id, 0);
 }
@@ -98,11 +99,24 @@ int sched_cmd_sweep_add(sched_t *s, command_t *c) {
                     "sweep %lld would have %lld trials: over the limit max_trials", c->id,
                     (long long)((uint64_t)info.trials_total + c->n));
     size_t partitions = w ? w->partitions : s->default_partitions;
+    /* the ranks of the sweep's own trials: its request's training.ranks (one when it does not
+     * read) */
+    sched_ranks_t ranks = SCHED_RANKS_DEFAULT;
+    if (w) {
+        ranks = w->ranks;
+    } else {
+        store_error_t e;
+        json_t *sw = store_sweep_get(s->writer, c->id, &e);
+        const json_t *tr = json_object_get(json_object_get(sw, "spec"), "training");
+        if (sw && sched_ranks_parse(tr, 0, &ranks, NULL, NULL) != 0)
+            ranks = SCHED_RANKS_DEFAULT;
+        json_decref(sw);
+    }
     char **json = calloc(c->n ? c->n : 1, sizeof *json);
     int64_t *ids = calloc(c->n ? c->n : 1, sizeof *ids);
     rc = json && ids ? 0 : MLPT_ENOMEM;
     for (size_t i = 0; i < c->n && rc == 0; i++)
-        if (!(json[i] = sched_trial_spec_json(&c->params[i], partitions)))
+        if (!(json[i] = sched_trial_spec_json(&c->params[i], partitions, &ranks)))
             rc = MLPT_ENOMEM;
     if (rc == 0 && (rc = begin(s, c, &info)) == 0)
         rc = commit(s, c,

@@ -7,6 +7,7 @@
 
 #include "ingest.h"
 #include "matrix.h"
+#include "mlpt_err.h"
 
 typedef struct entry {
     int64_t id;
@@ -110,6 +111,25 @@ const trainer_dataset_t *dscache_acquire(dscache_t *c, int64_t id, const char *p
     pthread_cond_broadcast(&c->loaded);
     pthread_mutex_unlock(&c->lock);
     return ds;
+}
+
+int dscache_put(dscache_t *c, int64_t id, trainer_dataset_t *ds) {
+    entry_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return MLPT_ENOMEM;
+    pthread_mutex_lock(&c->lock);
+    if (find(c, id)) {
+        pthread_mutex_unlock(&c->lock);
+        free(e);
+        return MLPT_ESTATE;
+    }
+    e->id = id;
+    e->refs = 1;
+    e->ds = ds;
+    e->next = c->entries;
+    c->entries = e;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }
 
 void dscache_release(dscache_t *c, int64_t id) {

@@ -24,7 +24,12 @@ void dscache_free(dscache_t *c);
 const trainer_dataset_t *dscache_acquire(dscache_t *c, int64_t id, const char *path, char *msg,
                                          size_t msg_len);
 
-/* Drops a reference taken by dscache_acquire. Any thread. */
+/* Adds a dataset built elsewhere (one an MPI rank received) as `id`, holding one reference
+ * for the caller (dscache_release drops it; until then trials share it however many come and
+ * go). Takes ds on success. Returns 0, MLPT_ESTATE when id is already there, MLPT_ENOMEM. */
+int dscache_put(dscache_t *c, int64_t id, trainer_dataset_t *ds);
+
+/* Drops a reference taken by dscache_acquire or dscache_put. Any thread. */
 void dscache_release(dscache_t *c, int64_t id);
 
 /* Number of datasets in memory now (for tests and /metrics). */

@@ -3,15 +3,18 @@
  * waits in the hand-off list until a worker takes it and trains it (worker.c); a worker with no
  * job to take helps a running job that has room (each run takes at most partitions - 1
  * helpers) and goes back to the hand-off list as soon as a job is waiting. Stop messages find
- * the job by its tag and set its flags; nothing else of the job is shared with the loop.
+ * the job by its tag and set its flags; nothing else of the job is shared with the loop. A
+ * worker that takes a job first posts where it runs (PLACED: the pool's rank, host and slots).
  *
  * Locking: one mutex (lock) guards the hand-off list, the list of runs helpers may join, and
  * quit; the stop flags are atomics.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "executor.h"
 #include "mlpt_err.h"
@@ -36,6 +39,9 @@ typedef struct local {
     atomic_int jobs_waiting; /* handoff is not empty: helpers go back to it */
     pthread_t *threads;
     int n_threads;
+    int rank;           /* what PLACED names */
+    int borrowed_cache; /* env.cache is the config's */
+    char host[64];      /* gethostname, or "localhost" when it fails */
 } local_t;
 
 static local_t *of(sched_executor_t *x) {
@@ -69,6 +75,20 @@ static trainer_run_t *run_to_help(local_t *p) {
     return NULL;
 }
 
+/* Tells the loop where the job taken now runs. Without memory the placement is not recorded;
+ * the job runs all the same. */
+static void post_placed(local_t *p, const xjob_t *x) {
+    sched_msg_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return;
+    m->type = SCHED_MSG_PLACED;
+    m->tag = x->job.tag;
+    m->placement_rank = p->rank;
+    m->placement_workers = p->base.slots;
+    memcpy(m->placement_host, p->host, sizeof m->placement_host);
+    p->env.post(p->env.post_user, m);
+}
+
 static void unlink_started(local_t *p, xjob_t *x) {
     for (xjob_t **q = &p->started; *q; q = &(*q)->next)
         if (*q == x) {
@@ -91,7 +111,8 @@ static void *worker_main(void *arg) {
             x->next = p->started;
             p->started = x;
             pthread_mutex_unlock(&p->lock);
-            sched_worker_train(&p->env, &x->job, &x->stop);
+            post_placed(p, x);
+            sched_worker_train_rank(&p->env, &x->job, &x->stop, x->job.sync);
             pthread_mutex_lock(&p->lock);
             unlink_started(p, x);
             free(x);
@@ -187,7 +208,8 @@ static void local_free(sched_executor_t *xe) {
         p->handoff = x->next;
         free(x);
     }
-    dscache_free(p->env.cache);
+    if (!p->borrowed_cache)
+        dscache_free(p->env.cache);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->ready);
     free(p->threads);
@@ -207,7 +229,7 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
     p->env = (sched_worker_env_t){.data_dir = cfg->data_dir,
                                   .checkpoint_every = cfg->checkpoint_every,
                                   .checkpoint_seconds = cfg->checkpoint_seconds,
-                                  .cache = dscache_new(),
+                                  .cache = cfg->cache ? cfg->cache : dscache_new(),
                                   .post = cfg->post,
                                   .post_user = cfg->post_user,
                                   .log = cfg->log,
@@ -215,8 +237,10 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
                                   .share = share,
                                   .unshare = unshare,
                                   .share_user = p};
+    p->borrowed_cache = cfg->cache != NULL;
     if (!p->threads || !p->env.cache) {
-        dscache_free(p->env.cache);
+        if (!p->borrowed_cache)
+            dscache_free(p->env.cache);
         free(p->threads);
         free(p);
         return NULL;
@@ -226,6 +250,12 @@ sched_executor_t *sched_exec_local_new(const sched_exec_local_config_t *cfg) {
     atomic_init(&p->jobs_waiting, 0);
     p->base.ops = &local_ops;
     p->base.cores = cfg->workers;
+    p->base.group_ranks = 1; /* a job of more ranks ends failed, unless its executor gave it
+                                a sync (worker.c) */
+    p->rank = cfg->rank;
+    if (gethostname(p->host, sizeof p->host - 1) != 0 || !p->host[0])
+        snprintf(p->host, sizeof p->host, "localhost");
+    p->host[sizeof p->host - 1] = '\0'; /* a name cut short is not terminated */
     for (; p->n_threads < cfg->workers; p->n_threads++)
         if (pthread_create(&p->threads[p->n_threads], NULL, worker_main, p) != 0)
             break; /* fewer workers than asked: run with those that started */

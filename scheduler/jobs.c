@@ -122,6 +122,7 @@ sweep_state_t *sched_sweep_get(sched_t *s, int64_t id) {
         return NULL;
     w->id = id;
     w->partitions = s->default_partitions;
+    w->ranks = SCHED_RANKS_DEFAULT;
     w->next = s->sweeps;
     s->sweeps = w;
     return w;
@@ -257,6 +258,7 @@ int sched_job_enqueue(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t 
     j->test_dataset_id = test_dataset_id;
     j->params = lead->params;
     j->partitions = lead->partitions;
+    j->ranks = lead->ranks;
     for (size_t i = 0; i < n_followers; i++)
         j->followers[i] = (follower_t){.trial_id = followers[i].trial_id,
                                        .iterations = followers[i].params.iterations};
@@ -284,7 +286,7 @@ void sched_job_start(sched_t *s, job_t *j) {
     list_remove(&s->queue, j);
     j->next = s->running;
     s->running = j;
-    s->idle_workers--;
+    s->idle_workers -= j->held > 0 ? j->held : 1;
     atomic_fetch_sub(&s->n_queued, 1);
     atomic_fetch_add(&s->n_running, 1);
 }
@@ -297,7 +299,7 @@ void sched_job_unstart(sched_t *s, job_t *j) {
         w->queued++;
         w->running--;
     }
-    s->idle_workers++;
+    s->idle_workers += j->held > 0 ? j->held : 1;
     atomic_fetch_add(&s->n_queued, 1);
     atomic_fetch_sub(&s->n_running, 1);
 }
@@ -319,7 +321,7 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
     list_remove(&s->running, j);
     j->next = s->ended; /* freed by sched_jobs_reap: its reports may still point at it */
     s->ended = j;
-    s->idle_workers++;
+    s->idle_workers += j->held > 0 ? j->held : 1;
     atomic_fetch_sub(&s->n_running, 1);
     if (recorded)
         atomic_fetch_add(&s->n_finished, 1);

@@ -110,6 +110,83 @@ static int resume_point(sched_t *s, job_t *j, store_error_t *err) {
     return rc;
 }
 
+/* "sync_every": "auto" for job j across `ranks` ranks (ranks.h): from its model's bytes, the
+ * FLOPs of a mini-batch, a rank's throughput (configured, else a guess) and the link. */
+static size_t auto_interval(sched_t *s, const job_t *j, size_t ranks) {
+    store_error_t err;
+    store_dataset_shape_t d;
+    if (store_dataset_shape(s->writer, j->dataset_id, &d, &err) != 0)
+        return 1;
+    trainer_arch_t arch;
+    size_t classes = d.classes > 2 ? (size_t)d.classes : 2;
+    sched_params_arch(&j->params, (size_t)d.features, classes, &arch);
+    double share = (double)d.rows * (1.0 - j->params.validation_split) / (double)ranks;
+    const sched_config_t *c = &s->cfg;
+    /* The link: the configuration's, else the slowest rank 0 measured at start-up (its link to
+     * each rank stands for the links between them), else the guess. */
+    double bandwidth = 0.0, latency = 0.0;
+    for (int r = 1; s->exec->ranks && r < s->exec->n_ranks; r++) {
+        const sched_exec_rank_t *x = &s->exec->ranks[r];
+        if (x->bytes_per_second > 0 && (bandwidth == 0.0 || x->bytes_per_second < bandwidth))
+            bandwidth = x->bytes_per_second;
+        if (x->latency_seconds > latency)
+            latency = x->latency_seconds;
+    }
+    if (c->link_bandwidth > 0)
+        bandwidth = c->link_bandwidth;
+    if (c->link_latency > 0)
+        latency = c->link_latency;
+    sched_sync_cost_t cost = {.model_bytes = 4.0 * (double)trainer_arch_param_count(&arch),
+                              .batch_flops = trainer_arch_train_flops(&arch, j->params.batch_size),
+                              .gflops = c->rank_gflops > 0 ? c->rank_gflops : SCHED_GUESS_GFLOPS,
+                              .bandwidth = bandwidth > 0 ? bandwidth : SCHED_GUESS_BANDWIDTH,
+                              .latency = latency > 0 ? latency : SCHED_GUESS_LATENCY,
+                              .ranks = ranks,
+                              .batches = (size_t)ceil(share / (double)j->params.batch_size)};
+    return sched_sync_every_auto(&cost);
+}
+
+/* Decides job j's "auto" rank count and interval as it first starts (ranks.h), with `queued`
+ * jobs waiting (itself included), into j->decided. Idle ranks: the executor's idle slots over
+ * its slots per rank. */
+static void decide_ranks(sched_t *s, job_t *j, size_t queued) {
+    sched_ranks_t r = j->ranks;
+    int xr = s->exec->n_ranks > 1 ? s->exec->n_ranks : 1;
+    int group = s->exec->group_ranks > 1 ? s->exec->group_ranks : 1;
+    if (r.ranks == 0) {
+        size_t idle = sched_ranks_idle(s->idle_workers, s->exec->slots, xr);
+        r.ranks = sched_ranks_auto(queued, idle ? idle : 1, (size_t)group);
+    }
+    if (r.ranks > 1 && r.sync_every == 0)
+        r.sync_every = auto_interval(s, j, r.ranks);
+    j->decided = r;
+}
+
+/* Records what decide_ranks decided, when it decided anything, in the params of j's trial and
+ * followers (inside the dispatch's transaction), so a resume uses the same. */
+static int record_ranks(sched_t *s, const job_t *j, store_error_t *err) {
+    sched_ranks_t r = j->decided;
+    if (r.ranks == j->ranks.ranks && r.sync_every == j->ranks.sync_every)
+        return 0;
+    int rc = 0;
+    for (size_t i = 0; i <= j->n_followers && rc == 0; i++) {
+        sched_params_t p = j->params;
+        int64_t id = j->trial_id;
+        if (i < j->n_followers) {
+            p.iterations = j->followers[i].iterations;
+            id = j->followers[i].trial_id;
+        }
+        char *text = sched_trial_spec_json(&p, j->partitions, &r);
+        rc = text ? store_trial_set_params(s->writer, id, text, err) : MLPT_ENOMEM;
+        free(text);
+    }
+    if (rc == 0)
+        sched_logf(s, "trial %lld: across %zu rank%s, averaging every %zu mini-batches",
+                   (long long)j->trial_id, r.ranks, r.ranks == 1 ? "" : "s",
+                   r.ranks > 1 ? r.sync_every : 0);
+    return rc;
+}
+
 /* The job as its executor sees it; its pointers stay valid until the job's END. */
 static int submit(sched_t *s, job_t *j) {
     free(j->exec_followers);
@@ -123,6 +200,8 @@ static int submit(sched_t *s, job_t *j) {
                           .trial_id = j->trial_id,
                           .params = j->params,
                           .partitions = j->partitions,
+                          .ranks = j->decided.ranks,
+                          .sync_every = j->decided.sync_every,
                           .followers = j->exec_followers,
                           .n_followers = j->n_followers,
                           .dataset = {j->dataset_id, j->dataset_path},
@@ -143,16 +222,32 @@ void sched_loop_dispatch(sched_t *s) {
     }
     double now = sched_now();
     job_t **handed = NULL;
-    size_t n_handed = 0;
+    size_t n_handed = 0, queued = 0;
+    for (const job_t *q = s->queue; q; q = q->next)
+        queued++;
     while (s->queue && s->idle_workers > 0) {
         job_t *j = s->queue;
         job_t **tmp = realloc(handed, (n_handed + 1) * sizeof *tmp);
         if (!tmp)
             break;
         handed = tmp;
+        decide_ranks(s, j, queued--);
+        j->held = sched_ranks_slots(j->decided.ranks, s->exec->slots, s->exec->n_ranks,
+                                    s->exec->group_ranks);
+        /* A job across ranks holds their slots (their other workers help it); until they are
+         * all free it waits, and the jobs behind it too (largest first). */
+        if (j->held > s->idle_workers) {
+            j->held = 0;
+            break;
+        }
         if (resume_point(s, j, &err) != 0) {
             sched_logf(s, "trial %lld: cannot read its checkpoint or rows: %s",
                        (long long)j->trial_id, err.message);
+            break;
+        }
+        if (record_ranks(s, j, &err) != 0) {
+            sched_logf(s, "trial %lld: cannot record its ranks: %s", (long long)j->trial_id,
+                       err.message);
             break;
         }
         if (store_trial_start(s->writer, j->trial_id, now, &err) != 0) {
@@ -195,7 +290,9 @@ void sched_loop_dispatch(sched_t *s) {
         return;
     }
     if (!s->unsaved)
-        atomic_store(&s->db_error, 0); /* the database takes writes again */
+        atomic_store(&s->db_error, 0);    /* the database takes writes again */
+    for (size_t i = 0; i < n_handed; i++) /* recorded: what they run with is their spec now */
+        handed[i]->ranks = handed[i]->decided;
     for (size_t i = 0; i < n_handed; i++)
         if (submit(s, handed[i]) != 0) {
             /* Recorded as running: it ends like a job stopped by a shutdown, and the next

@@ -106,9 +106,9 @@ int sched_search_budget(sched_t *s, int64_t sweep_id, size_t max_trials, double 
 /* Whether the sweep's strategy will add no more trials (the sweep may then finish). */
 int sched_search_exhausted(sched_t *s, int64_t sweep_id);
 
-/* A trial's stored spec: its parameters and partition count, as a JSON string (malloc'd), or
- * NULL without memory. */
-char *sched_trial_spec_json(const sched_params_t *p, size_t partitions);
+/* A trial's stored spec: its parameters, partition count, rank count and averaging interval
+ * (ranks.h), as a JSON string (malloc'd), or NULL without memory. */
+char *sched_trial_spec_json(const sched_params_t *p, size_t partitions, const sched_ranks_t *ranks);
 
 /* --- jobs.c ------------------------------------------------------------------------------- */
 

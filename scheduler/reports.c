@@ -221,11 +221,32 @@ static int save_checkpoint(sched_t *s, report_t *r, store_error_t *err) {
     return rc;
 }
 
+/* Where a job runs. Only a note: one that can never be stored (its trial has ended already,
+ * or a value is refused) is dropped with a log line; the trial goes on. What concerns the
+ * whole database (busy, full, I/O) keeps the batch for the retry, like any report. */
+static int save_placement(sched_t *s, report_t *r, store_error_t *err) {
+    job_t *j = report_job(r);
+    if (r->after_failure)
+        return 0;
+    store_placement_t where = {.rank = r->placement_rank, .workers = r->placement_workers};
+    memcpy(where.host, r->placement_host, sizeof where.host);
+    where.host[sizeof where.host - 1] = '\0';
+    int rc = store_trial_set_placement(s->writer, j->trial_id, &where, err);
+    if (rc != 0 && sched_save_classify(err) == SCHED_SAVE_PERMANENT) {
+        sched_logf(s, "trial %lld: its placement is not recorded: %s", (long long)j->trial_id,
+                   err->message);
+        return 0;
+    }
+    return rc;
+}
+
 /* Records one report inside the open transaction (checkpoints go in a second one: see
  * save_checkpoints). Returns 0 or the store's error. */
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
     if (r->type == REPORT_EPOCH)
         return save_epoch(s, r, now, err);
+    if (r->type == REPORT_PLACED)
+        return save_placement(s, r, err);
     if (r->type == REPORT_CHECKPOINT || r->unrecorded)
         return 0;
     const char *status = trial_status(r);

@@ -12,6 +12,9 @@
 #include "estimate.h"
 #include "loop.h"
 #include "mlpt_err.h"
+#ifdef MLPT_HAVE_MPI
+#include "mpi_link.h"
+#endif
 #include "sched_private.h"
 #include "train.h"
 
@@ -63,6 +66,7 @@ static int requeue_one(int64_t sweep_id, int64_t trial_id, int64_t dataset_id,
     json_t *obj = json_loads(params_json, 0, &jerr);
     int rc = obj ? sched_params_from_json(obj, &t.params) : MLPT_EFORMAT;
     t.partitions = stored_partitions(obj, ctx->s->default_partitions);
+    sched_ranks_from_json(obj, &t.ranks);
     json_decref(obj);
     if (rc != 0) {
         sched_logf(ctx->s, "trial %lld: unreadable parameters, skipped", (long long)trial_id);
@@ -234,7 +238,11 @@ sched_t *sched_start(const sched_config_t *cfg, store_error_t *err) {
                                     .post_user = s,
                                     .log = cfg->log,
                                     .log_user = cfg->log_user};
-    s->exec = sched_exec_local_new(&xc);
+#ifdef MLPT_HAVE_MPI
+    s->exec = cfg->mpi ? sched_exec_mpi_new(&xc) : sched_exec_local_new(&xc);
+#else
+    s->exec = cfg->mpi ? NULL : sched_exec_local_new(&xc);
+#endif
     if (!s->exec) {
         set_err(err, MLPT_ENOMEM, "scheduler: cannot start the workers");
         sched_loop_close(s);
@@ -389,6 +397,18 @@ void sched_stats(const sched_t *s, sched_stats_t *out) {
     out->samples_trained = atomic_load(&m->n_samples);
     out->trials_finished = atomic_load(&m->n_finished);
     out->workers = s->exec->slots;
+    out->mpi_ranks = s->exec->n_ranks;
+    out->group_ranks = s->exec->group_ranks > 1 ? s->exec->group_ranks : 1;
+#ifdef MLPT_HAVE_MPI
+    if (s->exec->n_ranks) {
+        sched_mpi_counters_t c;
+        sched_mpi_counters(&c);
+        out->mpi_messages_sent = c.messages_sent;
+        out->mpi_messages_received = c.messages_received;
+        out->mpi_bytes_sent = c.bytes_sent;
+        out->mpi_bytes_received = c.bytes_received;
+    }
+#endif
 }
 
 void sched_health(const sched_t *s, sched_health_t *out) {

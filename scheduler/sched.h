@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "grid.h"
+#include "ranks.h"
 #include "store.h"
 #include "strategy.h"
 
@@ -43,10 +44,23 @@ typedef struct sched_config {
     void *log_user;
     void *log_error_user; /* given to log instead of log_user for the lines that say the service
                              cannot go on (the database file lost); NULL: log_user */
+    int mpi; /* rank 0 of `serve --mpi`: the executor spans every MPI rank (sched_mpi.h);
+                MLPTUNE_MPI builds only */
     sched_strategy_new_fn strategy_new; /* a sweep's search strategy; NULL (or it answers NULL):
                                            grid search with the spec's pruner */
     void *strategy_user;
+    /* What "sync_every": "auto" weighs (ranks.h, sched_sync_every_auto): a rank's throughput
+     * and the link between ranks. 0: the link rank 0 measured at start-up under --mpi (the
+     * slowest), else the guesses (SCHED_GUESS_GFLOPS, and the research cluster's 1 Gb/s link,
+     * SCHED_GUESS_BANDWIDTH and SCHED_GUESS_LATENCY). */
+    double rank_gflops;    /* GFLOP/s of one rank's training */
+    double link_bandwidth; /* bytes per second */
+    double link_latency;   /* seconds per message */
 } sched_config_t;
+
+#define SCHED_GUESS_GFLOPS 20.0
+#define SCHED_GUESS_BANDWIDTH 125e6
+#define SCHED_GUESS_LATENCY 50e-6
 
 /* Creates the scheduler and starts its loop thread, which opens the writer connection (applying
  * migrations), re-queues trials left running by a crash and rebuilds the queue; then the worker
@@ -87,6 +101,9 @@ typedef struct sched_sweep_request {
      * from the stored request). */
     const sched_pruner_cfg_t *pruner;
     const sched_early_stop_t *early_stop;
+    /* training.ranks and sync_every (ranks.h): recorded in every trial's params, "auto" decided
+     * when the trial first starts. */
+    sched_ranks_t ranks;
 } sched_sweep_request_t;
 
 /* Creates a sweep, records its trials (each with the pool's partition count in its params) and
@@ -185,6 +202,10 @@ typedef struct sched_stats {
     uint64_t samples_trained;
     uint64_t trials_finished;
     int workers;
+    /* Under `serve --mpi` (0 otherwise): the ranks, and rank 0's wire traffic since start. */
+    int mpi_ranks;
+    int group_ranks; /* the most ranks one trial may train on (a sweep's training.ranks): 1 */
+    uint64_t mpi_messages_sent, mpi_messages_received, mpi_bytes_sent, mpi_bytes_received;
 } sched_stats_t;
 
 void sched_stats(const sched_t *s, sched_stats_t *out);

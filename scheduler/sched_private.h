@@ -33,9 +33,13 @@ typedef struct job {
     size_t n_followers;
     sched_exec_follower_t *exec_followers; /* the same, as the executor sees them */
     sched_params_t params;
-    size_t partitions; /* from the trial's stored spec */
-    double cost;       /* GEMM FLOPs of the whole trial: largest first */
-    double iter_flops; /* GEMM FLOPs of one iteration, validation included (throughput) */
+    size_t partitions;     /* from the trial's stored spec */
+    sched_ranks_t ranks;   /* from the trial's stored spec; "auto" until recorded */
+    sched_ranks_t decided; /* [loop] at dispatch: ranks with "auto" decided (what it runs with) */
+    int held;              /* [loop] executor slots it holds while it runs (0 reads as 1): a job
+                              across R ranks holds those ranks' slots (loop.c) */
+    double cost;           /* GEMM FLOPs of the whole trial: largest first */
+    double iter_flops;     /* GEMM FLOPs of one iteration, validation included (throughput) */
     char *dataset_path;
     char *test_path;          /* NULL without a test dataset */
     sched_stop_reason_t stop; /* why the loop asked its executor to stop it, or NONE */
@@ -54,6 +58,7 @@ typedef sched_msg_t report_t;
 #define REPORT_EPOCH SCHED_MSG_ITERATION
 #define REPORT_CHECKPOINT SCHED_MSG_CHECKPOINT
 #define REPORT_DONE SCHED_MSG_END
+#define REPORT_PLACED SCHED_MSG_PLACED
 
 /* The job a message is about. */
 static inline job_t *report_job(const report_t *r) {
@@ -66,8 +71,9 @@ typedef struct sweep_state {
     int queued, running;
     int ending; /* trials whose end is in the open transaction */
     int canceled;
-    int finishing;     /* its end is in the open transaction */
-    size_t partitions; /* of the trials its strategy adds (their stored spec) */
+    int finishing;       /* its end is in the open transaction */
+    size_t partitions;   /* of the trials its strategy adds (their stored spec) */
+    sched_ranks_t ranks; /* the same: its request's training.ranks and sync_every */
     int64_t dataset_id, test_dataset_id;
     sched_strategy_t *strategy;
     struct sweep_state *next;

@@ -34,10 +34,12 @@ static int ctl_queue(sched_search_ctl_t *c, const sched_strategy_trial_t *lead,
                              n_followers, &x->err);
 }
 
-char *sched_trial_spec_json(const sched_params_t *p, size_t partitions) {
+char *sched_trial_spec_json(const sched_params_t *p, size_t partitions,
+                            const sched_ranks_t *ranks) {
     json_t *o = sched_params_to_json(p);
     char *text = NULL;
-    if (o && json_object_set_new(o, "partitions", json_integer((json_int_t)partitions)) == 0)
+    if (o && json_object_set_new(o, "partitions", json_integer((json_int_t)partitions)) == 0 &&
+        sched_ranks_to_json(ranks, o) == 0)
         text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     return text;
@@ -55,13 +57,15 @@ static int ctl_add(sched_search_ctl_t *c, const sched_params_t *params, size_t n
     if (!json || !got)
         goto done;
     for (size_t i = 0; i < n; i++)
-        if (!(json[i] = sched_trial_spec_json(&params[i], w->partitions)))
+        if (!(json[i] = sched_trial_spec_json(&params[i], w->partitions, &w->ranks)))
             goto done;
     rc = store_sweep_add_trials(s->writer, c->sweep_id, (const char *const *)json, n, sched_now(),
                                 got, &x->err);
     for (size_t i = 0; i < n && rc == 0; i++) {
-        sched_strategy_trial_t t = {
-            .trial_id = got[i], .params = params[i], .partitions = w->partitions};
+        sched_strategy_trial_t t = {.trial_id = got[i],
+                                    .params = params[i],
+                                    .partitions = w->partitions,
+                                    .ranks = w->ranks};
         rc = sched_job_enqueue(s, c->sweep_id, w->dataset_id, w->test_dataset_id, &t, NULL, 0,
                                &x->err);
         if (ids)
@@ -125,6 +129,19 @@ static ctl_t ctl_of(sched_t *s, int64_t sweep_id) {
                    .s = s};
 }
 
+/* The ranks of the trials a sweep's strategy adds: its stored request's training.ranks and
+ * sync_every ("auto" stays "auto" until each trial starts; one that no longer reads: one rank). */
+static sched_ranks_t ranks_of(sched_t *s, int64_t sweep_id) {
+    store_error_t err;
+    sched_ranks_t r = SCHED_RANKS_DEFAULT;
+    json_t *sw = store_sweep_get(s->writer, sweep_id, &err);
+    const json_t *tr = json_object_get(json_object_get(sw, "spec"), "training");
+    if (sw && sched_ranks_parse(tr, 0, &r, NULL, NULL) != 0)
+        r = SCHED_RANKS_DEFAULT;
+    json_decref(sw);
+    return r;
+}
+
 /* The strategy a sweep's stored request asks for: grid search, with the pruner and the early
  * stopping it names (one that no longer reads is left out, and logged). */
 static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
@@ -165,6 +182,7 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     w->dataset_id = dataset_id;
     w->test_dataset_id = test_dataset_id;
     w->partitions = n ? trials[0].partitions : s->default_partitions;
+    w->ranks = ranks_of(s, sweep_id);
     ctl_t c = ctl_of(s, sweep_id);
     int rc = sched_search_resume(s, w->strategy, sweep_id, &c.err);
     if (rc == 0)

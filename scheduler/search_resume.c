@@ -44,6 +44,7 @@ static int stored_of(sched_t *s, const json_t *tr, int64_t sweep_id, sched_strat
     t->trial.partitions = json_is_integer(parts) && json_integer_value(parts) >= 1
                               ? (size_t)json_integer_value(parts)
                               : s->default_partitions;
+    sched_ranks_from_json(params, &t->trial.ranks);
     t->status = json_string_value(json_object_get(tr, "status"));
     if (t->status && !strcmp(t->status, "pruned")) {
         store_error_t err;

@@ -19,6 +19,7 @@
 
 #include "grid.h"
 #include "pruner.h"
+#include "ranks.h"
 #include "space.h"
 #include "store.h"
 
@@ -39,7 +40,8 @@ typedef enum sched_stop_reason {
 typedef struct sched_strategy_trial {
     int64_t trial_id;
     sched_params_t params;
-    size_t partitions; /* part of its stored spec */
+    size_t partitions;   /* part of its stored spec */
+    sched_ranks_t ranks; /* part of its stored spec (ranks.h); 0: "auto", not decided yet */
 } sched_strategy_trial_t;
 
 /* A trial of the sweep as stored, for a strategy resumed at start-up. */

@@ -36,7 +36,9 @@ static int by_iterations(const void *a, const void *b) {
 /* Whether t may join g: same trial but for a length g has not got yet. */
 static int joins(const group_t *g, const sched_strategy_trial_t *t) {
     const sched_strategy_trial_t *lead = &g->members[0];
-    if (lead->partitions != t->partitions || !same_but_iterations(&lead->params, &t->params))
+    if (lead->partitions != t->partitions || lead->ranks.ranks != t->ranks.ranks ||
+        lead->ranks.sync_every != t->ranks.sync_every ||
+        !same_but_iterations(&lead->params, &t->params))
         return 0;
     for (size_t i = 0; i < g->n; i++)
         if (g->members[i].params.iterations == t->params.iterations)

@@ -71,7 +71,7 @@ static const sched_exec_follower_t *follower_ending_at(const sched_exec_job_t *j
 static void bytes_to_file(const sched_worker_env_t *env, store_file_kind_t kind, int64_t trial_id,
                           sched_msg_t *r) {
     store_error_t err;
-    if (!r->model)
+    if (!r->model || !env->data_dir) /* an MPI rank: the bytes travel to rank 0 */
         return;
     if (store_file_write(env->data_dir, kind, trial_id, r->model, r->model_len, &r->model_path,
                          &err) != 0) {
@@ -245,6 +245,11 @@ static int test_view(const trainer_dataset_t *train, const trainer_dataset_t *te
 
 void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *job,
                         sched_worker_stop_t *stop) {
+    sched_worker_train_rank(env, job, stop, NULL);
+}
+
+void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job_t *job,
+                             sched_worker_stop_t *stop, const trainer_sync_t *sync) {
     sched_msg_t *done = calloc(1, sizeof *done);
     trainer_split_t split = {0};
     trainer_model_t *model = NULL;
@@ -257,6 +262,14 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
     done->tag = job->tag;
     done->best_val_accuracy = done->final_val_accuracy = done->test_accuracy = NAN;
     done->rc = MLPT_EIO;
+    size_t ranks = job->ranks > 1 ? job->ranks : 1;
+    if (ranks > 1 && (!sync || (size_t)sync->ranks != ranks || sync->every != job->sync_every)) {
+        done->rc = MLPT_EINVAL;
+        snprintf(done->error, sizeof done->error,
+                 "this trial trains across %zu ranks; this service runs %s", ranks,
+                 sync ? "it on another count" : "one process (mlptune serve --mpi)");
+        goto out;
+    }
 
     ds = dscache_acquire(env->cache, job->dataset.id, job->dataset.path, done->error,
                          sizeof done->error);
@@ -292,8 +305,9 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
                              .partitions = job->partitions,
                              .checkpoint_every = (size_t)env->checkpoint_every,
                              .checkpoint_seconds = env->checkpoint_seconds,
-                             .final_checkpoint = 1};
+                             .final_checkpoint = env->data_dir != NULL};
     sched_params_trainer_options(&job->params, &opt);
+    opt.sync = ranks > 1 ? sync : NULL;
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
     run_ctx_t ctx = {.env = env,

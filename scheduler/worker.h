@@ -25,7 +25,8 @@ typedef struct sched_worker_stop {
 } sched_worker_stop_t;
 
 typedef struct sched_worker_env {
-    const char *data_dir;
+    const char *data_dir; /* model and checkpoint files go there; NULL (an MPI rank): their bytes
+                             stay in the messages */
     int checkpoint_every;
     double checkpoint_seconds;
     dscache_t *cache;
@@ -39,9 +40,18 @@ typedef struct sched_worker_env {
     void *share_user;
 } sched_worker_env_t;
 
-/* Trains `job` to its end and posts its messages (ITERATION, CHECKPOINT, then END). */
+/* Trains `job` to its end and posts its messages (ITERATION, CHECKPOINT, then END). A job of
+ * more than one rank (job->ranks) ends failed here, saying so: it needs sched_worker_train_rank. */
 void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *job,
                         sched_worker_stop_t *stop);
+
+/* The same as one of job->ranks ranks training it together: sync (its rank, ranks ==
+ * job->ranks, every == job->sync_every, the averaging callback: an MPI executor's) goes to the
+ * trainer (trainer_sync_t). Every rank posts its messages through env->post: an executor keeps
+ * its lead rank's and drops the others' (the histories are the same). A sync that does not
+ * match the job ends it failed. */
+void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job_t *job,
+                             sched_worker_stop_t *stop, const trainer_sync_t *sync);
 
 /* Lowers the calling thread's priority to SCHED_WORKER_NICE (Linux; elsewhere nothing). */
 void sched_worker_lower_priority(const sched_worker_env_t *env);

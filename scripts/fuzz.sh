@@ -17,7 +17,7 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
 fi
 build="$root/build-fuzz"
 harnesses=(fuzz_csv fuzz_idx fuzz_gz fuzz_sweep fuzz_sweep_more fuzz_router fuzz_static_path
-           fuzz_origin fuzz_framing fuzz_cli_sweep)
+           fuzz_origin fuzz_framing fuzz_cli_sweep fuzz_wire)
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 flags+=" -fno-omit-frame-pointer"
 passed=0

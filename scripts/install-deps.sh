@@ -6,7 +6,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libsqlite3-dev libjansson-dev
-          libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl jq)
+          libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl jq
+          libopenmpi-dev openmpi-bin libssl-dev)
 # The dashboard's npm packages (npm ci --prefix web): Node.js with npm. One that is already
 # installed (e.g. one that bundles npm) is kept.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -39,7 +39,8 @@ run_suite release "$root/build-test" -DCMAKE_BUILD_TYPE=Release
 run_suite sanitize "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMLPTUNE_SANITIZE=ON
 
 # ThreadSanitizer on the code whose threads share memory without locks: runs that helpers join
-# (test_run, test_train) and the scheduler's loop, workers and helpers (test_sched). OpenBLAS runs
+# (test_run, test_train), ranks of one run meeting at their averagings (test_train_sync) and the
+# scheduler's loop, workers and helpers (test_sched). OpenBLAS runs
 # single-threaded here: its own thread pool synchronises in code TSan cannot see. target_clones
 # is off (its resolvers run before TSan starts). A report fails the test (exit 66).
 echo "== tsan: build"
@@ -47,9 +48,10 @@ tsan_dir="$root/build-tsan"
 if cmake -S "$root" -B "$tsan_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DCMAKE_C_FLAGS="-fsanitize=thread -DMLPT_NO_CLONES" \
         -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" >/dev/null &&
-    cmake --build "$tsan_dir" -j"$jobs" --target test_run test_train test_sched >/dev/null; then
+    cmake --build "$tsan_dir" -j"$jobs" --target test_run test_train test_train_sync test_sched \
+        >/dev/null; then
     echo "== tsan: test"
-    for t in test_run test_train test_sched; do
+    for t in test_run test_train test_train_sync test_sched; do
         total_run=$((total_run + 1))
         if OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="exitcode=66" CMOCKA_MESSAGE_OUTPUT=STDOUT \
             "$tsan_dir/tests/$t" >"$tsan_dir/$t.log" 2>&1; then

@@ -21,6 +21,9 @@
 #include "log.h"
 #include "mlpt_err.h"
 #include "sched.h"
+#ifdef MLPT_HAVE_MPI
+#include "sched_mpi.h"
+#endif
 #include "store.h"
 
 #ifndef MLPT_DEFAULT_WEB_DIR
@@ -34,7 +37,7 @@ static const char serve_usage[] =
     "                     [--checkpoint-every N] [--checkpoint-seconds S]\n"
     "                     [--max-model-mb N] [--model-cache-mb N]\n"
     "                     [--connection-timeout SECONDS] [--token-file F] [--insecure]\n"
-    "                     [--allowed-hosts H1,H2]\n"
+    "                     [--allowed-hosts H1,H2] [--mpi]\n"
     "\n"
     "  --bind ADDR        address to listen on (MLPTUNE_BIND, default 127.0.0.1)\n"
     "  --port N           TCP port, 0 for any free one (MLPTUNE_PORT, default 8080)\n"
@@ -70,6 +73,11 @@ static const char serve_usage[] =
     "                     host names (NAME or NAME:PORT) this service answers for besides its\n"
     "                     --bind address and localhost, 127.0.0.1, [::1] (MLPTUNE_ALLOWED_HOSTS);\n"
     "                     a request naming any other Host gets 403 (DNS rebinding)\n"
+    "  --mpi              run under mpirun across Open MPI ranks: rank 0 serves HTTP, schedules\n"
+    "                     and writes the database; every other rank trains the trials rank 0\n"
+    "                     hands it on its own --workers (default: its share of its node's\n"
+    "                     cores) and opens no socket and no database (mpirun -np N mlptune\n"
+    "                     serve --mpi ...); stop it with SIGTERM to rank 0 (its pid is logged)\n"
     "  --log-requests     log every request (MLPTUNE_LOG_REQUESTS=1); by default only changes,\n"
     "                     errors, aborted and slow (>= 100 ms) requests are logged\n"
     "\n"
@@ -85,7 +93,16 @@ typedef struct serve_args {
     const char *allowed_hosts;
     int insecure;
     int log_requests;
+    int mpi;
 } serve_args_t;
+
+/* The parsed numbers of the flags. */
+typedef struct serve_opts {
+    double checkpoint_seconds;
+    int cores; /* the cores training may use: the machine's, or a rank's share of its node */
+    size_t port, workers, upload_mb, upload_memory_mb, max_trials, checkpoint_every, conn_timeout,
+        max_model_mb, model_cache_mb;
+} serve_opts_t;
 
 static int parse(int argc, char **argv, serve_args_t *a) {
     struct {
@@ -124,6 +141,10 @@ static int parse(int argc, char **argv, serve_args_t *a) {
         }
         if (!strcmp(arg, "--log-requests")) {
             a->log_requests = 1;
+            continue;
+        }
+        if (!strcmp(arg, "--mpi")) {
+            a->mpi = 1;
             continue;
         }
         const char *eq = strchr(arg, '=');
@@ -202,6 +223,10 @@ static void forward_stop_signal(int sig) {
     errno = saved;
 }
 
+/* The service of rank 0 (or of a single process): everything after the flags. mpi_workers is
+ * the sum of every rank's workers under --mpi, else 0. */
+static int serve(const serve_args_t *a_, const serve_opts_t *o, int mpi_workers);
+
 int svc_cmd_serve(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -212,28 +237,89 @@ int svc_cmd_serve(int argc, char **argv) {
         .bind = "127.0.0.1", .port = "8080", .data_dir = "./data", .web_dir = MLPT_DEFAULT_WEB_DIR};
     if (parse(argc, argv, &a) != 0)
         return SVC_EXIT_USAGE;
-    double checkpoint_seconds = 10.0;
-    size_t port, workers = (size_t)svc_cpu_count(), upload_mb = 1024, upload_memory_mb = 1024,
-                 max_trials = SCHED_DEFAULT_MAX_TRIALS, checkpoint_every = 5, conn_timeout = 60,
-                 max_model_mb = 1024, model_cache_mb = 256;
-    if (svc_parse_size("port", a.port, 0, 65535, &port) ||
-        (a.workers && svc_parse_size("workers", a.workers, 1, 256, &workers)) ||
+    serve_opts_t o = {.checkpoint_seconds = 10.0,
+                      .cores = svc_cpu_count(),
+                      .port = 0,
+                      .workers = (size_t)svc_cpu_count(),
+                      .upload_mb = 1024,
+                      .upload_memory_mb = 1024,
+                      .max_trials = SCHED_DEFAULT_MAX_TRIALS,
+                      .checkpoint_every = 5,
+                      .conn_timeout = 60,
+                      .max_model_mb = 1024,
+                      .model_cache_mb = 256};
+    if (svc_parse_size("port", a.port, 0, 65535, &o.port) ||
+        (a.workers && svc_parse_size("workers", a.workers, 1, 256, &o.workers)) ||
         (a.max_upload_mb &&
-         svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &upload_mb)) ||
+         svc_parse_size("max-upload-mb", a.max_upload_mb, 1, 1 << 20, &o.upload_mb)) ||
         (a.max_upload_memory_mb && svc_parse_size("max-upload-memory-mb", a.max_upload_memory_mb,
-                                                  16, 1 << 22, &upload_memory_mb)) ||
-        (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &max_trials)) ||
+                                                  16, 1 << 22, &o.upload_memory_mb)) ||
+        (a.max_trials && svc_parse_size("max-trials", a.max_trials, 1, 100000, &o.max_trials)) ||
         (a.max_model_mb &&
-         svc_parse_size("max-model-mb", a.max_model_mb, 1, 1 << 20, &max_model_mb)) ||
+         svc_parse_size("max-model-mb", a.max_model_mb, 1, 1 << 20, &o.max_model_mb)) ||
         (a.model_cache_mb &&
-         svc_parse_size("model-cache-mb", a.model_cache_mb, 1, 1 << 20, &model_cache_mb)) ||
+         svc_parse_size("model-cache-mb", a.model_cache_mb, 1, 1 << 20, &o.model_cache_mb)) ||
         (a.checkpoint_every &&
-         svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &checkpoint_every)) ||
+         svc_parse_size("checkpoint-every", a.checkpoint_every, 0, 1000000, &o.checkpoint_every)) ||
         (a.checkpoint_seconds && svc_parse_double("checkpoint-seconds", a.checkpoint_seconds, 0.0,
-                                                  86400.0, 1, &checkpoint_seconds)) ||
+                                                  86400.0, 1, &o.checkpoint_seconds)) ||
         (a.connection_timeout &&
-         svc_parse_size("connection-timeout", a.connection_timeout, 1, 86400, &conn_timeout)))
+         svc_parse_size("connection-timeout", a.connection_timeout, 1, 86400, &o.conn_timeout)))
         return SVC_EXIT_USAGE;
+    if (!a.mpi)
+        return serve(&a, &o, 0);
+#ifndef MLPT_HAVE_MPI
+    svc_errorf("serve: --mpi: this mlptune was built without MPI (cmake -DMLPTUNE_MPI=ON)");
+    return SVC_EXIT_USAGE;
+#else
+    int rank = 0, size = 0, node_ranks = 1;
+    char why[256];
+    if (sched_mpi_init(&rank, &size, &node_ranks, why, sizeof why) != 0) {
+        svc_errorf("serve: --mpi: %s", why);
+        return SVC_EXIT_FAILURE;
+    }
+    /* Ranks on one node split its cores: by default each takes its share as workers, and its
+     * BLAS threads come from that share only. */
+    o.cores = svc_cpu_count() / node_ranks > 0 ? svc_cpu_count() / node_ranks : 1;
+    if (!a.workers)
+        o.workers = (size_t)o.cores;
+    sched_mpi_hello((int)o.workers, svc_log_line, "info");
+    int rc;
+    if (rank == 0) {
+        int ranks, max_workers, total;
+        sched_mpi_shape(&ranks, &max_workers, &total);
+        rc = serve(&a, &o, total);
+    } else {
+        /* Only rank 0 decides when to stop: a SIGTERM or SIGINT mpirun passes on to every rank
+         * must not end this one before rank 0 has heard its trials' ends (rank 0 releases it;
+         * a rank 0 that died ends the job through Open MPI). Ignored process-wide: MPI's own
+         * threads would otherwise take the default action. */
+        signal(SIGINT, SIG_IGN);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGPIPE, SIG_IGN);
+        struct stat st;
+        sched_mpi_rank_config_t rc_cfg = {
+            .data_dir = stat(a.data_dir, &st) == 0 && S_ISDIR(st.st_mode) ? a.data_dir : NULL,
+            .workers = (int)o.workers,
+            .cores = o.cores,
+            .checkpoint_every = (int)o.checkpoint_every,
+            .checkpoint_seconds = o.checkpoint_seconds,
+            .log = svc_log_line,
+            .log_user = "info"};
+        rc = sched_mpi_rank_run(&rc_cfg) == 0 ? SVC_EXIT_OK : SVC_EXIT_FAILURE;
+    }
+    sched_mpi_finalize();
+    return rc;
+#endif
+}
+
+static int serve(const serve_args_t *a_, const serve_opts_t *o, int mpi_workers) {
+    serve_args_t a = *a_;
+    double checkpoint_seconds = o->checkpoint_seconds;
+    size_t port = o->port, workers = o->workers, upload_mb = o->upload_mb,
+           upload_memory_mb = o->upload_memory_mb, max_trials = o->max_trials,
+           checkpoint_every = o->checkpoint_every, conn_timeout = o->conn_timeout,
+           max_model_mb = o->max_model_mb, model_cache_mb = o->model_cache_mb;
 
     if (strlen(a.data_dir) > 3000) {
         svc_errorf("--data-dir: path too long");
@@ -282,22 +368,26 @@ int svc_cmd_serve(int argc, char **argv) {
 
     store_error_t serr = {0};
     /* sweeps resumed at start-up: a random search continues its draws (api_sweep_strategy) */
-    api_strategy_ctx_t strategy_ctx = {.db_path = db, .workers = workers};
+    api_strategy_ctx_t strategy_ctx = {.db_path = db,
+                                       .workers = mpi_workers ? (size_t)mpi_workers : workers};
     api_limits_init(&strategy_ctx.limits);
     strategy_ctx.limits.max_trials = max_trials;
+    /* a stored sweep's ranks read back whatever this start gives (its trials say if they can) */
+    strategy_ctx.limits.max_ranks = TRAINER_MAX_RANKS;
     strategy_ctx.limits.max_model_bytes = max_model_mb << 20;
     sched_config_t scfg = {.strategy_new = api_sweep_strategy,
                            .strategy_user = &strategy_ctx,
                            .data_dir = a.data_dir,
                            .db_path = db,
                            .workers = (int)workers,
-                           .cores = svc_cpu_count(),
+                           .cores = o->cores,
                            .max_trials = max_trials,
                            .checkpoint_every = (int)checkpoint_every,
                            .checkpoint_seconds = checkpoint_seconds,
                            .log = svc_log_line,
                            .log_user = "info",
-                           .log_error_user = "error"};
+                           .log_error_user = "error",
+                           .mpi = mpi_workers > 0};
     sched_t *sched = sched_start(&scfg, &serr);
     if (!sched) {
         svc_errorf("%s: %s", db, serr.message[0] ? serr.message : mlpt_strerror(serr.code));
@@ -323,6 +413,9 @@ int svc_cmd_serve(int argc, char **argv) {
     acfg.limits.max_model_bytes = max_model_mb << 20;
     acfg.model_cache_bytes = model_cache_mb << 20;
     acfg.limits.connection_timeout_s = (unsigned)conn_timeout;
+    sched_stats_t st;
+    sched_stats(sched, &st);
+    acfg.limits.max_ranks = (size_t)st.group_ranks; /* a new sweep's training.ranks, at most */
     int aerr = 0;
     api_t *api = api_start(&acfg, &aerr);
     if (!api) {

@@ -199,6 +199,27 @@ int store_sweep_delete(store_t *st, int64_t id, store_error_t *err);
  * queued. */
 int store_trial_start(store_t *st, int64_t trial_id, double now, store_error_t *err);
 
+/* Writer. Replaces a queued trial's params JSON (a decision recorded when it first starts, e.g.
+ * its rank count: the scheduler's ranks.h). MLPT_EINVAL for text that is not a JSON object;
+ * MLPT_ESTATE unless it is queued; MLPT_ENOTFOUND. */
+int store_trial_set_params(store_t *st, int64_t trial_id, const char *params_json,
+                           store_error_t *err);
+
+/* Where a trial's run is: the MPI rank (0 in a single process), that rank's host name and the
+ * worker threads it has. */
+typedef struct store_placement {
+    int rank;      /* >= 0 */
+    int workers;   /* >= 1 */
+    char host[64]; /* non-empty, NUL-terminated, UTF-8 */
+} store_placement_t;
+
+/* Writer. Records where a running trial's run is (trials.placement, read back as the trial's
+ * "placement": {"rank", "host", "workers"}; null before it ran), replacing the previous run's.
+ * MLPT_EINVAL for a bad value, MLPT_ENOTFOUND for an unknown trial, MLPT_ESTATE unless it is
+ * running. */
+int store_trial_set_placement(store_t *st, int64_t trial_id, const store_placement_t *where,
+                              store_error_t *err);
+
 typedef struct store_metric {
     int64_t trial_id;
     int64_t iteration;                                         /* 1-based */
@@ -330,8 +351,9 @@ json_t *store_trial_list(store_t *st, int64_t sweep_id, const char *sort, size_t
 
 /* One trial: {"id", "sweep_id", "ordinal", "status", "attempt", "params", "iterations_done",
  * "best_val_accuracy", "best_iteration", "final_val_accuracy", "test_accuracy", "error",
- * "has_model", "created_at", "started_at", "finished_at", "seconds"}; seconds is the sum of its
- * metric rows' seconds. */
+ * "has_model", "created_at", "started_at", "finished_at", "seconds", "placement"}; seconds is
+ * the sum of its metric rows' seconds, placement {"rank", "host", "workers"} of its last run or
+ * null (store_trial_set_placement). */
 json_t *store_trial_get(store_t *st, int64_t id, store_error_t *err);
 
 /* {"trial_id", "status", "history": [{"iteration", "train_loss", "train_accuracy", "val_loss",

@@ -7,12 +7,12 @@
 
 #include "store_private.h"
 
-/* 17 columns, in the order of trial_cols. */
+/* 18 columns, in the order of trial_cols. */
 #define TRIAL_COLS                                                                                 \
     "t.id, t.sweep_id, t.ordinal, t.status, t.attempt, t.params, t.iterations_done, "              \
     "t.best_val_accuracy, t.best_iteration, t.final_val_accuracy, t.test_accuracy, t.error, "      \
     "EXISTS (SELECT 1 FROM trial_models WHERE trial_id = t.id), t.created_at, t.started_at, "      \
-    "t.finished_at, t.seconds"
+    "t.finished_at, t.seconds, t.placement"
 
 static const store_col_t trial_cols[] = {
     {"id", COL_INT},
@@ -32,6 +32,7 @@ static const store_col_t trial_cols[] = {
     {"started_at", COL_TIME},
     {"finished_at", COL_TIME},
     {"seconds", COL_REAL},
+    {"placement", COL_JSON},
 };
 #define TRIAL_NCOLS (sizeof(trial_cols) / sizeof(trial_cols[0]))
 

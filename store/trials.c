@@ -47,6 +47,63 @@ out:
     return rc;
 }
 
+int store_trial_set_params(store_t *st, int64_t trial_id, const char *params_json,
+                           store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    int rc = store_require_writer(st, "store_trial_set_params", err);
+    json_t *o = !rc && params_json ? json_loads(params_json, 0, NULL) : NULL;
+    if (!rc && !json_is_object(o))
+        rc = store_error_set(err, MLPT_EINVAL, 0, "params must be a JSON object");
+    json_decref(o);
+    if (!rc)
+        rc = store_prepare(st, "UPDATE trials SET params = ?2 WHERE id = ?1 AND status = 'queued'",
+                           &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    store_bind_text(s, 2, params_json, &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "recording a trial's params")
+            : store_step_done(st, s, "recording a trial's params", err);
+    if (!rc && sqlite3_changes(st->db) == 0)
+        rc = explain_no_change(st, trial_id, "record the params of", err);
+out:
+    store_release(st, s);
+    return rc;
+}
+
+int store_trial_set_placement(store_t *st, int64_t trial_id, const store_placement_t *where,
+                              store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    char *text = NULL;
+    int rc = store_require_writer(st, "store_trial_set_placement", err);
+    if (!rc && (!where || where->rank < 0 || where->workers < 1 ||
+                !memchr(where->host, '\0', sizeof where->host) || !where->host[0]))
+        rc = store_error_set(err, MLPT_EINVAL, 0,
+                             "a placement needs rank >= 0, workers >= 1 and a host name");
+    if (rc)
+        return rc;
+    json_t *obj = json_pack("{s:i, s:s, s:i}", "rank", where->rank, "host", where->host, "workers",
+                            where->workers);
+    text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (!text)
+        return store_error_set(err, MLPT_EFORMAT, 0, "the placement's host is not UTF-8 text");
+    rc = store_prepare(st, "UPDATE trials SET placement = ?2 WHERE id = ?1 AND status = 'running'",
+                       &s, err);
+    if (rc)
+        goto out;
+    store_bind_i64(s, 1, trial_id, &rc);
+    store_bind_text(s, 2, text, &rc);
+    rc = rc ? store_fail_sql(st, err, rc, "recording a trial's placement")
+            : store_step_done(st, s, "recording a trial's placement", err);
+    if (!rc && sqlite3_changes(st->db) == 0)
+        rc = explain_no_change(st, trial_id, "place", err);
+out:
+    store_release(st, s);
+    free(text);
+    return rc;
+}
+
 /* Inserts one metric row, raises its trial's iterations_done and adds to its seconds. */
 static int metric_insert(store_t *st, const store_metric_t *m, store_error_t *err) {
     sqlite3_stmt *s = NULL;

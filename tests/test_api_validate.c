@@ -548,6 +548,72 @@ static void test_pruner_member(void **state) {
     assert_string_equal(e.items[0].field, "training.early_stopping.patience");
 }
 
+/* training.ranks and training.sync_every (scheduler/ranks.h): default one rank and "auto";
+ * "auto" or a count up to the service's ranks (max_ranks); anything else 422 naming the field;
+ * the same for random searches. */
+static void test_ranks_members(void **state) {
+    (void)state;
+    api_limits_t lim = limits();
+    api_sweep_body_t b;
+    api_errors_t e;
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID "}", &lim, &b, &e), 0);
+    assert_int_equal(b.ranks.ranks, 1);
+    assert_int_equal(b.ranks.sync_every, 0);
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"ranks\": \"auto\", \"sync_every\": 8}}",
+                         &lim, &b, &e),
+                     0);
+    assert_int_equal(b.ranks.ranks, 0);
+    assert_int_equal(b.ranks.sync_every, 8);
+    assert_int_equal(
+        run("{\"dataset_id\": 1, " GRID ", \"training\": {\"ranks\": 1}}", &lim, &b, &e), 0);
+    /* One process: 2 ranks are refused, naming the count; a 3-rank service takes them. */
+    assert_int_equal(
+        run("{\"dataset_id\": 1, " GRID ", \"training\": {\"ranks\": 2}}", &lim, &b, &e), 422);
+    assert_int_equal(e.n, 1);
+    assert_string_equal(e.items[0].field, "training.ranks");
+    assert_non_null(strstr(e.items[0].message, "exceeds the ranks this service runs (1)"));
+    lim.max_ranks = 3;
+    assert_int_equal(run("{\"dataset_id\": 1, " GRID
+                         ", \"training\": {\"ranks\": 3, \"sync_every\": \"auto\"}}",
+                         &lim, &b, &e),
+                     0);
+    assert_int_equal(b.ranks.ranks, 3);
+    static const struct {
+        const char *training, *field;
+    } bad[] = {
+        {"{\"ranks\": 0}", "training.ranks"},
+        {"{\"ranks\": 4}", "training.ranks"},
+        {"{\"ranks\": -1}", "training.ranks"},
+        {"{\"ranks\": 2.5}", "training.ranks"},
+        {"{\"ranks\": \"many\"}", "training.ranks"},
+        {"{\"ranks\": null}", "training.ranks"},
+        {"{\"ranks\": [2]}", "training.ranks"},
+        {"{\"sync_every\": 0}", "training.sync_every"},
+        {"{\"sync_every\": 65537}", "training.sync_every"},
+        {"{\"sync_every\": \"often\"}", "training.sync_every"},
+        {"{\"sync_every\": {}}", "training.sync_every"},
+        {"{\"rank\": 2}", "training.rank"}, /* unknown members stay refused */
+    };
+    char body[512];
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(body, sizeof body, "{\"dataset_id\": 1, " GRID ", \"training\": %s}",
+                 bad[i].training);
+        if (run(body, &lim, &b, &e) != 422 || e.n != 1 || strcmp(e.items[0].field, bad[i].field))
+            fail_msg("%s: expected one error on %s, got %zu (%s)", bad[i].training, bad[i].field,
+                     (size_t)e.n, e.n ? e.items[0].field : "-");
+    }
+    /* A random search takes them too. */
+    lim.max_ranks = 1;
+    assert_int_equal(run("{\"dataset_id\": 1, \"search\": {\"type\": \"random\", \"max_trials\": "
+                         "4}, \"space\": {\"hidden_layers\": [1], \"neurons\": [8], "
+                         "\"learning_rate\": [0.1], \"iterations\": [2]}, \"training\": "
+                         "{\"ranks\": 2}}",
+                         &lim, &b, &e),
+                     422);
+    assert_string_equal(e.items[0].field, "training.ranks");
+}
+
 static void test_names(void **state) {
     (void)state;
     const char *why;
@@ -579,6 +645,7 @@ int main(void) {
         cmocka_unit_test(test_query_arguments),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_pruner_member),
+        cmocka_unit_test(test_ranks_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

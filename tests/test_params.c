@@ -468,9 +468,12 @@ static void test_openapi_knows_every_row(void **state) {
         if (!json_object_get(json_object_get(row, "properties"), column_members[i]))
             fail_msg("openapi.json: a Parameters row lacks %s", column_members[i]);
     assert_int_equal(json_object_size(grid), n_grid);
-    /* training's one member that is not a row: early_stopping (scheduler/pruner.h) */
+    /* training's members that are not rows: early_stopping (scheduler/pruner.h), ranks and
+     * sync_every (scheduler/ranks.h) */
     assert_non_null(json_object_get(training, "early_stopping"));
-    assert_int_equal(json_object_size(training), n_training + 1);
+    assert_non_null(json_object_get(training, "ranks"));
+    assert_non_null(json_object_get(training, "sync_every"));
+    assert_int_equal(json_object_size(training), n_training + 3);
     assert_int_equal(json_array_size(required), n_required);
     json_decref(doc);
 }

@@ -89,6 +89,20 @@ static void test_sweep_runs_to_completion(void **state) {
         assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
     }
     json_decref(h);
+    /* each ran here: rank 0, this host, the pool's 2 workers */
+    char host[64] = {0};
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    json_t *list = store_trial_list(r, sweep, NULL, 100, NULL, &err);
+    assert_non_null(list);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *where =
+            json_object_get(json_array_get(json_object_get(list, "items"), i), "placement");
+        assert_true(json_is_object(where));
+        assert_int_equal(json_integer_value(json_object_get(where, "rank")), 0);
+        assert_string_equal(json_string_value(json_object_get(where, "host")), host);
+        assert_int_equal(json_integer_value(json_object_get(where, "workers")), 2);
+    }
+    json_decref(list);
     store_close(r);
     pthread_mutex_lock(&f->ev.lock);
     assert_int_equal(f->ev.started, 8);
@@ -147,6 +161,9 @@ static void test_cancel_and_conflicts(void **state) {
         json_t *t = json_array_get(items, i);
         canceled += !strcmp(json_string_value(json_object_get(t, "status")), "canceled");
         with_history += json_integer_value(json_object_get(t, "iterations_done")) > 0;
+        /* placed once it ran; a trial canceled while queued never ran: null */
+        int ran = json_integer_value(json_object_get(t, "attempt")) > 0;
+        assert_int_equal(json_is_object(json_object_get(t, "placement")), ran);
     }
     assert_int_equal(canceled, 8);
     assert_true(with_history >= 1);
@@ -583,6 +600,67 @@ static void test_strategy_grows_and_prunes(void **state) {
     free(g);
 }
 
+/* A sweep's ranks (scheduler/ranks.h) go into every trial's params. "auto" is decided when the
+ * trial starts and recorded: one rank on the local pool (its interval stays "auto": one rank
+ * never averages). A trial stored with 2 ranks (a request the API would refuse here, or a
+ * database from an MPI run) ends failed on the local pool, saying why, and keeps its spec. */
+static json_t *sweep_with_ranks(fixture_t *f, int64_t ds, sched_ranks_t ranks, const char *status) {
+    sched_spec_t spec = fx_seed_grid();
+    spec.n_neurons = 1;
+    spec.n_learning_rate = 1;
+    spec.iterations[0] = 2;
+    spec.batch_size[0] = 16;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    sched_sweep_request_t req = {.name = "ranks",
+                                 .dataset_id = ds,
+                                 .spec_json = "{}",
+                                 .trials = t,
+                                 .n_trials = n,
+                                 .ranks = ranks};
+    int64_t id = 0;
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(f->s, &req, &id, &err), 0);
+    free(t);
+    json_decref(wait_sweep(f, id, status, 60));
+    store_t *r = open_reader(f, &err);
+    json_t *list = store_trial_list(r, id, NULL, 100, NULL, &err);
+    store_close(r);
+    assert_non_null(list);
+    assert_true(json_array_size(json_object_get(list, "items")) >= 1);
+    return list;
+}
+
+static void test_ranks_in_trial_params(void **state) {
+    fixture_t *f = *state;
+    start(f, 2);
+    int64_t ds = add_iris(f);
+    json_t *list = sweep_with_ranks(f, ds, (sched_ranks_t){0, 0}, "completed");
+    size_t i;
+    json_t *tr;
+    json_array_foreach(json_object_get(list, "items"), i, tr) {
+        const json_t *p = json_object_get(tr, "params");
+        assert_int_equal(json_integer_value(json_object_get(p, "ranks")), 1);
+        assert_string_equal(json_string_value(json_object_get(p, "sync_every")), "auto");
+        assert_string_equal(json_string_value(json_object_get(tr, "status")), "completed");
+    }
+    json_decref(list);
+
+    list = sweep_with_ranks(f, ds, (sched_ranks_t){2, 4}, "failed");
+    json_array_foreach(json_object_get(list, "items"), i, tr) {
+        const json_t *p = json_object_get(tr, "params");
+        assert_int_equal(json_integer_value(json_object_get(p, "ranks")), 2);
+        assert_int_equal(json_integer_value(json_object_get(p, "sync_every")), 4);
+        assert_string_equal(json_string_value(json_object_get(tr, "status")), "failed");
+        const char *why = json_string_value(json_object_get(tr, "error"));
+        assert_non_null(why);
+        if (!strstr(why, "across 2 ranks") || !strstr(why, "serve --mpi"))
+            fail_msg("error: %s", why);
+    }
+    json_decref(list);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sweep_runs_to_completion, fixture_up, fixture_down),
@@ -593,6 +671,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_resume_is_exact, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_database_deleted, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_strategy_grows_and_prunes, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_ranks_in_trial_params, fixture_up, fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

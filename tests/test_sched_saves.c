@@ -3,7 +3,8 @@
  * (issue 11, item 1): the classification of save failures (retry the whole batch, or fail the
  * one trial whose report can never be stored), and, end to end on a real store, a trial whose
  * rows SQLite refuses (a trigger raising on its third row) fails with the reason while the
- * other trials of the batch land and complete, and the scheduler stays healthy.
+ * other trials of the batch land and complete, and the scheduler stays healthy; a placement
+ * (where a trial runs) SQLite refuses is dropped and fails nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,21 +88,29 @@ static void sql(const char *db, const char *text) {
     sqlite3_close(h);
 }
 
-static void test_unsavable_rows_fail_their_trial(void **state) {
-    (void)state;
-    char dir[] = "/tmp/mlpt-saves-XXXXXX", db[96], path[96];
-    assert_non_null(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/mlptune.db", dir);
-    snprintf(path, sizeof path, "%s/iris.mlds", dir);
+/* A service on a fresh data dir with iris, and a trigger (SQL) in its database: *s, *ds_id. */
+typedef struct saves_env {
+    char dir[32], db[96];
+    sched_t *s;
+    int64_t ds_id;
+    store_t *r;
+} saves_env_t;
+
+static void saves_start(saves_env_t *e, const char *trigger) {
+    char path[96];
+    snprintf(e->dir, sizeof e->dir, "/tmp/mlpt-saves-XXXXXX");
+    assert_non_null(mkdtemp(e->dir));
+    snprintf(e->db, sizeof e->db, "%s/mlptune.db", e->dir);
+    snprintf(path, sizeof path, "%s/iris.mlds", e->dir);
     trainer_dataset_t *ds = NULL;
     assert_int_equal(ingest_load_csv_file(MLPT_TEST_DATA_DIR "/iris.csv", NULL, &ds, NULL), 0);
     assert_int_equal(ingest_matrix_write(path, ds, NULL), 0);
     trainer_dataset_free(ds);
 
-    sched_config_t cfg = {.data_dir = dir, .db_path = db, .workers = 2, .cores = 2};
+    sched_config_t cfg = {.data_dir = e->dir, .db_path = e->db, .workers = 2, .cores = 2};
     store_error_t err;
-    sched_t *s = sched_start(&cfg, &err);
-    assert_non_null(s);
+    e->s = sched_start(&cfg, &err);
+    assert_non_null(e->s);
     store_dataset_new_t d = {.name = "iris",
                              .format = "csv",
                              .scaling = "standardize",
@@ -114,13 +123,16 @@ static void test_unsavable_rows_fail_their_trial(void **state) {
                              .sha256 = "00",
                              .storage_path = "iris.mlds",
                              .created_at = 1.0};
-    int64_t ds_id = 0;
-    assert_int_equal(sched_dataset_create(s, &d, &ds_id, &err), 0);
-    /* SQLite refuses trial 1's third row, whatever the batch it comes in */
-    sql(db, "CREATE TRIGGER poison BEFORE INSERT ON trial_metrics "
-            "WHEN new.trial_id = 1 AND new.iteration = 3 "
-            "BEGIN SELECT RAISE(ABORT, 'this row can never be stored'); END");
+    e->ds_id = 0;
+    assert_int_equal(sched_dataset_create(e->s, &d, &e->ds_id, &err), 0);
+    sql(e->db, trigger);
+    e->r = store_open(e->db, STORE_READER, &err);
+    assert_non_null(e->r);
+    assert_int_equal(store_set_data_dir(e->r, e->dir, &err), 0);
+}
 
+/* Two trials of 40 iterations (8 and 16 neurons), run to the sweep's end: its resource. */
+static json_t *saves_sweep(saves_env_t *e) {
     sched_spec_t spec = fx_seed_grid();
     spec.n_hidden_layers = 1;
     spec.n_neurons = 2;
@@ -134,28 +146,49 @@ static void test_unsavable_rows_fail_their_trial(void **state) {
     assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
     assert_int_equal(n, 2);
     sched_sweep_request_t req = {
-        .name = "saves", .dataset_id = ds_id, .spec_json = "{}", .trials = t, .n_trials = n};
+        .name = "saves", .dataset_id = e->ds_id, .spec_json = "{}", .trials = t, .n_trials = n};
     int64_t sweep = 0;
-    assert_int_equal(sched_sweep_create(s, &req, &sweep, &err), 0);
+    store_error_t err;
+    assert_int_equal(sched_sweep_create(e->s, &req, &sweep, &err), 0);
     free(t);
-
-    store_t *r = store_open(db, STORE_READER, &err);
-    assert_non_null(r);
-    assert_int_equal(store_set_data_dir(r, dir, &err), 0);
     json_t *sw = NULL;
     for (int i = 0; i < 6000; i++) {
         json_decref(sw);
-        sw = store_sweep_get(r, sweep, &err);
+        sw = store_sweep_get(e->r, sweep, &err);
         assert_non_null(sw);
         const char *st = json_string_value(json_object_get(sw, "status"));
         if (strcmp(st, "queued") && strcmp(st, "running"))
             break;
         sleep_ms(10);
     }
+    return sw;
+}
+
+static void saves_end(saves_env_t *e) {
+    sched_health_t h;
+    sched_health(e->s, &h);
+    assert_int_equal(h.db_error, 0);
+    assert_int_equal(h.unsaved, 0);
+    store_close(e->r);
+    sched_stop(e->s);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", e->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void test_unsavable_rows_fail_their_trial(void **state) {
+    (void)state;
+    saves_env_t e;
+    /* SQLite refuses trial 1's third row, whatever the batch it comes in */
+    saves_start(&e, "CREATE TRIGGER poison BEFORE INSERT ON trial_metrics "
+                    "WHEN new.trial_id = 1 AND new.iteration = 3 "
+                    "BEGIN SELECT RAISE(ABORT, 'this row can never be stored'); END");
+    json_t *sw = saves_sweep(&e);
     /* one trial failed, the other is a result: the sweep completed */
     assert_string_equal(json_string_value(json_object_get(sw, "status")), "completed");
     json_decref(sw);
-    json_t *t1 = store_trial_get(r, 1, &err), *t2 = store_trial_get(r, 2, &err);
+    store_error_t err;
+    json_t *t1 = store_trial_get(e.r, 1, &err), *t2 = store_trial_get(e.r, 2, &err);
     assert_non_null(t1);
     assert_non_null(t2);
     assert_string_equal(json_string_value(json_object_get(t1, "status")), "failed");
@@ -169,21 +202,44 @@ static void test_unsavable_rows_fail_their_trial(void **state) {
     assert_true(json_is_true(json_object_get(t2, "has_model")));
     json_decref(t1);
     json_decref(t2);
-    sched_health_t h;
-    sched_health(s, &h);
-    assert_int_equal(h.db_error, 0);
-    assert_int_equal(h.unsaved, 0);
-    store_close(r);
-    sched_stop(s);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    saves_end(&e);
+}
+
+/* A placement SQLite refuses is only a note: the trial runs and completes without it, its rows
+ * and model stored; the other trial's placement is recorded. */
+static void test_unsavable_placement_is_dropped(void **state) {
+    (void)state;
+    saves_env_t e;
+    saves_start(&e, "CREATE TRIGGER poison BEFORE UPDATE OF placement ON trials "
+                    "WHEN new.id = 1 BEGIN SELECT RAISE(ABORT, 'no placement here'); END");
+    json_t *sw = saves_sweep(&e);
+    assert_string_equal(json_string_value(json_object_get(sw, "status")), "completed");
+    json_decref(sw);
+    store_error_t err;
+    json_t *t1 = store_trial_get(e.r, 1, &err), *t2 = store_trial_get(e.r, 2, &err);
+    assert_non_null(t1);
+    assert_non_null(t2);
+    for (int i = 0; i < 2; i++) {
+        json_t *t = i ? t2 : t1;
+        assert_string_equal(json_string_value(json_object_get(t, "status")), "completed");
+        assert_int_equal(json_integer_value(json_object_get(t, "iterations_done")), 40);
+        assert_true(json_is_true(json_object_get(t, "has_model")));
+    }
+    assert_true(json_is_null(json_object_get(t1, "error")));
+    assert_true(json_is_null(json_object_get(t1, "placement")));
+    json_t *where = json_object_get(t2, "placement");
+    assert_int_equal(json_integer_value(json_object_get(where, "rank")), 0);
+    assert_int_equal(json_integer_value(json_object_get(where, "workers")), 2);
+    json_decref(t1);
+    json_decref(t2);
+    saves_end(&e);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_unsavable_rows_fail_their_trial),
+        cmocka_unit_test(test_unsavable_placement_is_dropped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,8 @@ static void test_trial_lifecycle_and_model(void **state) {
     assert_non_null(strstr(err.message, "running"));
     fx_assert_rc(store_trial_start(st, 99, FX_NOW, &err), MLPT_ENOTFOUND, err);
     fx_metrics(st, t[0], 1, 4);
+    store_placement_t where = {.rank = 0, .workers = 2, .host = "node-a"};
+    fx_assert_rc(store_trial_set_placement(st, t[0], &where, &err), 0, err);
     unsigned char model[3000];
     for (size_t i = 0; i < sizeof(model); i++)
         model[i] = (unsigned char)(i * 7 % 256); /* zeros included */
@@ -193,7 +195,8 @@ static void test_trial_lifecycle_and_model(void **state) {
                         "\"best_iteration\":3,\"final_val_accuracy\":0.5,\"test_accuracy\":0.625,"
                         "\"error\":null,\"has_model\":true,\"created_at\":"
                         "\"2026-11-23T04:31:40.000Z\",\"started_at\":\"2026-11-23T04:30:00.000Z\","
-                        "\"finished_at\":\"2026-11-23T04:30:02.500Z\",\"seconds\":2.0}");
+                        "\"finished_at\":\"2026-11-23T04:30:02.500Z\",\"seconds\":2.0,"
+                        "\"placement\":{\"rank\":0,\"host\":\"node-a\",\"workers\":2}}");
     free(text);
     json_decref(tr);
 
@@ -275,6 +278,75 @@ static void test_trial_mark_pruned(void **state) {
     store_close(st);
 }
 
+/* Where a trial runs: recorded while it runs (the last run's replaces the previous), null before,
+ * refused for bad values and for trials that are not running, shown in the list. */
+static void test_trial_placement(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t ds = fx_dataset(st, "iris");
+    int64_t t[2];
+    int64_t sw = fx_sweep(st, ds, 2, NULL, t);
+    store_placement_t where = {.rank = 2, .workers = 8, .host = "node-b"};
+
+    /* Queued, unknown: refused, nothing written. */
+    fx_assert_rc(store_trial_set_placement(st, t[0], &where, &err), MLPT_ESTATE, err);
+    assert_non_null(strstr(err.message, "queued"));
+    fx_assert_rc(store_trial_set_placement(st, 99, &where, &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_trial_start(st, t[0], FX_NOW, &err), 0, err);
+    /* Bad values. */
+    store_placement_t bad = where;
+    bad.rank = -1;
+    fx_assert_rc(store_trial_set_placement(st, t[0], &bad, &err), MLPT_EINVAL, err);
+    bad = where;
+    bad.workers = 0;
+    fx_assert_rc(store_trial_set_placement(st, t[0], &bad, &err), MLPT_EINVAL, err);
+    bad = where;
+    bad.host[0] = '\0';
+    fx_assert_rc(store_trial_set_placement(st, t[0], &bad, &err), MLPT_EINVAL, err);
+    memset(bad.host, 'x', sizeof bad.host); /* not terminated */
+    fx_assert_rc(store_trial_set_placement(st, t[0], &bad, &err), MLPT_EINVAL, err);
+    bad = where;
+    bad.host[0] = (char)0xff; /* not UTF-8 */
+    fx_assert_rc(store_trial_set_placement(st, t[0], &bad, &err), MLPT_EFORMAT, err);
+    fx_assert_rc(store_trial_set_placement(st, t[0], NULL, &err), MLPT_EINVAL, err);
+    assert_int_equal(fx_sql_int(e->db, "SELECT count(*) FROM trials WHERE placement IS NULL"), 2);
+
+    /* A run, then another one (after a restart): the last run's is kept. */
+    fx_assert_rc(store_trial_set_placement(st, t[0], &where, &err), 0, err);
+    where.rank = 1;
+    where.workers = 1;
+    fx_assert_rc(store_trial_set_placement(st, t[0], &where, &err), 0, err);
+
+    store_t *rd = fx_open(e->db, STORE_READER);
+    json_t *list = store_trial_list(rd, sw, NULL, 10, NULL, &err);
+    assert_non_null(list);
+    json_t *items = json_object_get(list, "items");
+    assert_int_equal(json_array_size(items), 2);
+    char *text = json_dumps(json_object_get(json_array_get(items, 0), "placement"), JSON_COMPACT);
+    assert_string_equal(text, "{\"rank\":1,\"host\":\"node-b\",\"workers\":1}");
+    free(text);
+    assert_true(json_is_null(json_object_get(json_array_get(items, 1), "placement")));
+    json_decref(list);
+
+    /* Ended: refused, the placement of its run stays. */
+    store_trial_end_t end = {.status = "canceled",
+                             .best_val_accuracy = NAN,
+                             .final_val_accuracy = NAN,
+                             .test_accuracy = NAN,
+                             .now = FX_NOW};
+    fx_assert_rc(store_trial_finish(st, t[0], &end, &err), 0, err);
+    where.rank = 5;
+    fx_assert_rc(store_trial_set_placement(st, t[0], &where, &err), MLPT_ESTATE, err);
+    json_t *tr = store_trial_get(rd, t[0], &err);
+    assert_int_equal(fx_json_int(json_object_get(tr, "placement"), "rank"), 1);
+    json_decref(tr);
+    /* Readers cannot write it. */
+    fx_assert_rc(store_trial_set_placement(rd, t[1], &where, &err), MLPT_EINVAL, err);
+    store_close(rd);
+    store_close(st);
+}
+
 static void test_cancel_queued(void **state) {
     fx_env_t *e = *state;
     store_error_t err = {0};
@@ -302,6 +374,36 @@ static void test_cancel_queued(void **state) {
     fx_assert_rc(store_sweep_cancel_queued(st, sw, FX_NOW, NULL, &err), 0, err); /* nothing left */
     fx_assert_rc(store_sweep_cancel_queued(st, 99, FX_NOW, &n, &err), MLPT_ENOTFOUND, err);
     store_close(st);
+}
+
+/* A decision recorded in a queued trial's params (its rank count, at its first start): the
+ * params are replaced whole; text that is no object, a started trial and an unknown one are
+ * refused, and nothing changes then. */
+static void test_trial_set_params(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t t[2];
+    fx_sweep(st, fx_dataset(st, "iris"), 2, NULL, t);
+    fx_assert_rc(store_trial_set_params(st, t[0], "{\"ranks\": 2, \"sync_every\": 7}", &err), 0,
+                 err);
+    json_t *tr = store_trial_get(st, t[0], &err);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "ranks"), 2);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "sync_every"), 7);
+    json_decref(tr);
+    fx_assert_rc(store_trial_set_params(st, t[0], "[1]", &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, t[0], "{", &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, t[0], NULL, &err), MLPT_EINVAL, err);
+    fx_assert_rc(store_trial_set_params(st, 99, "{}", &err), MLPT_ENOTFOUND, err);
+    fx_assert_rc(store_trial_start(st, t[1], FX_NOW, &err), 0, err);
+    fx_assert_rc(store_trial_set_params(st, t[1], "{\"ranks\": 3}", &err), MLPT_ESTATE, err);
+    tr = store_trial_get(st, t[0], &err);
+    assert_int_equal(fx_json_int(json_object_get(tr, "params"), "ranks"), 2);
+    json_decref(tr);
+    store_close(st);
+    store_t *rd = fx_open(e->db, STORE_READER);
+    fx_assert_rc(store_trial_set_params(rd, t[0], "{}", &err), MLPT_EINVAL, err);
+    store_close(rd);
 }
 
 /* A search strategy grows a sweep while it runs: ordinals continue, trials_total grows, the new
@@ -508,7 +610,8 @@ int main(void) {
         T(test_sweep_insert_and_get),      T(test_sweep_status_progress_and_best),
         T(test_trial_lifecycle_and_model), T(test_cancel_queued),
         T(test_checkpoint_put_get),        T(test_queued_trials),
-        T(test_sweep_add_trials),          T(test_trial_mark_pruned),
+        T(test_sweep_add_trials),          T(test_trial_placement),
+        T(test_trial_mark_pruned),         T(test_trial_set_params),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,9 @@
 /*
  * checkpoint.c - a run's state as bytes: "MLPTCKPT", format version, the shape it belongs to,
  * its position, the weights and the velocity, then an FNV-1a 64 checksum of everything before it.
+ * The last two header fields, reserved (0) in the first checkpoints, hold a run's rank count and
+ * averaging interval when it has ranks (train.h); a plain run still writes 0 there, so its bytes
+ * are those of before and old checkpoints read as one rank.
  * Little-endian, like the model file, through trainer/le.h. Loading checks every length and the
  * checksum before it touches the run, so a torn or foreign blob is refused whole.
  */
@@ -79,8 +82,8 @@ int run_checkpoint_save(const trainer_run_t *r, const run_position_t *pos, unsig
     put_u64(&w, pos->correct);
     put_u64(&w, pos->seen);
     put_f64(&w, pos->seconds);
-    put_u64(&w, 0); /* reserved */
-    put_u64(&w, 0); /* reserved */
+    put_u64(&w, r->sync.ranks > 1 ? (uint64_t)r->sync.ranks : 0);
+    put_u64(&w, r->sync.ranks > 1 ? (uint64_t)r->sync.every : 0);
     put_floats(&w, m->params, m->n_params);
     if (has_v)
         put_floats(&w, r->velocity, m->n_params);
@@ -119,6 +122,10 @@ int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_pos
     at.correct = trainer_le_get_u64(p + 56);
     at.seen = trainer_le_get_u64(p + 64);
     at.seconds = trainer_le_get_f64(p + 72);
+    uint64_t ranks = trainer_le_get_u64(p + 80), every = trainer_le_get_u64(p + 88);
+    if ((ranks > 1 ? ranks : 1) != (uint64_t)r->sync.ranks ||
+        (ranks > 1 && (every != (uint64_t)r->sync.every || at.batch != 0)))
+        return MLPT_EINVAL;
     size_t batches = (r->split->n_train + r->opt.batch_size - 1) / r->opt.batch_size;
     if (at.iteration < 1 || at.iteration > r->opt.iterations + 1 || at.batch >= batches ||
         at.seen > r->split->n_train || at.correct > at.seen || !isfinite(at.seconds))

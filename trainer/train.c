@@ -40,6 +40,12 @@ int trainer_options_check(const trainer_options_t *opt) {
     if (opt->batch_size > TRAINER_MAX_BATCH || opt->iterations > TRAINER_MAX_ITERATIONS ||
         opt->partitions > TRAINER_MAX_PARTITIONS)
         return MLPT_ELIMIT;
+    const trainer_sync_t *y = opt->sync;
+    if (y && y->ranks > TRAINER_MAX_RANKS)
+        return MLPT_ELIMIT;
+    if (y && (y->ranks < 1 || y->rank < 0 || y->rank >= y->ranks ||
+              (y->ranks > 1 && (y->every < 1 || !y->average))))
+        return MLPT_EINVAL;
     return 0;
 }
 
@@ -74,6 +80,9 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
     *out = NULL;
     if (trainer_options_check(opt) != 0 || !fits(m, ds) || !split || split->n_train == 0)
         return MLPT_EINVAL;
+    trainer_sync_t sync = opt->sync ? *opt->sync : (trainer_sync_t){.rank = 0, .ranks = 1};
+    if (split->n_train < (size_t)sync.ranks)
+        return MLPT_EINVAL;
     trainer_run_t *r = calloc(1, sizeof *r);
     if (!r)
         return MLPT_ENOMEM;
@@ -81,6 +90,11 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
     r->ds = ds;
     r->split = split;
     r->opt = *opt;
+    r->opt.sync = NULL; /* the copy below is the run's */
+    r->sync = sync;
+    /* Equal shares: the n_train mod ranks rows last in a pass's order sit it out. */
+    r->share_n = split->n_train / (size_t)sync.ranks;
+    r->share_off = (size_t)sync.rank * r->share_n;
     r->parts = opt->partitions ? opt->partitions : 1;
     r->rows_cap = opt->batch_size > EVAL_ROWS ? opt->batch_size : EVAL_ROWS;
     atomic_init(&r->val_state, VAL_NONE);
@@ -105,7 +119,8 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
     r->velocity = opt->momentum > 0.0f ? calloc(m->n_params, sizeof(float)) : NULL;
     int ok = r->s && r->labels && r->order && r->part_loss && r->part_correct &&
              (opt->momentum == 0.0f || r->velocity);
-    if (ok && r->parts > 1 && split->n_val > 0) { /* a helper may validate a copy */
+    /* A helper may validate a copy; not across ranks, where reports stay in step. */
+    if (ok && r->parts > 1 && split->n_val > 0 && sync.ranks == 1) {
         r->snapshot = trainer_model_clone(m);
         r->vs = trainer_scratch_new(&m->arch, r->rows_cap);
         r->vlabels = malloc(r->rows_cap * sizeof *r->vlabels);
@@ -226,9 +241,58 @@ typedef struct go {
     double last_ckpt; /* when the last periodic checkpoint was taken (or the run started) */
     size_t samples;   /* training rows processed by this call */
     int stop_cb;      /* a pending report's callback asked to stop */
+    int sync_rc;      /* the sync callback's failure, when it failed */
 } go_t;
 
-typedef enum { PASS_DONE, PASS_DIVERGED, PASS_STOPPED } pass_end_t;
+typedef enum { PASS_DONE, PASS_DIVERGED, PASS_STOPPED, PASS_FAILED } pass_end_t;
+
+/* v[0 .. n) = its mean over the ranks (the sync callback, timed). */
+static int average(go_t *g, float *v, size_t n) {
+    trainer_run_t *r = g->r;
+    double t = now_seconds();
+    int rc = r->sync.average(r->sync.user, v, n);
+    g->res.average_seconds += now_seconds() - t;
+    if (rc != 0)
+        g->sync_rc = rc < 0 ? rc : MLPT_EIO;
+    return rc;
+}
+
+/* An averaging of the ranks (ranks > 1), after the batch that ends a stretch of sync.every
+ * mini-batches or the pass (`last`). First the ranks vote: any rank's stop flag stops them all
+ * (PASS_STOPPED), any rank's diverged loss ends them all (PASS_DIVERGED), and at a pass's end
+ * the vote carries each rank's train loss and accuracy, whose means (r->vote[2], [3]) are the
+ * iteration's. Then the weights, and at a pass's end the velocity, become the ranks' means. */
+static pass_end_t sync_point(go_t *g, int diverged, int last) {
+    trainer_run_t *r = g->r;
+    const run_position_t *pos = &r->pos;
+    const trainer_options_t *opt = &r->opt;
+    trainer_model_t *m = r->m;
+    r->vote[0] = opt->stop && atomic_load(opt->stop) ? 1.0f : 0.0f;
+    r->vote[1] = diverged ? 1.0f : 0.0f;
+    r->vote[2] = last && !diverged ? (float)(pos->loss_sum / (double)pos->seen) : 0.0f;
+    r->vote[3] = last ? (float)((double)pos->correct / (double)pos->seen) : 0.0f;
+    if (average(g, r->vote, 4) != 0)
+        return PASS_FAILED;
+    if (r->vote[1] > 0.0f)
+        return PASS_DIVERGED;
+    if (r->vote[0] > 0.0f)
+        return PASS_STOPPED;
+    g->res.averagings++;
+    if (average(g, m->params, m->n_params) != 0)
+        return PASS_FAILED;
+    if (last && r->velocity && average(g, r->velocity, m->n_params) != 0)
+        return PASS_FAILED;
+    return PASS_DONE;
+}
+
+/* After an iteration's report (ranks > 1): the ranks stop together when any rank's callback
+ * said stop. Returns 0, MLPT_ESTOPPED or the sync callback's failure. */
+static int vote_stop(go_t *g, int stop) {
+    float v = stop ? 1.0f : 0.0f;
+    if (average(g, &v, 1) != 0)
+        return g->sync_rc;
+    return v > 0.0f ? MLPT_ESTOPPED : 0;
+}
 
 /* r->order = the training rows in this iteration's order, drawn from *rng. */
 static void shuffle_order(trainer_run_t *r, trainer_rng_t *rng) {
@@ -244,7 +308,7 @@ static int train_batch(trainer_run_t *r, size_t b, size_t n) {
     trainer_model_t *m = r->m;
     run_position_t *pos = &r->pos;
     r->phase_rows = n;
-    r->phase_idx = r->order + b * r->opt.batch_size;
+    r->phase_idx = r->order + r->share_off + b * r->opt.batch_size;
     run_phase(r, PHASE_GATHER, r->parts);
     for (r->phase_layer = 0; r->phase_layer < m->n_layers; r->phase_layer++)
         run_phase(r, PHASE_FORWARD, r->parts);
@@ -264,6 +328,31 @@ static int train_batch(trainer_run_t *r, size_t b, size_t n) {
     return 0;
 }
 
+/* train_pass across ranks: this rank's mini-batches, an averaging (sync_point) after every
+ * sync.every of them and after the last. A rank whose loss turns non-finite trains no more (its
+ * step not applied) until the averaging, where every rank hears of it. */
+static pass_end_t train_pass_ranks(go_t *g, size_t batches) {
+    trainer_run_t *r = g->r;
+    size_t batch = r->opt.batch_size, n_rows = r->share_n, every = r->sync.every;
+    int diverged = 0;
+    for (size_t b = r->pos.batch; b < batches; b++) {
+        if (!diverged) {
+            size_t n = n_rows - b * batch < batch ? n_rows - b * batch : batch;
+            diverged = train_batch(r, b, n);
+            g->samples += n;
+        }
+        int last = b + 1 == batches;
+        if ((b + 1) % every == 0 || last) {
+            pass_end_t end = sync_point(g, diverged, last);
+            if (end != PASS_DONE) {
+                r->pos.batch = b + 1;
+                return end;
+            }
+        }
+    }
+    return PASS_DONE;
+}
+
 /* Trains the mini-batches of the current iteration left from pos->batch on (started at t0).
  * Between batches: reports the pending iteration once its validation is done (a stop its
  * callback asks for restores the weights it saw: PASS_STOPPED with stop_cb set), and honours the
@@ -274,8 +363,10 @@ static pass_end_t train_pass(go_t *g, double t0) {
     trainer_model_t *m = r->m;
     run_position_t *pos = &r->pos;
     const trainer_options_t *opt = &r->opt;
-    size_t batch = opt->batch_size, n_train = r->split->n_train;
+    size_t batch = opt->batch_size, n_train = r->share_n;
     size_t batches = (n_train + batch - 1) / batch;
+    if (r->sync.ranks > 1)
+        return train_pass_ranks(g, batches);
     for (size_t b = pos->batch; b < batches; b++) {
         if (g->pend.active && atomic_load(&r->val_state) == VAL_DONE &&
             finish_pending(r, &g->pend, &g->k)) {
@@ -347,8 +438,13 @@ static int run_iteration(go_t *g) {
     shuffle_order(r, &rng);
     double t0 = now_seconds();
     pass_end_t end = train_pass(g, t0);
+    int ranks = r->sync.ranks > 1;
+    if (ranks && (end == PASS_STOPPED || end == PASS_FAILED))
+        g->res.train_seconds += now_seconds() - t0;
     if (end == PASS_STOPPED)
         return MLPT_ESTOPPED;
+    if (end == PASS_FAILED)
+        return g->sync_rc;
     double trained = now_seconds() - t0;
     g->res.train_seconds += trained;
     trainer_epoch_t ep = {.iteration = it,
@@ -357,6 +453,10 @@ static int run_iteration(go_t *g) {
                           .val_loss = NAN,
                           .val_accuracy = NAN,
                           .seconds = pos->seconds + trained};
+    if (ranks) { /* the ranks' means (a diverged pass: some rank's loss was not finite) */
+        ep.train_loss = end == PASS_DIVERGED ? NAN : (double)r->vote[2];
+        ep.train_accuracy = (double)r->vote[3];
+    }
     if (g->pend.active)
         g->stop_cb = finish_pending(r, &g->pend, &g->k);
     *pos = (run_position_t){.iteration = it + 1, .rng = rng};
@@ -371,7 +471,8 @@ static int run_iteration(go_t *g) {
     unsigned char *ckpt;
     size_t ckpt_len;
     periodic_checkpoint(g, it, &ckpt, &ckpt_len);
-    return report_iteration(g, &ep, ckpt, ckpt_len);
+    int rc = report_iteration(g, &ep, ckpt, ckpt_len);
+    return ranks ? vote_stop(g, rc == MLPT_ESTOPPED) : rc;
 }
 
 /* Ends trainer_run_go with rc: reports what is pending (a stop it asks for changes nothing now),
@@ -381,10 +482,13 @@ static int end_go(go_t *g, int rc, trainer_result_t *result) {
     const trainer_options_t *opt = &r->opt;
     if (g->pend.active)
         finish_pending(r, &g->pend, &g->k);
+    /* Across ranks, the last checkpoint taken at an iteration's end stands: the ranks' states
+     * part between averagings (and no final one is taken). */
     int hard = opt->stop && atomic_load(opt->stop);
-    if (rc == MLPT_ESTOPPED && !g->stop_cb && hard)
+    if (rc == MLPT_ESTOPPED && !g->stop_cb && hard && r->sync.ranks == 1)
         checkpoint_now(r, &g->k, &r->pos, r->pos.iteration - 1, 0);
-    else if (opt->final_checkpoint && !g->stop_cb && (rc == 0 || rc == MLPT_ESTOPPED))
+    else if (opt->final_checkpoint && !g->stop_cb && !hard && r->sync.ranks == 1 &&
+             (rc == 0 || rc == MLPT_ESTOPPED))
         /* ended on a whole iteration: the position is the next one's start, the weights and
          * velocity those of the last reported iteration (a stop asked while a snapshot was
          * being validated restored older weights, whose velocity is gone: no checkpoint) */

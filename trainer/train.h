@@ -23,6 +23,22 @@
  * order).
  * The dataset is only read, so many runs may share it.
  *
+ * Ranks (opt->sync, see trainer_sync_t): R processes, possibly on other machines, train one run
+ * together by synchronous model averaging (local SGD). Every rank shuffles the training rows in
+ * the same order (the seed's) and trains its share of each pass: R equal contiguous pieces of
+ * floor(n_train / R) rows (rank r the r-th); the n_train mod R rows at the end of the order sit
+ * this pass out, a different few each pass since the order changes. Inside a rank, the
+ * partitions above as ever. Every `every` mini-batches, and at the end of each pass, the ranks
+ * replace the weights and biases by their mean (the caller's callback: MPI_Allreduce, or threads
+ * in a test); at the end of a pass the momentum velocities too (between those they stay local),
+ * so that the whole state at an iteration's end is the same on every rank: validation runs on
+ * each rank (all the validation rows, on the same weights, so the same figures), train_loss and
+ * train_accuracy are the ranks' means, and one rank's checkpoint resumes them all. A stop (the
+ * flag, a callback's answer, a diverged loss) is decided together at those averagings, so every
+ * rank stops at the same mini-batch; a stop flag is seen within `every` mini-batches. Same
+ * spec, seed, partitions, rank count and `every`: the same history bit for bit (for a callback
+ * that gives every rank the same bits).
+ *
  * Checkpoints: every opt->checkpoint_every iterations (once opt->checkpoint_seconds have passed
  * since the last), and when opt->stop stops a run, the run
  * hands its state (weights, optimiser, shuffle generator, position in the iteration, partial
@@ -42,6 +58,23 @@
 #define TRAINER_MAX_BATCH 65536
 #define TRAINER_MAX_ITERATIONS 1000000
 #define TRAINER_MAX_PARTITIONS 64
+#define TRAINER_MAX_RANKS 4096
+
+/* Replaces v[0 .. n) by its element-wise mean over the run's ranks, the same bits on every rank
+ * (e.g. MPI_Allreduce with MPI_SUM, then each element divided by the rank count). Every rank
+ * calls it at the same points with the same n. Returns 0, or a negative MLPT_E* code: the run
+ * then ends with that code (so should every other rank's). Called on the run's owner thread. */
+typedef int (*trainer_average_fn)(void *user, float *v, size_t n);
+
+/* A run trained by several ranks at once (see the file's comment). With ranks == 1 (or no sync
+ * at all) the run is the plain one and the callback is never called. */
+typedef struct trainer_sync {
+    int rank;                   /* this process's place, 0 .. ranks - 1 */
+    int ranks;                  /* 1 .. TRAINER_MAX_RANKS */
+    size_t every;               /* mini-batches between averagings, >= 1 (ranks > 1) */
+    trainer_average_fn average; /* required when ranks > 1 */
+    void *user;
+} trainer_sync_t;
 
 typedef struct trainer_options {
     float learning_rate;       /* > 0 and finite */
@@ -62,6 +95,8 @@ typedef struct trainer_options {
                                   it can go on to more iterations later exactly */
     int rescale;               /* non-zero: scale inputs by `scaling`, not the dataset's rule */
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
+    const trainer_sync_t *sync; /* optional: ranks training this run together (copied by
+                                   trainer_run_new); NULL: this process alone */
 } trainer_options_t;
 
 /* One iteration's record. Losses are mean cross-entropies, accuracies fractions in [0, 1].
@@ -103,9 +138,12 @@ typedef struct trainer_result {
     double samples_per_second; /* training rows processed / train_seconds */
     size_t helper_tasks;       /* partitions and slices that helpers ran */
     size_t overlapped;         /* validations that helpers ran while the owner trained on */
+    size_t averagings;         /* ranks > 1: calls of the sync callback with the weights */
+    double average_seconds;    /* ranks > 1: time inside every sync callback (waiting included) */
 } trainer_result_t;
 
-/* Checks options against the limits above. Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
+/* Checks options against the limits above (a sync with a rank outside 0 .. ranks - 1, every 0
+ * or no callback is MLPT_EINVAL). Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
 int trainer_options_check(const trainer_options_t *opt);
 
 /* Trains m on ds: first fits m's input scaling on split->train (see trainer_scaler_fit), then
@@ -121,16 +159,20 @@ int trainer_train(trainer_model_t *m, const trainer_dataset_t *ds, const trainer
                   trainer_result_t *result);
 
 /* Step by step, with helpers and checkpoints. trainer_run_new fits m's input scaling and
- * allocates everything (returns 0, MLPT_EINVAL as trainer_train, MLPT_ENOMEM). The model belongs
- * to the run until trainer_run_free. */
+ * allocates everything (returns 0, MLPT_EINVAL as trainer_train or for fewer training rows than
+ * ranks, MLPT_ENOMEM). The model belongs to the run until trainer_run_free. With ranks > 1 the
+ * model must start the same on every rank (the same seed), and validation is never overlapped
+ * (helpers still share the mini-batches). */
 typedef struct trainer_run trainer_run_t;
 int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const trainer_split_t *split,
                     const trainer_options_t *opt, trainer_run_t **out);
 
 /* Loads a checkpoint's state into a run that has not started. Returns 0; MLPT_EFORMAT for bytes
  * that are not an intact checkpoint; MLPT_EINVAL when it was taken with another architecture,
- * split size, batch size or partition count. *iteration (may be NULL) receives the number of
- * reported iterations the checkpoint covers: the history to keep. */
+ * split size, batch size, partition count, rank count or averaging interval. *iteration (may be
+ * NULL) receives the number of reported iterations the checkpoint covers: the history to keep.
+ * A run of R > 1 ranks checkpoints only at iteration ends (never when stopped): any rank's
+ * checkpoint then resumes every rank. */
 int trainer_run_resume(trainer_run_t *r, const void *bytes, size_t len, size_t *iteration);
 
 /* The partition count a checkpoint was taken with (a run resuming it must use the same), or 0

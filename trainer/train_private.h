@@ -44,6 +44,13 @@ struct trainer_run {
     size_t rows_cap; /* scratch rows: the batch, or the evaluation chunk when larger */
     int identity;    /* the input scaling is the identity */
 
+    /* Ranks (train.h): this rank trains rows order[share_off .. share_off + share_n) of each
+     * pass; sync.ranks == 1 (no sync given) is the plain run, share_off 0, share_n n_train. */
+    trainer_sync_t sync;
+    size_t share_off, share_n;
+    float vote[4]; /* [owner] what the ranks average at each averaging: stop, diverged, and at
+                      a pass's end its mean train loss and accuracy */
+
     trainer_scratch_t *s; /* the mini-batch's buffers, shared by the partitions */
     int32_t *labels;      /* [rows_cap] */
     size_t *order;        /* [n_train], this iteration's order */

@@ -11,12 +11,15 @@
 // token, refuses a wrong one, signs in (a session cookie), every page works with it (live curves
 // over the event stream included) while a page of the first server's origin cannot cancel or
 // upload there through the browser, and after "Sign out" every page asks for the token again.
+// Where trials ran: no placement column on one machine, one when the API reports two ranks (the
+// trial list answered through page.route), and the trial page's "Ran on"; then, where Open MPI is
+// installed and the build has it, a real `mpirun -np 2 ... serve --mpi` whose sweep ran on both ranks.
 // Screenshots of each view go to <artifacts dir>/*.png (their paths are printed), with the
 // servers' logs. The last line is "N passed, M failed".
 //
 // Needs: /usr/bin/chromium (or MLPTUNE_CHROMIUM), `npm ci --prefix tests/browser` (playwright-core)
 // and `npm ci --prefix web` (uPlot).
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,11 +71,12 @@ const serverLog = path.join(artifacts, 'server.log');
 const TOKEN = 'browser-test-token-5f0c2a9e';
 
 // ---- the server ----------------------------------------------------------------------------------
-function startServer({data = dataDir, logFile = serverLog, env = process.env} = {}) {
+// launcher: a command the server runs under (mpirun for `serve --mpi`), extra: more serve flags.
+function startServer({data = dataDir, logFile = serverLog, env = process.env, launcher = [], workers = 2, extra = []} = {}) {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'w');
-    const proc = spawn(bin, ['serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', '2'],
-      {stdio: ['ignore', 'pipe', log], env});
+    const argv = [...launcher, bin, 'serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', String(workers), ...extra];
+    const proc = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', log], env});
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error('the server printed no URL within 30 s'));
@@ -103,6 +107,7 @@ function startServer({data = dataDir, logFile = serverLog, env = process.env} = 
 
 let server = null;
 let tokenServer = null; // the second server, started with an API token by its tests
+let mpiServer = null; // under mpirun -np 2 (serve --mpi), when this machine and build have MPI
 let context = null;
 async function stopServer(s) {
   if (s && s.proc.exitCode === null) {
@@ -118,6 +123,7 @@ async function cleanup() {
   context = null;
   await stopServer(server);
   await stopServer(tokenServer);
+  await stopServer(mpiServer);
   fs.rmSync(tmp, {recursive: true, force: true});
 }
 
@@ -175,7 +181,7 @@ page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: uncaught ${err.
 const foreignRequests = [];
 context.on('request', (req) => {
   const u = req.url();
-  const ours = [base, tokenServer && tokenServer.url].filter(Boolean).some((b) => u.startsWith(`${b}/`));
+  const ours = [base, tokenServer && tokenServer.url, mpiServer && mpiServer.url].filter(Boolean).some((b) => u.startsWith(`${b}/`));
   if (!ours && !u.startsWith('data:') && !u.startsWith('blob:')) foreignRequests.push(u);
 });
 
@@ -394,6 +400,39 @@ test('sweep: the bookmarked URL shows the finished sweep after a reload', async 
   assert(await leaderboardRows() === 4, 'four leaderboard rows after a reload');
 });
 
+test('sweep: one machine shows no placement column; trials on two ranks show where each ran', async () => {
+  const col = page.locator('table.leaderboard thead th[data-col="placement"]');
+  assert(await col.count() === 0, 'no "Ran on" column when every trial ran on rank 0');
+  // The same sweep as a cluster would report it (this machine has one rank): the odd trials on
+  // rank 1 of another host. The dashboard reads the placement the API gives.
+  const pattern = new RegExp(`/api/v1/sweeps/${state.sweepId}/trials(\\?|$)`);
+  await page.route(pattern, async (route) => {
+    const res = await route.fetch();
+    const body = await res.json();
+    for (const t of body.items || []) {
+      if (t.ordinal % 2) t.placement = {rank: 1, host: 'node-b', workers: 1};
+    }
+    await route.fulfill({response: res, json: body});
+  });
+  try {
+    await page.goto(`${base}/sweeps/${state.sweepId}`);
+    await until(async () => (await leaderboardRows()) === 4, 'the leaderboard rows');
+    await col.waitFor();
+    assert(/Ran on/.test(await col.textContent()), 'the column is headed "Ran on"');
+    const where = await page.locator('table.leaderboard tbody tr td:last-child').allTextContents();
+    assert(where.filter((w) => w === 'rank 1 · node-b · 1 worker').length === 2,
+      `two trials on rank 1: ${where.join(' | ')}`);
+    assert(where.filter((w) => w === `rank 0 · ${os.hostname()} · 2 workers`).length === 2,
+      `two trials on rank 0 of this host: ${where.join(' | ')}`);
+    await shot('05b-sweep-two-ranks');
+  } finally {
+    await page.unroute(pattern);
+  }
+  await page.goto(`${base}/sweeps/${state.sweepId}`);
+  await until(async () => (await leaderboardRows()) === 4, 'the leaderboard rows');
+  assert(await col.count() === 0, 'without trials on two ranks the column is gone again');
+});
+
 test('trial: curves, parameters, timings and the model download', async () => {
   const best = page.locator('table.leaderboard tr.best th a');
   state.bestTrial = Number((await best.getAttribute('href')).split('/').pop());
@@ -404,6 +443,9 @@ test('trial: curves, parameters, timings and the model download', async () => {
   await until(async () => (await chartPoints('#trial-accuracy')) === 2 * ITERATIONS, 'training and validation accuracy', 20000);
   const params = await page.locator('dl.params').textContent();
   assert(/Learning rate\s*0\.01/.test(params) && /Batch size\s*2/.test(params), `the parameters: ${params}`);
+  const facts = await page.locator('dl.meta').textContent();
+  const here = `rank 0 · ${os.hostname()} · 2 workers`;
+  assert(facts.includes(`Ran on${here}`), `where it ran ("${here}"): ${facts}`);
   const link = page.getByRole('link', {name: 'Download model'});
   const href = await link.getAttribute('href');
   assert(href === `/api/v1/trials/${state.bestTrial}/model`, `model link ${href}`);
@@ -606,6 +648,65 @@ test('sign out: the session ends on the server and every page asks for the token
   await until(async () => (await chartPoints('#trial-accuracy')) === 2 * 150, 'the trial page after signing in again', 20000);
   await stopServer(tokenServer);
 });
+
+// ---- two Open MPI ranks: where each trial ran, from a real `serve --mpi` ----------------------------------
+// Why `serve --mpi` cannot run here, or null.
+function mpiMissing() {
+  const onPath = (name) => (process.env.PATH || '').split(':').some((d) => d && fs.existsSync(path.join(d, name)));
+  if (!onPath('mpirun')) return 'no mpirun';
+  const help = spawnSync(bin, ['serve', '--help'], {encoding: 'utf8'});
+  if (!`${help.stdout}${help.stderr}`.includes('--mpi')) return 'this mlptune has no serve --mpi';
+  return null;
+}
+
+test('two ranks: the leaderboard and the trial page show the rank, host and workers of each trial', async () => {
+  const why = mpiMissing();
+  if (why) {
+    console.log(`# skipped: ${why}`);
+    return;
+  }
+  const mpiLog = path.join(artifacts, 'server-mpi.log');
+  const launcher = ['mpirun', '-np', '2', '--oversubscribe', ...(process.getuid() === 0 ? ['--allow-run-as-root'] : []),
+    '--mca', 'btl', 'self,tcp'];
+  try {
+    mpiServer = await startServer({data: path.join(tmp, 'data-mpi'), logFile: mpiLog, launcher, workers: 1, extra: ['--mpi']});
+  } catch (e) {
+    if (/without MPI/.test(fs.readFileSync(mpiLog, 'utf8'))) {
+      console.log('# skipped: this mlptune was built without MPI');
+      return;
+    }
+    throw e;
+  }
+  const b3 = mpiServer.url;
+  console.log(`# mpi server ${b3} (log ${mpiLog})`);
+  const up = await page.request.post(`${b3}/api/v1/datasets`, {multipart: {name: 'iris',
+    file: {name: 'iris.csv', mimeType: 'text/csv', buffer: fs.readFileSync(path.join(dataFiles, 'iris.csv'))}}});
+  assert(up.status() === 201, `upload to the MPI server: HTTP ${up.status()} ${await up.text()}`);
+  const ds = await up.json();
+  const created = await page.request.post(`${b3}/api/v1/sweeps`, {data: {dataset_id: ds.id, name: 'two ranks',
+    grid: {hidden_layers: [1, 2], neurons: [16, 32], learning_rate: [0.05], iterations: [40]}, training: {batch_size: 4}}});
+  assert(created.status() === 201, `sweep on the MPI server: HTTP ${created.status()} ${await created.text()}`);
+  const sw = await created.json();
+  await until(async () => (await (await page.request.get(`${b3}/api/v1/sweeps/${sw.id}`)).json()).status === 'completed',
+    'the two-rank sweep to complete', 120000, 250);
+  const trials = (await (await page.request.get(`${b3}/api/v1/sweeps/${sw.id}/trials`)).json()).items;
+  const ranks = new Set(trials.map((t) => t.placement && t.placement.rank));
+  assert(ranks.has(0) && ranks.has(1), `trials on both ranks: ${JSON.stringify(trials.map((t) => t.placement))}`);
+  await page.goto(`${b3}/sweeps/${sw.id}`);
+  await until(async () => (await leaderboardRows()) === 4, 'the leaderboard rows');
+  await page.locator('table.leaderboard thead th[data-col="placement"]').waitFor();
+  const where = await page.locator('table.leaderboard tbody tr td:last-child').allTextContents();
+  for (const r of [0, 1]) {
+    assert(where.includes(`rank ${r} · ${os.hostname()} · 1 worker`), `a trial on rank ${r}: ${where.join(' | ')}`);
+  }
+  await shot('12-sweep-two-ranks-mpi');
+  const remote = trials.find((t) => t.placement.rank === 1);
+  await page.goto(`${b3}/trials/${remote.id}`);
+  await page.locator('#trial-accuracy canvas').waitFor();
+  await until(async () => (await page.locator('dl.meta').textContent()).includes(`Ran onrank 1 · ${os.hostname()} · 1 worker`),
+    'the trial page of a trial on rank 1');
+  await stopServer(mpiServer);
+}, 180000);
 
 test('no console errors on any view, and no request beyond the server', async () => {
   assert(!consoleErrors.length, `console errors:\n  ${consoleErrors.join('\n  ')}`);

@@ -219,6 +219,12 @@ static void validate_sweep(const json_t *body, const api_limits_t *lim) {
         FUZZ_CHECK(errs->n == 0 && errs->dropped == 0, "0 with %zu errors", errs->n);
         FUZZ_CHECK(out->dataset_id >= 1 && out->test_dataset_id >= 0, "ids %lld, %lld",
                    (long long)out->dataset_id, (long long)out->test_dataset_id);
+        /* training.ranks and sync_every (scheduler/ranks.h): "auto" (0) or within limits */
+        size_t max_ranks = lim->max_ranks ? lim->max_ranks : 1;
+        FUZZ_CHECK(out->ranks.ranks <= max_ranks, "ranks %zu over %zu", out->ranks.ranks,
+                   max_ranks);
+        FUZZ_CHECK(out->ranks.sync_every <= SCHED_MAX_SYNC_EVERY, "sync_every %zu",
+                   out->ranks.sync_every);
         const char *why;
         FUZZ_CHECK(out->name[0] == '\0' || api_name_check(out->name, &why) == 0, "name \"%s\"",
                    out->name);
@@ -276,6 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lim.max_layers = 2;
     lim.max_iterations = 50;
     lim.max_batch_size = 16;
+    lim.max_ranks = 3;
     validate_sweep(body, &lim);
     validate_predict(body, 1 + size % 4);
     json_decref(body);

@@ -631,6 +631,9 @@ def test_sweep_types():
     spec[("training", "momentum")] = ['"0.9"', B, A, "null"]
     spec[("training", "validation_split")] = ['"0.2"', B, "null", O]
     spec[("training", "seed")] = ['"42"', F, B, "-1", "null"]
+    # one trial across ranks: "auto" or a count; a single process runs one rank, so 2 is refused
+    spec[("training", "ranks")] = [S, F, B, A, O, "null", "0", "-1", "2", '"AUTO"', '"all"']
+    spec[("training", "sync_every")] = [S, F, B, A, O, "null", "0", "-3", "65537", '"Auto"']
     for path, raws in spec.items():
         base = base_sweep()
         if path[:2] in (("grid", "batch_size"), ("grid", "activation"), ("grid", "momentum")):

@@ -131,6 +131,46 @@ def test_model_size_names_the_space():
         srv.stop()
 
 
+def test_ranks_recorded_in_trial_params():
+    """training.ranks and sync_every (issue 13): stored in every trial's params; "auto" is
+    decided when the trial starts (one rank on a single process) and recorded; more ranks than
+    the service runs are refused naming the field, for grids and random searches alike."""
+    srv = Server(workers=2)
+    try:
+        srv.start()
+        ds = upload_iris(srv)
+        grid = {"dataset_id": ds["id"],
+                "grid": {"hidden_layers": [1], "neurons": [4, 8], "learning_rate": [0.1],
+                         "iterations": [2]},
+                "training": {"ranks": "auto", "sync_every": 16}}
+        rnd = {"dataset_id": ds["id"], "search": {"type": "random", "max_trials": 3, "seed": 1},
+               "space": SPACE, "training": {"ranks": "auto"}}
+        for body, n in ((grid, 2), (rnd, 3)):
+            _, _, sw = srv.json("POST", "/api/v1/sweeps", body, expect=201)
+            done = srv.wait_sweep(sw["id"])
+            assert done["status"] == "completed", done
+            ps = params_of(srv, sw["id"])
+            assert len(ps) == n, ps
+            want_every = body["training"].get("sync_every", "auto")
+            for p in ps:
+                assert p["ranks"] == 1 and p["sync_every"] == want_every, p
+        # the default: one rank, stored as such
+        plain = dict(grid, training={})
+        _, _, sw = srv.json("POST", "/api/v1/sweeps", plain, expect=201)
+        srv.wait_sweep(sw["id"])
+        assert all(p["ranks"] == 1 and p["sync_every"] == "auto" for p in params_of(srv, sw["id"]))
+        for body in (grid, rnd):
+            bad = dict(body, training={"ranks": 2})
+            b = problem(srv.request("POST", "/api/v1/sweeps", bad), 422)
+            assert b["errors"][0]["field"] == "training.ranks", b
+            assert "ranks this service runs (1)" in b["errors"][0]["message"], b
+        b = problem(srv.request("POST", "/api/v1/sweeps",
+                                dict(grid, training={"sync_every": 0})), 422)
+        assert b["errors"][0]["field"] == "training.sync_every", b
+    finally:
+        srv.stop()
+
+
 run([test_random_sweep_completes_with_max_trials, test_search_field_errors,
-     test_model_size_names_the_space,
+     test_model_size_names_the_space, test_ranks_recorded_in_trial_params,
      test_restart_continues_with_the_same_proposals])

@@ -223,7 +223,12 @@ def test_sweep_to_completion_with_sse():
             assert t["status"] == "completed" and t["params"]["iterations"] == 6, t
             # the partitions it was trained with are part of its spec: the pool's workers
             assert t["params"]["partitions"] == srv.workers, t["params"]
+            # where it ran: a single process is rank 0, on this host, with its workers
+            assert t["placement"] == {"rank": 0, "host": socket.gethostname(),
+                                      "workers": srv.workers}, t
             history_ok(srv, t["id"], 6)
+        _, _, one = srv.json("GET", "/api/v1/trials/%d" % items[0]["id"], expect=200)
+        assert one["placement"] == items[0]["placement"], one
         _, _, h = srv.json("GET", "/api/v1/trials/%d/history?since=4" % items[0]["id"], expect=200)
         assert [r["iteration"] for r in h["history"]] == [5, 6], h
         _, _, allh = srv.json("GET", "/api/v1/sweeps/%d/history" % sw["id"], expect=200)

@@ -57,3 +57,17 @@ export function secondsBetween(fromIso, toIso) {
 export function plural(n, one, many = `${one}s`) {
   return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
+
+/** Where a trial ran (its `placement`) as "rank 1 · node-a · 2 workers"; DASH before it ran. */
+export function placement(p) {
+  if (!p || typeof p !== 'object' || !Number.isInteger(p.rank)) return DASH;
+  const workers = Number.isInteger(p.workers) ? ` · ${plural(p.workers, 'worker')}` : '';
+  return `rank ${p.rank} · ${p.host || '?'}${workers}`;
+}
+
+/** How many ranks the trials ran on (distinct placement ranks). */
+export function rankCount(trials) {
+  const ranks = new Set();
+  for (const t of trials) if (t.placement && Number.isInteger(t.placement.rank)) ranks.add(t.placement.rank);
+  return ranks.size;
+}

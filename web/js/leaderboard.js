@@ -2,12 +2,13 @@
 // highlighted (a background, a bar and the word "best", not colour alone); pruned and stopped
 // trials carry their rung (trial-state.js); rows outside the page's filter are hidden. Rows are kept and
 // updated in place as events arrive, and only moved when the order changes, so keyboard focus
-// inside the table survives live updates.
+// inside the table survives live updates. Where each trial ran (rank · host · workers) is a
+// column only once the sweep has trials on more than one rank: one machine shows no such column.
 import {h, append, replace} from './dom.js';
 import {statusCell, stopMark} from './trial-state.js';
 import {seriesStyle} from './palette.js';
 import {paramValue} from './grid.js';
-import {pct, num, duration, DASH} from './format.js';
+import {pct, num, duration, placement, rankCount, DASH} from './format.js';
 
 /**
  * The columns: key, header, value(trial) to sort by, show(trial) to display (default: the value).
@@ -32,6 +33,10 @@ function tableColumns(params) {
       show: (t) => (t.iterations_done ? duration(t.seconds) : DASH)},
   ];
 }
+
+// Added to the columns once trials ran on more than one rank (Leaderboard.draw).
+const placementColumn = {key: 'placement', label: 'Ran on', cls: 'placement', value: (t) => (t.placement ? t.placement.rank : null),
+  show: (t) => placement(t.placement)};
 
 const missing = (v) => v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v));
 
@@ -74,15 +79,28 @@ export class Leaderboard {
     this.rows = new Map(); // trial id -> {tr, cells}
     this.buttons = new Map();
     this.trials = [];
-    const head = h('tr');
-    for (const c of this.columns) {
-      const btn = h('button', {type: 'button', class: 'sort'}, c.label, h('span', {class: 'sort-icon', 'aria-hidden': 'true'}));
-      btn.addEventListener('click', () => this.sortBy(c));
-      this.buttons.set(c.key, btn);
-      head.append(h('th', {scope: 'col', class: c.num ? 'num' : null, dataset: {col: c.key}}, btn));
-    }
+    this.head = h('tr');
+    for (const c of this.columns) this.headCell(c);
     this.tbody = h('tbody');
-    append(table, [h('caption', {class: 'sr-only'}, 'Trials of this sweep'), h('thead', null, head), this.tbody]);
+    append(table, [h('caption', {class: 'sr-only'}, 'Trials of this sweep'), h('thead', null, this.head), this.tbody]);
+  }
+
+  headCell(c) {
+    const btn = h('button', {type: 'button', class: 'sort'}, c.label, h('span', {class: 'sort-icon', 'aria-hidden': 'true'}));
+    btn.addEventListener('click', () => this.sortBy(c));
+    this.buttons.set(c.key, btn);
+    this.head.append(h('th', {scope: 'col', class: c.num ? 'num' : null, dataset: {col: c.key}}, btn));
+  }
+
+  /** Adds a column at the end, to the rows already drawn too. */
+  addColumn(c) {
+    this.columns.push(c);
+    this.headCell(c);
+    for (const r of this.rows.values()) {
+      const cell = h('td', {class: [c.num ? 'num' : null, c.cls || null]});
+      r.cells.set(c.key, cell);
+      r.tr.append(cell);
+    }
   }
 
   sortBy(c) {
@@ -113,7 +131,7 @@ export class Leaderboard {
           h('span', {class: ['swatch', style.dash ? 'swatch-dashed' : null], style: {'border-color': style.color}, 'aria-hidden': 'true'}),
           h('a', {href: `/trials/${t.id}`}, `Trial ${t.id}`),
           h('span', {class: 'best-tag', hidden: true}, ' ★ best'))
-        : h('td', {class: c.num ? 'num' : null});
+        : h('td', {class: [c.num ? 'num' : null, c.cls || null]});
       cells.set(c.key, cell);
       tr.append(cell);
     }
@@ -130,6 +148,8 @@ export class Leaderboard {
   draw(trials, shown = this.shown) {
     this.shown = shown || (() => true);
     this.trials = [...trials];
+    // Once shown (trials on two ranks or more) the column stays, also when the page refreshes.
+    if (!this.buttons.has('placement') && rankCount(this.trials) > 1) this.addColumn(placementColumn);
     const best = bestTrialId(this.trials);
     const col = this.columns.find((c) => c.key === this.view.sort) || this.columns.find((c) => c.key === 'best_val_accuracy');
     const sign = this.view.dir === 'asc' ? 1 : -1;

@@ -429,6 +429,7 @@ export async function render({root, params, signal, query}) {
       }
       const t = trials.get(d.trial_id);
       t.status = 'running';
+      refreshSoon(); // where it runs (its placement) comes with the trial resource
       // A trial resumed after a restart keeps every row it had (the service never deletes one,
       // and does not send the iterations it recomputes again): its curve and figures stay.
       if (sweep.status === 'queued') {

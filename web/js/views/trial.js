@@ -1,10 +1,10 @@
 // views/trial.js - /trials/{id}: one trial's curves (accuracy and loss, training and validation),
-// its parameters and timings, and its model download. Polls ?since= while the trial runs.
+// its parameters and timings, where it ran (rank · host · workers), and its model download. Polls ?since= while the trial runs.
 import {h, append, replace, statusBadge} from '../dom.js';
 import {api, isAbort, API} from '../api.js';
 import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {OKABE_ITO} from '../palette.js';
-import {pct, num, duration, when, DASH} from '../format.js';
+import {pct, num, duration, when, placement, DASH} from '../format.js';
 import {loadMeta, finalStates} from '../meta.js';
 
 // The server's final trial states (meta.js), set before the first use.
@@ -135,6 +135,7 @@ export async function render({root, params, signal}) {
       item('Training time', duration(Number.isFinite(trial.seconds) && trial.seconds > 0 ? trial.seconds : secs)),
       item('Per iteration', done ? duration(secs / done) : null),
       item('Attempt', trial.attempt === undefined ? null : String(trial.attempt)),
+      item(sofar ? 'Runs on' : 'Ran on', trial.placement ? placement(trial.placement) : (sofar ? 'not started yet' : null)),
       item('Created', when(trial.created_at)),
       item('Started', when(trial.started_at)),
       item('Finished', when(trial.finished_at)),

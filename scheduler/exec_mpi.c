@@ -1,0 +1,833 @@
+/*
+ * exec_mpi.c - rank 0's executor under `serve --mpi`: its own worker pool (exec_local.c) plus
+ * every other rank (mpi_rank.c), as one executor whose slots are all their workers.
+ *
+ * submit (the loop thread) picks a rank with a free slot, preferring one that already holds the
+ * job's dataset (rank 0 always does: it reads the file), the one with the most free slots among
+ * equals. Jobs for rank 0 go to the local pool at once; the others, and every stop, become
+ * operations in one FIFO that the link thread (mpi_link.c) turns into wire messages at its next
+ * turn, in order (a STOP never overtakes its JOB). The link thread also hashes dataset files
+ * (their content key, computed once per dataset), answers a rank's WANT with the parsed dataset,
+ * and turns the ranks' MSG back into the loop's messages: their model and checkpoint bytes are
+ * written to files here (store_file_write, as a local worker does; when that fails the bytes
+ * stay in the message for the loop's retry), their tags are this side's, and END frees the slot.
+ *
+ * Locking: `lock` guards jobs, ops, the per-rank counts and datasets; the wire buffers and the
+ * link's callbacks are the link thread's.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "executor.h"
+#include "matrix.h"
+#include "mlpt_err.h"
+#include "mpi_hash.h"
+#include "mpi_link.h"
+#include "mpi_world.h"
+#include "wire.h"
+
+#define SHUTDOWN_WAIT_S 60 /* for every rank's BYE at the end */
+/* A job across ranks (i13-dp): one rjob per member, sharing this. Only the lead's (members[0])
+ * messages reach the loop; its END waits until every member's END came, and carries the first
+ * failure of a member (whose group was then stopped) instead of the lead's own stop. */
+typedef struct group {
+    int *members;
+    size_t n;
+    size_t left; /* members whose END has not come */
+    int fail_rc;
+    char fail_error[256];
+    sched_msg_t *lead_end; /* held until left is 0 */
+    struct rjob *lead_job; /* the lead's, once its END came (unlisted) */
+} group_t;
+
+typedef struct rjob {
+    uint64_t no;
+    sched_exec_job_t job; /* borrowed from the loop until its END */
+    int rank;
+    group_t *group; /* a job across ranks, or NULL */
+    int lead;       /* its group's first member */
+    struct rjob *next;
+} rjob_t;
+
+typedef enum { OP_JOB, OP_STOP, OP_STOP_ALL, OP_SHUTDOWN } op_kind_t;
+
+typedef struct mx mx_t;
+static rjob_t *group_msg(mx_t *m, rjob_t *j, sched_msg_t **msg);
+static void deliver(mx_t *m, rjob_t *j, sched_msg_t *msg, int rank);
+
+typedef struct op {
+    op_kind_t kind;
+    rjob_t *job; /* OP_JOB */
+    uint64_t no; /* OP_STOP */
+    int rank;    /* OP_STOP */
+    sched_stop_reason_t why;
+    struct op *next;
+} op_t;
+
+/* A dataset some job named: its file, content key, and the ranks that hold it. */
+typedef struct dsinfo {
+    int64_t id;
+    char *path; /* absolute */
+    int hashed; /* 1 hash set, -1 the file could not be read */
+    unsigned char hash[SCHED_WIRE_HASH];
+    char error[200];
+    unsigned char *held; /* [n_ranks] a job using it went there */
+    struct dsinfo *next;
+} dsinfo_t;
+
+struct mx {
+    sched_executor_t base; /* first */
+    sched_executor_t *local;
+    sched_link_t *link;
+    pthread_t thread;
+    int thread_started;
+    sched_post_fn post;
+    void *post_user;
+    sched_exec_log_fn log;
+    void *log_user;
+    char *data_dir;
+    sched_exec_rank_t *ranks; /* copy of the world */
+    int n;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    rjob_t *jobs;          /* [lock] handed out, END not yet seen */
+    op_t *ops, **ops_tail; /* [lock] */
+    int *busy;             /* [lock] jobs per rank */
+    dsinfo_t *ds;          /* [lock] */
+    int byes;              /* [lock] */
+    uint64_t next_no;      /* loop thread */
+};
+
+static mx_t *of(sched_executor_t *x) {
+    return (mx_t *)x;
+}
+
+static void logf_(mx_t *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(mx_t *m, const char *fmt, ...) {
+    if (!m->log)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    m->log(m->log_user, line);
+}
+
+/* Called with lock. */
+static dsinfo_t *ds_find(mx_t *m, int64_t id) {
+    for (dsinfo_t *d = m->ds; d; d = d->next)
+        if (d->id == id)
+            return d;
+    return NULL;
+}
+
+/* Called with lock. NULL without memory. */
+static dsinfo_t *ds_get(mx_t *m, int64_t id, const char *path) {
+    dsinfo_t *d = ds_find(m, id);
+    if (d)
+        return d;
+    d = calloc(1, sizeof *d);
+    if (!d || !(d->held = calloc((size_t)m->n, 1)) || !(d->path = strdup(path))) {
+        if (d)
+            free(d->held);
+        free(d);
+        return NULL;
+    }
+    d->id = id;
+    d->held[0] = 1;
+    d->next = m->ds;
+    m->ds = d;
+    return d;
+}
+
+static void unlink_job(mx_t *m, rjob_t *j) {
+    for (rjob_t **p = &m->jobs; *p; p = &(*p)->next)
+        if (*p == j) {
+            *p = j->next;
+            return;
+        }
+}
+
+static void push_op(mx_t *m, op_t *o) {
+    o->next = NULL;
+    *m->ops_tail = o;
+    m->ops_tail = &o->next;
+}
+
+/* An END for a job that could not be handed to its rank. */
+static void post_end(mx_t *m, void *tag, int rc, const char *error) {
+    sched_msg_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return;
+    e->type = SCHED_MSG_END;
+    e->tag = tag;
+    e->rc = rc;
+    e->best_val_accuracy = e->final_val_accuracy = e->test_accuracy = 0.0 / 0.0;
+    snprintf(e->error, sizeof e->error, "%s", error);
+    m->post(m->post_user, e);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The loop's side */
+
+/* The local pool's messages: its END frees a rank-0 slot. */
+static void local_post(void *user, sched_msg_t *msg) {
+    mx_t *m = user;
+    if (msg->type == SCHED_MSG_END) {
+        pthread_mutex_lock(&m->lock);
+        for (rjob_t *j = m->jobs; j; j = j->next)
+            if (j->rank == 0 && j->job.tag == msg->tag) {
+                unlink_job(m, j);
+                m->busy[0]--;
+                free(j);
+                break;
+            }
+        pthread_mutex_unlock(&m->lock);
+    }
+    m->post(m->post_user, msg);
+}
+
+/* The rank for a job. Called with lock. */
+static int pick_rank(mx_t *m, const sched_exec_job_t *job) {
+    dsinfo_t *d = ds_find(m, job->dataset.id);
+    int best = -1, best_score = -1;
+    for (int r = 0; r < m->n; r++) {
+        int free_slots = (r == 0 ? m->local->slots : m->ranks[r].workers) - m->busy[r];
+        if (free_slots <= 0)
+            continue;
+        int score = ((r == 0 || (d && d->held[r])) ? 1 << 20 : 0) + free_slots;
+        if (score > best_score) {
+            best = r;
+            best_score = score;
+        }
+    }
+    return best < 0 ? 0 : best; /* none free (the loop hands no more than slots): wait locally */
+}
+
+static int submit_group(mx_t *m, const sched_exec_job_t *job);
+
+static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
+    mx_t *m = of(xe);
+    if (job->ranks > 1)
+        return submit_group(m, job);
+    rjob_t *j = calloc(1, sizeof *j);
+    op_t *o = calloc(1, sizeof *o);
+    if (!j || !o) {
+        free(j);
+        free(o);
+        return MLPT_ENOMEM;
+    }
+    j->job = *job;
+    j->no = ++m->next_no;
+    pthread_mutex_lock(&m->lock);
+    j->rank = pick_rank(m, job);
+    dsinfo_t *d = ds_get(m, job->dataset.id, job->dataset.path);
+    if (!d || (job->test.id && !ds_get(m, job->test.id, job->test.path))) {
+        pthread_mutex_unlock(&m->lock);
+        free(j);
+        free(o);
+        return MLPT_ENOMEM;
+    }
+    d->held[j->rank] = 1;
+    m->busy[j->rank]++;
+    j->next = m->jobs;
+    m->jobs = j;
+    if (j->rank != 0) {
+        o->kind = OP_JOB;
+        o->job = j;
+        push_op(m, o);
+        o = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (o) { /* rank 0 */
+        free(o);
+        int rc = sched_exec_submit(m->local, job);
+        if (rc != 0) {
+            pthread_mutex_lock(&m->lock);
+            unlink_job(m, j);
+            m->busy[0]--;
+            pthread_mutex_unlock(&m->lock);
+            free(j);
+        }
+        return rc;
+    }
+    sched_link_wake(m->link);
+    return 0;
+}
+
+/* A job across job->ranks ranks (never rank 0, which also serves and schedules): the ranks
+ * with the most free slots, lowest first among equals, each sent the job with the group and
+ * its place in it. A history does not depend on which ranks: only on their count. */
+static int submit_group(mx_t *m, const sched_exec_job_t *job) {
+    size_t want = job->ranks;
+    if ((int)want > m->base.group_ranks) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "this trial trains across %zu ranks; this service can give a "
+                 "trial %d (the ranks other than 0)",
+                 want, m->base.group_ranks);
+        post_end(m, job->tag, MLPT_EINVAL, why);
+        return 0;
+    }
+    group_t *g = calloc(1, sizeof *g);
+    rjob_t **js = calloc(want, sizeof *js);
+    op_t **os = calloc(want, sizeof *os);
+    int ok = g && js && os && (g->members = calloc(want, sizeof *g->members));
+    for (size_t i = 0; ok && i < want; i++)
+        ok = (js[i] = calloc(1, sizeof *js[i])) && (os[i] = calloc(1, sizeof *os[i]));
+    if (!ok) {
+        for (size_t i = 0; js && os && i < want; i++) {
+            free(js[i]);
+            free(os[i]);
+        }
+        if (g)
+            free(g->members);
+        free(g);
+        free(js);
+        free(os);
+        return MLPT_ENOMEM;
+    }
+    uint64_t no = ++m->next_no;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < want; i++) { /* most free slots first, then the lower rank */
+        int best = -1, best_free = INT_MIN;
+        for (int r = 1; r < m->n; r++) {
+            int taken = 0, free_slots = m->ranks[r].workers - m->busy[r];
+            for (size_t k = 0; k < i; k++)
+                taken |= g->members[k] == r;
+            if (!taken && free_slots > best_free) {
+                best = r;
+                best_free = free_slots;
+            }
+        }
+        g->members[i] = best; /* want <= group_ranks = n - 1: there is one */
+    }
+    g->n = g->left = want;
+    dsinfo_t *d = ds_get(m, job->dataset.id, job->dataset.path);
+    if (!d || (job->test.id && !ds_get(m, job->test.id, job->test.path))) {
+        pthread_mutex_unlock(&m->lock);
+        for (size_t i = 0; i < want; i++) {
+            free(js[i]);
+            free(os[i]);
+        }
+        free(g->members);
+        free(g);
+        free(js);
+        free(os);
+        return MLPT_ENOMEM;
+    }
+    for (size_t i = 0; i < want; i++) {
+        rjob_t *j = js[i];
+        j->job = *job;
+        j->job.members = g->members;
+        j->job.member = i;
+        j->no = no;
+        j->rank = g->members[i];
+        j->group = g;
+        j->lead = i == 0;
+        d->held[j->rank] = 1;
+        m->busy[j->rank]++;
+        j->next = m->jobs;
+        m->jobs = j;
+        os[i]->kind = OP_JOB;
+        os[i]->job = j;
+        push_op(m, os[i]);
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(js);
+    free(os);
+    logf_(m, "trial %lld: across ranks %d..%d (%zu), averaging every %zu mini-batches",
+          (long long)job->trial_id, g->members[0], g->members[want - 1], want, job->sync_every);
+    sched_link_wake(m->link);
+    return 0;
+}
+
+/* The other members of j's group still running are stopped (a member failed: without it they
+ * would wait at their next averaging for ever). Called with lock. */
+static void stop_group(mx_t *m, const rjob_t *j) {
+    for (rjob_t *o = m->jobs; o; o = o->next)
+        if (o != j && o->group == j->group) {
+            op_t *op = calloc(1, sizeof *op);
+            if (!op)
+                continue;
+            *op = (op_t){.kind = OP_STOP, .no = o->no, .rank = o->rank, .why = SCHED_STOP_CANCEL};
+            push_op(m, op);
+        }
+}
+
+static void mx_stop(sched_executor_t *xe, void *tag, sched_stop_reason_t why) {
+    mx_t *m = of(xe);
+    op_t *o = calloc(1, sizeof *o);
+    int local = 0;
+    pthread_mutex_lock(&m->lock);
+    for (rjob_t *j = m->jobs; j; j = j->next)
+        if (j->job.tag == tag) {
+            if (j->rank == 0) {
+                local = 1;
+            } else if (o || (o = calloc(1, sizeof *o))) {
+                *o = (op_t){.kind = OP_STOP, .no = j->no, .rank = j->rank, .why = why};
+                push_op(m, o);
+                o = NULL;
+            }
+            if (!j->group)
+                break; /* a job across ranks: every member hears it */
+        }
+    pthread_mutex_unlock(&m->lock);
+    free(o);
+    if (local)
+        sched_exec_stop(m->local, tag, why);
+    else
+        sched_link_wake(m->link);
+}
+
+static void mx_stop_all(sched_executor_t *xe, sched_stop_reason_t why) {
+    mx_t *m = of(xe);
+    sched_exec_stop_all(m->local, why);
+    op_t *o = calloc(1, sizeof *o);
+    if (!o)
+        return; /* the ranks' jobs stop when rank 0 releases them at its end */
+    o->kind = OP_STOP_ALL;
+    o->why = why;
+    pthread_mutex_lock(&m->lock);
+    push_op(m, o);
+    pthread_mutex_unlock(&m->lock);
+    sched_link_wake(m->link);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The link thread's side */
+
+/* The dataset's hash, computed once. Returns the info (hashed 1) or NULL with error set. */
+static dsinfo_t *hashed(mx_t *m, int64_t id, char *error, size_t error_len) {
+    pthread_mutex_lock(&m->lock);
+    dsinfo_t *d = ds_find(m, id);
+    pthread_mutex_unlock(&m->lock);
+    if (!d) {
+        snprintf(error, error_len, "dataset %lld: unknown", (long long)id);
+        return NULL;
+    }
+    if (d->hashed == 0) { /* only this thread writes hash and hashed */
+        char why[160];
+        if (sched_mpi_hash_file(d->path, d->hash, why, sizeof why) == 0) {
+            d->hashed = 1;
+        } else {
+            snprintf(d->error, sizeof d->error, "cannot read dataset %lld: %s", (long long)id, why);
+            d->hashed = -1;
+        }
+    }
+    if (d->hashed < 0) {
+        snprintf(error, error_len, "%s", d->error);
+        return NULL;
+    }
+    return d;
+}
+
+static sched_wire_ds_t wire_ref(const mx_t *m, const dsinfo_t *d) {
+    sched_wire_ds_t w = {.id = d->id};
+    memcpy(w.hash, d->hash, sizeof w.hash);
+    size_t n = strlen(m->data_dir);
+    w.path = (char *)d->path;
+    if (!strncmp(d->path, m->data_dir, n) && d->path[n] == '/')
+        w.path = (char *)d->path + n + 1;
+    return w;
+}
+
+/* Sends a job to its rank; when that cannot be done the job ends failed. */
+static void send_job(mx_t *m, rjob_t *j) {
+    char error[256] = "";
+    dsinfo_t *d = hashed(m, j->job.dataset.id, error, sizeof error), *t = NULL;
+    if (d && j->job.test.id)
+        t = hashed(m, j->job.test.id, error, sizeof error);
+    int rc = MLPT_EIO;
+    if (d && (!j->job.test.id || t)) {
+        sched_wire_ds_t wd = wire_ref(m, d), wt = t ? wire_ref(m, t) : (sched_wire_ds_t){0};
+        sched_wire_buf_t b = {0};
+        rc = sched_wire_encode_job(&b, j->no, &j->job, &wd, t ? &wt : NULL);
+        if (rc == 0)
+            rc = sched_link_send(m->link, j->rank, &b);
+        free(b.p);
+        if (rc != 0)
+            snprintf(error, sizeof error, "cannot send the job to rank %d: %s", j->rank,
+                     mlpt_strerror(rc));
+    }
+    if (rc == 0)
+        return;
+    void *tag = j->job.tag;
+    pthread_mutex_lock(&m->lock);
+    unlink_job(m, j);
+    m->busy[j->rank]--;
+    if (j->group) { /* a member that never started: its group ends failed, saying why */
+        sched_msg_t *e = calloc(1, sizeof *e);
+        rjob_t *lead = NULL;
+        if (e) {
+            e->type = SCHED_MSG_END;
+            e->rc = rc;
+            e->best_val_accuracy = e->final_val_accuracy = e->test_accuracy = 0.0 / 0.0;
+            snprintf(e->error, sizeof e->error, "%s", error);
+            lead = group_msg(m, j, &e);
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (lead)
+            deliver(m, lead, e, lead->rank);
+        return;
+    }
+    pthread_mutex_unlock(&m->lock);
+    free(j);
+    post_end(m, tag, rc, error);
+}
+
+static void send_stop(mx_t *m, sched_wire_type_t type, uint64_t no, int rank,
+                      sched_stop_reason_t why) {
+    sched_wire_buf_t b = {0};
+    if (type == SCHED_WIRE_SHUTDOWN)
+        sched_wire_encode_empty(&b, type);
+    else
+        sched_wire_encode_stop(&b, type, no, why);
+    if (sched_link_send(m->link, rank, &b) != 0)
+        logf_(m, "mpi: cannot send a stop to rank %d", rank);
+}
+
+static void tick(void *user) {
+    mx_t *m = user;
+    pthread_mutex_lock(&m->lock);
+    op_t *o = m->ops;
+    m->ops = NULL;
+    m->ops_tail = &m->ops;
+    pthread_mutex_unlock(&m->lock);
+    while (o) {
+        op_t *next = o->next;
+        if (o->kind == OP_JOB)
+            send_job(m, o->job);
+        else if (o->kind == OP_STOP)
+            send_stop(m, SCHED_WIRE_STOP, o->no, o->rank, o->why);
+        else
+            for (int r = 1; r < m->n; r++)
+                send_stop(m, o->kind == OP_STOP_ALL ? SCHED_WIRE_STOP_ALL : SCHED_WIRE_SHUTDOWN, 0,
+                          r, o->why);
+        free(o);
+        o = next;
+    }
+}
+
+/* A rank asks for a dataset: the parsed matrix, read from its file now (not kept here). */
+static void answer_want(mx_t *m, int rank, const unsigned char *msg, size_t len) {
+    int64_t id;
+    unsigned char hash[SCHED_WIRE_HASH];
+    if (sched_wire_decode_want(msg, len, &id, hash) != 0) {
+        logf_(m, "mpi: a malformed dataset request from rank %d, ignored", rank);
+        return;
+    }
+    char error[256] = "";
+    dsinfo_t *d = hashed(m, id, error, sizeof error);
+    trainer_dataset_t *ds = NULL;
+    if (d && memcmp(d->hash, hash, sizeof hash) != 0) {
+        snprintf(error, sizeof error, "dataset %lld: no such content here", (long long)id);
+        d = NULL;
+    }
+    ingest_error_t ierr = {0};
+    if (d && ingest_matrix_read(d->path, &ds, &ierr) != 0)
+        snprintf(error, sizeof error, "cannot load dataset %lld: %.200s", (long long)id,
+                 ierr.message);
+    sched_wire_buf_t b = {0};
+    int rc = sched_wire_encode_dataset(&b, id, hash, ds, error);
+    size_t bytes = b.len;
+    if (rc == 0)
+        rc = sched_link_send(m->link, rank, &b);
+    free(b.p);
+    if (rc != 0 && ds) { /* tell it why instead */
+        snprintf(error, sizeof error,
+                 "dataset %lld cannot be sent (%s): give the ranks a shared "
+                 "data dir",
+                 (long long)id, mlpt_strerror(rc));
+        sched_wire_buf_t e = {0};
+        if (sched_wire_encode_dataset(&e, id, hash, NULL, error) == 0)
+            sched_link_send(m->link, rank, &e);
+        free(e.p);
+    }
+    char hex[17];
+    sched_mpi_hash_hex(hash, hex);
+    if (rc == 0 && ds)
+        logf_(m, "mpi: dataset %lld (sha256 %s) sent to rank %d: %zu bytes", (long long)id, hex,
+              rank, bytes);
+    else
+        logf_(m, "mpi: dataset %lld for rank %d: %s", (long long)id, rank, error);
+    trainer_dataset_free(ds);
+}
+
+/* A follower's model belongs to that follower only if the job has it. */
+static int has_follower(const sched_exec_job_t *job, int64_t id) {
+    for (size_t i = 0; i < job->n_followers; i++)
+        if (job->followers[i].trial_id == id)
+            return 1;
+    return 0;
+}
+
+/* A message of a member of a job across ranks (*msg, from member j, whose END was unlisted
+ * already). Only the lead's messages reach the loop: returns the lead's job with *msg to pass
+ * on as any job's, or NULL when there is nothing to pass on now (msg dropped or kept). The
+ * lead's END is kept until every member's END came, then goes on carrying the first failure
+ * of a member (its group was stopped then) over its own stop. Called with lock. */
+static rjob_t *group_msg(mx_t *m, rjob_t *j, sched_msg_t **msg) {
+    group_t *g = j->group;
+    sched_msg_t *x = *msg;
+    if (x->type != SCHED_MSG_END) {
+        if (j->lead)
+            return j;
+        free(x->model);
+        free(x);
+        return NULL;
+    }
+    g->left--;
+    if (x->rc != 0 && x->rc != MLPT_ESTOPPED && x->rc != MLPT_EDIVERGED && !g->fail_rc) {
+        g->fail_rc = x->rc;
+        snprintf(g->fail_error, sizeof g->fail_error, "rank %d: %.200s", j->rank,
+                 x->error[0] ? x->error : mlpt_strerror(x->rc));
+        stop_group(m, j);
+        sched_link_wake(m->link);
+    }
+    if (j->lead) {
+        g->lead_end = x;
+        g->lead_job = j;
+    } else {
+        free(x->model);
+        free(x);
+        free(j);
+    }
+    if (g->left > 0 || !g->lead_job)
+        return NULL;
+    rjob_t *lead = g->lead_job;
+    x = g->lead_end;
+    if (g->fail_rc && (x->rc == MLPT_ESTOPPED || x->rc == 0)) {
+        x->rc = g->fail_rc;
+        free(x->model);
+        x->model = NULL;
+        x->model_len = 0;
+        snprintf(x->error, sizeof x->error, "%s", g->fail_error);
+    }
+    lead->group = NULL;
+    lead->job.members = NULL;
+    free(g->members);
+    free(g);
+    *msg = x;
+    return lead;
+}
+
+static void on_msg(mx_t *m, int rank, const unsigned char *bytes, size_t len, uint64_t no) {
+    sched_msg_t *msg;
+    if (sched_wire_decode_msg(bytes, len, &msg) != 0) {
+        logf_(m, "mpi: a malformed message from rank %d, dropped", rank);
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    rjob_t *j = m->jobs;
+    while (j && !(j->no == no && j->rank == rank))
+        j = j->next;
+    if (j && msg->type == SCHED_MSG_END) {
+        unlink_job(m, j);
+        m->busy[rank]--;
+    }
+    if (j && j->group && !(j = group_msg(m, j, &msg))) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (!j) {
+        logf_(m, "mpi: a message from rank %d about no job of it, dropped", rank);
+        free(msg->model);
+        free(msg);
+        return;
+    }
+    deliver(m, j, msg, rank);
+}
+
+/* A message of job j (from `rank`) to the loop: its files written, j freed after its END. */
+static void deliver(mx_t *m, rjob_t *j, sched_msg_t *msg, int rank) {
+    /* this side's tag and trial; the rank's word only for its figures */
+    msg->tag = j->job.tag;
+    msg->metric.trial_id = j->job.trial_id;
+    int64_t owner = j->job.trial_id;
+    if (msg->type == SCHED_MSG_ITERATION && msg->follower_id) {
+        if (!has_follower(&j->job, msg->follower_id)) {
+            msg->follower_id = 0;
+            free(msg->model);
+            msg->model = NULL;
+            msg->model_len = 0;
+        }
+        owner = msg->follower_id;
+    }
+    if (msg->type == SCHED_MSG_PLACED)
+        msg->placement_rank = rank;
+    if (msg->model) {
+        store_error_t err;
+        store_file_kind_t kind =
+            msg->type == SCHED_MSG_CHECKPOINT ? STORE_FILE_CHECKPOINT : STORE_FILE_MODEL;
+        if (store_file_write(m->data_dir, kind, owner, msg->model, msg->model_len, &msg->model_path,
+                             &err) == 0) {
+            free(msg->model);
+            msg->model = NULL;
+            msg->model_len = 0;
+        } else {
+            logf_(m, "trial %lld: %s; the scheduler tries again", (long long)owner, err.message);
+        }
+    }
+    if (msg->type == SCHED_MSG_END)
+        free(j);
+    m->post(m->post_user, msg);
+}
+
+static void recv_cb(void *user, int rank, unsigned char *bytes, size_t len) {
+    mx_t *m = user;
+    sched_wire_type_t type;
+    uint64_t no;
+    if (rank <= 0 || rank >= m->n || sched_wire_peek(bytes, len, &type, &no) != 0)
+        logf_(m, "mpi: an unreadable message from rank %d, dropped", rank);
+    else if (type == SCHED_WIRE_MSG)
+        on_msg(m, rank, bytes, len, no);
+    else if (type == SCHED_WIRE_WANT)
+        answer_want(m, rank, bytes, len);
+    else if (type == SCHED_WIRE_BYE) {
+        pthread_mutex_lock(&m->lock);
+        m->byes++;
+        pthread_cond_broadcast(&m->changed);
+        pthread_mutex_unlock(&m->lock);
+    } else
+        logf_(m, "mpi: an unexpected message (type %d) from rank %d, dropped", (int)type, rank);
+    free(bytes);
+}
+
+static void *link_main(void *arg) {
+    mx_t *m = arg;
+    sched_link_run(m->link);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void mx_free(sched_executor_t *xe) {
+    mx_t *m = of(xe);
+    if (m->thread_started) {
+        /* Every END was posted: release the ranks and wait for each one's last word. */
+        op_t *o = calloc(1, sizeof *o);
+        pthread_mutex_lock(&m->lock);
+        if (o) {
+            o->kind = OP_SHUTDOWN;
+            push_op(m, o);
+        }
+        pthread_mutex_unlock(&m->lock);
+        sched_link_wake(m->link);
+        /* A rank that died ends the job through Open MPI; one that is alive but never answers
+         * (stuck) would hold this process forever: after SHUTDOWN_WAIT_S the job is aborted
+         * (the database is closed by now, and crash-safe anyway). */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SHUTDOWN_WAIT_S;
+        int late = 0;
+        pthread_mutex_lock(&m->lock);
+        while (o && m->byes < m->n - 1 && !late)
+            late = pthread_cond_timedwait(&m->changed, &m->lock, &until) == ETIMEDOUT;
+        int missing = m->n - 1 - m->byes;
+        pthread_mutex_unlock(&m->lock);
+        if (late) {
+            logf_(m, "mpi: %d rank(s) did not answer the shutdown within %d s: aborting the job",
+                  missing, SHUTDOWN_WAIT_S);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        sched_link_quit(m->link);
+        pthread_join(m->thread, NULL);
+        if (o)
+            sched_mpi_world_released();
+    }
+    sched_link_free(m->link);
+    sched_exec_free(m->local);
+    while (m->jobs) {
+        rjob_t *j = m->jobs;
+        m->jobs = j->next;
+        free(j);
+    }
+    while (m->ops) {
+        op_t *o = m->ops;
+        m->ops = o->next;
+        free(o);
+    }
+    while (m->ds) {
+        dsinfo_t *d = m->ds;
+        m->ds = d->next;
+        free(d->path);
+        free(d->held);
+        free(d);
+    }
+    pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->changed);
+    free(m->busy);
+    free(m->ranks);
+    free(m->data_dir);
+    free(m);
+}
+
+static const sched_executor_ops_t mx_ops = {
+    .submit = mx_submit, .stop = mx_stop, .stop_all = mx_stop_all, .free = mx_free};
+
+sched_executor_t *sched_exec_mpi_new(const sched_exec_local_config_t *cfg) {
+    int n = 0, self = 0;
+    const sched_exec_rank_t *world = sched_mpi_world(&n, &self);
+    if (!cfg || !cfg->post || !world || self != 0 || n < 1)
+        return NULL;
+    mx_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->changed, NULL);
+    m->ops_tail = &m->ops;
+    m->post = cfg->post;
+    m->post_user = cfg->post_user;
+    m->log = cfg->log;
+    m->log_user = cfg->log_user;
+    m->n = n;
+    m->ranks = malloc((size_t)n * sizeof *m->ranks);
+    m->busy = calloc((size_t)n, sizeof *m->busy);
+    m->data_dir = strdup(cfg->data_dir);
+    sched_exec_local_config_t lc = *cfg;
+    lc.post = local_post;
+    lc.post_user = m;
+    lc.rank = 0;
+    if (m->ranks && m->busy && m->data_dir)
+        m->local = sched_exec_local_new(&lc);
+    if (m->local)
+        m->link = sched_link_new(recv_cb, tick, m);
+    if (!m->link) {
+        mx_free(&m->base);
+        return NULL;
+    }
+    memcpy(m->ranks, world, (size_t)n * sizeof *m->ranks);
+    m->ranks[0].workers = m->local->slots;
+    m->base.ops = &mx_ops;
+    m->base.ranks = m->ranks;
+    m->base.n_ranks = n;
+    m->base.slots = m->local->slots;
+    m->base.cores = cfg->workers;
+    /* a trial across ranks takes ranks other than 0 (which serves and schedules); their
+     * workers call MPI beside the link thread (mpi_sync.h) */
+    int provided = 0;
+    MPI_Query_thread(&provided);
+    m->base.group_ranks = provided >= MPI_THREAD_MULTIPLE && n > 2 ? n - 1 : 1;
+    for (int r = 1; r < n; r++) {
+        m->base.slots += m->ranks[r].workers;
+        if (m->ranks[r].workers > m->base.cores)
+            m->base.cores = m->ranks[r].workers;
+    }
+    if (pthread_create(&m->thread, NULL, link_main, m) != 0) {
+        mx_free(&m->base);
+        return NULL;
+    }
+    m->thread_started = 1;
+    return &m->base;
+}
