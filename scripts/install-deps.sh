@@ -5,7 +5,7 @@
 #   scripts/install-deps.sh --bench   ... plus the peers the benchmarks compare against
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libsqlite3-dev libjansson-dev
+packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libfftw3-dev libsqlite3-dev libjansson-dev
           libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl jq)
 # The dashboard's npm packages (npm ci --prefix web): Node.js with npm. One that is already
 # installed (e.g. one that bundles npm) is kept.
