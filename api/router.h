@@ -27,6 +27,8 @@ typedef enum api_body_in {
     X(DATASETS_LIST, API_GET, "/api/v1/datasets", API_IN_NONE, api_h_datasets_list)                \
     X(DATASET_GET, API_GET, "/api/v1/datasets/{id}", API_IN_NONE, api_h_dataset_get)               \
     X(DATASET_DELETE, API_DELETE, "/api/v1/datasets/{id}", API_IN_NONE, api_h_dataset_delete)      \
+    X(DATASET_WINDOWS, API_POST, "/api/v1/datasets/{id}/windows", API_IN_JSON,                     \
+      api_h_dataset_windows)                                                                       \
     X(SWEEPS_CREATE, API_POST, "/api/v1/sweeps", API_IN_JSON, api_h_sweeps_create)                 \
     X(SWEEPS_LIST, API_GET, "/api/v1/sweeps", API_IN_NONE, api_h_sweeps_list)                      \
     X(SWEEP_GET, API_GET, "/api/v1/sweeps/{id}", API_IN_NONE, api_h_sweep_get)                     \

@@ -137,10 +137,10 @@ int ingest_rec_fail(ingest_rec_t *p, ingest_error_t *err, int code, size_t field
         ingest_error_set(&p->err, code, p->line, field, field_name, "line %llu, field %zu (%s): %s",
                          (unsigned long long)p->line, field, field_name ? field_name : "", msg);
     else if (p->line)
-        ingest_error_set(&p->err, code, p->line, 0, NULL, "line %llu: %s",
+        ingest_error_set(&p->err, code, p->line, 0, field_name, "line %llu: %s",
                          (unsigned long long)p->line, msg);
     else
-        ingest_error_set(&p->err, code, 0, 0, NULL, "%s", msg);
+        ingest_error_set(&p->err, code, 0, 0, field_name, "%s", msg);
     p->rc = code;
     ingest_error_copy(err, &p->err);
     return code;

@@ -172,10 +172,10 @@ static long role_col(ingest_rec_t *p, const char *given, const char *def1, const
         return i;
     char esc[80];
     if (given)
-        ingest_rec_fail(p, err, MLPT_EINVAL, 0, NULL, "no column named \"%s\" (%s)",
+        ingest_rec_fail(p, err, MLPT_EINVAL, 0, option, "no column named \"%s\" (%s)",
                         ingest_escape(esc, sizeof esc, given, strlen(given), 40), option);
     else
-        ingest_rec_fail(p, err, MLPT_EINVAL, 0, NULL,
+        ingest_rec_fail(p, err, MLPT_EINVAL, 0, option,
                         "no column named \"%s\"%s%s%s: name it with %s", def1, def2 ? " or \"" : "",
                         def2 ? def2 : "", def2 ? "\"" : "", option);
     return -1;
