@@ -11,7 +11,10 @@
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
  * Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
- * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null}. "pruner" is read by
+ * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null, "test"?: {"subjects": [ids]}}.
+ * "test" holds subjects of the (windows or recording) dataset out of training and validation as
+ * the sweep's test set (spec.test_groups, at most SCHED_MAX_TEST_GROUPS; not with
+ * test_dataset_id); the handler checks that the dataset has subjects and these ones. "pruner" is read by
  * sched_pruner_parse (scheduler/pruner.h: {"type": "asha", "min_iterations"?,
  * "reduction_factor"?} or {"type": "median", "warmup_iterations"?, "min_trials"?}), its errors
  * named "pruner.<member>", after training's. training may also hold "early_stopping"
