@@ -22,10 +22,10 @@ import sys
 # name: (step frequency Hz, vertical amplitude m/s^2, harmonic weights, forward tilt rad,
 #        thigh pitch rad: the phone's angle to the vertical leg)
 ACTIVITIES = [
-    ("Walking", 1.9, 3.2, (1.0, 0.45, 0.20), 0.05, 0.0),
-    ("Jogging", 2.7, 8.5, (1.0, 0.60, 0.30), 0.15, 0.0),
-    ("Upstairs", 1.55, 2.6, (1.0, 0.70, 0.45), 0.25, 0.25),
-    ("Downstairs", 2.1, 4.0, (1.0, 0.30, 0.55), -0.15, -0.10),
+    ("Walking", 1.9, 3.2, (1.0, 0.45, 0.20), 0.0, 0.0),
+    ("Jogging", 2.7, 8.5, (1.0, 0.60, 0.30), 0.05, 0.0),
+    ("Upstairs", 1.55, 2.6, (1.0, 0.70, 0.45), 0.08, 0.04),
+    ("Downstairs", 2.1, 4.0, (1.0, 0.30, 0.55), -0.05, -0.03),
     ("Sitting", 0.0, 0.0, (), 0.0, 1.45),
     ("Standing", 0.0, 0.0, (), 0.0, 0.0),
 ]
@@ -50,10 +50,10 @@ def apply(m, v):
 def subject_profile(rng, sid):
     return {
         "id": sid,
-        "cadence": rng.uniform(0.85, 1.15),
-        "strength": rng.uniform(0.75, 1.25),
-        # the phone in a trouser pocket: upright-ish, any side facing out
-        "orient": rotation(rng.uniform(-0.6, 0.6), rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3)),
+        "cadence": rng.uniform(0.9, 1.1),
+        "strength": rng.uniform(0.85, 1.15),
+        # the phone in a trouser pocket: upright-ish, turned a little
+        "orient": rotation(rng.uniform(-0.35, 0.35), rng.uniform(-0.2, 0.2), rng.uniform(-0.2, 0.2)),
         "noise": rng.uniform(0.15, 0.35),
         "phase": [rng.uniform(0, 2 * math.pi) for _ in range(3)],
     }
