@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include "handlers.h"
-#include "matrix.h"
-#include "recording_json.h"
-#include "sha256.h"
 #include "json_util.h"
+#include "matrix.h"
 #include "mlpt_err.h"
 #include "problem.h"
+#include "recording_json.h"
+#include "sha256.h"
 #include "upload.h"
 #include "validate.h"
 
@@ -174,9 +174,9 @@ static void seconds_member(const json_t *body, const char *key, int zero_ok, dou
 /* The windows request body into *opt and name (empty: the default). 0 or -1 with errs. */
 static int windows_body(const json_t *body, ingest_window_options_t *opt, char *name, size_t cap,
                         api_errors_t *errs) {
-    static const char *const keys[] = {"window_seconds", "step_seconds",  "features",
-                                       "frame_seconds",  "hop_seconds",   "max_gap_seconds",
-                                       "name"};
+    static const char *const keys[] = {
+        "window_seconds", "step_seconds",    "features", "frame_seconds",
+        "hop_seconds",    "max_gap_seconds", "name"};
     ingest_window_options_init(opt);
     name[0] = '\0';
     if (!json_is_object(body)) {

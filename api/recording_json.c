@@ -57,9 +57,8 @@ char *api_recording_details(const ingest_rec_report_t *r, const trainer_dataset_
         json_array_append_new(ch, api_json_string(r->channel_names[c]));
     put(d, "channels", ch, &bad);
     for (size_t i = 0; subjects && i < sum.n_subjects; i++)
-        json_array_append_new(subjects,
-                              json_pack("{sI sI}", "id", (json_int_t)sum.subjects[i].id, "samples",
-                                        (json_int_t)sum.subjects[i].samples));
+        json_array_append_new(subjects, json_pack("{sI sI}", "id", (json_int_t)sum.subjects[i].id,
+                                                  "samples", (json_int_t)sum.subjects[i].samples));
     put(d, "subjects", subjects, &bad);
     put(d, "sampling_rate_hz", json_real(sum.rate_hz), &bad);
     put(d, "sample_period_seconds", json_real(sum.period_s), &bad);

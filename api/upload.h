@@ -5,7 +5,8 @@
  * to <data_dir>/datasets/<name>-<16 hex>.mlds (ingest_matrix_write: temp file, fsync, rename).
  * The temporary files are always removed; the matrix stays only after api_upload_keep.
  *
- * Fields (multipart/form-data, or a raw text/csv body with ?name= and ?label_column=):
+ * Fields (multipart/form-data, or a raw text/csv body with ?name=, ?label_column= and the
+ * recording options ?format=, ?subject_column=, ?timestamp_column=, ?timestamp_unit=):
  *   file          a CSV file (gzip allowed);
  *   images        an IDX images file, and labels, an IDX labels file (gzip allowed);
  *   name          optional; default: the file name up to its first '.', else "dataset";

@@ -26,7 +26,7 @@ enum {
     N_FILES = INGEST_FIELDS_MAX,
     PART_NAME = N_FILES,
     PART_LABEL,
-    PART_FORMAT, /* the format by name (needed for those chosen by name: wisdm, timeseries) */
+    PART_FORMAT,  /* the format by name (needed for those chosen by name: wisdm, timeseries) */
     PART_SUBJECT, /* timeseries: subject_column, timestamp_column, timestamp_unit */
     PART_TIME_COL,
     PART_TIME_UNIT,
@@ -77,11 +77,11 @@ struct api_upload {
     int has_opt[N_OPTS];
     int opts_late; /* one came after the file had started: parse it again at the end */
     const ingest_format_def_t *format; /* named by `format`, or NULL */
-    char *details; /* a recording's details (JSON text, malloc'd) */
-    int raw;                    /* a text/csv body: no label_column can come later */
-    api_problem_kind_t problem; /* the sticky failure's kind (API_PROBLEM_NONE: none yet) */
-    int over_limit;             /* the sticky failure is the one over max_bytes (TOO_LARGE) */
-    unsigned retry_after;       /* seconds, for UNAVAILABLE: when trying again may work */
+    char *details;                     /* a recording's details (JSON text, malloc'd) */
+    int raw;                           /* a text/csv body: no label_column can come later */
+    api_problem_kind_t problem;        /* the sticky failure's kind (API_PROBLEM_NONE: none yet) */
+    int over_limit;       /* the sticky failure is the one over max_bytes (TOO_LARGE) */
+    unsigned retry_after; /* seconds, for UNAVAILABLE: when trying again may work */
     char field[32], message[320];
     char internal[512]; /* the server-side cause of a 5xx, for the log only (api_upload_internal) */
     trainer_dataset_t *ds;

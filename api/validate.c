@@ -144,13 +144,12 @@ static void test_validate(const json_t *t, api_sweep_body_t *out, api_errors_t *
                 out->spec.test_groups[out->spec.n_test_groups++] = id;
         }
     if (out->test_dataset_id)
-        api_errors_add(errs, "test",
-                       "give either test_dataset_id or test.subjects, not both");
+        api_errors_add(errs, "test", "give either test_dataset_id or test.subjects, not both");
 }
 
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs) {
-    static const char *const keys[] = {"dataset_id", "name",  "test_dataset_id", "grid",  "training",
+    static const char *const keys[] = {"dataset_id", "name",  "test_dataset_id", "grid", "training",
                                        "search",     "space", "pruner",          "test"};
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body)) {

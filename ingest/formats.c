@@ -9,8 +9,8 @@
 #include "csv.h"
 #include "format.h"
 #include "idx.h"
-#include "recording.h"
 #include "ingest_private.h"
+#include "recording.h"
 
 void ingest_options_init(ingest_options_t *opt) {
     opt->label_name = NULL;

@@ -37,8 +37,8 @@ struct ingest_rec {
     int header_done;
     char delim;
     size_t n_cols;
-    int *role;          /* [n_cols]: COL_* or the channel index + 0 */
-    char **col_names;   /* [n_cols] */
+    int *role;            /* [n_cols]: COL_* or the channel index + 0 */
+    char **col_names;     /* [n_cols] */
     char **channel_names; /* [channels] (WISDM: x, y, z, static) */
     size_t channels;
 

@@ -204,9 +204,10 @@ static int ts_header(ingest_rec_t *p, const char *rec, size_t len, ingest_error_
         p->col_names[i][k] = '\0';
     }
     long subj = role_col(p, p->subject_col, "subject", "user", "subject_column", err);
-    long label = subj < 0 ? -1 : role_col(p, p->label_col, "label", "activity", "label_column", err);
-    long time = label < 0 ? -1
-                          : role_col(p, p->time_col, "timestamp", "time", "timestamp_column", err);
+    long label =
+        subj < 0 ? -1 : role_col(p, p->label_col, "label", "activity", "label_column", err);
+    long time =
+        label < 0 ? -1 : role_col(p, p->time_col, "timestamp", "time", "timestamp_column", err);
     if (time < 0)
         return p->rc;
     if (subj == label || subj == time || label == time)
@@ -227,8 +228,8 @@ static int ts_header(ingest_rec_t *p, const char *rec, size_t len, ingest_error_
         return ingest_rec_fail(p, err, MLPT_EFORMAT, 0, NULL,
                                "no channel column: every column is subject, label or timestamp");
     if (ch > INGEST_REC_MAX_CHANNELS)
-        return ingest_rec_fail(p, err, MLPT_ELIMIT, 0, NULL, "%zu channel columns: at most %zu",
-                               ch, INGEST_REC_MAX_CHANNELS);
+        return ingest_rec_fail(p, err, MLPT_ELIMIT, 0, NULL, "%zu channel columns: at most %zu", ch,
+                               INGEST_REC_MAX_CHANNELS);
     if (ingest_rec_set_channels(p, ch, names))
         return ingest_rec_fail(p, err, MLPT_ENOMEM, 0, NULL, "out of memory");
     p->header_done = 1;

@@ -35,7 +35,7 @@
 #include "dataset.h"
 #include "ingest.h"
 
-#define INGEST_REC_FIRST_LINES 5           /* line numbers kept per quirk and per skip reason */
+#define INGEST_REC_FIRST_LINES 5             /* line numbers kept per quirk and per skip reason */
 #define INGEST_REC_MAX_CHANNELS ((size_t)64) /* timeseries channel columns */
 #define INGEST_REC_MAX_SUBJECTS ((size_t)100000)
 
@@ -69,12 +69,12 @@ void ingest_rec_options_init(ingest_rec_options_t *opt);
 
 /* What was repaired (counted, the record kept). */
 typedef enum ingest_quirk {
-    INGEST_QUIRK_TRAILING_COMMA = 0, /* "...,z,;": the empty last field dropped */
-    INGEST_QUIRK_MISSING_SEMICOLON,  /* a WISDM record ended by its line, not by ';' */
+    INGEST_QUIRK_TRAILING_COMMA = 0,  /* "...,z,;": the empty last field dropped */
+    INGEST_QUIRK_MISSING_SEMICOLON,   /* a WISDM record ended by its line, not by ';' */
     INGEST_QUIRK_SEVERAL_ON_ONE_LINE, /* a record after another on the same line */
-    INGEST_QUIRK_EMPTY_VALUE,        /* an empty channel value: the subject's previous one kept */
-    INGEST_QUIRK_BLANK_LINE,         /* an empty line (or one of spaces) */
-    INGEST_QUIRK_CRLF,               /* a line ended by CR LF */
+    INGEST_QUIRK_EMPTY_VALUE,         /* an empty channel value: the subject's previous one kept */
+    INGEST_QUIRK_BLANK_LINE,          /* an empty line (or one of spaces) */
+    INGEST_QUIRK_CRLF,                /* a line ended by CR LF */
     INGEST_QUIRK_COUNT
 } ingest_quirk_t;
 
@@ -85,8 +85,8 @@ typedef enum ingest_skip {
     INGEST_SKIP_EMPTY_LABEL,
     INGEST_SKIP_BAD_TIMESTAMP, /* not a non-negative number, or past 2^63 ns */
     INGEST_SKIP_ZERO_TIMESTAMP,
-    INGEST_SKIP_BAD_VALUE,     /* a channel value that is not a finite float32 */
-    INGEST_SKIP_EMPTY_VALUE,   /* empty, and no earlier value of the subject to keep */
+    INGEST_SKIP_BAD_VALUE,   /* a channel value that is not a finite float32 */
+    INGEST_SKIP_EMPTY_VALUE, /* empty, and no earlier value of the subject to keep */
     INGEST_SKIP_COUNT
 } ingest_skip_t;
 
@@ -99,7 +99,7 @@ const char *ingest_skip_name(size_t s);
 
 /* A parse's account, kept by its parser (ingest_rec_report). */
 typedef struct ingest_rec_report {
-    uint64_t records;                  /* records seen (used or skipped) */
+    uint64_t records; /* records seen (used or skipped) */
     uint64_t quirks[INGEST_QUIRK_COUNT];
     uint64_t quirk_lines[INGEST_QUIRK_COUNT][INGEST_REC_FIRST_LINES]; /* the first ones, 1-based */
     uint64_t skipped[INGEST_SKIP_COUNT];
@@ -140,9 +140,9 @@ typedef struct ingest_rec_subject {
 } ingest_rec_subject_t;
 
 typedef struct ingest_rec_summary {
-    double rate_hz;     /* 1 / the median interval between consecutive samples of one subject
-                           and label (0 when there is no such pair) */
-    double period_s;    /* that median interval */
+    double rate_hz;         /* 1 / the median interval between consecutive samples of one subject
+                               and label (0 when there is no such pair) */
+    double period_s;        /* that median interval */
     double gap_threshold_s; /* a gap: an interval longer than 5 median intervals */
     uint64_t gaps;          /* between consecutive samples of one subject and label */
     double longest_gap_s;

@@ -64,8 +64,8 @@ int ingest_window_shape(const ingest_window_options_t *opt, double rate_hz, size
     sh->rate_hz = rate_hz;
     if (!(rate_hz > 0.0) || !isfinite(rate_hz) || channels == 0)
         return bad_option(err, MLPT_EINVAL, "dataset_id",
-                          "the recording has no sampling rate (%g Hz) or no channel (%zu)",
-                          rate_hz, channels);
+                          "the recording has no sampling rate (%g Hz) or no channel (%zu)", rate_hz,
+                          channels);
     sh->window = samples(opt->window_seconds, rate_hz);
     sh->step = samples(opt->step_seconds, rate_hz);
     if (sh->window < 2)
@@ -205,8 +205,7 @@ int ingest_windows_derive(const trainer_dataset_t *rec, const ingest_window_opti
     int rc = ingest_rec_median_period(rec, &period);
     if (rc)
         return rc;
-    rc = ingest_window_shape(opt, period > 0 ? 1e9 / (double)period : 0.0, rec->features, &sh,
-                             err);
+    rc = ingest_window_shape(opt, period > 0 ? 1e9 / (double)period : 0.0, rec->features, &sh, err);
     if (rc)
         return rc;
     double gap = opt->max_gap_seconds * 1e9;
@@ -221,23 +220,23 @@ int ingest_windows_derive(const trainer_dataset_t *rec, const ingest_window_opti
     walk(rec, &sh, max_gap, &st, count_class, &f);
     if (st.windows == 0) {
         rc = bad_option(err, MLPT_EFORMAT, "window_seconds",
-                         "no window fits: none of the %zu stretches of one subject and label "
-                         "without a gap over max_gap_seconds holds %zu samples (%g s)",
-                         st.segments, sh.window, opt->window_seconds);
+                        "no window fits: none of the %zu stretches of one subject and label "
+                        "without a gap over max_gap_seconds holds %zu samples (%g s)",
+                        st.segments, sh.window, opt->window_seconds);
         goto fail;
     }
     if ((double)st.windows * (double)sh.features > (double)INGEST_DEFAULT_MAX_VALUES) {
         rc = bad_option(err, MLPT_ELIMIT, "step_seconds",
-                         "%zu windows of %zu features are more than 2^31 values", st.windows,
-                         sh.features);
+                        "%zu windows of %zu features are more than 2^31 values", st.windows,
+                        sh.features);
         goto fail;
     }
     if ((rc = make_classes(rec, &f, map, &st)) != 0)
         goto fail;
     if (f.ds->classes < 2) {
         rc = bad_option(err, MLPT_EFORMAT, "window_seconds",
-                         "the windows cover one class only (\"%.60s\"): a dataset needs two",
-                         f.ds->class_names[0]);
+                        "the windows cover one class only (\"%.60s\"): a dataset needs two",
+                        f.ds->class_names[0]);
         goto fail;
     }
     f.class_map = map;

@@ -45,8 +45,8 @@ const char *ingest_features_name(ingest_features_t f);
 int ingest_features_parse(const char *name, ingest_features_t *out);
 
 typedef struct ingest_window_options {
-    double window_seconds;  /* > 0 */
-    double step_seconds;    /* > 0 */
+    double window_seconds; /* > 0 */
+    double step_seconds;   /* > 0 */
     ingest_features_t features;
     double frame_seconds;   /* spectrogram: > 0, at most window_seconds */
     double hop_seconds;     /* spectrogram: > 0 */
@@ -68,8 +68,8 @@ typedef struct ingest_window_shape {
 /* What a derivation made. */
 typedef struct ingest_window_stats {
     size_t windows;
-    size_t segments;       /* stretches of one subject and label without a gap */
-    size_t short_segments; /* of them, those shorter than a window (no window) */
+    size_t segments;        /* stretches of one subject and label without a gap */
+    size_t short_segments;  /* of them, those shorter than a window (no window) */
     size_t dropped_classes; /* classes of the recording without a window */
 } ingest_window_stats_t;
 

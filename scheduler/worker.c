@@ -50,7 +50,7 @@ typedef struct run_ctx {
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
     const size_t *test_rows;       /* or rows of the training dataset (its test subjects) */
     size_t n_test_rows;
-    const store_metric_t *stored;  /* the trial's rows: iterations 1 .. n_stored */
+    const store_metric_t *stored; /* the trial's rows: iterations 1 .. n_stored */
     size_t n_stored;
     size_t reported;    /* the last iteration whose figures are in best_* / last_* */
     char mismatch[256]; /* set when a recomputed iteration differs from its stored row */
@@ -273,7 +273,8 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
         done->rc = MLPT_EINVAL;
         goto out;
     }
-    if (split_rc != 0 || !(model = trainer_model_new_init(&arch, job->params.seed, job->params.init))) {
+    if (split_rc != 0 ||
+        !(model = trainer_model_new_init(&arch, job->params.seed, job->params.init))) {
         snprintf(done->error, sizeof done->error, "out of memory building the model");
         goto out;
     }
@@ -297,7 +298,9 @@ void sched_worker_train(const sched_worker_env_t *env, const sched_exec_job_t *j
                      .n_train = split.n_train,
                      .last_val_accuracy = NAN,
                      .best_val_accuracy = NAN,
-                     .test = test ? &view : split.n_test ? ds : NULL,
+                     .test = test           ? &view
+                             : split.n_test ? ds
+                                            : NULL,
                      .test_rows = !test && split.n_test ? split.test : NULL,
                      .n_test_rows = !test ? split.n_test : 0,
                      .stored = job->stored,

@@ -9,10 +9,10 @@
 #include "cli.h"
 #include "format.h"
 #include "ingest.h"
-#include "windows.h"
 #include "mlpt_err.h"
 #include "params.h"
 #include "train.h"
+#include "windows.h"
 
 /* The help: the dataset and output options are this command's own; the parameter flags come
  * from the parameter table (scheduler/params.h). */

@@ -104,8 +104,8 @@ typedef struct store_dataset_new {
     const char *sha256;            /* hex digest of the bytes uploaded */
     const char *storage_path;      /* the parsed matrix file, relative to the data dir */
     double created_at;             /* Unix seconds */
-    const char *kind;         /* "table" (NULL means it), "recording" or "windows" (0006) */
-    const char *details_json; /* a JSON object merged into the dataset's answer, or NULL */
+    const char *kind;              /* "table" (NULL means it), "recording" or "windows" (0006) */
+    const char *details_json;      /* a JSON object merged into the dataset's answer, or NULL */
 } store_dataset_new_t;
 
 /* Writer. Inserts a ready dataset; *id receives its id. MLPT_EINVAL for a NULL string, an

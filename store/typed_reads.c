@@ -74,9 +74,8 @@ static int prepare_id(store_t *st, const char *sql, int64_t id, sqlite3_stmt **s
 int store_dataset_shape(store_t *st, int64_t id, store_dataset_shape_t *out, store_error_t *err) {
     sqlite3_stmt *s = NULL;
     memset(out, 0, sizeof(*out));
-    int rc =
-        prepare_id(st, "SELECT rows, features, classes, kind FROM datasets WHERE id = ?1", id, &s,
-                   err);
+    int rc = prepare_id(st, "SELECT rows, features, classes, kind FROM datasets WHERE id = ?1", id,
+                        &s, err);
     if (rc)
         goto out;
     rc = sqlite3_step(s);

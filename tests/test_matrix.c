@@ -425,8 +425,7 @@ int main(void) {
         cmocka_unit_test(test_version_2_layout),  cmocka_unit_test(test_version_1_still_read),
         cmocka_unit_test(test_io_errors),         cmocka_unit_test(test_spool_order),
         cmocka_unit_test(test_spool_error),       cmocka_unit_test(test_spool_bounded),
-        cmocka_unit_test(test_groups_round_trip),
-        cmocka_unit_test(test_times_round_trip),
+        cmocka_unit_test(test_groups_round_trip), cmocka_unit_test(test_times_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

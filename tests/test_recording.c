@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +24,9 @@ static const char *name_ptrs[8] = {names[0], names[1], names[2], names[3],
 
 /* Parses text with a new parser of `kind` ("wisdm" or "ts"), fed `chunk` bytes at a time (0:
  * whole). Returns the finish code; *out, the report (copied) and err filled. */
-static int parse(const char *kind, const char *text, size_t chunk,
-                 const ingest_rec_options_t *opt, const char *label, trainer_dataset_t **out,
-                 ingest_rec_report_t *rep, ingest_error_t *err) {
+static int parse(const char *kind, const char *text, size_t chunk, const ingest_rec_options_t *opt,
+                 const char *label, trainer_dataset_t **out, ingest_rec_report_t *rep,
+                 ingest_error_t *err) {
     ingest_rec_t *p =
         strcmp(kind, "wisdm") == 0 ? ingest_wisdm_new(opt) : ingest_timeseries_new(opt, label);
     assert_non_null(p);
@@ -87,12 +89,12 @@ static void test_quirks(void **state) {
     trainer_dataset_t *ds;
     ingest_rec_report_t r;
     ingest_error_t e;
-    const char *text = "1,Walking,100,1,2,3,;\n"      /* line 1: trailing comma */
-                       "1,Walking,200,4,5,6\n"        /* line 2: no ';' */
+    const char *text = "1,Walking,100,1,2,3,;\n"                    /* line 1: trailing comma */
+                       "1,Walking,200,4,5,6\n"                      /* line 2: no ';' */
                        "1,Walking,300,7,8,9;1,Sitting,400,1,1,1;\n" /* line 3: two records */
-                       "\n"                          /* line 4: blank */
-                       "1,Sitting,500,,2,3;\r\n"     /* line 5: empty x (previous: 1), CR LF */
-                       "1,Sitting,600,1,2, ;\n";     /* line 6: blank z (previous: 3) */
+                       "\n"                                         /* line 4: blank */
+                       "1,Sitting,500,,2,3;\r\n" /* line 5: empty x (previous: 1), CR LF */
+                       "1,Sitting,600,1,2, ;\n"; /* line 6: blank z (previous: 3) */
     assert_int_equal(wisdm(text, &ds, &r, &e), 0);
     assert_int_equal(ds->rows, 6);
     assert_int_equal(r.quirks[INGEST_QUIRK_TRAILING_COMMA], 1);
@@ -121,17 +123,17 @@ static void test_skipped(void **state) {
     ingest_rec_report_t r;
     ingest_error_t e;
     const char *text = "1,Walking,100,1,2,3;\n"
-                       "1,Walking,200,1,2;\n"          /* 2: field count */
-                       "x,Walking,300,1,2,3;\n"        /* 3: subject */
-                       "1,,400,1,2,3;\n"               /* 4: empty label */
-                       "1,Walking,12a,1,2,3;\n"        /* 5: timestamp */
-                       "1,Walking,0,1,2,3;\n"          /* 6: zero timestamp */
-                       "1,Walking,700,1,abc,3;\n"      /* 7: value */
-                       "2,Walking,800,,2,3;\n"         /* 8: empty, no earlier value of 2 */
-                       "1,Walking,900,1e39,2,3;\n"     /* 9: over float32 */
-                       "-1,Sitting,1000,1,2,3;\n"      /* 10: negative subject */
-                       "1,Sitting,1100,1,2,3,4,5;\n"   /* 11: field count */
-                       "1,Sitting,1200,1,2,3";         /* 12: kept (no ';' at the end: quirk) */
+                       "1,Walking,200,1,2;\n"        /* 2: field count */
+                       "x,Walking,300,1,2,3;\n"      /* 3: subject */
+                       "1,,400,1,2,3;\n"             /* 4: empty label */
+                       "1,Walking,12a,1,2,3;\n"      /* 5: timestamp */
+                       "1,Walking,0,1,2,3;\n"        /* 6: zero timestamp */
+                       "1,Walking,700,1,abc,3;\n"    /* 7: value */
+                       "2,Walking,800,,2,3;\n"       /* 8: empty, no earlier value of 2 */
+                       "1,Walking,900,1e39,2,3;\n"   /* 9: over float32 */
+                       "-1,Sitting,1000,1,2,3;\n"    /* 10: negative subject */
+                       "1,Sitting,1100,1,2,3,4,5;\n" /* 11: field count */
+                       "1,Sitting,1200,1,2,3";       /* 12: kept (no ';' at the end: quirk) */
     assert_int_equal(wisdm(text, &ds, &r, &e), 0);
     assert_int_equal(ds->rows, 2);
     assert_int_equal(r.records, 12);
@@ -184,14 +186,14 @@ static void test_refusals(void **state) {
     ingest_rec_options_t opt;
     ingest_rec_options_init(&opt);
     opt.max_line_bytes = 16;
-    assert_int_equal(parse("wisdm", "1,Walking,100,1,2,3;\n1,Walking,100,1.000000000000,2,3;\n",
-                           3, &opt, NULL, &ds, NULL, &e),
+    assert_int_equal(parse("wisdm", "1,Walking,100,1,2,3;\n1,Walking,100,1.000000000000,2,3;\n", 3,
+                           &opt, NULL, &ds, NULL, &e),
                      MLPT_ELIMIT);
     opt.max_line_bytes = 0;
     opt.max_rows = 2;
-    assert_int_equal(parse("wisdm", "1,A,1,1,2,3;1,B,2,1,2,3;1,A,3,1,2,3;", 0, &opt, NULL, &ds,
-                           NULL, &e),
-                     MLPT_ELIMIT);
+    assert_int_equal(
+        parse("wisdm", "1,A,1,1,2,3;1,B,2,1,2,3;1,A,3,1,2,3;", 0, &opt, NULL, &ds, NULL, &e),
+        MLPT_ELIMIT);
     /* a label with a NUL byte is skipped, not cut */
     ingest_rec_t *p = ingest_wisdm_new(NULL);
     const char nul[] = "1,Wa\0lk,100,1,2,3;\n1,Sitting,200,1,2,3;\n1,Walking,300,1,2,3;\n";
@@ -257,9 +259,8 @@ static void test_timeseries(void **state) {
     opt.timestamp_unit = INGEST_TIME_S;
     opt.subject_column = "who";
     opt.timestamp_column = "at";
-    assert_int_equal(parse("ts", "who;what;at;v\n1;a;1.25;0\n1;b;1.5;1\n", 0, &opt, "what", &ds,
-                           &r, &e),
-                     0);
+    assert_int_equal(
+        parse("ts", "who;what;at;v\n1;a;1.25;0\n1;b;1.5;1\n", 0, &opt, "what", &ds, &r, &e), 0);
     assert_int_equal(ds->time[0], 1250000000LL);
     assert_int_equal(ds->features, 1);
     trainer_dataset_free(ds);

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,14 +177,14 @@ static void test_stats(void **state) {
     ingest_error_t e;
     assert_int_equal(ingest_windows_derive(r, &o, &w, NULL, NULL, &e), 0);
     assert_int_equal(w->features, 43);
-    const float *f = w->x; /* the first window */
-    assert_true(fabsf(f[0]) < 1e-5f);        /* mean x */
-    assert_true(fabsf(f[1] - 9.8f) < 1e-5f); /* mean y */
-    assert_true(fabsf(f[2] - 9.5f) < 1e-5f); /* mean z: 0..19 */
+    const float *f = w->x;                               /* the first window */
+    assert_true(fabsf(f[0]) < 1e-5f);                    /* mean x */
+    assert_true(fabsf(f[1] - 9.8f) < 1e-5f);             /* mean y */
+    assert_true(fabsf(f[2] - 9.5f) < 1e-5f);             /* mean z: 0..19 */
     assert_true(fabsf(f[3] - (float)sqrt(0.5)) < 1e-4f); /* std of a sine over whole periods */
     assert_true(f[4] == 0.0f);                           /* std of a constant */
     assert_true(fabsf(f[5] - (float)sqrt((400.0 - 1.0) / 12.0)) < 1e-4f);
-    assert_true(fabsf(f[8] - 5.0f) < 1e-5f); /* aad z: mean |i - 9.5| = 5 */
+    assert_true(fabsf(f[8] - 5.0f) < 1e-5f);   /* aad z: mean |i - 9.5| = 5 */
     assert_true(fabsf(f[9] - 500.0f) < 1e-3f); /* peaks of x every 5 samples at 10 Hz: 500 ms */
     assert_true(f[10] == 0.0f);                /* no peak in a constant */
     /* bins: z spreads 2 samples over each tenth of [0, 19]; y has all in its first bin */
@@ -296,8 +298,8 @@ static void test_group_split(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_boundaries), cmocka_unit_test(test_spectrogram_against_dft),
-        cmocka_unit_test(test_stats),      cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_boundaries),  cmocka_unit_test(test_spectrogram_against_dft),
+        cmocka_unit_test(test_stats),       cmocka_unit_test(test_refused),
         cmocka_unit_test(test_group_split),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,8 +41,8 @@ typedef struct trainer_dataset {
                        one subject), so that a split can keep a group on one side; any values;
                        NULL for none (a recording: its subjects; windows: their subject).
                        malloc'd, owned */
-    int64_t *time; /* [rows] each row's timestamp in ns (a sensor recording's samples), NULL for
-                      none; the trainer never reads it. malloc'd, owned */
+    int64_t *time;  /* [rows] each row's timestamp in ns (a sensor recording's samples), NULL for
+                       none; the trainer never reads it. malloc'd, owned */
 } trainer_dataset_t;
 
 /* Frees a dataset and everything it owns (every pointer member is released with free()).

@@ -120,10 +120,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                        whole.err.row == parts.err.row && whole.err.column == parts.err.column,
                    "errors differ: \"%s\" vs \"%s\"", whole.err.message, parts.err.message);
         FUZZ_CHECK(whole.err.message[0], "an error has a message");
-        FUZZ_CHECK(whole.rc == MLPT_EFORMAT || (whole.rc == MLPT_EINVAL && (b & 1)) ||
-                       (whole.rc == MLPT_ELIMIT &&
-                        ((b & 8) || strstr(whole.err.message, "columns"))),
-                   "undocumented code %d: %s", whole.rc, whole.err.message);
+        FUZZ_CHECK(
+            whole.rc == MLPT_EFORMAT || (whole.rc == MLPT_EINVAL && (b & 1)) ||
+                (whole.rc == MLPT_ELIMIT && ((b & 8) || strstr(whole.err.message, "columns"))),
+            "undocumented code %d: %s", whole.rc, whole.err.message);
         return 0;
     }
     trainer_dataset_t *a = whole.ds, *c = parts.ds;

@@ -91,6 +91,12 @@ def test_wisdm_upload_counts_quirks():
         # GET answers the same details
         _, _, again = srv.json("GET", "/api/v1/datasets/%d" % ds["id"], expect=200)
         assert again["quirks"] == ds["quirks"] and again["subjects"] == ds["subjects"]
+        # a raw text/csv body with the format as a query argument
+        status, _, raw = srv.json("POST", "/api/v1/datasets?format=wisdm&name=raw", data,
+                                  {"Content-Type": "text/csv"})
+        assert status == 201 and raw["kind"] == "recording" and raw["rows"] == ds["rows"], raw
+        problem(srv.request("POST", "/api/v1/datasets?format=wisdm&subject_column=s", data,
+                            {"Content-Type": "text/csv"}), 422)
         # skipped records: counted with their first lines
         bad = data + b"1,Walking,12x,1,2,3;\n1,Walking,99,1,2;\n"
         _, _, sk = upload_wisdm(srv, bad, name="bad")
