@@ -1,7 +1,10 @@
 /*
  * api/h_datasets.c - POST/GET /api/v1/datasets, GET/DELETE /api/v1/datasets/{id}, and
- * POST /api/v1/datasets/{id}/windows (a recording cut into windows: ingest/windows.h).
+ * POST /api/v1/datasets/{id}/windows (a recording cut into windows: ingest/windows.h) and
+ * GET /api/v1/datasets/{id}/preview (a recording's first window of each class, for the
+ * dashboard: raw samples and spectrogram).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,4 +380,145 @@ out:
     trainer_dataset_free(rec);
     trainer_dataset_free(win);
     free(errs);
+}
+
+/* ---- GET /api/v1/datasets/{id}/preview ------------------------------------------------------ */
+
+/* A query argument in seconds (0 < x <= 600) into *out when given. 0, or -1 with errs. */
+static int query_seconds(const api_request_t *req, const char *key, double *out,
+                         api_errors_t *errs) {
+    const char *v = api_query(req, key);
+    char *end;
+    if (!v)
+        return 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x > 0.0) || x > 600.0) {
+        char field[48];
+        snprintf(field, sizeof field, "query.%s", key);
+        api_errors_add(errs, field, "must be a number of seconds, more than 0 and at most 600");
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* One class's first window: its raw samples and its spectrogram. */
+static json_t *preview_window(const trainer_dataset_t *rec, const ingest_window_options_t *opt,
+                              const ingest_window_shape_t *sh, size_t c, size_t start) {
+    size_t C = rec->features;
+    json_t *samples = json_array(), *spec = json_array();
+    for (size_t i = 0; samples && i < sh->window; i++) {
+        json_t *row = json_array();
+        for (size_t k = 0; row && k < C; k++)
+            json_array_append_new(row, api_json_num(rec->x[(start + i) * C + k]));
+        json_array_append_new(samples, row);
+    }
+    float *feat = malloc(sh->features * sizeof *feat);
+    if (!feat || ingest_window_row(rec, opt, sh, start, feat) != 0) {
+        free(feat);
+        json_decref(samples);
+        json_decref(spec);
+        return NULL;
+    }
+    for (size_t k = 0; spec && k < C; k++) {
+        json_t *frames = json_array();
+        for (size_t f = 0; frames && f < sh->frames; f++) {
+            json_t *bins = json_array();
+            for (size_t b = 0; bins && b < sh->bins; b++)
+                json_array_append_new(bins,
+                                      api_json_num(feat[(k * sh->frames + f) * sh->bins + b]));
+            json_array_append_new(frames, bins);
+        }
+        json_array_append_new(spec, frames);
+    }
+    free(feat);
+    return json_pack("{so sI sf so so}", "class", api_json_string(rec->class_names[c]), "subject",
+                     (json_int_t)rec->group[start], "start_seconds",
+                     (double)(rec->time[start] - rec->time[0]) / 1e9, "samples", samples,
+                     "spectrogram", spec);
+}
+
+void api_h_dataset_preview(api_t *a, const api_request_t *req, api_response_t *res) {
+    static const char *const allowed[] = {"window_seconds", "frame_seconds", "hop_seconds", NULL};
+    int64_t id;
+    api_errors_t errs;
+    store_error_t err;
+    ingest_error_t e;
+    trainer_dataset_t *rec = NULL;
+    size_t *starts = NULL;
+    char *rel = NULL;
+    ingest_window_options_t opt;
+    ingest_window_options_init(&opt);
+    api_errors_init(&errs);
+    memset(&err, 0, sizeof err);
+    if (api_h_id(req, "dataset", &id, res) || api_h_query(req, allowed, NULL, res))
+        return;
+    if (query_seconds(req, "window_seconds", &opt.window_seconds, &errs) |
+        query_seconds(req, "frame_seconds", &opt.frame_seconds, &errs) |
+        query_seconds(req, "hop_seconds", &opt.hop_seconds, &errs)) {
+        api_h_invalid(res, &errs);
+        return;
+    }
+    store_t *st = api_h_reader(a, res);
+    store_dataset_shape_t sh;
+    if (!st)
+        return;
+    if (store_dataset_shape(st, id, &sh, &err) != 0 ||
+        !(rel = store_dataset_storage_path(st, id, &err))) {
+        api_h_fail(a, res, err.code, &err, "dataset", id);
+        return;
+    }
+    if (strcmp(sh.kind, "recording") != 0) {
+        api_problemf(res, API_PROBLEM_CONFLICT,
+                     "dataset %lld is not a recording (its kind is %s): only a recording has "
+                     "windows to preview",
+                     (long long)id, sh.kind);
+        goto out;
+    }
+    char path[4352];
+    snprintf(path, sizeof path, "%s/%s", a->data_dir, rel);
+    int rc = ingest_matrix_read(path, &rec, &e);
+    if (rc) {
+        api_logf(a, "dataset %lld: %s", (long long)id, e.message);
+        api_problem_code(res, rc == MLPT_ENOMEM ? rc : MLPT_EIO, NULL);
+        goto out;
+    }
+    ingest_window_shape_t shape;
+    starts = malloc(rec->classes * sizeof *starts);
+    if (!starts) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        goto out;
+    }
+    if ((rc = ingest_windows_first(rec, &opt, starts, &shape, &e)) != 0) {
+        char field[80];
+        snprintf(field, sizeof field, "query.%s",
+                 e.column_name[0] ? e.column_name : "window_seconds");
+        api_problem_field(res, API_PROBLEM_INVALID, field, "%s", e.message);
+        goto out;
+    }
+    json_t *wins = json_array();
+    for (size_t c = 0; wins && c < rec->classes; c++) {
+        if (starts[c] == SIZE_MAX)
+            continue;
+        json_t *w = preview_window(rec, &opt, &shape, c, starts[c]);
+        if (!w || json_array_append_new(wins, w) != 0) {
+            json_decref(wins);
+            wins = NULL;
+        }
+    }
+    json_t *j = wins ? json_pack("{sI sf sI sI sI sI sf so}", "dataset_id", (json_int_t)id,
+                                 "rate_hz", shape.rate_hz, "window_samples",
+                                 (json_int_t)shape.window, "frame_samples", (json_int_t)shape.frame,
+                                 "frames", (json_int_t)shape.frames, "bins", (json_int_t)shape.bins,
+                                 "bin_hz", shape.rate_hz / (double)shape.frame, "windows", wins)
+                     : NULL;
+    if (!j) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        goto out;
+    }
+    api_res_json(res, 200, j);
+out:
+    trainer_dataset_free(rec);
+    free(starts);
+    free(rel);
 }

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,4 +274,47 @@ fail:
     free(map);
     free(f.per_class);
     return rc;
+}
+
+typedef struct firsts {
+    const trainer_dataset_t *rec;
+    size_t *starts;
+} firsts_t;
+
+static void first_of_class(size_t start, void *user) {
+    firsts_t *f = user;
+    size_t c = (size_t)f->rec->y[start];
+    if (f->starts[c] == SIZE_MAX)
+        f->starts[c] = start;
+}
+
+int ingest_windows_first(const trainer_dataset_t *rec, const ingest_window_options_t *opt,
+                         size_t *starts, ingest_window_shape_t *shape, ingest_error_t *err) {
+    int64_t period = 0;
+    ingest_window_stats_t st;
+    if (!rec || !rec->group || !rec->time || !opt)
+        return bad_option(err, MLPT_EINVAL, "dataset_id",
+                          "not a recording: it has no subjects or no timestamps");
+    int rc = ingest_rec_median_period(rec, &period);
+    if (!rc)
+        rc = ingest_window_shape(opt, period > 0 ? 1e9 / (double)period : 0.0, rec->features, shape,
+                                 err);
+    if (rc)
+        return rc;
+    double gap = opt->max_gap_seconds * 1e9;
+    firsts_t f = {rec, starts};
+    for (size_t c = 0; c < rec->classes; c++)
+        starts[c] = SIZE_MAX;
+    walk(rec, shape, gap >= 9e18 ? INT64_MAX : (int64_t)gap, &st, first_of_class, &f);
+    return 0;
+}
+
+int ingest_window_row(const trainer_dataset_t *rec, const ingest_window_options_t *opt,
+                      const ingest_window_shape_t *shape, size_t start, float *row) {
+    win_feat_t f;
+    if (ingest_win_feat_init(&f, opt->features, shape, rec->features) != 0)
+        return MLPT_ENOMEM;
+    ingest_win_feat_row(&f, rec->x + start * rec->features, row);
+    ingest_win_feat_deinit(&f);
+    return 0;
 }

@@ -91,4 +91,16 @@ int ingest_windows_derive(const trainer_dataset_t *rec, const ingest_window_opti
                           trainer_dataset_t **out, ingest_window_shape_t *shape,
                           ingest_window_stats_t *stats, ingest_error_t *err);
 
+/* For a preview: the first window of each class of rec (the segments ingest_windows_derive
+ * cuts), starts[c] its first sample, or SIZE_MAX for a class without a window (starts holds
+ * rec->classes entries); *shape as ingest_window_shape gives it at rec's rate. 0, or the
+ * errors of ingest_window_shape, MLPT_EINVAL (no group or time), MLPT_ENOMEM. Any thread. */
+int ingest_windows_first(const trainer_dataset_t *rec, const ingest_window_options_t *opt,
+                         size_t *starts, ingest_window_shape_t *shape, ingest_error_t *err);
+
+/* The features (opt->features, at *shape) of the window of rec starting at sample `start`
+ * (start + shape->window <= rec->rows) into row[shape->features]. 0 or MLPT_ENOMEM. */
+int ingest_window_row(const trainer_dataset_t *rec, const ingest_window_options_t *opt,
+                      const ingest_window_shape_t *shape, size_t start, float *row);
+
 #endif

@@ -197,6 +197,26 @@ def test_windows_route():
             assert b["errors"][0]["field"] == field, (body, b)
             assert text in b["errors"][0]["message"], (body, b)
         problem(derive(srv, 999, {}), 404)
+        # the dashboard's preview: one window per class, its samples and spectrogram
+        _, _, pv = srv.json("GET", "/api/v1/datasets/%d/preview" % rec["id"], expect=200)
+        assert pv["window_samples"] == 200 and pv["frames"] == 9 and pv["bins"] == 21, pv.keys()
+        assert sorted(w["class"] for w in pv["windows"]) == sorted(rec["classes"])
+        for win in pv["windows"]:
+            assert len(win["samples"]) == 200 and len(win["samples"][0]) == 3
+            assert len(win["spectrogram"]) == 3 and len(win["spectrogram"][0]) == 9
+            assert len(win["spectrogram"][0][0]) == 21 and win["subject"] in (1, 2, 3)
+        _, _, pv2 = srv.json("GET", "/api/v1/datasets/%d/preview?window_seconds=4&frame_seconds=1"
+                             % rec["id"], expect=200)
+        assert pv2["window_samples"] == 80 and pv2["bins"] == 11
+        problem(srv.request("GET", "/api/v1/datasets/%d/preview" % iris["id"]), 409)
+        b = problem(srv.request("GET", "/api/v1/datasets/%d/preview?window_seconds=x" % rec["id"]),
+                    422)
+        assert b["errors"][0]["field"] == "query.window_seconds", b
+        b = problem(srv.request("GET", "/api/v1/datasets/%d/preview?window_seconds=2&frame_seconds=3"
+                                % rec["id"]), 422)
+        assert b["errors"][0]["field"] == "query.frame_seconds", b
+        problem(srv.request("GET", "/api/v1/datasets/%d/preview?colour=1" % rec["id"]), 422)
+        problem(srv.request("GET", "/api/v1/datasets/999/preview"), 404)
         problem(srv.request("POST", "/api/v1/datasets/%d/windows" % rec["id"], b"{",
                             {"Content-Type": "application/json"}), 400)
 
@@ -237,6 +257,18 @@ def test_sweeps_split_by_subject():
         assert tw["best_val_accuracy"] > ts["best_val_accuracy"] + 0.15, (tw, ts)
         assert th["params"]["test_subjects"] == [1, 2], th["params"]
         assert th["test_accuracy"] is not None and th["test_accuracy"] > 0.4, th
+        # the confusion matrix on the validation split: its total is the validation rows, its
+        # diagonal the trial's final validation accuracy
+        _, _, cm = srv.json("GET", "/api/v1/trials/%d/confusion" % tw["id"], expect=200)
+        assert cm["classes"] == w["classes"] and cm["split_by"] == "group"
+        total = sum(map(sum, cm["matrix"]))
+        assert total == cm["rows"] > 0, cm
+        diag = sum(cm["matrix"][i][i] for i in range(len(cm["classes"])))
+        assert abs(diag / total - tw["final_val_accuracy"]) < 1e-9, (cm, tw)
+        _, _, cs = srv.json("GET", "/api/v1/trials/%d/confusion" % ts["id"], expect=200)
+        assert abs(cs["accuracy"] - ts["final_val_accuracy"]) < 1e-9, (cs, ts)
+        problem(srv.request("GET", "/api/v1/trials/999/confusion"), 404)
+        problem(srv.request("GET", "/api/v1/trials/%d/confusion?x=1" % tw["id"]), 422)
         # 422s naming the field
         _, _, iris = srv.upload({"name": "iris"}, {"file": ("iris.csv", read("iris.csv"))})
         cases = [
