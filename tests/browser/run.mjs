@@ -11,12 +11,14 @@
 // token, refuses a wrong one, signs in (a session cookie), every page works with it (live curves
 // over the event stream included) while a page of the first server's origin cannot cancel or
 // upload there through the browser, and after "Sign out" every page asks for the token again.
+// Also a trial's confusion matrix, and a generated sensor recording: uploaded with its format, its
+// page with one window per class, and windows derived from its form.
 // Screenshots of each view go to <artifacts dir>/*.png (their paths are printed), with the
 // servers' logs. The last line is "N passed, M failed".
 //
 // Needs: /usr/bin/chromium (or MLPTUNE_CHROMIUM), `npm ci --prefix tests/browser` (playwright-core)
 // and `npm ci --prefix web` (uPlot).
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -408,6 +410,55 @@ test('trial: curves, parameters, timings and the model download', async () => {
   const res = await page.request.get(base + href);
   assert(res.status() === 200 && (await res.body()).length > 100, `the model downloads (HTTP ${res.status()})`);
   await shot('06-trial');
+});
+
+test('trial: the confusion matrix of its validation split', async () => {
+  await page.goto(`${base}/trials/${state.bestTrial}`);
+  const table = page.locator('table.confusion-table');
+  await table.waitFor();
+  const heads = await table.locator('thead th').allTextContents();
+  assert(heads.slice(1).join(',') === 'setosa,versicolor,virginica', `the predicted classes: ${heads.join(' | ')}`);
+  const cells = (await table.locator('tbody td').allTextContents()).map(Number);
+  assert(cells.length === 9, `3 x 3 cells: ${cells.join(',')}`);
+  const caption = await page.locator('.confusion-body p').first().textContent();
+  const rows = Number((/(\d+) validation rows/.exec(caption) || [])[1]);
+  assert(cells.reduce((a, b) => a + b, 0) === rows && rows === 30, `the cells add up to the validation rows: ${caption}`);
+  await shot('06b-trial-confusion');
+});
+
+test('recording: a WISDM upload, its page with one window per class, and windows derived from the form', async () => {
+  const gen = path.join(repo, 'tools', 'sensorgen.py');
+  const file = path.join(tmp, 'walks.txt');
+  const out = spawnSync('python3', [gen, '--subjects', '3', '--seconds', '20', '--seed', '4', '-o', file]);
+  assert(out.status === 0, `the generator ran: ${out.stderr}`);
+  await page.goto(`${base}/datasets`);
+  await page.getByLabel('CSV file').setInputFiles(file);
+  await page.getByLabel('Format').selectOption('wisdm');
+  await page.getByLabel('Name (optional)').fill('walks');
+  await page.getByRole('button', {name: 'Upload'}).click();
+  await page.getByText(/Added “walks”/).waitFor();
+  await page.getByRole('link', {name: 'walks', exact: true}).click();
+  await page.getByRole('heading', {name: /walks/, level: 1}).waitFor();
+  const facts = await page.locator('dl.meta').textContent();
+  assert(/recording/.test(facts) && /Sampling rate\s*20/.test(facts) && /trailing comma/.test(facts), `the recording's facts: ${facts}`);
+  await until(async () => (await page.locator('figure.window-preview').count()) === 6, 'one window per class');
+  assert(await page.locator('figure.window-preview canvas.spectrogram').count() === 18, 'three spectrograms a window');
+  assert(await page.locator('figure.window-preview canvas.axes').count() === 6, 'the raw axes of each window');
+  await shot('12-recording');
+  await page.getByLabel('Step (s)').fill('2.5');
+  await page.getByRole('button', {name: 'Derive windows'}).click();
+  await page.waitForURL(/\/datasets\/\d+$/);
+  await until(async () => /windows/.test(await page.locator('dl.meta').textContent() || ''), 'the windows dataset page');
+  const w = await page.locator('dl.meta').textContent();
+  assert(/Source\s*walks/.test(w) && /spectrogram/.test(w), `the windows' facts: ${w}`);
+  // a refused derivation names its field
+  await page.getByRole('link', {name: /walks #/}).click();
+  await page.getByLabel('Window (s)', {exact: true}).fill('0.01');
+  expectErrorAnswers(422);
+  await page.getByRole('button', {name: 'Derive windows'}).click();
+  const msg = await page.locator('.field-error:not([hidden])').first().textContent();
+  assert(/fewer than 2 samples/.test(msg), `the message beside the window: ${msg}`);
+  await shot('13-windows');
 });
 
 test('sweeps: the list shows status, progress, best accuracy and elapsed time', async () => {
