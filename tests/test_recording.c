@@ -315,12 +315,50 @@ static void test_summary(void **state) {
     trainer_dataset_free(ds);
 }
 
+static int by_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median interval is exactly the sorted intervals' middle one, whatever their spread (the
+ * radix selection against a sort), and only between samples of one subject and label. */
+static void test_median_period(void **state) {
+    (void)state;
+    const size_t n = 5001;
+    trainer_dataset_t *r = calloc(1, sizeof *r);
+    r->rows = n;
+    r->group = calloc(n, sizeof *r->group);
+    r->y = calloc(n, sizeof *r->y);
+    r->time = calloc(n, sizeof *r->time);
+    int64_t *d = calloc(n, sizeof *d);
+    uint64_t s = 99;
+    size_t m = 0;
+    r->group[0] = 1;
+    for (size_t i = 1; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t step = 1 + (int64_t)((s >> 11) % (i % 7 == 0 ? 4000000000000ULL : 60000000ULL));
+        r->time[i] = r->time[i - 1] + step;
+        r->group[i] = i < 2500 ? 1 : 2;
+        if (i != 2500)
+            d[m++] = step;
+    }
+    qsort(d, m, sizeof *d, by_i64);
+    int64_t got = 0;
+    assert_int_equal(ingest_rec_median_period(r, &got), 0);
+    assert_int_equal(got, d[m / 2]);
+    free(d);
+    free(r->group);
+    free(r->y);
+    free(r->time);
+    free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_records), cmocka_unit_test(test_quirks),
         cmocka_unit_test(test_skipped),       cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_chunking),      cmocka_unit_test(test_timeseries),
-        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_summary),       cmocka_unit_test(test_median_period),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
