@@ -292,6 +292,10 @@ static int recording_args(train_args_t *a, const ingest_format_def_t **fmt,
         if (i != 2 && svc_parse_double(names[i], a->win[i], 0.0, 86400.0, i == 5, secs[i]) != 0)
             return -1;
     }
+    if (w->features != INGEST_FEATURES_SPECTROGRAM && (a->win[3] || a->win[4])) {
+        svc_errorf("--%s: applies to --features spectrogram only", a->win[3] ? names[3] : names[4]);
+        return -1;
+    }
     if (a->test_subjects) {
         size_t ids[SCHED_MAX_TEST_GROUPS], n = 0;
         if (!rec) {
@@ -329,6 +333,14 @@ static int load_recording(const train_args_t *a, const ingest_format_def_t *fmt,
     const char *paths[1] = {a->data};
     trainer_dataset_t *rec = NULL;
     int rc = ingest_load_files(fmt, paths, &opt, &rec, &err);
+    if (rc && rc == MLPT_EINVAL && strstr(err.column_name, "_column")) {
+        char flag[64]; /* a column option: name the flag ("--subject-column") */
+        snprintf(flag, sizeof flag, "%s", err.column_name);
+        for (char *c = flag; *c; c++)
+            *c = *c == '_' ? '-' : *c;
+        svc_errorf("%s: %s (--%s)", a->data, err.message, flag);
+        return rc;
+    }
     if (rc) {
         svc_errorf("%s: %s", a->data, err.message[0] ? err.message : mlpt_strerror(rc));
         return rc;
