@@ -496,6 +496,13 @@ void api_h_dataset_preview(api_t *a, const api_request_t *req, api_response_t *r
         api_problem_field(res, API_PROBLEM_INVALID, field, "%s", e.message);
         goto out;
     }
+    if ((double)shape.window * (double)rec->features > 100000.0) { /* the answer's size */
+        api_problem_field(res, API_PROBLEM_INVALID, "query.window_seconds",
+                          "a preview window of %zu samples x %zu channels is over the 100000 "
+                          "values shown: ask for a shorter one",
+                          shape.window, rec->features);
+        goto out;
+    }
     json_t *wins = json_array();
     for (size_t c = 0; wins && c < rec->classes; c++) {
         if (starts[c] == SIZE_MAX)
