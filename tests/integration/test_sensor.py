@@ -148,6 +148,15 @@ def test_timeseries_upload():
         assert ds["kind"] == "recording" and ds["format"] == "timeseries"
         assert abs(ds["sampling_rate_hz"] - 20.0) < 0.2, ds
         assert ds["channels"] == ["x", "y", "z"] and len(ds["subjects"]) == 2
+        # a preview stays small: 200 s at 200 Hz x 3 axes is over its 100000 values
+        fast = generate("--subjects", "2", "--seconds", "2", "--rate", "200", "--format",
+                        "timeseries", "--unit", "us")
+        status, _, f = srv.json("POST", "/api/v1/datasets", *multipart(
+            {"format": "timeseries", "timestamp_unit": "us"}, {"file": ("fast.csv", fast)}))
+        assert status == 201 and abs(f["sampling_rate_hz"] - 200) < 2, f
+        b = problem(srv.request("GET", "/api/v1/datasets/%d/preview?window_seconds=200&"
+                                "frame_seconds=1" % f["id"]), 422)
+        assert b["errors"][0]["field"] == "query.window_seconds" and "100000" in b["detail"], b
 
 
 def derive(srv, rec_id, body, expect=None):
