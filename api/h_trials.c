@@ -369,8 +369,11 @@ void api_h_trial_confusion(api_t *a, const api_request_t *req, api_response_t *r
         api_problem_code(res, MLPT_EFORMAT, "the trial's stored parameters cannot be read");
         goto out;
     }
-    if (store_sweep_info(st, sweep_id, &sweep, &err) != 0 ||
-        !(ds_rel = store_dataset_storage_path(st, sweep.dataset_id, &err))) {
+    if (store_sweep_info(st, sweep_id, &sweep, &err) != 0) {
+        api_h_fail(a, res, err.code, &err, "sweep", sweep_id);
+        goto out;
+    }
+    if (!(ds_rel = store_dataset_storage_path(st, sweep.dataset_id, &err))) {
         api_h_fail(a, res, err.code, &err, "dataset", sweep.dataset_id);
         goto out;
     }
