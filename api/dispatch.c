@@ -152,16 +152,22 @@ int api_dispatch_begin(api_t *a, api_request_t *req, const char *authorization,
             return 1;
         }
         api_upload_set_budget(req->upload, a->upload_budget);
-        static const char *const raw_args[] = {"name", "label_column", NULL};
+        static const char *const raw_args[] = {"name",
+                                               "label_column",
+                                               "format",
+                                               "subject_column",
+                                               "timestamp_column",
+                                               "timestamp_unit",
+                                               NULL};
         static const char *const no_args[] = {NULL};
         if (api_h_query(req, multipart ? no_args : raw_args, NULL, res) != 0)
             return 1;
         if (!multipart) {
-            const char *name = api_query(req, "name"), *label = api_query(req, "label_column");
-            if (name)
-                api_upload_set(req->upload, "name", name, strlen(name));
-            if (label)
-                api_upload_set(req->upload, "label_column", label, strlen(label));
+            for (size_t i = 0; raw_args[i]; i++) {
+                const char *v = api_query(req, raw_args[i]);
+                if (v)
+                    api_upload_set(req->upload, raw_args[i], v, strlen(v));
+            }
             api_upload_field(req->upload, "file", NULL, NULL, 0, 0);
             if (api_upload_refused(req->upload)) {
                 api_upload_problem(req->upload, res);

@@ -69,6 +69,48 @@ static void check_test_dataset(store_t *st, int64_t train_id, int64_t test_id, a
     json_decref(te);
 }
 
+/* Splits by subject and test subjects need a dataset with subjects (a recording or windows),
+ * and the subjects named must be its own, with one at least left to train on. A read that
+ * fails leaves the check to the worker. */
+static void check_subjects(store_t *st, const api_sweep_body_t *b, api_errors_t *errs) {
+    store_error_t err;
+    store_dataset_shape_t d;
+    const sched_spec_t *sp = &b->spec;
+    if ((!sp->n_test_groups && sp->split_by != SCHED_SPLIT_GROUP) ||
+        store_dataset_shape(st, b->dataset_id, &d, &err) != 0)
+        return;
+    if (strcmp(d.kind, "table") == 0) {
+        api_errors_add(errs, sp->n_test_groups ? "test.subjects" : "training.split_by",
+                       "dataset %lld has no subjects (its kind is table): %s needs a recording "
+                       "or windows dataset",
+                       (long long)b->dataset_id,
+                       sp->n_test_groups ? "testing on subjects" : "split_by group");
+        return;
+    }
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (!sp->n_test_groups || store_dataset_subjects(st, b->dataset_id, &ids, &n, &err) != 0)
+        return;
+    size_t found = 0;
+    for (size_t t = 0; t < sp->n_test_groups; t++) {
+        int known = 0;
+        for (size_t i = 0; i < n; i++)
+            known |= ids[i] == sp->test_groups[t];
+        found += (size_t)known;
+        if (!known) {
+            char field[40];
+            snprintf(field, sizeof field, "test.subjects[%zu]", t);
+            api_errors_add(errs, field, "dataset %lld has no subject %d", (long long)b->dataset_id,
+                           (int)sp->test_groups[t]);
+        }
+    }
+    if (n && found == n)
+        api_errors_add(errs, "test.subjects",
+                       "names every subject of dataset %lld: none is left to train on",
+                       (long long)b->dataset_id);
+    free(ids);
+}
+
 /* The model a trial of the grid implies on the dataset must stay under max_model_bytes: a
  * model too big to store or to hold is refused here rather than failing (or worse) once trained.
  * A read that fails leaves the sweep to the scheduler's own checks. */
@@ -210,6 +252,7 @@ void api_h_sweeps_create(api_t *a, const api_request_t *req, api_response_t *res
         check_dataset(a, st, b->test_dataset_id, "test_dataset_id", errs, res))
         goto out;
     check_test_dataset(st, b->dataset_id, b->test_dataset_id, errs);
+    check_subjects(st, b, errs);
     if (!errs->n)
         check_model_size(a, st, b, errs);
     if (errs->n) {

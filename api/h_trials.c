@@ -1,6 +1,7 @@
 /*
- * api/h_trials.c - GET /api/v1/trials/{id}, its history, its model (streamed from its file), and
- * predictions with it (through the model cache: model_cache.h).
+ * api/h_trials.c - GET /api/v1/trials/{id}, its history, its model (streamed from its file),
+ * predictions with it (through the model cache: model_cache.h), and its confusion matrix on its
+ * validation split (the split made again from the trial's parameters, as the worker made it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +13,10 @@
 
 #include "handlers.h"
 #include "json_util.h"
+#include "matrix.h"
 #include "mlp.h"
 #include "mlpt_err.h"
+#include "params.h"
 #include "problem.h"
 #include "validate.h"
 
@@ -293,4 +296,128 @@ out:
     json_decref(body);
     json_decref(trial);
     free(errs);
+}
+
+/* ---- GET /api/v1/trials/{id}/confusion ------------------------------------------------------ */
+
+/* The confusion matrix of model m on rows idx[0..n) of ds: counts[true * K + predicted]. 0 or
+ * MLPT_ENOMEM. */
+static int confusion_counts(const trainer_model_t *m, const trainer_dataset_t *ds,
+                            const size_t *idx, size_t n, uint64_t *counts) {
+    enum { BATCH = 512 };
+    size_t F = ds->features, K = m->arch.outputs;
+    float *x = malloc(BATCH * F * sizeof *x), *p = malloc(BATCH * K * sizeof *p);
+    int rc = x && p ? 0 : MLPT_ENOMEM;
+    for (size_t at = 0; !rc && at < n; at += BATCH) {
+        size_t rows = n - at < BATCH ? n - at : BATCH;
+        for (size_t r = 0; r < rows; r++)
+            memcpy(x + r * F, ds->x + idx[at + r] * F, F * sizeof *x);
+        rc = trainer_model_predict(m, x, rows, p);
+        for (size_t r = 0; !rc && r < rows; r++) {
+            size_t best = 0;
+            for (size_t c = 1; c < K; c++)
+                if (p[r * K + c] > p[r * K + best])
+                    best = c;
+            counts[(size_t)ds->y[idx[at + r]] * K + best]++;
+        }
+    }
+    free(x);
+    free(p);
+    return rc;
+}
+
+/* {"trial_id", "split": "validation", "split_by": "class" | "group", "classes": [names],
+ * "matrix": [[count: row the true class, column the predicted one]], "rows", "accuracy"}. */
+static json_t *confusion_json(int64_t id, const trainer_dataset_t *ds, int grouped,
+                              const uint64_t *counts, size_t n) {
+    size_t K = ds->classes;
+    uint64_t hits = 0;
+    json_t *names = json_array(), *matrix = json_array();
+    for (size_t t = 0; names && matrix && t < K; t++) {
+        json_t *row = json_array();
+        for (size_t c = 0; row && c < K; c++)
+            json_array_append_new(row, json_integer((json_int_t)counts[t * K + c]));
+        json_array_append_new(matrix, row);
+        json_array_append_new(names, api_json_string(ds->class_names[t]));
+        hits += counts[t * K + t];
+    }
+    return json_pack("{sI ss ss so so sI so}", "trial_id", (json_int_t)id, "split", "validation",
+                     "split_by", grouped ? "group" : "class", "classes", names, "matrix", matrix,
+                     "rows", (json_int_t)n, "accuracy",
+                     n ? json_real((double)hits / (double)n) : json_null());
+}
+
+void api_h_trial_confusion(api_t *a, const api_request_t *req, api_response_t *res) {
+    int64_t id;
+    store_t *st;
+    store_error_t err;
+    json_t *trial = NULL;
+    const trainer_model_t *m = NULL;
+    trainer_dataset_t *ds = NULL;
+    trainer_split_t split = {0};
+    uint64_t *counts = NULL;
+    char *path = NULL, *ds_rel = NULL;
+    void *blob = NULL;
+    size_t len = 0;
+    if (api_h_id(req, "trial", &id, res) || api_h_query(req, no_args, NULL, res) ||
+        !(st = api_h_reader(a, res)) || model_ref(a, st, id, &trial, &path, &blob, &len, res))
+        goto out;
+    sched_params_t p;
+    store_sweep_info_t sweep;
+    int64_t sweep_id = json_integer_value(json_object_get(trial, "sweep_id"));
+    if (sched_params_from_json(json_object_get(trial, "params"), &p) != 0) {
+        api_problem_code(res, MLPT_EFORMAT, "the trial's stored parameters cannot be read");
+        goto out;
+    }
+    if (store_sweep_info(st, sweep_id, &sweep, &err) != 0) {
+        api_h_fail(a, res, err.code, &err, "sweep", sweep_id);
+        goto out;
+    }
+    if (!(ds_rel = store_dataset_storage_path(st, sweep.dataset_id, &err))) {
+        api_h_fail(a, res, err.code, &err, "dataset", sweep.dataset_id);
+        goto out;
+    }
+    char ds_path[4352];
+    ingest_error_t e;
+    snprintf(ds_path, sizeof ds_path, "%s/%s", a->data_dir, ds_rel);
+    int rc = ingest_matrix_read(ds_path, &ds, &e);
+    if (rc) {
+        api_logf(a, "trial %lld: %s", (long long)id, e.message);
+        api_problem_code(res, rc == MLPT_ENOMEM ? rc : MLPT_EIO, "the dataset cannot be loaded");
+        goto out;
+    }
+    model_src_t src = {.path = path, .blob = blob, .len = len};
+    m = api_model_cache_get(a->models, id, path ? path : "(database)", load_model, &src, &rc);
+    if (!m) {
+        api_problem_code(res, rc == MLPT_ENOTFOUND || rc == MLPT_ENOMEM ? rc : MLPT_EIO,
+                         "the model cannot be loaded");
+        goto out;
+    }
+    char why[200];
+    if (m->arch.inputs != ds->features || m->arch.outputs != ds->classes ||
+        sched_params_split(&p, ds, &split, why, sizeof why) != 0) {
+        api_problemf(res, API_PROBLEM_CONFLICT,
+                     "the trial's validation split cannot be made again on its dataset");
+        goto out;
+    }
+    counts = calloc(ds->classes * ds->classes, sizeof *counts);
+    json_t *j = NULL;
+    if (!counts || confusion_counts(m, ds, split.val, split.n_val, counts) != 0 ||
+        !(j = confusion_json(id, ds,
+                             p.n_test_groups || p.split_by == SCHED_SPLIT_GROUP ||
+                                 (p.split_by == SCHED_SPLIT_AUTO && ds->group),
+                             counts, split.n_val))) {
+        api_problem_code(res, MLPT_ENOMEM, NULL);
+        goto out;
+    }
+    api_res_json(res, 200, j);
+out:
+    api_model_cache_release(a->models, m);
+    trainer_split_deinit(&split);
+    trainer_dataset_free(ds);
+    free(counts);
+    free(ds_rel);
+    free(path);
+    free(blob);
+    json_decref(trial);
 }

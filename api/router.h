@@ -28,6 +28,10 @@ typedef enum api_body_in {
     X(DATASETS_LIST, API_GET, "/api/v1/datasets", API_IN_NONE, api_h_datasets_list)                \
     X(DATASET_GET, API_GET, "/api/v1/datasets/{id}", API_IN_NONE, api_h_dataset_get)               \
     X(DATASET_DELETE, API_DELETE, "/api/v1/datasets/{id}", API_IN_NONE, api_h_dataset_delete)      \
+    X(DATASET_WINDOWS, API_POST, "/api/v1/datasets/{id}/windows", API_IN_JSON,                     \
+      api_h_dataset_windows)                                                                       \
+    X(DATASET_PREVIEW, API_GET, "/api/v1/datasets/{id}/preview", API_IN_NONE,                      \
+      api_h_dataset_preview)                                                                       \
     X(SWEEPS_CREATE, API_POST, "/api/v1/sweeps", API_IN_JSON, api_h_sweeps_create)                 \
     X(SWEEPS_LIST, API_GET, "/api/v1/sweeps", API_IN_NONE, api_h_sweeps_list)                      \
     X(SWEEP_GET, API_GET, "/api/v1/sweeps/{id}", API_IN_NONE, api_h_sweep_get)                     \
@@ -44,6 +48,8 @@ typedef enum api_body_in {
     X(TRIAL_HISTORY, API_GET, "/api/v1/trials/{id}/history", API_IN_NONE, api_h_trial_history)     \
     X(TRIAL_MODEL, API_GET, "/api/v1/trials/{id}/model", API_IN_NONE, api_h_trial_model)           \
     X(TRIAL_PREDICT, API_POST, "/api/v1/trials/{id}/predict", API_IN_JSON, api_h_trial_predict)    \
+    X(TRIAL_CONFUSION, API_GET, "/api/v1/trials/{id}/confusion", API_IN_NONE,                      \
+      api_h_trial_confusion)                                                                       \
     X(META_PARAMETERS, API_GET, "/api/v1/meta/parameters", API_IN_NONE, api_h_meta_parameters)     \
     X(SESSION_GET, API_GET, "/api/v1/session", API_IN_NONE, api_h_session_get)                     \
     X(SESSION_CREATE, API_POST, "/api/v1/session", API_IN_JSON, api_h_session_create)              \

@@ -20,6 +20,7 @@
 #include "mem_budget.h"
 #include "mlpt_err.h"
 #include "problem.h"
+#include "recording_json.h"
 #include "upload_private.h"
 
 /* The part a field name is, or PART_NONE. */
@@ -27,9 +28,14 @@ static int part_of(const char *field) {
     long i = ingest_field_find(field);
     if (i >= 0 && i < N_FILES)
         return (int)i;
-    return strcmp(field, "name") == 0           ? PART_NAME
-           : strcmp(field, "label_column") == 0 ? PART_LABEL
-                                                : PART_NONE;
+    if (strcmp(field, "name") == 0)
+        return PART_NAME;
+    if (strcmp(field, "label_column") == 0)
+        return PART_LABEL;
+    for (int p = FIRST_OPT; p < PART_NONE; p++)
+        if (strcmp(field, api_upload_part_name(p)) == 0)
+            return p;
+    return PART_NONE;
 }
 
 const char *api_upload_internal(const api_upload_t *up) {
@@ -70,6 +76,7 @@ void api_upload_free(api_upload_t *up) {
     trainer_dataset_free(up->ds);
     api_mem_budget_release(up->budget, up->mem_reserved);
     free(up->data_dir);
+    free(up->details);
     free(up);
 }
 
@@ -98,6 +105,11 @@ static void small_append(api_upload_t *up, int part, const char *data, size_t le
     char *buf = part == PART_NAME ? up->name : up->label;
     size_t *used = part == PART_NAME ? &up->name_len : &up->label_len;
     size_t cap = part == PART_NAME ? sizeof(up->name) : sizeof(up->label);
+    if (part >= FIRST_OPT) {
+        buf = up->opt[part - FIRST_OPT];
+        used = &up->opt_len[part - FIRST_OPT];
+        cap = sizeof(up->opt[0]);
+    }
     if (*used + len >= cap) {
         api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part),
                         "is longer than %zu bytes", cap - 1);
@@ -113,8 +125,50 @@ static void small_append(api_upload_t *up, int part, const char *data, size_t le
     buf[*used] = '\0';
 }
 
+/* The format named by the `format` field: a format chosen by name (wisdm, timeseries) takes the
+ * place of CSV's `file`; a file already being parsed as CSV is parsed again at the end. */
+static void format_end(api_upload_t *up) {
+    const char *name = up->opt[PART_FORMAT - FIRST_OPT];
+    const ingest_format_def_t *fmt = ingest_format_find(name);
+    if (!fmt) {
+        char esc[40];
+        snprintf(esc, sizeof esc, "%.32s", name);
+        api_upload_fail(up, API_PROBLEM_INVALID, "format",
+                        "unknown format \"%s\" (expected csv, idx, wisdm or timeseries)", esc);
+        return;
+    }
+    up->format = fmt;
+    file_part_t *f = &up->files[PART_FILE];
+    if (!fmt->by_name || f->fmt == fmt)
+        return;
+    if (f->parser) { /* made by the CSV entry: freed by it */
+        f->def->parser_free(f->parser);
+        f->parser = NULL;
+    }
+    f->fmt = fmt;
+    f->def = &fmt->parts[0];
+    if (f->present)
+        up->opts_late = 1;
+}
+
 static void small_end(api_upload_t *up, int part) {
     const char *why;
+    if (part >= FIRST_OPT) {
+        up->has_opt[part - FIRST_OPT] = 1;
+        ingest_time_unit_t unit;
+        if (up->opt_len[part - FIRST_OPT] == 0)
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part),
+                            "must not be empty");
+        else if (part == PART_FORMAT)
+            format_end(up);
+        else if (part == PART_TIME_UNIT &&
+                 ingest_time_unit_parse(up->opt[part - FIRST_OPT], &unit) != 0)
+            api_upload_fail(up, API_PROBLEM_INVALID, "timestamp_unit",
+                            "must be one of ns, us, ms, s");
+        else if (up->files[PART_FILE].present)
+            up->opts_late = 1;
+        return;
+    }
     if (part == PART_NAME) {
         up->has_name = 1;
         if (api_name_check(up->name, &why) != 0)
@@ -129,7 +183,9 @@ static void small_end(api_upload_t *up, int part) {
 }
 
 void api_upload_set(api_upload_t *up, const char *field, const char *value, size_t len) {
-    int part = strcmp(field, "name") == 0 ? PART_NAME : PART_LABEL;
+    int part = part_of(field);
+    if (part < N_FILES || part == PART_NONE)
+        part = PART_LABEL;
     if (up->problem)
         return;
     small_append(up, part, value, len);
@@ -166,13 +222,15 @@ void api_upload_field(api_upload_t *up, const char *field, const char *filename,
             char f[40], list[160];
             snprintf(f, sizeof(f), "%.32s", field);
             api_upload_fail(up, API_PROBLEM_INVALID, f,
-                            "unknown field (expected %s, and optionally name and label_column)",
+                            "unknown field (expected %s, and optionally name, label_column, "
+                            "format, subject_column, timestamp_column and timestamp_unit)",
                             ingest_format_list(list, sizeof(list), INGEST_LIST_FIELDS));
             return;
         }
         if (up->problem)
             return;
-        if ((part == PART_NAME && up->has_name) || (part == PART_LABEL && up->has_label)) {
+        if ((part == PART_NAME && up->has_name) || (part == PART_LABEL && up->has_label) ||
+            (part >= FIRST_OPT && part < PART_NONE && up->has_opt[part - FIRST_OPT])) {
             api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(part), "is given twice");
             return;
         }
@@ -276,7 +334,7 @@ static void parse(api_upload_t *up, const ingest_format_def_t *fmt, int first) {
                             "is required with %s", with);
             return;
         }
-    if (fmt->label_column && up->label_late)
+    if ((fmt->label_column && up->label_late) || (fmt == up->files[PART_FILE].fmt && up->opts_late))
         api_upload_part_reparse(up);
     if (up->problem)
         return;
@@ -338,8 +396,24 @@ static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out) {
                         "is required: send %s",
                         ingest_format_list(list, sizeof(list), INGEST_LIST_SEND));
     }
+    if (!up->problem && up->format && fmt != up->format) {
+        char list[96];
+        snprintf(list, sizeof list, "%s", up->format->parts[0].field);
+        for (size_t k = 1; k < up->format->n_parts; k++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), " and %s",
+                     up->format->parts[k].field);
+        api_upload_fail(up, API_PROBLEM_INVALID, "format", "format %s takes %s, not %s",
+                        up->format->name, list, api_upload_part_name(first));
+    }
+    for (int p = PART_SUBJECT; p < PART_NONE && !up->problem; p++)
+        if (up->has_opt[p - FIRST_OPT] && strcmp(fmt->name, "timeseries") != 0)
+            api_upload_fail(up, API_PROBLEM_INVALID, api_upload_part_name(p),
+                            "applies to format timeseries only (send format=timeseries)");
     if (!up->problem)
         parse(up, fmt, first);
+    if (!up->problem && fmt->report &&
+        !(up->details = api_recording_details(fmt->report(up->files[first].parser), up->ds)))
+        api_upload_fail(up, API_PROBLEM_INTERNAL, api_upload_part_name(first), "out of memory");
     if (up->problem)
         return up->problem;
     if (!up->has_name)
@@ -377,6 +451,8 @@ static api_problem_kind_t finish(api_upload_t *up, api_upload_result_t *out) {
     out->ds = up->ds;
     out->name = up->name;
     out->format = fmt->name;
+    out->kind = fmt->report ? "recording" : "table";
+    out->details = up->details;
     out->scaling = up->ds->scaling == TRAINER_SCALE_UNIT ? "unit" : "standardize";
     out->size_bytes = up->total;
     out->storage_path = up->rel;

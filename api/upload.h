@@ -5,13 +5,20 @@
  * to <data_dir>/datasets/<name>-<16 hex>.mlds (ingest_matrix_write: temp file, fsync, rename).
  * The temporary files are always removed; the matrix stays only after api_upload_keep.
  *
- * Fields (multipart/form-data, or a raw text/csv body with ?name= and ?label_column=):
+ * Fields (multipart/form-data, or a raw text/csv body with ?name=, ?label_column= and the
+ * recording options ?format=, ?subject_column=, ?timestamp_column=, ?timestamp_unit=):
  *   file          a CSV file (gzip allowed);
  *   images        an IDX images file, and labels, an IDX labels file (gzip allowed);
  *   name          optional; default: the file name up to its first '.', else "dataset";
  *   label_column  optional CSV label column name (default: a column named "label", else the
  *                 last). Sent before `file`, the file is parsed in one pass as it arrives; sent
  *                 after it, the file is parsed again from its temporary copy at the end.
+ *   format        optional: csv, idx, or a format chosen by name, wisdm or timeseries (a sensor
+ *                 recording, ingest/recording.h, sent as `file`). Like label_column, sent after
+ *                 the file it makes the file parse again from its copy.
+ *   subject_column, timestamp_column, timestamp_unit (ns, us, ms, s)
+ *                 optional, format timeseries only (422 with another format).
+ * A recording's result has kind "recording" and its details (recording_json.h).
  * sha256 is the digest of the file (CSV), or of the two digests of images and labels
  * concatenated (IDX); size_bytes counts the file bytes received.
  *
@@ -60,6 +67,8 @@ typedef struct api_upload_result {
     char sha256[65];
     uint64_t size_bytes;
     const char *storage_path; /* relative to data_dir: "datasets/<slug>-<hex>.mlds" */
+    const char *kind;         /* "table" or "recording" */
+    const char *details;      /* a recording's details (recording_json.h), else NULL */
 } api_upload_result_t;
 
 /* A sink writing under data_dir, refusing more than max_bytes of file data. NULL without

@@ -20,6 +20,10 @@ const char *api_upload_part_name(int part) {
         return "name";
     if (part == PART_LABEL)
         return "label_column";
+    static const char *const opts[N_OPTS] = {"format", "subject_column", "timestamp_column",
+                                             "timestamp_unit"};
+    if (part >= FIRST_OPT && part < PART_NONE)
+        return opts[part - FIRST_OPT];
     const char *field = part >= 0 && part < N_FILES ? ingest_field_name((size_t)part) : NULL;
     return field ? field : "";
 }
@@ -75,6 +79,12 @@ void api_upload_fail_ingest(api_upload_t *up, int part, int rc, const ingest_err
     const char *field = api_upload_part_name(part);
     if (rc == MLPT_EINVAL && part == PART_FILE && up->has_label)
         field = "label_column";
+    /* a recording's missing column names the option that chooses it */
+    if (rc == MLPT_EINVAL && part == PART_FILE &&
+        (strcmp(e->column_name, "subject_column") == 0 ||
+         strcmp(e->column_name, "timestamp_column") == 0 ||
+         strcmp(e->column_name, "label_column") == 0))
+        field = e->column_name;
     api_upload_fail(up, api_error_kind(rc), field, "%s",
                     e->message[0] ? e->message : mlpt_strerror(rc));
 }

@@ -87,7 +87,7 @@ static int parser_push(api_upload_t *up, int part, const void *data, size_t len)
     file_part_t *f = &up->files[part];
     ingest_error_t e;
     memset(&e, 0, sizeof(e));
-    if (f->parse_rc || (part == PART_FILE && up->label_late) || up->problem)
+    if (f->parse_rc || (part == PART_FILE && (up->label_late || up->opts_late)) || up->problem)
         return MLPT_ESTOPPED;
     if (len == 0)
         return 0;
@@ -158,6 +158,12 @@ static void part_decide(api_upload_t *up, int part) {
     ingest_options_init(&opt);
     if (f->fmt->label_column && f->def == &f->fmt->parts[0])
         opt.label_name = up->has_label ? up->label : NULL;
+    if (up->has_opt[PART_SUBJECT - FIRST_OPT])
+        opt.rec.subject_column = up->opt[PART_SUBJECT - FIRST_OPT];
+    if (up->has_opt[PART_TIME_COL - FIRST_OPT])
+        opt.rec.timestamp_column = up->opt[PART_TIME_COL - FIRST_OPT];
+    if (up->has_opt[PART_TIME_UNIT - FIRST_OPT])
+        ingest_time_unit_parse(up->opt[PART_TIME_UNIT - FIRST_OPT], &opt.rec.timestamp_unit);
     f->parser = f->def->parser_new(&opt);
     int gz = f->nhead == 2 && f->head[0] == 0x1F && f->head[1] == 0x8B;
     if (gz && f->parser) {
@@ -313,6 +319,7 @@ void api_upload_part_reparse(api_upload_t *up) {
     f->decided = f->gz_stopped = f->parse_rc = 0;
     f->nhead = 0;
     up->label_late = 0; /* up->label is set: part_decide makes a parser for it */
+    up->opts_late = 0;  /* and the format and its options */
     while (!up->problem && !f->parse_rc) {
         ssize_t n = read(fd, buf, REPARSE_CHUNK);
         if (n < 0 && errno == EINTR)

@@ -21,7 +21,19 @@
  * registry's field i, ingest_field_name, of the format ingest_field_format), then the small
  * ones. PART_FILE is field 0, CSV's file: a raw text/csv body goes there, and label_column is
  * its option. */
-enum { PART_FILE = 0, N_FILES = INGEST_FIELDS_MAX, PART_NAME = N_FILES, PART_LABEL, PART_NONE };
+enum {
+    PART_FILE = 0,
+    N_FILES = INGEST_FIELDS_MAX,
+    PART_NAME = N_FILES,
+    PART_LABEL,
+    PART_FORMAT,  /* the format by name (needed for those chosen by name: wisdm, timeseries) */
+    PART_SUBJECT, /* timeseries: subject_column, timestamp_column, timestamp_unit */
+    PART_TIME_COL,
+    PART_TIME_UNIT,
+    PART_NONE
+};
+#define FIRST_OPT PART_FORMAT
+#define N_OPTS (PART_NONE - PART_FORMAT)
 
 /* The field name of a part: "file", "images", "labels" (the registry's), "name",
  * "label_column"; "" for an unused file slot (upload_fail.c). */
@@ -59,10 +71,17 @@ struct api_upload {
     char name[API_MAX_NAME + 1], label[256];
     size_t name_len, label_len;
     int has_name, has_label, label_late;
-    int raw;                    /* a text/csv body: no label_column can come later */
-    api_problem_kind_t problem; /* the sticky failure's kind (API_PROBLEM_NONE: none yet) */
-    int over_limit;             /* the sticky failure is the one over max_bytes (TOO_LARGE) */
-    unsigned retry_after;       /* seconds, for UNAVAILABLE: when trying again may work */
+    /* format, subject_column, timestamp_column, timestamp_unit (index part - FIRST_OPT) */
+    char opt[N_OPTS][128];
+    size_t opt_len[N_OPTS];
+    int has_opt[N_OPTS];
+    int opts_late; /* one came after the file had started: parse it again at the end */
+    const ingest_format_def_t *format; /* named by `format`, or NULL */
+    char *details;                     /* a recording's details (JSON text, malloc'd) */
+    int raw;                           /* a text/csv body: no label_column can come later */
+    api_problem_kind_t problem;        /* the sticky failure's kind (API_PROBLEM_NONE: none yet) */
+    int over_limit;       /* the sticky failure is the one over max_bytes (TOO_LARGE) */
+    unsigned retry_after; /* seconds, for UNAVAILABLE: when trying again may work */
     char field[32], message[320];
     char internal[512]; /* the server-side cause of a 5xx, for the log only (api_upload_internal) */
     trainer_dataset_t *ds;

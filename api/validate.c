@@ -108,10 +108,53 @@ static void pruner_validate(const json_t *j, sched_pruner_cfg_t *out, api_errors
     sched_pruner_parse(j, out, pruner_error, errs);
 }
 
+/* test: {"subjects": [ids]}, the subjects of the training dataset (a recording or windows) held
+ * out as the sweep's test set; the handler checks that the dataset has them. */
+static void test_validate(const json_t *t, api_sweep_body_t *out, api_errors_t *errs) {
+    static const char *const keys[] = {"subjects"};
+    if (!t || json_is_null(t))
+        return;
+    if (!json_is_object(t)) {
+        api_errors_add(errs, "test", "must be an object: {\"subjects\": [ids]}");
+        return;
+    }
+    api_v_check_members(t, "test", keys, 1, errs);
+    const json_t *list = json_object_get(t, "subjects");
+    size_t n = json_array_size(list);
+    if (!list)
+        api_errors_add(errs, "test.subjects", "is required");
+    else if (!json_is_array(list) || n == 0)
+        api_errors_add(errs, "test.subjects", "must be a non-empty array of subject ids");
+    else if (n > SCHED_MAX_TEST_GROUPS)
+        api_errors_add(errs, "test.subjects", "names %zu subjects; at most %d are allowed", n,
+                       SCHED_MAX_TEST_GROUPS);
+    else
+        for (size_t i = 0; i < n; i++) {
+            const json_t *v = json_array_get(list, i);
+            fpath_t p;
+            api_v_path_index(&p, "test.subjects", i);
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > INT32_MAX) {
+                api_errors_add(errs, p.s, "must be a subject id (an integer from 0)");
+                continue;
+            }
+            int32_t id = (int32_t)json_integer_value(v);
+            int dup = 0;
+            for (size_t k = 0; k < out->spec.n_test_groups; k++)
+                dup |= out->spec.test_groups[k] == id;
+            if (dup)
+                api_errors_add(errs, p.s, "subject %d is named twice", (int)id);
+            else
+                out->spec.test_groups[out->spec.n_test_groups++] = id;
+        }
+    if (out->test_dataset_id)
+        api_errors_add(errs, "test", "give either test_dataset_id or test.subjects, not both");
+}
+
 int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_body_t *out,
                        api_errors_t *errs) {
-    static const char *const keys[] = {"dataset_id", "name",   "test_dataset_id", "grid",
-                                       "training",   "search", "space",           "pruner"};
+    static const char *const keys[] = {"dataset_id", "name",  "test_dataset_id", "grid", "training",
+                                       "search",     "space", "pruner",          "test"};
     memset(out, 0, sizeof(*out));
     if (!json_is_object(body)) {
         api_errors_add(errs, "body", "must be a JSON object");
@@ -161,11 +204,14 @@ int api_validate_sweep(const json_t *body, const api_limits_t *lim, api_sweep_bo
         sched_early_stop_parse(json_object_get(tr, "early_stopping"), &out->early_stop,
                                pruner_error, errs);
     sched_ranks_parse(tr, lim->max_ranks ? lim->max_ranks : 1, &out->ranks, pruner_error, errs);
+    test_validate(json_object_get(body, "test"), out, errs);
     pruner_validate(json_object_get(body, "pruner"), &out->pruner, errs);
     if (errs->n)
         return 422;
     if (out->sampling) {
         api_v_search_finish(out, have);
+        out->space.base.n_test_groups = out->spec.n_test_groups;
+        memcpy(out->space.base.test_groups, out->spec.test_groups, sizeof out->spec.test_groups);
         return 0;
     }
 

@@ -11,8 +11,11 @@
  * (4096)"). Validation collects every error it finds (up to API_MAX_ERRORS), in body order.
  *
  * Sweep body: {"dataset_id": int > 0, "name"?: string (""), "test_dataset_id"?: int > 0 or null,
- * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null}. "pruner" is read by
- * sched_pruner_parse (scheduler/pruner.h: {"type": "asha", "min_iterations"?,
+ * "grid": {...}, "training"?: {...}, "pruner"?: {...} or null, "test"?: {"subjects": [ids]}}.
+ * "test" holds subjects of the (windows or recording) dataset out of training and validation as
+ * the sweep's test set (spec.test_groups, at most SCHED_MAX_TEST_GROUPS; not with
+ * test_dataset_id); the handler checks that the dataset has subjects and these ones. "pruner" is
+ * read by sched_pruner_parse (scheduler/pruner.h: {"type": "asha", "min_iterations"?,
  * "reduction_factor"?} or {"type": "median", "warmup_iterations"?, "min_trials"?}), its errors
  * named "pruner.<member>", after training's. training may also hold "early_stopping"
  * (sched_early_stop_parse: {"metric"?: "val_loss" | "val_accuracy", "patience"?: 1..100000,

@@ -17,6 +17,7 @@
 
 #include "dataset.h"
 #include "ingest.h"
+#include "recording.h"
 
 #define INGEST_FORMAT_MAX_PARTS 4 /* files one format takes */
 #define INGEST_FIELDS_MAX 8       /* upload fields (parts) over every format */
@@ -29,6 +30,7 @@ typedef struct ingest_options {
     const char *label_name;
     ingest_csv_options_t csv;
     ingest_idx_options_t idx;
+    ingest_rec_options_t rec; /* wisdm and timeseries */
 } ingest_options_t;
 
 void ingest_options_init(ingest_options_t *opt);
@@ -64,6 +66,13 @@ typedef struct ingest_format_def {
      * ended). Returns 0 with *out (the caller frees it: trainer_dataset_free), or MLPT_E* with
      * *err filled and *part the index of the part the failure is about. */
     int (*build)(void *const *parsers, trainer_dataset_t **out, size_t *part, ingest_error_t *err);
+    /* A format chosen only by name (the upload's `format` field, the command line's --format):
+     * its parts share the field names of the formats before it ("file"), so it adds no upload
+     * field and is never detected. 0 for CSV and IDX. */
+    int by_name;
+    /* Recordings (recording.h): what the parse of parts[0] repaired and skipped; NULL for a
+     * format whose datasets are tables (CSV, IDX). */
+    const ingest_rec_report_t *(*report)(const void *parser);
 } ingest_format_def_t;
 
 /* The registry, in order: entry 0 is CSV (the format of a raw text/csv upload body). */
@@ -71,7 +80,8 @@ size_t ingest_format_count(void);
 const ingest_format_def_t *ingest_format_at(size_t i);           /* NULL past the last */
 const ingest_format_def_t *ingest_format_find(const char *name); /* NULL when unknown */
 
-/* Every format's parts in registry order: the upload's file fields. Field i's name (NULL past
+/* Every format's parts in registry order (but those of formats chosen by name, which reuse the
+ * fields before them): the upload's file fields. Field i's name (NULL past
  * the last) and its format (*part, when not NULL, receives its index there). */
 size_t ingest_field_count(void);
 const char *ingest_field_name(size_t i);

@@ -1,5 +1,6 @@
 /*
- * ingest/formats.c - the registry of dataset formats (format.h): CSV and IDX. A new format is
+ * ingest/formats.c - the registry of dataset formats (format.h): CSV, IDX and the sensor
+ * recordings (wisdm, timeseries: recording.h, chosen by name). A new format is
  * one more entry in `formats` below, with its parts' parser functions and its build.
  */
 #include <stdio.h>
@@ -9,11 +10,13 @@
 #include "format.h"
 #include "idx.h"
 #include "ingest_private.h"
+#include "recording.h"
 
 void ingest_options_init(ingest_options_t *opt) {
     opt->label_name = NULL;
     ingest_csv_options_init(&opt->csv);
     ingest_idx_options_init(&opt->idx);
+    ingest_rec_options_init(&opt->rec);
 }
 
 /* ---- CSV: one part, "file" ---- */
@@ -103,6 +106,48 @@ static int idx_build(void *const *parsers, trainer_dataset_t **out, size_t *part
     return rc;
 }
 
+/* ---- recordings: one part, "file", chosen by name (wisdm, timeseries) ---- */
+
+static int rec_detect(const void *head, size_t len) {
+    (void)head;
+    (void)len;
+    return 0;
+}
+
+static void *wisdm_new(const ingest_options_t *opt) {
+    return ingest_wisdm_new(&opt->rec);
+}
+
+static void *timeseries_new(const ingest_options_t *opt) {
+    return ingest_timeseries_new(&opt->rec, opt->label_name);
+}
+
+static int rec_feed(void *p, const void *buf, size_t len, ingest_error_t *err) {
+    return ingest_rec_feed(p, buf, len, err);
+}
+
+static size_t rec_mem(const void *p) {
+    return ingest_rec_mem_bytes(p);
+}
+
+static void rec_free(void *p) {
+    ingest_rec_free(p);
+}
+
+static uint64_t rec_gunzip(const ingest_options_t *opt) {
+    return opt->rec.max_gunzip_bytes ? opt->rec.max_gunzip_bytes : INGEST_DEFAULT_MAX_GUNZIP_BYTES;
+}
+
+static int rec_build(void *const *parsers, trainer_dataset_t **out, size_t *part,
+                     ingest_error_t *err) {
+    *part = 0;
+    return ingest_rec_finish(parsers[0], out, err);
+}
+
+static const ingest_rec_report_t *rec_report(const void *p) {
+    return ingest_rec_report(p);
+}
+
 /* ---- the registry ---- */
 
 static const ingest_format_def_t formats[] = {
@@ -128,6 +173,29 @@ static const ingest_format_def_t formats[] = {
         .max_gunzip = idx_gunzip,
         .build = idx_build,
     },
+    {
+        .name = "wisdm",
+        .title = "WISDM",
+        .files = "a WISDM recording",
+        .n_parts = 1,
+        .parts = {{"file", rec_detect, wisdm_new, rec_feed, NULL, rec_mem, rec_free}},
+        .max_gunzip = rec_gunzip,
+        .build = rec_build,
+        .by_name = 1,
+        .report = rec_report,
+    },
+    {
+        .name = "timeseries",
+        .title = "timeseries CSV",
+        .files = "a timeseries CSV",
+        .n_parts = 1,
+        .parts = {{"file", rec_detect, timeseries_new, rec_feed, NULL, rec_mem, rec_free}},
+        .label_column = 1,
+        .max_gunzip = rec_gunzip,
+        .build = rec_build,
+        .by_name = 1,
+        .report = rec_report,
+    },
 };
 #define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
 
@@ -149,12 +217,14 @@ const ingest_format_def_t *ingest_format_find(const char *name) {
 size_t ingest_field_count(void) {
     size_t n = 0;
     for (size_t i = 0; i < N_FORMATS; i++)
-        n += formats[i].n_parts;
+        n += formats[i].by_name ? 0 : formats[i].n_parts;
     return n;
 }
 
 const ingest_format_def_t *ingest_field_format(size_t i, size_t *part) {
     for (size_t f = 0; f < N_FORMATS; f++) {
+        if (formats[f].by_name)
+            continue;
         if (i < formats[f].n_parts) {
             if (part)
                 *part = i;
@@ -181,7 +251,7 @@ long ingest_field_find(const char *name) {
 
 const ingest_format_def_t *ingest_format_detect(const void *head, size_t len, size_t *part) {
     for (size_t f = 0; f < N_FORMATS; f++)
-        for (size_t p = 0; p < formats[f].n_parts; p++)
+        for (size_t p = 0; p < formats[f].n_parts && !formats[f].by_name; p++)
             if (formats[f].parts[p].detect(head, len)) {
                 if (part)
                     *part = p;
@@ -222,6 +292,8 @@ const char *ingest_format_list(char *buf, size_t cap, ingest_list_style_t style)
     }
     for (size_t i = 0; i < N_FORMATS; i++) {
         const ingest_format_def_t *f = &formats[i];
+        if (f->by_name)
+            continue;
         if (i)
             put(buf, cap, &used, style == INGEST_LIST_EITHER ? " or " : ", or ");
         if (style == INGEST_LIST_SEND) {

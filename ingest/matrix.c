@@ -18,6 +18,7 @@
 #define MATRIX_MAGIC "MLPTDSET"
 #define MATRIX_VERSION 2u        /* written for a dataset without groups; 1 is still read */
 #define MATRIX_VERSION_GROUPS 3u /* written for one with groups: i32 group[rows] after y */
+#define MATRIX_VERSION_TIME 4u   /* with groups and times: i64 time[rows] (ns) after group */
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -141,7 +142,9 @@ int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_er
     }
     *o = (out_t){.fd = fd, .hash = 0};
     out_put(o, MATRIX_MAGIC, 8);
-    out_u32(o, ds->group ? MATRIX_VERSION_GROUPS : MATRIX_VERSION);
+    out_u32(o, ds->group && ds->time ? MATRIX_VERSION_TIME
+               : ds->group           ? MATRIX_VERSION_GROUPS
+                                     : MATRIX_VERSION);
     out_u32(o, (uint32_t)ds->scaling);
     out_u64(o, ds->rows);
     out_u64(o, ds->features);
@@ -159,6 +162,8 @@ int ingest_matrix_write(const char *path, const trainer_dataset_t *ds, ingest_er
     out_put(o, ds->y, ds->rows * sizeof(int32_t));
     if (ds->group)
         out_put(o, ds->group, ds->rows * sizeof(int32_t));
+    if (ds->group && ds->time)
+        out_put(o, ds->time, ds->rows * sizeof(int64_t));
     out_u64(o, o->hash);
     out_flush(o);
     if (!o->error && fsync(fd) != 0)
@@ -249,7 +254,7 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
         goto done;
     in.left -= 12;
     version = trainer_le_get_u32(head + 8);
-    if (version < 1 || version > MATRIX_VERSION_GROUPS) {
+    if (version < 1 || version > MATRIX_VERSION_TIME) {
         rc =
             fail(err, MLPT_EVERSION, "%s: dataset file version %u is not supported", path, version);
         goto done;
@@ -288,17 +293,19 @@ int ingest_matrix_read(const char *path, trainer_dataset_t **out, ingest_error_t
             goto done;
         ds->class_counts[c] = v;
     }
-    int groups = version == MATRIX_VERSION_GROUPS;
-    if (in.left != rows * features * 4 + rows * 4 * (groups ? 2 : 1) + 8)
+    int groups = version >= MATRIX_VERSION_GROUPS, times = version >= MATRIX_VERSION_TIME;
+    if (in.left != rows * features * 4 + rows * 4 * (groups ? 2 : 1) + rows * 8 * times + 8)
         goto done;
     ds->x = malloc(rows * features * sizeof(float));
     ds->y = malloc(rows * sizeof(int32_t));
     ds->group = groups ? malloc(rows * sizeof(int32_t)) : NULL;
-    if (!ds->x || !ds->y || (groups && !ds->group))
+    ds->time = times ? malloc(rows * sizeof(int64_t)) : NULL;
+    if (!ds->x || !ds->y || (groups && !ds->group) || (times && !ds->time))
         goto nomem;
     if (in_take(&in, ds->x, rows * features * sizeof(float)) ||
         in_take(&in, ds->y, rows * sizeof(int32_t)) ||
-        (groups && in_take(&in, ds->group, rows * sizeof(int32_t))))
+        (groups && in_take(&in, ds->group, rows * sizeof(int32_t))) ||
+        (times && in_take(&in, ds->time, rows * sizeof(int64_t))))
         goto done;
     sum = in.hash;
     if (in_u64(&in, &stored) || stored != sum || trainer_dataset_check(ds) != 0)

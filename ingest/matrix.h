@@ -12,6 +12,8 @@
  * Version 3 is version 2 with the rows' group ids (trainer_dataset_t.group) after y:
  * i32 group[rows]; it is written only for a dataset that has them, so a dataset without groups
  * gives the same bytes as before.
+ * Version 4 is version 3 with the rows' timestamps (trainer_dataset_t.time, ns) after group:
+ * i64 time[rows]; written for a sensor recording (a dataset with groups and times).
  */
 #ifndef INGEST_MATRIX_H
 #define INGEST_MATRIX_H

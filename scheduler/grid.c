@@ -60,6 +60,8 @@ static void trial_at(const sched_spec_t *s, size_t k, sched_params_t *p) {
         k /= n;
     }
     shape_at(s, k, &p->shape);
+    p->n_test_groups = s->n_test_groups;
+    memcpy(p->test_groups, s->test_groups, sizeof p->test_groups);
 }
 
 int sched_grid_expand(const sched_spec_t *s, size_t max_trials, sched_params_t **out, size_t *n) {
@@ -129,6 +131,15 @@ json_t *sched_params_to_json(const sched_params_t *p) {
             return NULL;
         }
     }
+    if (p->n_test_groups) {
+        json_t *ids = json_array();
+        for (size_t i = 0; ids && i < p->n_test_groups; i++)
+            json_array_append_new(ids, json_integer(p->test_groups[i]));
+        if (json_object_set_new(o, "test_subjects", ids) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
     return o;
 }
 
@@ -165,6 +176,16 @@ int sched_params_from_json(const json_t *obj, sched_params_t *p) {
         if (!j || sched_param_check_json(r, j, r->max, NULL, &v, why, sizeof why) != 0)
             return MLPT_EFORMAT;
         sched_param_set(r, p, &v);
+    }
+    const json_t *ids = json_object_get(obj, "test_subjects");
+    if (ids && (!json_is_array(ids) || json_array_size(ids) > SCHED_MAX_TEST_GROUPS))
+        return MLPT_EFORMAT;
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        const json_t *id = json_array_get(ids, i);
+        if (!json_is_integer(id) || json_integer_value(id) < 0 ||
+            json_integer_value(id) > INT32_MAX)
+            return MLPT_EFORMAT;
+        p->test_groups[p->n_test_groups++] = (int32_t)json_integer_value(id);
     }
     return 0;
 }

@@ -41,6 +41,17 @@ typedef enum sched_scaling {
 
 /* (Their names are the "scaling" row's choices in the parameter table, params.h.) */
 
+/* How a trial's rows are split into training and validation: by class (stratified rows), by
+ * group (every row of a subject on one side: trainer_split_grouped), or auto (by group when the
+ * dataset has group ids: a recording or its windows; else by class). */
+typedef enum sched_split_by {
+    SCHED_SPLIT_AUTO = 0,
+    SCHED_SPLIT_CLASS,
+    SCHED_SPLIT_GROUP,
+} sched_split_by_t;
+
+#define SCHED_MAX_TEST_GROUPS 64 /* subjects a sweep's "test": {"subjects": [...]} may name */
+
 typedef struct sched_spec {
     /* Shapes: either explicit (n_layers > 0) or hidden_layers x neurons. */
     size_t n_layers;
@@ -65,6 +76,11 @@ typedef struct sched_spec {
     uint64_t seed;
     sched_scaling_t scaling;
     trainer_init_t init;
+    sched_split_by_t split_by;
+    /* Not a table row: the subjects (group ids) held out of training and validation as the
+     * sweep's test set ("test": {"subjects": [...]}); copied into every trial. */
+    size_t n_test_groups;
+    int32_t test_groups[SCHED_MAX_TEST_GROUPS];
 } sched_spec_t;
 
 /* One trial's hyperparameters. */
@@ -79,6 +95,9 @@ typedef struct sched_params {
     uint64_t seed;
     sched_scaling_t scaling;
     trainer_init_t init;
+    sched_split_by_t split_by;
+    size_t n_test_groups; /* as in sched_spec_t; stored as "test_subjects" when not 0 */
+    int32_t test_groups[SCHED_MAX_TEST_GROUPS];
 } sched_params_t;
 
 /* Number of trials the spec expands to before duplicates are removed (saturates at SIZE_MAX):
@@ -94,7 +113,8 @@ int sched_grid_expand(const sched_spec_t *spec, size_t max_trials, sched_params_
  * order, the shape as {"hidden_layers", "neurons" (the width when all hidden layers are equal,
  * else null), "layers": [widths]}: {"hidden_layers", "neurons", "layers", "activation",
  * "batch_size", "momentum", "learning_rate", "iterations", "validation_split", "seed", "scaling",
- * "init"}. NULL when memory runs out. (Rows flagged SCHED_PARAM_LATE, "scaling" and "init", may
+ * "init", "split_by"} and, for a sweep testing on subjects, "test_subjects": [ids]. NULL when
+ * memory runs out. (Rows flagged SCHED_PARAM_LATE, "scaling" and "init", may
  * be missing from objects stored before they existed: their default.) */
 json_t *sched_params_to_json(const sched_params_t *p);
 

@@ -475,3 +475,20 @@ json_t *sched_param_table_json(void) {
         }
     return a;
 }
+
+int sched_params_split(const sched_params_t *p, const trainer_dataset_t *ds, trainer_split_t *out,
+                       char *why, size_t cap) {
+    int grouped = p->n_test_groups > 0 || p->split_by == SCHED_SPLIT_GROUP ||
+                  (p->split_by == SCHED_SPLIT_AUTO && ds->group);
+    if (!grouped)
+        return trainer_split_stratified(ds, p->validation_split, p->seed, out);
+    if (!ds->group) {
+        snprintf(why, cap, "split_by group needs a dataset with subjects (a recording or windows)");
+        return MLPT_EINVAL;
+    }
+    int rc = trainer_split_grouped(ds, p->validation_split, p->seed, p->test_groups,
+                                   p->n_test_groups, out);
+    if (rc == MLPT_EINVAL)
+        snprintf(why, cap, "no subject is left to train on once the test subjects are held out");
+    return rc;
+}

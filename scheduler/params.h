@@ -177,6 +177,14 @@ json_t *sched_param_value_json(const sched_param_t *r, const sched_value_t *v);
  * input scaling (other members of *opt are left as they are). */
 void sched_params_trainer_options(const sched_params_t *p, trainer_options_t *opt);
 
+/* A trial's split of ds (the worker's and mlptune train's): by group (trainer_split_grouped,
+ * holding out p's test groups) when split_by is group, or auto on a dataset with groups, or
+ * when test groups are named; else stratified by class. Returns 0 with *out; MLPT_EINVAL with
+ * why (cap bytes) filled when the split cannot be made (no groups to split by, no row left to
+ * train on); MLPT_ENOMEM. */
+int sched_params_split(const sched_params_t *p, const trainer_dataset_t *ds, trainer_split_t *out,
+                       char *why, size_t cap);
+
 /* The rows with columns (see sched_param_column_t), in column order, into rows[SCHED_PARAM_MAX];
  * returns their count. */
 size_t sched_param_columns(const sched_param_t **rows);

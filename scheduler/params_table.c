@@ -12,6 +12,7 @@
 _Static_assert(sizeof(trainer_activation_t) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(trainer_init_t) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(sched_scaling_t) == sizeof(int), "enums are int-sized");
+_Static_assert(sizeof(sched_split_by_t) == sizeof(int), "enums are int-sized");
 
 static const sched_choice_t activations[] = {
     {"relu", TRAINER_ACT_RELU, NULL},
@@ -29,6 +30,12 @@ static const sched_choice_t inits[] = {
     {"auto", TRAINER_INIT_AUTO, NULL},   {"glorot", TRAINER_INIT_GLOROT, NULL},
     {"he", TRAINER_INIT_HE, NULL},       {"sklearn", TRAINER_INIT_SKLEARN, NULL},
     {"torch", TRAINER_INIT_TORCH, NULL},
+};
+
+static const sched_choice_t split_bys[] = {
+    {"auto", SCHED_SPLIT_AUTO, NULL},
+    {"class", SCHED_SPLIT_CLASS, "stratified"},
+    {"group", SCHED_SPLIT_GROUP, NULL},
 };
 
 /* The leaderboards' columns, in the rows' column order: shape, learning rate, iterations, batch,
@@ -242,6 +249,23 @@ const sched_param_t sched_param_table[] = {
      .store = SCHED_STORE_ENUM,
      P_AT(init),
      SCALAR_AT(init)},
+    {.name = "split_by",
+     .type = SCHED_PARAM_ENUM,
+     .flags = SCHED_PARAM_TRAINING | SCHED_PARAM_LATE,
+     .choices = split_bys,
+     .n_choices = N_OF(split_bys),
+     .def = SCHED_SPLIT_AUTO,
+     .flag = "split-by",
+     .flag_arg = "B",
+     .flag_help = "validation rows: auto (by group for sensor data, else by class),\n"
+                  "class (stratified rows), group (whole subjects)",
+     .label = "Split by",
+     .hint = "auto: whole subjects for sensor recordings and windows, else stratified rows.",
+     .form_section = "training",
+     .form_order = 5,
+     .store = SCHED_STORE_ENUM,
+     P_AT(split_by),
+     SCALAR_AT(split_by)},
 };
 
 const size_t sched_param_count = N_OF(sched_param_table);

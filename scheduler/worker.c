@@ -48,7 +48,9 @@ typedef struct run_ctx {
     double best_val_accuracy; /* so far, NaN before any validation */
     size_t best_iteration;
     const trainer_dataset_t *test; /* view of the test set in the training classes, or NULL */
-    const store_metric_t *stored;  /* the trial's rows: iterations 1 .. n_stored */
+    const size_t *test_rows;       /* or rows of the training dataset (its test subjects) */
+    size_t n_test_rows;
+    const store_metric_t *stored; /* the trial's rows: iterations 1 .. n_stored */
     size_t n_stored;
     size_t reported;           /* the last iteration whose figures are in best_* / last_* */
     char mismatch[256];        /* set when a recomputed iteration differs from its stored row */
@@ -92,7 +94,8 @@ static void fill_follower(run_ctx_t *ctx, const sched_exec_follower_t *f,
     r->follower_test_accuracy = NAN;
     if (ctx->test) {
         double loss;
-        trainer_evaluate(model, ctx->test, NULL, 0, &loss, &r->follower_test_accuracy);
+        trainer_evaluate(model, ctx->test, ctx->test_rows, ctx->n_test_rows, &loss,
+                         &r->follower_test_accuracy);
     }
     if (trainer_model_save(model, &r->model, &r->model_len) != 0) {
         r->model = NULL; /* recorded without a model; the figures stand */
@@ -289,7 +292,12 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
     trainer_arch_t arch;
     sched_params_arch(&job->params, ds->features, ds->classes, &arch);
     done->rc = MLPT_ENOMEM;
-    if (trainer_split_stratified(ds, job->params.validation_split, job->params.seed, &split) != 0 ||
+    int split_rc = sched_params_split(&job->params, ds, &split, done->error, sizeof done->error);
+    if (split_rc == MLPT_EINVAL) {
+        done->rc = MLPT_EINVAL;
+        goto out;
+    }
+    if (split_rc != 0 ||
         !(model = trainer_model_new_init(&arch, job->params.seed, job->params.init))) {
         snprintf(done->error, sizeof done->error, "out of memory building the model");
         goto out;
@@ -316,7 +324,11 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
                      .n_train = split.n_train,
                      .last_val_accuracy = NAN,
                      .best_val_accuracy = NAN,
-                     .test = test ? &view : NULL,
+                     .test = test           ? &view
+                             : split.n_test ? ds
+                                            : NULL,
+                     .test_rows = !test && split.n_test ? split.test : NULL,
+                     .n_test_rows = !test ? split.n_test : 0,
                      .stored = job->stored,
                      .n_stored = job->n_stored};
     /* The figures of the history before the resume point (the loop checked that the stored rows
@@ -368,6 +380,9 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
     if (whole && test) {
         double loss;
         trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);
+    } else if (whole && split.n_test) {
+        double loss;
+        trainer_evaluate(model, ds, split.test, split.n_test, &loss, &done->test_accuracy);
     }
     if (whole && trainer_model_save(model, &done->model, &done->model_len) != 0) {
         done->rc = MLPT_ENOMEM;

@@ -16,8 +16,8 @@ if ! [[ "$secs" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 build="$root/build-fuzz"
-harnesses=(fuzz_csv fuzz_idx fuzz_gz fuzz_sweep fuzz_sweep_more fuzz_router fuzz_static_path
-           fuzz_origin fuzz_framing fuzz_cli_sweep fuzz_wire)
+harnesses=(fuzz_csv fuzz_idx fuzz_gz fuzz_recording fuzz_sweep fuzz_sweep_more fuzz_router
+           fuzz_static_path fuzz_origin fuzz_framing fuzz_cli_sweep fuzz_wire)
 flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all"
 flags+=" -fno-omit-frame-pointer"
 passed=0

@@ -5,9 +5,9 @@
 #   scripts/install-deps.sh --bench   ... plus the peers the benchmarks compare against
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libsqlite3-dev libjansson-dev
-          libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl jq
-          libopenmpi-dev openmpi-bin libssl-dev)
+packages=(build-essential cmake pkg-config libopenblas-dev zlib1g-dev libfftw3-dev libsqlite3-dev
+          libjansson-dev libmicrohttpd-dev libuv1-dev libcurl4-openssl-dev dataset-fashion-mnist curl
+          jq libopenmpi-dev openmpi-bin libssl-dev)
 # The dashboard's npm packages (npm ci --prefix web): Node.js with npm. One that is already
 # installed (e.g. one that bundles npm) is kept.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
@@ -24,7 +24,7 @@ for arg in "$@"; do
         packages+=(clang libclang-rt-14-dev llvm)
         ;;
     --bench) packages+=(libcmocka-dev python3 python3-numpy python3-torch python3-sklearn
-                        python3-threadpoolctl python3-optuna) ;;
+                        python3-threadpoolctl python3-optuna python3-pandas) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "cli.h"
+#include "format.h"
 #include "ingest.h"
 #include "mlpt_err.h"
 #include "params.h"
 #include "train.h"
+#include "windows.h"
 
 /* The help: the dataset and output options are this command's own; the parameter flags come
  * from the parameter table (scheduler/params.h). */
@@ -28,6 +30,7 @@ static void print_usage(FILE *f) {
     char word[160];
     size_t col = 20;
     fputs("usage: mlptune train --data FILE [--labels FILE] [--test FILE [--test-labels FILE]]\n"
+          "                     [--format csv|idx|wisdm|timeseries [recording options]]\n"
           "                     (--layers N --neurons M | --hidden W1,W2,...)\n"
           "                    ",
           f);
@@ -56,7 +59,18 @@ static void print_usage(FILE *f) {
           "  --labels FILE          IDX labels for IDX images\n"
           "  --test FILE            a separate test set (same format); its accuracy is reported "
           "at the end\n"
-          "  --layers N --neurons M N hidden layers of M units each (N may be 0)\n",
+          "  --layers N --neurons M N hidden layers of M units each (N may be 0)\n"
+          "  --format F             csv or idx (default: from the file), or a sensor recording:\n"
+          "                         wisdm (WISDM v1.1 raw text) or timeseries (CSV with subject,\n"
+          "                         label and timestamp columns); a recording trains on single\n"
+          "                         samples, or on windows with any of the window options\n"
+          "  --subject-column C, --timestamp-column C, --timestamp-unit ns|us|ms|s\n"
+          "                         timeseries columns (default subject, timestamp) and unit\n"
+          "  --window-seconds S, --step-seconds S, --features spectrogram|stats|raw,\n"
+          "  --frame-seconds S, --hop-seconds S, --max-gap-seconds S\n"
+          "                         windows of a recording, as POST /api/v1/datasets/{id}/windows\n"
+          "                         (defaults 10, 5, spectrogram, 2, 1, 1)\n"
+          "  --test-subjects I,J,.. a recording's subjects held out as the test set\n",
           f);
     for (size_t i = 0; i < sched_param_count; i++) {
         const sched_param_t *r = &sched_param_table[i];
@@ -97,6 +111,8 @@ static void print_usage(FILE *f) {
 
 typedef struct train_args {
     const char *data, *labels, *test, *test_labels, *label_column, *save_model;
+    const char *format, *subject_column, *timestamp_column, *timestamp_unit, *test_subjects;
+    const char *win[6]; /* window, step, features, frame, hop, max gap */
     const char *layers, *neurons, *hidden;
     sched_params_t params; /* the trial's hyperparameters, from the table's flags */
     trainer_arch_t arch;
@@ -154,6 +170,17 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         {"threads", &threads},
         {"label-column", &a->label_column},
         {"save-model", &a->save_model},
+        {"format", &a->format},
+        {"subject-column", &a->subject_column},
+        {"timestamp-column", &a->timestamp_column},
+        {"timestamp-unit", &a->timestamp_unit},
+        {"test-subjects", &a->test_subjects},
+        {"window-seconds", &a->win[0]},
+        {"step-seconds", &a->win[1]},
+        {"features", &a->win[2]},
+        {"frame-seconds", &a->win[3]},
+        {"hop-seconds", &a->win[4]},
+        {"max-gap-seconds", &a->win[5]},
     };
     sched_params_defaults(&a->params);
     for (int i = 1; i < argc; i++) {
@@ -225,6 +252,114 @@ static int parse_args(int argc, char **argv, train_args_t *a) {
         a->threads = (int)z;
     }
     return 0;
+}
+
+/* The recording options: the format, its columns, the windows. -1 after printing why. */
+static int recording_args(train_args_t *a, const ingest_format_def_t **fmt,
+                          ingest_window_options_t *w, int *windows) {
+    static const char *const names[6] = {"window-seconds", "step-seconds", "features",
+                                         "frame-seconds",  "hop-seconds",  "max-gap-seconds"};
+    *fmt = NULL;
+    *windows = 0;
+    ingest_window_options_init(w);
+    if (a->format && !(*fmt = ingest_format_find(a->format))) {
+        svc_errorf("--format: unknown format \"%s\" (csv, idx, wisdm, timeseries)", a->format);
+        return -1;
+    }
+    int rec = *fmt && (*fmt)->report;
+    const char *ts_only = a->subject_column     ? "subject-column"
+                          : a->timestamp_column ? "timestamp-column"
+                          : a->timestamp_unit   ? "timestamp-unit"
+                                                : NULL;
+    if (ts_only && (!*fmt || strcmp((*fmt)->name, "timeseries") != 0)) {
+        svc_errorf("--%s: applies to --format timeseries only", ts_only);
+        return -1;
+    }
+    double *secs[6] = {&w->window_seconds, &w->step_seconds, NULL,
+                       &w->frame_seconds,  &w->hop_seconds,  &w->max_gap_seconds};
+    for (int i = 0; i < 6; i++) {
+        if (!a->win[i])
+            continue;
+        if (!rec) {
+            svc_errorf("--%s: applies to a recording (--format wisdm or timeseries)", names[i]);
+            return -1;
+        }
+        *windows = 1;
+        if (i == 2 && ingest_features_parse(a->win[i], &w->features) != 0) {
+            svc_errorf("--features: one of spectrogram, stats, raw");
+            return -1;
+        }
+        if (i != 2 && svc_parse_double(names[i], a->win[i], 0.0, 86400.0, i == 5, secs[i]) != 0)
+            return -1;
+    }
+    if (w->features != INGEST_FEATURES_SPECTROGRAM && (a->win[3] || a->win[4])) {
+        svc_errorf("--%s: applies to --features spectrogram only", a->win[3] ? names[3] : names[4]);
+        return -1;
+    }
+    if (a->test_subjects) {
+        size_t ids[SCHED_MAX_TEST_GROUPS], n = 0;
+        if (!rec) {
+            svc_errorf("--test-subjects: applies to a recording (--format wisdm or timeseries)");
+            return -1;
+        }
+        if (svc_parse_size_list("test-subjects", a->test_subjects, 0, INT32_MAX, ids,
+                                SCHED_MAX_TEST_GROUPS, &n) != 0)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            a->params.test_groups[i] = (int32_t)ids[i];
+        a->params.n_test_groups = n;
+    }
+    if (a->test && rec) {
+        svc_errorf("--test: a recording's test set is --test-subjects");
+        return -1;
+    }
+    return 0;
+}
+
+/* A recording (and its windows): prints one line naming the file, line and field, or the
+ * option, on bad input. */
+static int load_recording(const train_args_t *a, const ingest_format_def_t *fmt,
+                          const ingest_window_options_t *w, int windows, trainer_dataset_t **out) {
+    ingest_options_t opt;
+    ingest_error_t err = {0};
+    ingest_options_init(&opt);
+    opt.label_name = a->label_column;
+    opt.rec.subject_column = a->subject_column;
+    opt.rec.timestamp_column = a->timestamp_column;
+    if (a->timestamp_unit && ingest_time_unit_parse(a->timestamp_unit, &opt.rec.timestamp_unit)) {
+        svc_errorf("--timestamp-unit: one of ns, us, ms, s");
+        return MLPT_EINVAL;
+    }
+    const char *paths[1] = {a->data};
+    trainer_dataset_t *rec = NULL;
+    int rc = ingest_load_files(fmt, paths, &opt, &rec, &err);
+    if (rc && rc == MLPT_EINVAL && strstr(err.column_name, "_column")) {
+        char flag[64]; /* a column option: name the flag ("--subject-column") */
+        snprintf(flag, sizeof flag, "%s", err.column_name);
+        for (char *c = flag; *c; c++)
+            *c = *c == '_' ? '-' : *c;
+        svc_errorf("%s: %s (--%s)", a->data, err.message, flag);
+        return rc;
+    }
+    if (rc) {
+        svc_errorf("%s: %s", a->data, err.message[0] ? err.message : mlpt_strerror(rc));
+        return rc;
+    }
+    if (!windows) {
+        *out = rec;
+        return 0;
+    }
+    rc = ingest_windows_derive(rec, w, out, NULL, NULL, &err);
+    trainer_dataset_free(rec);
+    if (rc) {
+        char opt_name[64];
+        snprintf(opt_name, sizeof opt_name, "%s", err.column_name);
+        for (char *c = opt_name; *c; c++)
+            *c = *c == '_' ? '-' : *c;
+        svc_errorf("--%s: %s", opt_name[0] ? opt_name : "window-seconds",
+                   err.message[0] ? err.message : mlpt_strerror(rc));
+    }
+    return rc;
 }
 
 /* Loads a CSV or IDX dataset; on bad input prints one line naming the file, row and column. */
@@ -322,7 +457,13 @@ int svc_cmd_train(int argc, char **argv) {
     trainer_dataset_t *ds = NULL, *test = NULL;
     trainer_model_t *m = NULL;
     trainer_split_t split = {0};
-    if (load(a.data, a.labels, a.label_column, &ds) != 0)
+    const ingest_format_def_t *fmt;
+    ingest_window_options_t win;
+    int windows;
+    if (recording_args(&a, &fmt, &win, &windows) != 0)
+        goto done;
+    if (fmt && fmt->report ? load_recording(&a, fmt, &win, windows, &ds) != 0
+                           : load(a.data, a.labels, a.label_column, &ds) != 0)
         goto done;
     if (ds->classes < 2) {
         svc_errorf("%s: a single class; training needs at least two", a.data);
@@ -354,9 +495,14 @@ int svc_cmd_train(int argc, char **argv) {
                    TRAINER_MAX_PARAMS);
         goto done;
     }
+    char why[200];
+    int split_rc = sched_params_split(&a.params, ds, &split, why, sizeof why);
+    if (split_rc == MLPT_EINVAL) {
+        svc_errorf("train: %s", why);
+        goto done;
+    }
     status = SVC_EXIT_FAILURE;
-    if (trainer_split_stratified(ds, a.params.validation_split, a.opt.seed, &split) != 0 ||
-        !(m = trainer_model_new_init(&a.arch, a.opt.seed, a.params.init))) {
+    if (split_rc != 0 || !(m = trainer_model_new_init(&a.arch, a.opt.seed, a.params.init))) {
         svc_errorf("train: out of memory");
         goto done;
     }
@@ -383,10 +529,16 @@ int svc_cmd_train(int argc, char **argv) {
         svc_errorf("train: out of memory");
         goto done;
     }
+    int held = split.n_test > 0; /* --test-subjects: the test set is their rows */
+    if (held && rc == 0 &&
+        trainer_evaluate(m, ds, split.test, split.n_test, &test_loss, &test_acc) != 0) {
+        svc_errorf("train: out of memory");
+        goto done;
+    }
     if (a.json) {
         printf("{\"done\": true, ");
         json_number("best_val_accuracy", res.best_val_accuracy, 0);
-        if (test)
+        if (test || held)
             json_number("test_accuracy", test_acc, 0);
         json_number("seconds", res.seconds, 0);
         json_number("samples_per_second", res.samples_per_second, 1);
@@ -394,8 +546,8 @@ int svc_cmd_train(int argc, char **argv) {
     } else {
         printf("# best validation accuracy %.4f at iteration %zu", res.best_val_accuracy,
                res.best_iteration);
-        if (test)
-            printf("; test accuracy %.4f (%zu rows)", test_acc, test->rows);
+        if (test || held)
+            printf("; test accuracy %.4f (%zu rows)", test_acc, test ? test->rows : split.n_test);
         printf("; %.2f s, %.0f samples/s\n", res.seconds, res.samples_per_second);
     }
     if (rc == MLPT_EDIVERGED) {

@@ -10,7 +10,7 @@
 
 #define DATASET_COLS                                                                               \
     "id, name, format, rows, features, class_names, class_counts, scaling, size_bytes, sha256, "   \
-    "created_at"
+    "created_at, kind, details"
 
 static const store_col_t dataset_cols[] = {
     {"id", COL_INT},
@@ -24,6 +24,8 @@ static const store_col_t dataset_cols[] = {
     {"size_bytes", COL_INT},
     {"sha256", COL_TEXT},
     {"created_at", COL_TIME},
+    {"kind", COL_TEXT},
+    {"details", COL_JSON}, /* merged into the object (details_merge) */
 };
 #define DATASET_NCOLS (sizeof(dataset_cols) / sizeof(dataset_cols[0]))
 
@@ -38,8 +40,17 @@ static int check_dataset(const store_dataset_new_t *d, store_error_t *err) {
         return store_error_set(err, MLPT_EINVAL, 0,
                                "dataset: name, sha256 and storage_path "
                                "are required");
-    if (!one_of(d->format, "csv", "idx")) /* the ingest registry's names (ingest/formats.c) */
-        return store_error_set(err, MLPT_EINVAL, 0, "dataset: format must be csv or idx");
+    /* the ingest registry's names (ingest/formats.c), and windows derived from a recording */
+    static const char *const formats[] = {"csv", "idx", "wisdm", "timeseries", "windows"};
+    int known = 0;
+    for (size_t i = 0; d->format && i < sizeof formats / sizeof formats[0]; i++)
+        known |= strcmp(d->format, formats[i]) == 0;
+    if (!known)
+        return store_error_set(err, MLPT_EINVAL, 0,
+                               "dataset: format must be csv, idx, wisdm, timeseries or windows");
+    if (d->kind && !one_of(d->kind, "table", "recording") && strcmp(d->kind, "windows") != 0)
+        return store_error_set(err, MLPT_EINVAL, 0,
+                               "dataset: kind must be table, recording or windows");
     if (!one_of(d->scaling, "standardize", "unit"))
         return store_error_set(err, MLPT_EINVAL, 0, "dataset: scaling must be standardize or unit");
     if (d->rows < 0 || d->features < 0 || d->classes < 0 || d->size_bytes < 0)
@@ -49,6 +60,8 @@ static int check_dataset(const store_dataset_new_t *d, store_error_t *err) {
     int rc = store_check_json(d->class_names_json, JSON_ARRAY, "dataset: class_names_json", err);
     if (!rc)
         rc = store_check_json(d->class_counts_json, JSON_ARRAY, "dataset: class_counts_json", err);
+    if (!rc && d->details_json)
+        rc = store_check_json(d->details_json, JSON_OBJECT, "dataset: details_json", err);
     return rc;
 }
 
@@ -62,8 +75,8 @@ int store_dataset_insert(store_t *st, const store_dataset_new_t *d, int64_t *id,
         rc = store_prepare(st,
                            "INSERT INTO datasets (name, format, status, rows, features, classes, "
                            "class_names, class_counts, scaling, size_bytes, sha256, storage_path, "
-                           "created_at) VALUES (?1, ?2, 'ready', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                           "?11, ?12)",
+                           "created_at, kind, details) VALUES (?1, ?2, 'ready', ?3, ?4, ?5, ?6, "
+                           "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                            &s, err);
     if (rc)
         goto out;
@@ -79,6 +92,9 @@ int store_dataset_insert(store_t *st, const store_dataset_new_t *d, int64_t *id,
     store_bind_text(s, 10, d->sha256, &rc);
     store_bind_text(s, 11, d->storage_path, &rc);
     store_bind_real(s, 12, d->created_at, &rc);
+    store_bind_text(s, 13, d->kind ? d->kind : "table", &rc);
+    if (d->details_json)
+        store_bind_text(s, 14, d->details_json, &rc);
     rc = rc ? store_fail_sql(st, err, rc, "inserting a dataset")
             : store_step_done(st, s, "inserting a dataset", err);
     if (!rc && id)
@@ -172,6 +188,23 @@ int store_dataset_delete(store_t *st, int64_t id, char **storage_path, store_err
     return rc;
 }
 
+/* A dataset row as JSON: its details' members join the object's (never replacing one). */
+static json_t *dataset_json(sqlite3_stmt *s, int *rc) {
+    json_t *obj = store_row_json(s, 0, dataset_cols, DATASET_NCOLS, rc);
+    json_t *details = obj ? json_object_get(obj, "details") : NULL;
+    if (json_is_object(details)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(details, key, v) {
+            if (!json_object_get(obj, key))
+                json_object_set(obj, key, v);
+        }
+    }
+    if (obj)
+        json_object_del(obj, "details");
+    return obj;
+}
+
 /* Runs sql (?1 = id) expecting one row of the dataset columns. */
 static json_t *get_one(store_t *st, const char *sql, int64_t id, const char *what,
                        store_error_t *err) {
@@ -192,7 +225,7 @@ static json_t *get_one(store_t *st, const char *sql, int64_t id, const char *wha
         store_fail_sql(st, err, rc, what);
     } else {
         rc = 0;
-        obj = store_row_json(s, 0, dataset_cols, DATASET_NCOLS, &rc);
+        obj = dataset_json(s, &rc);
         if (!obj)
             store_row_failed(err, rc);
     }
@@ -219,7 +252,7 @@ char *store_dataset_storage_path(store_t *st, int64_t id, store_error_t *err) {
 }
 
 static json_t *dataset_row(sqlite3_stmt *s, int *rc) {
-    return store_row_json(s, 0, dataset_cols, DATASET_NCOLS, rc);
+    return dataset_json(s, rc);
 }
 
 json_t *store_dataset_list(store_t *st, size_t limit, const char *cursor, store_error_t *err) {

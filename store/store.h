@@ -104,6 +104,8 @@ typedef struct store_dataset_new {
     const char *sha256;            /* hex digest of the bytes uploaded */
     const char *storage_path;      /* the parsed matrix file, relative to the data dir */
     double created_at;             /* Unix seconds */
+    const char *kind;              /* "table" (NULL means it), "recording" or "windows" (0006) */
+    const char *details_json;      /* a JSON object merged into the dataset's answer, or NULL */
 } store_dataset_new_t;
 
 /* Writer. Inserts a ready dataset; *id receives its id. MLPT_EINVAL for a NULL string, an
@@ -413,10 +415,16 @@ int store_sweep_state_final(store_sweep_state_t s);
 
 typedef struct store_dataset_shape {
     int64_t rows, features, classes;
+    char kind[16]; /* "table", "recording" or "windows" */
 } store_dataset_shape_t;
 
 /* A dataset's shape. 0, MLPT_ENOTFOUND, or an SQLite failure. */
 int store_dataset_shape(store_t *st, int64_t id, store_dataset_shape_t *out, store_error_t *err);
+
+/* The subjects (group ids) of a recording or windows dataset, from the "subjects" of its
+ * details ([{"id": n, ...}]): *ids (malloc'd, caller frees; NULL when none) and *n. 0,
+ * MLPT_ENOTFOUND, MLPT_ENOMEM or an SQLite failure. */
+int store_dataset_subjects(store_t *st, int64_t id, int32_t **ids, size_t *n, store_error_t *err);
 
 /* Calls fn with every dataset's id and matrix file (relative to the data dir), by id; the rows
  * are read before the first call, so fn may use st. A non-zero return from fn stops the walk

@@ -74,8 +74,8 @@ static int prepare_id(store_t *st, const char *sql, int64_t id, sqlite3_stmt **s
 int store_dataset_shape(store_t *st, int64_t id, store_dataset_shape_t *out, store_error_t *err) {
     sqlite3_stmt *s = NULL;
     memset(out, 0, sizeof(*out));
-    int rc =
-        prepare_id(st, "SELECT rows, features, classes FROM datasets WHERE id = ?1", id, &s, err);
+    int rc = prepare_id(st, "SELECT rows, features, classes, kind FROM datasets WHERE id = ?1", id,
+                        &s, err);
     if (rc)
         goto out;
     rc = sqlite3_step(s);
@@ -83,12 +83,51 @@ int store_dataset_shape(store_t *st, int64_t id, store_dataset_shape_t *out, sto
         out->rows = sqlite3_column_int64(s, 0);
         out->features = sqlite3_column_int64(s, 1);
         out->classes = sqlite3_column_int64(s, 2);
+        const char *kind = (const char *)sqlite3_column_text(s, 3);
+        snprintf(out->kind, sizeof out->kind, "%s", kind ? kind : "table");
         rc = 0;
     } else if (rc == SQLITE_DONE) {
         rc = store_error_set(err, MLPT_ENOTFOUND, 0, "dataset %lld not found", (long long)id);
     } else {
         rc = store_fail_sql(st, err, rc, "reading a dataset's shape");
     }
+out:
+    store_release(st, s);
+    return rc;
+}
+
+int store_dataset_subjects(store_t *st, int64_t id, int32_t **ids, size_t *n, store_error_t *err) {
+    sqlite3_stmt *s = NULL;
+    *ids = NULL;
+    *n = 0;
+    int rc = prepare_id(st, "SELECT details FROM datasets WHERE id = ?1", id, &s, err);
+    if (rc)
+        goto out;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        rc = store_error_set(err, MLPT_ENOTFOUND, 0, "dataset %lld not found", (long long)id);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = store_fail_sql(st, err, rc, "reading a dataset's subjects");
+        goto out;
+    }
+    rc = 0;
+    const char *text = (const char *)sqlite3_column_text(s, 0);
+    json_t *d = text ? json_loads(text, 0, NULL) : NULL;
+    json_t *list = json_object_get(d, "subjects");
+    size_t k = json_array_size(list);
+    if (k) {
+        *ids = malloc(k * sizeof **ids);
+        if (!*ids)
+            rc = store_error_set(err, MLPT_ENOMEM, 0, "out of memory");
+        for (size_t i = 0; *ids && i < k; i++) {
+            json_t *sid = json_object_get(json_array_get(list, i), "id");
+            if (json_is_integer(sid))
+                (*ids)[(*n)++] = (int32_t)json_integer_value(sid);
+        }
+    }
+    json_decref(d);
 out:
     store_release(st, s);
     return rc;

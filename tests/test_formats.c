@@ -21,10 +21,17 @@
 
 static void test_entries_and_fields(void **state) {
     (void)state;
-    assert_int_equal(ingest_format_count(), 2);
+    assert_int_equal(ingest_format_count(), 4);
     assert_string_equal(ingest_format_at(0)->name, "csv"); /* the raw text/csv body's format */
     assert_string_equal(ingest_format_at(1)->name, "idx");
-    assert_null(ingest_format_at(2));
+    /* the recordings, chosen by name only: they add no field and are never detected */
+    assert_string_equal(ingest_format_at(2)->name, "wisdm");
+    assert_string_equal(ingest_format_at(3)->name, "timeseries");
+    assert_true(ingest_format_at(2)->by_name && ingest_format_at(3)->by_name);
+    assert_true(!ingest_format_at(0)->by_name && !ingest_format_at(1)->by_name);
+    assert_non_null(ingest_format_at(2)->report);
+    assert_null(ingest_format_at(0)->report);
+    assert_null(ingest_format_at(4));
     assert_ptr_equal(ingest_format_find("idx"), ingest_format_at(1));
     assert_null(ingest_format_find("parquet"));
     assert_null(ingest_format_find(NULL));

@@ -182,6 +182,42 @@ static void test_groups_round_trip(void **state) {
     unlink(path);
 }
 
+/* A recording's samples keep their subject and time (version 4); a file cut anywhere in the
+ * times is refused, and one without times still reads as version 3. */
+static void test_times_round_trip(void **state) {
+    (void)state;
+    char path[64];
+    temp_path(path, sizeof path);
+    trainer_dataset_t *ds = load_iris(), *back = NULL;
+    ds->group = malloc(ds->rows * sizeof(int32_t));
+    ds->time = malloc(ds->rows * sizeof(int64_t));
+    assert_true(ds->group && ds->time);
+    for (size_t i = 0; i < ds->rows; i++) {
+        ds->group[i] = (int32_t)(i / 30);
+        ds->time[i] = (int64_t)1 << 40 | (int64_t)i * 50000000;
+    }
+    assert_int_equal(ingest_matrix_write(path, ds, NULL), 0);
+    size_t len;
+    unsigned char *buf = slurp(path, &len);
+    assert_memory_equal(buf, "MLPTDSET\x04\0\0\0", 12);
+    assert_int_equal(le64(buf + len - 8), crc32_bitwise(buf, len - 8));
+    assert_int_equal(ingest_matrix_read(path, &back, NULL), 0);
+    assert_non_null(back->time);
+    assert_memory_equal(back->time, ds->time, ds->rows * sizeof(int64_t));
+    assert_memory_equal(back->group, ds->group, ds->rows * sizeof(int32_t));
+    trainer_dataset_free(back);
+    back = NULL;
+    for (size_t cut = len - 8 - 8 * ds->rows; cut < len; cut += 101) {
+        FILE *f = fopen(path, "wb");
+        assert_int_equal(fwrite(buf, 1, cut, f), cut);
+        fclose(f);
+        assert_int_equal(ingest_matrix_read(path, &back, NULL), MLPT_EFORMAT);
+    }
+    free(buf);
+    trainer_dataset_free(ds);
+    unlink(path);
+}
+
 /* A file written by an older mlptune (version 1: FNV-1a 64 checksum) still loads, and a damaged
  * one is still refused. */
 static void test_version_1_still_read(void **state) {
@@ -216,13 +252,13 @@ static void test_version_1_still_read(void **state) {
     assert_int_equal(ingest_matrix_read(path, &back, NULL), MLPT_EFORMAT);
     assert_null(back);
     buf[100] ^= 1;
-    buf[8] = 4; /* a version from the future (3 has group ids) */
+    buf[8] = 5; /* a version from the future (3 has group ids, 4 times) */
     f = fopen(path, "wb");
     assert_int_equal(fwrite(buf, 1, len, f), len);
     fclose(f);
     ingest_error_t err;
     assert_int_equal(ingest_matrix_read(path, &back, &err), MLPT_EVERSION);
-    assert_non_null(strstr(err.message, "version 4"));
+    assert_non_null(strstr(err.message, "version 5"));
     free(buf);
     trainer_dataset_free(ds);
     unlink(path);
@@ -389,7 +425,7 @@ int main(void) {
         cmocka_unit_test(test_version_2_layout),  cmocka_unit_test(test_version_1_still_read),
         cmocka_unit_test(test_io_errors),         cmocka_unit_test(test_spool_order),
         cmocka_unit_test(test_spool_error),       cmocka_unit_test(test_spool_bounded),
-        cmocka_unit_test(test_groups_round_trip),
+        cmocka_unit_test(test_groups_round_trip), cmocka_unit_test(test_times_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,7 +285,7 @@ static void test_order_and_json_as_before(void **state) {
     assert_string_equal(text, "{\"hidden_layers\":1,\"neurons\":8,\"layers\":[8],\"activation\":"
                               "\"tanh\",\"batch_size\":16,\"momentum\":0.5,\"learning_rate\":0.25,"
                               "\"iterations\":3,\"validation_split\":0.25,\"seed\":9,\"scaling\":"
-                              "\"minmax\",\"init\":\"he\"}");
+                              "\"minmax\",\"init\":\"he\",\"split_by\":\"auto\"}");
     free(text);
     json_decref(j);
     free(t);

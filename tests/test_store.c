@@ -365,7 +365,7 @@ static void test_dataset_insert_get(void **state) {
                               "\"features\":4,\"classes\":[\"setosa\",\"versicolor\","
                               "\"virginica\"],\"class_counts\":[50,50,50],\"scaling\":"
                               "\"standardize\",\"size_bytes\":4551,\"sha256\":\"00ff\","
-                              "\"created_at\":\"2026-11-23T04:30:00.123Z\"}");
+                              "\"created_at\":\"2026-11-23T04:30:00.123Z\",\"kind\":\"table\"}");
     free(text);
     json_decref(d);
 

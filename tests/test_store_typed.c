@@ -182,11 +182,69 @@ static void test_sweeps_and_trials(void **state) {
     store_close(st);
 }
 
+/* A recording (migration 0006): its kind in the shape, its details merged into its answer
+ * (never over a column's member), its subjects as a typed read; a table has kind "table" and no
+ * subjects; details that are not an object and unknown kinds are refused. */
+static void test_dataset_kinds(void **state) {
+    fx_env_t *e = *state;
+    store_error_t err = {0};
+    store_t *st = fx_open(e->db, STORE_WRITER);
+    int64_t table = fx_dataset(st, "iris");
+    store_dataset_new_t d = {.name = "rec",
+                             .format = "wisdm",
+                             .scaling = "standardize",
+                             .rows = 9,
+                             .features = 3,
+                             .classes = 2,
+                             .class_names_json = "[\"Walking\",\"Sitting\"]",
+                             .class_counts_json = "[4,5]",
+                             .sha256 = "ab",
+                             .storage_path = "datasets/rec.mlds",
+                             .created_at = 2.0,
+                             .kind = "recording",
+                             .details_json = "{\"subjects\":[{\"id\":33,\"samples\":4},"
+                                             "{\"id\":7,\"samples\":5}],\"quirks\":"
+                                             "{\"trailing_comma\":2},\"rows\":-1}"};
+    int64_t rec = 0;
+    fx_assert_rc(store_dataset_insert(st, &d, &rec, &err), 0, err);
+    store_t *rd = fx_open(e->db, STORE_READER);
+    store_dataset_shape_t shape;
+    fx_assert_rc(store_dataset_shape(rd, rec, &shape, &err), 0, err);
+    assert_string_equal(shape.kind, "recording");
+    fx_assert_rc(store_dataset_shape(rd, table, &shape, &err), 0, err);
+    assert_string_equal(shape.kind, "table");
+    json_t *j = store_dataset_get(rd, rec, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "kind")), "recording");
+    assert_int_equal(fx_json_int(json_object_get(j, "quirks"), "trailing_comma"), 2);
+    assert_int_equal(fx_json_int(j, "rows"), 9); /* the column's, not the details' */
+    assert_null(json_object_get(j, "details"));
+    json_decref(j);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    fx_assert_rc(store_dataset_subjects(rd, rec, &ids, &n, &err), 0, err);
+    assert_int_equal(n, 2);
+    assert_true(ids[0] == 33 && ids[1] == 7);
+    free(ids);
+    fx_assert_rc(store_dataset_subjects(rd, table, &ids, &n, &err), 0, err);
+    assert_int_equal(n, 0);
+    assert_null(ids);
+    fx_assert_rc(store_dataset_subjects(rd, rec + 1, &ids, &n, &err), MLPT_ENOTFOUND, err);
+    d.details_json = "[1]";
+    fx_assert_rc(store_dataset_insert(st, &d, NULL, &err), MLPT_EINVAL, err);
+    d.details_json = NULL;
+    d.kind = "video";
+    fx_assert_rc(store_dataset_insert(st, &d, NULL, &err), MLPT_EINVAL, err);
+    store_close(rd);
+    store_close(st);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_state_names),
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_env_setup, fx_env_teardown)
         T(test_datasets),
+        T(test_dataset_kinds),
         T(test_sweeps_and_trials),
 #undef T
     };

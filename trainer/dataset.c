@@ -18,6 +18,7 @@ void trainer_dataset_free(trainer_dataset_t *ds) {
     free(ds->x);
     free(ds->y);
     free(ds->group);
+    free(ds->time);
     free(ds);
 }
 
@@ -121,6 +122,7 @@ void trainer_split_deinit(trainer_split_t *split) {
         return;
     free(split->train);
     free(split->val);
+    free(split->test);
     memset(split, 0, sizeof *split);
 }
 

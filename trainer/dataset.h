@@ -39,7 +39,10 @@ typedef struct trainer_dataset {
     trainer_scaling_t scaling;
     int32_t *group; /* [rows] each row's group (rows with one id belong together: one recording,
                        one subject), so that a split can keep a group on one side; any values;
-                       NULL for none (no format sets it yet). malloc'd, owned */
+                       NULL for none (a recording: its subjects; windows: their subject).
+                       malloc'd, owned */
+    int64_t *time;  /* [rows] each row's timestamp in ns (a sensor recording's samples), NULL for
+                       none; the trainer never reads it. malloc'd, owned */
 } trainer_dataset_t;
 
 /* Frees a dataset and everything it owns (every pointer member is released with free()).
@@ -57,6 +60,8 @@ typedef struct trainer_split {
     size_t *val;   /* [n_val] row indices; owned (NULL when n_val == 0) */
     size_t n_train;
     size_t n_val;
+    size_t *test; /* [n_test] rows held out as a test set (trainer_split_grouped); owned */
+    size_t n_test;
 } trainer_split_t;
 
 /* Splits ds into training and validation rows, stratified by class: each class contributes
@@ -67,6 +72,19 @@ typedef struct trainer_split {
  * or an empty dataset, MLPT_ENOMEM. Same inputs, same split, on every machine. Any thread. */
 int trainer_split_stratified(const trainer_dataset_t *ds, double val_fraction, uint64_t seed,
                              trainer_split_t *out);
+
+/* Splits ds by group (ds->group, every row of a group on one side: windows of one subject are
+ * near copies of each other, and a split by rows would score the model on its training data).
+ * Rows whose group is among test_groups[0..n_test_groups) go to out->test (ascending) and
+ * neither to training nor validation. The other groups are visited in an order shuffled by
+ * `seed`; each goes to validation when that brings the validation rows of every class closer
+ * to round(count * val_fraction) (squared distances, each class's relative to its target), so
+ * the split is stratified as far as whole groups allow. With val_fraction > 0 and two groups
+ * or more, at least one group validates and at least one trains. Returns 0 and fills *out
+ * (trainer_split_deinit); MLPT_EINVAL for no groups, a bad fraction, or no row left to train
+ * on (every group is a test group); MLPT_ENOMEM. Same inputs, same split. Any thread. */
+int trainer_split_grouped(const trainer_dataset_t *ds, double val_fraction, uint64_t seed,
+                          const int32_t *test_groups, size_t n_test_groups, trainer_split_t *out);
 
 /* Releases what a split owns and zeroes it. Accepts a zeroed split. */
 void trainer_split_deinit(trainer_split_t *split);

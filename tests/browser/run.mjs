@@ -14,6 +14,8 @@
 // Where trials ran: no placement column on one machine, one when the API reports two ranks (the
 // trial list answered through page.route), and the trial page's "Ran on"; then, where Open MPI is
 // installed and the build has it, a real `mpirun -np 2 ... serve --mpi` whose sweep ran on both ranks.
+// Also a trial's confusion matrix, and a generated sensor recording: uploaded with its format, its
+// page with one window per class, and windows derived from its form.
 // Screenshots of each view go to <artifacts dir>/*.png (their paths are printed), with the
 // servers' logs. The last line is "N passed, M failed".
 //
@@ -452,6 +454,55 @@ test('trial: curves, parameters, timings and the model download', async () => {
   const res = await page.request.get(base + href);
   assert(res.status() === 200 && (await res.body()).length > 100, `the model downloads (HTTP ${res.status()})`);
   await shot('06-trial');
+});
+
+test('trial: the confusion matrix of its validation split', async () => {
+  await page.goto(`${base}/trials/${state.bestTrial}`);
+  const table = page.locator('table.confusion-table');
+  await table.waitFor();
+  const heads = await table.locator('thead th').allTextContents();
+  assert(heads.slice(1).join(',') === 'setosa,versicolor,virginica', `the predicted classes: ${heads.join(' | ')}`);
+  const cells = (await table.locator('tbody td').allTextContents()).map(Number);
+  assert(cells.length === 9, `3 x 3 cells: ${cells.join(',')}`);
+  const caption = await page.locator('.confusion-body p').first().textContent();
+  const rows = Number((/(\d+) validation rows/.exec(caption) || [])[1]);
+  assert(cells.reduce((a, b) => a + b, 0) === rows && rows === 30, `the cells add up to the validation rows: ${caption}`);
+  await shot('06b-trial-confusion');
+});
+
+test('recording: a WISDM upload, its page with one window per class, and windows derived from the form', async () => {
+  const gen = path.join(repo, 'tools', 'sensorgen.py');
+  const file = path.join(tmp, 'walks.txt');
+  const out = spawnSync('python3', [gen, '--subjects', '3', '--seconds', '20', '--seed', '4', '-o', file]);
+  assert(out.status === 0, `the generator ran: ${out.stderr}`);
+  await page.goto(`${base}/datasets`);
+  await page.getByLabel('CSV file').setInputFiles(file);
+  await page.getByLabel('Format').selectOption('wisdm');
+  await page.getByLabel('Name (optional)').fill('walks');
+  await page.getByRole('button', {name: 'Upload'}).click();
+  await page.getByText(/Added “walks”/).waitFor();
+  await page.getByRole('link', {name: 'walks', exact: true}).click();
+  await page.getByRole('heading', {name: /walks/, level: 1}).waitFor();
+  const facts = await page.locator('dl.meta').textContent();
+  assert(/recording/.test(facts) && /Sampling rate\s*20/.test(facts) && /trailing comma/.test(facts), `the recording's facts: ${facts}`);
+  await until(async () => (await page.locator('figure.window-preview').count()) === 6, 'one window per class');
+  assert(await page.locator('figure.window-preview canvas.spectrogram').count() === 18, 'three spectrograms a window');
+  assert(await page.locator('figure.window-preview canvas.axes').count() === 6, 'the raw axes of each window');
+  await shot('12-recording');
+  await page.getByLabel('Step (s)').fill('2.5');
+  await page.getByRole('button', {name: 'Derive windows'}).click();
+  await page.waitForURL(/\/datasets\/\d+$/);
+  await until(async () => /windows/.test(await page.locator('dl.meta').textContent() || ''), 'the windows dataset page');
+  const w = await page.locator('dl.meta').textContent();
+  assert(/Source\s*walks/.test(w) && /spectrogram/.test(w), `the windows' facts: ${w}`);
+  // a refused derivation names its field
+  await page.getByRole('link', {name: /walks #/}).click();
+  await page.getByLabel('Window (s)', {exact: true}).fill('0.01');
+  expectErrorAnswers(422);
+  await page.getByRole('button', {name: 'Derive windows'}).click();
+  const msg = await page.locator('.field-error:not([hidden])').first().textContent();
+  assert(/fewer than 2 samples/.test(msg), `the message beside the window: ${msg}`);
+  await shot('13-windows');
 });
 
 test('sweeps: the list shows status, progress, best accuracy and elapsed time', async () => {

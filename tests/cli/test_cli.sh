@@ -162,5 +162,41 @@ for cmd in serve sweep; do
         bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'no-such-token: cannot open' '$tmp/err'"
 done
 
+# --- sensor recordings: single samples, windows, subjects held out (issue 15) ---------------------
+python3 "$here/../../tools/sensorgen.py" --subjects 4 --seconds 30 --seed 2 -o "$tmp/rec.txt"
+run train --data "$tmp/rec.txt" --format wisdm --layers 1 --neurons 16 --iterations 2 --json
+check "a WISDM recording trains as single samples" test "$(status)" = 0
+run train --data "$tmp/rec.txt" --format wisdm --window-seconds 10 --step-seconds 2.5 \
+    --features spectrogram --layers 1 --neurons 32 --iterations 20 --seed 5 --test-subjects 4 --json
+check "spectrogram windows train, tested on a held-out subject" \
+    bash -c "test \$(cat '$tmp/status') = 0 && tail -1 '$tmp/out' | grep -q '\"test_accuracy\": 0\\.[5-9]'"
+run train --data "$tmp/rec.txt" --format wisdm --features stats --step-seconds 5 --layers 1 \
+    --neurons 8 --iterations 1
+check "stats windows train (43 features)" \
+    bash -c "test \$(cat '$tmp/status') = 0 && grep -q ', 43 features' '$tmp/out'"
+run train --data "$tmp/rec.txt" --format wisdm --window-seconds 0.01 --layers 1 --neurons 8
+check "a window under 2 samples is refused naming its flag" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q -- '--window-seconds: ' '$tmp/err'"
+run train --data "$tmp/rec.txt" --format wisdm --features stats --hop-seconds 1 --layers 1 --neurons 8
+check "--hop-seconds with stats is refused" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'spectrogram only' '$tmp/err'"
+run train --data "$data/iris.csv" --window-seconds 10 --layers 1 --neurons 8
+check "window options on a CSV are refused" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'applies to a recording' '$tmp/err'"
+run train --data "$data/iris.csv" --split-by group --layers 1 --neurons 8
+check "--split-by group on a table is refused" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'needs a dataset with subjects' '$tmp/err'"
+printf 'who,activity,timestamp,x\n1,a,1000,1\n1,b,2000,2\n' >"$tmp/ts.csv"
+run train --data "$tmp/ts.csv" --format timeseries --layers 1 --neurons 8
+check "a missing subject column names --subject-column" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q -- '--subject-column' '$tmp/err'"
+run train --data "$tmp/ts.csv" --format timeseries --subject-column who --timestamp-unit ms \
+    --layers 1 --neurons 8 --iterations 1 --validation-split 0
+check "a timeseries CSV with its columns named trains" test "$(status)" = 0
+printf '1,Walking,0,1,2,3;\n1,Sitting,0,1,2,3;\n' >"$tmp/zero.txt"
+run train --data "$tmp/zero.txt" --format wisdm --layers 1 --neurons 8
+check "no timestamps: refused naming the line and field" \
+    bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'line 1, field 3 (timestamp): no timestamps' '$tmp/err'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1195,8 +1195,11 @@ def test_csv():
         upload_csv_case("name of 129 bytes", good, query="?name=" + "n" * 129, field="name"),
         upload_csv_case("name with invalid UTF-8", good, query="?name=caf%e9", field="name"),
         upload_csv_case("name empty", good, query="?name=", field="name"),
-        upload_csv_case("unknown query arg", good, query="?name=h&format=csv",
-                        field="query.format"),
+        upload_csv_case("unknown query arg", good, query="?name=h&colour=csv",
+                        field="query.colour"),
+        upload_csv_case("format unknown", good, query="?name=h&format=xlsx", field="format"),
+        upload_csv_case("timeseries option with csv", good, query="?name=h&timestamp_unit=ms",
+                        field="timestamp_unit"),
         upload_csv_case("name given twice", good, query="?name=a&name=b", field="query.name"),
         # gzip that stops, or lies
         upload_csv_case("gzip cut after 10 bytes", gzip.compress(good)[:10], "gzip"),

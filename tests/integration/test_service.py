@@ -163,8 +163,8 @@ def test_upload_format_messages():
         refused({}, {"images": ("i.idx", images), "file": ("a.csv", read("iris.csv"))}, "file",
                 "give either file (CSV) or images and labels (IDX)")
         refused({}, {"movie": ("m.bin", b"x")}, "movie",
-                "unknown field (expected file, or images and labels, and optionally name and "
-                "label_column)")
+                "unknown field (expected file, or images and labels, and optionally name, "
+                "label_column, format, subject_column, timestamp_column and timestamp_unit)")
         refused({}, {"labels": ("l.idx", labels[:9]), "images": ("i.idx", images)}, "labels",
                 "labels")
         status, _, ds = srv.upload({}, {"images": ("pix.idx", images),

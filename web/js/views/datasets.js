@@ -42,10 +42,17 @@ export async function render({root, signal, query, navigate}) {
   const fImages = field({label: 'IDX images', input: imagesIn, hint: 'e.g. train-images-idx3-ubyte.gz'});
   const fLabels = field({label: 'IDX labels', input: labelsIn, hint: 'e.g. train-labels-idx1-ubyte.gz'});
   const idx = h('details', {class: 'idx'}, h('summary', null, 'IDX images and labels instead of a CSV'), fImages.wrap, fLabels.wrap);
+  // A sensor recording (issue 15) is sent as `file` with its format named.
+  const formatIn = h('select', {name: 'format'},
+    h('option', {value: ''}, 'CSV (or IDX below)'), h('option', {value: 'wisdm'}, 'WISDM recording'),
+    h('option', {value: 'timeseries'}, 'timeseries CSV recording'));
+  const unitIn = h('select', {name: 'timestamp_unit'}, ['ns', 'us', 'ms', 's'].map((u) => h('option', {value: u}, u)));
+  const fFormat = field({label: 'Format', input: formatIn, hint: 'A recording: subject, activity, timestamp and axes per sample; windows are derived from it on its page.'});
+  const fUnit = field({label: 'Timestamp unit (timeseries)', input: unitIn});
   const summary = h('div', {class: 'alert', role: 'alert', tabindex: '-1', hidden: true});
-  const errors = new FormErrors({file: fFile, name: fName, label_column: fLabel, images: fImages, labels: fLabels}, summary,
+  const errors = new FormErrors({file: fFile, name: fName, label_column: fLabel, images: fImages, labels: fLabels, format: fFormat, timestamp_unit: fUnit}, summary,
     (f, {path}) => {
-      if (['file', 'name', 'label_column', 'images', 'labels'].includes(path)) return {key: path};
+      if (['file', 'name', 'label_column', 'images', 'labels', 'format', 'timestamp_unit'].includes(path)) return {key: path};
       if (/^(row|column|csv|header)/.test(path)) return {key: idx.open ? 'images' : 'file'};
       return null;
     });
@@ -103,6 +110,7 @@ export async function render({root, signal, query, navigate}) {
   const form = h('form', {class: 'card upload', novalidate: true, 'aria-labelledby': 'upload-title'},
     h('h2', {id: 'upload-title'}, 'Upload a dataset'),
     summary, drop, fFile.wrap, idx, h('div', {class: 'row'}, fName.wrap, fLabel.wrap),
+    h('div', {class: 'row'}, fFormat.wrap, fUnit.wrap),
     h('div', {class: 'actions'}, submit, progressWrap));
 
   let uploadCtl = null;
@@ -113,6 +121,8 @@ export async function render({root, signal, query, navigate}) {
     const fd = new FormData();
     if (nameIn.value.trim()) fd.append('name', nameIn.value.trim());
     if (labelIn.value.trim()) fd.append('label_column', labelIn.value.trim());
+    if (formatIn.value && !useIdx) fd.append('format', formatIn.value); // before the file: one pass
+    if (formatIn.value === 'timeseries') fd.append('timestamp_unit', unitIn.value);
     if (useIdx) {
       if (imagesIn.files.length) fd.append('images', imagesIn.files[0]);
       if (labelsIn.files.length) fd.append('labels', labelsIn.files[0]);
@@ -208,8 +218,8 @@ export async function render({root, signal, query, navigate}) {
       const del = h('button', {type: 'button', class: 'small danger'}, 'Delete');
       del.addEventListener('click', () => remove(ds, del, status));
       return h('tr', {class: ds.id === highlight ? 'fresh' : null, dataset: {id: ds.id}},
-        h('th', {scope: 'row'}, h('span', {class: 'ds-name'}, ds.name), h('span', {class: 'muted small'}, ` #${ds.id}`)),
-        h('td', null, ds.format || ''),
+        h('th', {scope: 'row'}, h('a', {class: 'ds-name', href: `/datasets/${ds.id}`}, ds.name), h('span', {class: 'muted small'}, ` #${ds.id}`)),
+        h('td', null, ds.format || '', ds.kind && ds.kind !== 'table' ? h('span', {class: 'muted small'}, ` (${ds.kind})`) : null),
         h('td', {class: 'num'}, num(ds.rows)),
         h('td', {class: 'num'}, num(ds.features)),
         h('td', null, classSummary(ds)),

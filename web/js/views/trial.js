@@ -1,11 +1,13 @@
 // views/trial.js - /trials/{id}: one trial's curves (accuracy and loss, training and validation),
-// its parameters and timings, where it ran (rank · host · workers), and its model download. Polls ?since= while the trial runs.
+// its parameters and timings, where it ran (rank · host · workers), its model download and its
+// confusion matrix (confusion.js). Polls ?since= while the trial runs.
 import {h, append, replace, statusBadge} from '../dom.js';
 import {api, isAbort, API} from '../api.js';
 import {CurveChart, formatTick, formatPercentTick} from '../charts.js';
 import {OKABE_ITO} from '../palette.js';
 import {pct, num, duration, when, placement, DASH} from '../format.js';
 import {loadMeta, finalStates} from '../meta.js';
+import {confusionCard} from '../confusion.js';
 
 // The server's final trial states (meta.js), set before the first use.
 let FINAL = new Set();
@@ -44,6 +46,7 @@ export async function render({root, params, signal}) {
   const accEl = h('div', {class: 'chart', id: 'trial-accuracy'});
   const lossEl = h('div', {class: 'chart', id: 'trial-loss'});
   const histTable = h('tbody');
+  const confusion = confusionCard(id, signal);
   replace(root,
     h('p', {class: 'crumbs'}, h('a', {href: `/sweeps/${trial.sweep_id}`}, `← Sweep #${trial.sweep_id}`)),
     h('div', {class: 'title-row'}, h('h1', null, `Trial #${id}`), titleStatus),
@@ -54,6 +57,7 @@ export async function render({root, params, signal}) {
       h('figure', {class: 'chart-figure'}, accEl, h('figcaption', null, 'Training and validation accuracy per iteration.'))),
     h('section', {class: 'card', 'aria-labelledby': 'tr-loss'}, h('h2', {id: 'tr-loss'}, 'Loss'),
       h('figure', {class: 'chart-figure'}, lossEl, h('figcaption', null, 'Training and validation loss (cross-entropy) per iteration.'))),
+    confusion.card,
     h('details', {class: 'card history'}, h('summary', null, 'Every iteration as a table'),
       h('div', {class: 'table-wrap'}, h('table', {class: 'data'},
         h('thead', null, h('tr', null, ['Iteration', 'Train loss', 'Train acc.', 'Val. loss', 'Val. acc.', 'Seconds'].map((t) => h('th', {scope: 'col'}, t)))),
@@ -109,6 +113,8 @@ export async function render({root, params, signal}) {
       item('Batch size', num(p.batch_size)),
       item('Iterations', num(p.iterations)),
       item('Validation split', num(p.validation_split)),
+      p.split_by ? item('Split by', p.split_by) : null,
+      Array.isArray(p.test_subjects) ? item('Test subjects', p.test_subjects.join(', ')) : null,
       item('Seed', p.seed === undefined ? null : String(p.seed)));
     const done = rows.filter(Boolean).length;
     const secs = rows.reduce((a, r) => a + (r && Number.isFinite(r.seconds) ? r.seconds : 0), 0);
@@ -140,6 +146,7 @@ export async function render({root, params, signal}) {
       item('Started', when(trial.started_at)),
       item('Finished', when(trial.finished_at)),
       trial.error ? item(['failed', 'diverged'].includes(trial.status) ? 'Error' : 'Why it stopped', trial.error) : null);
+    if (trial.has_model && FINAL.has(trial.status)) confusion.load();
     if (trial.has_model) {
       replace(download, h('a', {class: 'button primary', href: `${API}/trials/${id}/model`, download: `mlptune-trial-${id}.model`}, 'Download model'),
         h('span', {class: 'muted small'}, ' mlptune model file (weights and input scaling)'));
