@@ -209,18 +209,21 @@ static double trial_cost(sched_t *s, int64_t dataset_id, const sched_params_t *p
     return trainer_arch_train_flops(&arch, (size_t)n_train) * (double)p->iterations;
 }
 
-/* Before: earlier sweeps first, then the costlier trial, then the lower id. */
-static int job_before(const job_t *a, const job_t *b) {
+/* Before: earlier sweeps first, then the costlier trial (the cheaper one in a sweep that wants
+ * it: sweep_state_t.cheap_first), then the lower id. */
+static int job_before(const job_t *a, const job_t *b, int cheap_first) {
     if (a->sweep_id != b->sweep_id)
         return a->sweep_id < b->sweep_id;
     if (a->cost != b->cost)
-        return a->cost > b->cost;
+        return cheap_first ? a->cost < b->cost : a->cost > b->cost;
     return a->trial_id < b->trial_id;
 }
 
 static void queue_insert(sched_t *s, job_t *j) {
+    const sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
+    int cheap_first = w && w->cheap_first;
     job_t **pos = &s->queue;
-    while (*pos && job_before(*pos, j))
+    while (*pos && job_before(*pos, j, cheap_first))
         pos = &(*pos)->next;
     j->next = *pos;
     *pos = j;

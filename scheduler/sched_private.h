@@ -76,6 +76,11 @@ typedef struct sweep_state {
     sched_ranks_t ranks; /* the same: its request's training.ranks and sync_every */
     int64_t dataset_id, test_dataset_id;
     sched_strategy_t *strategy;
+    /* Its queued trials go cheapest first (a grid with a pruner): a rung's first results then
+     * come from cheap runs, and a costly trial is judged against them when it gets there rather
+     * than passing every rung because it arrived first. Otherwise costliest first, which
+     * shortens a sweep that trains everything to the end. */
+    int cheap_first;
     struct sweep_state *next;
 } sweep_state_t;
 

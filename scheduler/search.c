@@ -143,8 +143,9 @@ static sched_ranks_t ranks_of(sched_t *s, int64_t sweep_id) {
 }
 
 /* The strategy a sweep's stored request asks for: grid search, with the pruner and the early
- * stopping it names (one that no longer reads is left out, and logged). */
-static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
+ * stopping it names (one that no longer reads is left out, and logged). *cheap_first: it has a
+ * pruner (see sweep_state_t). */
+static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id, int *cheap_first) {
     store_error_t err;
     sched_pruner_cfg_t cfg = {0};
     sched_early_stop_t es = {0};
@@ -161,6 +162,7 @@ static sched_strategy_t *strategy_of(sched_t *s, int64_t sweep_id) {
         memset(&es, 0, sizeof es);
     }
     json_decref(sw);
+    *cheap_first = cfg.type != SCHED_PRUNER_NONE;
     return sched_strategy_grid_new_pruned(&cfg, &es);
 }
 
@@ -170,7 +172,7 @@ int sched_search_begin(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t
     if (w && !w->strategy && s->cfg.strategy_new)
         w->strategy = s->cfg.strategy_new(s->cfg.strategy_user, sweep_id);
     if (w && !w->strategy) /* none configured, or not one of the configured kind's sweeps */
-        w->strategy = strategy_of(s, sweep_id);
+        w->strategy = strategy_of(s, sweep_id, &w->cheap_first);
     if (!w || !w->strategy) {
         if (err) {
             memset(err, 0, sizeof *err);

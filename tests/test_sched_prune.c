@@ -223,12 +223,62 @@ static void test_early_stopping_on_iris(void **state) {
     store_close(r);
 }
 
+/* The order a sweep's trials run in: costliest first without a pruner (the sweep ends sooner),
+ * cheapest first with one, so that the rungs' first results come from cheap runs and a costly
+ * trial is judged against them rather than passing every rung because it got there first. One
+ * worker: the first iteration event names the first trial run. */
+static int64_t first_trial_run(fixture_t *f, const char *spec_json) {
+    sched_spec_t spec = small_spec(1, 1, (const size_t[]){20});
+    spec.n_neurons = 2;
+    spec.neurons[0] = 64; /* ordinal 0: the costlier */
+    spec.neurons[1] = 4;
+    sched_params_t *t;
+    size_t n;
+    assert_int_equal(sched_grid_expand(&spec, 100, &t, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(t[0].shape.hidden[0], 64);
+    sched_sweep_request_t req = {
+        .dataset_id = f->dataset_id, .spec_json = spec_json, .trials = t, .n_trials = n};
+    int64_t sweep;
+    store_error_t err;
+    pthread_mutex_lock(&f->ev.lock);
+    int before = f->ev.n_seen;
+    pthread_mutex_unlock(&f->ev.lock);
+    assert_int_equal(sched_sweep_create(f->s, &req, &sweep, &err), 0);
+    free(t);
+    json_decref(wait_sweep(f, sweep, "completed", 60));
+    pthread_mutex_lock(&f->ev.lock);
+    assert_true(f->ev.n_seen > before);
+    int64_t first = f->ev.seen_trial[before];
+    pthread_mutex_unlock(&f->ev.lock);
+    store_t *r = open_reader(f, &err);
+    json_t *tr = store_trial_get(r, first, &err);
+    assert_non_null(tr);
+    json_int_t neurons = json_integer_value(
+        json_array_get(json_object_get(json_object_get(tr, "params"), "layers"), 0));
+    json_decref(tr);
+    store_close(r);
+    return neurons;
+}
+
+static void test_pruned_grid_runs_cheapest_first(void **state) {
+    fixture_t *f = *state;
+    start_with(f, (sched_config_t){.workers = 1, .cores = 1});
+    f->dataset_id = add_iris(f);
+    assert_int_equal(first_trial_run(f, "{}"), 64);
+    assert_int_equal(first_trial_run(f, "{\"pruner\": {\"type\": \"asha\", \"min_iterations\": 1, "
+                                        "\"reduction_factor\": 3}}"),
+                     4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_asha_grid_on_iris, fixture_up, fixture_down),
         cmocka_unit_test_setup_teardown(test_asha_restart_decides_the_same, fixture_up,
                                         fixture_down),
         cmocka_unit_test_setup_teardown(test_early_stopping_on_iris, fixture_up, fixture_down),
+        cmocka_unit_test_setup_teardown(test_pruned_grid_runs_cheapest_first, fixture_up,
+                                        fixture_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
