@@ -1,6 +1,7 @@
 /*
- * mpi_sync.c - a job's group averaging its model across ranks (mpi_sync.h): a reduce to the
- * first member and a broadcast back, non-blocking point to point, polled.
+ * mpi_sync.c - a job's group averaging its model across ranks (mpi_sync.h): MPI_Allreduce
+ * (non-blocking, polled) on a communicator of the group, made at the first averaging after a
+ * handshake every member can give up.
  */
 #include "mpi_sync.h"
 
@@ -21,9 +22,12 @@ struct sched_mpi_group {
     size_t n, index;
     int tag;
     atomic_int abandoned;
-    float *scratch; /* the first member: one member's vector at a time; grown, never shrunk */
+    MPI_Comm comm; /* the group's, MPI_COMM_NULL until the first averaging made it */
+    float *buf;    /* the vector while MPI_Iallreduce works on it; grown, never shrunk */
     size_t cap;
-    MPI_Request *reqs; /* [n] */
+    int stranded;      /* an Iallreduce was left pending by an abandon: buf and comm stay (a
+                          collective cannot be canceled, and it may still write into buf) */
+    MPI_Request *reqs; /* [n]: the handshake's */
 };
 
 sched_mpi_group_t *sched_mpi_group_new(const int *members, size_t n, size_t index, uint64_t job_no,
@@ -54,6 +58,7 @@ sched_mpi_group_t *sched_mpi_group_new(const int *members, size_t n, size_t inde
     MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
     long top = flag && ub && *ub > SCHED_SYNC_TAG0 ? *ub : 32767;
     g->tag = SCHED_SYNC_TAG0 + (int)(job_no % (uint64_t)(top - SCHED_SYNC_TAG0));
+    g->comm = MPI_COMM_NULL;
     atomic_init(&g->abandoned, 0);
     return g;
 }
@@ -66,9 +71,13 @@ void sched_mpi_group_abandon(sched_mpi_group_t *g) {
 void sched_mpi_group_free(sched_mpi_group_t *g) {
     if (!g)
         return;
+    if (!g->stranded) {
+        if (g->comm != MPI_COMM_NULL)
+            MPI_Comm_free(&g->comm);
+        free(g->buf);
+    }
     free(g->members);
     free(g->reqs);
-    free(g->scratch);
     free(g);
 }
 
@@ -101,50 +110,90 @@ static int wait_all(sched_mpi_group_t *g, MPI_Request *reqs, int k, int recv) {
     }
 }
 
+/* Every member is here: each sends the first member a token and waits for its answer, which it
+ * sends once all tokens came (all abandonable); then the communicator of the group, whose
+ * making blocks until every member calls it, which they now all do at once. */
+static int join(sched_mpi_group_t *g) {
+    MPI_Comm w = MPI_COMM_WORLD;
+    int token = 1, answers[2] = {0, 0}, rc;
+    if (g->index != 0) {
+        MPI_Request r[2];
+        if (MPI_Isend(&token, 1, MPI_INT, g->members[0], g->tag, w, &r[0]) != MPI_SUCCESS)
+            return MLPT_EIO;
+        if ((rc = wait_all(g, &r[0], 1, 0)) != 0)
+            return rc;
+        if (MPI_Irecv(&answers[0], 1, MPI_INT, g->members[0], g->tag, w, &r[1]) != MPI_SUCCESS)
+            return MLPT_EIO;
+        if ((rc = wait_all(g, &r[1], 1, 1)) != 0)
+            return rc;
+    } else {
+        for (size_t m = 1; m < g->n; m++) {
+            MPI_Request r;
+            if (MPI_Irecv(&answers[1], 1, MPI_INT, g->members[m], g->tag, w, &r) != MPI_SUCCESS)
+                return MLPT_EIO;
+            if ((rc = wait_all(g, &r, 1, 1)) != 0)
+                return rc;
+        }
+        for (size_t m = 1; m < g->n; m++)
+            if (MPI_Isend(&token, 1, MPI_INT, g->members[m], g->tag, w, &g->reqs[m - 1]) !=
+                MPI_SUCCESS) {
+                for (size_t i = 1; i < m; i++)
+                    MPI_Request_free(&g->reqs[i - 1]);
+                return MLPT_EIO;
+            }
+        if ((rc = wait_all(g, g->reqs, (int)g->n - 1, 0)) != 0)
+            return rc;
+    }
+    MPI_Group world, mine;
+    if (MPI_Comm_group(w, &world) != MPI_SUCCESS)
+        return MLPT_EIO;
+    rc = MPI_Group_incl(world, (int)g->n, g->members, &mine);
+    MPI_Group_free(&world);
+    if (rc != MPI_SUCCESS)
+        return MLPT_EIO;
+    rc = MPI_Comm_create_group(w, mine, g->tag, &g->comm);
+    MPI_Group_free(&mine);
+    return rc == MPI_SUCCESS && g->comm != MPI_COMM_NULL ? 0 : MLPT_EIO;
+}
+
 int sched_mpi_group_average(void *user, float *v, size_t n) {
     sched_mpi_group_t *g = user;
+    int rc;
     if (n > INT_MAX)
         return MLPT_ELIMIT;
-    if (atomic_load(&g->abandoned))
+    if (atomic_load(&g->abandoned) || g->stranded)
         return MLPT_ESTOPPED;
-    int count = (int)n, lead = g->members[0], rc;
-    MPI_Comm w = MPI_COMM_WORLD;
-    if (g->index != 0) { /* send mine; once it is out, receive the mean in its place */
-        MPI_Request r;
-        if (MPI_Isend(v, count, MPI_FLOAT, lead, g->tag, w, &r) != MPI_SUCCESS)
-            return MLPT_EIO;
-        if ((rc = wait_all(g, &r, 1, 0)) != 0)
-            return rc;
-        if (MPI_Irecv(v, count, MPI_FLOAT, lead, g->tag, w, &r) != MPI_SUCCESS)
-            return MLPT_EIO;
-        return wait_all(g, &r, 1, 1);
-    }
-    /* The first member: sum the others' in member order, in float, as MPI_SUM would. */
+    if (g->comm == MPI_COMM_NULL && (rc = join(g)) != 0)
+        return rc;
     if (g->cap < n) {
-        float *tmp = realloc(g->scratch, (n ? n : 1) * sizeof *tmp);
+        float *tmp = realloc(g->buf, (n ? n : 1) * sizeof *tmp);
         if (!tmp)
             return MLPT_ENOMEM;
-        g->scratch = tmp;
+        g->buf = tmp;
         g->cap = n;
     }
-    for (size_t m = 1; m < g->n; m++) {
-        MPI_Request r;
-        if (MPI_Irecv(g->scratch, count, MPI_FLOAT, g->members[m], g->tag, w, &r) != MPI_SUCCESS)
+    memcpy(g->buf, v, n * sizeof *v);
+    MPI_Request r;
+    if (MPI_Iallreduce(MPI_IN_PLACE, g->buf, (int)n, MPI_FLOAT, MPI_SUM, g->comm, &r) !=
+        MPI_SUCCESS)
+        return MLPT_EIO;
+    long pause = POLL_MIN_NS;
+    for (;;) {
+        int done = 0;
+        if (MPI_Test(&r, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return MLPT_EIO;
-        if ((rc = wait_all(g, &r, 1, 1)) != 0)
-            return rc;
-        for (size_t i = 0; i < n; i++)
-            v[i] += g->scratch[i];
+        if (done)
+            break;
+        if (atomic_load(&g->abandoned)) {
+            g->stranded = 1; /* the request is erroneous to cancel or free: let it be */
+            return MLPT_ESTOPPED;
+        }
+        struct timespec ts = {0, pause};
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > POLL_MAX_NS ? POLL_MAX_NS : pause * 2;
     }
     float k = (float)g->n;
     for (size_t i = 0; i < n; i++)
-        v[i] /= k;
-    for (size_t m = 1; m < g->n; m++)
-        if (MPI_Isend(v, count, MPI_FLOAT, g->members[m], g->tag, w, &g->reqs[m - 1]) !=
-            MPI_SUCCESS) {
-            for (size_t i = 1; i < m; i++)
-                MPI_Request_free(&g->reqs[i - 1]);
-            return MLPT_EIO;
-        }
-    return wait_all(g, g->reqs, (int)g->n - 1, 0);
+        v[i] = g->buf[i] / k;
+    return 0;
 }

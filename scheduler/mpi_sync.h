@@ -3,17 +3,22 @@
  * to scheduler/; MLPTUNE_MPI): the trainer_sync_t callback a rank's worker hands the trainer for
  * a trial across ranks (trainer/train.h).
  *
- * One averaging: every member sends its vector to the group's first member (the reduce), which
- * sums them in member order in float and divides by the count, then sends the mean back to each
- * (the broadcast): every member gets the same bits, for any group size, equal to the
- * in-process stand-in of tests/test_train_sync.c. Point to point on MPI_COMM_WORLD with a tag
- * of the job's (tags from SCHED_SYNC_TAG0 on: the link's are below), non-blocking and polled
- * with a sleeping backoff (20 us .. 1 ms), so a waiting worker costs no core and can give up:
- * once sched_mpi_group_abandon is called (the job's group is canceled or shut down, e.g. a
- * member failed) a waiting average cancels what it posted and answers MLPT_ESTOPPED. Why not
- * MPI_Allreduce on a communicator of the group: creating one (MPI_Comm_create_group) blocks
- * until every member calls it and a blocking collective cannot be left when a member never
- * comes, and Allreduce does not promise every rank the same bits past two ranks.
+ * One averaging: MPI_Allreduce (MPI_SUM, then divided by the count in float) on a communicator
+ * of the group, non-blocking (MPI_Iallreduce) and polled with a sleeping backoff (20 us .. 1
+ * ms), so a waiting worker costs no core and can give up. The communicator is made at the first
+ * averaging: MPI_Comm_create_group blocks until every member calls it, so a handshake comes
+ * first (point to point on MPI_COMM_WORLD with a tag of the job's, from SCHED_SYNC_TAG0 on: the
+ * link's are below), which a member can leave while another never comes (its dataset failed,
+ * it was canceled first). Every member makes the same calls in the same order (the trainer's
+ * vote before each averaging ends them together), so collectives match. Once
+ * sched_mpi_group_abandon is called (a cancel or shutdown of the job's group, e.g. a member
+ * failed) a waiting handshake cancels what it posted, and a waiting Iallreduce is left pending
+ * (a collective cannot be canceled): its buffer and communicator are never freed, so nothing
+ * it might still write lands in freed memory; it answers MLPT_ESTOPPED.
+ * The same bits on every member: for two members a + b = b + a exactly; for more, Open MPI's
+ * allreduce algorithms finish with every member holding the bits of one reduction (an
+ * allgather of reduced pieces, or recursive doubling of a commutative sum), which resuming a
+ * trial from its lead's checkpoint relies on.
  *
  * Needs MPI_THREAD_MULTIPLE (workers call MPI beside the link thread): sched_mpi_group_new
  * refuses otherwise.
