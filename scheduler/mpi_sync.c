@@ -14,6 +14,8 @@
 
 #include "mlpt_err.h"
 
+#include <pthread.h>
+
 #define POLL_MIN_NS 20000L
 #define POLL_MAX_NS 1000000L
 
@@ -29,6 +31,26 @@ struct sched_mpi_group {
                           collective cannot be canceled, and it may still write into buf) */
     MPI_Request *reqs; /* [n]: the handshake's */
 };
+
+/* Buffers of Iallreduces left pending (stranded): kept, and reachable, until the process ends,
+ * since the collective may still write into them. */
+typedef struct stranded {
+    float *buf;
+    struct stranded *next;
+} stranded_t;
+static pthread_mutex_t stranded_lock = PTHREAD_MUTEX_INITIALIZER;
+static stranded_t *stranded_bufs;
+
+static void keep_stranded(float *buf) {
+    stranded_t *k = malloc(sizeof *k);
+    if (!k)
+        return; /* then it leaks, which is all it can do anyway */
+    k->buf = buf;
+    pthread_mutex_lock(&stranded_lock);
+    k->next = stranded_bufs;
+    stranded_bufs = k;
+    pthread_mutex_unlock(&stranded_lock);
+}
 
 sched_mpi_group_t *sched_mpi_group_new(const int *members, size_t n, size_t index, uint64_t job_no,
                                        const char **why) {
@@ -75,6 +97,8 @@ void sched_mpi_group_free(sched_mpi_group_t *g) {
         if (g->comm != MPI_COMM_NULL)
             MPI_Comm_free(&g->comm);
         free(g->buf);
+    } else {
+        keep_stranded(g->buf); /* its communicator stays with MPI's own tables */
     }
     free(g->members);
     free(g->reqs);

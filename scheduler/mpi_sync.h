@@ -13,7 +13,8 @@
  * vote before each averaging ends them together), so collectives match. Once
  * sched_mpi_group_abandon is called (a cancel or shutdown of the job's group, e.g. a member
  * failed) a waiting handshake cancels what it posted, and a waiting Iallreduce is left pending
- * (a collective cannot be canceled): its buffer and communicator are never freed, so nothing
+ * (a collective cannot be canceled): its buffer is kept, reachable, until the process ends, and
+ * its communicator too, so nothing
  * it might still write lands in freed memory; it answers MLPT_ESTOPPED.
  * The same bits on every member: for two members a + b = b + a exactly; for more, Open MPI's
  * allreduce algorithms finish with every member holding the bits of one reduction (an

@@ -70,7 +70,8 @@ class MpiServer(Server):
         with open(self.log_path, "rb") as f:
             pids = re.findall(r"mpi: rank 0 is pid (\d+)", f.read().decode(errors="replace"))
         os.kill(int(pids[-1]), signal.SIGTERM)
-        assert self.proc.wait(timeout=60) == 0
+        rc = self.proc.wait(timeout=60)
+        assert rc == 0, "mpirun exited %d\n%s" % (rc, self.logs())
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -72,7 +72,8 @@ def sse_read(srv, sweep_id, last_event_id=None, timeout=60):
         if not chunk:
             break
         buf += chunk
-        if b"event: sweep_finished" in buf and buf.endswith(b"\n\n"):
+        end = buf.find(b"event: sweep_finished")
+        if end >= 0 and buf.find(b"\n\n", end) >= 0:  # the whole event (chunks may follow)
             break
         if b" 204 " in buf.split(b"\r\n")[0]:
             break
