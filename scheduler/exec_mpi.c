@@ -110,17 +110,7 @@ static mx_t *of(sched_executor_t *x) {
     return (mx_t *)x;
 }
 
-static void logf_(mx_t *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(mx_t *m, const char *fmt, ...) {
-    if (!m->log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    m->log(m->log_user, line);
-}
+#define logf_(m, ...) sched_exec_logf((m)->log, (m)->log_user, __VA_ARGS__)
 
 /* Called with lock. */
 static dsinfo_t *ds_find(mx_t *m, int64_t id) {

@@ -155,8 +155,14 @@ static inline void sched_exec_free(sched_executor_t *x) {
         x->ops->free(x);
 }
 
-/* The local thread pool. */
+/* A log line from an executor's threads (the service's log). */
 typedef void (*sched_exec_log_fn)(void *user, const char *line);
+
+/* Formats one line (at most 511 bytes) and hands it to log; nothing when log is NULL. */
+void sched_exec_logf(sched_exec_log_fn log, void *user, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The local thread pool. */
 typedef struct sched_exec_local_config {
     const char *data_dir; /* where model and checkpoint files go */
     int workers;          /* threads, >= 1 */

@@ -64,17 +64,7 @@ typedef struct rk {
     int64_t next_local_id;
 } rk_t;
 
-static void logf_(rk_t *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(rk_t *k, const char *fmt, ...) {
-    if (!k->cfg->log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    k->cfg->log(k->cfg->log_user, line);
-}
+#define logf_(k, ...) sched_exec_logf((k)->cfg->log, (k)->cfg->log_user, __VA_ARGS__)
 
 static void job_free(rjob_t *j) {
     sched_mpi_group_free(j->group);

@@ -20,18 +20,7 @@
 #include "params.h"
 #include "worker.h"
 
-static void logf_(const sched_worker_env_t *env, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void logf_(const sched_worker_env_t *env, const char *fmt, ...) {
-    if (!env->log)
-        return;
-    char line[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    env->log(env->log_user, line);
-}
+#define logf_(env, ...) sched_exec_logf((env)->log, (env)->log_user, __VA_ARGS__)
 
 static double now_seconds(void) {
     struct timespec ts;
