@@ -20,12 +20,15 @@ export async function until(fn, what, timeoutMs = 30000, everyMs = 100) {
   }
 }
 
-/** Starts `mlptune serve --port 0`; resolves to {proc, url}. */
-export function startServer({bin, webDir, data, logFile, workers = 2, env = process.env}) {
+/**
+ * Starts `mlptune serve --port 0`; resolves to {proc, url}. launcher: a command the server runs
+ * under (mpirun for `serve --mpi`); extra: more serve flags.
+ */
+export function startServer({bin, webDir, data, logFile, workers = 2, env = process.env, launcher = [], extra = []}) {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'w');
-    const proc = spawn(bin, ['serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', String(workers)],
-      {stdio: ['ignore', 'pipe', log], env});
+    const argv = [...launcher, bin, 'serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', String(workers), ...extra];
+    const proc = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', log], env});
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
       reject(new Error('the server printed no URL within 30 s'));

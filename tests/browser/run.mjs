@@ -21,12 +21,12 @@
 //
 // Needs: /usr/bin/chromium (or MLPTUNE_CHROMIUM), `npm ci --prefix tests/browser` (playwright-core)
 // and `npm ci --prefix web` (uPlot).
-import {spawn, spawnSync} from 'node:child_process';
+import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import {fileURLToPath} from 'node:url';
+import {startServer as libStartServer} from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [bin, webDirArg, artifactsArg] = process.argv.slice(2);
@@ -75,36 +75,7 @@ const TOKEN = 'browser-test-token-5f0c2a9e';
 // ---- the server ----------------------------------------------------------------------------------
 // launcher: a command the server runs under (mpirun for `serve --mpi`), extra: more serve flags.
 function startServer({data = dataDir, logFile = serverLog, env = process.env, launcher = [], workers = 2, extra = []} = {}) {
-  return new Promise((resolve, reject) => {
-    const log = fs.openSync(logFile, 'w');
-    const argv = [...launcher, bin, 'serve', '--port', '0', '--data-dir', data, '--web-dir', webDir, '--workers', String(workers), ...extra];
-    const proc = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', log], env});
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error('the server printed no URL within 30 s'));
-    }, 30000);
-    proc.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before listening; see ${serverLog}`));
-    });
-    const lines = readline.createInterface({input: proc.stdout});
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      const m = /(http:\/\/\S+?)\/?$/.exec(line.trim());
-      if (!m) {
-        proc.kill('SIGKILL');
-        reject(new Error(`unexpected first line from the server: ${line}`));
-        return;
-      }
-      proc.removeAllListeners('exit');
-      resolve({proc, url: m[1]});
-    });
-    lines.on('line', () => {}); // keep draining
-  });
+  return libStartServer({bin, webDir, data, logFile, workers, env, launcher, extra});
 }
 
 let server = null;
