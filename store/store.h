@@ -254,10 +254,11 @@ typedef struct store_trial_end {
 } store_trial_end_t;
 
 /* Writer. Records the end of a queued or running trial (MLPT_ESTATE once it has ended), deleting
- * its checkpoint unless it ends `canceled` (a retry resumes it from there), with its model: the row names model_path, or, for bytes, a file this call writes first when the
- * store has a data dir (store_set_data_dir; a blob in the database without one). A model file
- * that cannot be written fails the call: MLPT_ENOSPC (disk full: it may work later),
- * MLPT_ELIMIT (over the file system's file size limit: it never will), MLPT_EIO. */
+ * its checkpoint unless it ends `canceled` (a retry resumes it from there), with its model: the row
+ * names model_path, or, for bytes, a file this call writes first when the store has a data dir
+ * (store_set_data_dir; a blob in the database without one). A model file that cannot be written
+ * fails the call: MLPT_ENOSPC (disk full: it may work later), MLPT_ELIMIT (over the file system's
+ * file size limit: it never will), MLPT_EIO. */
 int store_trial_finish(store_t *st, int64_t trial_id, const store_trial_end_t *end,
                        store_error_t *err);
 
