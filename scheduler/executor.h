@@ -57,6 +57,11 @@ typedef struct sched_exec_job {
     const store_resume_t *resume; /* state NULL: from iteration 1 */
     const store_metric_t *stored; /* rows 1 .. n_stored: recomputed and checked, not new */
     size_t n_stored;
+    /* Pause after reporting this iteration (0: never; below the planned iterations): the run
+     * ends there like one its strategy stopped (model, final checkpoint), its END saying
+     * `paused`, unless a stop came first. An executor may ignore it (it then runs on and is
+     * stopped when its strategy decides). */
+    size_t pause_at;
 } sched_exec_job_t;
 
 /* PLACED: the job started (posted once per run, before its first ITERATION; a job stopped
@@ -92,6 +97,7 @@ typedef struct sched_msg {
     char *final_checkpoint_path;
     size_t final_checkpoint_iteration;
     char error[256];         /* END: why it failed, or empty */
+    int paused;              /* END: it stopped at the job's pause_at (rc MLPT_ESTOPPED) */
     int placement_rank;      /* PLACED: the rank that runs it (0: this process) */
     int placement_workers;   /* PLACED: the threads it may use there (the rank's slots) */
     char placement_host[64]; /* PLACED: that rank's host name, NUL-terminated */
@@ -99,6 +105,7 @@ typedef struct sched_msg {
     int model_stored;  /* a row naming model_path is in the open or committed transaction */
     int final_stored;  /* the same for final_checkpoint_path */
     int after_failure; /* its job's save_error was set by an earlier report */
+    int parking;       /* a `paused` END saved as a pause: its job parks once committed */
     int unrecorded;    /* END whose failed end could not be saved either */
     struct sched_msg *next;
 } sched_msg_t;

@@ -169,6 +169,8 @@ void sched_events_flush(sched_t *s) {
 static void job_free(job_t *j) {
     if (!j)
         return;
+    free(j->parked_model_path);
+    free(j->parked_model);
     free(j->resume.state);
     free(j->stored);
     free(j->followers);
@@ -214,6 +216,8 @@ static double trial_cost(sched_t *s, int64_t dataset_id, const sched_params_t *p
 static int job_before(const job_t *a, const job_t *b, int cheap_first) {
     if (a->sweep_id != b->sweep_id)
         return a->sweep_id < b->sweep_id;
+    if (a->continuing != b->continuing) /* past a rung first, as ASHA promotes */
+        return a->continuing;
     if (a->cost != b->cost)
         return cheap_first ? a->cost < b->cost : a->cost > b->cost;
     return a->trial_id < b->trial_id;
@@ -324,10 +328,67 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
     list_remove(&s->running, j);
     j->next = s->ended; /* freed by sched_jobs_reap: its reports may still point at it */
     s->ended = j;
-    s->idle_workers += j->held > 0 ? j->held : 1;
+    if (!j->parked) /* a parked job gave its slot back when it paused */
+        s->idle_workers += j->held > 0 ? j->held : 1;
     atomic_fetch_sub(&s->n_running, 1);
     if (recorded)
         atomic_fetch_add(&s->n_finished, 1);
+}
+
+void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg) {
+    j->parked = 1;
+    j->parked_best = msg->best_val_accuracy;
+    j->parked_final = msg->final_val_accuracy;
+    j->parked_test = msg->test_accuracy;
+    j->parked_best_iteration = msg->best_iteration;
+    free(j->parked_model_path);
+    free(j->parked_model);
+    j->parked_model_path = msg->model_path;
+    j->parked_model = msg->model;
+    j->parked_model_len = msg->model_len;
+    msg->model_path = NULL;
+    msg->model = NULL;
+    msg->model_len = 0;
+    s->idle_workers += j->held > 0 ? j->held : 1;
+}
+
+void sched_job_unpark(sched_t *s, job_t *j) {
+    list_remove(&s->running, j);
+    j->parked = 0;
+    j->continuing = 1;
+    j->held = 0;
+    queue_insert(s, j);
+    sweep_state_t *w = sched_sweep_find(s, j->sweep_id);
+    if (w) {
+        w->queued++;
+        w->running--;
+    }
+    atomic_fetch_add(&s->n_queued, 1);
+    atomic_fetch_sub(&s->n_running, 1);
+}
+
+/* A parked job's END, as its executor would have posted it had the stop come while it ran. */
+static void parked_end(sched_t *s, job_t *j) {
+    sched_msg_t *m = calloc(1, sizeof *m);
+    if (!m || j->parked_ended) {
+        free(m);
+        return; /* without memory it stays parked: it resumes at the next start */
+    }
+    j->parked_ended = 1;
+    m->type = SCHED_MSG_END;
+    m->tag = j;
+    m->rc = MLPT_ESTOPPED;
+    m->best_val_accuracy = j->parked_best;
+    m->final_val_accuracy = j->parked_final;
+    m->test_accuracy = j->parked_test;
+    m->best_iteration = j->parked_best_iteration;
+    m->model_path = j->parked_model_path;
+    m->model = j->parked_model;
+    m->model_len = j->parked_model_len;
+    j->parked_model_path = NULL;
+    j->parked_model = NULL;
+    j->parked_model_len = 0;
+    sched_post(s, m);
 }
 
 void sched_jobs_reap(sched_t *s) {
@@ -350,12 +411,18 @@ void sched_job_drop(sched_t *s, job_t *j) {
 void sched_job_stop(sched_t *s, job_t *j, sched_stop_reason_t why) {
     if (j->stop == SCHED_STOP_NONE || why == SCHED_STOP_CANCEL || why == SCHED_STOP_SHUTDOWN)
         j->stop = why;
-    sched_exec_stop(s->exec, j, why);
+    if (j->parked)
+        parked_end(s, j);
+    else
+        sched_exec_stop(s->exec, j, why);
 }
 
 void sched_jobs_stop_all(sched_t *s) {
-    for (job_t *j = s->running; j; j = j->next)
+    for (job_t *j = s->running; j; j = j->next) {
         j->stop = SCHED_STOP_SHUTDOWN;
+        if (j->parked)
+            parked_end(s, j);
+    }
     sched_exec_stop_all(s->exec, SCHED_STOP_SHUTDOWN);
 }
 

@@ -208,7 +208,8 @@ static int submit(sched_t *s, job_t *j) {
                           .test = {j->test_dataset_id, j->test_path},
                           .resume = &j->resume,
                           .stored = j->stored,
-                          .n_stored = j->n_stored};
+                          .n_stored = j->n_stored,
+                          .pause_at = j->pause_at > 0 ? (size_t)j->pause_at : 0};
     return sched_exec_submit(s->exec, &x);
 }
 
@@ -250,7 +251,10 @@ void sched_loop_dispatch(sched_t *s) {
                        err.message);
             break;
         }
-        if (store_trial_start(s->writer, j->trial_id, now, &err) != 0) {
+        j->pause_at = sched_search_gate(s, j->sweep_id, j->trial_id,
+                                        j->resume.state ? j->resume.iteration : 0);
+        /* one going on from a pause is running in the store already */
+        if (!j->continuing && store_trial_start(s->writer, j->trial_id, now, &err) != 0) {
             sched_logf(s, "trial %lld: cannot start: %s", (long long)j->trial_id, err.message);
             break;
         }
@@ -259,10 +263,11 @@ void sched_loop_dispatch(sched_t *s) {
             store_sweep_set_status(s->writer, j->sweep_id, "running", now, NULL, &err);
         sched_job_start(s, j);
         handed[n_handed++] = j;
-        sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_STARTED,
-                                            .sweep_id = j->sweep_id,
-                                            .trial_id = j->trial_id,
-                                            .status = "running"});
+        if (!j->continuing)
+            sched_event_add(s, &(sched_event_t){.type = SCHED_EVENT_TRIAL_STARTED,
+                                                .sweep_id = j->sweep_id,
+                                                .trial_id = j->trial_id,
+                                                .status = "running"});
         for (size_t i = 0; i < j->n_followers; i++) {
             follower_t *f = &j->followers[i];
             if (store_trial_start(s->writer, f->trial_id, now, &err) != 0) {

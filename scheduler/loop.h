@@ -103,6 +103,12 @@ int sched_search_more(sched_t *s, int64_t sweep_id, int64_t dataset_id, int64_t 
 int sched_search_budget(sched_t *s, int64_t sweep_id, size_t max_trials, double max_seconds,
                         uint64_t max_iterations_total);
 
+/* Where trial_id's job, about to run from `from` iterations, pauses (its strategy's gate,
+ * strategy.h), 0 for nowhere. */
+int64_t sched_search_gate(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t from);
+/* trial_id's job paused at `iteration` (parked, sched_job_park): its strategy hears of it. */
+void sched_search_paused(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t iteration);
+
 /* Whether the sweep's strategy will add no more trials (the sweep may then finish). */
 int sched_search_exhausted(sched_t *s, int64_t sweep_id);
 
@@ -147,11 +153,19 @@ void sched_job_unstart(sched_t *s, job_t *j);
  * and leaves the sweep's `ending`). Forgets a sweep with nothing left. The job itself stays
  * readable until sched_jobs_reap (its batch's reports still point at it). */
 void sched_job_end(sched_t *s, job_t *j, int recorded);
+/* running -> parked: it paused at its gate (job_t.pause_at) with its state stored; it frees
+ * its slot but stays among the running (the store and the sweep count it running) with the
+ * figures and model of its pause (taken from msg, whose model it now owns). */
+void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg);
+/* parked -> queued: it goes on from its checkpoint, ahead of its sweep's fresh jobs. */
+void sched_job_unpark(sched_t *s, job_t *j);
 /* Frees the jobs that ended. */
 void sched_jobs_reap(sched_t *s);
 /* queued -> dropped (its sweep canceled). */
 void sched_job_drop(sched_t *s, job_t *j);
-/* Asks the executor to stop a running job; the reason decides how its end is recorded. */
+/* Asks the executor to stop a running job; the reason decides how its end is recorded. A
+ * parked job ends at once: its END, with the figures and model of its pause, goes through the
+ * channel like an executor's. */
 void sched_job_stop(sched_t *s, job_t *j, sched_stop_reason_t why);
 /* Stops every running job and drops what the executor has not started (shutdown, lost
  * database): those end through the channel like any other. */

@@ -77,8 +77,10 @@ int sched_pruner_parse(const json_t *j, sched_pruner_cfg_t *out, sched_pruner_er
 int sched_asha_rung(const sched_pruner_cfg_t *cfg, int64_t iteration, int64_t planned);
 
 /* Whether a run whose value at a rung is `value` goes on, given the values[0..n) recorded at
- * that rung (itself included): 1 to go on, 0 to stop. *cutoff (may be NULL) receives the lowest
- * value that goes on (NaN while n < reduction_factor). */
+ * that rung (itself included): 1 to go on, 0 to stop. The top n / reduction_factor go on (ties
+ * too); while n < reduction_factor, the best (as Optuna's SuccessiveHalvingPruner: the first run
+ * always goes on, the next ones only when they beat every value there). *cutoff (may be NULL)
+ * receives the lowest value that goes on (NaN when nothing is compared). */
 int sched_asha_promote(const double *values, size_t n, double value, int64_t reduction_factor,
                        double *cutoff);
 

@@ -32,7 +32,7 @@ int sched_asha_promote(const double *values, size_t n, double value, int64_t red
                        double *cutoff) {
     if (cutoff)
         *cutoff = NAN;
-    if (reduction_factor < 2 || n < (size_t)reduction_factor || !isfinite(value))
+    if (reduction_factor < 2 || !isfinite(value))
         return 1;
     double *sorted = malloc(n * sizeof *sorted);
     if (!sorted)
@@ -43,6 +43,8 @@ int sched_asha_promote(const double *values, size_t n, double value, int64_t red
             sorted[m++] = values[i];
     int keep = 1;
     size_t top = m / (size_t)reduction_factor;
+    if (top == 0 && m > 0) /* fewer than rf values: the best of them (Optuna's rule) */
+        top = 1;
     if (top >= 1) {
         qsort(sorted, m, sizeof *sorted, descending);
         if (cutoff)

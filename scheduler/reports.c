@@ -240,6 +240,27 @@ static int save_placement(sched_t *s, report_t *r, store_error_t *err) {
     return rc;
 }
 
+/* A job paused at its gate: its state at the pause becomes its trial's checkpoint (it goes on
+ * from there, here or after a restart: without it, from its previous checkpoint); its trial
+ * stays running, and the job parks after the commit (apply_report). */
+static int save_pause(sched_t *s, report_t *r) {
+    job_t *j = report_job(r);
+    if (r->final_checkpoint_path) {
+        store_error_t cerr;
+        if (store_checkpoint_put_file(s->writer, j->trial_id,
+                                      (int64_t)r->final_checkpoint_iteration,
+                                      r->final_checkpoint_path, NULL, 0, &cerr) == 0)
+            r->final_stored = 1;
+        else
+            sched_logf(s,
+                       "trial %lld: its state at its pause is not kept (%s): it goes on from "
+                       "its previous checkpoint",
+                       (long long)j->trial_id, cerr.message);
+    }
+    r->parking = 1;
+    return 0;
+}
+
 /* Records one report inside the open transaction (checkpoints go in a second one: see
  * save_checkpoints). Returns 0 or the store's error. */
 static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) {
@@ -249,6 +270,8 @@ static int save_report(sched_t *s, report_t *r, double now, store_error_t *err) 
         return save_placement(s, r, err);
     if (r->type == REPORT_CHECKPOINT || r->unrecorded)
         return 0;
+    if (r->paused && report_job(r)->stop == SCHED_STOP_NONE && !report_job(r)->save_error[0])
+        return save_pause(s, r);
     const char *status = trial_status(r);
     if (!status) /* stopped by shutdown: stays running, and is re-queued at the next start */
         return 0;
@@ -298,6 +321,16 @@ static void apply_report(sched_t *s, report_t *r) {
     if (r->type != REPORT_DONE)
         return;
     job_t *j = report_job(r);
+    if (r->parking) { /* its strategy decides whether it goes on (a stop may have come) */
+        sched_logf(s, "trial %lld: paused at iteration %lld until its rung is decided",
+                   (long long)j->trial_id, (long long)j->pause_at);
+        sched_job_park(s, j, r);
+        if (j->stop != SCHED_STOP_NONE)
+            sched_job_stop(s, j, j->stop);
+        else
+            sched_search_paused(s, j->sweep_id, j->trial_id, j->pause_at);
+        return;
+    }
     const char *status = trial_status(r);
     const char *why = report_error(r);
     sched_logf(s, "trial %lld %s%s%s", (long long)j->trial_id, status ? status : "stopped",
@@ -416,7 +449,7 @@ static void batch_rolled_back(sched_t *s, report_t *batch) {
         w->ending = w->finishing = 0;
     sched_followers_settle(s, 0);
     for (report_t *r = batch; r; r = r->next)
-        r->model_stored = r->final_stored = 0;
+        r->model_stored = r->final_stored = r->parking = 0;
 }
 
 /* Report r of the batch can never be saved (err): its trial fails instead. The first time, the

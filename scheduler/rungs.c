@@ -38,6 +38,7 @@ struct sched_rungs {
     rung_t (*rung)[MAX_RUNGS]; /* [bracket][k] */
     run_t *runs;
     size_t n, cap;
+    sched_rungs_go_fn go; /* may be NULL */
 };
 
 /* The iteration of bracket b's rung k, or -1 past the largest. */
@@ -163,6 +164,8 @@ static int advance(sched_rungs_t *r, int b, int k, int *moved, sched_rungs_stop_
                 if (!isfinite(v) ||
                     sched_asha_promote(g->v, g->n, v, r->cfg.reduction_factor, &cutoff)) {
                     x->decided = k + 1;
+                    if (r->go)
+                        r->go(user, x->id, rung_iteration(r, b, k));
                 } else {
                     char note[192];
                     int64_t it = rung_iteration(r, b, k);
@@ -227,4 +230,33 @@ int sched_rungs_stopped(const sched_rungs_t *r, int64_t run, int64_t *iteration)
     if (iteration)
         *iteration = rung_iteration(r, x->bracket, x->stop_rung);
     return 1;
+}
+
+void sched_rungs_on_go(sched_rungs_t *r, sched_rungs_go_fn go) {
+    r->go = go;
+}
+
+int64_t sched_rungs_gate(const sched_rungs_t *r, int64_t run, int64_t from) {
+    const run_t *x = find(r, run);
+    if (!x || x->stop_rung >= 0)
+        return 0;
+    for (int k = 0; k < x->n_rungs; k++) {
+        int64_t at = rung_iteration(r, x->bracket, k);
+        if (at > from && k >= x->decided) /* one it went past already is no gate */
+            return at;
+    }
+    return 0;
+}
+
+int sched_rungs_passed(const sched_rungs_t *r, int64_t run, int64_t iteration) {
+    const run_t *x = find(r, run);
+    if (!x)
+        return 1;
+    for (int k = 0; k < x->n_rungs; k++)
+        if (rung_iteration(r, x->bracket, k) == iteration) {
+            if (x->stop_rung >= 0 && x->stop_rung <= k)
+                return -1;
+            return x->decided > k ? 1 : 0;
+        }
+    return x->stop_rung >= 0 && rung_iteration(r, x->bracket, x->stop_rung) < iteration ? -1 : 1;
 }

@@ -50,7 +50,17 @@ typedef struct job {
     char save_error[256]; /* set when one of its reports can never be saved: the trial is
                              stopped and ends failed with this text */
     char stop_note[192];  /* why its strategy stopped it (ctl->stop_note), its row's error */
-    struct job *next;     /* in the queue or the running list */
+    /* Pausing (strategy.h's gate): where the run pauses, whether it is parked there (holding
+     * no slot; what its END said is kept for the end it may still get: figures and model), and
+     * whether it goes on from such a pause (its trial is running in the store already). */
+    int64_t pause_at;
+    int parked, continuing, parked_ended;
+    double parked_best, parked_final, parked_test;
+    int64_t parked_best_iteration;
+    char *parked_model_path;
+    unsigned char *parked_model;
+    size_t parked_model_len;
+    struct job *next; /* in the queue or the running list */
 } job_t;
 
 /* What an executor tells the loop (executor.h). */
@@ -68,8 +78,8 @@ static inline job_t *report_job(const report_t *r) {
 /* An unfinished sweep. [loop] */
 typedef struct sweep_state {
     int64_t id;
-    int queued, running;
-    int ending; /* trials whose end is in the open transaction */
+    int queued, running; /* running counts parked jobs */
+    int ending;          /* trials whose end is in the open transaction */
     int canceled;
     int finishing;       /* its end is in the open transaction */
     size_t partitions;   /* of the trials its strategy adds (their stored spec) */

@@ -119,13 +119,26 @@ static int ctl_mark_pruned(sched_search_ctl_t *c, int64_t trial_id, const char *
     return 0;
 }
 
+static int ctl_proceed(sched_search_ctl_t *c, int64_t trial_id) {
+    ctl_t *x = (ctl_t *)c;
+    job_t *j = sched_job_running(x->s, trial_id);
+    if (!j || j->trial_id != trial_id || j->sweep_id != c->sweep_id || !j->parked ||
+        j->stop != SCHED_STOP_NONE)
+        return MLPT_ESTATE;
+    sched_logf(x->s, "trial %lld: goes on past its rung (iteration %lld)", (long long)trial_id,
+               (long long)j->pause_at);
+    sched_job_unpark(x->s, j);
+    return 0;
+}
+
 static ctl_t ctl_of(sched_t *s, int64_t sweep_id) {
     return (ctl_t){.base = {.sweep_id = sweep_id,
                             .queue = ctl_queue,
                             .add = ctl_add,
                             .stop = ctl_stop,
                             .stop_note = ctl_stop_note,
-                            .mark_pruned = ctl_mark_pruned},
+                            .mark_pruned = ctl_mark_pruned,
+                            .proceed = ctl_proceed},
                    .s = s};
 }
 
@@ -243,6 +256,21 @@ int sched_search_budget(sched_t *s, int64_t sweep_id, size_t max_trials, double 
     ctl_t c = ctl_of(s, sweep_id);
     return w->strategy->ops->set_budget(w->strategy, &c.base, max_trials, max_seconds,
                                         max_iterations_total);
+}
+
+int64_t sched_search_gate(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t from) {
+    sweep_state_t *w = sched_sweep_find(s, sweep_id);
+    if (!w || !w->strategy || !w->strategy->ops->gate || !w->strategy->ops->on_pause || w->canceled)
+        return 0;
+    return w->strategy->ops->gate(w->strategy, trial_id, from);
+}
+
+void sched_search_paused(sched_t *s, int64_t sweep_id, int64_t trial_id, int64_t iteration) {
+    sweep_state_t *w = sched_sweep_find(s, sweep_id);
+    if (!w || !w->strategy || !w->strategy->ops->on_pause)
+        return;
+    ctl_t c = ctl_of(s, sweep_id);
+    w->strategy->ops->on_pause(w->strategy, &c.base, trial_id, iteration);
 }
 
 int sched_search_exhausted(sched_t *s, int64_t sweep_id) {

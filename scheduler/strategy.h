@@ -79,6 +79,10 @@ struct sched_search_ctl {
      * (ordered pruning waits for earlier trials). MLPT_ESTATE when it did not end completed;
      * store errors. */
     int (*mark_pruned)(sched_search_ctl_t *c, int64_t trial_id, const char *note);
+    /* Requeues a paused trial (ops.on_pause) to go on from where it paused, ahead of the
+     * sweep's trials that have not started. MLPT_ESTATE when it is not paused (running: it
+     * pauses later, and on_pause then hears of it) or is being stopped. */
+    int (*proceed)(sched_search_ctl_t *c, int64_t trial_id);
 };
 
 typedef struct sched_strategy sched_strategy_t;
@@ -112,6 +116,18 @@ typedef struct sched_strategy_ops {
      * may add trials at once. 0, or MLPT_ESTATE when it has no budgets. May be NULL (none). */
     int (*set_budget)(sched_strategy_t *st, sched_search_ctl_t *ctl, size_t max_trials,
                       double max_seconds, uint64_t max_iterations_total);
+    /* Where a trial about to run (or go on from `from` iterations) should pause: an iteration
+     * past `from` at which it stops, keeping its state, and frees its worker until the strategy
+     * decides whether it goes on (ctl->proceed) or ends (ctl->stop_note); 0: none. A pause
+     * costs a checkpoint and a resume; it saves the iterations a trial would train while its
+     * decision waits for other trials (ordered ASHA). May be NULL (never). */
+    int64_t (*gate)(sched_strategy_t *st, int64_t trial_id, int64_t from);
+    /* Its trial paused at its gate `iteration` (the trial is still running as far as the store
+     * and the sweep's counts go, but holds no worker). It requeues it at once through
+     * ctl->proceed when its decision is known, ends it through ctl->stop_note, or keeps it
+     * paused until it is. May be NULL only when gate is. */
+    void (*on_pause)(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                     int64_t iteration);
     /* Frees it. */
     void (*free)(sched_strategy_t *st);
 } sched_strategy_ops_t;
@@ -169,6 +185,17 @@ void sched_prune_iteration(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t tr
  * ctl->mark_pruned: its decision waited for earlier trials while it ran to its end). */
 void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
                      const char *status);
+/* Pausing at rungs (ordered ASHA and Hyperband only; 0 / nothing otherwise): the rung where
+ * trial_id, a lead, should pause next after `from` iterations (sched_rungs_gate). */
+int64_t sched_prune_gate(const sched_prune_t *p, int64_t trial_id, int64_t from);
+/* trial_id paused at its rung `iteration`: requeued at once (ctl->proceed) when the rungs let it
+ * go on already, stopped (ctl->stop_note) when they stopped it, else kept paused until they
+ * decide. Returns 1 when it stays paused, 0 otherwise. */
+int sched_prune_paused(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                       int64_t iteration);
+/* Leads paused now (they hold no worker: a strategy that keeps its workers busy does not count
+ * them). */
+size_t sched_prune_n_paused(const sched_prune_t *p);
 /* After a restart (from plan): marks pruned the ended trials resume found decided pruned. */
 void sched_prune_flush(sched_prune_t *p, sched_search_ctl_t *ctl);
 /* What a resumed random search has spent already (all 0 for a new sweep). */

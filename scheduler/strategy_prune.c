@@ -26,7 +26,8 @@ typedef struct member {
     sched_es_state_t es; /* early stopping (leads) */
     int ended;           /* ordered: its end was heard of (completed: end_completed) */
     int end_completed;
-    int flip; /* ordered: ended completed, then stopped by the rungs: to be marked pruned */
+    int flip;   /* ordered: ended completed, then stopped by the rungs: to be marked pruned */
+    int paused; /* ordered: paused at a rung, waiting for its decision */
 } member_t;
 
 struct sched_prune {
@@ -38,10 +39,12 @@ struct sched_prune {
     sched_early_stop_t es;
     member_t *m;
     size_t n, cap;
+    size_t n_paused;         /* members paused */
     sched_search_ctl_t *ctl; /* during a call that may stop runs; NULL at a restart */
 };
 
 static member_t *member_of(sched_prune_t *p, int64_t trial_id);
+static void rungs_go(void *user, int64_t run, int64_t iteration);
 
 static sched_prune_t *prune_new(const sched_pruner_cfg_t *cfg, const sched_early_stop_t *es,
                                 int ordered) {
@@ -82,9 +85,11 @@ static int make(sched_prune_t *p) {
     p->made = 1;
     if (p->cfg.type == SCHED_PRUNER_HYPERBAND && !p->cfg.max_iterations)
         p->cfg.max_iterations = p->cfg.min_iterations;
-    if (p->ordered)
+    if (p->ordered) {
         p->rungs = sched_rungs_new(&p->cfg);
-    else
+        if (p->rungs)
+            sched_rungs_on_go(p->rungs, rungs_go);
+    } else
         p->pruner = sched_pruner_new(&p->cfg);
     return p->rungs || p->pruner ? 0 : MLPT_ENOMEM;
 }
@@ -113,9 +118,20 @@ static void rungs_stop(void *user, int64_t run, int64_t iteration, const char *n
         return;
     }
     if (p->ctl && p->ctl->stop_note(p->ctl, run, SCHED_STOP_PRUNED, note) == 0)
-        return;
+        return; /* a paused one ends now too: its end clears its pause */
     mb->pending = 1;
     mb->pending_why = SCHED_STOP_PRUNED;
+}
+
+/* The rungs let run go on past a rung: a run paused there is requeued. */
+static void rungs_go(void *user, int64_t run, int64_t iteration) {
+    sched_prune_t *p = user;
+    member_t *mb = member_of(p, run);
+    (void)iteration;
+    if (!mb || !mb->paused || !p->ctl || !p->ctl->proceed || p->ctl->proceed(p->ctl, run) != 0)
+        return;
+    mb->paused = 0;
+    p->n_paused--;
 }
 
 /* Whether the lead mb stops at this row: the pruner first (recording the value), then early
@@ -212,6 +228,10 @@ void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id
         return;
     mb->pending = 0;
     mb->ended = 1;
+    if (mb->paused) {
+        mb->paused = 0;
+        p->n_paused--;
+    }
     mb->end_completed = status && !strcmp(status, "completed");
     p->ctl = ctl;
     /* stopped while its end was on its way: it ran to its end, completed */
@@ -219,6 +239,40 @@ void sched_prune_end(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id
         flip(p, mb);
     sched_rungs_end(p->rungs, trial_id, rungs_stop, p);
     p->ctl = NULL;
+}
+
+int64_t sched_prune_gate(const sched_prune_t *p, int64_t trial_id, int64_t from) {
+    if (!p || !p->rungs)
+        return 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->m[i].trial_id == trial_id)
+            return p->m[i].lead_id == trial_id && !p->m[i].ended
+                       ? sched_rungs_gate(p->rungs, trial_id, from)
+                       : 0;
+    return 0;
+}
+
+int sched_prune_paused(sched_prune_t *p, sched_search_ctl_t *ctl, int64_t trial_id,
+                       int64_t iteration) {
+    member_t *mb = p && p->rungs ? member_of(p, trial_id) : NULL;
+    if (!mb || mb->lead_id != trial_id || mb->ended || mb->paused)
+        return 0;
+    int passed = sched_rungs_passed(p->rungs, trial_id, iteration);
+    if (passed > 0) { /* decided while its pause was on its way */
+        ctl->proceed(ctl, trial_id);
+        return 0;
+    }
+    if (passed < 0) { /* its stop could not reach it running: it ends now */
+        ctl->stop_note(ctl, trial_id, SCHED_STOP_PRUNED, mb->note[0] ? mb->note : NULL);
+        return 0;
+    }
+    mb->paused = 1;
+    p->n_paused++;
+    return 1;
+}
+
+size_t sched_prune_n_paused(const sched_prune_t *p) {
+    return p ? p->n_paused : 0;
 }
 
 void sched_prune_flush(sched_prune_t *p, sched_search_ctl_t *ctl) {

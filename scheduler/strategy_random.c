@@ -102,7 +102,7 @@ static void active_remove(random_st_t *r, int64_t id) {
 
 /* Adds trials until `slots` are active or the budget is spent. */
 static int top_up(random_st_t *r, sched_search_ctl_t *ctl) {
-    while (r->active < r->slots && !spent(r)) {
+    while (r->active - sched_prune_n_paused(r->prune) < r->slots && !spent(r)) {
         sched_params_t p;
         int64_t id = 0;
         if (r->propose)
@@ -168,6 +168,18 @@ static void random_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t tr
     top_up(r, ctl); /* a failure is final: the sweep then ends with its trials */
 }
 
+static int64_t random_gate(sched_strategy_t *st, int64_t trial_id, int64_t from) {
+    return sched_prune_gate(((random_st_t *)st)->prune, trial_id, from);
+}
+
+/* A trial paused at a rung holds no worker: another takes it while its decision waits. */
+static void random_pause(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                         int64_t iteration) {
+    random_st_t *r = (random_st_t *)st;
+    if (sched_prune_paused(r->prune, ctl, trial_id, iteration))
+        top_up(r, ctl);
+}
+
 /* At a restart: every stored trial's job, in ordinal order, then their rows into the pruner. */
 static int random_resume(sched_strategy_t *st, const sched_strategy_stored_t *t, size_t n) {
     random_st_t *r = (random_st_t *)st;
@@ -206,6 +218,8 @@ static const sched_strategy_ops_t random_ops = {.plan = random_plan,
                                                 .on_end = random_end,
                                                 .exhausted = random_exhausted,
                                                 .set_budget = random_set_budget,
+                                                .gate = random_gate,
+                                                .on_pause = random_pause,
                                                 .free = random_free};
 
 sched_strategy_t *sched_strategy_random_new(const sched_space_t *space, size_t slots,

@@ -139,6 +139,11 @@ static int w_stop_note(sched_search_ctl_t *c, int64_t trial_id, sched_stop_reaso
     return rc;
 }
 
+static int w_proceed(sched_search_ctl_t *c, int64_t trial_id) {
+    wctl_t *w = (wctl_t *)c;
+    return w->real->proceed(w->real, trial_id);
+}
+
 static int w_mark_pruned(sched_search_ctl_t *c, int64_t trial_id, const char *note) {
     wctl_t *w = (wctl_t *)c;
     int rc = w->real->mark_pruned(w->real, trial_id, note);
@@ -156,7 +161,8 @@ static wctl_t wrap(tpe_st_t *s, sched_search_ctl_t *real) {
                              .add = w_add,
                              .stop = w_stop,
                              .stop_note = w_stop_note,
-                             .mark_pruned = w_mark_pruned},
+                             .mark_pruned = w_mark_pruned,
+                             .proceed = w_proceed},
                     .real = real,
                     .tpe = s};
 }
@@ -244,6 +250,19 @@ static void tpe_end(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial
         s->inner->ops->on_end(s->inner, &w.base, trial_id, status);
 }
 
+static int64_t tpe_gate(sched_strategy_t *st, int64_t trial_id, int64_t from) {
+    tpe_st_t *s = (tpe_st_t *)st;
+    return s->inner->ops->gate ? s->inner->ops->gate(s->inner, trial_id, from) : 0;
+}
+
+static void tpe_pause(sched_strategy_t *st, sched_search_ctl_t *ctl, int64_t trial_id,
+                      int64_t iteration) {
+    tpe_st_t *s = (tpe_st_t *)st;
+    wctl_t w = wrap(s, ctl);
+    if (s->inner->ops->on_pause)
+        s->inner->ops->on_pause(s->inner, &w.base, trial_id, iteration);
+}
+
 static int tpe_exhausted(sched_strategy_t *st) {
     tpe_st_t *s = (tpe_st_t *)st;
     return s->inner->ops->exhausted ? s->inner->ops->exhausted(s->inner) : 1;
@@ -265,6 +284,8 @@ static const sched_strategy_ops_t tpe_ops = {.plan = tpe_plan,
                                              .on_end = tpe_end,
                                              .exhausted = tpe_exhausted,
                                              .set_budget = tpe_set_budget,
+                                             .gate = tpe_gate,
+                                             .on_pause = tpe_pause,
                                              .free = tpe_free};
 
 sched_strategy_t *sched_strategy_tpe_new(const sched_sampling_cfg_t *cfg) {

@@ -45,6 +45,7 @@ typedef struct run_ctx {
     char mismatch[256];        /* set when a recomputed iteration differs from its stored row */
     unsigned char *final_ckpt; /* the run's state at its end on a whole iteration, or NULL */
     size_t final_len, final_iteration;
+    int paused; /* it stopped at the job's pause_at */
 } run_ctx_t;
 
 /* The trial of this job whose last iteration `it` is, if any (a follower's end). */
@@ -175,7 +176,15 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
     ctx->last_val_accuracy = e->val_accuracy;
     ctx->reported = e->iteration;
     /* Pruned or stopped early: the run ends on this whole iteration (its model is kept). */
-    return atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE;
+    if (atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE)
+        return 1;
+    /* At its gate: it pauses the same way, its state kept, until its strategy decides. */
+    if (ctx->job->pause_at && e->iteration == ctx->job->pause_at &&
+        e->iteration < ctx->job->params.iterations && isfinite(e->train_loss)) {
+        ctx->paused = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* A checkpoint goes to the loop, which stores it once the rows it covers have committed; one
@@ -365,7 +374,10 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
      * that ran every iteration. */
     int whole = done->rc == 0 ||
                 (done->rc == MLPT_ESTOPPED && atomic_load(&stop->hard) == SCHED_STOP_NONE &&
-                 atomic_load(&stop->soft) != SCHED_STOP_NONE);
+                 (atomic_load(&stop->soft) != SCHED_STOP_NONE || ctx.paused));
+    done->paused = done->rc == MLPT_ESTOPPED && ctx.paused &&
+                   atomic_load(&stop->hard) == SCHED_STOP_NONE &&
+                   atomic_load(&stop->soft) == SCHED_STOP_NONE;
     if (whole && test) {
         double loss;
         trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);

@@ -38,10 +38,14 @@ static void test_asha_rungs(void **state) {
 static void test_asha_promote(void **state) {
     (void)state;
     double cut;
-    /* fewer than reduction_factor values at the rung: the first arrivals go on */
+    /* fewer than reduction_factor values at the rung: the best of them goes on (Optuna's) */
+    double one[] = {0.2};
+    assert_int_equal(sched_asha_promote(one, 1, 0.2, 3, &cut), 1);
+    assert_true(cut == 0.2);
     double two[] = {0.9, 0.1};
-    assert_int_equal(sched_asha_promote(two, 2, 0.1, 3, &cut), 1);
-    assert_true(isnan(cut));
+    assert_int_equal(sched_asha_promote(two, 2, 0.1, 3, &cut), 0);
+    assert_true(cut == 0.9);
+    assert_int_equal(sched_asha_promote(two, 2, 0.9, 3, &cut), 1);
     /* three values: the top 1 goes on */
     double three[] = {0.5, 0.9, 0.7};
     assert_int_equal(sched_asha_promote(three, 3, 0.7, 3, &cut), 0);

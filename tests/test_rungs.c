@@ -247,11 +247,66 @@ static void test_hyperband_brackets_apart(void **state) {
             z = id;
     }
     char note[192];
-    /* rung 0 of bracket 0 is iteration 1; rf 3: nothing stops before 3 values are there */
+    /* rung 0 of bracket 0 is iteration 1; rf 3: before 3 values are there, the best goes on;
+     * z's better value in another bracket does not count against x */
     assert_int_equal(sched_pruner_report(p, z, 27, 1, 0.9, note, sizeof note), 0);
     assert_int_equal(sched_pruner_report(p, x, 27, 1, 0.8, note, sizeof note), 0);
-    assert_int_equal(sched_pruner_report(p, y, 27, 1, 0.1, note, sizeof note), 0);
+    assert_int_equal(sched_pruner_report(p, y, 27, 1, 0.85, note, sizeof note), 0);
     sched_pruner_free(p);
+}
+
+/* What the go callback saw: the last rung each run went past. */
+static int64_t went_past[RUNS];
+
+static void on_go(void *user, int64_t run, int64_t iteration) {
+    (void)user;
+    assert_true(run >= 0 && run < RUNS);
+    assert_true(iteration > went_past[run]); /* each rung once, in order */
+    went_past[run] = iteration;
+}
+
+/* Gates: where a run pauses next (its next undecided rung), and what was decided at each. */
+static void test_gates_and_decisions(void **state) {
+    (void)state;
+    sched_pruner_cfg_t cfg = {
+        .type = SCHED_PRUNER_ASHA, .min_iterations = 1, .reduction_factor = 3};
+    sched_rungs_t *r = sched_rungs_new(&cfg);
+    assert_non_null(r);
+    sched_rungs_on_go(r, on_go);
+    memset(went_past, 0, sizeof went_past);
+    seen_t s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sched_rungs_add(r, i, PLANNED), 0);
+    assert_int_equal(sched_rungs_gate(r, 0, 0), 1); /* rungs 1, 3, 9 below 27 */
+    assert_int_equal(sched_rungs_gate(r, 0, 1), 3);
+    assert_int_equal(sched_rungs_gate(r, 0, 9), 0);
+    /* run 1 reaches rung 0 first: it waits for run 0 */
+    assert_int_equal(sched_rungs_row(r, 1, 1, 0.92, on_stop, &s), 0);
+    assert_int_equal(sched_rungs_passed(r, 1, 1), 0);
+    assert_int_equal(went_past[1], 0);
+    assert_int_equal(sched_rungs_gate(r, 1, 0), 1); /* undecided: still its gate */
+    /* run 0 comes: both decided (fewer than rf values: each goes on as the best so far) */
+    assert_int_equal(sched_rungs_row(r, 0, 1, 0.9, on_stop, &s), 0);
+    assert_int_equal(went_past[0], 1);
+    assert_int_equal(went_past[1], 1);
+    assert_int_equal(sched_rungs_passed(r, 0, 1), 1);
+    assert_int_equal(sched_rungs_passed(r, 0, 3), 0);
+    assert_int_equal(sched_rungs_passed(r, 0, 2), 1); /* not a rung */
+    assert_int_equal(sched_rungs_gate(r, 0, 0), 3);   /* rung 1 was passed: no gate any more */
+    /* run 2 is third: below the top third of {0.9, 0.92, 0.1}: stopped */
+    assert_int_equal(sched_rungs_row(r, 2, 1, 0.1, on_stop, &s), 0);
+    assert_true(s.stopped[2]);
+    assert_int_equal(s.at[2], 1);
+    assert_int_equal(went_past[2], 0);
+    assert_int_equal(sched_rungs_passed(r, 2, 1), -1);
+    assert_int_equal(sched_rungs_passed(r, 2, 3), -1);
+    assert_int_equal(sched_rungs_gate(r, 2, 0), 0); /* stopped: nothing to pause for */
+    /* run 3, best of four: goes on */
+    assert_int_equal(sched_rungs_row(r, 3, 1, 0.95, on_stop, &s), 0);
+    assert_int_equal(went_past[3], 1);
+    assert_int_equal(s.count, 1);
+    sched_rungs_free(r);
 }
 
 int main(void) {
@@ -260,6 +315,7 @@ int main(void) {
         cmocka_unit_test(test_waits_for_earlier_runs),
         cmocka_unit_test(test_hyperband_rules),
         cmocka_unit_test(test_hyperband_brackets_apart),
+        cmocka_unit_test(test_gates_and_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

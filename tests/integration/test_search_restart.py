@@ -93,6 +93,18 @@ def test_random_asha_restart_decides_the_same():
             assert m, t["error"]
             assert len(t["rows"]) == t["iterations_done"] >= int(m.group(1)), t
             assert t["has_model"], t
+        # Uninterrupted, a trial pauses at each rung until it is decided (its worker takes
+        # another trial): a pruned one trains not one iteration past its rung, and one that
+        # went on continued from its pause with the history of one uninterrupted run.
+        for t in fresh:
+            if t["status"] == "pruned":
+                it = int(re.match(r"pruned at rung \d+ \(iteration (\d+)\)", t["error"]).group(1))
+                assert len(t["rows"]) == it, (t["ordinal"], len(t["rows"]), t["error"])
+            assert [int(r[0]) for r in t["rows"]] == list(range(1, len(t["rows"]) + 1)), t
+        with open(srv.log_path, encoding="utf-8", errors="replace") as f:
+            log = f.read()
+        assert "paused at iteration" in log, "no trial paused: the test proves nothing"
+        assert "goes on past its rung" in log, "no trial went on after a pause"
     except Exception:
         print(srv.logs())
         raise
