@@ -45,7 +45,6 @@ typedef struct run_ctx {
     char mismatch[256];        /* set when a recomputed iteration differs from its stored row */
     unsigned char *final_ckpt; /* the run's state at its end on a whole iteration, or NULL */
     size_t final_len, final_iteration;
-    int paused; /* it stopped at the job's pause_at */
 } run_ctx_t;
 
 /* The trial of this job whose last iteration `it` is, if any (a follower's end). */
@@ -176,15 +175,7 @@ static int on_epoch(const trainer_epoch_t *e, void *user) {
     ctx->last_val_accuracy = e->val_accuracy;
     ctx->reported = e->iteration;
     /* Pruned or stopped early: the run ends on this whole iteration (its model is kept). */
-    if (atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE)
-        return 1;
-    /* At its gate: it pauses the same way, its state kept, until its strategy decides. */
-    if (ctx->job->pause_at && e->iteration == ctx->job->pause_at &&
-        e->iteration < ctx->job->params.iterations && isfinite(e->train_loss)) {
-        ctx->paused = 1;
-        return 1;
-    }
-    return 0;
+    return atomic_load(&ctx->stop->soft) != SCHED_STOP_NONE;
 }
 
 /* A checkpoint goes to the loop, which stores it once the rows it covers have committed; one
@@ -313,6 +304,8 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
                              .checkpoint_seconds = env->checkpoint_seconds,
                              .final_checkpoint = env->data_dir != NULL};
     sched_params_trainer_options(&job->params, &opt);
+    /* at its gate it pauses like a run stopped there, its state kept (executor.h) */
+    opt.pause_at = job->pause_at < job->params.iterations ? job->pause_at : 0;
     opt.sync = ranks > 1 ? sync : NULL;
     if (from->state) /* resume with the partitions it was trained with */
         opt.partitions = trainer_checkpoint_partitions(from->state, from->len);
@@ -372,12 +365,12 @@ void sched_worker_train_rank(const sched_worker_env_t *env, const sched_exec_job
     }
     /* A run a strategy stopped ended on a whole iteration: it keeps that model, like a run
      * that ran every iteration. */
+    int paused = done->rc == MLPT_ESTOPPED && opt.pause_at && ctx.reported == opt.pause_at &&
+                 atomic_load(&stop->hard) == SCHED_STOP_NONE;
     int whole = done->rc == 0 ||
                 (done->rc == MLPT_ESTOPPED && atomic_load(&stop->hard) == SCHED_STOP_NONE &&
-                 (atomic_load(&stop->soft) != SCHED_STOP_NONE || ctx.paused));
-    done->paused = done->rc == MLPT_ESTOPPED && ctx.paused &&
-                   atomic_load(&stop->hard) == SCHED_STOP_NONE &&
-                   atomic_load(&stop->soft) == SCHED_STOP_NONE;
+                 (atomic_load(&stop->soft) != SCHED_STOP_NONE || paused));
+    done->paused = paused && atomic_load(&stop->soft) == SCHED_STOP_NONE;
     if (whole && test) {
         double loss;
         trainer_evaluate(model, &view, NULL, 0, &loss, &done->test_accuracy);

@@ -369,6 +369,53 @@ static void test_resume_from_every_checkpoint(void **state) {
     teardown(&su);
 }
 
+/* A run paused at an iteration (opt.pause_at) ends there, whole, with its final checkpoint even
+ * while helpers overlap validation; going on from it, in segments, gives the uninterrupted
+ * history and weights; momentum included. */
+static void test_pause_then_go_on(void **state) {
+    (void)state;
+    setup_t su;
+    setup(&su, 0.5f, 2);
+    su.opt.final_checkpoint = 1;
+    record_t full = {0};
+    trainer_model_t *want = train(&su, 1, NULL, NULL, &full, 0);
+    static const size_t gates[] = {1, 3, 9};
+    trainer_checkpoint_t from = {0};
+    size_t done = 0;
+    for (size_t g = 0; g <= 3; g++) {
+        record_t part = {0};
+        su.opt.pause_at = g < 3 ? gates[g] : 0;
+        trainer_model_t *m =
+            train(&su, 1, from.bytes ? &from : NULL, NULL, &part, g < 3 ? MLPT_ESTOPPED : 0);
+        assert_same_history(&full, &part, done + 1, g == 3);
+        done += part.n;
+        free(from.bytes);
+        memset(&from, 0, sizeof from);
+        for (size_t i = 0; g < 3 && i < part.n_ck; i++) /* the final one is taken last */
+            if (part.ck[i].final) {
+                assert_int_equal(part.ck[i].iteration, gates[g]);
+                free(from.bytes);
+                from = part.ck[i];
+                part.ck[i].bytes = NULL;
+            }
+        if (g < 3) {
+            assert_int_equal(done, gates[g]);
+            assert_non_null(from.bytes);
+        } else {
+            assert_same_weights(want, m);
+        }
+        record_free(&part);
+        trainer_model_free(m);
+    }
+    free(from.bytes);
+    /* a gate at or past the end is no gate */
+    su.opt.pause_at = su.opt.iterations;
+    assert_int_equal(trainer_options_check(&su.opt), MLPT_EINVAL);
+    record_free(&full);
+    trainer_model_free(want);
+    teardown(&su);
+}
+
 typedef struct {
     atomic_int *stop;
     long after_us;
@@ -519,6 +566,7 @@ int main(void) {
         cmocka_unit_test(test_short_last_batch_steps_in_proportion),
         cmocka_unit_test(test_resume_from_every_checkpoint),
         cmocka_unit_test(test_stop_anywhere_then_resume),
+        cmocka_unit_test(test_pause_then_go_on),
         cmocka_unit_test(test_bad_checkpoints_are_refused),
         cmocka_unit_test(test_join_limits),
     };

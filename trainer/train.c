@@ -35,7 +35,7 @@ int trainer_options_check(const trainer_options_t *opt) {
         return MLPT_EINVAL;
     if (!(opt->momentum >= 0.0f && opt->momentum < 1.0f))
         return MLPT_EINVAL;
-    if (opt->batch_size < 1 || opt->iterations < 1)
+    if (opt->batch_size < 1 || opt->iterations < 1 || opt->pause_at >= opt->iterations)
         return MLPT_EINVAL;
     if (opt->batch_size > TRAINER_MAX_BATCH || opt->iterations > TRAINER_MAX_ITERATIONS ||
         opt->partitions > TRAINER_MAX_PARTITIONS)
@@ -413,7 +413,9 @@ static int report_iteration(go_t *g, trainer_epoch_t *ep, unsigned char *ckpt, s
     trainer_model_t *m = r->m;
     const trainer_split_t *split = r->split;
     if (split->n_val > 0) {
-        if (r->snapshot && ep->iteration < r->opt.iterations && atomic_load(&r->helpers) > 0) {
+        /* not the last iteration of this call (its end is a whole iteration, checkpointed) */
+        if (r->snapshot && ep->iteration < r->opt.iterations && ep->iteration != r->opt.pause_at &&
+            atomic_load(&r->helpers) > 0) {
             memcpy(r->snapshot->params, m->params, m->n_params * sizeof(float));
             g->pend = (pending_t){.active = 1, .ep = *ep, .ckpt = ckpt, .ckpt_len = ckpt_len};
             atomic_store_explicit(&r->val_state, VAL_PENDING, memory_order_release);
@@ -513,8 +515,11 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
     r->lr = r->opt.learning_rate;
     r->momentum = r->opt.momentum;
     int rc = 0;
-    while (rc == 0 && r->pos.iteration <= r->opt.iterations)
+    size_t pause = r->opt.pause_at;
+    while (rc == 0 && r->pos.iteration <= r->opt.iterations && !(pause && r->pos.iteration > pause))
         rc = run_iteration(&g);
+    if (rc == 0 && pause && r->pos.iteration > pause)
+        rc = MLPT_ESTOPPED; /* paused: it ends here as a stopped run does, whole */
     return end_go(&g, rc, result);
 }
 

@@ -93,6 +93,10 @@ typedef struct trainer_options {
     int final_checkpoint;      /* non-zero: also a checkpoint (final set) when the run ends on a
                                   whole iteration (its last, or the epoch callback said stop), so
                                   it can go on to more iterations later exactly */
+    size_t pause_at;           /* 0, or stop after reporting this iteration (below
+                                  `iterations`) as at the run's end (validated inline, the final
+                                  checkpoint): MLPT_ESTOPPED, and the run can go on later from
+                                  that checkpoint exactly (schedules still see `iterations`) */
     int rescale;               /* non-zero: scale inputs by `scaling`, not the dataset's rule */
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
     const trainer_sync_t *sync; /* optional: ranks training this run together (copied by
