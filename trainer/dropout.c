@@ -50,6 +50,16 @@ static inline uint64_t row_key(const trainer_dropout_t *d, size_t layer, uint64_
     return mix64(d->key ^ mix64(pos * LAYER_CODES + layer));
 }
 
+/* v where mask is all ones, +0 where it is 0: a select GCC vectorises (a conditional expression
+ * over floats is not if-converted under the default -ftrapping-math). */
+static inline float keep_or_zero(float v, uint32_t mask) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= mask;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 static uint32_t cut_of(float p) {
     return (uint32_t)((double)p * 4294967296.0); /* p < 1: at most 2^32 - 256 */
 }
@@ -116,8 +126,8 @@ static void gather_scaled(float *dst, const float *src, const float *shift, cons
                           size_t n, uint32_t a, uint32_t b, uint32_t cut, float inv) {
     for (size_t j = 0; j < n; j++) {
         uint32_t h = mix32((a + (uint32_t)j) ^ b);
-        float v = (src[j] - shift[j]) * scale[j];
-        dst[j] = h >= cut ? v * inv : 0.0f;
+        float v = (src[j] - shift[j]) * scale[j] * inv;
+        dst[j] = keep_or_zero(v, -(uint32_t)(h >= cut));
     }
 }
 
@@ -126,7 +136,7 @@ static void gather_plain(float *dst, const float *src, size_t n, uint32_t a, uin
                          uint32_t cut, float inv) {
     for (size_t j = 0; j < n; j++) {
         uint32_t h = mix32((a + (uint32_t)j) ^ b);
-        dst[j] = h >= cut ? src[j] * inv : 0.0f;
+        dst[j] = keep_or_zero(src[j] * inv, -(uint32_t)(h >= cut));
     }
 }
 
@@ -147,9 +157,8 @@ static void mask_block(float *y, uint8_t *keep, size_t n, uint32_t a, uint32_t b
                        uint32_t cut, float inv) {
     for (size_t j = 0; j < n; j++) {
         uint32_t h = mix32((a + u0 + (uint32_t)j) ^ b);
-        uint8_t k = h >= cut;
-        keep[j] = k;
-        y[j] = k ? y[j] * inv : 0.0f;
+        keep[j] = (uint8_t)(h >= cut);
+        y[j] = keep_or_zero(y[j] * inv, -(uint32_t)(h >= cut));
     }
 }
 
@@ -179,8 +188,9 @@ void trainer_dropout_bias_act(trainer_dropout_t *d, size_t l, float *Y, size_t l
  * act(z) = q * A_s for a kept unit. */
 VECTOR_CLONES
 static void back_sigmoid(float *dA, const float *A, const uint8_t *keep, size_t n, float q) {
-    for (size_t j = 0; j < n; j++) /* (1/q) * a * (1 - a) with a = q * A_s */
-        dA[j] = keep[j] ? dA[j] * A[j] * (1.0f - q * A[j]) : 0.0f;
+    for (size_t j = 0; j < n; j++) { /* (1/q) * a * (1 - a) with a = q * A_s */
+        dA[j] = keep_or_zero(dA[j] * A[j] * (1.0f - q * A[j]), -(uint32_t)keep[j]);
+    }
 }
 
 VECTOR_CLONES
@@ -188,14 +198,16 @@ static void back_tanh(float *dA, const float *A, const uint8_t *keep, size_t n, 
                       float inv) {
     for (size_t j = 0; j < n; j++) {
         float a = q * A[j];
-        dA[j] = keep[j] ? dA[j] * inv * (1.0f - a * a) : 0.0f;
+        dA[j] = keep_or_zero(dA[j] * inv * (1.0f - a * a), -(uint32_t)keep[j]);
     }
 }
 
 VECTOR_CLONES
 static void back_relu(float *dA, const float *A, const uint8_t *keep, size_t n, float inv) {
-    for (size_t j = 0; j < n; j++)
-        dA[j] = keep[j] && A[j] > 0.0f ? dA[j] * inv : 0.0f;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t on = (uint32_t)keep[j] & (uint32_t)(A[j] > 0.0f);
+        dA[j] = keep_or_zero(dA[j] * inv, -on);
+    }
 }
 
 void trainer_dropout_act_backward(const trainer_dropout_t *d, size_t l, float *dA, const float *A,
