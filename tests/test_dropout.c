@@ -493,12 +493,12 @@ static void assert_same_history(const record_t *want, const record_t *got, size_
 
 /* The masks of a mini-batch do not depend on how its stages are cut: 1, 2 and 4 partitions
  * (column slices of each layer's forward, row ranges of the gather) and helper threads.
- * A history is bit for bit the same for 1 and 2 partitions (widths that halve into whole
- * vectors) and for 4 with or without helpers. Between 1 and 4 partitions the trainer's numbers
- * differ in the last bits even without dropout (the vectorised kernels round a slice's tail
- * apart from its body; train.h: "the numbers depend on the partition count"), so there the
- * history agrees to 1e-5 (other masks would move it by far more, as the run without dropout
- * shows); test_slices_draw_same_masks compares one pass's masks bit for bit. */
+ * A history is bit for bit the same for 1 and 2 partitions (with these widths) and for 4 with
+ * or without helpers. Between 1 and 4 partitions the trainer's numbers differ in the last bits
+ * even without dropout and with the naive GEMM (train.h: "the numbers depend on the partition
+ * count"; with widths 40 and 24 even 1 and 2 partitions do), so there the history agrees to
+ * 1e-5 (other masks would move it by far more, as the run without dropout shows);
+ * test_slices_draw_same_masks compares one pass's masks bit for bit. */
 static void test_same_masks_any_partitions(void **state) {
     (void)state;
     setup_t su;
