@@ -688,6 +688,32 @@ static void test_validation_and_prediction_do_not_drop(void **state) {
     teardown(&su);
 }
 
+/* A model without hidden layers: hidden dropout has nothing to drop (no mask buffer), input
+ * dropout still applies. */
+static void test_no_hidden_layers(void **state) {
+    (void)state;
+    setup_t su;
+    setup(&su, TRAINER_ACT_RELU);
+    su.arch.n_hidden = 0;
+    trainer_options_t opt = su.opt;
+    opt.dropout_input = 0.0f;
+    record_t plain = {0}, hid = {0}, in = {0};
+    trainer_model_t *m0 = train(&su, &opt, 0, NULL, &plain, 0);
+    opt.dropout_hidden = 0.5f;
+    trainer_model_t *m1 = train(&su, &opt, 0, NULL, &hid, 0);
+    opt.dropout_input = 0.3f;
+    trainer_model_t *m2 = train(&su, &opt, 0, NULL, &in, 0);
+    assert_memory_equal(m0->params, m1->params, m0->n_params * sizeof(float));
+    assert_true(memcmp(m0->params, m2->params, m0->n_params * sizeof(float)) != 0);
+    record_free(&plain);
+    record_free(&hid);
+    record_free(&in);
+    trainer_model_free(m0);
+    trainer_model_free(m1);
+    trainer_model_free(m2);
+    teardown(&su);
+}
+
 static void test_options_checked(void **state) {
     (void)state;
     trainer_options_t ok = {.learning_rate = 0.1f, .batch_size = 8, .iterations = 1};
@@ -723,6 +749,7 @@ int main(void) {
         cmocka_unit_test(test_resume_draws_same_masks),
         cmocka_unit_test(test_stop_mid_pass_then_resume),
         cmocka_unit_test(test_validation_and_prediction_do_not_drop),
+        cmocka_unit_test(test_no_hidden_layers),
         cmocka_unit_test(test_options_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
