@@ -71,6 +71,11 @@ typedef struct sched_spec {
     double learning_rate[SCHED_MAX_AXIS];
     size_t n_iterations;
     size_t iterations[SCHED_MAX_AXIS];
+    /* dropout */
+    size_t n_dropout_input;
+    double dropout_input[SCHED_MAX_AXIS];
+    size_t n_dropout_hidden;
+    double dropout_hidden[SCHED_MAX_AXIS];
     /* Fixed for the whole sweep. */
     double validation_split;
     uint64_t seed;
@@ -96,6 +101,9 @@ typedef struct sched_params {
     sched_scaling_t scaling;
     trainer_init_t init;
     sched_split_by_t split_by;
+    /* dropout */
+    double dropout_input;
+    double dropout_hidden;
     size_t n_test_groups; /* as in sched_spec_t; stored as "test_subjects" when not 0 */
     int32_t test_groups[SCHED_MAX_TEST_GROUPS];
 } sched_params_t;

@@ -90,7 +90,10 @@ void sched_param_set(const sched_param_t *r, sched_params_t *p, const sched_valu
     value_write(r->store, (char *)p + r->param_off, v);
 }
 
-size_t sched_param_spec_len(const sched_param_t *r, const sched_spec_t *s) {
+static void default_value(const sched_param_t *r, sched_value_t *v);
+
+/* The axis length as stored (1 for a sweep-wide row). */
+static size_t spec_stored_len(const sched_param_t *r, const sched_spec_t *s) {
     if (r->spec_n_off == SIZE_MAX)
         return 1;
     size_t n;
@@ -98,8 +101,17 @@ size_t sched_param_spec_len(const sched_param_t *r, const sched_spec_t *s) {
     return n;
 }
 
+size_t sched_param_spec_len(const sched_param_t *r, const sched_spec_t *s) {
+    size_t n = spec_stored_len(r, s);
+    return n == 0 && (r->flags & SCHED_PARAM_LATE) ? 1 : n;
+}
+
 void sched_param_spec_get(const sched_param_t *r, const sched_spec_t *s, size_t i,
                           sched_value_t *v) {
+    if (spec_stored_len(r, s) == 0 && (r->flags & SCHED_PARAM_LATE)) {
+        default_value(r, v);
+        return;
+    }
     value_read(r->store, (const char *)s + r->spec_off + i * store_size(r->store), v);
 }
 
@@ -345,6 +357,8 @@ void sched_params_trainer_options(const sched_params_t *p, trainer_options_t *op
     opt->seed = p->seed;
     opt->rescale = p->scaling != SCHED_SCALING_AUTO;
     opt->scaling = trainer_rule(p->scaling);
+    opt->dropout_input = (float)p->dropout_input;
+    opt->dropout_hidden = (float)p->dropout_hidden;
 }
 
 /* ---- the table for the dashboard ------------------------------------------------------------ */

@@ -136,8 +136,10 @@ void sched_param_get(const sched_param_t *r, const sched_params_t *p, sched_valu
 void sched_param_set(const sched_param_t *r, sched_params_t *p, const sched_value_t *v);
 
 /* A sweep's values of a row: the axis (GRID rows) or its one sweep-wide value. spec_len is 1
- * for sweep-wide rows; spec_get reads value i < spec_len; spec_set_axis writes a GRID row's
- * whole axis (n <= SCHED_MAX_AXIS) or a sweep-wide row's value (n must be 1). Not for SHAPE. */
+ * for sweep-wide rows, and for a LATE grid row whose axis is empty (a spec built by code that
+ * predates the row: the row's default, as in a stored trial); spec_get reads value i < spec_len;
+ * spec_set_axis writes a GRID row's whole axis (n <= SCHED_MAX_AXIS) or a sweep-wide row's value (n
+ * must be 1). Not for SHAPE. */
 size_t sched_param_spec_len(const sched_param_t *r, const sched_spec_t *s);
 void sched_param_spec_get(const sched_param_t *r, const sched_spec_t *s, size_t i,
                           sched_value_t *v);

@@ -51,6 +51,10 @@ static const sched_param_column_t momentum_column[] = {{"momentum", "Momentum", 
 static const sched_param_column_t rate_column[] = {{"learning_rate", "Learning rate", "lr", 8}};
 static const sched_param_column_t iterations_column[] = {
     {"iterations", "Iterations", "iterations", 10}};
+static const sched_param_column_t dropout_input_column[] = {
+    {"dropout_input", "Input dropout", "drop_in", 7}};
+static const sched_param_column_t dropout_hidden_column[] = {
+    {"dropout_hidden", "Hidden dropout", "drop_hid", 8}};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 #define COLUMNS(a, order, board)                                                                   \
@@ -266,6 +270,47 @@ const sched_param_t sched_param_table[] = {
      .store = SCHED_STORE_ENUM,
      P_AT(split_by),
      SCALAR_AT(split_by)},
+    /* dropout */
+    {.name = "dropout_input",
+     .type = SCHED_PARAM_REAL,
+     .flags = SCHED_PARAM_GRID | SCHED_PARAM_TRAINING | SCHED_PARAM_LATE,
+     .domain = SCHED_REAL_UNIT_OPEN,
+     .def = 0.0,
+     .flag = "dropout-input",
+     .flag_arg = "F",
+     .flag_help = "input dropout probability in [0, 1), training only",
+     .label = "Input dropout",
+     .hint = "Share of input features dropped in training, 0 ≤ x < 1.",
+     .form_section = "training",
+     .form_order = 6,
+     .form_min = "0",
+     .form_max = "0.95",
+     .form_step = "0.05",
+     .noun = "input dropout",
+     COLUMNS(dropout_input_column, 20, 0),
+     .store = SCHED_STORE_DOUBLE,
+     P_AT(dropout_input),
+     AXIS_AT(dropout_input)},
+    {.name = "dropout_hidden",
+     .type = SCHED_PARAM_REAL,
+     .flags = SCHED_PARAM_GRID | SCHED_PARAM_TRAINING | SCHED_PARAM_LATE,
+     .domain = SCHED_REAL_UNIT_OPEN,
+     .def = 0.0,
+     .flag = "dropout-hidden",
+     .flag_arg = "F",
+     .flag_help = "hidden dropout probability in [0, 1), training only",
+     .label = "Hidden dropout",
+     .hint = "Share of hidden units dropped in training, 0 ≤ x < 1.",
+     .form_section = "training",
+     .form_order = 7,
+     .form_min = "0",
+     .form_max = "0.95",
+     .form_step = "0.05",
+     .noun = "hidden dropout",
+     COLUMNS(dropout_hidden_column, 21, 0),
+     .store = SCHED_STORE_DOUBLE,
+     P_AT(dropout_hidden),
+     AXIS_AT(dropout_hidden)},
 };
 
 const size_t sched_param_count = N_OF(sched_param_table);

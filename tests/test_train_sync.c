@@ -8,7 +8,8 @@
  * rank through the hook is the plain run, callback never called; a run resumed on every rank
  * from rank 0's checkpoint ends as the uninterrupted one (momentum included); a stop flag on
  * one rank, or one rank's callback saying stop, stops every rank at the same point; a failing
- * callback ends every rank with its code; shares and options refused; and on tests/data/digits
+ * callback ends every rank with its code; dropout's masks the same on every run and after a
+ * resume; shares and options refused; and on tests/data/digits
  * two ranks reach the single process's validation accuracy within 0.01.
  */
 #include <math.h>
@@ -432,6 +433,53 @@ static void test_resume_from_rank0(void **state) {
     group_deinit(&g);
 }
 
+/* Dropout across ranks (issue 16): each rank draws the masks of its rows by their positions in
+ * the pass's shared order, so two runs of 2 ranks agree bit for bit on every rank, a resume from
+ * rank 0's checkpoint continues the history exactly, and the masks do change the run. */
+static void test_dropout_across_ranks(void **state) {
+    fixture_t *f = *state;
+    job_t t = f->tmpl;
+    t.opt.dropout_input = 0.1f;
+    t.opt.dropout_hidden = 0.3f;
+    job_t a[2], b[2], plain[2], again[2];
+    group_t ga, gb, gp, g2;
+    group_init(&ga, 2);
+    group_init(&gb, 2);
+    group_init(&gp, 2);
+    group_init(&g2, 2);
+    run_ranks(a, 2, &ga, &t);
+    run_ranks(b, 2, &gb, &t);
+    run_ranks(plain, 2, &gp, &f->tmpl);
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(a[r].rc, 0);
+        assert_int_equal(b[r].rc, 0);
+        assert_same_history(&a[0].rec, &a[r].rec);
+        assert_same_history(&a[r].rec, &b[r].rec);
+        assert_memory_equal(a[r].params, b[r].params, a[0].n_params * sizeof(float));
+    }
+    assert_true(memcmp(a[0].params, plain[0].params, a[0].n_params * sizeof(float)) != 0);
+    assert_true(a[0].rec.n_ck >= 2);
+    size_t it = a[0].rec.ck_it[1]; /* after iteration 4 */
+    t.resume = a[0].rec.ck[1];
+    t.resume_len = a[0].rec.ck_len[1];
+    run_ranks(again, 2, &g2, &t);
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(again[r].rc, 0);
+        assert_int_equal(again[r].rec.first, it + 1);
+        assert_memory_equal(again[r].rec.f, a[0].rec.f[it],
+                            again[r].rec.n * sizeof again[r].rec.f[0]);
+        assert_memory_equal(again[r].params, a[0].params, a[0].n_params * sizeof(float));
+    }
+    jobs_free(a, 2);
+    jobs_free(b, 2);
+    jobs_free(plain, 2);
+    jobs_free(again, 2);
+    group_deinit(&ga);
+    group_deinit(&gb);
+    group_deinit(&gp);
+    group_deinit(&g2);
+}
+
 /* A stop flag raised on rank 1 only stops both ranks at the same averaging (no rank left
  * waiting), with no stop checkpoint; a stop asked by rank 0's callback after iteration 3 ends
  * both ranks after that iteration with its weights. */
@@ -606,13 +654,10 @@ static void test_digits_two_ranks(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_every_matters),
-        cmocka_unit_test(test_one_rank_is_plain),
-        cmocka_unit_test(test_resume_from_rank0),
-        cmocka_unit_test(test_stop_reaches_every_rank),
-        cmocka_unit_test(test_failing_callback),
-        cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_deterministic),        cmocka_unit_test(test_every_matters),
+        cmocka_unit_test(test_one_rank_is_plain),    cmocka_unit_test(test_resume_from_rank0),
+        cmocka_unit_test(test_dropout_across_ranks), cmocka_unit_test(test_stop_reaches_every_rank),
+        cmocka_unit_test(test_failing_callback),     cmocka_unit_test(test_refused),
         cmocka_unit_test(test_digits_two_ranks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dropout.h"
 #include "mlpt_err.h"
 #include "rng.h"
 
@@ -21,6 +22,8 @@ struct trainer_scratch {
      * [max_rows][OUT_l]; grad[n_layers - 1] is act[n_layers] itself (softmax writes it there). */
     float *grad[TRAINER_MAX_HIDDEN + 1];
     float *block; /* one allocation for everything */
+    /* The dropout attached by trainer_scratch_set_dropout, or NULL. */
+    trainer_dropout_t *drop;
 };
 
 const char *trainer_activation_name(trainer_activation_t act) {
@@ -273,6 +276,10 @@ float *trainer_scratch_output(trainer_scratch_t *s) {
     return s->act[s->n_layers];
 }
 
+void trainer_scratch_set_dropout(trainer_scratch_t *s, trainer_dropout_t *d) {
+    s->drop = d;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Forward over rows [r0, r0 + rows) of the scratch, leaving logits in act[n_layers]. */
 static void forward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t r0, size_t rows) {
@@ -284,7 +291,9 @@ static void forward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t 
         float *Y = s->act[l + 1] + r0 * out;
         trainer_gemm(m->gemm, 0, 0, rows, out, in, 1.0f, s->act[l] + r0 * in, in, W, out, 0.0f, Y,
                      out);
-        if (l < a->n_hidden)
+        if (l < a->n_hidden && trainer_dropout_hidden_on(s->drop))
+            trainer_dropout_bias_act(s->drop, l, Y, out, b, r0, rows, 0, out, a->activation);
+        else if (l < a->n_hidden)
             trainer_bias_act_forward(Y, b, rows, out, a->activation);
         else
             trainer_bias_add(Y, b, rows, out);
@@ -312,7 +321,11 @@ static void backward_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t
         float *dX = s->grad[l - 1] + r0 * in;
         trainer_gemm(m->gemm, 0, 1, rows, in, out, 1.0f, s->grad[l] + r0 * out, out, W, out, 0.0f,
                      dX, in);
-        trainer_act_backward(dX, s->act[l] + r0 * in, rows * in, a->activation);
+        if (trainer_dropout_hidden_on(s->drop))
+            trainer_dropout_act_backward(s->drop, l - 1, dX, s->act[l] + r0 * in, in, r0, rows, 0,
+                                         in, a->activation);
+        else
+            trainer_act_backward(dX, s->act[l] + r0 * in, rows * in, a->activation);
     }
 }
 
@@ -325,6 +338,10 @@ void trainer_mlp_forward_slice(const trainer_model_t *m, trainer_scratch_t *s, s
     if (w == 0)
         return;
     trainer_gemm(m->gemm, 0, 0, rows, w, in, 1.0f, s->act[l], in, W + c0, out, 0.0f, Y, out);
+    if (l < m->arch.n_hidden && trainer_dropout_hidden_on(s->drop)) {
+        trainer_dropout_bias_act(s->drop, l, Y, out, b + c0, 0, rows, c0, w, m->arch.activation);
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         if (l < m->arch.n_hidden)
             trainer_bias_act_forward(Y + r * out, b + c0, 1, w, m->arch.activation);
@@ -349,6 +366,11 @@ void trainer_mlp_backward_slice(const trainer_model_t *m, trainer_scratch_t *s, 
         return;
     trainer_gemm(m->gemm, 0, 1, rows, w, out, 1.0f, s->grad[l], out, W + c0 * out, out, 0.0f, dX,
                  in);
+    if (trainer_dropout_hidden_on(s->drop)) {
+        trainer_dropout_act_backward(s->drop, l - 1, dX, s->act[l] + c0, in, 0, rows, c0, w,
+                                     m->arch.activation);
+        return;
+    }
     for (size_t r = 0; r < rows; r++)
         trainer_act_backward(dX + r * in, s->act[l] + r * in + c0, w, m->arch.activation);
 }

@@ -116,6 +116,14 @@ float *trainer_scratch_input(trainer_scratch_t *s);
  * the mean loss with respect to the logits, or, when forward was asked for them, probabilities. */
 float *trainer_scratch_output(trainer_scratch_t *s);
 
+/* Attaches a dropout (dropout.h) to the scratch, or detaches it (d NULL): while attached, the
+ * forward passes below (whole or by slices) drop hidden units with d's masks for rows at d's
+ * positions and keep the masks, and the backward passes apply them. The input's dropout is the
+ * gatherer's (trainer_dropout_gather_row). A scratch starts without one: evaluation and
+ * prediction never drop. d must outlive the attachment. */
+struct trainer_dropout;
+void trainer_scratch_set_dropout(trainer_scratch_t *s, struct trainer_dropout *d);
+
 /* Forward pass over the first `rows` rows of the input buffer. With y given, computes the loss
  * and, in the output buffer, dLoss/dlogits for a mean over the rows (for a following step or
  * gradient); adds the summed loss to *loss_sum and the hits to *correct. With y NULL, leaves

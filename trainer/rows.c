@@ -15,13 +15,19 @@ int run_scaling_is_identity(const trainer_model_t *m) {
 }
 
 void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,
-                 int32_t *labels, const size_t *idx, size_t n) {
+                 int32_t *labels, const size_t *idx, size_t n, const trainer_dropout_t *drop,
+                 uint64_t pos0) {
     const float *shift = m->input_shift, *scale = m->input_scale;
     size_t f = ds->features;
+    if (drop && drop->p_input == 0.0f)
+        drop = NULL;
     for (size_t i = 0; i < n; i++) {
         const float *src = ds->x + idx[i] * f;
         float *d = dst + i * f;
-        if (identity) {
+        if (drop) {
+            trainer_dropout_gather_row(drop, d, src, identity ? NULL : shift,
+                                       identity ? NULL : scale, f, pos0 + i);
+        } else if (identity) {
             memcpy(d, src, f * sizeof *d);
         } else {
             for (size_t j = 0; j < f; j++)
@@ -43,7 +49,7 @@ void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, 
         if (!idx)
             for (size_t i = 0; i < k; i++)
                 tmp_idx[i] = r0 + i;
-        gather_rows(ds, m, identity, trainer_scratch_input(s), labels, rows, k);
+        gather_rows(ds, m, identity, trainer_scratch_input(s), labels, rows, k, NULL, 0);
         trainer_mlp_forward(m, s, k, labels, &loss_sum, &correct);
     }
     *loss = loss_sum / (double)n;

@@ -57,7 +57,8 @@ static void run_task(trainer_run_t *r, size_t task) {
     case PHASE_GATHER:
         rows = part_rows(n, parts, task, &r0);
         gather_rows(r->ds, r->m, r->identity, trainer_scratch_input(r->s) + r0 * r->ds->features,
-                    r->labels + r0, r->phase_idx + r0, rows);
+                    r->labels + r0, r->phase_idx + r0, rows, r->drop,
+                    r->drop ? r->drop->row0 + r0 : 0);
         break;
     case PHASE_FORWARD:
         trainer_mlp_forward_slice(r->m, r->s, l, n, trainer_layer_width(a, l) * task / parts,

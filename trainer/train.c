@@ -46,6 +46,9 @@ int trainer_options_check(const trainer_options_t *opt) {
     if (y && (y->ranks < 1 || y->rank < 0 || y->rank >= y->ranks ||
               (y->ranks > 1 && (y->every < 1 || !y->average))))
         return MLPT_EINVAL;
+    if (!(opt->dropout_input >= 0.0f && opt->dropout_input < 1.0f) ||
+        !(opt->dropout_hidden >= 0.0f && opt->dropout_hidden < 1.0f))
+        return MLPT_EINVAL;
     return 0;
 }
 
@@ -117,8 +120,12 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
     r->part_loss = calloc(r->parts, sizeof *r->part_loss);
     r->part_correct = calloc(r->parts, sizeof *r->part_correct);
     r->velocity = opt->momentum > 0.0f ? calloc(m->n_params, sizeof(float)) : NULL;
+    int dropout = opt->dropout_input > 0.0f || opt->dropout_hidden > 0.0f;
+    if (dropout)
+        r->drop = trainer_dropout_new(&m->arch, opt->batch_size, opt->dropout_input,
+                                      opt->dropout_hidden, opt->seed);
     int ok = r->s && r->labels && r->order && r->part_loss && r->part_correct &&
-             (opt->momentum == 0.0f || r->velocity);
+             (opt->momentum == 0.0f || r->velocity) && (!dropout || r->drop);
     /* A helper may validate a copy; not across ranks, where reports stay in step. */
     if (ok && r->parts > 1 && split->n_val > 0 && sync.ranks == 1) {
         r->snapshot = trainer_model_clone(m);
@@ -161,6 +168,7 @@ void trainer_run_free(trainer_run_t *r) {
     free(r->vlabels);
     free(r->order);
     free(r->velocity);
+    trainer_dropout_free(r->drop);
     free(r->part_loss);
     free(r->part_correct);
     free(r);
@@ -309,6 +317,10 @@ static int train_batch(trainer_run_t *r, size_t b, size_t n) {
     run_position_t *pos = &r->pos;
     r->phase_rows = n;
     r->phase_idx = r->order + r->share_off + b * r->opt.batch_size;
+    if (r->drop) { /* masks by the rows' positions in the pass's order, whichever rank trains */
+        trainer_dropout_at(r->drop, pos->iteration, r->share_off + b * r->opt.batch_size);
+        trainer_scratch_set_dropout(r->s, r->drop);
+    }
     run_phase(r, PHASE_GATHER, r->parts);
     for (r->phase_layer = 0; r->phase_layer < m->n_layers; r->phase_layer++)
         run_phase(r, PHASE_FORWARD, r->parts);
@@ -320,12 +332,13 @@ static int train_batch(trainer_run_t *r, size_t b, size_t n) {
     }
     pos->loss_sum += batch_loss;
     pos->seen += n;
-    if (!isfinite(batch_loss))
-        return 1;
-    for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
-        run_phase(r, PHASE_BACKWARD, r->parts);
-    run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
-    return 0;
+    if (isfinite(batch_loss)) {
+        for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
+            run_phase(r, PHASE_BACKWARD, r->parts);
+        run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
+    }
+    trainer_scratch_set_dropout(r->s, NULL); /* validation through r->s never drops */
+    return !isfinite(batch_loss);
 }
 
 /* train_pass across ranks: this rank's mini-batches, an averaging (sync_point) after every

@@ -101,6 +101,11 @@ typedef struct trainer_options {
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
     const trainer_sync_t *sync; /* optional: ranks training this run together (copied by
                                    trainer_run_new); NULL: this process alone */
+    /* dropout */
+    float dropout_input;  /* in [0, 1): inverted dropout of the gathered, scaled inputs */
+    float dropout_hidden; /* in [0, 1): of every hidden layer's activations; masks from the
+                             seed and each row's position in the pass (dropout.h), never at
+                             validation or prediction; 0 and 0 is no dropout */
 } trainer_options_t;
 
 /* One iteration's record. Losses are mean cross-entropies, accuracies fractions in [0, 1].
@@ -147,7 +152,8 @@ typedef struct trainer_result {
 } trainer_result_t;
 
 /* Checks options against the limits above (a sync with a rank outside 0 .. ranks - 1, every 0
- * or no callback is MLPT_EINVAL). Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
+ * or no callback, a dropout probability outside [0, 1) or NaN is MLPT_EINVAL). Returns 0 or
+ * MLPT_EINVAL / MLPT_ELIMIT. */
 int trainer_options_check(const trainer_options_t *opt);
 
 /* Trains m on ds: first fits m's input scaling on split->train (see trainer_scaler_fit), then

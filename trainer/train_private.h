@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "dropout.h"
 #include "rng.h"
 #include "train.h"
 
@@ -58,6 +59,9 @@ struct trainer_run {
     double *part_loss;    /* [parts] */
     size_t *part_correct; /* [parts] */
 
+    /* Dropout only (NULL without): attached to s during a mini-batch's phases. */
+    trainer_dropout_t *drop;
+
     /* Overlapped validation: a copy of the weights and its own buffers. */
     trainer_model_t *snapshot; /* NULL when the run cannot overlap */
     trainer_scratch_t *vs;
@@ -87,9 +91,11 @@ struct trainer_run {
 /* True when m's input map is the identity (then rows are copied as they are). */
 int run_scaling_is_identity(const trainer_model_t *m);
 /* dst[n][f] = (x[idx[i]] - shift) * scale with m's input map (copied as is when identity);
- * labels alongside. */
+ * labels alongside. With drop (may be NULL) and its p_input > 0, input dropout on the way, row i
+ * at pass position pos0 + i. */
 void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int identity, float *dst,
-                 int32_t *labels, const size_t *idx, size_t n);
+                 int32_t *labels, const size_t *idx, size_t n, const trainer_dropout_t *drop,
+                 uint64_t pos0);
 /* Mean loss and accuracy of m over rows idx[0..n) (rows 0..n when idx is NULL, using tmp_idx),
  * in forward passes of `chunk` rows through s. */
 void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, int32_t *labels,

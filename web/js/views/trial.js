@@ -110,6 +110,8 @@ export async function render({root, params, signal}) {
       item('Activation', p.activation),
       item('Learning rate', num(p.learning_rate)),
       item('Momentum', num(p.momentum)),
+      p.dropout_input ? item('Input dropout', num(p.dropout_input)) : null,
+      p.dropout_hidden ? item('Hidden dropout', num(p.dropout_hidden)) : null,
       item('Batch size', num(p.batch_size)),
       item('Iterations', num(p.iterations)),
       item('Validation split', num(p.validation_split)),
