@@ -1,6 +1,7 @@
 /*
  * test_run.c - runs shared by threads, and checkpoints: a run's history and weights are the same
- * bit for bit whether helpers join it or not (with or without momentum, with validation
+ * bit for bit whether helpers join it or not (with or without momentum, adamw and rmsprop with a
+ * schedule and regularisation, with validation
  * overlapped on a helper), and a run resumed from any checkpoint (periodic, or taken when it was
  * stopped mid-iteration at a random moment) ends exactly as the uninterrupted run. Torn and
  * foreign checkpoints are refused.
@@ -180,9 +181,16 @@ static void assert_same_weights(const trainer_model_t *a, const trainer_model_t 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-static void helpers_change_nothing(float momentum) {
+static void helpers_change_nothing(float momentum, trainer_optimizer_t optimizer) {
     setup_t su;
     setup(&su, momentum, 4);
+    if (optimizer != TRAINER_OPT_SGD) { /* issue 16: the moments' update shares out the same */
+        su.opt.optimizer = optimizer;
+        su.opt.learning_rate = 0.003f;
+        su.opt.beta1 = 0.9f, su.opt.beta2 = 0.999f, su.opt.epsilon = 1e-8f, su.opt.rho = 0.9f;
+        su.opt.l2 = 0.01f, su.opt.weight_decay = 0.01f;
+        su.opt.schedule = TRAINER_SCHED_COSINE, su.opt.warmup = 1;
+    }
     record_t alone = {0}, two = {0}, four = {0};
     trainer_model_t *m0 = train(&su, 0, NULL, NULL, &alone, 0);
     trainer_model_t *m1 = train(&su, 1, NULL, NULL, &two, 0);
@@ -234,12 +242,22 @@ static void helpers_change_nothing(float momentum) {
 
 static void test_helpers_change_nothing_sgd(void **state) {
     (void)state;
-    helpers_change_nothing(0.0f);
+    helpers_change_nothing(0.0f, TRAINER_OPT_SGD);
 }
 
 static void test_helpers_change_nothing_momentum(void **state) {
     (void)state;
-    helpers_change_nothing(0.9f);
+    helpers_change_nothing(0.9f, TRAINER_OPT_SGD);
+}
+
+static void test_helpers_change_nothing_adamw(void **state) {
+    (void)state;
+    helpers_change_nothing(0.0f, TRAINER_OPT_ADAMW);
+}
+
+static void test_helpers_change_nothing_rmsprop(void **state) {
+    (void)state;
+    helpers_change_nothing(0.5f, TRAINER_OPT_RMSPROP);
 }
 
 /* The partition count is part of the numbers, but one partition is the plain step: a run of
@@ -514,6 +532,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helpers_change_nothing_sgd),
         cmocka_unit_test(test_helpers_change_nothing_momentum),
+        cmocka_unit_test(test_helpers_change_nothing_adamw),
+        cmocka_unit_test(test_helpers_change_nothing_rmsprop),
         cmocka_unit_test(test_one_partition_is_trainer_train),
         cmocka_unit_test(test_partitions_compute_the_same_step),
         cmocka_unit_test(test_short_last_batch_steps_in_proportion),
