@@ -82,8 +82,15 @@ void trainer_optim_prepare(const trainer_options_t *o, float lr, uint64_t t,
 
 /* ---- the fused passes: n elements of one row of a slice, c the L2-like coefficient ---------- */
 
-static void pass_heavy_ball(const trainer_optim_step_t *st, float *restrict w, float *restrict v,
-                            size_t n, float c) {
+/* As kernels.c: each pass compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at load. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
+#define PASS_CLONES __attribute__((target_clones("default", "arch=haswell", "avx512f")))
+#else
+#define PASS_CLONES
+#endif
+
+PASS_CLONES static void pass_heavy_ball(const trainer_optim_step_t *st, float *restrict w,
+                                        float *restrict v, size_t n, float c) {
     const float lr = st->lr, d = st->decay;
     for (size_t i = 0; i < n; i++) {
         float vi = v[i] + c * w[i];
@@ -92,8 +99,9 @@ static void pass_heavy_ball(const trainer_optim_step_t *st, float *restrict w, f
     }
 }
 
-static void pass_nesterov(const trainer_optim_step_t *st, float *restrict w,
-                          const float *restrict g, float *restrict v, size_t n, float c) {
+PASS_CLONES static void pass_nesterov(const trainer_optim_step_t *st, float *restrict w,
+                                      const float *restrict g, float *restrict v, size_t n,
+                                      float c) {
     const float lr = st->lr, d = st->decay, mu = st->momentum;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + c * w[i];
@@ -103,8 +111,9 @@ static void pass_nesterov(const trainer_optim_step_t *st, float *restrict w,
     }
 }
 
-static void pass_rmsprop(const trainer_optim_step_t *st, float *restrict w, const float *restrict g,
-                         float *restrict v, float *restrict s, size_t n, float c) {
+PASS_CLONES static void pass_rmsprop(const trainer_optim_step_t *st, float *restrict w,
+                                     const float *restrict g, float *restrict v, float *restrict s,
+                                     size_t n, float c) {
     const float lr = st->lr, d = st->decay, rho = st->rho, eps = st->eps, mu = st->momentum;
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + c * w[i];
@@ -119,8 +128,9 @@ static void pass_rmsprop(const trainer_optim_step_t *st, float *restrict w, cons
     }
 }
 
-static void pass_adam(const trainer_optim_step_t *st, float *restrict w, const float *restrict g,
-                      float *restrict a, float *restrict s, size_t n, float c) {
+PASS_CLONES static void pass_adam(const trainer_optim_step_t *st, float *restrict w,
+                                  const float *restrict g, float *restrict a, float *restrict s,
+                                  size_t n, float c) {
     const float b1 = st->b1, b2 = st->b2, eps = st->eps, k = st->step_size, ib = st->inv_bc2;
     const float d = st->decay;
     for (size_t i = 0; i < n; i++) {
