@@ -181,16 +181,21 @@ static void assert_same_weights(const trainer_model_t *a, const trainer_model_t 
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Issue 16: another optimizer, with regularisation and a cosine schedule after a warmup. */
+static void use_optimizer(setup_t *su, trainer_optimizer_t optimizer) {
+    if (optimizer == TRAINER_OPT_SGD)
+        return;
+    su->opt.optimizer = optimizer;
+    su->opt.learning_rate = 0.003f;
+    su->opt.beta1 = 0.9f, su->opt.beta2 = 0.999f, su->opt.epsilon = 1e-8f, su->opt.rho = 0.9f;
+    su->opt.l2 = 0.01f, su->opt.weight_decay = 0.01f;
+    su->opt.schedule = TRAINER_SCHED_COSINE, su->opt.warmup = 1;
+}
+
 static void helpers_change_nothing(float momentum, trainer_optimizer_t optimizer) {
     setup_t su;
     setup(&su, momentum, 4);
-    if (optimizer != TRAINER_OPT_SGD) { /* issue 16: the moments' update shares out the same */
-        su.opt.optimizer = optimizer;
-        su.opt.learning_rate = 0.003f;
-        su.opt.beta1 = 0.9f, su.opt.beta2 = 0.999f, su.opt.epsilon = 1e-8f, su.opt.rho = 0.9f;
-        su.opt.l2 = 0.01f, su.opt.weight_decay = 0.01f;
-        su.opt.schedule = TRAINER_SCHED_COSINE, su.opt.warmup = 1;
-    }
+    use_optimizer(&su, optimizer); /* the moments' update shares out the same */
     record_t alone = {0}, two = {0}, four = {0};
     trainer_model_t *m0 = train(&su, 0, NULL, NULL, &alone, 0);
     trainer_model_t *m1 = train(&su, 1, NULL, NULL, &two, 0);
@@ -402,11 +407,11 @@ static void *stopper_main(void *p) {
 
 /* Stopped at a random moment (usually mid-iteration), a run hands over a checkpoint covering the
  * iterations it reported; resuming from it completes the uninterrupted history exactly. */
-static void test_stop_anywhere_then_resume(void **state) {
-    (void)state;
+static void stop_anywhere_then_resume(trainer_optimizer_t optimizer) {
     setup_t su;
     setup(&su, 0.0f, 2);
-    su.opt.checkpoint_every = 0; /* only the stop's checkpoint */
+    use_optimizer(&su, optimizer); /* format 2: the moments and the mid-pass step count */
+    su.opt.checkpoint_every = 0;   /* only the stop's checkpoint */
     record_t full = {0};
     trainer_model_t *want = train(&su, 0, NULL, NULL, &full, 0);
     double total = 0.0;
@@ -463,6 +468,16 @@ static void test_stop_anywhere_then_resume(void **state) {
     record_free(&full);
     trainer_model_free(want);
     teardown(&su);
+}
+
+static void test_stop_anywhere_then_resume(void **state) {
+    (void)state;
+    stop_anywhere_then_resume(TRAINER_OPT_SGD);
+}
+
+static void test_stop_anywhere_then_resume_adamw(void **state) {
+    (void)state;
+    stop_anywhere_then_resume(TRAINER_OPT_ADAMW);
 }
 
 static void test_bad_checkpoints_are_refused(void **state) {
@@ -539,6 +554,7 @@ int main(void) {
         cmocka_unit_test(test_short_last_batch_steps_in_proportion),
         cmocka_unit_test(test_resume_from_every_checkpoint),
         cmocka_unit_test(test_stop_anywhere_then_resume),
+        cmocka_unit_test(test_stop_anywhere_then_resume_adamw),
         cmocka_unit_test(test_bad_checkpoints_are_refused),
         cmocka_unit_test(test_join_limits),
     };
