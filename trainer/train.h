@@ -39,6 +39,9 @@
  * spec, seed, partitions, rank count and `every`: the same history bit for bit (for a callback
  * that gives every rank the same bits).
  *
+ * Optimisers, regularisation and learning-rate schedules: the options' tail (optim.h has the
+ * formulas); the update stays one task per layer and column slice.
+ *
  * Checkpoints: every opt->checkpoint_every iterations (once opt->checkpoint_seconds have passed
  * since the last), and when opt->stop stops a run, the run
  * hands its state (weights, optimiser, shuffle generator, position in the iteration, partial
@@ -177,7 +180,9 @@ typedef struct trainer_result {
 } trainer_result_t;
 
 /* Checks options against the limits above (a sync with a rank outside 0 .. ranks - 1, every 0
- * or no callback is MLPT_EINVAL). Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
+ * or no callback is MLPT_EINVAL; an optimiser or schedule field outside its domain, NaN or an
+ * unknown enum value is MLPT_EINVAL: trainer_optim_check). Returns 0 or MLPT_EINVAL /
+ * MLPT_ELIMIT. */
 int trainer_options_check(const trainer_options_t *opt);
 
 /* Trains m on ds: first fits m's input scaling on split->train (see trainer_scaler_fit), then
