@@ -277,7 +277,8 @@ static void check_budgets(const api_extend_body_t *x, const api_sweep_body_t *b,
 }
 
 /* The named trials against the store: of this sweep (422 naming trials[i].id otherwise), ended
- * completed, pruned or stopped (409), more iterations than planned (422). -1 after answering. */
+ * completed, pruned or stopped (409), not of schedule cosine (422 naming trials[i].id), more
+ * iterations than planned (422). -1 after answering. */
 static int check_trials(api_t *a, store_t *st, int64_t id, const api_extend_body_t *x,
                         api_errors_t *errs, api_response_t *res) {
     for (size_t i = 0; i < x->n_trials; i++) {
@@ -307,7 +308,14 @@ static int check_trials(api_t *a, store_t *st, int64_t id, const api_extend_body
             json_decref(t);
             return -1;
         }
-        if ((json_int_t)x->trials[i].iterations <= planned) {
+        const char *sched =
+            json_string_value(json_object_get(json_object_get(t, "params"), "schedule"));
+        if (sched && !strcmp(sched, "cosine")) /* its rates follow the planned iterations */
+            api_errors_add(errs, field,
+                           "trial %lld has schedule cosine, whose rates depend on the planned "
+                           "iterations: it cannot be extended",
+                           (long long)x->trials[i].trial_id);
+        else if ((json_int_t)x->trials[i].iterations <= planned) {
             snprintf(field, sizeof field, "trials[%zu].iterations", i);
             api_errors_add(errs, field, "must be more than the trial's %lld", (long long)planned);
         }

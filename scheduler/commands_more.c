@@ -190,6 +190,13 @@ static int extend_one(sched_t *s, command_t *c, size_t i, char **params) {
         rc = fail(&c->err, MLPT_ESTATE,
                   "trials[%lld]: trial %lld has not ended completed, pruned or stopped",
                   (long long)i, x->trial_id);
+    else if (json_is_string(json_object_get(p, "schedule")) &&
+             !strcmp(json_string_value(json_object_get(p, "schedule")), "cosine"))
+        /* its rates follow the planned iterations: more of them would not continue its run */
+        rc = fail(&c->err, MLPT_EINVAL,
+                  "trials[%lld]: trial %lld has schedule cosine, whose rates depend on the "
+                  "planned iterations: it cannot be extended",
+                  (long long)i, x->trial_id);
     else if ((json_int_t)x->iterations <= planned)
         rc = fail(&c->err, MLPT_EINVAL, "trials[%lld]: more than %lld iterations are needed",
                   (long long)i, (long long)planned);

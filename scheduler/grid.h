@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "mlp.h"
+#include "train.h"
 
 #define SCHED_MAX_AXIS 64             /* values per axis */
 #define SCHED_DEFAULT_MAX_TRIALS 1000 /* trials per sweep unless configured */
@@ -76,6 +77,33 @@ typedef struct sched_spec {
     double dropout_input[SCHED_MAX_AXIS];
     size_t n_dropout_hidden;
     double dropout_hidden[SCHED_MAX_AXIS];
+    /* The optimiser, its regularisation and schedule (issue 16; trainer/train.h). */
+    size_t n_optimizer;
+    trainer_optimizer_t optimizer[SCHED_MAX_AXIS];
+    size_t n_beta1;
+    double beta1[SCHED_MAX_AXIS];
+    size_t n_beta2;
+    double beta2[SCHED_MAX_AXIS];
+    size_t n_epsilon;
+    double epsilon[SCHED_MAX_AXIS];
+    size_t n_rho;
+    double rho[SCHED_MAX_AXIS];
+    size_t n_l2;
+    double l2[SCHED_MAX_AXIS];
+    size_t n_weight_decay;
+    double weight_decay[SCHED_MAX_AXIS];
+    size_t n_schedule;
+    trainer_schedule_t schedule[SCHED_MAX_AXIS];
+    size_t n_lr_gamma;
+    double lr_gamma[SCHED_MAX_AXIS];
+    size_t n_lr_step;
+    size_t lr_step[SCHED_MAX_AXIS];
+    size_t n_lr_min;
+    double lr_min[SCHED_MAX_AXIS];
+    size_t n_power_t;
+    double power_t[SCHED_MAX_AXIS];
+    size_t n_warmup;
+    size_t warmup[SCHED_MAX_AXIS];
     /* Fixed for the whole sweep. */
     double validation_split;
     uint64_t seed;
@@ -104,6 +132,13 @@ typedef struct sched_params {
     /* dropout */
     double dropout_input;
     double dropout_hidden;
+    trainer_optimizer_t optimizer;
+    double beta1, beta2, epsilon, rho, l2, weight_decay;
+    trainer_schedule_t schedule;
+    double lr_gamma;
+    size_t lr_step;
+    double lr_min, power_t;
+    size_t warmup;
     size_t n_test_groups; /* as in sched_spec_t; stored as "test_subjects" when not 0 */
     int32_t test_groups[SCHED_MAX_TEST_GROUPS];
 } sched_params_t;

@@ -148,6 +148,8 @@ int sched_param_same(const sched_param_t *r, const sched_params_t *a, const sche
 }
 
 int sched_params_same(const sched_params_t *a, const sched_params_t *b, unsigned skip) {
+    if (a->schedule == TRAINER_SCHED_COSINE || b->schedule == TRAINER_SCHED_COSINE)
+        skip &= ~SCHED_PARAM_RUN_LENGTH;
     for (size_t i = 0; i < sched_param_count; i++) {
         const sched_param_t *r = &sched_param_table[i];
         if (!(r->flags & skip) && !sched_param_same(r, a, b))
@@ -232,9 +234,23 @@ static int check_real(const sched_param_t *r, double x, sched_value_t *v, char *
         snprintf(why, len, "must be >= 0 and < 1 (got %g)", x);
         return MLPT_EINVAL;
     }
+    if (r->domain == SCHED_REAL_NONNEG && !(x >= 0 && isfinite(x))) {
+        snprintf(why, len, "must be >= 0 (got %g)", x);
+        return MLPT_EINVAL;
+    }
+    if (r->domain == SCHED_REAL_UNIT_LEFT_OPEN && !(x > 0 && x <= 1)) {
+        snprintf(why, len, "must be > 0 and <= 1 (got %g)", x);
+        return MLPT_EINVAL;
+    }
+    if (r->domain == SCHED_REAL_NONNEG && !(x <= FLT_MAX)) {
+        snprintf(why, len, "must be within the float32 range, 0 to %g (got %g)", (double)FLT_MAX,
+                 x);
+        return MLPT_EINVAL;
+    }
     /* The trainer takes these as float32: a value that becomes 0, infinity or 1 there would
      * fail every trial ("invalid argument"), so it is refused here. */
-    if (r->domain == SCHED_REAL_POSITIVE && !(x >= FLT_TRUE_MIN && x <= FLT_MAX)) {
+    if ((r->domain == SCHED_REAL_POSITIVE || r->domain == SCHED_REAL_UNIT_LEFT_OPEN) &&
+        !(x >= FLT_TRUE_MIN && x <= FLT_MAX)) {
         snprintf(why, len, "must be within the float32 range, %g to %g (got %g)",
                  (double)FLT_TRUE_MIN, (double)FLT_MAX, x);
         return MLPT_EINVAL;
@@ -359,6 +375,19 @@ void sched_params_trainer_options(const sched_params_t *p, trainer_options_t *op
     opt->scaling = trainer_rule(p->scaling);
     opt->dropout_input = (float)p->dropout_input;
     opt->dropout_hidden = (float)p->dropout_hidden;
+    opt->optimizer = p->optimizer;
+    opt->beta1 = (float)p->beta1;
+    opt->beta2 = (float)p->beta2;
+    opt->epsilon = (float)p->epsilon;
+    opt->rho = (float)p->rho;
+    opt->l2 = (float)p->l2;
+    opt->weight_decay = (float)p->weight_decay;
+    opt->schedule = p->schedule;
+    opt->lr_gamma = (float)p->lr_gamma;
+    opt->lr_step = p->lr_step;
+    opt->lr_min = (float)p->lr_min;
+    opt->power_t = (float)p->power_t;
+    opt->warmup = p->warmup;
 }
 
 /* ---- the table for the dashboard ------------------------------------------------------------ */
@@ -427,11 +456,13 @@ static json_t *row_json(const sched_param_t *r) {
     }
     if (r->type == SCHED_PARAM_REAL) {
         bad |= json_object_set_new(o, "min", json_integer(0));
-        bad |=
-            json_object_set_new(o, "min_exclusive", json_boolean(r->domain == SCHED_REAL_POSITIVE));
-        if (r->domain == SCHED_REAL_UNIT_OPEN) {
+        bad |= json_object_set_new(o, "min_exclusive",
+                                   json_boolean(r->domain == SCHED_REAL_POSITIVE ||
+                                                r->domain == SCHED_REAL_UNIT_LEFT_OPEN));
+        if (r->domain == SCHED_REAL_UNIT_OPEN || r->domain == SCHED_REAL_UNIT_LEFT_OPEN) {
             bad |= json_object_set_new(o, "max", json_integer(1));
-            bad |= json_object_set_new(o, "max_exclusive", json_true());
+            bad |= json_object_set_new(o, "max_exclusive",
+                                       json_boolean(r->domain == SCHED_REAL_UNIT_OPEN));
         }
     }
     if (r->type == SCHED_PARAM_ENUM) {

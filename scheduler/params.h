@@ -51,8 +51,10 @@ typedef enum sched_param_store {
 } sched_param_store_t;
 
 typedef enum sched_real_domain {
-    SCHED_REAL_POSITIVE,  /* > 0, within float32's range */
-    SCHED_REAL_UNIT_OPEN, /* 0 <= x < 1, also as a float32 */
+    SCHED_REAL_POSITIVE,       /* > 0, within float32's range */
+    SCHED_REAL_UNIT_OPEN,      /* 0 <= x < 1, also as a float32 */
+    SCHED_REAL_NONNEG,         /* >= 0, within float32's range */
+    SCHED_REAL_UNIT_LEFT_OPEN, /* 0 < x <= 1, > 0 also as a float32 */
 } sched_real_domain_t;
 
 #define SCHED_PARAM_MAX 32 /* rows at most */
@@ -149,7 +151,9 @@ void sched_param_spec_set(const sched_param_t *r, sched_spec_t *s, const sched_v
 /* Whether a and b hold the same value of row r (shapes: the same widths). */
 int sched_param_same(const sched_param_t *r, const sched_params_t *a, const sched_params_t *b);
 
-/* Whether a and b agree on every row that has none of the flags in `skip` (0: every row). */
+/* Whether a and b agree on every row that has none of the flags in `skip` (0: every row). A
+ * trial with schedule cosine shares no run with another length (its rates depend on the planned
+ * iterations): for it, SCHED_PARAM_RUN_LENGTH in skip is ignored. */
 int sched_params_same(const sched_params_t *a, const sched_params_t *b, unsigned skip);
 
 /* Fills p with every row's default (the shape: no hidden layer). */
@@ -175,8 +179,9 @@ int sched_param_check_text(const sched_param_t *r, const char *text, sched_value
 /* The value as JSON (new reference; NULL without memory): an integer, a real, a choice's name. */
 json_t *sched_param_value_json(const sched_param_t *r, const sched_value_t *v);
 
-/* The trainer options of a trial: learning rate, momentum, batch size, iterations, seed and the
- * input scaling (other members of *opt are left as they are). */
+/* The trainer options of a trial: learning rate, momentum, batch size, iterations, seed, the
+ * input scaling, the optimiser, its regularisation and schedule (other members of *opt are left
+ * as they are). */
 void sched_params_trainer_options(const sched_params_t *p, trainer_options_t *opt);
 
 /* A trial's split of ds (the worker's and mlptune train's): by group (trainer_split_grouped,

@@ -13,6 +13,8 @@ _Static_assert(sizeof(trainer_activation_t) == sizeof(int), "enums are int-sized
 _Static_assert(sizeof(trainer_init_t) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(sched_scaling_t) == sizeof(int), "enums are int-sized");
 _Static_assert(sizeof(sched_split_by_t) == sizeof(int), "enums are int-sized");
+_Static_assert(sizeof(trainer_optimizer_t) == sizeof(int), "enums are int-sized");
+_Static_assert(sizeof(trainer_schedule_t) == sizeof(int), "enums are int-sized");
 
 static const sched_choice_t activations[] = {
     {"relu", TRAINER_ACT_RELU, NULL},
@@ -30,6 +32,19 @@ static const sched_choice_t inits[] = {
     {"auto", TRAINER_INIT_AUTO, NULL},   {"glorot", TRAINER_INIT_GLOROT, NULL},
     {"he", TRAINER_INIT_HE, NULL},       {"sklearn", TRAINER_INIT_SKLEARN, NULL},
     {"torch", TRAINER_INIT_TORCH, NULL},
+};
+
+static const sched_choice_t optimizers[] = {
+    {"sgd", TRAINER_OPT_SGD, NULL},           {"momentum", TRAINER_OPT_MOMENTUM, NULL},
+    {"nesterov", TRAINER_OPT_NESTEROV, NULL}, {"adam", TRAINER_OPT_ADAM, NULL},
+    {"adamw", TRAINER_OPT_ADAMW, NULL},       {"rmsprop", TRAINER_OPT_RMSPROP, NULL},
+};
+
+static const sched_choice_t schedules[] = {
+    {"constant", TRAINER_SCHED_CONSTANT, NULL},
+    {"step", TRAINER_SCHED_STEP, NULL},
+    {"cosine", TRAINER_SCHED_COSINE, NULL},
+    {"invscaling", TRAINER_SCHED_INVSCALING, NULL},
 };
 
 static const sched_choice_t split_bys[] = {
@@ -51,6 +66,21 @@ static const sched_param_column_t momentum_column[] = {{"momentum", "Momentum", 
 static const sched_param_column_t rate_column[] = {{"learning_rate", "Learning rate", "lr", 8}};
 static const sched_param_column_t iterations_column[] = {
     {"iterations", "Iterations", "iterations", 10}};
+/* Issue 16's rows: the heatmap's, not the leaderboards'. */
+static const sched_param_column_t optimizer_column[] = {{"optimizer", "Optimizer", "optimizer", 9}};
+static const sched_param_column_t beta1_column[] = {{"beta1", "Beta1", "beta1", 6}};
+static const sched_param_column_t beta2_column[] = {{"beta2", "Beta2", "beta2", 6}};
+static const sched_param_column_t epsilon_column[] = {{"epsilon", "Epsilon", "epsilon", 8}};
+static const sched_param_column_t rho_column[] = {{"rho", "Rho", "rho", 6}};
+static const sched_param_column_t l2_column[] = {{"l2", "L2", "l2", 8}};
+static const sched_param_column_t weight_decay_column[] = {
+    {"weight_decay", "Weight decay", "wd", 8}};
+static const sched_param_column_t schedule_column[] = {{"schedule", "Schedule", "schedule", 10}};
+static const sched_param_column_t lr_gamma_column[] = {{"lr_gamma", "LR gamma", "gamma", 6}};
+static const sched_param_column_t lr_step_column[] = {{"lr_step", "LR step", "lr_step", 7}};
+static const sched_param_column_t lr_min_column[] = {{"lr_min", "LR min", "lr_min", 8}};
+static const sched_param_column_t power_t_column[] = {{"power_t", "Power t", "power_t", 7}};
+static const sched_param_column_t warmup_column[] = {{"warmup", "Warmup", "warmup", 6}};
 static const sched_param_column_t dropout_input_column[] = {
     {"dropout_input", "Input dropout", "drop_in", 7}};
 static const sched_param_column_t dropout_hidden_column[] = {
@@ -63,6 +93,25 @@ static const sched_param_column_t dropout_hidden_column[] = {
 #define AXIS_AT(f)                                                                                 \
     .spec_off = offsetof(sched_spec_t, f), .spec_n_off = offsetof(sched_spec_t, n_##f)
 #define SCALAR_AT(f) .spec_off = offsetof(sched_spec_t, f), .spec_n_off = SIZE_MAX
+/* Issue 16's rows: grid axes, training settings and search-space entries, missing from trials
+ * stored before them (their defaults are the training of before). */
+#define OPT_ROW (SCHED_PARAM_GRID | SCHED_PARAM_TRAINING | SCHED_PARAM_LATE)
+#define REAL_ROW(nm, dom, dflt, flg, help, lab, hnt, order, fmin, fmax)                            \
+    {                                                                                              \
+        .name = #nm, .type = SCHED_PARAM_REAL, .flags = OPT_ROW, .domain = dom, .def = dflt,       \
+        .flag = flg, .flag_arg = "F", .flag_help = help, .label = lab, .hint = hnt,                \
+        .form_section = "training", .form_order = order, .form_min = fmin, .form_max = fmax,       \
+        .form_step = "any", .noun = #nm, COLUMNS(nm##_column, order - 4, 0),                       \
+        .store = SCHED_STORE_DOUBLE, P_AT(nm), AXIS_AT(nm)                                         \
+    }
+#define INT_ROW(nm, lo, dflt, flg, help, lab, hnt, order, fmin)                                    \
+    {                                                                                              \
+        .name = #nm, .type = SCHED_PARAM_INT, .flags = OPT_ROW, .min = lo,                         \
+        .max = TRAINER_MAX_ITERATIONS, .def = dflt, .flag = flg, .flag_arg = "N",                  \
+        .flag_help = help, .label = lab, .hint = hnt, .form_section = "training",                  \
+        .form_order = order, .form_min = fmin, .form_step = "1", .noun = #nm,                      \
+        COLUMNS(nm##_column, order - 4, 0), .store = SCHED_STORE_SIZE, P_AT(nm), AXIS_AT(nm)       \
+    }
 
 const sched_param_t sched_param_table[] = {
     {.name = "layers",
@@ -270,6 +319,73 @@ const sched_param_t sched_param_table[] = {
      .store = SCHED_STORE_ENUM,
      P_AT(split_by),
      SCALAR_AT(split_by)},
+    {.name = "optimizer",
+     .type = SCHED_PARAM_ENUM,
+     .flags = OPT_ROW,
+     .choices = optimizers,
+     .n_choices = N_OF(optimizers),
+     .def = TRAINER_OPT_SGD,
+     .flag = "optimizer",
+     .flag_arg = "NAME",
+     .flag_help = "sgd (with --momentum: heavy ball), momentum (0.9 unless --momentum),\n"
+                  "nesterov, adam, adamw (--beta1, --beta2, --epsilon), rmsprop (--rho)",
+     .label = "Optimizer",
+     .hint = "sgd: plain, or heavy ball with momentum; adam and adamw use beta1, beta2, "
+             "epsilon; rmsprop rho.",
+     .form_section = "training",
+     .form_order = 10,
+     .noun = "optimizer",
+     COLUMNS(optimizer_column, 6, 0),
+     .store = SCHED_STORE_ENUM,
+     P_AT(optimizer),
+     AXIS_AT(optimizer)},
+    REAL_ROW(beta1, SCHED_REAL_UNIT_OPEN, 0.9, "beta1", "Adam's first-moment decay in [0, 1)",
+             "Adam beta1", "First-moment decay, 0 ≤ x < 1.", 11, "0", "0.999"),
+    REAL_ROW(beta2, SCHED_REAL_UNIT_OPEN, 0.999, "beta2", "Adam's second-moment decay in [0, 1)",
+             "Adam beta2", "Second-moment decay, 0 ≤ x < 1.", 12, "0", "0.9999"),
+    REAL_ROW(epsilon, SCHED_REAL_POSITIVE, 1e-8, "epsilon", "Adam's and RMSprop's epsilon, > 0",
+             "Epsilon", "Adam and RMSprop denominator term, > 0.", 13, NULL, NULL),
+    REAL_ROW(rho, SCHED_REAL_UNIT_OPEN, 0.99, "rho", "RMSprop's squared-gradient decay in [0, 1)",
+             "RMSprop rho", "Squared-gradient decay, 0 ≤ x < 1.", 14, "0", "0.9999"),
+    REAL_ROW(l2, SCHED_REAL_NONNEG, 0.0, "l2",
+             "L2 penalty >= 0: 0.5 * l2 * sum(W^2) / batch in the loss, weights only\n"
+             "(scikit-learn's alpha)",
+             "L2 penalty", "scikit-learn's alpha: 0.5·l2·ΣW²/batch in the loss, ≥ 0.", 15, "0",
+             NULL),
+    REAL_ROW(weight_decay, SCHED_REAL_NONNEG, 0.0, "weight-decay",
+             "decoupled weight decay >= 0: w -= lr * F * w (adam: L2 in the gradient)",
+             "Weight decay", "Decoupled, as AdamW: w −= lr·wd·w, ≥ 0.", 16, "0", NULL),
+    {.name = "schedule",
+     .type = SCHED_PARAM_ENUM,
+     .flags = OPT_ROW,
+     .choices = schedules,
+     .n_choices = N_OF(schedules),
+     .def = TRAINER_SCHED_CONSTANT,
+     .flag = "schedule",
+     .flag_arg = "NAME",
+     .flag_help = "learning rate schedule: constant, step (--lr-gamma every --lr-step\n"
+                  "iterations), cosine (to --lr-min), invscaling (--power-t)",
+     .label = "LR schedule",
+     .hint = "cosine runs are never shared across iteration counts nor extended.",
+     .form_section = "training",
+     .form_order = 17,
+     .noun = "schedule",
+     COLUMNS(schedule_column, 13, 0),
+     .store = SCHED_STORE_ENUM,
+     P_AT(schedule),
+     AXIS_AT(schedule)},
+    REAL_ROW(lr_gamma, SCHED_REAL_UNIT_LEFT_OPEN, 0.1, "lr-gamma",
+             "step schedule's factor in (0, 1]", "LR gamma", "step: the factor, 0 < x ≤ 1.", 18,
+             "0", "1"),
+    INT_ROW(lr_step, 1, 10, "lr-step", "step schedule: iterations between factors, >= 1", "LR step",
+            "step: iterations between factors.", 19, "1"),
+    REAL_ROW(lr_min, SCHED_REAL_NONNEG, 0.0, "lr-min", "cosine schedule's floor, >= 0", "LR min",
+             "cosine: the final rate, ≥ 0.", 20, "0", NULL),
+    REAL_ROW(power_t, SCHED_REAL_NONNEG, 0.5, "power-t",
+             "invscaling's exponent >= 0: lr / (samples seen + 1)^F", "Power t",
+             "invscaling: lr / (samples seen + 1)^power_t.", 21, "0", NULL),
+    INT_ROW(warmup, 0, 0, "warmup", "iterations of linear learning-rate warmup", "Warmup",
+            "Iterations of linear warmup.", 22, "0"),
     /* dropout */
     {.name = "dropout_input",
      .type = SCHED_PARAM_REAL,

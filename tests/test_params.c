@@ -241,7 +241,7 @@ static size_t old_expand(const sched_spec_t *s, sched_params_t *t) {
                     for (size_t r = 0; r < s->n_learning_rate; r++)
                         for (size_t it = 0; it < s->n_iterations; it++) {
                             sched_params_t *p = &t[count++];
-                            memset(p, 0, sizeof *p);
+                            sched_params_defaults(p); /* the rows after these loops' */
                             p->shape.n_hidden = s->hidden_layers[si / s->n_neurons];
                             for (size_t l = 0; l < p->shape.n_hidden; l++)
                                 p->shape.hidden[l] = s->neurons[si % s->n_neurons];
@@ -282,11 +282,16 @@ static void test_order_and_json_as_before(void **state) {
     /* the stored params, byte for byte as sched_params_to_json wrote them before the table */
     json_t *j = sched_params_to_json(&t[0]);
     char *text = json_dumps(j, JSON_COMPACT);
-    assert_string_equal(text, "{\"hidden_layers\":1,\"neurons\":8,\"layers\":[8],\"activation\":"
-                              "\"tanh\",\"batch_size\":16,\"momentum\":0.5,\"learning_rate\":0.25,"
-                              "\"iterations\":3,\"validation_split\":0.25,\"seed\":9,\"scaling\":"
-                              "\"minmax\",\"init\":\"he\",\"split_by\":\"auto\","
-                              "\"dropout_input\":0.0,\"dropout_hidden\":0.0}");
+    assert_string_equal(text,
+                        "{\"hidden_layers\":1,\"neurons\":8,\"layers\":[8],\"activation\":"
+                        "\"tanh\",\"batch_size\":16,\"momentum\":0.5,\"learning_rate\":0.25,"
+                        "\"iterations\":3,\"validation_split\":0.25,\"seed\":9,\"scaling\":"
+                        "\"minmax\",\"init\":\"he\",\"split_by\":\"auto\",\"optimizer\":\"sgd\","
+                        "\"beta1\":0.90000000000000002,\"beta2\":0.999,\"epsilon\":1e-8,"
+                        "\"rho\":0.98999999999999999,\"l2\":0.0,\"weight_decay\":0.0,"
+                        "\"schedule\":\"constant\",\"lr_gamma\":0.10000000000000001,"
+                        "\"lr_step\":10,\"lr_min\":0.0,\"power_t\":0.5,\"warmup\":0,"
+                        "\"dropout_input\":0.0,\"dropout_hidden\":0.0}");
     free(text);
     json_decref(j);
     free(t);
@@ -388,22 +393,34 @@ static void test_every_grid_row_has_columns(void **state) {
     assert_int_equal(sched_param_columns(rows), n_with);
     for (size_t i = 1; i < n_with; i++)
         assert_true(rows[i - 1]->column_order < rows[i]->column_order);
-    /* the columns before issue 16 in their order, then (other rows of issue 16 may sit
-     * between) the dropout rows, heatmap only */
-    const char *want[] = {"hidden_layers", "neurons",    "learning_rate", "iterations",
-                          "batch_size",    "activation", "momentum"};
-    size_t k = 0, drop_in = 0, drop_hid = 0;
+    /* today's columns, in today's order */
+    const char *want[] = {"hidden_layers",
+                          "neurons",
+                          "learning_rate",
+                          "iterations",
+                          "batch_size",
+                          "activation",
+                          "momentum",
+                          "optimizer",
+                          "beta1",
+                          "beta2",
+                          "epsilon",
+                          "rho",
+                          "l2",
+                          "weight_decay",
+                          "schedule",
+                          "lr_gamma",
+                          "lr_step",
+                          "lr_min",
+                          "power_t",
+                          "warmup",
+                          "dropout_input",
+                          "dropout_hidden"};
+    size_t k = 0, n_want = sizeof want / sizeof want[0];
     for (size_t i = 0; i < n_with; i++)
-        for (size_t c = 0; c < rows[i]->n_columns; c++, k++) {
-            const char *key = rows[i]->columns[c].key;
-            if (k < 7)
-                assert_string_equal(key, want[k]);
-            drop_in = !strcmp(key, "dropout_input") ? k : drop_in;
-            drop_hid = !strcmp(key, "dropout_hidden") ? k : drop_hid;
-            if (!strncmp(key, "dropout_", 8))
-                assert_false(rows[i]->leaderboard);
-        }
-    assert_true(drop_in >= 7 && drop_hid == drop_in + 1);
+        for (size_t c = 0; c < rows[i]->n_columns; c++, k++)
+            assert_string_equal(rows[i]->columns[c].key, k < n_want ? want[k] : "(more)");
+    assert_int_equal(k, n_want);
     json_decref(trial);
     json_decref(meta);
 }
@@ -487,6 +504,54 @@ static void test_openapi_knows_every_row(void **state) {
     json_decref(doc);
 }
 
+/* Issue 16's rows: their domains' edges, the trainer options they become (the defaults: today's
+ * plain SGD; every field carried), and cosine trials never sharing a run across lengths. */
+static int text_ok(const char *name, const char *text) {
+    sched_value_t v;
+    char why[160];
+    return sched_param_check_text(sched_param_find(name), text, &v, why, sizeof why) == 0;
+}
+
+static void test_optimizer_rows(void **state) {
+    (void)state;
+    assert_true(text_ok("optimizer", "adamw") && !text_ok("optimizer", "3"));
+    assert_true(text_ok("beta1", "0") && !text_ok("beta1", "1") && !text_ok("beta1", "nan"));
+    assert_true(text_ok("epsilon", "1e-8") && !text_ok("epsilon", "0"));
+    assert_true(text_ok("l2", "0") && !text_ok("l2", "-1") && !text_ok("l2", "inf"));
+    assert_true(text_ok("lr_gamma", "1") && !text_ok("lr_gamma", "0") &&
+                !text_ok("lr_gamma", "1.5"));
+    assert_true(text_ok("lr_step", "1") && !text_ok("lr_step", "0"));
+    assert_true(text_ok("warmup", "0") && !text_ok("warmup", "-1"));
+    assert_true(text_ok("schedule", "cosine") && !text_ok("schedule", "foo"));
+    sched_params_t p;
+    sched_params_defaults(&p);
+    trainer_options_t o = {0};
+    sched_params_trainer_options(&p, &o);
+    assert_int_equal(o.optimizer, TRAINER_OPT_SGD);
+    assert_int_equal(o.schedule, TRAINER_SCHED_CONSTANT);
+    assert_true(o.beta1 == 0.9f && o.beta2 == 0.999f && o.epsilon == 1e-8f && o.rho == 0.99f);
+    assert_true(o.l2 == 0.0f && o.weight_decay == 0.0f && o.warmup == 0 && o.lr_step == 10);
+    p.optimizer = TRAINER_OPT_RMSPROP, p.rho = 0.5, p.l2 = 0.25, p.weight_decay = 0.125;
+    p.schedule = TRAINER_SCHED_STEP, p.lr_gamma = 0.5, p.lr_step = 3, p.lr_min = 0.01;
+    p.power_t = 0.75, p.warmup = 2, p.beta1 = 0.8, p.beta2 = 0.95, p.epsilon = 1e-4;
+    sched_params_trainer_options(&p, &o);
+    assert_int_equal(o.optimizer, TRAINER_OPT_RMSPROP);
+    assert_int_equal(o.schedule, TRAINER_SCHED_STEP);
+    assert_true(o.rho == 0.5f && o.l2 == 0.25f && o.weight_decay == 0.125f && o.lr_gamma == 0.5f);
+    assert_true(o.lr_step == 3 && o.lr_min == 0.01f && o.power_t == 0.75f && o.warmup == 2);
+    assert_true(o.beta1 == 0.8f && o.beta2 == 0.95f && o.epsilon == 1e-4f);
+    /* run sharing: lengths share a run, unless the schedule is cosine */
+    sched_params_t a, b;
+    sched_params_defaults(&a);
+    b = a;
+    b.iterations = a.iterations + 5;
+    assert_true(sched_params_same(&a, &b, SCHED_PARAM_RUN_LENGTH));
+    a.schedule = b.schedule = TRAINER_SCHED_COSINE;
+    assert_false(sched_params_same(&a, &b, SCHED_PARAM_RUN_LENGTH));
+    b.iterations = a.iterations;
+    assert_true(sched_params_same(&a, &b, SCHED_PARAM_RUN_LENGTH));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_row_round_trips),
@@ -497,6 +562,7 @@ int main(void) {
         cmocka_unit_test(test_names_and_old_rows),
         cmocka_unit_test(test_every_grid_row_has_columns),
         cmocka_unit_test(test_openapi_knows_every_row),
+        cmocka_unit_test(test_optimizer_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

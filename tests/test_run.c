@@ -1,6 +1,7 @@
 /*
  * test_run.c - runs shared by threads, and checkpoints: a run's history and weights are the same
- * bit for bit whether helpers join it or not (with or without momentum, with validation
+ * bit for bit whether helpers join it or not (with or without momentum, adamw and rmsprop with a
+ * schedule and regularisation, with validation
  * overlapped on a helper), and a run resumed from any checkpoint (periodic, or taken when it was
  * stopped mid-iteration at a random moment) ends exactly as the uninterrupted run. Torn and
  * foreign checkpoints are refused.
@@ -180,9 +181,21 @@ static void assert_same_weights(const trainer_model_t *a, const trainer_model_t 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-static void helpers_change_nothing(float momentum) {
+/* Issue 16: another optimizer, with regularisation and a cosine schedule after a warmup. */
+static void use_optimizer(setup_t *su, trainer_optimizer_t optimizer) {
+    if (optimizer == TRAINER_OPT_SGD)
+        return;
+    su->opt.optimizer = optimizer;
+    su->opt.learning_rate = 0.003f;
+    su->opt.beta1 = 0.9f, su->opt.beta2 = 0.999f, su->opt.epsilon = 1e-8f, su->opt.rho = 0.9f;
+    su->opt.l2 = 0.01f, su->opt.weight_decay = 0.01f;
+    su->opt.schedule = TRAINER_SCHED_COSINE, su->opt.warmup = 1;
+}
+
+static void helpers_change_nothing(float momentum, trainer_optimizer_t optimizer) {
     setup_t su;
     setup(&su, momentum, 4);
+    use_optimizer(&su, optimizer); /* the moments' update shares out the same */
     record_t alone = {0}, two = {0}, four = {0};
     trainer_model_t *m0 = train(&su, 0, NULL, NULL, &alone, 0);
     trainer_model_t *m1 = train(&su, 1, NULL, NULL, &two, 0);
@@ -234,12 +247,22 @@ static void helpers_change_nothing(float momentum) {
 
 static void test_helpers_change_nothing_sgd(void **state) {
     (void)state;
-    helpers_change_nothing(0.0f);
+    helpers_change_nothing(0.0f, TRAINER_OPT_SGD);
 }
 
 static void test_helpers_change_nothing_momentum(void **state) {
     (void)state;
-    helpers_change_nothing(0.9f);
+    helpers_change_nothing(0.9f, TRAINER_OPT_SGD);
+}
+
+static void test_helpers_change_nothing_adamw(void **state) {
+    (void)state;
+    helpers_change_nothing(0.0f, TRAINER_OPT_ADAMW);
+}
+
+static void test_helpers_change_nothing_rmsprop(void **state) {
+    (void)state;
+    helpers_change_nothing(0.5f, TRAINER_OPT_RMSPROP);
 }
 
 /* The partition count is part of the numbers, but one partition is the plain step: a run of
@@ -431,11 +454,11 @@ static void *stopper_main(void *p) {
 
 /* Stopped at a random moment (usually mid-iteration), a run hands over a checkpoint covering the
  * iterations it reported; resuming from it completes the uninterrupted history exactly. */
-static void test_stop_anywhere_then_resume(void **state) {
-    (void)state;
+static void stop_anywhere_then_resume(trainer_optimizer_t optimizer) {
     setup_t su;
     setup(&su, 0.0f, 2);
-    su.opt.checkpoint_every = 0; /* only the stop's checkpoint */
+    use_optimizer(&su, optimizer); /* format 2: the moments and the mid-pass step count */
+    su.opt.checkpoint_every = 0;   /* only the stop's checkpoint */
     record_t full = {0};
     trainer_model_t *want = train(&su, 0, NULL, NULL, &full, 0);
     double total = 0.0;
@@ -492,6 +515,16 @@ static void test_stop_anywhere_then_resume(void **state) {
     record_free(&full);
     trainer_model_free(want);
     teardown(&su);
+}
+
+static void test_stop_anywhere_then_resume(void **state) {
+    (void)state;
+    stop_anywhere_then_resume(TRAINER_OPT_SGD);
+}
+
+static void test_stop_anywhere_then_resume_adamw(void **state) {
+    (void)state;
+    stop_anywhere_then_resume(TRAINER_OPT_ADAMW);
 }
 
 static void test_bad_checkpoints_are_refused(void **state) {
@@ -561,12 +594,15 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helpers_change_nothing_sgd),
         cmocka_unit_test(test_helpers_change_nothing_momentum),
+        cmocka_unit_test(test_helpers_change_nothing_adamw),
+        cmocka_unit_test(test_helpers_change_nothing_rmsprop),
         cmocka_unit_test(test_one_partition_is_trainer_train),
         cmocka_unit_test(test_partitions_compute_the_same_step),
         cmocka_unit_test(test_short_last_batch_steps_in_proportion),
         cmocka_unit_test(test_resume_from_every_checkpoint),
         cmocka_unit_test(test_stop_anywhere_then_resume),
         cmocka_unit_test(test_pause_then_go_on),
+        cmocka_unit_test(test_stop_anywhere_then_resume_adamw),
         cmocka_unit_test(test_bad_checkpoints_are_refused),
         cmocka_unit_test(test_join_limits),
     };

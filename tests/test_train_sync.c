@@ -375,12 +375,18 @@ static void test_one_rank_is_plain(void **state) {
 }
 
 /* Every rank resumed from rank 0's checkpoint (with momentum: velocities are averaged at the
- * pass's end) continues the uninterrupted history exactly; a plain run refuses it, and a run
- * of another rank count or interval too. */
-static void test_resume_from_rank0(void **state) {
+ * pass's end; with adam its two moments) continues the uninterrupted history exactly; a plain run
+ * refuses it, and a run of another rank count or interval too. */
+static void resume_from_rank0(void **state, trainer_optimizer_t optimizer) {
     fixture_t *f = *state;
     job_t t = f->tmpl;
     t.opt.momentum = 0.9f;
+    if (optimizer != TRAINER_OPT_SGD) { /* issue 16: the second moment is averaged too */
+        t.opt.optimizer = optimizer;
+        t.opt.momentum = 0.0f;
+        t.opt.learning_rate = 0.003f;
+        t.opt.beta1 = 0.9f, t.opt.beta2 = 0.999f, t.opt.epsilon = 1e-8f;
+    }
     job_t full[2];
     group_t g;
     group_init(&g, 2);
@@ -478,6 +484,14 @@ static void test_dropout_across_ranks(void **state) {
     group_deinit(&gb);
     group_deinit(&gp);
     group_deinit(&g2);
+}
+
+static void test_resume_from_rank0(void **state) {
+    resume_from_rank0(state, TRAINER_OPT_SGD);
+}
+
+static void test_resume_from_rank0_adam(void **state) {
+    resume_from_rank0(state, TRAINER_OPT_ADAM);
 }
 
 /* A stop flag raised on rank 1 only stops both ranks at the same averaging (no rank left
@@ -654,10 +668,15 @@ static void test_digits_two_ranks(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic),        cmocka_unit_test(test_every_matters),
-        cmocka_unit_test(test_one_rank_is_plain),    cmocka_unit_test(test_resume_from_rank0),
-        cmocka_unit_test(test_dropout_across_ranks), cmocka_unit_test(test_stop_reaches_every_rank),
-        cmocka_unit_test(test_failing_callback),     cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_every_matters),
+        cmocka_unit_test(test_one_rank_is_plain),
+        cmocka_unit_test(test_resume_from_rank0),
+        cmocka_unit_test(test_resume_from_rank0_adam),
+        cmocka_unit_test(test_dropout_across_ranks),
+        cmocka_unit_test(test_stop_reaches_every_rank),
+        cmocka_unit_test(test_failing_callback),
+        cmocka_unit_test(test_refused),
         cmocka_unit_test(test_digits_two_ranks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -398,6 +398,18 @@ void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t ba
     }
 }
 
+void trainer_mlp_part_gemm(const trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
+                           size_t c0, size_t c1, float alpha, float beta_w, float beta_b,
+                           float *block) {
+    size_t in, out, w = c1 - c0;
+    float *D = trainer_layer_weights(&m->arch, block, l, &in, &out);
+    if (w == 0)
+        return;
+    trainer_gemm(m->gemm, 1, 0, in, w, batch, alpha, s->act[l], in, s->grad[l] + c0, out, beta_w,
+                 D + c0, out);
+    trainer_colsum(D + in * out + c0, s->grad[l] + c0, batch, w, out, alpha, beta_b);
+}
+
 void trainer_mlp_gradient(const trainer_model_t *m, trainer_scratch_t *s, size_t rows,
                           float *grad) {
     backward_rows(m, s, 0, rows);

@@ -169,6 +169,14 @@ void trainer_mlp_backward_slice(const trainer_model_t *m, trainer_scratch_t *s, 
 void trainer_mlp_part_update(trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
                              size_t c0, size_t c1, float lr, float momentum, float *velocity);
 
+/* The weight-gradient GEMM of trainer_mlp_part_update on its own, for the optimisers (optim.h):
+ * columns [c0, c1) of layer l in `block` (parameter layout) become
+ *     W = alpha * X^T G + beta_w * W,   b = alpha * colsum(G) + beta_b * b
+ * with G the batch's output gradient of layer l (rows `batch`). beta 0 does not read the block. */
+void trainer_mlp_part_gemm(const trainer_model_t *m, trainer_scratch_t *s, size_t batch, size_t l,
+                           size_t c0, size_t c1, float alpha, float beta_w, float beta_b,
+                           float *block);
+
 /* Class probabilities for raw (unscaled) rows x[rows][inputs] into probs[rows][outputs],
  * applying the model's input scaling. Returns 0, MLPT_EINVAL for rows == 0, MLPT_ENOMEM. */
 int trainer_model_predict(const trainer_model_t *m, const float *x, size_t rows, float *probs);

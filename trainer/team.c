@@ -79,10 +79,9 @@ static void run_task(trainer_run_t *r, size_t task) {
         break;
     case PHASE_UPDATE:
         l = task / parts;
-        trainer_mlp_part_update(r->m, r->s, n, l,
-                                trainer_layer_width(a, l) * (task % parts) / parts,
-                                trainer_layer_width(a, l) * (task % parts + 1) / parts, r->lr,
-                                r->momentum, r->velocity);
+        trainer_optim_update(r->m, r->s, n, l, trainer_layer_width(a, l) * (task % parts) / parts,
+                             trainer_layer_width(a, l) * (task % parts + 1) / parts, &r->step,
+                             &r->ostate);
         break;
     }
 }

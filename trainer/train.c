@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mlpt_err.h"
+#include "optim.h"
 #include "rng.h"
 #include "train_private.h"
 
@@ -49,7 +50,7 @@ int trainer_options_check(const trainer_options_t *opt) {
     if (!(opt->dropout_input >= 0.0f && opt->dropout_input < 1.0f) ||
         !(opt->dropout_hidden >= 0.0f && opt->dropout_hidden < 1.0f))
         return MLPT_EINVAL;
-    return 0;
+    return trainer_optim_check(opt);
 }
 
 static int fits(const trainer_model_t *m, const trainer_dataset_t *ds) {
@@ -119,13 +120,19 @@ int trainer_run_new(trainer_model_t *m, const trainer_dataset_t *ds, const train
     r->order = malloc(split->n_train * sizeof *r->order);
     r->part_loss = calloc(r->parts, sizeof *r->part_loss);
     r->part_correct = calloc(r->parts, sizeof *r->part_correct);
-    r->velocity = opt->momentum > 0.0f ? calloc(m->n_params, sizeof(float)) : NULL;
+    int want_v, want_s, want_g;
+    trainer_optim_buffers(opt, &want_v, &want_s, &want_g);
+    r->velocity = want_v ? calloc(m->n_params, sizeof(float)) : NULL;
+    r->second = want_s ? calloc(m->n_params, sizeof(float)) : NULL;
+    r->grad = want_g ? calloc(m->n_params, sizeof(float)) : NULL;
+    r->ostate = (trainer_optim_state_t){r->velocity, r->second, r->grad};
     int dropout = opt->dropout_input > 0.0f || opt->dropout_hidden > 0.0f;
     if (dropout)
         r->drop = trainer_dropout_new(&m->arch, opt->batch_size, opt->dropout_input,
                                       opt->dropout_hidden, opt->seed);
     int ok = r->s && r->labels && r->order && r->part_loss && r->part_correct &&
-             (opt->momentum == 0.0f || r->velocity) && (!dropout || r->drop);
+             (!want_v || r->velocity) && (!want_s || r->second) && (!want_g || r->grad) &&
+             (!dropout || r->drop);
     /* A helper may validate a copy; not across ranks, where reports stay in step. */
     if (ok && r->parts > 1 && split->n_val > 0 && sync.ranks == 1) {
         r->snapshot = trainer_model_clone(m);
@@ -169,6 +176,8 @@ void trainer_run_free(trainer_run_t *r) {
     free(r->order);
     free(r->velocity);
     trainer_dropout_free(r->drop);
+    free(r->second);
+    free(r->grad);
     free(r->part_loss);
     free(r->part_correct);
     free(r);
@@ -290,6 +299,8 @@ static pass_end_t sync_point(go_t *g, int diverged, int last) {
         return PASS_FAILED;
     if (last && r->velocity && average(g, r->velocity, m->n_params) != 0)
         return PASS_FAILED;
+    if (last && r->second && average(g, r->second, m->n_params) != 0)
+        return PASS_FAILED;
     return PASS_DONE;
 }
 
@@ -332,13 +343,20 @@ static int train_batch(trainer_run_t *r, size_t b, size_t n) {
     }
     pos->loss_sum += batch_loss;
     pos->seen += n;
-    if (isfinite(batch_loss)) {
-        for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
-            run_phase(r, PHASE_BACKWARD, r->parts);
-        run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
+    if (!isfinite(batch_loss)) {
+        trainer_scratch_set_dropout(r->s, NULL);
+        return 1;
     }
+    for (r->phase_layer = m->n_layers - 1; r->phase_layer > 0; r->phase_layer--)
+        run_phase(r, PHASE_BACKWARD, r->parts);
+    /* the step's rate and constants, from the position alone (schedule.c, optim.c) */
+    float lr = trainer_schedule_lr(&r->opt, pos->iteration, b, run_batches(r), r->split->n_train);
+    run_position_t at = *pos;
+    at.batch = b;
+    trainer_optim_prepare(&r->opt, lr, run_step_count(r, &at), &r->step);
+    run_phase(r, PHASE_UPDATE, m->n_layers * r->parts);
     trainer_scratch_set_dropout(r->s, NULL); /* validation through r->s never drops */
-    return !isfinite(batch_loss);
+    return 0;
 }
 
 /* train_pass across ranks: this rank's mini-batches, an averaging (sync_point) after every
@@ -525,8 +543,6 @@ int trainer_run_go(trainer_run_t *r, trainer_epoch_fn on_epoch, trainer_checkpoi
     go_t g = {.r = r, .res = {.best_val_accuracy = NAN}, .t_start = now_seconds()};
     g.k = (sink_t){on_epoch, on_ckpt, user, &g.res};
     g.last_ckpt = g.t_start;
-    r->lr = r->opt.learning_rate;
-    r->momentum = r->opt.momentum;
     int rc = 0;
     size_t pause = r->opt.pause_at;
     while (rc == 0 && r->pos.iteration <= r->opt.iterations && !(pause && r->pos.iteration > pause))

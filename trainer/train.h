@@ -39,6 +39,9 @@
  * spec, seed, partitions, rank count and `every`: the same history bit for bit (for a callback
  * that gives every rank the same bits).
  *
+ * Optimisers, regularisation and learning-rate schedules: the options' tail (optim.h has the
+ * formulas); the update stays one task per layer and column slice.
+ *
  * Checkpoints: every opt->checkpoint_every iterations (once opt->checkpoint_seconds have passed
  * since the last), and when opt->stop stops a run, the run
  * hands its state (weights, optimiser, shuffle generator, position in the iteration, partial
@@ -76,6 +79,24 @@ typedef struct trainer_sync {
     void *user;
 } trainer_sync_t;
 
+/* The optimisers (optim.h has the formulas). */
+typedef enum trainer_optimizer {
+    TRAINER_OPT_SGD = 0,  /* momentum m: 0 plain SGD, else heavy ball (v = m v + g; w -= lr v) */
+    TRAINER_OPT_MOMENTUM, /* heavy ball with momentum, 0.9 when momentum is 0 */
+    TRAINER_OPT_NESTEROV, /* PyTorch's Nesterov SGD, momentum as TRAINER_OPT_MOMENTUM */
+    TRAINER_OPT_ADAM,     /* beta1, beta2, epsilon, bias-corrected; weight_decay L2-coupled */
+    TRAINER_OPT_ADAMW,    /* Adam with decoupled weight decay */
+    TRAINER_OPT_RMSPROP,  /* rho, epsilon, and momentum when > 0 (PyTorch's RMSprop) */
+} trainer_optimizer_t;
+
+/* The learning-rate schedules, pure functions of the position (optim.h). */
+typedef enum trainer_schedule {
+    TRAINER_SCHED_CONSTANT = 0,
+    TRAINER_SCHED_STEP,       /* lr * lr_gamma^floor((iteration - 1) / lr_step) */
+    TRAINER_SCHED_COSINE,     /* from lr down to lr_min over the planned iterations */
+    TRAINER_SCHED_INVSCALING, /* lr / (samples seen before this iteration + 1)^power_t */
+} trainer_schedule_t;
+
 typedef struct trainer_options {
     float learning_rate;       /* > 0 and finite */
     float momentum;            /* in [0, 1); 0 is plain SGD */
@@ -101,6 +122,22 @@ typedef struct trainer_options {
     trainer_scaling_t scaling; /* see trainer_scaler_fit_as */
     const trainer_sync_t *sync; /* optional: ranks training this run together (copied by
                                    trainer_run_new); NULL: this process alone */
+    /* The optimiser and its regularisation and schedule (optim.h). A zero-initialised tail is
+     * today's plain SGD at a constant rate; fields an optimiser or schedule does not use may be
+     * 0 (epsilon must be > 0 for adam, adamw and rmsprop; lr_gamma in (0, 1] and lr_step >= 1
+     * for step). */
+    trainer_optimizer_t optimizer;
+    float beta1, beta2; /* [0, 1): Adam's moment decays */
+    float epsilon;      /* > 0 where used */
+    float rho;          /* [0, 1): RMSprop's squared-gradient decay */
+    float l2;           /* >= 0: 0.5 * l2 * sum(W^2) / batch_size in the loss, weights only */
+    float weight_decay; /* >= 0: decoupled, w -= lr * weight_decay * w (Adam: added to g) */
+    trainer_schedule_t schedule;
+    float lr_gamma; /* (0, 1] (step) */
+    size_t lr_step; /* >= 1 iterations (step) */
+    float lr_min;   /* >= 0 (cosine's floor) */
+    float power_t;  /* >= 0 (invscaling) */
+    size_t warmup;  /* iterations of linear warmup, 0 .. TRAINER_MAX_ITERATIONS */
     /* dropout */
     float dropout_input;  /* in [0, 1): inverted dropout of the gathered, scaled inputs */
     float dropout_hidden; /* in [0, 1): of every hidden layer's activations; masks from the
@@ -152,8 +189,9 @@ typedef struct trainer_result {
 } trainer_result_t;
 
 /* Checks options against the limits above (a sync with a rank outside 0 .. ranks - 1, every 0
- * or no callback, a dropout probability outside [0, 1) or NaN is MLPT_EINVAL). Returns 0 or
- * MLPT_EINVAL / MLPT_ELIMIT. */
+ * or no callback is MLPT_EINVAL; an optimiser or schedule field outside its domain, NaN or an
+ * unknown enum value is MLPT_EINVAL: trainer_optim_check; so is a dropout probability outside
+ * [0, 1) or NaN). Returns 0 or MLPT_EINVAL / MLPT_ELIMIT. */
 int trainer_options_check(const trainer_options_t *opt);
 
 /* Trains m on ds: first fits m's input scaling on split->train (see trainer_scaler_fit), then

@@ -3,7 +3,8 @@
  * phases helpers share), rows.c (gathering and measuring rows) and checkpoint.c (saving and
  * restoring it). Private to trainer/.
  *
- * Calls go one way: train.c -> team.c -> rows.c, train.c -> rows.c, train.c -> checkpoint.c;
+ * Calls go one way: train.c -> team.c -> rows.c, train.c -> rows.c, train.c -> checkpoint.c,
+ * team.c -> optim.c -> mlp.c, train.c -> optim.c and schedule.c;
  * nothing calls back up.
  *
  * Ownership: fields marked [owner] are touched only by the thread in trainer_run_go; [phase]
@@ -17,6 +18,7 @@
 #include <stdint.h>
 
 #include "dropout.h"
+#include "optim.h"
 #include "rng.h"
 #include "train.h"
 
@@ -55,7 +57,9 @@ struct trainer_run {
     trainer_scratch_t *s; /* the mini-batch's buffers, shared by the partitions */
     int32_t *labels;      /* [rows_cap] */
     size_t *order;        /* [n_train], this iteration's order */
-    float *velocity;      /* momentum only */
+    float *velocity;      /* the optimiser's first moment or velocity (optim.h), or NULL */
+    float *second;        /* its second moment (rmsprop, adam, adamw), or NULL */
+    float *grad;          /* the gradient scratch of nesterov, rmsprop, adam, adamw, or NULL */
     double *part_loss;    /* [parts] */
     size_t *part_correct; /* [parts] */
 
@@ -75,12 +79,13 @@ struct trainer_run {
     /* Phases: claim packs gen (24 bits) | task count (20) | next task (20). */
     _Atomic uint64_t claim;
     atomic_uint done;
-    uint32_t gen;            /* [owner] */
-    int phase;               /* [phase] PHASE_* */
-    size_t phase_layer;      /* [phase] FORWARD and BACKWARD: the layer */
-    size_t phase_rows;       /* [phase] rows of the current mini-batch */
-    const size_t *phase_idx; /* [phase] their indices in the dataset */
-    float lr, momentum;      /* [phase] */
+    uint32_t gen;                 /* [owner] */
+    int phase;                    /* [phase] PHASE_* */
+    size_t phase_layer;           /* [phase] FORWARD and BACKWARD: the layer */
+    size_t phase_rows;            /* [phase] rows of the current mini-batch */
+    const size_t *phase_idx;      /* [phase] their indices in the dataset */
+    trainer_optim_step_t step;    /* [phase] UPDATE: this mini-batch's constants */
+    trainer_optim_state_t ostate; /* the buffers above, as optim.c takes them */
 
     atomic_int helpers;                     /* threads inside trainer_run_help */
     atomic_size_t helper_tasks, overlapped; /* figures for the result */
@@ -106,11 +111,22 @@ void measure_rows(const trainer_model_t *m, trainer_scratch_t *s, size_t chunk, 
 /* Publishes a phase of n tasks, works on it, and returns when every task is done. [owner] */
 void run_phase(trainer_run_t *r, int phase, size_t n);
 
+/* The mini-batches of one pass of this rank (the share's rows over the batch size). */
+static inline size_t run_batches(const trainer_run_t *r) {
+    return (r->share_n + r->opt.batch_size - 1) / r->opt.batch_size;
+}
+
+/* The 1-based count of the mini-batch at pos (the optimiser's step t). */
+static inline uint64_t run_step_count(const trainer_run_t *r, const run_position_t *pos) {
+    return (uint64_t)(pos->iteration - 1) * run_batches(r) + pos->batch + 1;
+}
+
 /* checkpoint.c */
-/* Serialises pos, the weights and the velocity. Returns 0 or MLPT_ENOMEM. */
+/* Serialises pos, the weights and the optimiser's state (format 2). Returns 0 or MLPT_ENOMEM. */
 int run_checkpoint_save(const trainer_run_t *r, const run_position_t *pos, unsigned char **buf,
                         size_t *len);
-/* Parses bytes into pos, the weights and the velocity. Returns 0, MLPT_EFORMAT, MLPT_EINVAL. */
+/* Parses bytes (format 1 or 2) into pos, the weights and the optimiser's state. Returns 0,
+ * MLPT_EFORMAT, MLPT_EINVAL. */
 int run_checkpoint_load(trainer_run_t *r, const void *bytes, size_t len, run_position_t *pos);
 
 #endif

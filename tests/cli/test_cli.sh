@@ -198,5 +198,35 @@ run train --data "$tmp/zero.txt" --format wisdm --layers 1 --neurons 8
 check "no timestamps: refused naming the line and field" \
     bash -c "test \$(cat '$tmp/status') = 2 && grep -q 'line 1, field 3 (timestamp): no timestamps' '$tmp/err'"
 
+# --- optimizers, regularisation and schedules (issue 16) -----------------------------------------
+run train --data "$data/digits.csv" --layers 1 --neurons 64 --activation relu --optimizer adam \
+    --lr 0.001 --iterations 10 --batch 32 --seed 1 --l2 0.0001 --json
+check "digits with --optimizer adam --lr 0.001 reaches >= 0.93 in 10 iterations" \
+    python3 "$here/check_json.py" "$tmp/out" 10 0.93
+for o in sgd momentum nesterov adam adamw rmsprop; do
+    "$bin" train --data "$data/digits.csv" --hidden 16 --iterations 1 --seed 2 --optimizer "$o" \
+        --lr 0.01 --weight-decay 0.5 --json | head -1 |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["train_loss"])' >"$tmp/opt-$o"
+done
+check "the six optimizers train differently (adam and adamw apart by the weight decay)" test "$(sort -u "$tmp"/opt-* | wc -l)" = 6
+for sc in "constant" "step --lr-step 1 --lr-gamma 0.5" "cosine --lr-min 0.001" \
+    "invscaling --power-t 0.25" "constant --warmup 2" "constant --l2 5" \
+    "constant --weight-decay 0.05"; do
+    # shellcheck disable=SC2086
+    "$bin" train --data "$data/iris.csv" --hidden 8 --iterations 3 --seed 2 --lr 0.1 \
+        --schedule $sc --json | sed -n 3p |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["train_loss"])' >"$tmp/sched-${sc// /_}"
+done
+check "schedules, warmup, l2 and weight decay change the third iteration" \
+    test "$(sort -u "$tmp"/sched-* | wc -l)" = 7
+for bad in "--optimizer foo" "--optimizer 3" "--beta1 1" "--beta2 nan" "--epsilon 0" "--rho -0.1" \
+    "--l2 -1" "--weight-decay inf" "--schedule foo" "--lr-gamma 0" "--lr-gamma 1.5" \
+    "--lr-step 0" "--lr-min -1" "--power-t NaN" "--warmup -1"; do
+    # shellcheck disable=SC2086
+    run train --data "$data/iris.csv" --hidden 4 --iterations 1 $bad
+    check "$bad is refused (exit 2, names the option)" \
+        bash -c "test \"\$(cat '$tmp/status')\" = 2 && grep -q -- '${bad%% *}' '$tmp/err'"
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -696,7 +696,7 @@ def test_unknown_fields():
             (("grid",), "validation_split", "grid.validation_split"),
             (("grid",), "", None), (("grid",), "Layers", "grid.Layers"),
             (("training",), "epochs", "training.epochs"),
-            (("training",), "optimizer", "training.optimizer"),
+            (("training",), "solver", "training.solver"),
             (("training",), "learning_rate", "training.learning_rate"),
             (("training",), "iterations", "training.iterations"),
             (("training",), "grid", "training.grid")]:
