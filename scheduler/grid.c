@@ -37,32 +37,11 @@ static void shape_at(const sched_spec_t *s, size_t i, sched_shape_t *out) {
         out->hidden[l] = width;
 }
 
-/* A row's values in the spec: a LATE row's empty axis (a spec built before the row existed) is
- * its one default. */
-static size_t axis_len(const sched_param_t *r, const sched_spec_t *s) {
-    size_t n = sched_param_spec_len(r, s);
-    return n == 0 && (r->flags & SCHED_PARAM_LATE) ? 1 : n;
-}
-
-static void axis_get(const sched_param_t *r, const sched_spec_t *s, size_t i, sched_value_t *v) {
-    if (sched_param_spec_len(r, s) > 0) {
-        sched_param_spec_get(r, s, i, v);
-        return;
-    }
-    memset(v, 0, sizeof *v);
-    if (r->type == SCHED_PARAM_REAL)
-        v->r = r->def;
-    else if (r->type == SCHED_PARAM_ENUM)
-        v->e = (int)r->def;
-    else
-        v->i = (uint64_t)r->def;
-}
-
 size_t sched_grid_count(const sched_spec_t *s) {
     size_t n = shape_count(s);
     for (size_t i = 0; i < sched_param_count; i++)
         if (sched_param_table[i].type != SCHED_PARAM_SHAPE)
-            n = mul_sat(n, axis_len(&sched_param_table[i], s));
+            n = mul_sat(n, sched_param_spec_len(&sched_param_table[i], s));
     return n;
 }
 
@@ -74,9 +53,9 @@ static void trial_at(const sched_spec_t *s, size_t k, sched_params_t *p) {
         const sched_param_t *r = &sched_param_table[i];
         if (r->type == SCHED_PARAM_SHAPE)
             continue;
-        size_t n = axis_len(r, s);
+        size_t n = sched_param_spec_len(r, s); /* a LATE row's empty axis: its default */
         sched_value_t v;
-        axis_get(r, s, k % n, &v);
+        sched_param_spec_get(r, s, k % n, &v);
         sched_param_set(r, p, &v);
         k /= n;
     }
