@@ -3,6 +3,7 @@
  * dropped) with the counters they move, each written once here; the sweeps in flight; the
  * events of a tick; the executor's channel; log lines. Calls no other file of the loop.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,8 +170,11 @@ void sched_events_flush(sched_t *s) {
 static void job_free(job_t *j) {
     if (!j)
         return;
-    free(j->parked_model_path);
-    free(j->parked_model);
+    if (j->parked_msg) {
+        free(j->parked_msg->model_path);
+        free(j->parked_msg->model);
+        free(j->parked_msg);
+    }
     free(j->resume.state);
     free(j->stored);
     free(j->followers);
@@ -336,19 +340,18 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
 }
 
 void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg) {
+    sched_msg_t *end = malloc(sizeof *end);
+    if (end) { /* the same END, taking its model; without memory a bare one is made later */
+        *end = *msg;
+        end->next = NULL;
+        end->paused = end->parking = end->model_stored = end->final_stored = 0;
+        end->final_checkpoint_path = NULL; /* stored as the trial's checkpoint, msg's to free */
+        msg->model_path = NULL;
+        msg->model = NULL;
+        msg->model_len = 0;
+    }
     j->parked = 1;
-    j->parked_best = msg->best_val_accuracy;
-    j->parked_final = msg->final_val_accuracy;
-    j->parked_test = msg->test_accuracy;
-    j->parked_best_iteration = msg->best_iteration;
-    free(j->parked_model_path);
-    free(j->parked_model);
-    j->parked_model_path = msg->model_path;
-    j->parked_model = msg->model;
-    j->parked_model_len = msg->model_len;
-    msg->model_path = NULL;
-    msg->model = NULL;
-    msg->model_len = 0;
+    j->parked_msg = end;
     s->idle_workers += j->held > 0 ? j->held : 1;
 }
 
@@ -369,25 +372,17 @@ void sched_job_unpark(sched_t *s, job_t *j) {
 
 /* A parked job's END, as its executor would have posted it had the stop come while it ran. */
 static void parked_end(sched_t *s, job_t *j) {
-    sched_msg_t *m = calloc(1, sizeof *m);
-    if (!m || j->parked_ended) {
-        free(m);
+    sched_msg_t *m = j->parked_msg;
+    if (j->parked_ended || (!m && !(m = calloc(1, sizeof *m))))
         return; /* without memory it stays parked: it resumes at the next start */
+    if (!j->parked_msg) {
+        m->type = SCHED_MSG_END;
+        m->tag = j;
+        m->best_val_accuracy = m->final_val_accuracy = m->test_accuracy = NAN;
     }
-    j->parked_ended = 1;
-    m->type = SCHED_MSG_END;
-    m->tag = j;
     m->rc = MLPT_ESTOPPED;
-    m->best_val_accuracy = j->parked_best;
-    m->final_val_accuracy = j->parked_final;
-    m->test_accuracy = j->parked_test;
-    m->best_iteration = j->parked_best_iteration;
-    m->model_path = j->parked_model_path;
-    m->model = j->parked_model;
-    m->model_len = j->parked_model_len;
-    j->parked_model_path = NULL;
-    j->parked_model = NULL;
-    j->parked_model_len = 0;
+    j->parked_msg = NULL;
+    j->parked_ended = 1;
     sched_post(s, m);
 }
 

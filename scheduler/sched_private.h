@@ -51,15 +51,12 @@ typedef struct job {
                              stopped and ends failed with this text */
     char stop_note[192];  /* why its strategy stopped it (ctl->stop_note), its row's error */
     /* Pausing (strategy.h's gate): where the run pauses, whether it is parked there (holding
-     * no slot; what its END said is kept for the end it may still get: figures and model), and
-     * whether it goes on from such a pause (its trial is running in the store already). */
+     * no slot), the END to post for it if it ends parked (its executor's END of the pause, with
+     * the figures and model of that point), and whether it goes on from such a pause (its trial
+     * is running in the store already). */
     int64_t pause_at;
     int parked, continuing, parked_ended;
-    double parked_best, parked_final, parked_test;
-    int64_t parked_best_iteration;
-    char *parked_model_path;
-    unsigned char *parked_model;
-    size_t parked_model_len;
+    struct sched_msg *parked_msg;
     struct job *next; /* in the queue or the running list */
 } job_t;
 
