@@ -66,9 +66,9 @@ void trainer_scale_row(float *dst, const float *src, const float *shift, const f
                        size_t n);
 
 /* The code paths of the elementwise kernels above. On x86-64 each is built for every level and
- * the widest the CPU supports (cpuid) runs; elsewhere only TRAINER_ISA_BASE exists. AVX2 and
- * AVX-512 give the same bits (the same fused multiply-adds, element by element); the baseline
- * path has no FMA and may differ in the last bit. */
+ * the widest the CPU supports (cpuid) runs; elsewhere only TRAINER_ISA_BASE exists. The paths
+ * agree within float rounding, not bit for bit (FMA, and how the compiler fuses each loop's
+ * tail): a run's history is reproducible on one kind of CPU. */
 typedef enum trainer_isa {
     TRAINER_ISA_BASE = 0,   /* the compiler's baseline (SSE2 on x86-64) */
     TRAINER_ISA_AVX2 = 1,   /* AVX2 + FMA (Haswell, AMD Zen and later) */
