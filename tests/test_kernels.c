@@ -5,7 +5,9 @@
  * odd sizes and padded leading dimensions (the padding holds NaN, so a kernel that reads it
  * produces NaN, and C's padding holds a sentinel that must survive). The elementwise kernels:
  * activations over [-100, 100] against libm in double, their backward passes against the
- * analytic derivatives, softmax with cross-entropy against a double reference.
+ * analytic derivatives, softmax with cross-entropy against a double reference. The elementwise
+ * kernels again on every code path this CPU runs (baseline, AVX2+FMA, AVX-512), at every
+ * remainder length, against libm and against one another.
  */
 #include <float.h>
 #include <math.h>
@@ -510,6 +512,170 @@ static void test_axpy(void **state) {
     assert_true(y[N] == 55.0f);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Code paths (trainer_kernels_isa): every path this CPU has, through the same checks. */
+
+/* Runs fn once per path the CPU supports (the cap lifted again afterwards); returns how many. */
+static int for_each_isa(void (*fn)(trainer_isa_t)) {
+    trainer_kernels_isa_limit(TRAINER_ISA_AVX512);
+    trainer_isa_t top = trainer_kernels_isa();
+    for (int isa = TRAINER_ISA_BASE; isa <= (int)top; isa++) {
+        trainer_kernels_isa_limit((trainer_isa_t)isa);
+        assert_int_equal(trainer_kernels_isa(), isa);
+        fn((trainer_isa_t)isa);
+    }
+    trainer_kernels_isa_limit(TRAINER_ISA_AVX512);
+    return (int)top + 1;
+}
+
+static void isa_wide_range(trainer_isa_t isa) {
+    (void)isa;
+    check_act_forward_range(TRAINER_ACT_SIGMOID, 1e-6);
+    check_act_forward_range(TRAINER_ACT_TANH, 1e-6);
+    check_act_forward_range(TRAINER_ACT_RELU, 0.0);
+    test_act_forward_special_values(NULL);
+    check_act_backward(TRAINER_ACT_SIGMOID);
+    check_act_backward(TRAINER_ACT_TANH);
+    check_act_backward(TRAINER_ACT_RELU);
+}
+
+/* sigmoid and tanh over [-1e4, 1e4] (log-spaced magnitudes, both signs) on every path, against
+ * libm in double: the clamps at -87 and 88 must hold in the vector loops as in the scalar tail. */
+static void test_act_every_isa_wide_range(void **state) {
+    (void)state;
+    assert_true(for_each_isa(isa_wide_range) >= 1);
+}
+
+/* The same inputs at every length 1 .. 67 (vector bodies, masked and scalar tails) and offset:
+ * each element's result must not depend on its position, and must stay within float rounding of
+ * libm. Inputs cover |z| from 1e-6 to 1e4, NaN and the infinities. */
+static float scratch_in[80], scratch_out[80], scratch_ref[80];
+
+static void isa_lengths(trainer_isa_t isa) {
+    const trainer_activation_t acts[] = {TRAINER_ACT_SIGMOID, TRAINER_ACT_TANH, TRAINER_ACT_RELU};
+    float bias[80] = {0};
+    for (int a = 0; a < 3; a++) {
+        for (size_t k = 0; k < 80; k++)
+            scratch_ref[k] = scratch_in[k];
+        trainer_bias_act_forward(scratch_ref, bias, 80, 1, acts[a]); /* one element per row */
+        for (size_t n = 1; n <= 67; n++) {
+            for (size_t off = 0; off + n <= 80; off += 13) {
+                memcpy(scratch_out, scratch_in, sizeof scratch_out);
+                trainer_bias_act_forward(scratch_out + off, bias, 1, n, acts[a]);
+                for (size_t k = off; k < off + n; k++) {
+                    int same = memcmp(&scratch_out[k], &scratch_ref[k], sizeof(float)) == 0 ||
+                               (isnan(scratch_out[k]) && isnan(scratch_ref[k]));
+                    if (!same) {
+                        print_error("%s on %s: z=%.9g at %zu of %zu gives %.9g, alone %.9g\n",
+                                    trainer_activation_name(acts[a]), trainer_isa_name(isa),
+                                    (double)scratch_in[k], k - off, n, (double)scratch_out[k],
+                                    (double)scratch_ref[k]);
+                        fail();
+                    }
+                    double want = act_ref(acts[a], scratch_in[k]);
+                    if (isnan(scratch_in[k]) || isnan(want)) /* NaN stays NaN, relu's too */
+                        assert_true(isnan(scratch_out[k]));
+                    else if (isinf(want))
+                        assert_true(scratch_out[k] == (float)want);
+                    else
+                        fx_assert_close(scratch_out[k], want, 1e-6 + 3e-7 * fabs(want));
+                }
+            }
+        }
+    }
+}
+
+static void test_act_every_isa_lengths(void **state) {
+    (void)state;
+    for (size_t k = 0; k < 80; k++) {
+        double mag = pow(10.0, -6.0 + 10.0 * (double)(k / 2) / 40.0); /* 1e-6 .. 1e4 */
+        scratch_in[k] = (float)(k % 2 ? -mag : mag);
+    }
+    scratch_in[5] = NAN;
+    scratch_in[17] = INFINITY;
+    scratch_in[30] = -INFINITY;
+    scratch_in[44] = 87.5f;
+    scratch_in[45] = -88.5f;
+    scratch_in[61] = 0.0f;
+    for_each_isa(isa_lengths);
+}
+
+/* Every elementwise kernel on every path against the baseline path, at lengths that leave every
+ * kind of remainder: within float rounding (the paths with FMA round some sums once where the
+ * baseline rounds twice, and the compiler fuses the tails' arithmetic its own way). */
+enum { PATH_ROWS = 3, PATH_COLS = 43, PATH_N = PATH_ROWS * PATH_COLS };
+typedef struct {
+    float act[3][PATH_N], back[3][PATH_N], colsum[PATH_COLS], axpy[PATH_N], bias[PATH_N],
+        scaled[PATH_N];
+} path_out_t;
+static path_out_t path_out[3];
+
+static void isa_all_kernels(trainer_isa_t isa) {
+    path_out_t *o = &path_out[isa];
+    float x[PATH_N], d[PATH_N], b[PATH_COLS], shift[PATH_N], scale[PATH_N];
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, 31, 2);
+    fx_fill_uniform(x, PATH_N, &rng, -9.0f, 9.0f);
+    fx_fill_uniform(d, PATH_N, &rng, -1.0f, 1.0f);
+    fx_fill_uniform(b, PATH_COLS, &rng, -1.0f, 1.0f);
+    fx_fill_uniform(shift, PATH_N, &rng, -1.0f, 1.0f);
+    fx_fill_uniform(scale, PATH_N, &rng, 0.0f, 2.0f);
+    for (int a = 0; a < 3; a++) {
+        memcpy(o->act[a], x, sizeof x);
+        trainer_bias_act_forward(o->act[a], b, PATH_ROWS, PATH_COLS, (trainer_activation_t)a);
+        memcpy(o->back[a], d, sizeof d);
+        trainer_act_backward(o->back[a], o->act[a], PATH_N - 1, (trainer_activation_t)a);
+    }
+    memcpy(o->colsum, b, sizeof b);
+    trainer_colsum(o->colsum, d, PATH_ROWS, PATH_COLS - 2, PATH_COLS, -0.3f, 0.9f);
+    memcpy(o->axpy, x, sizeof x);
+    trainer_axpy(o->axpy, d, PATH_N - 3, -0.1f);
+    memcpy(o->bias, x, sizeof x);
+    trainer_bias_add(o->bias, b, PATH_ROWS, PATH_COLS);
+    trainer_scale_row(o->scaled, x, shift, scale, PATH_N - 5);
+}
+
+static void test_kernels_paths_agree(void **state) {
+    (void)state;
+    memset(path_out, 0, sizeof path_out);
+    int paths = for_each_isa(isa_all_kernels);
+    const float *base = (const float *)&path_out[TRAINER_ISA_BASE];
+    size_t n = sizeof(path_out_t) / sizeof(float);
+    for (int isa = 1; isa < paths; isa++) {
+        const float *got = (const float *)&path_out[isa];
+        for (size_t k = 0; k < n; k++)
+            fx_assert_close(got[k], base[k], 4e-7 * fabs(base[k]) + 1e-7);
+    }
+}
+
+static void test_kernels_isa_limit(void **state) {
+    (void)state;
+    trainer_kernels_isa_limit(TRAINER_ISA_BASE);
+    assert_int_equal(trainer_kernels_isa(), TRAINER_ISA_BASE);
+    trainer_kernels_isa_limit(TRAINER_ISA_AVX512);
+    assert_true(trainer_kernels_isa() >= TRAINER_ISA_BASE &&
+                trainer_kernels_isa() <= TRAINER_ISA_AVX512);
+    assert_string_equal(trainer_isa_name(TRAINER_ISA_BASE), "x86-64");
+    assert_string_equal(trainer_isa_name(TRAINER_ISA_AVX2), "avx2");
+    assert_string_equal(trainer_isa_name(TRAINER_ISA_AVX512), "avx512");
+}
+
+static void test_scale_row(void **state) {
+    (void)state;
+    enum { N = 37 };
+    float src[N], shift[N], scale[N], dst[N + 1];
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, 26, 1);
+    fx_fill_uniform(src, N, &rng, 0.0f, 255.0f);
+    fx_fill_uniform(shift, N, &rng, -1.0f, 1.0f);
+    fx_fill_uniform(scale, N, &rng, 0.0f, 1.0f);
+    dst[N] = 66.0f;
+    trainer_scale_row(dst, src, shift, scale, N);
+    for (size_t j = 0; j < N; j++)
+        assert_true(dst[j] == (src[j] - shift[j]) * scale[j]);
+    assert_true(dst[N] == 66.0f);
+}
+
 static void test_blas_threads(void **state) {
     (void)state;
     trainer_blas_set_threads(1);
@@ -542,6 +708,11 @@ int main(void) {
         cmocka_unit_test(test_bias_add),
         cmocka_unit_test(test_colsum),
         cmocka_unit_test(test_axpy),
+        cmocka_unit_test(test_scale_row),
+        cmocka_unit_test(test_act_every_isa_wide_range),
+        cmocka_unit_test(test_act_every_isa_lengths),
+        cmocka_unit_test(test_kernels_paths_agree),
+        cmocka_unit_test(test_kernels_isa_limit),
         cmocka_unit_test(test_blas_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,27 +1,86 @@
 /*
  * kernels.c - elementwise passes and the GEMM dispatch of the MLP step.
  *
- * The elementwise loops are written so that GCC vectorises them (no branches, no libm calls in
- * the inner loop: exp is our own polynomial), and each is compiled for AVX-512, AVX2+FMA and
- * baseline x86-64, picked at load time, so one binary runs everywhere at full width.
+ * The elementwise loops are written so that the compiler vectorises them (no branches it cannot
+ * turn into selects, no libm calls in the inner loop: exp is our own polynomial). On x86-64 each
+ * is compiled three times, for AVX-512, AVX2+FMA and baseline x86-64, and the widest the CPU
+ * has is picked at run time from cpuid (trainer_kernels_isa), so one binary runs everywhere at
+ * full width. GCC's target_clones did this before, with an "arch=haswell" clone that its
+ * resolver only picks on Intel Haswell-family CPUs (__builtin_cpu_is): AMD Zen and newer Intel
+ * CPUs without AVX-512 ran the baseline clone, where the sigmoid stayed scalar.
  */
 #include "kernels.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
-#define VECTOR_CLONES __attribute__((target_clones("default", "arch=haswell", "avx512f")))
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
+#define KERNEL_VARIANTS 1
+#define ALWAYS_INLINE __attribute__((always_inline))
+#define TARGET_AVX512 __attribute__((target("avx512f")))
+/* The exp-based activations clamp their input with float comparisons. Under the default
+ * -ftrapping-math GCC keeps those as branches unless the target has mask registers (AVX-512),
+ * and the loop stays scalar; the AVX2 variant lifts that for itself (it only lets the compiler
+ * ignore floating-point exception flags, which nothing here reads). The other variants keep
+ * their code, and their bits, as they were. Clang vectorises the selects as they are. */
+#if defined(__clang__)
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
 #else
-#define VECTOR_CLONES
+#define TARGET_AVX2 __attribute__((target("avx2,fma"), optimize("O3", "no-trapping-math")))
 #endif
+#else
+#define KERNEL_VARIANTS 0
+#define ALWAYS_INLINE
+#endif
+
+/* The widest code path this CPU runs, capped by trainer_kernels_isa_limit (and, in a build for
+ * measuring the AVX2 path on an AVX-512 host, by MLPT_KERNELS_MAX_ISA). */
+#ifndef MLPT_KERNELS_MAX_ISA
+#define MLPT_KERNELS_MAX_ISA TRAINER_ISA_AVX512
+#endif
+static atomic_int isa_limit = MLPT_KERNELS_MAX_ISA;
+
+static trainer_isa_t isa_cpu(void) {
+#if KERNEL_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        return TRAINER_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return TRAINER_ISA_AVX2;
+#endif
+    return TRAINER_ISA_BASE;
+}
+
+trainer_isa_t trainer_kernels_isa(void) {
+    trainer_isa_t cpu = isa_cpu();
+    int lim = atomic_load_explicit(&isa_limit, memory_order_relaxed);
+    return (int)cpu < lim ? cpu : (trainer_isa_t)lim;
+}
+
+void trainer_kernels_isa_limit(trainer_isa_t limit) {
+    atomic_store(&isa_limit, (int)limit);
+}
+
+const char *trainer_isa_name(trainer_isa_t isa) {
+    switch (isa) {
+    case TRAINER_ISA_BASE:
+        return "x86-64";
+    case TRAINER_ISA_AVX2:
+        return "avx2";
+    case TRAINER_ISA_AVX512:
+        return "avx512";
+    }
+    return "unknown";
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* exp: clamp, split x = n*ln2 + r with |r| <= ln2/2, degree-7 Taylor polynomial for e^r (relative
  * error < 1e-8 on that interval, well under float's 6e-8), scale by 2^n through the exponent
- * bits. Finite for every input; NaN propagates through the clamps' comparisons as the low bound. */
-static inline float exp_poly(float x) {
+ * bits. Finite for every input; NaN propagates through the clamps' comparisons as the low bound.
+ * Always inlined into the loops (whatever their target), so that they vectorise. */
+static inline ALWAYS_INLINE float exp_poly(float x) {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
     const float round_magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
@@ -46,6 +105,49 @@ static inline float exp_poly(float x) {
     scale.u = (nu + 127u) << 23;
     return p * scale.f;
 }
+
+/* The loops, once per code path (kernels_loops.h), each a function of its own with the loop in
+ * its body, so that each path's compiler options apply to the whole loop. */
+#define LOOP_TARGET
+#define LOOP(name) name##_base
+#include "kernels_loops.h"
+#undef LOOP
+#undef LOOP_TARGET
+#if KERNEL_VARIANTS
+#define LOOP_TARGET TARGET_AVX2
+#define LOOP(name) name##_avx2
+#include "kernels_loops.h"
+#undef LOOP
+#undef LOOP_TARGET
+#define LOOP_TARGET TARGET_AVX512
+#define LOOP(name) name##_avx512
+#include "kernels_loops.h"
+#undef LOOP
+#undef LOOP_TARGET
+#endif
+
+/* DISPATCH(name, (params), (args)) defines `name`, which runs the path trainer_kernels_isa picks.
+ */
+#if KERNEL_VARIANTS
+#define DISPATCH(name, params, args)                                                               \
+    static void name params {                                                                      \
+        switch (trainer_kernels_isa()) {                                                           \
+        case TRAINER_ISA_AVX512:                                                                   \
+            name##_avx512 args;                                                                    \
+            break;                                                                                 \
+        case TRAINER_ISA_AVX2:                                                                     \
+            name##_avx2 args;                                                                      \
+            break;                                                                                 \
+        default:                                                                                   \
+            name##_base args;                                                                      \
+        }                                                                                          \
+    }
+#else
+#define DISPATCH(name, params, args)                                                               \
+    static void name params {                                                                      \
+        name##_base args;                                                                          \
+    }
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 static void gemm_naive(int ta, int tb, size_t M, size_t N, size_t K, float alpha, const float *A,
@@ -78,34 +180,12 @@ void trainer_gemm(trainer_gemm_impl_t impl, int ta, int tb, size_t M, size_t N, 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-VECTOR_CLONES
-static void bias_sigmoid(float *Y, const float *bias, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++) {
-        float *y = Y + i * cols;
-        for (size_t j = 0; j < cols; j++)
-            y[j] = 1.0f / (1.0f + exp_poly(-(y[j] + bias[j])));
-    }
-}
+DISPATCH(bias_sigmoid, (float *Y, const float *bias, size_t rows, size_t cols),
+         (Y, bias, rows, cols))
 
-VECTOR_CLONES
-static void bias_tanh(float *Y, const float *bias, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++) {
-        float *y = Y + i * cols;
-        for (size_t j = 0; j < cols; j++)
-            y[j] = 1.0f - 2.0f / (exp_poly(2.0f * (y[j] + bias[j])) + 1.0f);
-    }
-}
+DISPATCH(bias_tanh, (float *Y, const float *bias, size_t rows, size_t cols), (Y, bias, rows, cols))
 
-VECTOR_CLONES
-static void bias_relu(float *Y, const float *bias, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++) {
-        float *y = Y + i * cols;
-        for (size_t j = 0; j < cols; j++) {
-            float v = y[j] + bias[j];
-            y[j] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, so a diverged layer is not zeroed */
-        }
-    }
-}
+DISPATCH(bias_relu, (float *Y, const float *bias, size_t rows, size_t cols), (Y, bias, rows, cols))
 
 void trainer_bias_act_forward(float *Y, const float *bias, size_t rows, size_t cols,
                               trainer_activation_t act) {
@@ -122,23 +202,11 @@ void trainer_bias_act_forward(float *Y, const float *bias, size_t rows, size_t c
     }
 }
 
-VECTOR_CLONES
-static void sigmoid_backward(float *dA, const float *A, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dA[i] *= A[i] * (1.0f - A[i]);
-}
+DISPATCH(sigmoid_backward, (float *dA, const float *A, size_t n), (dA, A, n))
 
-VECTOR_CLONES
-static void tanh_backward(float *dA, const float *A, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dA[i] *= 1.0f - A[i] * A[i];
-}
+DISPATCH(tanh_backward, (float *dA, const float *A, size_t n), (dA, A, n))
 
-VECTOR_CLONES
-static void relu_backward(float *dA, const float *A, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        dA[i] = A[i] > 0.0f ? dA[i] : 0.0f;
-}
+DISPATCH(relu_backward, (float *dA, const float *A, size_t n), (dA, A, n))
 
 void trainer_act_backward(float *dA, const float *A, size_t n, trainer_activation_t act) {
     switch (act) {
@@ -209,32 +277,34 @@ void trainer_softmax(float *Z, size_t rows, size_t cols) {
     }
 }
 
-VECTOR_CLONES
+DISPATCH(bias_add, (float *Y, const float *bias, size_t rows, size_t cols), (Y, bias, rows, cols))
+
 void trainer_bias_add(float *Y, const float *bias, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0; j < cols; j++)
-            Y[i * cols + j] += bias[j];
+    bias_add(Y, bias, rows, cols);
 }
 
-VECTOR_CLONES
+DISPATCH(colsum,
+         (float *out, const float *D, size_t rows, size_t cols, size_t ld, float alpha, float beta),
+         (out, D, rows, cols, ld, alpha, beta))
+
 void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, size_t ld, float alpha,
                     float beta) {
-    if (beta == 0.0f)
-        memset(out, 0, cols * sizeof *out);
-    else if (beta != 1.0f)
-        for (size_t j = 0; j < cols; j++)
-            out[j] *= beta;
-    for (size_t i = 0; i < rows; i++) {
-        const float *d = D + i * ld;
-        for (size_t j = 0; j < cols; j++)
-            out[j] += alpha * d[j];
-    }
+    colsum(out, D, rows, cols, ld, alpha, beta);
 }
 
-VECTOR_CLONES
+DISPATCH(axpy, (float *y, const float *x, size_t n, float a), (y, x, n, a))
+
 void trainer_axpy(float *y, const float *x, size_t n, float a) {
-    for (size_t i = 0; i < n; i++)
-        y[i] += a * x[i];
+    axpy(y, x, n, a);
+}
+
+DISPATCH(scale_row,
+         (float *dst, const float *src, const float *shift, const float *scale, size_t n),
+         (dst, src, shift, scale, n))
+
+void trainer_scale_row(float *dst, const float *src, const float *shift, const float *scale,
+                       size_t n) {
+    scale_row(dst, src, shift, scale, n);
 }
 
 /* ------------------------------------------------------------------------------------------ */

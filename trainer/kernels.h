@@ -60,6 +60,32 @@ void trainer_colsum(float *out, const float *D, size_t rows, size_t cols, size_t
 /* y[n] += a * x[n]. */
 void trainer_axpy(float *y, const float *x, size_t n, float a);
 
+/* dst[n] = (src[n] - shift[n]) * scale[n]: one input row into the model's scaling (dst and src
+ * do not overlap). */
+void trainer_scale_row(float *dst, const float *src, const float *shift, const float *scale,
+                       size_t n);
+
+/* The code paths of the elementwise kernels above. On x86-64 each is built for every level and
+ * the widest the CPU supports (cpuid) runs; elsewhere only TRAINER_ISA_BASE exists. The paths
+ * agree within float rounding, not bit for bit (FMA, and how the compiler fuses each loop's
+ * tail): a run's history is reproducible on one kind of CPU. */
+typedef enum trainer_isa {
+    TRAINER_ISA_BASE = 0,   /* the compiler's baseline (SSE2 on x86-64) */
+    TRAINER_ISA_AVX2 = 1,   /* AVX2 + FMA (Haswell, AMD Zen and later) */
+    TRAINER_ISA_AVX512 = 2, /* AVX-512F */
+} trainer_isa_t;
+
+/* The path the kernels take now: the CPU's widest, capped by trainer_kernels_isa_limit. */
+trainer_isa_t trainer_kernels_isa(void);
+
+/* Caps the path at `limit` for the whole process (tests compare the paths on one machine; a
+ * benchmark measures the AVX2 path on an AVX-512 host). Call before training starts, never
+ * while a kernel runs elsewhere. The build's cap is MLPT_KERNELS_MAX_ISA (default AVX-512). */
+void trainer_kernels_isa_limit(trainer_isa_t limit);
+
+/* "x86-64", "avx2" or "avx512". */
+const char *trainer_isa_name(trainer_isa_t isa);
+
 /* Sets the number of threads OpenBLAS uses in this process (>= 1). Call before training starts,
  * never while a GEMM runs. */
 void trainer_blas_set_threads(int threads);

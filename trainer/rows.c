@@ -30,8 +30,7 @@ void gather_rows(const trainer_dataset_t *ds, const trainer_model_t *m, int iden
         } else if (identity) {
             memcpy(d, src, f * sizeof *d);
         } else {
-            for (size_t j = 0; j < f; j++)
-                d[j] = (src[j] - shift[j]) * scale[j];
+            trainer_scale_row(d, src, shift, scale, f);
         }
         labels[i] = ds->y[idx[i]];
     }
