@@ -20,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* AVX-512, AVX2 and baseline clones picked by the CPU's features (not "arch=haswell", which
+ * GCC's resolver picks only on Intel's Haswell family: AMD's Zen would run the baseline). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
-#define VECTOR_CLONES __attribute__((target_clones("default", "arch=haswell", "avx512f")))
+#define VECTOR_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define VECTOR_CLONES
 #endif

@@ -82,9 +82,11 @@ void trainer_optim_prepare(const trainer_options_t *o, float lr, uint64_t t,
 
 /* ---- the fused passes: n elements of one row of a slice, c the L2-like coefficient ---------- */
 
-/* As kernels.c: each pass compiled for AVX-512, AVX2+FMA and baseline x86-64, picked at load. */
+/* Each pass compiled for AVX-512, AVX2 and baseline x86-64, picked at load by the CPU's
+ * features. Not "arch=haswell": GCC's resolver picks that clone only on Intel's Haswell family,
+ * so AMD's Zen (AVX2 + FMA) ran the baseline one (see kernels.c, which dispatches by cpuid). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
-#define PASS_CLONES __attribute__((target_clones("default", "arch=haswell", "avx512f")))
+#define PASS_CLONES __attribute__((target_clones("default", "avx2", "avx512f")))
 #else
 #define PASS_CLONES
 #endif
