@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <strings.h>
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(MLPT_NO_CLONES)
 #define KERNEL_VARIANTS 1
@@ -318,4 +319,26 @@ int trainer_blas_threads(void) {
 
 const char *trainer_blas_core(void) {
     return openblas_get_corename();
+}
+
+const char *trainer_blas_better_core(void) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    static const char *const generic[] = {
+        "Prescott",   "Core2",     "Penryn", "Dunnington", "Nehalem",   "Atom",   "Katmai",
+        "Coppermine", "Northwood", "Banias", "Opteron",    "Barcelona", "Bobcat", "Sandybridge"};
+    const char *core = openblas_get_corename();
+    int fallback = 0;
+    for (size_t i = 0; core && i < sizeof generic / sizeof generic[0]; i++)
+        fallback |= strcasecmp(core, generic[i]) == 0;
+    if (!fallback)
+        return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "Haswell";
+#endif
+    return NULL;
 }

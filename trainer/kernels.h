@@ -96,4 +96,11 @@ int trainer_blas_threads(void);
 /* Returns OpenBLAS's name for the kernel it picked (e.g. "Haswell"); static string. */
 const char *trainer_blas_core(void);
 
+/* The kernel OpenBLAS should use when it fell back to a generic pre-AVX2 one (e.g. "Prescott":
+ * Debian's OpenBLAS 0.3.21 does on CPUs newer than it knows, at a fifth of the speed) on a CPU
+ * that has AVX2 and FMA ("Haswell") or AVX-512 F/CD/BW/DQ/VL ("SkylakeX"); NULL when its own
+ * pick stands. OpenBLAS reads OPENBLAS_CORETYPE only when it loads: a process sets it and
+ * executes itself again (service/main.c). */
+const char *trainer_blas_better_core(void);
+
 #endif
