@@ -11,6 +11,7 @@
 #   ITERATIONS    epochs of a trial that is never pruned (default 30)
 #   ROWS          upload only the first ROWS training images (default: all 60,000)
 #   SPACE         the search space as a JSON object (default: the one below)
+#   PREVIEW=1     upload, then only ask the server what the search would cost (a dry run)
 set -euo pipefail
 url="${MLPTUNE_URL:-http://127.0.0.1:8080}"
 fm="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
@@ -100,6 +101,10 @@ body="$(jq -n --argjson train "$(echo "$train" | jq .id)" --argjson test "$(echo
     space: $space,
     pruner: {type: "asha", min_iterations: 3, reduction_factor: 3},
     training: {validation_split: 0.1, seed: 1}}')"
+if [ "${PREVIEW:-}" = 1 ]; then
+    api -H 'Content-Type: application/json' "$url/api/v1/sweeps?dry_run=true" -d "$body" | jq -c .
+    exit 0
+fi
 sweep="$(api -H 'Content-Type: application/json' "$url/api/v1/sweeps" -d "$body")"
 sweep_id="$(echo "$sweep" | jq -r .id)"
 echo "$sweep" | jq -c '{id, status}'
