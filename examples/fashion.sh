@@ -24,10 +24,10 @@ rows="${ROWS:-}"
 # the hidden layers and a little on the input, the rate decayed over the run, batches of 128-256.
 space="${SPACE:-$(
     cat <<JSON
-{"hidden_layers": [1, 2], "neurons": [512, 1024], "activation": ["relu"],
- "optimizer": ["adam", "rmsprop"], "learning_rate": {"low": 0.0002, "high": 0.002, "log": true},
+{"hidden_layers": [1, 2], "neurons": [1024], "activation": ["relu"],
+ "optimizer": ["adam", "rmsprop"], "learning_rate": {"low": 0.0003, "high": 0.002, "log": true},
  "batch_size": [128, 256], "dropout_input": [0.0, 0.1, 0.2],
- "dropout_hidden": [0.2, 0.3, 0.4, 0.5], "schedule": ["cosine", "step"],
+ "dropout_hidden": [0.1, 0.2, 0.3, 0.4], "schedule": ["cosine", "step"],
  "iterations": [$iterations]}
 JSON
 )}"
