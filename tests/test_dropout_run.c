@@ -32,20 +32,7 @@
 #define MAX_CKPTS 32
 
 static trainer_dataset_t *blobs(uint64_t seed) {
-    trainer_dataset_t *ds = fx_dataset_new(ROWS, FEATURES, CLASSES, TRAINER_SCALE_STANDARDIZE);
-    trainer_rng_t rng;
-    trainer_rng_seed(&rng, seed, 99);
-    float centre[CLASSES][FEATURES];
-    fx_fill_uniform(&centre[0][0], CLASSES * FEATURES, &rng, -1.0f, 1.0f);
-    for (size_t i = 0; i < ROWS; i++) {
-        int32_t c = (int32_t)(i % CLASSES);
-        ds->y[i] = c;
-        for (size_t j = 0; j < FEATURES; j++)
-            ds->x[i * FEATURES + j] =
-                5.0f + centre[c][j] + 2.5f * (trainer_rng_uniform(&rng) - 0.5f);
-    }
-    fx_dataset_recount(ds);
-    return ds;
+    return fx_blobs(ROWS, FEATURES, CLASSES, seed, 5.0f, 2.5f);
 }
 
 typedef struct {

@@ -385,19 +385,7 @@ static void test_options_check(void **state) {
 #define MAX_CK 16
 
 static trainer_dataset_t *blobs(void) {
-    trainer_dataset_t *ds = fx_dataset_new(BROWS, BFEAT, BCLASSES, TRAINER_SCALE_STANDARDIZE);
-    trainer_rng_t rng;
-    trainer_rng_seed(&rng, 3, 99);
-    float centre[BCLASSES][BFEAT];
-    fx_fill_uniform(&centre[0][0], BCLASSES * BFEAT, &rng, -1.0f, 1.0f);
-    for (size_t i = 0; i < BROWS; i++) {
-        int32_t c = (int32_t)(i % BCLASSES);
-        ds->y[i] = c;
-        for (size_t j = 0; j < BFEAT; j++)
-            ds->x[i * BFEAT + j] = 5.0f + centre[c][j] + 2.5f * (trainer_rng_uniform(&rng) - 0.5f);
-    }
-    fx_dataset_recount(ds);
-    return ds;
+    return fx_blobs(BROWS, BFEAT, BCLASSES, 3, 5.0f, 2.5f);
 }
 
 typedef struct {

@@ -228,19 +228,7 @@ static void assert_same_history(const record_t *a, const record_t *b) {
 #define CLASSES 3
 
 static trainer_dataset_t *blobs(void) {
-    trainer_dataset_t *ds = fx_dataset_new(ROWS, FEATURES, CLASSES, TRAINER_SCALE_STANDARDIZE);
-    trainer_rng_t rng;
-    trainer_rng_seed(&rng, 7, 99);
-    float centre[CLASSES][FEATURES];
-    fx_fill_uniform(&centre[0][0], CLASSES * FEATURES, &rng, -1.0f, 1.0f);
-    for (size_t i = 0; i < ROWS; i++) {
-        int32_t c = (int32_t)(i % CLASSES);
-        ds->y[i] = c;
-        for (size_t k = 0; k < FEATURES; k++)
-            ds->x[i * FEATURES + k] = centre[c][k] + 2.5f * (trainer_rng_uniform(&rng) - 0.5f);
-    }
-    fx_dataset_recount(ds);
-    return ds;
+    return fx_blobs(ROWS, FEATURES, CLASSES, 7, 0.0f, 2.5f);
 }
 
 typedef struct fixture {

@@ -141,6 +141,28 @@ static inline void fx_fill_uniform(float *a, size_t n, trainer_rng_t *rng, float
         a[i] = lo + (hi - lo) * trainer_rng_uniform(rng);
 }
 
+/* Noisy blobs: class c (row i has class i % classes) centred at a random point of [-1, 1)^f
+ * shifted by `offset`, each feature spread uniformly over `spread` around it; standardised
+ * scaling. Noisy enough that training keeps moving for many iterations. */
+static inline trainer_dataset_t *fx_blobs(size_t rows, size_t features, size_t classes,
+                                          uint64_t seed, float offset, float spread) {
+    trainer_dataset_t *ds = fx_dataset_new(rows, features, classes, TRAINER_SCALE_STANDARDIZE);
+    float *centre = (float *)fx_calloc(classes * features, sizeof(float));
+    trainer_rng_t rng;
+    trainer_rng_seed(&rng, seed, 99);
+    fx_fill_uniform(centre, classes * features, &rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < rows; i++) {
+        size_t c = i % classes;
+        ds->y[i] = (int32_t)c;
+        for (size_t j = 0; j < features; j++)
+            ds->x[i * features + j] =
+                offset + centre[c * features + j] + spread * (trainer_rng_uniform(&rng) - 0.5f);
+    }
+    free(centre);
+    fx_dataset_recount(ds);
+    return ds;
+}
+
 /* ||a - b|| / max(||a||, ||b||): 0 for equal vectors, 2 for a sign flip, and small only when the
  * two agree in every large component. skip (may be NULL) marks components to leave out. */
 static inline double fx_rel_err(const float *a, const double *b, const unsigned char *skip,
