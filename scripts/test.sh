@@ -10,6 +10,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 npm ci --prefix "$root/web" --no-audit --no-fund || exit 1
 npm ci --prefix "$root/tests/browser" --no-audit --no-fund || exit 1
 jobs="$(nproc)"
+# test_load holds its readers and writers for MLPT_LOAD_SECONDS (15 when run alone); here 6:
+# the same checks (0 errors, 0 lost writes, reads, creations and event streams all happened).
+export MLPT_LOAD_SECONDS="${MLPT_LOAD_SECONDS:-6}"
 total_run=0
 total_failed=0
 
