@@ -207,7 +207,7 @@ def test_stop_and_resume_remote_trials():
     import sqlite3
     # 5 trials of one cost: rank 0 takes 2, rank 1 2, rank 2 1
     grid = {"hidden_layers": [2], "neurons": [128], "learning_rate": [0.05, 0.1, 0.2, 0.3, 0.4],
-            "iterations": [30]}
+            "iterations": [600]}  # long enough that a stop lands inside every run
     training = dict(TRAINING)
     srv = MpiServer(extra=["--checkpoint-every", "2", "--checkpoint-seconds", "0"])
     data_dir = srv.data_dir
@@ -215,7 +215,7 @@ def test_stop_and_resume_remote_trials():
         _, _, ds = srv.upload({"name": "digits"}, {"file": ("digits.csv", read("digits.csv"))})
         _, _, sw = srv.json("POST", "/api/v1/sweeps", {"dataset_id": ds["id"], "grid": grid,
                                                         "training": training}, expect=201)
-        # stop once every rank trains a trial well inside its run (2..20 of 30 iterations), so
+        # stop once every rank trains a trial well inside its run (2..20 of 600 iterations), so
         # none of those ends before the stop lands
         deadline = time.time() + 40
         while True:

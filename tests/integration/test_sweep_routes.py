@@ -253,11 +253,12 @@ def test_dry_run_creates_nothing_and_counts():
         assert dry["iterations_total"] == 10, dry
         # time only: max_trials is then the server's --max-trials (1000), the estimate at most
         # the time budget
-        body["search"] = {"type": "random", "max_seconds": 0.001}
+        # (a budget far below any machine's estimate for 3000 iterations)
+        body["search"] = {"type": "random", "max_seconds": 1e-6}
         _, _, dry = srv.json("POST", "/api/v1/sweeps?dry_run=true", body, expect=200)
         assert dry["trials"] == 1000 and dry["iterations_total"] == 3000, dry
         assert dry["budget"]["max_trials"] == 1000, dry
-        assert dry["estimated_seconds"] == 0.001, dry
+        assert dry["estimated_seconds"] == 1e-6, dry
         # hostile: validation as for creating; the query argument itself
         b = problem(srv.request("POST", "/api/v1/sweeps?dry_run=true",
                                 dict(grid, grid=dict(grid["grid"], learning_rate=[-1]))), 422)
