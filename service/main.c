@@ -38,7 +38,12 @@ static void blas_kernels(char **argv) {
     const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : trainer_blas_better_core();
     if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0 || setenv(REEXEC_MARK, "1", 1) != 0)
         return;
-    execv("/proc/self/exe", argv);
+    char self[4096]; /* the binary's own path, so the process keeps its name (not "exe") */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        execv(self, argv);
+    }
     unsetenv("OPENBLAS_CORETYPE"); /* it did not happen: the kernels stay as they are */
     unsetenv(REEXEC_MARK);
 }
