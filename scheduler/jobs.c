@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "estimate.h"
 #include "loop.h"
@@ -339,7 +340,29 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
         atomic_fetch_add(&s->n_finished, 1);
 }
 
+/* Drops a parked job's END of its pause (it went on: its next END replaces it), with the model
+ * file no row names. */
+static void parked_msg_drop(sched_t *s, job_t *j) {
+    sched_msg_t *m = j->parked_msg;
+    j->parked_msg = NULL;
+    if (!m)
+        return;
+    if (m->model_path) {
+        size_t n = strlen(s->data_dir) + strlen(m->model_path) + 2;
+        char *abs = malloc(n);
+        if (abs) {
+            snprintf(abs, n, "%s/%s", s->data_dir, m->model_path);
+            unlink(abs);
+        }
+        free(abs);
+    }
+    free(m->model_path);
+    free(m->model);
+    free(m);
+}
+
 void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg) {
+    parked_msg_drop(s, j);
     sched_msg_t *end = malloc(sizeof *end);
     if (end) { /* the same END, taking its model; without memory a bare one is made later */
         *end = *msg;
@@ -356,6 +379,7 @@ void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg) {
 }
 
 void sched_job_unpark(sched_t *s, job_t *j) {
+    parked_msg_drop(s, j);
     list_remove(&s->running, j);
     j->parked = 0;
     j->continuing = 1;
