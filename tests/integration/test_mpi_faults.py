@@ -213,8 +213,9 @@ def test_cancel_reaches_remote_trials():
         srv.stop()
 
 
+# iterations: long enough that the kill lands while trials run, with the CPU's own GEMM kernels
 SWEEP = {"grid": {"hidden_layers": [1, 2], "neurons": [128, 256], "learning_rate": [0.05, 0.1],
-                  "iterations": [40]},
+                  "iterations": [200]},
          "training": {"batch_size": 8, "momentum": 0.5, "seed": 11}}
 CKPT = ["--checkpoint-every", "3", "--checkpoint-seconds", "0"]
 
