@@ -340,6 +340,16 @@ void sched_job_end(sched_t *s, job_t *j, int recorded) {
         atomic_fetch_add(&s->n_finished, 1);
 }
 
+void sched_data_file_remove(sched_t *s, const char *rel) {
+    size_t n = strlen(s->data_dir) + strlen(rel) + 2;
+    char *abs = malloc(n);
+    if (abs) {
+        snprintf(abs, n, "%s/%s", s->data_dir, rel);
+        unlink(abs);
+    }
+    free(abs);
+}
+
 /* Drops a parked job's END of its pause (it went on: its next END replaces it), with the model
  * file no row names. */
 static void parked_msg_drop(sched_t *s, job_t *j) {
@@ -347,15 +357,8 @@ static void parked_msg_drop(sched_t *s, job_t *j) {
     j->parked_msg = NULL;
     if (!m)
         return;
-    if (m->model_path) {
-        size_t n = strlen(s->data_dir) + strlen(m->model_path) + 2;
-        char *abs = malloc(n);
-        if (abs) {
-            snprintf(abs, n, "%s/%s", s->data_dir, m->model_path);
-            unlink(abs);
-        }
-        free(abs);
-    }
+    if (m->model_path)
+        sched_data_file_remove(s, m->model_path);
     free(m->model_path);
     free(m->model);
     free(m);

@@ -159,6 +159,8 @@ void sched_job_end(sched_t *s, job_t *j, int recorded);
 void sched_job_park(sched_t *s, job_t *j, sched_msg_t *msg);
 /* parked -> queued: it goes on from its checkpoint, ahead of its sweep's fresh jobs. */
 void sched_job_unpark(sched_t *s, job_t *j);
+/* Removes a file of the data dir (rel: relative to it) that no row names; errors ignored. */
+void sched_data_file_remove(sched_t *s, const char *rel);
 /* Frees the jobs that ended. */
 void sched_jobs_reap(sched_t *s);
 /* queued -> dropped (its sweep canceled). */

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "loop.h"
 #include "mlpt_err.h"
@@ -340,24 +339,10 @@ static void apply_report(sched_t *s, report_t *r) {
 
 /* Frees one report, and its model file unless a committed row names it. */
 static void report_free(sched_t *s, report_t *r) {
-    if (r->model_path && !r->model_stored) {
-        size_t n = strlen(s->data_dir) + strlen(r->model_path) + 2;
-        char *abs = malloc(n);
-        if (abs) {
-            snprintf(abs, n, "%s/%s", s->data_dir, r->model_path);
-            unlink(abs);
-        }
-        free(abs);
-    }
-    if (r->final_checkpoint_path && !r->final_stored) {
-        size_t n = strlen(s->data_dir) + strlen(r->final_checkpoint_path) + 2;
-        char *abs = malloc(n);
-        if (abs) {
-            snprintf(abs, n, "%s/%s", s->data_dir, r->final_checkpoint_path);
-            unlink(abs);
-        }
-        free(abs);
-    }
+    if (r->model_path && !r->model_stored)
+        sched_data_file_remove(s, r->model_path);
+    if (r->final_checkpoint_path && !r->final_stored)
+        sched_data_file_remove(s, r->final_checkpoint_path);
     free(r->final_checkpoint_path);
     free(r->model_path);
     free(r->model);
