@@ -16,6 +16,9 @@
 
 #define BACKOFF_MIN_NS 50000L
 #define BACKOFF_MAX_NS 2000000L
+/* At most this many messages are received in one turn of the loop, so that a steady stream of
+ * rows from the ranks cannot hold back what this rank sends (a stop among them). */
+#define RECEIVE_PER_TURN 32
 
 typedef struct out {
     int dest;
@@ -147,10 +150,10 @@ static int finish_sends(sched_link_t *l) {
     return n;
 }
 
-/* Receives every message that has arrived. Returns how many. */
+/* Receives the messages that have arrived, at most RECEIVE_PER_TURN. Returns how many. */
 static int receive(sched_link_t *l) {
     int n = 0;
-    for (;;) {
+    while (n < RECEIVE_PER_TURN) {
         int flag = 0, count = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, SCHED_LINK_TAG, MPI_COMM_WORLD, &flag, &st);
@@ -168,6 +171,7 @@ static int receive(sched_link_t *l) {
         l->recv(l->user, st.MPI_SOURCE, p, (size_t)count);
         n++;
     }
+    return n;
 }
 
 void sched_link_run(sched_link_t *l) {

@@ -3,10 +3,11 @@
  * the only code that sends and receives wire messages (wire.h) once the ranks run. One thread
  * runs the link (sched_link_run): it starts the sends others queued (MPI_Isend, so two ranks
  * sending big messages to each other never wait on each other), completes them, and receives
- * whatever arrived (MPI_Iprobe, then MPI_Recv of exactly that message), handing each message to
- * the recv callback. When nothing happened it sleeps on a condition variable with a backoff from
- * 50 us to 2 ms (sched_link_send wakes it at once): an idle link costs no core, and Open MPI's
- * own blocking calls, which spin, are never used.
+ * what arrived (MPI_Iprobe, then MPI_Recv of exactly that message; at most 32 messages a turn,
+ * so incoming rows never hold back a send), handing each message to the recv callback. When nothing
+ * happened it sleeps on a condition variable with a backoff from 50 us to 2 ms (sched_link_send
+ * wakes it at once): an idle link costs no core, and Open MPI's own blocking calls, which spin, are
+ * never used.
  *
  * Only that thread calls MPI while the link runs (MPI_THREAD_SERIALIZED is enough).
  */

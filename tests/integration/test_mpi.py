@@ -238,12 +238,13 @@ def test_stop_and_resume_remote_trials():
                 db.execute("SELECT trial_id, iteration, path FROM trial_checkpoints"))
     status = dict(db.execute("SELECT id, status FROM trials"))
     db.close()
-    # stopped mid-run, re-queued at the next start, with a checkpoint file from its rank; a
-    # remote trial may outrun its rows reaching rank 0 and end before the stop reaches its rank,
-    # but the local one cannot, and at least one remote trial must be caught running
-    assert status[inside[0]] == "running", status
-    inside = {rank: trial for rank, trial in inside.items() if status[trial] == "running"}
-    assert any(rank != 0 for rank in inside), ("no remote trial was stopped mid-run", status)
+    # stopped mid-run on every rank, re-queued at the next start, with a checkpoint file from
+    # its rank. The stop reaches the ranks while their rows stream in: rank 0's link thread
+    # receives a bounded number of messages a turn, so a flood of rows cannot hold a stop back
+    # until the remote trials have ended (it did, for seconds, on 2 busy cores)
+    for rank, trial in inside.items():
+        assert status[trial] == "running", ("rank %d's trial %d was not stopped" % (rank, trial),
+                                            status)
     for rank, trial in inside.items():
         it, path = rows[trial]
         assert it >= 2 and path and os.path.getsize(os.path.join(data_dir, path)) > 0, rows
