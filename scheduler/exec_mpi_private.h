@@ -1,7 +1,8 @@
 /*
  * exec_mpi_private.h - what rank 0's executor across ranks shares between its files (private to
- * scheduler/): exec_mpi.c over exec_mpi_state.c (the state's small helpers). Calls go that way
- * only.
+ * scheduler/): exec_mpi.c (the loop's side, the link thread's side, creation and free) over
+ * exec_mpi_group.c (jobs across ranks, i13-dp) over exec_mpi_state.c (the state's small
+ * helpers). Calls go that way only.
  *
  * Locking: `lock` guards jobs, ops, the per-rank counts and datasets; the wire buffers and the
  * link's callbacks are the link thread's.
@@ -17,18 +18,8 @@
 #include "mpi_link.h"
 #include "wire.h"
 
-/* A job across ranks (i13-dp): one rjob per member, sharing this. Only the lead's (members[0])
- * messages reach the loop; its END waits until every member's END came, and carries the first
- * failure of a member (whose group was then stopped) instead of the lead's own stop. */
-typedef struct group {
-    int *members;
-    size_t n;
-    size_t left; /* members whose END has not come */
-    int fail_rc;
-    char fail_error[256];
-    sched_msg_t *lead_end; /* held until left is 0 */
-    struct rjob *lead_job; /* the lead's, once its END came (unlisted) */
-} group_t;
+/* A job across ranks (i13-dp): its members' shared bookkeeping, exec_mpi_group.c's alone. */
+typedef struct group group_t;
 
 typedef struct rjob {
     uint64_t no;
@@ -100,5 +91,13 @@ void mx_unlink_job(mx_t *m, rjob_t *j);
 void mx_push_op(mx_t *m, op_t *o);
 /* An END for a job that could not be handed to its rank. */
 void mx_post_end(mx_t *m, void *tag, int rc, const char *error);
+
+/* exec_mpi_group.c: jobs across ranks */
+
+/* Hands a job across job->ranks ranks out (takes lock). */
+int mx_group_submit(mx_t *m, const sched_exec_job_t *job);
+/* A message of member j of a job across ranks: the lead's job with *msg to pass on, or NULL.
+ * Called with lock. */
+rjob_t *mx_group_msg(mx_t *m, rjob_t *j, sched_msg_t **msg);
 
 #endif

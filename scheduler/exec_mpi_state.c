@@ -1,7 +1,7 @@
 /*
  * exec_mpi_state.c - the small helpers of rank 0's executor across ranks (exec_mpi_private.h)
- * that exec_mpi.c uses: its datasets, its list of jobs, its FIFO of operations, and the END of a
- * job that could not be handed out. Calls nothing of theirs.
+ * that exec_mpi.c and exec_mpi_group.c both use: its datasets, its list of jobs, its FIFO of
+ * operations, and the END of a job that could not be handed out. Calls nothing of theirs.
  *
  * Locking: every function here but mx_post_end is called with `lock` held.
  */
