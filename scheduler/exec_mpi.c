@@ -12,11 +12,14 @@
  * written to files here (store_file_write, as a local worker does; when that fails the bytes
  * stay in the message for the loop's retry), their tags are this side's, and END frees the slot.
  *
+ * Jobs across ranks (their groups) are exec_mpi_group.c's; the state this file shares with it
+ * is in exec_mpi_private.h, its small helpers in exec_mpi_state.c. Calls go one way: this file
+ * -> exec_mpi_group.c -> exec_mpi_state.c.
+ *
  * Locking: `lock` guards jobs, ops, the per-rank counts and datasets; the wire buffers and the
  * link's callbacks are the link thread's.
  */
 #include <errno.h>
-#include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "exec_mpi_private.h"
 #include "executor.h"
 #include "matrix.h"
 #include "mlpt_err.h"
@@ -35,135 +39,11 @@
 #include "wire.h"
 
 #define SHUTDOWN_WAIT_S 60 /* for every rank's BYE at the end */
-/* A job across ranks (i13-dp): one rjob per member, sharing this. Only the lead's (members[0])
- * messages reach the loop; its END waits until every member's END came, and carries the first
- * failure of a member (whose group was then stopped) instead of the lead's own stop. */
-typedef struct group {
-    int *members;
-    size_t n;
-    size_t left; /* members whose END has not come */
-    int fail_rc;
-    char fail_error[256];
-    sched_msg_t *lead_end; /* held until left is 0 */
-    struct rjob *lead_job; /* the lead's, once its END came (unlisted) */
-} group_t;
 
-typedef struct rjob {
-    uint64_t no;
-    sched_exec_job_t job; /* borrowed from the loop until its END */
-    int rank;
-    group_t *group; /* a job across ranks, or NULL */
-    int lead;       /* its group's first member */
-    struct rjob *next;
-} rjob_t;
-
-typedef enum { OP_JOB, OP_STOP, OP_STOP_ALL, OP_SHUTDOWN } op_kind_t;
-
-typedef struct mx mx_t;
-static rjob_t *group_msg(mx_t *m, rjob_t *j, sched_msg_t **msg);
 static void deliver(mx_t *m, rjob_t *j, sched_msg_t *msg, int rank);
-
-typedef struct op {
-    op_kind_t kind;
-    rjob_t *job; /* OP_JOB */
-    uint64_t no; /* OP_STOP */
-    int rank;    /* OP_STOP */
-    sched_stop_reason_t why;
-    struct op *next;
-} op_t;
-
-/* A dataset some job named: its file, content key, and the ranks that hold it. */
-typedef struct dsinfo {
-    int64_t id;
-    char *path; /* absolute */
-    int hashed; /* 1 hash set, -1 the file could not be read */
-    unsigned char hash[SCHED_WIRE_HASH];
-    char error[200];
-    unsigned char *held; /* [n_ranks] a job using it went there */
-    struct dsinfo *next;
-} dsinfo_t;
-
-struct mx {
-    sched_executor_t base; /* first */
-    sched_executor_t *local;
-    sched_link_t *link;
-    pthread_t thread;
-    int thread_started;
-    sched_post_fn post;
-    void *post_user;
-    sched_exec_log_fn log;
-    void *log_user;
-    char *data_dir;
-    sched_exec_rank_t *ranks; /* copy of the world */
-    int n;
-    pthread_mutex_t lock;
-    pthread_cond_t changed;
-    rjob_t *jobs;          /* [lock] handed out, END not yet seen */
-    op_t *ops, **ops_tail; /* [lock] */
-    int *busy;             /* [lock] jobs per rank */
-    dsinfo_t *ds;          /* [lock] */
-    int byes;              /* [lock] */
-    uint64_t next_no;      /* loop thread */
-};
 
 static mx_t *of(sched_executor_t *x) {
     return (mx_t *)x;
-}
-
-#define logf_(m, ...) sched_exec_logf((m)->log, (m)->log_user, __VA_ARGS__)
-
-/* Called with lock. */
-static dsinfo_t *ds_find(mx_t *m, int64_t id) {
-    for (dsinfo_t *d = m->ds; d; d = d->next)
-        if (d->id == id)
-            return d;
-    return NULL;
-}
-
-/* Called with lock. NULL without memory. */
-static dsinfo_t *ds_get(mx_t *m, int64_t id, const char *path) {
-    dsinfo_t *d = ds_find(m, id);
-    if (d)
-        return d;
-    d = calloc(1, sizeof *d);
-    if (!d || !(d->held = calloc((size_t)m->n, 1)) || !(d->path = strdup(path))) {
-        if (d)
-            free(d->held);
-        free(d);
-        return NULL;
-    }
-    d->id = id;
-    d->held[0] = 1;
-    d->next = m->ds;
-    m->ds = d;
-    return d;
-}
-
-static void unlink_job(mx_t *m, rjob_t *j) {
-    for (rjob_t **p = &m->jobs; *p; p = &(*p)->next)
-        if (*p == j) {
-            *p = j->next;
-            return;
-        }
-}
-
-static void push_op(mx_t *m, op_t *o) {
-    o->next = NULL;
-    *m->ops_tail = o;
-    m->ops_tail = &o->next;
-}
-
-/* An END for a job that could not be handed to its rank. */
-static void post_end(mx_t *m, void *tag, int rc, const char *error) {
-    sched_msg_t *e = calloc(1, sizeof *e);
-    if (!e)
-        return;
-    e->type = SCHED_MSG_END;
-    e->tag = tag;
-    e->rc = rc;
-    e->best_val_accuracy = e->final_val_accuracy = e->test_accuracy = 0.0 / 0.0;
-    snprintf(e->error, sizeof e->error, "%s", error);
-    m->post(m->post_user, e);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -176,7 +56,7 @@ static void local_post(void *user, sched_msg_t *msg) {
         pthread_mutex_lock(&m->lock);
         for (rjob_t *j = m->jobs; j; j = j->next)
             if (j->rank == 0 && j->job.tag == msg->tag) {
-                unlink_job(m, j);
+                mx_unlink_job(m, j);
                 m->busy[0]--;
                 free(j);
                 break;
@@ -188,7 +68,7 @@ static void local_post(void *user, sched_msg_t *msg) {
 
 /* The rank for a job. Called with lock. */
 static int pick_rank(mx_t *m, const sched_exec_job_t *job) {
-    dsinfo_t *d = ds_find(m, job->dataset.id);
+    dsinfo_t *d = mx_ds_find(m, job->dataset.id);
     int best = -1, best_score = -1;
     for (int r = 0; r < m->n; r++) {
         int free_slots = (r == 0 ? m->local->slots : m->ranks[r].workers) - m->busy[r];
@@ -203,12 +83,10 @@ static int pick_rank(mx_t *m, const sched_exec_job_t *job) {
     return best < 0 ? 0 : best; /* none free (the loop hands no more than slots): wait locally */
 }
 
-static int submit_group(mx_t *m, const sched_exec_job_t *job);
-
 static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
     mx_t *m = of(xe);
     if (job->ranks > 1)
-        return submit_group(m, job);
+        return mx_group_submit(m, job);
     rjob_t *j = calloc(1, sizeof *j);
     op_t *o = calloc(1, sizeof *o);
     if (!j || !o) {
@@ -220,8 +98,8 @@ static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
     j->no = ++m->next_no;
     pthread_mutex_lock(&m->lock);
     j->rank = pick_rank(m, job);
-    dsinfo_t *d = ds_get(m, job->dataset.id, job->dataset.path);
-    if (!d || (job->test.id && !ds_get(m, job->test.id, job->test.path))) {
+    dsinfo_t *d = mx_ds_get(m, job->dataset.id, job->dataset.path);
+    if (!d || (job->test.id && !mx_ds_get(m, job->test.id, job->test.path))) {
         pthread_mutex_unlock(&m->lock);
         free(j);
         free(o);
@@ -234,7 +112,7 @@ static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
     if (j->rank != 0) {
         o->kind = OP_JOB;
         o->job = j;
-        push_op(m, o);
+        mx_push_op(m, o);
         o = NULL;
     }
     pthread_mutex_unlock(&m->lock);
@@ -243,7 +121,7 @@ static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
         int rc = sched_exec_submit(m->local, job);
         if (rc != 0) {
             pthread_mutex_lock(&m->lock);
-            unlink_job(m, j);
+            mx_unlink_job(m, j);
             m->busy[0]--;
             pthread_mutex_unlock(&m->lock);
             free(j);
@@ -252,106 +130,6 @@ static int mx_submit(sched_executor_t *xe, const sched_exec_job_t *job) {
     }
     sched_link_wake(m->link);
     return 0;
-}
-
-/* A job across job->ranks ranks (never rank 0, which also serves and schedules): the ranks
- * with the most free slots, lowest first among equals, each sent the job with the group and
- * its place in it. A history does not depend on which ranks: only on their count. */
-static int submit_group(mx_t *m, const sched_exec_job_t *job) {
-    size_t want = job->ranks;
-    if ((int)want > m->base.group_ranks) {
-        char why[160];
-        snprintf(why, sizeof why,
-                 "this trial trains across %zu ranks; this service can give a "
-                 "trial %d (the ranks other than 0)",
-                 want, m->base.group_ranks);
-        post_end(m, job->tag, MLPT_EINVAL, why);
-        return 0;
-    }
-    group_t *g = calloc(1, sizeof *g);
-    rjob_t **js = calloc(want, sizeof *js);
-    op_t **os = calloc(want, sizeof *os);
-    int ok = g && js && os && (g->members = calloc(want, sizeof *g->members));
-    for (size_t i = 0; ok && i < want; i++)
-        ok = (js[i] = calloc(1, sizeof *js[i])) && (os[i] = calloc(1, sizeof *os[i]));
-    if (!ok) {
-        for (size_t i = 0; js && os && i < want; i++) {
-            free(js[i]);
-            free(os[i]);
-        }
-        if (g)
-            free(g->members);
-        free(g);
-        free(js);
-        free(os);
-        return MLPT_ENOMEM;
-    }
-    uint64_t no = ++m->next_no;
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < want; i++) { /* most free slots first, then the lower rank */
-        int best = -1, best_free = INT_MIN;
-        for (int r = 1; r < m->n; r++) {
-            int taken = 0, free_slots = m->ranks[r].workers - m->busy[r];
-            for (size_t k = 0; k < i; k++)
-                taken |= g->members[k] == r;
-            if (!taken && free_slots > best_free) {
-                best = r;
-                best_free = free_slots;
-            }
-        }
-        g->members[i] = best; /* want <= group_ranks = n - 1: there is one */
-    }
-    g->n = g->left = want;
-    dsinfo_t *d = ds_get(m, job->dataset.id, job->dataset.path);
-    if (!d || (job->test.id && !ds_get(m, job->test.id, job->test.path))) {
-        pthread_mutex_unlock(&m->lock);
-        for (size_t i = 0; i < want; i++) {
-            free(js[i]);
-            free(os[i]);
-        }
-        free(g->members);
-        free(g);
-        free(js);
-        free(os);
-        return MLPT_ENOMEM;
-    }
-    for (size_t i = 0; i < want; i++) {
-        rjob_t *j = js[i];
-        j->job = *job;
-        j->job.members = g->members;
-        j->job.member = i;
-        j->no = no;
-        j->rank = g->members[i];
-        j->group = g;
-        j->lead = i == 0;
-        d->held[j->rank] = 1;
-        m->busy[j->rank]++;
-        j->next = m->jobs;
-        m->jobs = j;
-        os[i]->kind = OP_JOB;
-        os[i]->job = j;
-        push_op(m, os[i]);
-    }
-    pthread_mutex_unlock(&m->lock);
-    free(js);
-    free(os);
-    logf_(m, "trial %lld: across ranks %d..%d (%zu), averaging every %zu mini-batches",
-          (long long)job->trial_id, g->members[0], g->members[want - 1], want, job->sync_every);
-    sched_link_wake(m->link);
-    return 0;
-}
-
-/* The other members of j's group still running are stopped (a member failed: without it they
- * would wait at their next averaging for ever). Called with lock. */
-static void stop_group(mx_t *m, const rjob_t *j) {
-    for (rjob_t *o = m->jobs; o; o = o->next)
-        if (o != j && o->group == j->group) {
-            op_t *op = calloc(1, sizeof *op);
-            if (!op)
-                continue;
-            *op = (op_t){.kind = OP_STOP, .no = o->no, .rank = o->rank, .why = SCHED_STOP_CANCEL};
-            push_op(m, op);
-        }
 }
 
 static void mx_stop(sched_executor_t *xe, void *tag, sched_stop_reason_t why) {
@@ -365,7 +143,7 @@ static void mx_stop(sched_executor_t *xe, void *tag, sched_stop_reason_t why) {
                 local = 1;
             } else if (o || (o = calloc(1, sizeof *o))) {
                 *o = (op_t){.kind = OP_STOP, .no = j->no, .rank = j->rank, .why = why};
-                push_op(m, o);
+                mx_push_op(m, o);
                 o = NULL;
             }
             if (!j->group)
@@ -388,7 +166,7 @@ static void mx_stop_all(sched_executor_t *xe, sched_stop_reason_t why) {
     o->kind = OP_STOP_ALL;
     o->why = why;
     pthread_mutex_lock(&m->lock);
-    push_op(m, o);
+    mx_push_op(m, o);
     pthread_mutex_unlock(&m->lock);
     sched_link_wake(m->link);
 }
@@ -399,7 +177,7 @@ static void mx_stop_all(sched_executor_t *xe, sched_stop_reason_t why) {
 /* The dataset's hash, computed once. Returns the info (hashed 1) or NULL with error set. */
 static dsinfo_t *hashed(mx_t *m, int64_t id, char *error, size_t error_len) {
     pthread_mutex_lock(&m->lock);
-    dsinfo_t *d = ds_find(m, id);
+    dsinfo_t *d = mx_ds_find(m, id);
     pthread_mutex_unlock(&m->lock);
     if (!d) {
         snprintf(error, error_len, "dataset %lld: unknown", (long long)id);
@@ -453,7 +231,7 @@ static void send_job(mx_t *m, rjob_t *j) {
         return;
     void *tag = j->job.tag;
     pthread_mutex_lock(&m->lock);
-    unlink_job(m, j);
+    mx_unlink_job(m, j);
     m->busy[j->rank]--;
     if (j->group) { /* a member that never started: its group ends failed, saying why */
         sched_msg_t *e = calloc(1, sizeof *e);
@@ -463,7 +241,7 @@ static void send_job(mx_t *m, rjob_t *j) {
             e->rc = rc;
             e->best_val_accuracy = e->final_val_accuracy = e->test_accuracy = 0.0 / 0.0;
             snprintf(e->error, sizeof e->error, "%s", error);
-            lead = group_msg(m, j, &e);
+            lead = mx_group_msg(m, j, &e);
         }
         pthread_mutex_unlock(&m->lock);
         if (lead)
@@ -472,7 +250,7 @@ static void send_job(mx_t *m, rjob_t *j) {
     }
     pthread_mutex_unlock(&m->lock);
     free(j);
-    post_end(m, tag, rc, error);
+    mx_post_end(m, tag, rc, error);
 }
 
 static void send_stop(mx_t *m, sched_wire_type_t type, uint64_t no, int rank,
@@ -561,56 +339,6 @@ static int has_follower(const sched_exec_job_t *job, int64_t id) {
     return 0;
 }
 
-/* A message of a member of a job across ranks (*msg, from member j, whose END was unlisted
- * already). Only the lead's messages reach the loop: returns the lead's job with *msg to pass
- * on as any job's, or NULL when there is nothing to pass on now (msg dropped or kept). The
- * lead's END is kept until every member's END came, then goes on carrying the first failure
- * of a member (its group was stopped then) over its own stop. Called with lock. */
-static rjob_t *group_msg(mx_t *m, rjob_t *j, sched_msg_t **msg) {
-    group_t *g = j->group;
-    sched_msg_t *x = *msg;
-    if (x->type != SCHED_MSG_END) {
-        if (j->lead)
-            return j;
-        free(x->model);
-        free(x);
-        return NULL;
-    }
-    g->left--;
-    if (x->rc != 0 && x->rc != MLPT_ESTOPPED && x->rc != MLPT_EDIVERGED && !g->fail_rc) {
-        g->fail_rc = x->rc;
-        snprintf(g->fail_error, sizeof g->fail_error, "rank %d: %.200s", j->rank,
-                 x->error[0] ? x->error : mlpt_strerror(x->rc));
-        stop_group(m, j);
-        sched_link_wake(m->link);
-    }
-    if (j->lead) {
-        g->lead_end = x;
-        g->lead_job = j;
-    } else {
-        free(x->model);
-        free(x);
-        free(j);
-    }
-    if (g->left > 0 || !g->lead_job)
-        return NULL;
-    rjob_t *lead = g->lead_job;
-    x = g->lead_end;
-    if (g->fail_rc && (x->rc == MLPT_ESTOPPED || x->rc == 0)) {
-        x->rc = g->fail_rc;
-        free(x->model);
-        x->model = NULL;
-        x->model_len = 0;
-        snprintf(x->error, sizeof x->error, "%s", g->fail_error);
-    }
-    lead->group = NULL;
-    lead->job.members = NULL;
-    free(g->members);
-    free(g);
-    *msg = x;
-    return lead;
-}
-
 static void on_msg(mx_t *m, int rank, const unsigned char *bytes, size_t len, uint64_t no) {
     sched_msg_t *msg;
     if (sched_wire_decode_msg(bytes, len, &msg) != 0) {
@@ -622,10 +350,10 @@ static void on_msg(mx_t *m, int rank, const unsigned char *bytes, size_t len, ui
     while (j && !(j->no == no && j->rank == rank))
         j = j->next;
     if (j && msg->type == SCHED_MSG_END) {
-        unlink_job(m, j);
+        mx_unlink_job(m, j);
         m->busy[rank]--;
     }
-    if (j && j->group && !(j = group_msg(m, j, &msg))) {
+    if (j && j->group && !(j = mx_group_msg(m, j, &msg))) {
         pthread_mutex_unlock(&m->lock);
         return;
     }
@@ -710,7 +438,7 @@ static void mx_free(sched_executor_t *xe) {
         pthread_mutex_lock(&m->lock);
         if (o) {
             o->kind = OP_SHUTDOWN;
-            push_op(m, o);
+            mx_push_op(m, o);
         }
         pthread_mutex_unlock(&m->lock);
         sched_link_wake(m->link);
