@@ -270,16 +270,17 @@ static void test_retry_failed(void **state) {
 }
 
 /* A canceled sweep's trials that were cut short are lost: a retry runs them on from their rows
- * and their histories equal an uninterrupted run's. */
+ * and their histories equal an uninterrupted run's. 3000 iterations (about 0.1 s here): the
+ * cancel must land before the run ends, also when this thread waits for a core. */
 static void test_retry_lost(void **state) {
     fixture_t *f = *state;
     start(f, 1);
     int64_t ds = add_iris(f);
-    int64_t sw = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){400}));
+    int64_t sw = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){3000}));
     store_error_t err;
     store_t *r = open_reader(f, &err);
     for (int i = 0; i < 20000; i++) {
-        json_t *t = trial_of_length(r, sw, 400);
+        json_t *t = trial_of_length(r, sw, 3000);
         json_int_t done = json_integer_value(json_object_get(t, "iterations_done"));
         json_decref(t);
         if (done >= 5)
@@ -289,7 +290,7 @@ static void test_retry_lost(void **state) {
     assert_int_equal(sched_sweep_cancel(f->s, sw, &err), 0);
     json_decref(wait_sweep(f, sw, "canceled", 30));
     for (int i = 0; i < 3000; i++) { /* the running trial records its end */
-        json_t *t = trial_of_length(r, sw, 400);
+        json_t *t = trial_of_length(r, sw, 3000);
         int ended = strcmp(json_string_value(json_object_get(t, "status")), "canceled") == 0;
         json_decref(t);
         if (ended)
@@ -302,9 +303,9 @@ static void test_retry_lost(void **state) {
     assert_int_equal(n, 1);
     free(ids);
     json_decref(wait_sweep(f, sw, "completed", 120));
-    int64_t ref = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){400}));
+    int64_t ref = grid_sweep(f, ds, small_spec(1, 1, (const size_t[]){3000}));
     json_decref(wait_sweep(f, ref, "completed", 120));
-    json_t *a = trial_of_length(r, sw, 400), *b = trial_of_length(r, ref, 400);
+    json_t *a = trial_of_length(r, sw, 3000), *b = trial_of_length(r, ref, 3000);
     assert_same_run(r, id_of(a), id_of(b));
     json_decref(a);
     json_decref(b);
