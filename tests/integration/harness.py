@@ -23,10 +23,11 @@ DATA = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file
 class Server:
     """One mlptune serve process; the data dir survives restart() and is removed by stop()."""
 
-    def __init__(self, workers=2, data_dir=None, extra=()):
+    def __init__(self, workers=2, data_dir=None, extra=(), env=None):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="mlpt-it-")
         self.workers = workers
         self.extra = list(extra)
+        self.env = dict(env or {})  # the server's variables over this process's; None unsets
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.data_dir, "server.log")
@@ -34,10 +35,16 @@ class Server:
 
     def start(self):
         self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        for k, v in self.env.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
         self.proc = subprocess.Popen(
             [BIN, "serve", "--port", "0", "--data-dir", self.data_dir,
              "--workers", str(self.workers)] + self.extra,
-            stdout=subprocess.PIPE, stderr=self.log)
+            stdout=subprocess.PIPE, stderr=self.log, env=env)
         line = self.proc.stdout.readline().decode()
         if "listening on http://" not in line:
             self.proc.kill()

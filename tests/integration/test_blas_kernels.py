@@ -43,21 +43,8 @@ def environ_of(pid):
 
 
 def with_env(**env):
-    """Runs a Server with these environment variables (None: unset) in place for its start."""
-    saved = {k: os.environ.get(k) for k in env}
-    for k, v in env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    try:
-        return Server(workers=1)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """Runs a Server with these environment variables (None: unset)."""
+    return Server(workers=1, env=env)
 
 
 def test_generic_kernels_are_replaced():

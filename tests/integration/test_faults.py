@@ -50,19 +50,7 @@ class FaultServer(Server):
             # the ASan runtime wants to come first in the library list; the shim does
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0",
         }
-        super().__init__(workers=workers)
-
-    def start(self):
-        saved = {k: os.environ.get(k) for k in self.fault_env}
-        os.environ.update(self.fault_env)
-        try:
-            super().start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        super().__init__(workers=workers, env=self.fault_env)
 
     def full(self, on):
         if on:

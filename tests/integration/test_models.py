@@ -43,19 +43,7 @@ class ShimServer(Server):
             "MLPT_FAULT_LOG": os.path.join(self.fault_dir, "faults.log"),
             "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0",
         })
-        super().__init__(workers=workers, extra=extra)
-
-    def start(self):
-        saved = {k: os.environ.get(k) for k in self.fault_env}
-        os.environ.update(self.fault_env)
-        try:
-            super().start()
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+        super().__init__(workers=workers, extra=extra, env=self.fault_env)
 
     def faults(self):
         path = self.fault_env["MLPT_FAULT_LOG"]
