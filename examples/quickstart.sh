@@ -12,41 +12,14 @@ fm="${FMNIST_DIR:-/usr/share/datasets/fashion-mnist}"
 iterations="${ITERATIONS:-10}"
 rows="${ROWS:-}"
 
-# curl that fails on HTTP errors and shows the problem+json body when it does.
-api() {
-    local out status
-    out="$(mktemp)"
-    status="$(curl -sS -o "$out" -w '%{http_code}' "$@")"
-    if [ "${status:0:1}" != 2 ]; then
-        echo "HTTP $status from $*:" >&2
-        cat "$out" >&2
-        echo >&2
-        rm -f "$out"
-        return 1
-    fi
-    cat "$out"
-    rm -f "$out"
-}
+. "$(dirname "$0")/lib.sh"
 
 images="$fm/train-images-idx3-ubyte.gz"
 labels="$fm/train-labels-idx1-ubyte.gz"
 if [ -n "$rows" ]; then
-    # The first $rows items of each IDX file: the header with its count rewritten, then the data.
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
-    count() { # 4 bytes, big-endian
-        local b
-        for shift in 24 16 8 0; do
-            b=$(((rows >> shift) & 255))
-            printf "\\$(printf '%03o' "$b")"
-        done
-    }
-    set +o pipefail # head stops reading early, and gunzip is told so with SIGPIPE: expected
-    { printf '\000\000\010\003'; count; gunzip -c "$images" | tail -c +9 | head -c $((8 + rows * 784)); } |
-        gzip >"$tmp/images.gz"
-    { printf '\000\000\010\001'; count; gunzip -c "$labels" | tail -c +9 | head -c "$rows"; } |
-        gzip >"$tmp/labels.gz"
-    set -o pipefail
+    idx_first_rows "$images" "$labels" "$rows" "$tmp"
     images="$tmp/images.gz"
     labels="$tmp/labels.gz"
 fi

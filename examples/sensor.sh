@@ -18,20 +18,7 @@ step="${STEP:-2.5}"
 iterations="${ITERATIONS:-200}"
 pruner="${PRUNER:-asha}"
 
-api() { # curl that fails on HTTP errors and shows the problem+json body when it does
-    local out status
-    out="$(mktemp)"
-    status="$(curl -sS -o "$out" -w '%{http_code}' "$@")"
-    if [ "${status:0:1}" != 2 ]; then
-        echo "HTTP $status from $*:" >&2
-        cat "$out" >&2
-        echo >&2
-        rm -f "$out"
-        return 1
-    fi
-    cat "$out"
-    rm -f "$out"
-}
+. "$here/lib.sh"
 
 file="${WISDM_FILE:-}"
 if [ -z "$file" ]; then
