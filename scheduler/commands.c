@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "loop.h"
 #include "mlpt_err.h"
@@ -37,15 +36,8 @@ static int cmd_dataset_delete(sched_t *s, command_t *c) {
     }
     char *path = NULL;
     int rc = store_dataset_delete(s->writer, c->id, &path, &c->err);
-    if (rc == 0 && path) {
-        size_t n = strlen(s->data_dir) + strlen(path) + 2;
-        char *abs = malloc(n);
-        if (abs) {
-            snprintf(abs, n, "%s/%s", s->data_dir, path);
-            unlink(abs);
-        }
-        free(abs);
-    }
+    if (rc == 0 && path)
+        sched_data_file_remove(s, path);
     free(path);
     return rc;
 }

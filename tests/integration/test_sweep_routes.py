@@ -465,6 +465,20 @@ def find_matrix(srv):
     return files[0]
 
 
+def test_dataset_delete_removes_its_file():
+    """DELETE /api/v1/datasets/{id} removes the dataset's matrix file from the data dir too."""
+    import os
+    srv = Server(workers=1)
+    try:
+        ds = upload_iris(srv)["id"]
+        path = find_matrix(srv)
+        srv.json("DELETE", "/api/v1/datasets/%d" % ds, expect=204)
+        assert not os.path.exists(path), path
+        problem(srv.request("GET", "/api/v1/datasets/%d" % ds), 404)
+    finally:
+        srv.stop()
+
+
 def test_retry_over_http():
     """Trials that failed (their dataset file gone) are re-queued once it is back; trials a
     cancel cut short are lost and continue; an empty retry is not an error."""
@@ -596,7 +610,7 @@ def test_warm_start_over_http():
         srv.stop()
 
 
-TESTS = [test_tpe_sweep_goes_on, test_extended_sweep_streams_again, test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
+TESTS = [test_dataset_delete_removes_its_file, test_tpe_sweep_goes_on, test_extended_sweep_streams_again, test_extend_trials_over_http, test_extend_budget_over_http, test_extend_hostile,
          test_retry_over_http, test_warm_start_over_http,
          test_dry_run_creates_nothing_and_counts,
          test_budget_stops_running_trials_as_stopped,
