@@ -177,9 +177,12 @@ def test_unstorable_model_fails_its_trial():
     srv = ShimServer({"MLPT_FAULT_PATHS": "*/models/trial-1-*", "MLPT_FAULT_ERRNO": "27"})
     try:
         ds = upload_wide(srv, features=60)
+        # the second sweep must still train when it is canceled: 2000 rows a pass (some ms),
+        # 10000 passes (on 40 rows it once ended first)
+        big = upload_wide(srv, rows=2000, features=60)
         _, _, a = srv.json("POST", "/api/v1/sweeps", sweep_body(ds["id"], [16], iterations=2),
                            expect=201)
-        _, _, b = srv.json("POST", "/api/v1/sweeps", sweep_body(ds["id"], [64], iterations=10000),
+        _, _, b = srv.json("POST", "/api/v1/sweeps", sweep_body(big["id"], [64], iterations=10000),
                            expect=201)
         (ta,) = trials_of(srv, a["id"])
         (tb,) = trials_of(srv, b["id"])

@@ -294,9 +294,9 @@ def test_cancel_keeps_history():
     try:
         ds = upload_iris(srv)
         _, _, sw = srv.json("POST", "/api/v1/sweeps", {
-            "dataset_id": ds["id"], "grid": {"hidden_layers": [1], "neurons": [8, 16],
-                                             "learning_rate": [0.1], "iterations": [5000]},
-            "training": {"batch_size": 8}}, expect=201)
+            "dataset_id": ds["id"], "grid": {"hidden_layers": [2], "neurons": [128, 256],
+                                             "learning_rate": [0.1], "iterations": [10000]},
+            "training": {"batch_size": 1}}, expect=201)  # seconds a trial: the cancel lands
         deadline = time.time() + 30
         while time.time() < deadline:
             _, _, trials = srv.json("GET", "/api/v1/sweeps/%d/trials" % sw["id"], expect=200)
